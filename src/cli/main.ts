@@ -1,0 +1,72 @@
+/** The `ensemble` command. */
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { loadZooCfg, resolveConfig, type ServerConfig } from '../server/config.ts';
+import { EnsembleServer } from '../server/server.ts';
+
+const USAGE = `usage: ensemble <command> [options]
+
+commands:
+  server [--port N] [--data-dir DIR] [--config zoo.cfg]   run a standalone server
+`;
+
+async function runServer(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string', short: 'p' },
+      'data-dir': { type: 'string' },
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const log = pino({ name: 'ensemble', level: process.env.ENSEMBLE_LOG_LEVEL ?? 'info' });
+  let partial: Partial<ServerConfig> = {};
+  if (values.config) {
+    const parsed = loadZooCfg(values.config);
+    for (const w of parsed.warnings) log.warn(w);
+    partial = parsed.config;
+  }
+  if (values.port !== undefined) {
+    const port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got "${values.port}"`);
+    partial.clientPort = port;
+  }
+  if (values['data-dir'] !== undefined) partial.dataDir = values['data-dir'];
+  const server = new EnsembleServer(resolveConfig(partial), { log });
+  const { host, port } = await server.listen();
+  log.info(`ensemble listening on ${host.includes(':') ? `[${host}]` : host}:${port}`);
+  const stop = (signal: string) => {
+    log.info(`${signal}: shutting down`);
+    server.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'server':
+      return runServer(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      process.stderr.write(`ensemble: unknown command "${command}"\n${USAGE}`);
+      process.exitCode = 2;
+  }
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  process.stderr.write(`ensemble: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,218 @@
+/**
+ * Jute binary encoding, as Apache ZooKeeper's BinaryInputArchive / BinaryOutputArchive:
+ * big-endian ints and longs, length-prefixed buffers and strings (-1 = null), no tags.
+ *
+ * Longs that are counters or times (zxids, ms) are JS numbers (exact below 2^53); session ids and
+ * ephemeral owners use every bit and are bigints.
+ */
+
+const TWO_32 = 4294967296;
+
+export class JuteError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JuteError';
+  }
+}
+
+export class JuteReader {
+  offset: number;
+
+  constructor(readonly buf: Buffer, offset = 0, readonly end = buf.length) {
+    this.offset = offset;
+  }
+
+  get remaining(): number {
+    return this.end - this.offset;
+  }
+
+  private need(n: number): void {
+    if (n < 0 || this.offset + n > this.end) throw new JuteError(`record truncated: need ${n} bytes at ${this.offset}, have ${this.remaining}`);
+  }
+
+  int(): number {
+    this.need(4);
+    const v = this.buf.readInt32BE(this.offset);
+    this.offset += 4;
+    return v;
+  }
+
+  long(): number {
+    this.need(8);
+    const hi = this.buf.readInt32BE(this.offset);
+    const lo = this.buf.readUInt32BE(this.offset + 4);
+    this.offset += 8;
+    return hi * TWO_32 + lo;
+  }
+
+  bigLong(): bigint {
+    this.need(8);
+    const v = this.buf.readBigInt64BE(this.offset);
+    this.offset += 8;
+    return v;
+  }
+
+  bool(): boolean {
+    this.need(1);
+    return this.buf[this.offset++] !== 0;
+  }
+
+  buffer(): Buffer | null {
+    const len = this.int();
+    if (len === -1) return null;
+    if (len < -1) throw new JuteError(`negative buffer length ${len}`);
+    this.need(len);
+    const b = this.buf.subarray(this.offset, this.offset + len);
+    this.offset += len;
+    return b;
+  }
+
+  ustring(): string | null {
+    const b = this.buffer();
+    return b === null ? null : decodeUtf8(b);
+  }
+
+  /** A string that must be present; null on the wire is a malformed record. */
+  string(): string {
+    const s = this.ustring();
+    if (s === null) throw new JuteError('unexpected null string');
+    return s;
+  }
+
+  vector<T>(read: (r: JuteReader) => T): T[] | null {
+    const n = this.int();
+    if (n === -1) return null;
+    if (n < -1) throw new JuteError(`negative vector length ${n}`);
+    // Every element takes at least one byte: a count larger than the rest is malformed, not a huge allocation.
+    if (n > this.remaining) throw new JuteError(`vector length ${n} exceeds record`);
+    const out: T[] = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = read(this);
+    return out;
+  }
+}
+
+/**
+ * Java writes strings with its modified encoder: a non-BMP character becomes two 3-byte
+ * surrogate sequences. Node's decoder would turn those into U+FFFD, so fold them back.
+ */
+function decodeUtf8(b: Buffer): string {
+  const s = b.toString('utf8');
+  if (!s.includes('\uFFFD')) return s;
+  return decodeCesu8(b) ?? s;
+}
+
+function decodeCesu8(b: Buffer): string | null {
+  let out = '';
+  for (let i = 0; i < b.length; ) {
+    const c = b[i];
+    if (c < 0x80) { out += String.fromCharCode(c); i++; }
+    else if ((c & 0xe0) === 0xc0 && i + 1 < b.length) { out += String.fromCharCode(((c & 0x1f) << 6) | (b[i + 1] & 0x3f)); i += 2; }
+    else if ((c & 0xf0) === 0xe0 && i + 2 < b.length) { out += String.fromCharCode(((c & 0x0f) << 12) | ((b[i + 1] & 0x3f) << 6) | (b[i + 2] & 0x3f)); i += 3; }
+    else if ((c & 0xf8) === 0xf0 && i + 3 < b.length) {
+      const cp = ((c & 0x07) << 18) | ((b[i + 1] & 0x3f) << 12) | ((b[i + 2] & 0x3f) << 6) | (b[i + 3] & 0x3f);
+      out += String.fromCodePoint(cp); i += 4;
+    } else return null;
+  }
+  return out;
+}
+
+export class JuteWriter {
+  private buf: Buffer;
+  offset = 0;
+
+  constructor(initialSize = 256) {
+    this.buf = Buffer.allocUnsafe(initialSize);
+  }
+
+  private ensure(n: number): void {
+    if (this.offset + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.offset + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.offset);
+    this.buf = next;
+  }
+
+  int(v: number): this {
+    this.ensure(4);
+    this.buf.writeInt32BE(v | 0, this.offset);
+    this.offset += 4;
+    return this;
+  }
+
+  long(v: number): this {
+    this.ensure(8);
+    const hi = Math.floor(v / TWO_32);
+    this.buf.writeInt32BE(hi | 0, this.offset);
+    this.buf.writeUInt32BE((v - hi * TWO_32) >>> 0, this.offset + 4);
+    this.offset += 8;
+    return this;
+  }
+
+  bigLong(v: bigint): this {
+    this.ensure(8);
+    this.buf.writeBigInt64BE(BigInt.asIntN(64, v), this.offset);
+    this.offset += 8;
+    return this;
+  }
+
+  bool(v: boolean): this {
+    this.ensure(1);
+    this.buf[this.offset++] = v ? 1 : 0;
+    return this;
+  }
+
+  buffer(b: Buffer | Uint8Array | null): this {
+    if (b === null) return this.int(-1);
+    this.int(b.length);
+    this.ensure(b.length);
+    this.buf.set(b, this.offset);
+    this.offset += b.length;
+    return this;
+  }
+
+  ustring(s: string | null): this {
+    if (s === null) return this.int(-1);
+    const len = Buffer.byteLength(s, 'utf8');
+    this.int(len);
+    this.ensure(len);
+    this.buf.write(s, this.offset, len, 'utf8');
+    this.offset += len;
+    return this;
+  }
+
+  vector<T>(items: readonly T[] | null, write: (w: JuteWriter, item: T) => void): this {
+    if (items === null) return this.int(-1);
+    this.int(items.length);
+    for (const item of items) write(this, item);
+    return this;
+  }
+
+  raw(b: Uint8Array): this {
+    this.ensure(b.length);
+    this.buf.set(b, this.offset);
+    this.offset += b.length;
+    return this;
+  }
+
+  /** Reserve a 4-byte length prefix; call endFrame(mark) once the body is written. */
+  beginFrame(): number {
+    const mark = this.offset;
+    this.int(0);
+    return mark;
+  }
+
+  endFrame(mark: number): this {
+    this.buf.writeInt32BE(this.offset - mark - 4, mark);
+    return this;
+  }
+
+  /** The bytes written so far (a view; copy it if the writer is reused). */
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.offset);
+  }
+
+  reset(): void {
+    this.offset = 0;
+  }
+}

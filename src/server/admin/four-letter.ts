@@ -1,0 +1,168 @@
+/**
+ * Four-letter words: sent instead of a handshake as the first four bytes of a client-port
+ * connection; the server answers in text and closes. Only whitelisted words run.
+ */
+import { hostname } from 'node:os';
+import type { EnsembleServer } from '../server.ts';
+import { VERSION } from '../version.ts';
+
+type Command = (s: EnsembleServer) => string;
+
+const hex = (n: bigint | number): string => '0x' + (typeof n === 'bigint' ? BigInt.asUintN(64, n) : n).toString(16);
+
+function summary(s: EnsembleServer): string[] {
+  const st = s.stats;
+  const min = st.latencyCount === 0 ? 0 : st.minLatencyMs;
+  return [
+    `Latency min/avg/max: ${min}/${st.avgLatencyMs.toFixed(4)}/${st.maxLatencyMs}`,
+    `Received: ${st.packetsReceived}`,
+    `Sent: ${st.packetsSent}`,
+    `Connections: ${s.connections.size}`,
+    `Outstanding: ${[...s.connections].reduce((n, c) => n + c.outstanding, 0)}`,
+    `Zxid: ${hex(s.tree.lastProcessedZxid)}`,
+    'Mode: standalone',
+    `Node count: ${s.tree.nodeCount}`,
+  ];
+}
+
+function connectionLine(c: EnsembleServer['connections'] extends Set<infer C> ? C : never, full: boolean): string {
+  const base = ` /${c.remoteAddress}:${c.remotePort}[1](queued=${c.outstanding},recved=${c.packetsReceived},sent=${c.packetsSent}`;
+  if (!full) return base + ')';
+  const avg = c.latencyCount === 0 ? 0 : Math.floor(c.totalLatencyMs / c.latencyCount);
+  return base + `,sid=${hex(c.sessionId)},lop=${c.lastOp},est=${c.connectedAtMs},to=${c.sessionTimeoutMs},lcxid=${hex(c.lastCxid)},lzxid=${hex(c.lastZxid)},lresp=${Date.now()},llat=${c.lastLatencyMs},minlat=${c.latencyCount === 0 ? 0 : c.minLatencyMs},avglat=${avg},maxlat=${c.maxLatencyMs})`;
+}
+
+const commands: Record<string, Command> = {
+  ruok: () => 'imok',
+  isro: () => 'rw',
+  srvr: (s) => [`Zookeeper version: ${VERSION.zookeeperCompatible}, built on ${VERSION.builtOn}`, ...summary(s), ''].join('\n'),
+  stat: (s) => [
+    `Zookeeper version: ${VERSION.zookeeperCompatible}, built on ${VERSION.builtOn}`,
+    'Clients:',
+    ...[...s.connections].map((c) => connectionLine(c, false)),
+    '',
+    ...summary(s),
+    '',
+  ].join('\n'),
+  cons: (s) => [...[...s.connections].map((c) => connectionLine(c, true)), '', ''].join('\n'),
+  conf: (s) => {
+    const c = s.config;
+    return [
+      `clientPort=${s.address.port}`,
+      'secureClientPort=-1',
+      `dataDir=${c.dataDir}`,
+      'dataDirSize=0',
+      `dataLogDir=${c.dataLogDir ?? c.dataDir}`,
+      'dataLogSize=0',
+      `tickTime=${c.tickTimeMs}`,
+      `maxClientCnxns=${c.maxClientCnxns}`,
+      `minSessionTimeout=${c.minSessionTimeoutMs}`,
+      `maxSessionTimeout=${c.maxSessionTimeoutMs}`,
+      'clientPortListenBacklog=-1',
+      'serverId=0',
+      '',
+    ].join('\n');
+  },
+  envi: () => [
+    'Environment:',
+    `zookeeper.version=${VERSION.zookeeperCompatible}, built on ${VERSION.builtOn}`,
+    `host.name=${hostname()}`,
+    `ensemble.version=${VERSION.ensemble}`,
+    `node.version=${process.version}`,
+    `os.name=${process.platform}`,
+    `os.arch=${process.arch}`,
+    `user.dir=${process.cwd()}`,
+    `os.memory.free=${Math.floor((process.memoryUsage().heapTotal - process.memoryUsage().heapUsed) / 1048576)}MB`,
+    `os.memory.total=${Math.floor(process.memoryUsage().heapTotal / 1048576)}MB`,
+    '',
+  ].join('\n'),
+  mntr: (s) => {
+    const st = s.stats;
+    let ephemerals = 0;
+    for (const set of s.tree.ephemerals.values()) ephemerals += set.size;
+    let dataSize = 0;
+    for (const [p, n] of s.tree.nodes) dataSize += p.length + n.data.length;
+    const rows: Array<[string, string | number]> = [
+      ['zk_version', `${VERSION.zookeeperCompatible}, built on ${VERSION.builtOn}`],
+      ['zk_server_state', 'standalone'],
+      ['zk_avg_latency', st.avgLatencyMs.toFixed(4)],
+      ['zk_max_latency', st.maxLatencyMs],
+      ['zk_min_latency', st.latencyCount === 0 ? 0 : st.minLatencyMs],
+      ['zk_packets_received', st.packetsReceived],
+      ['zk_packets_sent', st.packetsSent],
+      ['zk_num_alive_connections', s.connections.size],
+      ['zk_outstanding_requests', [...s.connections].reduce((n, c) => n + c.outstanding, 0)],
+      ['zk_znode_count', s.tree.nodeCount],
+      ['zk_watch_count', s.tree.dataWatches.watchCount + s.tree.childWatches.watchCount],
+      ['zk_ephemerals_count', ephemerals],
+      ['zk_approximate_data_size', dataSize],
+      ['zk_global_sessions', s.sessions.size],
+      ['zk_local_sessions', 0],
+      ['zk_uptime', Date.now() - s.startedAtMs],
+    ];
+    return rows.map(([k, v]) => `${k}\t${v}`).join('\n') + '\n';
+  },
+  wchs: (s) => {
+    const { tree } = s;
+    const watchers = new Set<bigint>();
+    for (const id of tree.dataWatches.bySession().keys()) watchers.add(id);
+    for (const id of tree.childWatches.bySession().keys()) watchers.add(id);
+    const paths = tree.dataWatches.pathCount + tree.childWatches.pathCount;
+    const total = tree.dataWatches.watchCount + tree.childWatches.watchCount;
+    return `${watchers.size} connections watching ${paths} paths\nTotal watches:${total}\n`;
+  },
+  wchc: (s) => {
+    const merged = new Map<bigint, Set<string>>();
+    for (const m of [s.tree.dataWatches.bySession(), s.tree.childWatches.bySession()]) {
+      for (const [id, paths] of m) {
+        let set = merged.get(id);
+        if (!set) merged.set(id, (set = new Set()));
+        for (const p of paths) set.add(p);
+      }
+    }
+    let out = '';
+    for (const [id, paths] of merged) out += `${hex(id)}\n` + [...paths].map((p) => `\t${p}\n`).join('');
+    return out;
+  },
+  wchp: (s) => {
+    const merged = new Map<string, Set<bigint>>();
+    for (const m of [s.tree.dataWatches.byPathSessions(), s.tree.childWatches.byPathSessions()]) {
+      for (const [p, ids] of m) {
+        let set = merged.get(p);
+        if (!set) merged.set(p, (set = new Set()));
+        for (const id of ids) set.add(id);
+      }
+    }
+    let out = '';
+    for (const [p, ids] of merged) out += `${p}\n` + [...ids].map((id) => `\t${hex(id)}\n`).join('');
+    return out;
+  },
+  dump: (s) => {
+    const lines = ['SessionTracker dump:', `Global Sessions(${s.sessions.size}):`];
+    for (const sess of s.sessions.all()) lines.push(`${hex(sess.id)}\t${sess.timeoutMs}ms`);
+    lines.push('ephemeral nodes dump:', `Sessions with Ephemerals (${s.tree.ephemerals.size}):`);
+    for (const [id, paths] of s.tree.ephemerals) {
+      lines.push(`${hex(id)}:`);
+      for (const p of paths) lines.push(`\t${p}`);
+    }
+    lines.push('Connections dump:', `Connections Sets (1)/(${s.connections.size}):`);
+    for (const c of s.connections) lines.push(`\t${hex(c.sessionId)}`);
+    return lines.join('\n') + '\n';
+  },
+  dirs: () => 'datadir_size: 0\nlogdir_size: 0\n',
+};
+
+/** The 4-byte code of each word, as ZooKeeper reads it (a big-endian int). */
+const byCode = new Map<number, string>(Object.keys(commands).map((w) => [Buffer.from(w, 'ascii').readInt32BE(0), w]));
+
+/**
+ * If `code` is a four-letter word, the text to answer with (a refusal when not whitelisted);
+ * null when it is not one, so the bytes are a normal frame length.
+ */
+export function fourLetterWord(code: number, server: EnsembleServer): string | null {
+  const word = byCode.get(code);
+  if (word === undefined) return null;
+  const allowed = server.config.fourLetterWhitelist;
+  if (!allowed.includes('*') && !allowed.includes(word)) return `${word} is not executed because it is not in the whitelist.\n`;
+  return commands[word](server);
+}

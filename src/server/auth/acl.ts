@@ -1,0 +1,143 @@
+/** ACL schemes (world, auth, digest, ip, super) and the permission check, as Apache ZooKeeper applies them. */
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import { Err, KeeperError } from '../../protocol/constants.ts';
+import type { ACL, Id } from '../../protocol/records.ts';
+
+/** "user:password" -> "user:base64(sha1(user:password))" (DigestAuthenticationProvider.generateDigest). */
+export function digestOf(userPassword: string): string {
+  const user = userPassword.split(':', 1)[0];
+  return `${user}:${createHash('sha1').update(userPassword, 'utf8').digest('base64')}`;
+}
+
+/** Java's String.split(regex) drops trailing empty strings. */
+function javaSplit(s: string, sep: string): string[] {
+  const parts = s.split(sep);
+  while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
+  return parts;
+}
+
+function ipBytes(addr: string): number[] | null {
+  const v = isIP(addr);
+  if (v === 4) {
+    const parts = addr.split('.').map(Number);
+    return parts.length === 4 && parts.every((p) => p >= 0 && p <= 255) ? parts : null;
+  }
+  if (v === 6) {
+    const [head, tail] = addr.includes('::') ? addr.split('::') : [addr, ''];
+    const h = head ? head.split(':') : [];
+    const t = tail ? tail.split(':') : [];
+    const groups = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+    return groups.flatMap((g) => { const n = parseInt(g, 16); return [n >> 8, n & 0xff]; });
+  }
+  return null;
+}
+
+function ipValid(id: string): boolean {
+  const [addr, bits] = id.split('/', 2) as [string, string | undefined];
+  const bytes = ipBytes(addr);
+  if (!bytes) return false;
+  if (bits !== undefined) {
+    if (!/^[+-]?\d+$/.test(bits)) return false;
+    const n = Number(bits);
+    if (n < 0 || n > bytes.length * 8) return false;
+  }
+  return true;
+}
+
+function ipMatches(clientAddr: string, aclId: string): boolean {
+  const [addr, bitsText] = aclId.split('/', 2) as [string, string | undefined];
+  const want = ipBytes(addr);
+  const have = ipBytes(clientAddr.replace(/^::ffff:(?=\d+\.)/, ''));
+  if (!want || !have || want.length !== have.length) return false;
+  let bits = bitsText === undefined ? want.length * 8 : Number(bitsText);
+  for (let i = 0; i < want.length && bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if ((want[i] & mask) !== (have[i] & mask)) return false;
+  }
+  return true;
+}
+
+const validators: Record<string, (id: string) => boolean> = {
+  digest: (id) => javaSplit(id, ':').length === 2,
+  ip: ipValid,
+};
+
+/** Schemes whose identities the "auth" pseudo-scheme expands to. */
+const AUTHENTICATED_SCHEMES = new Set(['digest']);
+
+/**
+ * PrepRequestProcessor.fixupACL: reject empty or malformed lists, drop duplicates, expand "auth"
+ * to the caller's authenticated identities.
+ */
+export function fixupACL(path: string, authInfo: readonly Id[], acls: ACL[] | null): ACL[] {
+  const uniq: ACL[] = [];
+  for (const a of acls ?? []) {
+    if (!uniq.some((u) => u.perms === a.perms && u.id.scheme === a.id.scheme && u.id.id === a.id.id)) uniq.push(a);
+  }
+  if (uniq.length === 0) throw new KeeperError(Err.INVALIDACL, path);
+  const out: ACL[] = [];
+  for (const a of uniq) {
+    const { scheme, id } = a.id;
+    if (scheme === 'world' && id === 'anyone') out.push(a);
+    else if (scheme === 'auth') {
+      let any = false;
+      for (const cid of authInfo) {
+        if (AUTHENTICATED_SCHEMES.has(cid.scheme)) {
+          any = true;
+          out.push({ perms: a.perms, id: cid });
+        }
+      }
+      if (!any) throw new KeeperError(Err.INVALIDACL, path);
+    } else {
+      const valid = validators[scheme];
+      if (!valid || !valid(id)) throw new KeeperError(Err.INVALIDACL, path);
+      out.push(a);
+    }
+  }
+  return out;
+}
+
+/** ZooKeeperServer.checkACL: throws NoAuth unless one entry grants one of the bits in perm. */
+export function checkACL(acl: readonly ACL[], perm: number, authInfo: readonly Id[], path?: string): void {
+  if (acl.length === 0) return;
+  if (authInfo.some((a) => a.scheme === 'super')) return;
+  for (const a of acl) {
+    if ((a.perms & perm) === 0) continue;
+    const { scheme, id } = a.id;
+    if (scheme === 'world' && id === 'anyone') return;
+    for (const auth of authInfo) {
+      if (auth.scheme !== scheme) continue;
+      if (scheme === 'digest' && auth.id === id) return;
+      if (scheme === 'ip' && ipMatches(auth.id, id)) return;
+    }
+  }
+  throw new KeeperError(Err.NOAUTH, path);
+}
+
+/** getACL for a caller without ADMIN: digest hashes are masked. */
+export function redactDigests(acl: readonly ACL[]): ACL[] {
+  return acl.map((a) => (a.id.scheme === 'digest' ? { perms: a.perms, id: { scheme: 'digest', id: a.id.id.replace(/:.*/, ':x') } } : a));
+}
+
+/**
+ * Handle an auth packet. Returns the identities to add to the connection, or null for AUTHFAILED.
+ */
+export function authenticate(scheme: string, auth: Buffer | null, clientAddr: string, superDigest: string | undefined): Id[] | null {
+  if (scheme === 'digest') {
+    const digest = digestOf((auth ?? Buffer.alloc(0)).toString('utf8'));
+    const ids: Id[] = [];
+    if (superDigest !== undefined && digest === superDigest) ids.push({ scheme: 'super', id: '' });
+    ids.push({ scheme: 'digest', id: digest });
+    return ids;
+  }
+  if (scheme === 'ip') return [{ scheme: 'ip', id: clientAddr }];
+  return null;
+}
+
+/** whoAmI's user name for an identity (AuthUtil.getUser). */
+export function userOf(id: Id): string | null {
+  if (id.scheme === 'digest') return id.id.split(':', 1)[0];
+  if (id.scheme === 'ip') return id.id;
+  return null;
+}

@@ -1,0 +1,310 @@
+/**
+ * Prep: validate a write against the tree plus the writes still in flight, check ACLs, and turn
+ * it into a Txn with the next zxid. A failed write still consumes a zxid, as an error txn, exactly
+ * as Apache ZooKeeper's PrepRequestProcessor does.
+ */
+import {
+  CONTAINER_EPHEMERAL_OWNER, CreateFlag, Err, KeeperError, MAX_TTL_MS, OpCode, Perms, TTL_OWNER_MARK,
+} from '../../protocol/constants.ts';
+import { parentOf, pathError } from '../../protocol/path.ts';
+import type { ACL, CheckVersionRequest, CreateRequest, DeleteRequest, Id, MultiOp, SetACLRequest, SetDataRequest } from '../../protocol/records.ts';
+import { checkACL, fixupACL } from '../auth/acl.ts';
+import { ephemeralKind, type DataTree } from '../tree/data-tree.ts';
+import type { Txn, TxnEntry } from '../tree/txn.ts';
+
+export type WriteRequest =
+  | { type: typeof OpCode.create | typeof OpCode.create2 | typeof OpCode.createContainer | typeof OpCode.createTTL; req: CreateRequest }
+  | { type: typeof OpCode.delete; req: DeleteRequest }
+  | { type: typeof OpCode.setData; req: SetDataRequest }
+  | { type: typeof OpCode.setACL; req: SetACLRequest }
+  | { type: typeof OpCode.check; req: CheckVersionRequest }
+  | { type: typeof OpCode.multi; ops: MultiOp[] }
+  | { type: typeof OpCode.createSession; timeoutMs: number }
+  | { type: typeof OpCode.closeSession }
+  | { type: typeof OpCode.deleteContainer; path: string }
+  /** A write whose body could not be decoded: it still takes a zxid, and fails with MARSHALLINGERROR. */
+  | { type: number; malformed: true };
+
+export interface PrepContext {
+  sessionId: bigint;
+  cxid: number;
+  authInfo: readonly Id[];
+  timeMs: number;
+}
+
+/** What prep knows of a node: the tree's view plus in-flight changes. `exists: false` = being deleted. */
+interface ChangeRecord {
+  zxid: number;
+  path: string;
+  exists: boolean;
+  version: number;
+  cversion: number;
+  aversion: number;
+  ephemeralOwner: bigint;
+  childCount: number;
+  acl: ACL[];
+}
+
+export interface PrepOptions {
+  extendedTypes: boolean;
+  maxDataBytes: number;
+  /** Is the session live and not closing? */
+  sessionLive(sessionId: bigint): boolean;
+}
+
+export class Prep {
+  private readonly outstanding = new Map<string, ChangeRecord>();
+  private readonly changes: ChangeRecord[] = [];
+  private zxid: number;
+
+  constructor(private readonly tree: DataTree, private readonly options: PrepOptions) {
+    this.zxid = tree.lastProcessedZxid;
+  }
+
+  get lastZxid(): number {
+    return this.zxid;
+  }
+
+  /** Ephemerals the session owns, counting writes in flight (for closeSession). */
+  private ephemeralsInFlight(sessionId: bigint): string[] {
+    const es = new Set(this.tree.ephemeralsOf(sessionId));
+    for (const c of this.changes) {
+      if (!c.exists) es.delete(c.path);
+      else if (c.ephemeralOwner === sessionId) es.add(c.path);
+    }
+    return [...es];
+  }
+
+  prepare(ctx: PrepContext, request: WriteRequest): TxnEntry {
+    const zxid = ++this.zxid;
+    const header = { sessionId: ctx.sessionId, cxid: ctx.cxid, zxid, timeMs: ctx.timeMs, type: request.type };
+    if ('malformed' in request) return { header: { ...header, type: OpCode.error }, txn: { kind: 'error', err: Err.MARSHALLINGERROR } };
+    if (request.type === OpCode.multi) return { header, txn: this.prepareMulti(ctx, zxid, request.ops) };
+    try {
+      return { header, txn: this.toTxn(ctx, zxid, request) };
+    } catch (e) {
+      if (!(e instanceof KeeperError)) throw e;
+      return { header: { ...header, type: OpCode.error }, txn: { kind: 'error', err: e.code } };
+    }
+  }
+
+  /** All-or-nothing: on the first failure, the in-flight records of this multi are rolled back. */
+  private prepareMulti(ctx: PrepContext, zxid: number, ops: MultiOp[]): Txn {
+    const saved = new Map<string, ChangeRecord | undefined>();
+    for (const op of ops) {
+      const path = op.req.path;
+      saved.set(path, this.outstanding.get(path));
+      if (path.lastIndexOf('/') >= 0 && !path.includes('\0')) saved.set(parentOf(path), this.outstanding.get(parentOf(path)));
+    }
+    const changesBefore = this.changes.length;
+    const out: Array<{ type: number; txn: Txn }> = [];
+    let failed = false;
+    for (const op of ops) {
+      if (failed) {
+        out.push({ type: OpCode.error, txn: { kind: 'error', err: Err.RUNTIMEINCONSISTENCY } });
+        continue;
+      }
+      try {
+        out.push({ type: op.type, txn: this.toTxn(ctx, zxid, op as WriteRequest) });
+      } catch (e) {
+        if (!(e instanceof KeeperError)) throw e;
+        failed = true;
+        out.push({ type: OpCode.error, txn: { kind: 'error', err: e.code } });
+        this.changes.length = changesBefore;
+        for (const [path, record] of saved) {
+          if (record) this.outstanding.set(path, record);
+          else this.outstanding.delete(path);
+        }
+      }
+    }
+    return { kind: 'multi', ops: out };
+  }
+
+  /** The tree has applied everything up to zxid: forget the records it now reflects. */
+  applied(zxid: number): void {
+    let i = 0;
+    while (i < this.changes.length && this.changes[i].zxid <= zxid) {
+      const c = this.changes[i];
+      if (this.outstanding.get(c.path) === c) this.outstanding.delete(c.path);
+      i++;
+    }
+    if (i > 0) this.changes.splice(0, i);
+  }
+
+  private record(path: string): ChangeRecord {
+    const c = this.outstanding.get(path);
+    if (c) {
+      if (!c.exists) throw new KeeperError(Err.NONODE, path);
+      return c;
+    }
+    const n = this.tree.get(path);
+    if (!n) throw new KeeperError(Err.NONODE, path);
+    return {
+      zxid: n.mzxid, path, exists: true, version: n.version, cversion: n.cversion, aversion: n.aversion,
+      ephemeralOwner: n.ephemeralOwner, childCount: n.children.size, acl: n.acl,
+    };
+  }
+
+  private exists(path: string): boolean {
+    const c = this.outstanding.get(path);
+    return c ? c.exists : this.tree.get(path) !== undefined;
+  }
+
+  private add(c: ChangeRecord): void {
+    this.changes.push(c);
+    this.outstanding.set(c.path, c);
+  }
+
+  private checkSession(sessionId: bigint): void {
+    if (!this.options.sessionLive(sessionId)) throw new KeeperError(Err.SESSIONEXPIRED);
+  }
+
+  private toTxn(ctx: PrepContext, zxid: number, request: WriteRequest): Txn {
+    switch (request.type) {
+      case OpCode.create:
+      case OpCode.create2:
+      case OpCode.createContainer:
+      case OpCode.createTTL:
+        return this.create(ctx, zxid, (request as { req: CreateRequest }).req);
+      case OpCode.delete: {
+        this.checkSession(ctx.sessionId);
+        const { path, version } = (request as { req: DeleteRequest }).req;
+        const parentPath = this.parentForDelete(path);
+        const parent = this.record(parentPath);
+        checkACL(parent.acl, Perms.DELETE, ctx.authInfo, path);
+        const node = this.record(path);
+        checkVersion(node.version, version, path);
+        if (node.childCount > 0) throw new KeeperError(Err.NOTEMPTY, path);
+        this.add({ ...parent, zxid, childCount: parent.childCount - 1 });
+        this.add({ ...node, zxid, exists: false });
+        return { kind: 'delete', path };
+      }
+      case OpCode.deleteContainer: {
+        const { path } = request as { path: string };
+        const parentPath = this.parentForDelete(path);
+        const node = this.record(path);
+        if (node.childCount > 0) throw new KeeperError(Err.NOTEMPTY, path);
+        if (ephemeralKind(node.ephemeralOwner, this.options.extendedTypes) === 'normal') throw new KeeperError(Err.BADVERSION, path);
+        const parent = this.record(parentPath);
+        this.add({ ...parent, zxid, childCount: parent.childCount - 1 });
+        this.add({ ...node, zxid, exists: false });
+        return { kind: 'delete', path };
+      }
+      case OpCode.setData: {
+        this.checkSession(ctx.sessionId);
+        const { path, data, version } = (request as { req: SetDataRequest }).req;
+        this.validatePath(path);
+        const node = this.record(path);
+        checkACL(node.acl, Perms.WRITE, ctx.authInfo, path);
+        const newVersion = checkVersion(node.version, version, path);
+        this.add({ ...node, zxid, version: newVersion });
+        return { kind: 'setData', path, data: copyOf(data), version: newVersion };
+      }
+      case OpCode.setACL: {
+        this.checkSession(ctx.sessionId);
+        const { path, acl, version } = (request as { req: SetACLRequest }).req;
+        this.validatePath(path);
+        const fixed = fixupACL(path, ctx.authInfo, acl);
+        const node = this.record(path);
+        checkACL(node.acl, Perms.ADMIN, ctx.authInfo, path);
+        const newVersion = checkVersion(node.aversion, version, path);
+        this.add({ ...node, zxid, aversion: newVersion, acl: fixed });
+        return { kind: 'setACL', path, acl: fixed, version: newVersion };
+      }
+      case OpCode.check: {
+        this.checkSession(ctx.sessionId);
+        const { path, version } = (request as { req: CheckVersionRequest }).req;
+        this.validatePath(path);
+        const node = this.record(path);
+        checkACL(node.acl, Perms.READ, ctx.authInfo, path);
+        checkVersion(node.version, version, path);
+        return { kind: 'check', path };
+      }
+      case OpCode.createSession:
+        return { kind: 'createSession', timeoutMs: (request as { timeoutMs: number }).timeoutMs };
+      case OpCode.closeSession: {
+        const paths = this.ephemeralsInFlight(ctx.sessionId);
+        for (const path of paths) {
+          this.add({ ...this.recordOrEmpty(path), zxid, exists: false });
+        }
+        return { kind: 'closeSession', paths };
+      }
+    }
+    throw new KeeperError(Err.UNIMPLEMENTED);
+  }
+
+  private recordOrEmpty(path: string): ChangeRecord {
+    try {
+      return this.record(path);
+    } catch {
+      return { zxid: 0, path, exists: false, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n, childCount: 0, acl: [] };
+    }
+  }
+
+  private create(ctx: PrepContext, zxid: number, req: CreateRequest): Txn {
+    const { flags, ttl } = req;
+    if (flags < 0 || flags > CreateFlag.persistentSequentialWithTtl) throw new KeeperError(Err.BADARGUMENTS, req.path);
+    const isTTL = flags === CreateFlag.persistentWithTtl || flags === CreateFlag.persistentSequentialWithTtl;
+    const isContainer = flags === CreateFlag.container;
+    const isEphemeral = flags === CreateFlag.ephemeral || flags === CreateFlag.ephemeralSequential;
+    const isSequential = flags === CreateFlag.persistentSequential || flags === CreateFlag.ephemeralSequential || flags === CreateFlag.persistentSequentialWithTtl;
+    if (isTTL && !this.options.extendedTypes) throw new KeeperError(Err.UNIMPLEMENTED, req.path);
+    if (isTTL ? ttl <= 0 || ttl > Number(MAX_TTL_MS) : ttl >= 0) throw new KeeperError(Err.BADARGUMENTS, req.path);
+    this.checkSession(ctx.sessionId);
+
+    let path = req.path;
+    const lastSlash = path.lastIndexOf('/');
+    if (lastSlash === -1 || path.includes('\0')) throw new KeeperError(Err.BADARGUMENTS, path);
+    const parentPath = lastSlash === 0 ? '/' : path.slice(0, lastSlash);
+    const acl = fixupACL(path, ctx.authInfo, req.acl);
+    const parent = this.record(parentPath);
+    checkACL(parent.acl, Perms.CREATE, ctx.authInfo, path);
+    if (isSequential) path += sequenceSuffix(parent.cversion);
+    this.validatePath(path);
+    if (this.exists(path)) throw new KeeperError(Err.NODEEXISTS, path);
+    if (ephemeralKind(parent.ephemeralOwner, this.options.extendedTypes) === 'normal') throw new KeeperError(Err.NOCHILDRENFOREPHEMERALS, path);
+    const data = copyOf(req.data);
+    if (data.length > this.options.maxDataBytes) throw new KeeperError(Err.BADARGUMENTS, path);
+
+    const newCversion = parent.cversion + 1;
+    const ephemeralOwner = isContainer ? CONTAINER_EPHEMERAL_OWNER
+      : isTTL ? BigInt.asIntN(64, TTL_OWNER_MARK | BigInt(ttl))
+      : isEphemeral ? ctx.sessionId : 0n;
+    this.add({ ...parent, zxid, cversion: newCversion, childCount: parent.childCount + 1 });
+    this.add({ zxid, path, exists: true, version: 0, cversion: 0, aversion: 0, ephemeralOwner, childCount: 0, acl });
+    return { kind: 'create', path, data, acl, ephemeralOwner, parentCVersion: newCversion };
+  }
+
+  private validatePath(path: string): void {
+    if (pathError(path) !== null) throw new KeeperError(Err.BADARGUMENTS, path);
+  }
+
+  /** getParentPathAndValidate: no parent, a NUL, or a system path is BadArguments. */
+  private parentForDelete(path: string): string {
+    const lastSlash = path.lastIndexOf('/');
+    if (lastSlash === -1 || path.includes('\0') || isSpecialPath(path)) throw new KeeperError(Err.BADARGUMENTS, path);
+    return lastSlash === 0 ? '/' : path.slice(0, lastSlash);
+  }
+}
+
+/** ZKDatabase.isSpecialPath: the paths no client may delete. */
+function isSpecialPath(path: string): boolean {
+  return path === '/' || path === '/zookeeper' || path === '/zookeeper/quota' || path === '/zookeeper/config';
+}
+
+function checkVersion(current: number, expected: number, path: string): number {
+  if (expected !== -1 && expected !== current) throw new KeeperError(Err.BADVERSION, path);
+  return current + 1;
+}
+
+/** Java's String.format("%010d", n). */
+export function sequenceSuffix(n: number): string {
+  return n < 0 ? '-' + String(-n).padStart(9, '0') : String(n).padStart(10, '0');
+}
+
+/** Request bodies are views of socket buffers: the tree keeps its own copy. */
+function copyOf(data: Buffer | null): Buffer {
+  return data === null || data.length === 0 ? EMPTY : Buffer.from(data);
+}
+
+const EMPTY = Buffer.alloc(0);

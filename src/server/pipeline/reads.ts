@@ -1,0 +1,184 @@
+/** Requests answered from the applied tree without a Txn (FinalRequestProcessor's read side). */
+import { Err, KeeperError, OpCode, Perms, WatcherType } from '../../protocol/constants.ts';
+import { JuteError, type JuteReader, type JuteWriter } from '../../protocol/jute.ts';
+import {
+  readAddWatch, readMulti, readPath, readPathType, readPathWatch, readSetWatches, writeACLs,
+  writeMultiHeader, writeStat, type Id,
+} from '../../protocol/records.ts';
+import { checkACL, redactDigests, userOf } from '../auth/acl.ts';
+import { statOf, type DataTree, type ZNode } from '../tree/data-tree.ts';
+import type { Watcher } from '../tree/watch-manager.ts';
+import { frame } from './replies.ts';
+
+export interface ReadContext {
+  tree: DataTree;
+  watcher: Watcher;
+  sessionId: bigint;
+  authInfo: readonly Id[];
+}
+
+export const READ_OPS = new Set<number>([
+  OpCode.exists, OpCode.getData, OpCode.getACL, OpCode.getChildren, OpCode.sync, OpCode.ping,
+  OpCode.getChildren2, OpCode.checkWatches, OpCode.removeWatches, OpCode.multiRead, OpCode.setWatches,
+  OpCode.getEphemerals, OpCode.getAllChildrenNumber, OpCode.setWatches2, OpCode.addWatch, OpCode.whoAmI,
+]);
+
+type Body = ((w: JuteWriter) => void) | undefined;
+
+/** Execute one read and return its reply frame. Errors become ZooKeeper's error codes. */
+export function executeRead(ctx: ReadContext, type: number, xid: number, r: JuteReader): Buffer {
+  const zxid = ctx.tree.lastProcessedZxid;
+  try {
+    const body = read(ctx, type, r);
+    return frame(xid, zxid, 0, body);
+  } catch (e) {
+    if (e instanceof KeeperError) return frame(xid, zxid, e.code);
+    if (e instanceof JuteError) return frame(xid, zxid, Err.MARSHALLINGERROR);
+    throw e;
+  }
+}
+
+function readable(ctx: ReadContext, n: ZNode, path: string): void {
+  checkACL(n.acl, Perms.READ, ctx.authInfo, path);
+}
+
+function read(ctx: ReadContext, type: number, r: JuteReader): Body {
+  const { tree } = ctx;
+  switch (type) {
+    case OpCode.ping:
+      return undefined;
+    case OpCode.exists: {
+      const { path, watch } = readPathWatch(r);
+      if (path.includes('\0')) throw new KeeperError(Err.BADARGUMENTS, path);
+      const n = tree.statNode(path, watch ? ctx.watcher : null);
+      return (w) => writeStat(w, statOf(n));
+    }
+    case OpCode.getData: {
+      const { path, watch } = readPathWatch(r);
+      const { data, stat } = getData(ctx, path, watch);
+      return (w) => writeStat(w.buffer(data), stat);
+    }
+    case OpCode.getChildren: {
+      const { path, watch } = readPathWatch(r);
+      const children = getChildren(ctx, path, watch).children.list();
+      return (w) => w.vector(children, (x, c) => x.ustring(c));
+    }
+    case OpCode.getChildren2: {
+      const { path, watch } = readPathWatch(r);
+      const n = getChildren(ctx, path, watch);
+      const children = n.children.list();
+      const stat = statOf(n);
+      return (w) => writeStat(w.vector(children, (x, c) => x.ustring(c)), stat);
+    }
+    case OpCode.getACL: {
+      const { path } = readPath(r);
+      const n = tree.get(path);
+      if (!n) throw new KeeperError(Err.NONODE, path);
+      checkACL(n.acl, Perms.READ | Perms.ADMIN, ctx.authInfo, path);
+      let acl = n.acl;
+      try {
+        checkACL(n.acl, Perms.ADMIN, ctx.authInfo, path);
+      } catch {
+        acl = redactDigests(acl);
+      }
+      const stat = statOf(n);
+      return (w) => writeStat(writeACLs(w, acl), stat);
+    }
+    case OpCode.sync: {
+      const { path } = readPath(r);
+      return (w) => w.ustring(path);
+    }
+    case OpCode.getAllChildrenNumber: {
+      const { path } = readPath(r);
+      const n = tree.get(path);
+      if (!n) throw new KeeperError(Err.NONODE, path);
+      readable(ctx, n, path);
+      const count = tree.allChildrenNumber(path);
+      return (w) => w.int(count);
+    }
+    case OpCode.getEphemerals: {
+      const prefix = r.ustring();
+      const all = [...tree.ephemeralsOf(ctx.sessionId)];
+      const trimmed = prefix?.trim() ?? '';
+      const list = trimmed === '' || trimmed === '/' ? all : all.filter((p) => p.startsWith(prefix!));
+      return (w) => w.vector(list, (x, p) => x.ustring(p));
+    }
+    case OpCode.whoAmI: {
+      const infos = ctx.authInfo.map((id) => ({ scheme: id.scheme, user: userOf(id) }));
+      return (w) => w.vector(infos, (x, i) => x.ustring(i.scheme).ustring(i.user));
+    }
+    case OpCode.addWatch: {
+      const { path, mode } = readAddWatch(r);
+      if (mode !== 0 && mode !== 1) throw new JuteError(`unknown addWatch mode ${mode}`);
+      tree.addWatch(path, ctx.watcher, mode === 1);
+      return (w) => w.int(0);
+    }
+    case OpCode.setWatches:
+    case OpCode.setWatches2: {
+      const sw = readSetWatches(r, type === OpCode.setWatches2);
+      tree.setWatches(sw.relativeZxid, sw, ctx.watcher);
+      return undefined;
+    }
+    case OpCode.checkWatches:
+    case OpCode.removeWatches: {
+      const { path, type: watcherType } = readPathType(r);
+      const fn = type === OpCode.checkWatches
+        ? (m: DataTree['dataWatches']) => m.contains(path, ctx.watcher)
+        : (m: DataTree['dataWatches']) => m.remove(path, ctx.watcher);
+      let found: boolean;
+      switch (watcherType) {
+        case WatcherType.Children: found = fn(tree.childWatches); break;
+        case WatcherType.Data: found = fn(tree.dataWatches); break;
+        case WatcherType.Any: {
+          const c = fn(tree.childWatches);
+          const d = fn(tree.dataWatches);
+          found = c || d;
+          break;
+        }
+        default: throw new JuteError(`unknown watcher type ${watcherType}`);
+      }
+      if (!found) throw new KeeperError(Err.NOWATCHER, path);
+      return undefined;
+    }
+    case OpCode.multiRead: {
+      const ops = readMulti(r, true);
+      const results = ops.map((op) => {
+        try {
+          if (op.type === OpCode.getChildren) {
+            return { type: op.type, err: 0, children: getChildren(ctx, op.req.path, false).children.list() };
+          }
+          const { data, stat } = getData(ctx, op.req.path, false);
+          return { type: op.type, err: 0, data, stat };
+        } catch (e) {
+          if (!(e instanceof KeeperError)) throw e;
+          return { type: OpCode.error, err: e.code };
+        }
+      });
+      return (w) => {
+        for (const res of results) {
+          writeMultiHeader(w, res.type, false, res.err);
+          if ('children' in res) w.vector(res.children!, (x, c) => x.ustring(c));
+          else if ('data' in res) writeStat(w.buffer(res.data!), res.stat!);
+          else w.int(res.err);
+        }
+        writeMultiHeader(w, -1, true, -1);
+      };
+    }
+  }
+  throw new KeeperError(Err.UNIMPLEMENTED);
+}
+
+function getData(ctx: ReadContext, path: string, watch: boolean) {
+  const n = ctx.tree.get(path);
+  if (!n) throw new KeeperError(Err.NONODE, path);
+  readable(ctx, n, path);
+  ctx.tree.getData(path, watch ? ctx.watcher : null);
+  return { data: n.data, stat: statOf(n) };
+}
+
+function getChildren(ctx: ReadContext, path: string, watch: boolean): ZNode {
+  const n = ctx.tree.get(path);
+  if (!n) throw new KeeperError(Err.NONODE, path);
+  readable(ctx, n, path);
+  return ctx.tree.getChildren(path, watch ? ctx.watcher : null);
+}

@@ -1,0 +1,109 @@
+/**
+ * Session expiry by tick buckets (SessionTrackerImpl): a session's deadline is rounded up to the next
+ * tick, so one timer per tick expires a whole bucket. Pure: the caller passes the time in.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+
+export interface Session {
+  readonly id: bigint;
+  timeoutMs: number;
+  /** Deadline bucket, a multiple of tickMs. */
+  expiresAtMs: number;
+  closing: boolean;
+}
+
+export class SessionTracker {
+  private readonly sessions = new Map<bigint, Session>();
+  private readonly buckets = new Map<number, Set<Session>>();
+  private nextId: bigint;
+  private readonly secret: Buffer;
+
+  constructor(private readonly tickMs: number, nowMs: number, serverId = 0n, secret = randomBytes(32)) {
+    // As ZooKeeper: the time in the high bits makes ids unique across restarts; the top byte is the server id.
+    this.nextId = (BigInt.asUintN(64, BigInt(Math.floor(nowMs)) << 24n) >> 8n) | (serverId << 56n);
+    this.secret = secret;
+  }
+
+  newSessionId(): bigint {
+    return BigInt.asIntN(64, this.nextId++);
+  }
+
+  /** The session password is derived from its id, so it needs no storage. */
+  passwordFor(id: bigint): Buffer {
+    const b = Buffer.alloc(8);
+    b.writeBigInt64BE(id);
+    return createHmac('sha256', this.secret).update(b).digest().subarray(0, 16);
+  }
+
+  get(id: bigint): Session | undefined {
+    return this.sessions.get(id);
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  all(): IterableIterator<Session> {
+    return this.sessions.values();
+  }
+
+  private bucketFor(nowMs: number, timeoutMs: number): number {
+    return (Math.floor((nowMs + timeoutMs) / this.tickMs) + 1) * this.tickMs;
+  }
+
+  add(id: bigint, timeoutMs: number, nowMs: number): Session {
+    let s = this.sessions.get(id);
+    if (!s) {
+      s = { id, timeoutMs, expiresAtMs: 0, closing: false };
+      this.sessions.set(id, s);
+    }
+    s.timeoutMs = timeoutMs;
+    this.touch(id, nowMs);
+    return s;
+  }
+
+  /** Extend a live session's deadline. False when it is unknown or closing. */
+  touch(id: bigint, nowMs: number): boolean {
+    const s = this.sessions.get(id);
+    if (!s || s.closing) return false;
+    const at = this.bucketFor(nowMs, s.timeoutMs);
+    if (at <= s.expiresAtMs) return true;
+    this.buckets.get(s.expiresAtMs)?.delete(s);
+    s.expiresAtMs = at;
+    let bucket = this.buckets.get(at);
+    if (!bucket) this.buckets.set(at, (bucket = new Set()));
+    bucket.add(s);
+    return true;
+  }
+
+  isLive(id: bigint): boolean {
+    const s = this.sessions.get(id);
+    return s !== undefined && !s.closing;
+  }
+
+  setClosing(id: bigint): void {
+    const s = this.sessions.get(id);
+    if (s) s.closing = true;
+  }
+
+  remove(id: bigint): void {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    this.sessions.delete(id);
+    this.buckets.get(s.expiresAtMs)?.delete(s);
+  }
+
+  /** Sessions whose deadline has passed; they are marked closing. */
+  expire(nowMs: number): Session[] {
+    const out: Session[] = [];
+    for (const [at, bucket] of this.buckets) {
+      if (at > nowMs) continue;
+      this.buckets.delete(at);
+      for (const s of bucket) {
+        s.closing = true;
+        out.push(s);
+      }
+    }
+    return out;
+  }
+}

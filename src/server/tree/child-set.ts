@@ -1,0 +1,54 @@
+/**
+ * A znode's child names, listed in the order Apache ZooKeeper lists them.
+ *
+ * ZooKeeper keeps children in a java.util.HashSet created with capacity 8, so clients see them in
+ * hash-bucket order (String.hashCode spread by HashMap.hash, masked by the table size), insertion
+ * order within a bucket. Matching that order makes `ls` output identical to ZooKeeper's. The table
+ * only grows (at 3/4 load), as Java's does.
+ */
+export class ChildSet {
+  private readonly names = new Set<string>();
+  private capacity = 8;
+  private ordered: string[] | null = null;
+
+  get size(): number {
+    return this.names.size;
+  }
+
+  has(name: string): boolean {
+    return this.names.has(name);
+  }
+
+  add(name: string): void {
+    if (this.names.has(name)) return;
+    this.names.add(name);
+    if (this.names.size > this.capacity * 0.75) this.capacity *= 2;
+    this.ordered = null;
+  }
+
+  delete(name: string): void {
+    if (this.names.delete(name)) this.ordered = null;
+  }
+
+  /** Names in ZooKeeper's order. The array is shared: callers must not change it. */
+  list(): readonly string[] {
+    if (this.ordered === null) {
+      const mask = this.capacity - 1;
+      const keyed = Array.from(this.names, (name, seq) => ({ name, seq, bucket: javaHash(name) & mask }));
+      keyed.sort((a, b) => a.bucket - b.bucket || a.seq - b.seq);
+      this.ordered = keyed.map((k) => k.name);
+    }
+    return this.ordered;
+  }
+
+  [Symbol.iterator](): Iterator<string> {
+    return this.names[Symbol.iterator]();
+  }
+}
+
+/** java.lang.String.hashCode spread as java.util.HashMap.hash does. */
+export function javaHash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
+  return h ^ (h >>> 16);
+}

@@ -1,0 +1,326 @@
+/**
+ * The znode tree and everything derived from it: ephemeral owners, containers, TTL nodes, the
+ * sessions table and the watches. `apply` is the one function that changes it.
+ */
+import { CONTAINER_EPHEMERAL_OWNER, Err, EventType, KeeperError, OpCode, TTL_OWNER_MARK } from '../../protocol/constants.ts';
+import type { ACL, Stat } from '../../protocol/records.ts';
+import { parentOf, baseName } from '../../protocol/path.ts';
+import { ChildSet } from './child-set.ts';
+import type { Txn, TxnEntry } from './txn.ts';
+import { WatchManager, WatchMode, type Watcher } from './watch-manager.ts';
+
+export const OPEN_ACL: ACL[] = [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }];
+export const READ_ACL: ACL[] = [{ perms: 1, id: { scheme: 'world', id: 'anyone' } }];
+const EMPTY = Buffer.alloc(0);
+
+export interface ZNode {
+  data: Buffer;
+  acl: ACL[];
+  czxid: number;
+  mzxid: number;
+  ctime: number;
+  mtime: number;
+  version: number;
+  cversion: number;
+  aversion: number;
+  ephemeralOwner: bigint;
+  pzxid: number;
+  children: ChildSet;
+}
+
+export type EphemeralKind = 'void' | 'normal' | 'container' | 'ttl';
+
+/** EphemeralType.get: what an ephemeralOwner value means. TTL encodings count only when enabled. */
+export function ephemeralKind(owner: bigint, extendedTypes: boolean): EphemeralKind {
+  if (owner === 0n) return 'void';
+  if (owner === CONTAINER_EPHEMERAL_OWNER) return 'container';
+  if (extendedTypes && owner < 0n && (BigInt.asUintN(64, owner) & TTL_OWNER_MARK) === TTL_OWNER_MARK) return 'ttl';
+  return 'normal';
+}
+
+export function ttlOf(owner: bigint): number {
+  return Number(BigInt.asUintN(64, owner) & 0xffffffffffn);
+}
+
+export function statOf(n: ZNode): Stat {
+  return {
+    czxid: n.czxid, mzxid: n.mzxid, ctime: n.ctime, mtime: n.mtime,
+    version: n.version, cversion: n.cversion, aversion: n.aversion,
+    ephemeralOwner: n.ephemeralOwner, dataLength: n.data.length, numChildren: n.children.size, pzxid: n.pzxid,
+  };
+}
+
+export interface ApplyResult {
+  err: number;
+  path?: string;
+  stat?: Stat;
+  /** Per-op results of a multi, each with the op type it answers (OpCode.error for a failed op). */
+  multi?: Array<{ type: number; err: number; path?: string; stat?: Stat }>;
+}
+
+function newNode(data: Buffer, acl: ACL[], zxid: number, timeMs: number, ephemeralOwner: bigint): ZNode {
+  return {
+    data, acl, czxid: zxid, mzxid: zxid, ctime: timeMs, mtime: timeMs,
+    version: 0, cversion: 0, aversion: 0, ephemeralOwner, pzxid: zxid, children: new ChildSet(),
+  };
+}
+
+export class DataTree {
+  readonly nodes = new Map<string, ZNode>();
+  readonly ephemerals = new Map<bigint, Set<string>>();
+  readonly containers = new Set<string>();
+  readonly ttls = new Set<string>();
+  /** Live sessions and their negotiated timeouts: part of the state, like the nodes. */
+  readonly sessions = new Map<bigint, number>();
+  readonly dataWatches = new WatchManager();
+  readonly childWatches = new WatchManager();
+  lastProcessedZxid = 0;
+
+  constructor(readonly extendedTypes = false) {
+    const root = newNode(EMPTY, OPEN_ACL, 0, 0, 0n);
+    this.nodes.set('/', root);
+    this.addSystemNode('/zookeeper', OPEN_ACL);
+    this.addSystemNode('/zookeeper/quota', OPEN_ACL);
+    this.addSystemNode('/zookeeper/config', READ_ACL);
+  }
+
+  private addSystemNode(path: string, acl: ACL[]): void {
+    this.nodes.set(path, newNode(EMPTY, acl, 0, 0, 0n));
+    this.nodes.get(parentOf(path))!.children.add(baseName(path));
+  }
+
+  get(path: string): ZNode | undefined {
+    return this.nodes.get(path);
+  }
+
+  get nodeCount(): number {
+    return this.nodes.size;
+  }
+
+  // ---- reads (watch registration included, as ZooKeeper does it) ----
+
+  getData(path: string, watcher: Watcher | null): ZNode {
+    const n = this.nodes.get(path);
+    if (!n) throw new KeeperError(Err.NONODE, path);
+    if (watcher) this.dataWatches.add(path, watcher);
+    return n;
+  }
+
+  /** exists: the watch is set even when the node is missing (it then waits for NodeCreated). */
+  statNode(path: string, watcher: Watcher | null): ZNode {
+    if (watcher) this.dataWatches.add(path, watcher);
+    const n = this.nodes.get(path);
+    if (!n) throw new KeeperError(Err.NONODE, path);
+    return n;
+  }
+
+  getChildren(path: string, watcher: Watcher | null): ZNode {
+    const n = this.nodes.get(path);
+    if (!n) throw new KeeperError(Err.NONODE, path);
+    if (watcher) this.childWatches.add(path, watcher);
+    return n;
+  }
+
+  /** Descendants of path (the system nodes count under "/"). */
+  allChildrenNumber(path: string): number {
+    if (path === '/') return this.nodes.size - 1;
+    let count = 0;
+    const stack = [path];
+    while (stack.length > 0) {
+      const p = stack.pop()!;
+      const n = this.nodes.get(p);
+      if (!n) continue;
+      for (const c of n.children) {
+        count++;
+        stack.push(p + '/' + c);
+      }
+    }
+    return count;
+  }
+
+  addWatch(path: string, watcher: Watcher, recursive: boolean): void {
+    const mode = recursive ? WatchMode.PersistentRecursive : WatchMode.Persistent;
+    this.dataWatches.add(path, watcher, mode);
+    this.childWatches.add(path, watcher, mode);
+  }
+
+  /** Re-arm a reconnecting client's watches, firing at once those whose change it missed. */
+  setWatches(relativeZxid: number, w: {
+    dataWatches: string[]; existWatches: string[]; childWatches: string[];
+    persistentWatches: string[]; persistentRecursiveWatches: string[];
+  }, watcher: Watcher): void {
+    const zxid = this.lastProcessedZxid;
+    for (const path of w.dataWatches) {
+      const n = this.nodes.get(path);
+      if (!n) watcher.notify(EventType.NodeDeleted, path, zxid);
+      else if (n.mzxid > relativeZxid) watcher.notify(EventType.NodeDataChanged, path, zxid);
+      else this.dataWatches.add(path, watcher);
+    }
+    for (const path of w.existWatches) {
+      if (this.nodes.has(path)) watcher.notify(EventType.NodeCreated, path, zxid);
+      else this.dataWatches.add(path, watcher);
+    }
+    for (const path of w.childWatches) {
+      const n = this.nodes.get(path);
+      if (!n) watcher.notify(EventType.NodeDeleted, path, zxid);
+      else if (n.pzxid > relativeZxid) watcher.notify(EventType.NodeChildrenChanged, path, zxid);
+      else this.childWatches.add(path, watcher);
+    }
+    for (const path of w.persistentWatches) this.addWatch(path, watcher, false);
+    for (const path of w.persistentRecursiveWatches) this.addWatch(path, watcher, true);
+  }
+
+  removeWatcher(watcher: Watcher): void {
+    this.dataWatches.removeWatcher(watcher);
+    this.childWatches.removeWatcher(watcher);
+  }
+
+  ephemeralsOf(sessionId: bigint): Set<string> {
+    return this.ephemerals.get(sessionId) ?? new Set();
+  }
+
+  // ---- the one mutator ----
+
+  apply(entry: TxnEntry): ApplyResult {
+    const { header, txn } = entry;
+    const result = this.applyTxn(header.sessionId, header.zxid, header.timeMs, txn);
+    if (header.zxid > this.lastProcessedZxid) this.lastProcessedZxid = header.zxid;
+    return result;
+  }
+
+  private applyTxn(sessionId: bigint, zxid: number, timeMs: number, txn: Txn): ApplyResult {
+    try {
+      switch (txn.kind) {
+        case 'create': {
+          const n = this.createNode(txn.path, txn.data, txn.acl, txn.ephemeralOwner, txn.parentCVersion, zxid, timeMs);
+          return { err: 0, path: txn.path, stat: statOf(n) };
+        }
+        case 'delete':
+          this.deleteNode(txn.path, zxid);
+          return { err: 0, path: txn.path };
+        case 'setData':
+          return { err: 0, path: txn.path, stat: this.setData(txn.path, txn.data, txn.version, zxid, timeMs) };
+        case 'setACL':
+          return { err: 0, path: txn.path, stat: this.setACL(txn.path, txn.acl, txn.version) };
+        case 'check':
+          return { err: 0, path: txn.path };
+        case 'error':
+          return { err: txn.err };
+        case 'createSession':
+          this.sessions.set(sessionId, txn.timeoutMs);
+          return { err: 0 };
+        case 'closeSession':
+          this.killSession(sessionId, txn.paths, zxid);
+          return { err: 0 };
+        case 'multi':
+          return this.applyMulti(sessionId, zxid, timeMs, txn.ops);
+      }
+    } catch (e) {
+      if (e instanceof KeeperError) return { err: e.code };
+      throw e;
+    }
+  }
+
+  private applyMulti(sessionId: bigint, zxid: number, timeMs: number, ops: Array<{ type: number; txn: Txn }>): ApplyResult {
+    const failedAt = ops.findIndex((op) => op.txn.kind === 'error');
+    const results: NonNullable<ApplyResult['multi']> = [];
+    let err = 0;
+    ops.forEach((op, i) => {
+      if (failedAt >= 0) {
+        const code = op.txn.kind === 'error' ? op.txn.err : i > failedAt ? Err.RUNTIMEINCONSISTENCY : Err.OK;
+        results.push({ type: OpCode.error, err: code });
+        if (code !== 0 && err === 0) err = code;
+        return;
+      }
+      const r = this.applyTxn(sessionId, zxid, timeMs, op.txn);
+      results.push({ type: r.err === 0 ? op.type : OpCode.error, err: r.err, path: r.path, stat: r.stat });
+      if (r.err !== 0 && err === 0) err = r.err;
+    });
+    return { err, multi: results };
+  }
+
+  private createNode(path: string, data: Buffer, acl: ACL[], ephemeralOwner: bigint, parentCVersion: number, zxid: number, timeMs: number): ZNode {
+    const parentPath = parentOf(path);
+    const parent = this.nodes.get(parentPath);
+    if (!parent) throw new KeeperError(Err.NONODE, path);
+    const name = baseName(path);
+    if (parent.children.has(name)) throw new KeeperError(Err.NODEEXISTS, path);
+    if (parentCVersion === -1) parentCVersion = parent.cversion + 1;
+    if (parentCVersion > parent.cversion) {
+      parent.cversion = parentCVersion;
+      parent.pzxid = zxid;
+    }
+    const node = newNode(data, acl, zxid, timeMs, ephemeralOwner);
+    parent.children.add(name);
+    this.nodes.set(path, node);
+    switch (ephemeralKind(ephemeralOwner, this.extendedTypes)) {
+      case 'container': this.containers.add(path); break;
+      case 'ttl': this.ttls.add(path); break;
+      case 'normal': {
+        let set = this.ephemerals.get(ephemeralOwner);
+        if (!set) this.ephemerals.set(ephemeralOwner, (set = new Set()));
+        set.add(path);
+        break;
+      }
+      case 'void': break;
+    }
+    this.dataWatches.trigger(path, EventType.NodeCreated, zxid);
+    this.childWatches.trigger(parentPath, EventType.NodeChildrenChanged, zxid);
+    return node;
+  }
+
+  private deleteNode(path: string, zxid: number): void {
+    const parentPath = parentOf(path);
+    const parent = this.nodes.get(parentPath);
+    if (!parent) throw new KeeperError(Err.NONODE, path);
+    parent.children.delete(baseName(path));
+    if (zxid > parent.pzxid) parent.pzxid = zxid;
+    const node = this.nodes.get(path);
+    if (!node) throw new KeeperError(Err.NONODE, path);
+    this.nodes.delete(path);
+    switch (ephemeralKind(node.ephemeralOwner, this.extendedTypes)) {
+      case 'container': this.containers.delete(path); break;
+      case 'ttl': this.ttls.delete(path); break;
+      case 'normal': this.ephemerals.get(node.ephemeralOwner)?.delete(path); break;
+      case 'void': break;
+    }
+    const fired = this.dataWatches.trigger(path, EventType.NodeDeleted, zxid);
+    this.childWatches.trigger(path, EventType.NodeDeleted, zxid, fired);
+    this.childWatches.trigger(parentPath, EventType.NodeChildrenChanged, zxid);
+  }
+
+  private setData(path: string, data: Buffer, version: number, zxid: number, timeMs: number): Stat {
+    const n = this.nodes.get(path);
+    if (!n) throw new KeeperError(Err.NONODE, path);
+    n.data = data;
+    n.mtime = timeMs;
+    n.mzxid = zxid;
+    n.version = version;
+    const stat = statOf(n);
+    this.dataWatches.trigger(path, EventType.NodeDataChanged, zxid);
+    return stat;
+  }
+
+  private setACL(path: string, acl: ACL[], version: number): Stat {
+    const n = this.nodes.get(path);
+    if (!n) throw new KeeperError(Err.NONODE, path);
+    n.aversion = version;
+    n.acl = acl;
+    return statOf(n);
+  }
+
+  private killSession(sessionId: bigint, paths: string[], zxid: number): void {
+    this.sessions.delete(sessionId);
+    const local = this.ephemerals.get(sessionId);
+    this.ephemerals.delete(sessionId);
+    const all = new Set(paths);
+    if (local) for (const p of local) all.add(p);
+    for (const p of all) {
+      try {
+        this.deleteNode(p, zxid);
+      } catch (e) {
+        if (!(e instanceof KeeperError)) throw e;
+      }
+    }
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * One table of watches (ZooKeeper keeps two: data and child). A watcher is a connection; each
+ * (watcher, path) pair has one mode, and setting a standard watch over a persistent one replaces
+ * it, as in Apache ZooKeeper 3.8.
+ */
+import { EventType } from '../../protocol/constants.ts';
+import { parentOf } from '../../protocol/path.ts';
+
+export interface Watcher {
+  readonly sessionId: bigint;
+  /** Deliver one event. Called synchronously while a txn is applied. */
+  notify(type: number, path: string, zxid: number): void;
+}
+
+export enum WatchMode { Standard = 0, Persistent = 1, PersistentRecursive = 2 }
+
+export class WatchManager {
+  private readonly byPath = new Map<string, Map<Watcher, WatchMode>>();
+  private readonly byWatcher = new Map<Watcher, Set<string>>();
+  private recursiveCount = 0;
+
+  add(path: string, watcher: Watcher, mode: WatchMode = WatchMode.Standard): void {
+    let watchers = this.byPath.get(path);
+    if (!watchers) this.byPath.set(path, (watchers = new Map()));
+    const previous = watchers.get(watcher);
+    if (previous === WatchMode.PersistentRecursive) this.recursiveCount--;
+    if (mode === WatchMode.PersistentRecursive) this.recursiveCount++;
+    watchers.set(watcher, mode);
+    let paths = this.byWatcher.get(watcher);
+    if (!paths) this.byWatcher.set(watcher, (paths = new Set()));
+    paths.add(path);
+  }
+
+  /**
+   * Fire the watches an event on `path` triggers: every watch on the path itself (standard ones are
+   * consumed) and recursive watches on its ancestors (never for NodeChildrenChanged). Returns the
+   * watchers notified so a second table can skip them (a delete fires data and child watches once).
+   */
+  trigger(path: string, type: number, zxid: number, skip?: Set<Watcher>): Set<Watcher> {
+    const fired = new Set<Watcher>();
+    this.collect(path, path, type, fired);
+    if (this.recursiveCount > 0 && path !== '/') {
+      for (let p = parentOf(path); ; p = parentOf(p)) {
+        this.collect(p, path, type, fired);
+        if (p === '/') break;
+      }
+    }
+    for (const w of fired) if (!skip?.has(w)) w.notify(type, path, zxid);
+    return fired;
+  }
+
+  private collect(at: string, eventPath: string, type: number, into: Set<Watcher>): void {
+    const watchers = this.byPath.get(at);
+    if (!watchers) return;
+    const atPath = at === eventPath;
+    for (const [w, mode] of watchers) {
+      if (mode === WatchMode.PersistentRecursive) {
+        if (type !== EventType.NodeChildrenChanged) into.add(w);
+      } else if (atPath) {
+        into.add(w);
+        if (mode === WatchMode.Standard) {
+          watchers.delete(w);
+          this.byWatcher.get(w)?.delete(at);
+        }
+      }
+    }
+    if (watchers.size === 0) this.byPath.delete(at);
+  }
+
+  /** Remove one watch; false when the watcher had none on the path. */
+  remove(path: string, watcher: Watcher): boolean {
+    const paths = this.byWatcher.get(watcher);
+    if (!paths || !paths.delete(path)) return false;
+    const watchers = this.byPath.get(path);
+    const mode = watchers?.get(watcher);
+    if (mode === undefined) return false;
+    if (mode === WatchMode.PersistentRecursive) this.recursiveCount--;
+    watchers!.delete(watcher);
+    if (watchers!.size === 0) this.byPath.delete(path);
+    return true;
+  }
+
+  /** As ZooKeeper's containsWatcher: any watch of the watcher on the path, or a recursive mode found walking up. */
+  contains(path: string, watcher: Watcher): boolean {
+    if (this.byPath.get(path)?.has(watcher)) return true;
+    if (this.recursiveCount === 0) return false;
+    for (let p = path; p !== '/'; ) {
+      p = parentOf(p);
+      if (this.byPath.get(p)?.get(watcher) === WatchMode.PersistentRecursive) return true;
+    }
+    return false;
+  }
+
+  /** Drop every watch of a connection that went away. */
+  removeWatcher(watcher: Watcher): void {
+    const paths = this.byWatcher.get(watcher);
+    if (!paths) return;
+    this.byWatcher.delete(watcher);
+    for (const p of paths) {
+      const watchers = this.byPath.get(p);
+      if (!watchers) continue;
+      if (watchers.get(watcher) === WatchMode.PersistentRecursive) this.recursiveCount--;
+      watchers.delete(watcher);
+      if (watchers.size === 0) this.byPath.delete(p);
+    }
+  }
+
+  get pathCount(): number {
+    return this.byPath.size;
+  }
+
+  get watchCount(): number {
+    let n = 0;
+    for (const paths of this.byWatcher.values()) n += paths.size;
+    return n;
+  }
+
+  get watcherCount(): number {
+    return this.byWatcher.size;
+  }
+
+  /** session id -> paths, for wchc. */
+  bySession(): Map<bigint, Set<string>> {
+    const out = new Map<bigint, Set<string>>();
+    for (const [w, paths] of this.byWatcher) {
+      if (paths.size === 0) continue;
+      let s = out.get(w.sessionId);
+      if (!s) out.set(w.sessionId, (s = new Set()));
+      for (const p of paths) s.add(p);
+    }
+    return out;
+  }
+
+  /** path -> session ids, for wchp. */
+  byPathSessions(): Map<string, bigint[]> {
+    const out = new Map<string, bigint[]>();
+    for (const [p, watchers] of this.byPath) out.set(p, Array.from(watchers.keys(), (w) => w.sessionId));
+    return out;
+  }
+}
