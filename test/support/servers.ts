@@ -1,0 +1,103 @@
+import { after, before, describe } from 'node:test';
+
+export interface ServerOptions {
+  tickTimeMs?: number;
+  extendedTypesEnabled?: boolean;
+  superDigest?: string;
+  containerCheckIntervalMs?: number;
+  minSessionTimeoutMs?: number;
+  maxSessionTimeoutMs?: number;
+}
+
+export interface RunningServer {
+  name: 'zookeeper' | 'ensemble';
+  host: string;
+  port: number;
+  /** "127.0.0.1:PORT" */
+  connectString: string;
+  stop(): Promise<void>;
+}
+
+export type ServerName = RunningServer['name'];
+
+/** Digest for user `super`, password `test` (the value kazoo's own test harness uses). */
+export const SUPER_DIGEST = 'super:D/InIHSb7yEEbrWz8b9l71RjZJU=';
+export const SUPER_AUTH = 'super:test';
+
+export const SERVER_NAMES: readonly ServerName[] = ['zookeeper', 'ensemble'];
+
+/** Starts one server of the given kind. Modules are loaded lazily so that a file that only
+ * needs one kind does not import the other. */
+export async function startServerNamed(name: ServerName, opts: ServerOptions = {}): Promise<RunningServer> {
+  if (name === 'zookeeper') {
+    const { startZooKeeper } = await import('./zookeeper.ts');
+    return startZooKeeper(opts);
+  }
+  const { startEnsemble } = await import('./ensemble.ts');
+  return startEnsemble(opts);
+}
+
+/**
+ * Runs the same block of tests once per server kind: a `describe` per server, whose
+ * `before` starts the server and `after` stops it. `getServer()` is valid inside tests.
+ */
+export function forEachServer(
+  opts: ServerOptions,
+  body: (getServer: () => RunningServer, name: ServerName) => void,
+  names: readonly ServerName[] = SERVER_NAMES,
+): void {
+  for (const name of names) {
+    describe(name, () => {
+      let server: RunningServer | undefined;
+      before(async () => {
+        server = await startServerNamed(name, opts);
+      });
+      after(async () => {
+        await server?.stop();
+        server = undefined;
+      });
+      body(() => {
+        if (!server) throw new Error(`${name} server is not running`);
+        return server;
+      }, name);
+    });
+  }
+}
+
+/** Alias kept for the name used in planning notes. */
+export const bothServers = forEachServer;
+
+/**
+ * Starts one ZooKeeper and one Ensemble for a whole test file (in `before`/`after` hooks
+ * of the enclosing suite) and returns accessors. Used by the comparison tests.
+ */
+export function withBothServers(opts: ServerOptions = {}): {
+  zookeeper: () => RunningServer;
+  ensemble: () => RunningServer;
+  get: (name: ServerName) => RunningServer;
+} {
+  const running = new Map<ServerName, RunningServer>();
+  before(async () => {
+    const results = await Promise.allSettled(SERVER_NAMES.map((n) => startServerNamed(n, opts)));
+    const errors: unknown[] = [];
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') running.set(SERVER_NAMES[i], r.value);
+      else errors.push(r.reason);
+    });
+    if (errors.length > 0) {
+      await Promise.allSettled([...running.values()].map((s) => s.stop()));
+      running.clear();
+      throw errors[0];
+    }
+  });
+  after(async () => {
+    await Promise.allSettled([...running.values()].map((s) => s.stop()));
+    running.clear();
+  });
+  const get = (name: ServerName): RunningServer => {
+    const s = running.get(name);
+    if (!s) throw new Error(`${name} server is not running`);
+    return s;
+  };
+  return { zookeeper: () => get('zookeeper'), ensemble: () => get('ensemble'), get };
+}
