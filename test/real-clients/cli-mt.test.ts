@@ -187,10 +187,12 @@ async function session(server: RunningServer): Promise<{ output: string; code: n
   }
 }
 
+const TEST_TIMEOUT_MS = 120_000;
+
 describe('cli_mt (C client 3.8) against Apache ZooKeeper and Ensemble', () => {
   const servers = withBothServers();
 
-  test('the same command session prints the same output', async () => {
+  test('the same command session prints the same output', { timeout: TEST_TIMEOUT_MS }, async () => {
     const [zookeeper, ensemble] = await Promise.all(SERVER_NAMES.map((n) => session(servers.get(n))));
     const zk = normalize(zookeeper.output);
     assert.equal(zk, EXPECTED, `Apache ZooKeeper's cli_mt output changed:\n${zookeeper.output}`);

@@ -45,10 +45,12 @@ function assertLines(transcript: string, expected: readonly string[], label: str
   }
 }
 
+const TEST_TIMEOUT_MS = 120_000;
+
 describe('kazoo 2.8 against Apache ZooKeeper and Ensemble', () => {
   const servers = withBothServers({ tickTimeMs: 500 });
 
-  test('CRUD, errors, ACLs and transactions give the same transcript', async () => {
+  test('CRUD, errors, ACLs and transactions give the same transcript', { timeout: TEST_TIMEOUT_MS }, async () => {
     const out = await both((s) => runScript('crud.py', s), servers.get);
     const zk = normalize(out.zookeeper);
     assertLines(
@@ -67,7 +69,7 @@ describe('kazoo 2.8 against Apache ZooKeeper and Ensemble', () => {
     assert.equal(normalize(out.ensemble), zk);
   });
 
-  test('data, exists and child watches fire the same events', async () => {
+  test('data, exists and child watches fire the same events', { timeout: TEST_TIMEOUT_MS }, async () => {
     const out = await both((s) => runScript('watches.py', s), servers.get);
     const zk = normalize(out.zookeeper);
     assertLines(
@@ -86,7 +88,7 @@ describe('kazoo 2.8 against Apache ZooKeeper and Ensemble', () => {
     assert.equal(normalize(out.ensemble), zk);
   });
 
-  test('ephemeral nodes vanish when a killed client’s session expires', async () => {
+  test('ephemeral nodes vanish when a killed client’s session expires', { timeout: TEST_TIMEOUT_MS }, async () => {
     const scenario = async (server: RunningServer): Promise<{ transcript: string; elapsedMs: number }> => {
       const holder = new Interactive(PYTHON, [join(KAZOO_DIR, 'expiry_holder.py'), server.connectString, String(SHORT_SESSION_S)], {
         cwd: KAZOO_DIR,
@@ -137,7 +139,7 @@ describe('kazoo 2.8 against Apache ZooKeeper and Ensemble', () => {
     }
   });
 
-  test('Lock recipe: exclusion, FIFO hand-over, release on session close', async () => {
+  test('Lock recipe: exclusion, FIFO hand-over, release on session close', { timeout: TEST_TIMEOUT_MS }, async () => {
     const out = await both((s) => runScript('lock.py', s), servers.get);
     const zk = normalize(out.zookeeper);
     assertLines(
@@ -157,7 +159,7 @@ describe('kazoo 2.8 against Apache ZooKeeper and Ensemble', () => {
     assert.equal(normalize(out.ensemble), zk);
   });
 
-  test('Election recipe: leadership passes in order', async () => {
+  test('Election recipe: leadership passes in order', { timeout: TEST_TIMEOUT_MS }, async () => {
     const out = await both((s) => runScript('election.py', s), servers.get);
     const zk = normalize(out.zookeeper);
     assertLines(

@@ -275,10 +275,12 @@ async function scenario(server: RunningServer): Promise<string> {
   return t.lines.join('\n') + '\n';
 }
 
+const TEST_TIMEOUT_MS = 120_000;
+
 describe('node-zookeeper-client 1.1.3 against Apache ZooKeeper and Ensemble', () => {
   const servers = withBothServers({ superDigest: SUPER_DIGEST });
 
-  test('CRUD, watchers, transactions, ACLs and digest auth give the same transcript', async () => {
+  test('CRUD, watchers, transactions, ACLs and digest auth give the same transcript', { timeout: TEST_TIMEOUT_MS }, async () => {
     const [zookeeper, ensemble] = await Promise.all(SERVER_NAMES.map((n) => scenario(servers.get(n))));
     const must = [
       'create a again NODE_EXISTS[-110]',

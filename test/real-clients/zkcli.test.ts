@@ -109,10 +109,12 @@ async function session(server: RunningServer): Promise<{ output: string; code: n
   }
 }
 
+const TEST_TIMEOUT_MS = 120_000;
+
 describe('zkCli.sh (Java client 3.8) against Apache ZooKeeper and Ensemble', () => {
   const servers = withBothServers();
 
-  test('the create/get/set/ls/stat/delete session prints the same output', async () => {
+  test('the create/get/set/ls/stat/delete session prints the same output', { timeout: TEST_TIMEOUT_MS }, async () => {
     // One zkCli JVM per server, run concurrently.
     const [zookeeper, ensemble] = await Promise.all(SERVER_NAMES.map((n) => session(servers.get(n))));
     const zk = normalize(zookeeper.output);
