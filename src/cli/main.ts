@@ -1,13 +1,14 @@
 /** The `ensemble` command. */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { loadZooCfg, resolveConfig, type ServerConfig } from '../server/config.ts';
+import { loadZooCfg, parseZooCfg, resolveConfig, type ServerConfig } from '../server/config.ts';
 import { EnsembleServer } from '../server/server.ts';
 
 const USAGE = `usage: ensemble <command> [options]
 
 commands:
-  server [--port N] [--data-dir DIR] [--config zoo.cfg]   run a standalone server
+  server [--port N] [--data-dir DIR] [--config zoo.cfg] [--property key=value]...
+                                  run a standalone server
 `;
 
 async function runServer(args: string[]): Promise<void> {
@@ -17,6 +18,7 @@ async function runServer(args: string[]): Promise<void> {
       port: { type: 'string', short: 'p' },
       'data-dir': { type: 'string' },
       config: { type: 'string', short: 'c' },
+      property: { type: 'string', short: 'D', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -31,6 +33,11 @@ async function runServer(args: string[]): Promise<void> {
     const parsed = loadZooCfg(values.config);
     for (const w of parsed.warnings) log.warn(w);
     partial = parsed.config;
+  }
+  if (values.property) {
+    const parsed = parseZooCfg(values.property.join('\n'));
+    for (const w of parsed.warnings) log.warn(w);
+    partial = { ...partial, ...parsed.config };
   }
   if (values.port !== undefined) {
     const port = Number(values.port);

@@ -19,7 +19,8 @@ export interface Stat {
   pzxid: number;
 }
 
-export const readId = (r: JuteReader): Id => ({ scheme: r.string(), id: r.string() });
+// Some clients (kazoo) write an empty string as null: an id of null reads as ''.
+export const readId = (r: JuteReader): Id => ({ scheme: r.string(), id: r.ustring() ?? '' });
 export const readACL = (r: JuteReader): ACL => ({ perms: r.int(), id: readId(r) });
 export function writeACL(w: JuteWriter, a: ACL): void {
   w.int(a.perms).ustring(a.id.scheme).ustring(a.id.id);

@@ -72,7 +72,7 @@ const KNOWN_IGNORED = new Set([
   'initLimit', 'syncLimit', 'admin.enableServer', 'admin.serverPort', 'autopurge.snapRetainCount',
   'autopurge.purgeInterval', 'snapCount', 'preAllocSize', 'forceSync', 'globalOutstandingLimit',
   'standaloneEnabled', 'reconfigEnabled', 'metricsProvider.className', 'audit.enable', 'electionAlg',
-  'quorumListenOnAllIPs', 'secureClientPort', 'serverCnxnFactory',
+  'quorumListenOnAllIPs', 'secureClientPort', 'serverCnxnFactory', 'peerType', 'clientPortListenBacklog',
 ]);
 
 /** Parse zoo.cfg text (java.util.Properties style: key=value, # and ! comments). */
@@ -106,7 +106,7 @@ export function parseZooCfg(text: string): ParsedZooCfg {
       case 'extendedTypesEnabled': config.extendedTypesEnabled = bool(value); break;
       case 'znode.container.checkIntervalMs': config.containerCheckIntervalMs = integer(key, value); break;
       default:
-        if (!KNOWN_IGNORED.has(k) && !/^server\.\d+$/.test(k)) warnings.push(`zoo.cfg: unknown key "${key}" ignored`);
+        if (!KNOWN_IGNORED.has(k) && !/^(server|authProvider)\.\d+$/.test(k)) warnings.push(`zoo.cfg: unknown key "${key}" ignored`);
     }
   }
   return { config, warnings };

@@ -81,7 +81,7 @@ const commands: Record<string, Command> = {
     let ephemerals = 0;
     for (const set of s.tree.ephemerals.values()) ephemerals += set.size;
     let dataSize = 0;
-    for (const [p, n] of s.tree.nodes) dataSize += p.length + n.data.length;
+    for (const [p, n] of s.tree.nodes) dataSize += p.length + (n.data?.length ?? 0);
     const rows: Array<[string, string | number]> = [
       ['zk_version', `${VERSION.zookeeperCompatible}, built on ${VERSION.builtOn}`],
       ['zk_server_state', 'standalone'],

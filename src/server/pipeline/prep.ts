@@ -264,7 +264,7 @@ export class Prep {
     if (this.exists(path)) throw new KeeperError(Err.NODEEXISTS, path);
     if (ephemeralKind(parent.ephemeralOwner, this.options.extendedTypes) === 'normal') throw new KeeperError(Err.NOCHILDRENFOREPHEMERALS, path);
     const data = copyOf(req.data);
-    if (data.length > this.options.maxDataBytes) throw new KeeperError(Err.BADARGUMENTS, path);
+    if (data !== null && data.length > this.options.maxDataBytes) throw new KeeperError(Err.BADARGUMENTS, path);
 
     const newCversion = parent.cversion + 1;
     const ephemeralOwner = isContainer ? CONTAINER_EPHEMERAL_OWNER
@@ -303,8 +303,8 @@ export function sequenceSuffix(n: number): string {
 }
 
 /** Request bodies are views of socket buffers: the tree keeps its own copy. */
-function copyOf(data: Buffer | null): Buffer {
-  return data === null || data.length === 0 ? EMPTY : Buffer.from(data);
+function copyOf(data: Buffer | null): Buffer | null {
+  return data === null ? null : data.length === 0 ? EMPTY : Buffer.from(data);
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -14,7 +14,8 @@ export const READ_ACL: ACL[] = [{ perms: 1, id: { scheme: 'world', id: 'anyone' 
 const EMPTY = Buffer.alloc(0);
 
 export interface ZNode {
-  data: Buffer;
+  /** null when the client sent null: ZooKeeper keeps that distinct from empty. */
+  data: Buffer | null;
   acl: ACL[];
   czxid: number;
   mzxid: number;
@@ -46,7 +47,7 @@ export function statOf(n: ZNode): Stat {
   return {
     czxid: n.czxid, mzxid: n.mzxid, ctime: n.ctime, mtime: n.mtime,
     version: n.version, cversion: n.cversion, aversion: n.aversion,
-    ephemeralOwner: n.ephemeralOwner, dataLength: n.data.length, numChildren: n.children.size, pzxid: n.pzxid,
+    ephemeralOwner: n.ephemeralOwner, dataLength: n.data === null ? 0 : n.data.length, numChildren: n.children.size, pzxid: n.pzxid,
   };
 }
 
@@ -58,7 +59,7 @@ export interface ApplyResult {
   multi?: Array<{ type: number; err: number; path?: string; stat?: Stat }>;
 }
 
-function newNode(data: Buffer, acl: ACL[], zxid: number, timeMs: number, ephemeralOwner: bigint): ZNode {
+function newNode(data: Buffer | null, acl: ACL[], zxid: number, timeMs: number, ephemeralOwner: bigint): ZNode {
   return {
     data, acl, czxid: zxid, mzxid: zxid, ctime: timeMs, mtime: timeMs,
     version: 0, cversion: 0, aversion: 0, ephemeralOwner, pzxid: zxid, children: new ChildSet(),
@@ -239,7 +240,7 @@ export class DataTree {
     return { err, multi: results };
   }
 
-  private createNode(path: string, data: Buffer, acl: ACL[], ephemeralOwner: bigint, parentCVersion: number, zxid: number, timeMs: number): ZNode {
+  private createNode(path: string, data: Buffer | null, acl: ACL[], ephemeralOwner: bigint, parentCVersion: number, zxid: number, timeMs: number): ZNode {
     const parentPath = parentOf(path);
     const parent = this.nodes.get(parentPath);
     if (!parent) throw new KeeperError(Err.NONODE, path);
@@ -289,7 +290,7 @@ export class DataTree {
     this.childWatches.trigger(parentPath, EventType.NodeChildrenChanged, zxid);
   }
 
-  private setData(path: string, data: Buffer, version: number, zxid: number, timeMs: number): Stat {
+  private setData(path: string, data: Buffer | null, version: number, zxid: number, timeMs: number): Stat {
     const n = this.nodes.get(path);
     if (!n) throw new KeeperError(Err.NONODE, path);
     n.data = data;

@@ -11,9 +11,9 @@ export interface TxnHeader {
 }
 
 export type Txn =
-  | { kind: 'create'; path: string; data: Buffer; acl: ACL[]; ephemeralOwner: bigint; parentCVersion: number }
+  | { kind: 'create'; path: string; data: Buffer | null; acl: ACL[]; ephemeralOwner: bigint; parentCVersion: number }
   | { kind: 'delete'; path: string }
-  | { kind: 'setData'; path: string; data: Buffer; version: number }
+  | { kind: 'setData'; path: string; data: Buffer | null; version: number }
   | { kind: 'setACL'; path: string; acl: ACL[]; version: number }
   | { kind: 'check'; path: string }
   | { kind: 'error'; err: number }
