@@ -4,6 +4,9 @@ import { JuteWriter } from '../../protocol/jute.ts';
 import { writeMultiHeader, writeReplyHeader, writeStat, type Stat } from '../../protocol/records.ts';
 import type { ApplyResult } from '../tree/data-tree.ts';
 
+/** Nothing goes on the wire. */
+const NO_REPLY = Buffer.alloc(0);
+
 /** A complete frame (length prefix included) built by `body`. */
 export function frame(xid: number, zxid: number, err: number, body?: (w: JuteWriter) => void): Buffer {
   const w = new JuteWriter(body ? 256 : 20);
@@ -36,6 +39,11 @@ export function writeReply(type: number, xid: number, zxid: number, r: ApplyResu
     case OpCode.setData:
     case OpCode.setACL:
       return frame(xid, zxid, 0, (w) => writeStat(w, r.stat!));
+    case OpCode.check:
+      // ZooKeeper 3.8 answers a successful standalone check with a SetDataResponse of the txn
+      // result's stat, which is null: serializing it fails and no reply is sent at all (the zxid is
+      // still consumed, and the connection stays open). Clients never see an answer.
+      return NO_REPLY;
     default:
       return frame(xid, zxid, 0);
   }

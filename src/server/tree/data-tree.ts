@@ -46,7 +46,8 @@ export function ttlOf(owner: bigint): number {
 export function statOf(n: ZNode): Stat {
   return {
     czxid: n.czxid, mzxid: n.mzxid, ctime: n.ctime, mtime: n.mtime,
-    version: n.version, cversion: n.cversion, aversion: n.aversion,
+    // As DataNode.copyStat: the stored cversion counts creates; clients see creates + deletes.
+    version: n.version, cversion: n.cversion * 2 - n.children.size, aversion: n.aversion,
     ephemeralOwner: n.ephemeralOwner, dataLength: n.data === null ? 0 : n.data.length, numChildren: n.children.size, pzxid: n.pzxid,
   };
 }
@@ -83,6 +84,8 @@ export class DataTree {
     this.addSystemNode('/zookeeper', OPEN_ACL);
     this.addSystemNode('/zookeeper/quota', OPEN_ACL);
     this.addSystemNode('/zookeeper/config', READ_ACL);
+    // DataTree.addConfigNode sets its ACL with version -1, which becomes the aversion.
+    this.nodes.get('/zookeeper/config')!.aversion = -1;
   }
 
   private addSystemNode(path: string, acl: ACL[]): void {
