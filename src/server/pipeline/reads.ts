@@ -51,7 +51,7 @@ function read(ctx: ReadContext, type: number, r: JuteReader): Body {
       const { path, watch } = readPathWatch(r);
       if (path.includes('\0')) throw new KeeperError(Err.BADARGUMENTS, path);
       const n = tree.statNode(path, watch ? ctx.watcher : null);
-      return (w) => writeStat(w, statOf(n));
+      return (w) => writeStat(w, statOf(n, ctx.tree.extendedTypes));
     }
     case OpCode.getData: {
       const { path, watch } = readPathWatch(r);
@@ -67,7 +67,7 @@ function read(ctx: ReadContext, type: number, r: JuteReader): Body {
       const { path, watch } = readPathWatch(r);
       const n = getChildren(ctx, path, watch);
       const children = n.children.list();
-      const stat = statOf(n);
+      const stat = statOf(n, ctx.tree.extendedTypes);
       return (w) => writeStat(w.vector(children, (x, c) => x.ustring(c)), stat);
     }
     case OpCode.getACL: {
@@ -81,7 +81,7 @@ function read(ctx: ReadContext, type: number, r: JuteReader): Body {
       } catch {
         acl = redactDigests(acl);
       }
-      const stat = statOf(n);
+      const stat = statOf(n, ctx.tree.extendedTypes);
       return (w) => writeStat(writeACLs(w, acl), stat);
     }
     case OpCode.sync: {
@@ -173,7 +173,7 @@ function getData(ctx: ReadContext, path: string, watch: boolean) {
   if (!n) throw new KeeperError(Err.NONODE, path);
   readable(ctx, n, path);
   ctx.tree.getData(path, watch ? ctx.watcher : null);
-  return { data: n.data, stat: statOf(n) };
+  return { data: n.data, stat: statOf(n, ctx.tree.extendedTypes) };
 }
 
 function getChildren(ctx: ReadContext, path: string, watch: boolean): ZNode {

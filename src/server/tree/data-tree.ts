@@ -43,12 +43,16 @@ export function ttlOf(owner: bigint): number {
   return Number(BigInt.asUintN(64, owner) & 0xffffffffffn);
 }
 
-export function statOf(n: ZNode): Stat {
+/**
+ * The Stat clients see (DataNode.copyStat): cversion counts deletes too, and the owner of a
+ * container or TTL node reads as 0 (only a session's own ephemerals show their owner).
+ */
+export function statOf(n: ZNode, extendedTypes: boolean): Stat {
+  const owner = ephemeralKind(n.ephemeralOwner, extendedTypes) === 'normal' ? n.ephemeralOwner : 0n;
   return {
     czxid: n.czxid, mzxid: n.mzxid, ctime: n.ctime, mtime: n.mtime,
-    // As DataNode.copyStat: the stored cversion counts creates; clients see creates + deletes.
     version: n.version, cversion: n.cversion * 2 - n.children.size, aversion: n.aversion,
-    ephemeralOwner: n.ephemeralOwner, dataLength: n.data === null ? 0 : n.data.length, numChildren: n.children.size, pzxid: n.pzxid,
+    ephemeralOwner: owner, dataLength: n.data === null ? 0 : n.data.length, numChildren: n.children.size, pzxid: n.pzxid,
   };
 }
 
@@ -197,7 +201,7 @@ export class DataTree {
       switch (txn.kind) {
         case 'create': {
           const n = this.createNode(txn.path, txn.data, txn.acl, txn.ephemeralOwner, txn.parentCVersion, zxid, timeMs);
-          return { err: 0, path: txn.path, stat: statOf(n) };
+          return { err: 0, path: txn.path, stat: statOf(n, this.extendedTypes) };
         }
         case 'delete':
           this.deleteNode(txn.path, zxid);
@@ -300,7 +304,7 @@ export class DataTree {
     n.mtime = timeMs;
     n.mzxid = zxid;
     n.version = version;
-    const stat = statOf(n);
+    const stat = statOf(n, this.extendedTypes);
     this.dataWatches.trigger(path, EventType.NodeDataChanged, zxid);
     return stat;
   }
@@ -310,7 +314,7 @@ export class DataTree {
     if (!n) throw new KeeperError(Err.NONODE, path);
     n.aversion = version;
     n.acl = acl;
-    return statOf(n);
+    return statOf(n, this.extendedTypes);
   }
 
   private killSession(sessionId: bigint, paths: string[], zxid: number): void {
