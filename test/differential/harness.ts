@@ -147,6 +147,15 @@ export class Script {
     return r as Awaited<ReturnType<RawClient[K]>>;
   }
 
+  /** Run an operation without recording it (for results that depend on other scenarios); use note() for the parts that matter. */
+  async unrecorded<K extends TryMethod>(c: RawClient, method: K, ...args: Parameters<RawClient[K]>): Promise<Awaited<ReturnType<RawClient[K]>>> {
+    const fn = c[method] as unknown as (...a: unknown[]) => Promise<unknown>;
+    const r = await fn.apply(c, args);
+    const events = this.take(c, true).filter((e) => e.kind === 'event');
+    if (events.length > 0) this.record({ client: this.names.get(c), op: 'events', events: this.normEvents(events) });
+    return r as Awaited<ReturnType<RawClient[K]>>;
+  }
+
   /**
    * Send several operations back to back without waiting, then record each in order (events go with
    * the last). A request the server never answers is recorded as noReply once a later one is answered;

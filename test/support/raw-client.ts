@@ -457,6 +457,11 @@ export class RawClient {
     return this.call(OpCode.removeWatches, (w) => writePathTypeRequest(w, { path, type }), null);
   }
 
+  /** Any opcode with a raw body; the reply body is returned undecoded. */
+  tryRaw(type: number, body: Buffer): Promise<Result<Buffer>> {
+    return this.call(type, (w) => w.raw(body), (r) => Buffer.from(r.buf.subarray(r.offset, r.end)));
+  }
+
   /** SetWatches (v1) or SetWatches2, with xid -8 as the Java client sends it. */
   trySetWatches(req: Partial<SetWatchesRequest> & { relativeZxid: number }, v2 = false): Promise<Result<void>> {
     const full: SetWatchesRequest = {

@@ -21,13 +21,16 @@ export const READ_OPS = new Set<number>([
   OpCode.exists, OpCode.getData, OpCode.getACL, OpCode.getChildren, OpCode.sync, OpCode.ping,
   OpCode.getChildren2, OpCode.checkWatches, OpCode.removeWatches, OpCode.multiRead, OpCode.setWatches,
   OpCode.getEphemerals, OpCode.getAllChildrenNumber, OpCode.setWatches2, OpCode.addWatch, OpCode.whoAmI,
+  // Answered without a txn: reconfig is refused (standalone, reconfigEnabled=false), SASL has no server.
+  OpCode.reconfig, OpCode.sasl,
 ]);
 
 type Body = ((w: JuteWriter) => void) | undefined;
 
 /** Execute one read and return its reply frame. Errors become ZooKeeper's error codes. */
 export function executeRead(ctx: ReadContext, type: number, xid: number, r: JuteReader): Buffer {
-  const zxid = ctx.tree.lastProcessedZxid;
+  // ZooKeeperServer.processSasl answers with zxid 0, outside the pipeline's numbering.
+  const zxid = type === OpCode.sasl ? 0 : ctx.tree.lastProcessedZxid;
   try {
     const body = read(ctx, type, r);
     return frame(xid, zxid, 0, body);
@@ -83,6 +86,16 @@ function read(ctx: ReadContext, type: number, r: JuteReader): Body {
       }
       const stat = statOf(n, ctx.tree.extendedTypes);
       return (w) => writeStat(writeACLs(w, acl), stat);
+    }
+    case OpCode.reconfig: {
+      // ReconfigRequest must decode (else MARSHALLINGERROR); then ZooKeeper refuses it, no zxid used.
+      r.ustring(); r.ustring(); r.ustring(); r.long();
+      throw new KeeperError(Err.RECONFIGDISABLED);
+    }
+    case OpCode.sasl: {
+      // GetSASLRequest; with no SASL server configured the answer is a SetSASLResponse with a null token.
+      r.buffer();
+      return (w) => w.buffer(null);
     }
     case OpCode.sync: {
       const { path } = readPath(r);

@@ -97,8 +97,9 @@ export class DataTree {
     this.nodes.get(parentOf(path))!.children.add(baseName(path));
   }
 
+  /** A node by path. As in ZooKeeper's DataTree, "" is another key for the root (reads do not validate paths). */
   get(path: string): ZNode | undefined {
-    return this.nodes.get(path);
+    return this.nodes.get(path === '' ? '/' : path);
   }
 
   get nodeCount(): number {
@@ -108,7 +109,7 @@ export class DataTree {
   // ---- reads (watch registration included, as ZooKeeper does it) ----
 
   getData(path: string, watcher: Watcher | null): ZNode {
-    const n = this.nodes.get(path);
+    const n = this.get(path);
     if (!n) throw new KeeperError(Err.NONODE, path);
     if (watcher) this.dataWatches.add(path, watcher);
     return n;
@@ -117,13 +118,13 @@ export class DataTree {
   /** exists: the watch is set even when the node is missing (it then waits for NodeCreated). */
   statNode(path: string, watcher: Watcher | null): ZNode {
     if (watcher) this.dataWatches.add(path, watcher);
-    const n = this.nodes.get(path);
+    const n = this.get(path);
     if (!n) throw new KeeperError(Err.NONODE, path);
     return n;
   }
 
   getChildren(path: string, watcher: Watcher | null): ZNode {
-    const n = this.nodes.get(path);
+    const n = this.get(path);
     if (!n) throw new KeeperError(Err.NONODE, path);
     if (watcher) this.childWatches.add(path, watcher);
     return n;
@@ -132,6 +133,8 @@ export class DataTree {
   /** Descendants of path (the system nodes count under "/"). */
   allChildrenNumber(path: string): number {
     if (path === '/') return this.nodes.size - 1;
+    // ZooKeeper counts the keys that start with path + "/": for "" that is every node, root included.
+    if (path === '') return this.nodes.size;
     let count = 0;
     const stack = [path];
     while (stack.length > 0) {
