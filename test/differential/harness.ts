@@ -259,7 +259,17 @@ export function transcriptDiff(zk: Entry[], en: Entry[]): string | null {
     const a = zk[i] === undefined ? '(none)' : JSON.stringify(zk[i]);
     const b = en[i] === undefined ? '(none)' : JSON.stringify(en[i]);
     if (a === b) continue;
-    lines.push(`#${i}\n  zookeeper: ${a}\n  ensemble:  ${b}`);
+    let head = '';
+    let [x, y] = [a, b];
+    if (zk[i] !== undefined && en[i] !== undefined) {
+      // Show the operation once, then only the fields that differ.
+      const keys = [...new Set([...Object.keys(zk[i]), ...Object.keys(en[i])])];
+      const differing = keys.filter((k) => JSON.stringify(zk[i][k]) !== JSON.stringify(en[i][k]));
+      head = ` ${String(zk[i].client ?? '')} ${String(zk[i].op)} ${JSON.stringify(zk[i].args ?? '').slice(0, 300)}`;
+      x = JSON.stringify(Object.fromEntries(differing.map((k) => [k, zk[i][k]])));
+      y = JSON.stringify(Object.fromEntries(differing.map((k) => [k, en[i][k]])));
+    }
+    lines.push(`#${i}${head}\n  zookeeper: ${x}\n  ensemble:  ${y}`);
     if (lines.length >= 6) {
       lines.push('…');
       break;

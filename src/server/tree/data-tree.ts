@@ -56,6 +56,24 @@ export function statOf(n: ZNode, extendedTypes: boolean): Stat {
   };
 }
 
+/**
+ * The result type of a multi's sub-op, as ZooKeeper 3.8 reports it: a create2 op is logged as a
+ * plain create txn, so both answer a CreateResult without stat (type create); container and TTL
+ * creates answer one with a stat, which MultiResponse writes as create2.
+ */
+function multiResultType(opType: number): number {
+  switch (opType) {
+    case OpCode.create:
+    case OpCode.create2:
+      return OpCode.create;
+    case OpCode.createContainer:
+    case OpCode.createTTL:
+      return OpCode.create2;
+    default:
+      return opType;
+  }
+}
+
 export interface ApplyResult {
   err: number;
   path?: string;
@@ -244,7 +262,7 @@ export class DataTree {
         return;
       }
       const r = this.applyTxn(sessionId, zxid, timeMs, op.txn);
-      results.push({ type: r.err === 0 ? op.type : OpCode.error, err: r.err, path: r.path, stat: r.stat });
+      results.push({ type: r.err === 0 ? multiResultType(op.type) : OpCode.error, err: r.err, path: r.path, stat: r.stat });
       if (r.err !== 0 && err === 0) err = r.err;
     });
     return { err, multi: results };
