@@ -110,6 +110,8 @@ function decodeCesu8(b: Buffer): string | null {
     else if ((c & 0xf0) === 0xe0 && i + 2 < b.length) { out += String.fromCharCode(((c & 0x0f) << 12) | ((b[i + 1] & 0x3f) << 6) | (b[i + 2] & 0x3f)); i += 3; }
     else if ((c & 0xf8) === 0xf0 && i + 3 < b.length) {
       const cp = ((c & 0x07) << 18) | ((b[i + 1] & 0x3f) << 12) | ((b[i + 2] & 0x3f) << 6) | (b[i + 3] & 0x3f);
+      // F4 90.. to F7 BF BF BF encode past U+10FFFF: String.fromCodePoint would throw a RangeError.
+      if (cp > 0x10ffff) return null;
       out += String.fromCodePoint(cp); i += 4;
     } else return null;
   }

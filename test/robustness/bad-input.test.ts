@@ -127,6 +127,28 @@ const CASES: Case[] = [
   { name: 'getData with trailing garbage after the record', handshake: true, send: () => [requestFrame(1, OpCode.getData, Buffer.concat([pathWatchRecord('/'), data(20, 7)]))], expect: errOpen(Err.OK), zk: 'answers normally (trailing bytes ignored)' },
   { name: 'auth packet cut short', handshake: true, send: () => [requestFrame(-4, OpCode.auth, body((w) => w.int(0)))], expect: closed, zk: 'closes without a reply' },
   { name: 'auth with an unknown scheme', handshake: true, send: () => [requestFrame(-4, OpCode.auth, authRecord('nosuch', Buffer.from('x')))], expect: errClosed(Err.AUTHFAILED, -4), zk: 'AUTHFAILED (-115), then closes' },
+  // ---- strings that are not UTF-8 (regression: a 4-byte sequence past U+10FFFF crashed the process) ----
+  {
+    name: 'getData of a path holding F7 BF BF BF (beyond U+10FFFF)', handshake: true,
+    send: () => [requestFrame(1, OpCode.getData, body((w) => w.buffer(Buffer.from([0x2f, 0xf7, 0xbf, 0xbf, 0xbf])).bool(true)))],
+    expect: errOpen(Err.NONODE), zk: 'NONODE (-101): the bytes decode to replacement characters',
+  },
+  {
+    name: 'create of a path holding F4 90 80 80 (U+110000)', handshake: true,
+    send: () => [requestFrame(1, OpCode.create, Buffer.concat([body((w) => w.buffer(Buffer.from([0x2f, 0xf4, 0x90, 0x80, 0x80]))), createRecord('/x').subarray(6)]))],
+    expect: errOpen(Err.BADARGUMENTS), zk: 'BADARGUMENTS (-8): U+FFFD is not allowed in a path',
+  },
+  {
+    name: 'auth whose scheme holds F7 BF BF BF', handshake: true,
+    send: () => [requestFrame(-4, OpCode.auth, body((w) => w.int(0).buffer(Buffer.from([0xf7, 0xbf, 0xbf, 0xbf])).buffer(Buffer.from('x'))))],
+    expect: errClosed(Err.AUTHFAILED, -4), zk: 'AUTHFAILED (-115), then closes',
+  },
+  {
+    name: 'setWatches with a watch path holding F7 BF BF BF', handshake: true,
+    send: () => [requestFrame(-8, OpCode.setWatches, body((w) => w.long(0).int(1).buffer(Buffer.from([0x2f, 0xf7, 0xbf, 0xbf, 0xbf])).int(0).int(0)))],
+    // The data watch on a missing node fires NodeDeleted at once (a notification, xid -1), then the reply.
+    expect: { replies: [{ xid: -1, err: 0 }, { xid: -8, err: 0 }], then: 'open' }, zk: 'NodeDeleted notification, then OK',
+  },
   // ---- invalid paths ----
   { name: 'create //a', handshake: true, send: () => [requestFrame(1, OpCode.create, createRecord('//a'))], expect: errOpen(Err.BADARGUMENTS), zk: 'BADARGUMENTS (-8), stays open' },
   { name: 'create a (relative)', handshake: true, send: () => [requestFrame(1, OpCode.create, createRecord('a'))], expect: errOpen(Err.BADARGUMENTS), zk: 'BADARGUMENTS (-8), stays open' },
