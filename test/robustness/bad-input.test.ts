@@ -347,6 +347,38 @@ describe('bad input: Ensemble', () => {
     await stillHealthy();
   });
 
+  test('a reconnect with a wrong password for a live session costs its owner the connection, not the session', async () => {
+    // Apache ZooKeeper 3.8.0 does the same: ZooKeeperServer.processConnectRequest closes the
+    // session's current connection before it checks the password (seen here: owner disconnected,
+    // intruder answered timeout 0 and closed). The session and its ephemerals must survive.
+    const owner = await RawClient.connect(s.host, s.port);
+    const resp = await owner.handshake({ timeOutMs: 30_000 });
+    owner.send(requestFrame(1, OpCode.create, createRecord('/owned', Buffer.from('mine'), 1)));
+    assert.equal(show(await owner.outcome()), 'reply xid=1 err=0');
+    const intruder = await RawClient.connect(s.host, s.port);
+    try {
+      const r = await intruder.handshake({ sessionId: resp.sessionId, passwd: Buffer.alloc(16, 7) });
+      assert.equal(r.timeOutMs, 0, 'a wrong password must not open the session');
+      assert.ok(await intruder.waitClosed(3000));
+      assert.ok(await owner.waitClosed(3000), 'owner still connected (ZooKeeper disconnects it)');
+    } finally {
+      intruder.destroy();
+      owner.destroy();
+    }
+    const back = await RawClient.connect(s.host, s.port);
+    try {
+      const r = await back.handshake({ sessionId: resp.sessionId, passwd: resp.passwd, timeOutMs: 30_000 });
+      assert.ok(r.timeOutMs > 0, 'the session did not survive');
+      back.send(requestFrame(1, OpCode.getData, pathWatchRecord('/owned')));
+      assert.equal(show(await back.outcome()), 'reply xid=1 err=0');
+      back.send(requestFrame(2, OpCode.closeSession));
+      assert.equal(show(await back.outcome()), 'reply xid=2 err=0');
+    } finally {
+      back.destroy();
+    }
+    await stillHealthy();
+  });
+
   // ---- pipelining without reading replies: backpressure ----
 
   test('100k reads pipelined without reading replies: the server pauses instead of buffering, nothing is lost', async (t) => {
