@@ -187,7 +187,7 @@ const CASES: Case[] = [
     expect: errOpen(Err.OK), check: (b) => assert.equal(b.toString('hex'), multiError(Err.BADARGUMENTS)),
     zk: 'header err 0 (!), body = one error result BADARGUMENTS (-8) + terminator; the node stays',
   },
-  // ---- divergences from ZooKeeper found by these probes (open bugs) ----
+  // ---- divergences from ZooKeeper found by these probes (open bugs marked ensembleTodo) ----
   {
     name: 'requests pipelined right behind the ConnectRequest are answered after the ConnectResponse',
     handshake: false,
@@ -211,7 +211,6 @@ const CASES: Case[] = [
     name: 'reconfig on a standalone server', handshake: true,
     send: () => [requestFrame(1, OpCode.reconfig, body((w) => w.ustring(null).ustring(null).ustring(null).long(-1)))],
     expect: errOpen(Err.RECONFIGDISABLED), zk: 'RECONFIGDISABLED (-123), stays open',
-    ensembleTodo: 'net/connection.ts decodeWrite has no reconfig case: answers UNIMPLEMENTED and closes',
   },
   {
     name: 'ping with a request xid other than -2', handshake: true, send: () => [requestFrame(5, OpCode.ping)],
