@@ -80,15 +80,12 @@ export class WatchManager {
     return true;
   }
 
-  /** As ZooKeeper's containsWatcher: any watch of the watcher on the path, or a recursive mode found walking up. */
+  /**
+   * As ZooKeeper 3.8's containsWatcher: a watch of this watcher registered on exactly this path
+   * (a recursive watch on an ancestor does not count).
+   */
   contains(path: string, watcher: Watcher): boolean {
-    if (this.byPath.get(path)?.has(watcher)) return true;
-    if (this.recursiveCount === 0) return false;
-    for (let p = path; p !== '/'; ) {
-      p = parentOf(p);
-      if (this.byPath.get(p)?.get(watcher) === WatchMode.PersistentRecursive) return true;
-    }
-    return false;
+    return this.byPath.get(path)?.has(watcher) ?? false;
   }
 
   /** Drop every watch of a connection that went away. */
