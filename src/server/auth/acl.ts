@@ -35,6 +35,8 @@ function ipBytes(addr: string): number[] | null {
 
 function ipValid(id: string): boolean {
   const [addr, bits] = id.split('/', 2) as [string, string | undefined];
+  // ZooKeeper 3.8's IPAuthenticationProvider accepts IPv4 only.
+  if (isIP(addr) !== 4) return false;
   const bytes = ipBytes(addr);
   if (!bytes) return false;
   if (bits !== undefined) {
@@ -138,6 +140,28 @@ export function authenticate(scheme: string, auth: Buffer | null, clientAddr: st
 /** whoAmI's user name for an identity (AuthUtil.getUser). */
 export function userOf(id: Id): string | null {
   if (id.scheme === 'digest') return id.id.split(':', 1)[0];
-  if (id.scheme === 'ip') return id.id;
+  if (id.scheme === 'ip' || id.scheme === 'super') return id.id;
   return null;
+}
+
+function javaStringHash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
+  return h;
+}
+
+/**
+ * A connection's identities in the order ZooKeeper lists them (whoAmI): it keeps them in a hash
+ * set, so the order is that of the buckets (jute's Id.hashCode, spread as HashMap does, masked by a
+ * table of 16 that doubles past 3/4 load), insertion order within a bucket.
+ */
+export function inJavaSetOrder(ids: readonly Id[]): Id[] {
+  let capacity = 16;
+  while (ids.length > capacity * 0.75) capacity *= 2;
+  const keyed = ids.map((id, seq) => {
+    const h = (Math.imul((Math.imul(17, 37) + javaStringHash(id.scheme)) | 0, 37) + javaStringHash(id.id)) | 0;
+    return { id, seq, bucket: (h ^ (h >>> 16)) & (capacity - 1) };
+  });
+  keyed.sort((a, b) => a.bucket - b.bucket || a.seq - b.seq);
+  return keyed.map((k) => k.id);
 }

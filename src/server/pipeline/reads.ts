@@ -5,7 +5,7 @@ import {
   readAddWatch, readMulti, readPath, readPathType, readPathWatch, readSetWatches, writeACLs,
   writeMultiHeader, writeStat, type Id,
 } from '../../protocol/records.ts';
-import { checkACL, redactDigests, userOf } from '../auth/acl.ts';
+import { checkACL, inJavaSetOrder, redactDigests, userOf } from '../auth/acl.ts';
 import { statOf, type DataTree, type ZNode } from '../tree/data-tree.ts';
 import type { Watcher } from '../tree/watch-manager.ts';
 import { frame } from './replies.ts';
@@ -117,7 +117,7 @@ function read(ctx: ReadContext, type: number, r: JuteReader): Body {
       return (w) => w.vector(list, (x, p) => x.ustring(p));
     }
     case OpCode.whoAmI: {
-      const infos = ctx.authInfo.map((id) => ({ scheme: id.scheme, user: userOf(id) }));
+      const infos = inJavaSetOrder(ctx.authInfo).map((id) => ({ scheme: id.scheme, user: userOf(id) }));
       return (w) => w.vector(infos, (x, i) => x.ustring(i.scheme).ustring(i.user));
     }
     case OpCode.addWatch: {
