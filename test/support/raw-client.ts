@@ -302,6 +302,11 @@ export class RawClient {
     return { zxid: header.zxid, err: header.err, value: decode ? read(body) : undefined };
   }
 
+  /** closeSession as a plain request (close() also waits for the socket to close). */
+  tryClose(): Promise<Result<void>> {
+    return this.call(OpCode.closeSession, undefined, null);
+  }
+
   ping(): Promise<Reply> {
     return this.request(OpCode.ping, undefined, { xid: Xid.ping });
   }
