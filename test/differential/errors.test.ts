@@ -131,7 +131,7 @@ differential('errors', {}, ({ scenario }) => {
     await t.pipelined(c, [['tryRaw', OpCode.deleteContainer, path('/a')], ['tryExists', t.root]]);
     await t.pipelined(c, [['tryRaw', OpCode.deleteContainer, path(`${t.root}/con`)], ['tryExists', `${t.root}/con`]]);
     await t.expectClose(c, 500);
-  }, { todo: 'opcode 20 from a client: ZooKeeper runs it through prep (BADARGUMENTS, a zxid consumed, connection kept); Ensemble\'s net/connection.ts decodeWrite treats it as unknown (UNIMPLEMENTED, closes)' });
+  });
 
   scenario('malformed request bodies', async (t) => {
     const c = await t.client();

@@ -84,5 +84,5 @@ differential('sessions', { tickTimeMs: 200 }, ({ scenario }) => {
     await t.expectClose(c);
     const d = await t.client();
     await t.op(d, 'tryExists', `${t.root}/after`);
-  }, { todo: 'a request pipelined after closeSession on the same connection: ZooKeeper never preps it (no zxid consumed); Ensemble\'s net/connection.ts still submits it and prep gives it an error txn, so every later zxid is one higher' });
+  });
 });

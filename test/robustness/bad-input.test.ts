@@ -200,12 +200,10 @@ const CASES: Case[] = [
     // Checked by hand below (the first frame must be the ConnectResponse); the reply list is what follows it.
     expect: { replies: [{ xid: -4, err: Err.OK }, { xid: -8, err: Err.OK }, { xid: 1, err: Err.OK }], then: 'open' },
     zk: 'ConnectResponse first, then the auth, setWatches and exists replies in order',
-    ensembleTodo: 'connection.ts answers reads and auth synchronously while the createSession txn is still in commit, so their replies overtake the ConnectResponse',
   },
   {
     name: 'digest auth with a null auth buffer', handshake: true, send: () => [requestFrame(-4, OpCode.auth, authRecord('digest', null))],
     expect: errClosed(Err.AUTHFAILED, -4), zk: 'AUTHFAILED (-115), then closes',
-    ensembleTodo: 'auth/acl.ts authenticate() treats a null digest buffer as "" and adds the identity ":<hash>" (answers OK)',
   },
   {
     name: 'reconfig on a standalone server', handshake: true,
@@ -215,7 +213,6 @@ const CASES: Case[] = [
   {
     name: 'ping with a request xid other than -2', handshake: true, send: () => [requestFrame(5, OpCode.ping)],
     expect: errOpen(Err.OK, -2), zk: 'answers with xid -2 whatever the request xid (FinalRequestProcessor uses PING_XID)',
-    ensembleTodo: 'pipeline/reads.ts echoes the request xid on a ping reply',
   },
 ];
 

@@ -127,7 +127,8 @@ export function redactDigests(acl: readonly ACL[]): ACL[] {
  */
 export function authenticate(scheme: string, auth: Buffer | null, clientAddr: string, superDigest: string | undefined): Id[] | null {
   if (scheme === 'digest') {
-    const digest = digestOf((auth ?? Buffer.alloc(0)).toString('utf8'));
+    if (auth === null) return null;
+    const digest = digestOf(auth.toString('utf8'));
     const ids: Id[] = [];
     if (superDigest !== undefined && digest === superDigest) ids.push({ scheme: 'super', id: '' });
     ids.push({ scheme: 'digest', id: digest });

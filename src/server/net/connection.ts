@@ -42,6 +42,9 @@ export class Connection implements Watcher {
   private readonly decoder: FrameDecoder;
   private readonly queue: Pending[] = [];
   private handshakeDone = false;
+  private awaitingSession = false;
+  /** closeSession was received: ZooKeeper reads nothing after it. */
+  private sessionClosing = false;
   private oldClient = false;
   private closed = false;
   private corked = false;
@@ -82,6 +85,10 @@ export class Connection implements Watcher {
   private onData(chunk: Buffer): void {
     if (this.closed) return;
     this.decoder.push(chunk);
+    this.processFrames();
+  }
+
+  private processFrames(): void {
     try {
       if (!this.handshakeDone) {
         const word = this.decoder.peekInt();
@@ -96,7 +103,7 @@ export class Connection implements Watcher {
         }
       }
       let body: Buffer | null;
-      while (!this.closed && (body = this.decoder.next()) !== null) {
+      while (!this.closed && !this.awaitingSession && !this.sessionClosing && (body = this.decoder.next()) !== null) {
         this.packetsReceived++;
         this.server.stats.packetsReceived++;
         if (!this.handshakeDone) this.handleConnect(body);
@@ -108,7 +115,10 @@ export class Connection implements Watcher {
         this.close();
         return;
       }
-      throw e;
+      // A bug must cost this connection, never the server.
+      this.server.log.error({ remote: this.remoteAddress, err: e instanceof Error ? e.stack : String(e) }, 'closing connection: internal error');
+      this.close();
+      return;
     }
     this.updateFlow();
   }
@@ -125,6 +135,8 @@ export class Connection implements Watcher {
     const { minSessionTimeoutMs, maxSessionTimeoutMs } = this.server.config;
     this.sessionTimeoutMs = Math.min(Math.max(req.timeOutMs, minSessionTimeoutMs), maxSessionTimeoutMs);
     this.handshakeDone = true;
+    // Nothing after the handshake is read until it is answered, so no reply overtakes it.
+    this.awaitingSession = true;
     if (req.sessionId === 0n) this.server.createSession(this, this.sessionTimeoutMs);
     else this.server.reopenSession(this, req.sessionId, req.passwd, this.sessionTimeoutMs);
   }
@@ -142,7 +154,9 @@ export class Connection implements Watcher {
     }, !this.oldClient);
     w.endFrame(mark);
     this.send(w.bytes());
+    this.awaitingSession = false;
     if (!valid) this.closeAfterFlush();
+    else if (this.decoder.buffered > 0) queueMicrotask(() => this.processFrames());
   }
 
   private handleRequest(body: Buffer): void {
@@ -152,7 +166,8 @@ export class Connection implements Watcher {
     this.lastCxid = xid;
     if (type === OpCode.auth) return this.handleAuth(xid, r);
     if (READ_OPS.has(type)) {
-      this.queue.push({ xid, type, reader: r });
+      // Pings are answered with the ping xid whatever the request carried.
+      this.queue.push({ xid: type === OpCode.ping ? Xid.ping : xid, type, reader: r });
       this.pump();
       return;
     }
@@ -164,7 +179,10 @@ export class Connection implements Watcher {
       return;
     }
     const pending: Pending = { xid, type };
-    if (type === OpCode.closeSession) pending.closeAfter = true;
+    if (type === OpCode.closeSession) {
+      pending.closeAfter = true;
+      this.sessionClosing = true;
+    }
     this.queue.push(pending);
     this.inFlightWrites++;
     this.server.submitWrite(this, xid, write, pending);
@@ -299,9 +317,11 @@ function decodeWrite(type: number, r: JuteReader): WriteRequest | null {
       case OpCode.check: return { type, req: readCheckVersion(r) };
       case OpCode.multi: return { type, ops: readMulti(r, false) };
       case OpCode.closeSession: return { type };
+      // The container reaper's opcode: ZooKeeper preps it from a client too, and refuses it.
+      case OpCode.deleteContainer: return { type, rejectWith: Err.BADARGUMENTS };
     }
   } catch (e) {
-    if (e instanceof JuteError) return { type, malformed: true };
+    if (e instanceof JuteError) return { type, rejectWith: Err.MARSHALLINGERROR };
     throw e;
   }
   return null;

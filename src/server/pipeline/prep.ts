@@ -22,8 +22,8 @@ export type WriteRequest =
   | { type: typeof OpCode.createSession; timeoutMs: number }
   | { type: typeof OpCode.closeSession }
   | { type: typeof OpCode.deleteContainer; path: string }
-  /** A write whose body could not be decoded: it still takes a zxid, and fails with MARSHALLINGERROR. */
-  | { type: number; malformed: true };
+  /** A write refused before prep looks at it (a body that does not decode: MARSHALLINGERROR); it still takes a zxid. */
+  | { type: number; rejectWith: number };
 
 export interface PrepContext {
   sessionId: bigint;
@@ -78,7 +78,7 @@ export class Prep {
   prepare(ctx: PrepContext, request: WriteRequest): TxnEntry {
     const zxid = ++this.zxid;
     const header = { sessionId: ctx.sessionId, cxid: ctx.cxid, zxid, timeMs: ctx.timeMs, type: request.type };
-    if ('malformed' in request) return { header: { ...header, type: OpCode.error }, txn: { kind: 'error', err: Err.MARSHALLINGERROR } };
+    if ('rejectWith' in request) return { header: { ...header, type: OpCode.error }, txn: { kind: 'error', err: request.rejectWith } };
     if (request.type === OpCode.multi) return { header, txn: this.prepareMulti(ctx, zxid, request.ops) };
     try {
       return { header, txn: this.toTxn(ctx, zxid, request) };
