@@ -18,6 +18,7 @@ export interface ServerConfig {
   juteMaxBufferBytes: number;
   superDigest?: string;
   extendedTypesEnabled: boolean;
+  reconfigEnabled: boolean;
   containerCheckIntervalMs: number;
   /** Writes allowed in flight per connection before reading from it pauses. */
   maxOutstandingPerConnection: number;
@@ -36,6 +37,7 @@ export function defaultConfig(): ServerConfig {
     fourLetterWhitelist: ['srvr'],
     juteMaxBufferBytes: 0xfffff,
     extendedTypesEnabled: false,
+    reconfigEnabled: false,
     containerCheckIntervalMs: 60_000,
     maxOutstandingPerConnection: 1000,
   };
@@ -71,8 +73,8 @@ const bool = (v: string): boolean => v.trim().toLowerCase() === 'true';
 const KNOWN_IGNORED = new Set([
   'initLimit', 'syncLimit', 'admin.enableServer', 'admin.serverPort', 'autopurge.snapRetainCount',
   'autopurge.purgeInterval', 'snapCount', 'preAllocSize', 'forceSync', 'globalOutstandingLimit',
-  'standaloneEnabled', 'reconfigEnabled', 'metricsProvider.className', 'audit.enable', 'electionAlg',
-  'quorumListenOnAllIPs', 'secureClientPort', 'serverCnxnFactory', 'peerType', 'clientPortListenBacklog',
+  'standaloneEnabled', 'metricsProvider.className', 'audit.enable', 'electionAlg',
+  'quorumListenOnAllIPs', 'secureClientPort', 'serverCnxnFactory', 'peerType', 'clientPortListenBacklog', 'log.dir', 'root.logger',
 ]);
 
 /** Parse zoo.cfg text (java.util.Properties style: key=value, # and ! comments). */
@@ -104,6 +106,7 @@ export function parseZooCfg(text: string): ParsedZooCfg {
       case 'jute.maxbuffer': config.juteMaxBufferBytes = integer(key, value); break;
       case 'DigestAuthenticationProvider.superDigest': config.superDigest = value.trim(); break;
       case 'extendedTypesEnabled': config.extendedTypesEnabled = bool(value); break;
+      case 'reconfigEnabled': config.reconfigEnabled = bool(value); break;
       case 'znode.container.checkIntervalMs': config.containerCheckIntervalMs = integer(key, value); break;
       default:
         if (!KNOWN_IGNORED.has(k) && !/^(server|authProvider)\.\d+$/.test(k)) warnings.push(`zoo.cfg: unknown key "${key}" ignored`);

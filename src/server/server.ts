@@ -112,7 +112,7 @@ export class EnsembleServer {
   }
 
   readContext(conn: Connection): ReadContext {
-    return { tree: this.tree, watcher: conn, sessionId: conn.sessionId, authInfo: conn.authInfo };
+    return { tree: this.tree, watcher: conn, sessionId: conn.sessionId, authInfo: conn.authInfo, reconfigEnabled: this.config.reconfigEnabled };
   }
 
   authenticate(scheme: string, auth: Buffer | null, clientAddr: string): Id[] | null {

@@ -15,6 +15,8 @@ export interface ReadContext {
   watcher: Watcher;
   sessionId: bigint;
   authInfo: readonly Id[];
+  /** reconfigEnabled: a standalone server then cannot reconfigure (UNIMPLEMENTED) rather than refusing it. */
+  reconfigEnabled: boolean;
 }
 
 export const READ_OPS = new Set<number>([
@@ -90,7 +92,7 @@ function read(ctx: ReadContext, type: number, r: JuteReader): Body {
     case OpCode.reconfig: {
       // ReconfigRequest must decode (else MARSHALLINGERROR); then ZooKeeper refuses it, no zxid used.
       r.ustring(); r.ustring(); r.ustring(); r.long();
-      throw new KeeperError(Err.RECONFIGDISABLED);
+      throw new KeeperError(ctx.reconfigEnabled ? Err.UNIMPLEMENTED : Err.RECONFIGDISABLED);
     }
     case OpCode.sasl: {
       // GetSASLRequest; with no SASL server configured the answer is a SetSASLResponse with a null token.
