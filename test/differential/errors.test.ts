@@ -112,7 +112,9 @@ differential('errors', {}, ({ scenario }) => {
   scenario('unknown opcode', async (t) => {
     const c = await t.client();
     await t.op(c, 'tryCreate', t.root, '');
-    const [r] = await t.pipelined(c, [['tryRaw', 77, Buffer.alloc(0)], ['tryExists', t.root]]);
+    // Nothing is pipelined behind it: whether ZooKeeper still answers a request that arrived with
+    // the unknown one is a race inside ZooKeeper (seen both ways).
+    const r = await t.op(c, 'tryRaw', 77, Buffer.alloc(0));
     t.note('unknown opcode answered', r);
     await t.expectClose(c, 1000);
     const d = await t.client();
