@@ -1,14 +1,11 @@
 /** ACL schemes (world, auth, digest, ip, super) and the permission check, as Apache ZooKeeper applies them. */
-import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { Err, KeeperError } from '../../protocol/constants.ts';
 import type { ACL, Id } from '../../protocol/records.ts';
 
-/** "user:password" -> "user:base64(sha1(user:password))" (DigestAuthenticationProvider.generateDigest). */
-export function digestOf(userPassword: string): string {
-  const user = userPassword.split(':', 1)[0];
-  return `${user}:${createHash('sha1').update(userPassword, 'utf8').digest('base64')}`;
-}
+import { digestOf } from '../../protocol/digest.ts';
+
+export { digestOf };
 
 /** Java's String.split(regex) drops trailing empty strings. */
 function javaSplit(s: string, sep: string): string[] {

@@ -15,7 +15,7 @@ import type { WriteRequest } from '../pipeline/prep.ts';
 import { READ_OPS, executeRead } from '../pipeline/reads.ts';
 import { frame } from '../pipeline/replies.ts';
 import type { Watcher } from '../tree/watch-manager.ts';
-import { FrameDecoder, FrameTooLargeError } from './frame-decoder.ts';
+import { FrameDecoder, FrameTooLargeError } from '../../protocol/frame-decoder.ts';
 import { fourLetterWord } from '../admin/four-letter.ts';
 import type { EnsembleServer } from '../server.ts';
 

@@ -1,0 +1,13 @@
+/** The client library: `import { connect } from 'ensemble'`. */
+export { connect, ZooKeeperClient, type Data } from './client.ts';
+export * from './errors.ts';
+export { Transaction, type Op, type OpResult, type OpOutcome, type MultiFailure, type ReadOp, type ReadResult } from './transaction.ts';
+export { watchOnce } from './watch-once.ts';
+export {
+  CreateMode, Ids, Perms,
+  type ACL, type AddWatchMode, type ConnectOptions, type CreateOptions, type EventType, type Id, type Logger,
+  type RequestOptions, type RetryPolicy, type Stat, type State, type VersionOptions, type WatchOptions,
+  type WatchedEvent, type Watcher, type WatcherType,
+} from './types.ts';
+export { digestOf as digestId } from '../protocol/digest.ts';
+export type { ClientInfo } from '../protocol/requests.ts';

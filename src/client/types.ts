@@ -1,0 +1,111 @@
+/** The names of the client API: ZooKeeper's Java enums as string literal types, and the option shapes. */
+import type { ACL, Id, Stat } from '../protocol/records.ts';
+
+export type { ACL, Id, Stat };
+
+export const CreateMode = {
+  PERSISTENT: 'persistent',
+  EPHEMERAL: 'ephemeral',
+  PERSISTENT_SEQUENTIAL: 'persistent_sequential',
+  EPHEMERAL_SEQUENTIAL: 'ephemeral_sequential',
+  CONTAINER: 'container',
+  PERSISTENT_WITH_TTL: 'persistent_with_ttl',
+  PERSISTENT_SEQUENTIAL_WITH_TTL: 'persistent_sequential_with_ttl',
+} as const;
+export type CreateMode = (typeof CreateMode)[keyof typeof CreateMode];
+
+/** 'None' carries a change of session state (a session that ended) to registered watchers. */
+export type EventType =
+  | 'None'
+  | 'NodeCreated'
+  | 'NodeDeleted'
+  | 'NodeDataChanged'
+  | 'NodeChildrenChanged'
+  | 'DataWatchRemoved'
+  | 'ChildWatchRemoved'
+  | 'PersistentWatchRemoved';
+
+export type State = 'SyncConnected' | 'Disconnected' | 'Expired' | 'AuthFailed' | 'ConnectedReadOnly' | 'Closed';
+
+export interface WatchedEvent {
+  type: EventType;
+  state: State;
+  /** The znode's path as the application sees it (chroot stripped); null for session events. */
+  path: string | null;
+}
+
+export type Watcher = (event: WatchedEvent) => void;
+
+export type AddWatchMode = 'persistent' | 'persistent_recursive';
+
+/** WatcherType of removeWatches: which of a path's watches to remove. */
+export type WatcherType = 'Children' | 'Data' | 'Any' | 'Persistent' | 'PersistentRecursive';
+
+export const Perms = { READ: 1, WRITE: 2, CREATE: 4, DELETE: 8, ADMIN: 16, ALL: 31 } as const;
+
+/** ZooDefs.Ids */
+export const Ids = {
+  ANYONE_ID_UNSAFE: { scheme: 'world', id: 'anyone' } as Id,
+  AUTH_IDS: { scheme: 'auth', id: '' } as Id,
+  OPEN_ACL_UNSAFE: [{ perms: Perms.ALL, id: { scheme: 'world', id: 'anyone' } }] as ACL[],
+  CREATOR_ALL_ACL: [{ perms: Perms.ALL, id: { scheme: 'auth', id: '' } }] as ACL[],
+  READ_ACL_UNSAFE: [{ perms: Perms.READ, id: { scheme: 'world', id: 'anyone' } }] as ACL[],
+} as const;
+
+export interface Logger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+export interface RetryPolicy {
+  /** First pause after every host of the connection string has failed once. */
+  baseDelayMs: number;
+  /** The pause doubles after each failed round, up to this. */
+  maxDelayMs: number;
+}
+
+export interface ConnectOptions {
+  /** Requested session timeout; the server negotiates it into its [min, max]. Default 30000. */
+  sessionTimeoutMs?: number;
+  /** connect() rejects if no session is established within this. Default 15000. */
+  connectTimeoutMs?: number;
+  /** Accept a read-only server (one cut off from its quorum); the state is then ConnectedReadOnly. */
+  readOnly?: boolean;
+  /** Credentials sent on every (re)connection, e.g. [{ scheme: 'digest', auth: 'user:password' }]. */
+  auth?: { scheme: string; auth: string | Buffer }[];
+  retry?: Partial<RetryPolicy>;
+  /** Reject a request whose reply has not come within this (0: no limit). Default 0. */
+  requestTimeoutMs?: number;
+  /** A pino-compatible logger. Default: warnings and errors to the console. */
+  logger?: Logger;
+  /** Attach to an existing session (as Java's ZooKeeper(connectString, timeout, watcher, id, passwd)). */
+  sessionId?: bigint;
+  sessionPassword?: Buffer;
+  /** Shuffle the hosts of the connection string (default true). */
+  shuffleHosts?: boolean;
+}
+
+/** What every request accepts. */
+export interface RequestOptions {
+  signal?: AbortSignal;
+  /** Overrides the client's requestTimeoutMs for this request. */
+  timeoutMs?: number;
+}
+
+export interface CreateOptions extends RequestOptions {
+  mode?: CreateMode;
+  acl?: ACL[];
+  /** Required for the *_with_ttl modes: milliseconds without a change or child before the node goes. */
+  ttl?: number;
+}
+
+export interface VersionOptions extends RequestOptions {
+  /** Expected version; -1 (the default) matches any. */
+  version?: number;
+}
+
+export interface WatchOptions extends RequestOptions {
+  watch?: Watcher;
+}

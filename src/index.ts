@@ -1,0 +1,2 @@
+/** The package's main export: the client library. The server is `ensemble server` (or src/server). */
+export * from './client/index.ts';
