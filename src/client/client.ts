@@ -204,7 +204,7 @@ export class ZooKeeperClient extends EventEmitter {
   }
 
   /** create2: the created path (with its sequence suffix) and the new node's Stat. */
-  createWithStat(path: string, data?: Data, options: CreateOptions = {}): Promise<{ path: string; stat: Stat }> {
+  async createWithStat(path: string, data?: Data, options: CreateOptions = {}): Promise<{ path: string; stat: Stat }> {
     const op = createOp(path, data, options);
     const req = { ...op.req, path: this.serverPath(path, isSequential(options.mode)) };
     return this.submit(op.type, (w) => (op.type === OpCode.createTTL ? writeCreateTTLRequest(w, req) : writeCreateRequest(w, req)), (err, r) => {
@@ -214,7 +214,7 @@ export class ZooKeeperClient extends EventEmitter {
     }, options);
   }
 
-  delete(path: string, options: VersionOptions = {}): Promise<void> {
+  async delete(path: string, options: VersionOptions = {}): Promise<void> {
     const spath = this.serverPath(path);
     return this.submit(OpCode.delete, (w) => writeDeleteRequest(w, { path: spath, version: options.version ?? -1 }), (err) => {
       this.check(err, path);
@@ -222,7 +222,7 @@ export class ZooKeeperClient extends EventEmitter {
   }
 
   /** The node's Stat, or null when it does not exist; a watcher then waits for its creation. */
-  exists(path: string, options: WatchOptions = {}): Promise<Stat | null> {
+  async exists(path: string, options: WatchOptions = {}): Promise<Stat | null> {
     const spath = this.serverPath(path);
     const { watch } = options;
     return this.submit(OpCode.exists, (w) => writePathWatchRequest(w, { path: spath, watch: watch !== undefined }), (err, r) => {
@@ -236,7 +236,7 @@ export class ZooKeeperClient extends EventEmitter {
     }, options);
   }
 
-  getData(path: string, options: WatchOptions = {}): Promise<{ data: Buffer | null; stat: Stat }> {
+  async getData(path: string, options: WatchOptions = {}): Promise<{ data: Buffer | null; stat: Stat }> {
     const spath = this.serverPath(path);
     const { watch } = options;
     return this.submit(OpCode.getData, (w) => writePathWatchRequest(w, { path: spath, watch: watch !== undefined }), (err, r) => {
@@ -248,7 +248,7 @@ export class ZooKeeperClient extends EventEmitter {
     }, options);
   }
 
-  setData(path: string, data: Data, options: VersionOptions = {}): Promise<Stat> {
+  async setData(path: string, data: Data, options: VersionOptions = {}): Promise<Stat> {
     const spath = this.serverPath(path);
     const buf = toBuffer(data);
     return this.submit(OpCode.setData, (w) => writeSetDataRequest(w, { path: spath, data: buf, version: options.version ?? -1 }), (err, r) => {
@@ -259,7 +259,7 @@ export class ZooKeeperClient extends EventEmitter {
 
   getChildren(path: string, options: WatchOptions & { stat: true }): Promise<{ children: string[]; stat: Stat }>;
   getChildren(path: string, options?: WatchOptions & { stat?: false }): Promise<string[]>;
-  getChildren(path: string, options: WatchOptions & { stat?: boolean } = {}): Promise<string[] | { children: string[]; stat: Stat }> {
+  async getChildren(path: string, options: WatchOptions & { stat?: boolean } = {}): Promise<string[] | { children: string[]; stat: Stat }> {
     const spath = this.serverPath(path);
     const { watch } = options;
     const withStat = options.stat === true;
@@ -270,7 +270,7 @@ export class ZooKeeperClient extends EventEmitter {
     }, options);
   }
 
-  getACL(path: string, options: RequestOptions = {}): Promise<{ acl: ACL[]; stat: Stat }> {
+  async getACL(path: string, options: RequestOptions = {}): Promise<{ acl: ACL[]; stat: Stat }> {
     const spath = this.serverPath(path);
     return this.submit(OpCode.getACL, (w) => writePathRequest(w, spath), (err, r) => {
       this.check(err, path);
@@ -278,7 +278,7 @@ export class ZooKeeperClient extends EventEmitter {
     }, options);
   }
 
-  setACL(path: string, acl: ACL[], options: VersionOptions = {}): Promise<Stat> {
+  async setACL(path: string, acl: ACL[], options: VersionOptions = {}): Promise<Stat> {
     const spath = this.serverPath(path);
     return this.submit(OpCode.setACL, (w) => writeSetACLRequest(w, { path: spath, acl, version: options.version ?? -1 }), (err, r) => {
       this.check(err, path);
@@ -287,7 +287,7 @@ export class ZooKeeperClient extends EventEmitter {
   }
 
   /** Waits until the server this client talks to has every write the leader had when it was asked. */
-  sync(path: string, options: RequestOptions = {}): Promise<void> {
+  async sync(path: string, options: RequestOptions = {}): Promise<void> {
     const spath = this.serverPath(path);
     return this.submit(OpCode.sync, (w) => writePathRequest(w, spath), (err) => {
       this.check(err, path);
@@ -303,7 +303,7 @@ export class ZooKeeperClient extends EventEmitter {
    * All-or-nothing. Resolves with one result per op; on failure rejects with the failing op's
    * typed error, whose `opIndex` names the op and `results` holds every op's outcome.
    */
-  multi(ops: readonly Op[], options: RequestOptions = {}): Promise<OpResult[]> {
+  async multi(ops: readonly Op[], options: RequestOptions = {}): Promise<OpResult[]> {
     const wire: MultiOp[] = ops.map((op) => this.wireOp(op));
     return this.submit(OpCode.multi, (w) => writeMultiRequest(w, wire), (err, r) => {
       this.check(err);
@@ -312,7 +312,7 @@ export class ZooKeeperClient extends EventEmitter {
   }
 
   /** Reads in one round trip; each op has its own result or error, none fails the others. */
-  multiRead(ops: readonly ReadOp[], options: RequestOptions = {}): Promise<ReadResult[]> {
+  async multiRead(ops: readonly ReadOp[], options: RequestOptions = {}): Promise<ReadResult[]> {
     const wire: MultiOp[] = ops.map((op) => ({
       type: op.type === 'getData' ? OpCode.getData : OpCode.getChildren,
       req: { path: this.serverPath(op.path), watch: false },
@@ -331,10 +331,10 @@ export class ZooKeeperClient extends EventEmitter {
   }
 
   /** A watch that stays until removed: on the node ('persistent') or on it and every descendant. */
-  addWatch(path: string, mode: AddWatchMode, listener: Watcher, options: RequestOptions = {}): Promise<void> {
+  async addWatch(path: string, mode: AddWatchMode, listener: Watcher, options: RequestOptions = {}): Promise<void> {
     const spath = this.serverPath(path);
     const recursive = mode === 'persistent_recursive';
-    if (!recursive && mode !== 'persistent') return Promise.reject(new BadArgumentsError(Err.BADARGUMENTS, path, `unknown watch mode ${String(mode)}`));
+    if (!recursive && mode !== 'persistent') throw new BadArgumentsError(Err.BADARGUMENTS, path, `unknown watch mode ${String(mode)}`);
     return this.submit(OpCode.addWatch, (w) => writeAddWatchRequest(w, { path: spath, mode: recursive ? 1 : 0 }), (err) => {
       this.check(err, path);
       this.watches.add(recursive ? 'persistentRecursive' : 'persistent', spath, listener);
@@ -349,7 +349,8 @@ export class ZooKeeperClient extends EventEmitter {
   async removeWatches(path: string, type: WatcherType, options: RequestOptions & { watcher?: Watcher; local?: boolean } = {}): Promise<void> {
     const spath = this.serverPath(path);
     const { watcher, local = false } = options;
-    if (watcher !== undefined && !this.watches.has(spath, type, watcher)) throw new NoWatcherError(Err.NOWATCHER, path);
+    // As ZooKeeper's client: only watches this client holds can be removed.
+    if (!this.watches.has(spath, type, watcher)) throw new NoWatcherError(Err.NOWATCHER, path);
     const removeHere = (): void => {
       for (const [w, event] of this.watches.remove(spath, type, watcher)) {
         this.dispatcher.listener(() => w({ type: event, state: 'SyncConnected', path }));
@@ -359,9 +360,18 @@ export class ZooKeeperClient extends EventEmitter {
       removeHere();
       return;
     }
-    const op = watcher !== undefined ? OpCode.checkWatches : OpCode.removeWatches;
+    const persistent = type === 'Persistent' || type === 'PersistentRecursive';
+    if (watcher !== undefined && persistent && this.watches.count(spath, type) > 1) {
+      // Other listeners still need the server's watch: only this one goes.
+      removeHere();
+      return;
+    }
+    // A 3.8 server knows only Children, Data and Any, and keeps a persistent watch in its child and
+    // data tables (a recursive one in the data table only): remove it as such, outright.
+    const op = watcher !== undefined && !persistent ? OpCode.checkWatches : OpCode.removeWatches;
+    const wireType = type === 'Persistent' ? 'Any' : type === 'PersistentRecursive' ? 'Data' : type;
     try {
-      await this.submit(op, (w) => writePathTypeRequest(w, { path: spath, type: watcherTypeCode[type] }), (err) => {
+      await this.submit(op, (w) => writePathTypeRequest(w, { path: spath, type: watcherTypeCode[wireType] }), (err) => {
         this.check(err, path);
         removeHere();
       }, options);
@@ -372,15 +382,15 @@ export class ZooKeeperClient extends EventEmitter {
   }
 
   /** The session's ephemeral nodes whose paths start with prefix (all of them for '/'). */
-  getEphemerals(prefix = '/', options: RequestOptions = {}): Promise<string[]> {
-    const spath = this.chroot.toServer(prefix);
+  async getEphemerals(prefix = '/', options: RequestOptions = {}): Promise<string[]> {
+    const spath = this.serverPath(prefix);
     return this.submit(OpCode.getEphemerals, (w) => writePathRequest(w, spath), (err, r) => {
       this.check(err, prefix);
       return readGetEphemeralsResponse(r).map((p) => this.chroot.toClient(p));
     }, options);
   }
 
-  getAllChildrenNumber(path: string, options: RequestOptions = {}): Promise<number> {
+  async getAllChildrenNumber(path: string, options: RequestOptions = {}): Promise<number> {
     const spath = this.serverPath(path);
     return this.submit(OpCode.getAllChildrenNumber, (w) => writePathRequest(w, spath), (err, r) => {
       this.check(err, path);

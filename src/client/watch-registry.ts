@@ -84,6 +84,11 @@ export class WatchRegistry {
     });
   }
 
+  /** How many watchers of the type wait on path. */
+  count(path: string, type: WatcherType): number {
+    return kindsOf(type).reduce((n, kind) => n + (this.maps[kind].get(path)?.size ?? 0), 0);
+  }
+
   /**
    * Removes watchers of the type from path (only `watcher`, when given) and returns each removed
    * watcher with the event type that tells it so.
