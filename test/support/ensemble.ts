@@ -8,10 +8,9 @@ import type { RunningServer, ServerOptions } from './servers.ts';
 export async function startEnsemble(opts: ServerOptions = {}): Promise<RunningServer> {
   // A private data directory, so that a server that persists never writes into the repository.
   const dataDir = await mkdtemp(join(tmpdir(), 'ensemble-test-'));
-  let server: Awaited<ReturnType<typeof startServer>>;
-  try {
-    server = await startServer({
-      clientPort: 0,
+  const start = (clientPort: number): ReturnType<typeof startServer> =>
+    startServer({
+      clientPort,
       clientPortAddress: '127.0.0.1',
       dataDir,
       tickTimeMs: opts.tickTimeMs,
@@ -23,6 +22,9 @@ export async function startEnsemble(opts: ServerOptions = {}): Promise<RunningSe
       fourLetterWhitelist: ['*'],
       maxClientCnxns: 0,
     });
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await start(0);
   } catch (err) {
     await rm(dataDir, { recursive: true, force: true });
     throw err;
@@ -43,6 +45,12 @@ export async function startEnsemble(opts: ServerOptions = {}): Promise<RunningSe
       } finally {
         await rm(dataDir, { recursive: true, force: true });
       }
+    },
+    /** A new server on the same port and data dir; without durability (yet) it starts empty. */
+    async restart() {
+      if (stopped) throw new Error('restart: the server was stopped');
+      await server.close();
+      server = await start(port);
     },
   };
 }

@@ -16,6 +16,12 @@ export interface RunningServer {
   /** "127.0.0.1:PORT" */
   connectString: string;
   stop(): Promise<void>;
+  /**
+   * Stops the server and starts it again on the same port (ZooKeeper: with the same data dir,
+   * so its tree and sessions come back; Ensemble: a new process state, as it has no durability yet).
+   * Connections are dropped; resolves once the server answers again.
+   */
+  restart(): Promise<void>;
 }
 
 export type ServerName = RunningServer['name'];

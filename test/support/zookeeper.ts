@@ -113,77 +113,117 @@ export async function startZooKeeper(opts: ServerOptions = {}): Promise<RunningS
   }
 
   const args = [...jvmArgs, '-cp', classpath(), 'org.apache.zookeeper.server.ZooKeeperServerMain', cfgPath];
-  const child = spawn(JAVA, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  let output = '';
-  const collect = (d: Buffer): void => {
-    output += d.toString('utf8');
-    if (output.length > OUTPUT_LIMIT) output = output.slice(output.length - OUTPUT_LIMIT);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  let spawnError: Error | undefined;
-  child.once('error', (err) => {
-    spawnError = err;
-  });
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
-  exited.then(() => live.delete(child));
 
+  /** One JVM: spawned, and stopped (SIGTERM, then SIGKILL) without touching the data dir. */
+  interface Jvm {
+    child: ChildProcess;
+    output: () => string;
+    spawnError: () => Error | undefined;
+    kill: () => Promise<void>;
+  }
+  const spawnJvm = (): Jvm => {
+    const child = spawn(JAVA, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(child);
+    let output = '';
+    const collect = (d: Buffer): void => {
+      output += d.toString('utf8');
+      if (output.length > OUTPUT_LIMIT) output = output.slice(output.length - OUTPUT_LIMIT);
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    let spawnError: Error | undefined;
+    child.once('error', (err) => {
+      spawnError = err;
+    });
+    const exited = new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once('exit', () => resolve());
+    });
+    exited.then(() => live.delete(child));
+    let killing: Promise<void> | undefined;
+    const kill = async (): Promise<void> => {
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(child.pid, 'SIGTERM');
+        } catch {
+          /* already gone */
+        }
+        const killed = await Promise.race([exited.then(() => true), delay(3000).then(() => false)]);
+        if (!killed) {
+          try {
+            process.kill(child.pid, 'SIGKILL');
+          } catch {
+            /* already gone */
+          }
+          await Promise.race([exited, delay(3000)]);
+        }
+      }
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    };
+    return {
+      child,
+      output: () => output,
+      spawnError: () => spawnError,
+      kill: () => (killing ??= kill()),
+    };
+  };
+
+  /** Waits until the JVM answers `srvr`; kills it and throws if it exits or takes too long. */
+  const waitReady = async (jvm: Jvm): Promise<void> => {
+    const { child } = jvm;
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    let lastError = '';
+    for (;;) {
+      const spawnError = jvm.spawnError();
+      if (spawnError || child.exitCode !== null || child.signalCode !== null) {
+        await jvm.kill();
+        throw new Error(
+          `Apache ZooKeeper exited before becoming ready (code ${child.exitCode}, signal ${child.signalCode}` +
+            `${spawnError ? `, ${spawnError.message}` : ''}).\ncommand: ${JAVA} ${args.join(' ')}\n` +
+            `--- JVM output ---\n${jvm.output()}`,
+        );
+      }
+      try {
+        const answer = await fourLetterWord(host, port, 'srvr', 1000);
+        if (/^Mode: /m.test(answer)) return;
+        lastError = `srvr answered: ${JSON.stringify(answer)}`;
+      } catch (err) {
+        lastError = (err as Error).message;
+      }
+      if (Date.now() > deadline) {
+        await jvm.kill();
+        throw new Error(
+          `Apache ZooKeeper did not become ready on ${host}:${port} within ${READY_TIMEOUT_MS} ms ` +
+            `(last: ${lastError}).\ncommand: ${JAVA} ${args.join(' ')}\n--- JVM output ---\n${jvm.output()}`,
+        );
+      }
+      await delay(100);
+    }
+  };
+
+  let jvm = spawnJvm();
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      try {
-        process.kill(child.pid, 'SIGTERM');
-      } catch {
-        /* already gone */
-      }
-      const killed = await Promise.race([exited.then(() => true), delay(3000).then(() => false)]);
-      if (!killed) {
-        try {
-          process.kill(child.pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-        await Promise.race([exited, delay(3000)]);
-      }
-    }
-    child.stdout?.destroy();
-    child.stderr?.destroy();
+    await jvm.kill();
     await rm(dir, { recursive: true, force: true });
   };
-
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  let lastError = '';
-  for (;;) {
-    if (spawnError || child.exitCode !== null || child.signalCode !== null) {
-      await stop();
-      throw new Error(
-        `Apache ZooKeeper exited before becoming ready (code ${child.exitCode}, signal ${child.signalCode}` +
-          `${spawnError ? `, ${spawnError.message}` : ''}).\ncommand: ${JAVA} ${args.join(' ')}\n` +
-          `--- JVM output ---\n${output}`,
-      );
-    }
-    try {
-      const answer = await fourLetterWord(host, port, 'srvr', 1000);
-      if (/^Mode: /m.test(answer)) break;
-      lastError = `srvr answered: ${JSON.stringify(answer)}`;
-    } catch (err) {
-      lastError = (err as Error).message;
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(
-        `Apache ZooKeeper did not become ready on ${host}:${port} within ${READY_TIMEOUT_MS} ms ` +
-          `(last: ${lastError}).\ncommand: ${JAVA} ${args.join(' ')}\n--- JVM output ---\n${output}`,
-      );
-    }
-    await delay(100);
+  try {
+    await waitReady(jvm);
+  } catch (err) {
+    await stop();
+    throw err;
   }
 
-  return { name: 'zookeeper', host, port, connectString: `${host}:${port}`, stop };
+  /** Same port, same data dir: the tree and the sessions (with fresh timeouts) come back from the log. */
+  const restart = async (): Promise<void> => {
+    if (stopped) throw new Error('restart: the server was stopped');
+    await jvm.kill();
+    jvm = spawnJvm();
+    await waitReady(jvm);
+  };
+
+  return { name: 'zookeeper', host, port, connectString: `${host}:${port}`, stop, restart };
 }
