@@ -55,6 +55,7 @@ interface Request {
   reject: (err: unknown) => void;
   settled: boolean;
   cleanup?: () => void;
+  rescue?: (err: unknown) => boolean;
 }
 
 interface AuthEntry { scheme: string; auth: Buffer; waiters: Waiter[] }
@@ -199,99 +200,109 @@ export class ZooKeeperClient extends EventEmitter {
 
   // ---- the API ----
 
-  async create(path: string, data?: Data, options: CreateOptions = {}): Promise<string> {
-    return (await this.createWithStat(path, data, options)).path;
+  create(path: string, data?: Data, options: CreateOptions = {}): Promise<string> {
+    return this.guard(() => this.createRequest(path, data, options, (res) => res.path));
   }
 
   /** create2: the created path (with its sequence suffix) and the new node's Stat. */
-  async createWithStat(path: string, data?: Data, options: CreateOptions = {}): Promise<{ path: string; stat: Stat }> {
-    const op = createOp(path, data, options);
-    const req = { ...op.req, path: this.serverPath(path, isSequential(options.mode)) };
-    return this.submit(op.type, (w) => (op.type === OpCode.createTTL ? writeCreateTTLRequest(w, req) : writeCreateRequest(w, req)), (err, r) => {
-      this.check(err, path);
-      const res = readCreate2Response(r);
-      return { path: this.chroot.toClient(res.path), stat: res.stat };
-    }, options);
+  createWithStat(path: string, data?: Data, options: CreateOptions = {}): Promise<{ path: string; stat: Stat }> {
+    return this.guard(() => this.createRequest(path, data, options, (res) => res));
   }
 
-  async delete(path: string, options: VersionOptions = {}): Promise<void> {
-    const spath = this.serverPath(path);
-    return this.submit(OpCode.delete, (w) => writeDeleteRequest(w, { path: spath, version: options.version ?? -1 }), (err) => {
-      this.check(err, path);
-    }, options);
+  delete(path: string, options: VersionOptions = {}): Promise<void> {
+    return this.guard(() => {
+      const spath = this.serverPath(path);
+      return this.submit(OpCode.delete, (w) => writeDeleteRequest(w, { path: spath, version: options.version ?? -1 }), (err) => {
+        this.check(err, path);
+      }, options);
+    });
   }
 
   /** The node's Stat, or null when it does not exist; a watcher then waits for its creation. */
-  async exists(path: string, options: WatchOptions = {}): Promise<Stat | null> {
-    const spath = this.serverPath(path);
-    const { watch } = options;
-    return this.submit(OpCode.exists, (w) => writePathWatchRequest(w, { path: spath, watch: watch !== undefined }), (err, r) => {
-      if (err === Err.NONODE) {
-        if (watch) this.watches.add('exist', spath, watch);
-        return null;
-      }
-      this.check(err, path);
-      if (watch) this.watches.add('data', spath, watch);
-      return readStat(r);
-    }, options);
+  exists(path: string, options: WatchOptions = {}): Promise<Stat | null> {
+    return this.guard(() => {
+      const spath = this.serverPath(path);
+      const { watch } = options;
+      return this.submit(OpCode.exists, (w) => writePathWatchRequest(w, { path: spath, watch: watch !== undefined }), (err, r) => {
+        if (err === Err.NONODE) {
+          if (watch) this.watches.add('exist', spath, watch);
+          return null;
+        }
+        this.check(err, path);
+        if (watch) this.watches.add('data', spath, watch);
+        return readStat(r);
+      }, options);
+    });
   }
 
-  async getData(path: string, options: WatchOptions = {}): Promise<{ data: Buffer | null; stat: Stat }> {
-    const spath = this.serverPath(path);
-    const { watch } = options;
-    return this.submit(OpCode.getData, (w) => writePathWatchRequest(w, { path: spath, watch: watch !== undefined }), (err, r) => {
-      this.check(err, path);
-      if (watch) this.watches.add('data', spath, watch);
-      const res = readGetDataResponse(r);
-      // The reply is a view of the socket's buffer: copy, so the application may keep it.
-      return { data: res.data === null ? null : Buffer.from(res.data), stat: res.stat };
-    }, options);
+  getData(path: string, options: WatchOptions = {}): Promise<{ data: Buffer | null; stat: Stat }> {
+    return this.guard(() => {
+      const spath = this.serverPath(path);
+      const { watch } = options;
+      return this.submit(OpCode.getData, (w) => writePathWatchRequest(w, { path: spath, watch: watch !== undefined }), (err, r) => {
+        this.check(err, path);
+        if (watch) this.watches.add('data', spath, watch);
+        const res = readGetDataResponse(r);
+        // The reply is a view of the socket's buffer: copy, so the application may keep it.
+        return { data: res.data === null ? null : Buffer.from(res.data), stat: res.stat };
+      }, options);
+    });
   }
 
-  async setData(path: string, data: Data, options: VersionOptions = {}): Promise<Stat> {
-    const spath = this.serverPath(path);
-    const buf = toBuffer(data);
-    return this.submit(OpCode.setData, (w) => writeSetDataRequest(w, { path: spath, data: buf, version: options.version ?? -1 }), (err, r) => {
-      this.check(err, path);
-      return readStat(r);
-    }, options);
+  setData(path: string, data: Data, options: VersionOptions = {}): Promise<Stat> {
+    return this.guard(() => {
+      const spath = this.serverPath(path);
+      const buf = toBuffer(data);
+      return this.submit(OpCode.setData, (w) => writeSetDataRequest(w, { path: spath, data: buf, version: options.version ?? -1 }), (err, r) => {
+        this.check(err, path);
+        return readStat(r);
+      }, options);
+    });
   }
 
   getChildren(path: string, options: WatchOptions & { stat: true }): Promise<{ children: string[]; stat: Stat }>;
   getChildren(path: string, options?: WatchOptions & { stat?: false }): Promise<string[]>;
-  async getChildren(path: string, options: WatchOptions & { stat?: boolean } = {}): Promise<string[] | { children: string[]; stat: Stat }> {
-    const spath = this.serverPath(path);
-    const { watch } = options;
-    const withStat = options.stat === true;
-    return this.submit(withStat ? OpCode.getChildren2 : OpCode.getChildren, (w) => writePathWatchRequest(w, { path: spath, watch: watch !== undefined }), (err, r) => {
-      this.check(err, path);
-      if (watch) this.watches.add('child', spath, watch);
-      return withStat ? readGetChildren2Response(r) : readGetChildrenResponse(r);
-    }, options);
+  getChildren(path: string, options: WatchOptions & { stat?: boolean } = {}): Promise<string[] | { children: string[]; stat: Stat }> {
+    return this.guard(() => {
+      const spath = this.serverPath(path);
+      const { watch } = options;
+      const withStat = options.stat === true;
+      return this.submit(withStat ? OpCode.getChildren2 : OpCode.getChildren, (w) => writePathWatchRequest(w, { path: spath, watch: watch !== undefined }), (err, r) => {
+        this.check(err, path);
+        if (watch) this.watches.add('child', spath, watch);
+        return withStat ? readGetChildren2Response(r) : readGetChildrenResponse(r);
+      }, options);
+    });
   }
 
-  async getACL(path: string, options: RequestOptions = {}): Promise<{ acl: ACL[]; stat: Stat }> {
-    const spath = this.serverPath(path);
-    return this.submit(OpCode.getACL, (w) => writePathRequest(w, spath), (err, r) => {
-      this.check(err, path);
-      return readGetACLResponse(r);
-    }, options);
+  getACL(path: string, options: RequestOptions = {}): Promise<{ acl: ACL[]; stat: Stat }> {
+    return this.guard(() => {
+      const spath = this.serverPath(path);
+      return this.submit(OpCode.getACL, (w) => writePathRequest(w, spath), (err, r) => {
+        this.check(err, path);
+        return readGetACLResponse(r);
+      }, options);
+    });
   }
 
-  async setACL(path: string, acl: ACL[], options: VersionOptions = {}): Promise<Stat> {
-    const spath = this.serverPath(path);
-    return this.submit(OpCode.setACL, (w) => writeSetACLRequest(w, { path: spath, acl, version: options.version ?? -1 }), (err, r) => {
-      this.check(err, path);
-      return readStat(r);
-    }, options);
+  setACL(path: string, acl: ACL[], options: VersionOptions = {}): Promise<Stat> {
+    return this.guard(() => {
+      const spath = this.serverPath(path);
+      return this.submit(OpCode.setACL, (w) => writeSetACLRequest(w, { path: spath, acl, version: options.version ?? -1 }), (err, r) => {
+        this.check(err, path);
+        return readStat(r);
+      }, options);
+    });
   }
 
   /** Waits until the server this client talks to has every write the leader had when it was asked. */
-  async sync(path: string, options: RequestOptions = {}): Promise<void> {
-    const spath = this.serverPath(path);
-    return this.submit(OpCode.sync, (w) => writePathRequest(w, spath), (err) => {
-      this.check(err, path);
-    }, options);
+  sync(path: string, options: RequestOptions = {}): Promise<void> {
+    return this.guard(() => {
+      const spath = this.serverPath(path);
+      return this.submit(OpCode.sync, (w) => writePathRequest(w, spath), (err) => {
+        this.check(err, path);
+      }, options);
+    });
   }
 
   /** A builder for multi: chain check/create/setData/delete, then commit(). */
@@ -303,42 +314,48 @@ export class ZooKeeperClient extends EventEmitter {
    * All-or-nothing. Resolves with one result per op; on failure rejects with the failing op's
    * typed error, whose `opIndex` names the op and `results` holds every op's outcome.
    */
-  async multi(ops: readonly Op[], options: RequestOptions = {}): Promise<OpResult[]> {
-    const wire: MultiOp[] = ops.map((op) => this.wireOp(op));
-    return this.submit(OpCode.multi, (w) => writeMultiRequest(w, wire), (err, r) => {
-      this.check(err);
-      return multiResults(ops, readMultiResponse(r), (p) => this.chroot.toClient(p));
-    }, options);
+  multi(ops: readonly Op[], options: RequestOptions = {}): Promise<OpResult[]> {
+    return this.guard(() => {
+      const wire: MultiOp[] = ops.map((op) => this.wireOp(op));
+      return this.submit(OpCode.multi, (w) => writeMultiRequest(w, wire), (err, r) => {
+        this.check(err);
+        return multiResults(ops, readMultiResponse(r), (p) => this.chroot.toClient(p));
+      }, options);
+    });
   }
 
   /** Reads in one round trip; each op has its own result or error, none fails the others. */
-  async multiRead(ops: readonly ReadOp[], options: RequestOptions = {}): Promise<ReadResult[]> {
-    const wire: MultiOp[] = ops.map((op) => ({
-      type: op.type === 'getData' ? OpCode.getData : OpCode.getChildren,
-      req: { path: this.serverPath(op.path), watch: false },
-    }));
-    return this.submit(OpCode.multiRead, (w) => writeMultiRequest(w, wire), (err, r) => {
-      this.check(err);
-      return readMultiResponse(r).map((res: MultiResult, i): ReadResult => {
-        switch (res.type) {
-          case OpCode.getData: return { type: 'getData', data: res.data === null ? null : Buffer.from(res.data), stat: res.stat };
-          case OpCode.getChildren: return { type: 'getChildren', children: res.children };
-          case OpCode.error: return { type: 'error', error: errorFor(res.err, ops[i]?.path) };
-          default: throw new MarshallingError(Err.MARSHALLINGERROR, ops[i]?.path, `unexpected result type ${res.type} in multiRead`);
-        }
-      });
-    }, options);
+  multiRead(ops: readonly ReadOp[], options: RequestOptions = {}): Promise<ReadResult[]> {
+    return this.guard(() => {
+      const wire: MultiOp[] = ops.map((op) => ({
+        type: op.type === 'getData' ? OpCode.getData : OpCode.getChildren,
+        req: { path: this.serverPath(op.path), watch: false },
+      }));
+      return this.submit(OpCode.multiRead, (w) => writeMultiRequest(w, wire), (err, r) => {
+        this.check(err);
+        return readMultiResponse(r).map((res: MultiResult, i): ReadResult => {
+          switch (res.type) {
+            case OpCode.getData: return { type: 'getData', data: res.data === null ? null : Buffer.from(res.data), stat: res.stat };
+            case OpCode.getChildren: return { type: 'getChildren', children: res.children };
+            case OpCode.error: return { type: 'error', error: errorFor(res.err, ops[i]?.path) };
+            default: throw new MarshallingError(Err.MARSHALLINGERROR, ops[i]?.path, `unexpected result type ${res.type} in multiRead`);
+          }
+        });
+      }, options);
+    });
   }
 
   /** A watch that stays until removed: on the node ('persistent') or on it and every descendant. */
-  async addWatch(path: string, mode: AddWatchMode, listener: Watcher, options: RequestOptions = {}): Promise<void> {
-    const spath = this.serverPath(path);
-    const recursive = mode === 'persistent_recursive';
-    if (!recursive && mode !== 'persistent') throw new BadArgumentsError(Err.BADARGUMENTS, path, `unknown watch mode ${String(mode)}`);
-    return this.submit(OpCode.addWatch, (w) => writeAddWatchRequest(w, { path: spath, mode: recursive ? 1 : 0 }), (err) => {
-      this.check(err, path);
-      this.watches.add(recursive ? 'persistentRecursive' : 'persistent', spath, listener);
-    }, options);
+  addWatch(path: string, mode: AddWatchMode, listener: Watcher, options: RequestOptions = {}): Promise<void> {
+    return this.guard(() => {
+      const spath = this.serverPath(path);
+      const recursive = mode === 'persistent_recursive';
+      if (!recursive && mode !== 'persistent') throw new BadArgumentsError(Err.BADARGUMENTS, path, `unknown watch mode ${String(mode)}`);
+      return this.submit(OpCode.addWatch, (w) => writeAddWatchRequest(w, { path: spath, mode: recursive ? 1 : 0 }), (err) => {
+        this.check(err, path);
+        this.watches.add(recursive ? 'persistentRecursive' : 'persistent', spath, listener);
+      }, options);
+    });
   }
 
   /**
@@ -346,56 +363,61 @@ export class ZooKeeperClient extends EventEmitter {
    * watcher receives a *WatchRemoved event. With `local`, the watches are removed on this side even
    * when the server cannot be reached.
    */
-  async removeWatches(path: string, type: WatcherType, options: RequestOptions & { watcher?: Watcher; local?: boolean } = {}): Promise<void> {
-    const spath = this.serverPath(path);
-    const { watcher, local = false } = options;
-    // As ZooKeeper's client: only watches this client holds can be removed.
-    if (!this.watches.has(spath, type, watcher)) throw new NoWatcherError(Err.NOWATCHER, path);
-    const removeHere = (): void => {
-      for (const [w, event] of this.watches.remove(spath, type, watcher)) {
-        this.dispatcher.listener(() => w({ type: event, state: 'SyncConnected', path }));
+  removeWatches(path: string, type: WatcherType, options: RequestOptions & { watcher?: Watcher; local?: boolean } = {}): Promise<void> {
+    return this.guard(() => {
+      const spath = this.serverPath(path);
+      const { watcher, local = false } = options;
+      // As ZooKeeper's client: only watches this client holds can be removed.
+      if (!this.watches.has(spath, type, watcher)) throw new NoWatcherError(Err.NOWATCHER, path);
+      const removeHere = (): void => {
+        for (const [w, event] of this.watches.remove(spath, type, watcher)) {
+          this.dispatcher.listener(() => w({ type: event, state: 'SyncConnected', path }));
+        }
+      };
+      if (local && this.phase !== 'connected') {
+        removeHere();
+        return Promise.resolve();
       }
-    };
-    if (local && this.phase !== 'connected') {
-      removeHere();
-      return;
-    }
-    const persistent = type === 'Persistent' || type === 'PersistentRecursive';
-    if (watcher !== undefined && persistent && this.watches.count(spath, type) > 1) {
-      // Other listeners still need the server's watch: only this one goes.
-      removeHere();
-      return;
-    }
-    // A 3.8 server knows only Children, Data and Any, and keeps a persistent watch in its child and
-    // data tables (a recursive one in the data table only): remove it as such, outright.
-    const op = watcher !== undefined && !persistent ? OpCode.checkWatches : OpCode.removeWatches;
-    const wireType = type === 'Persistent' ? 'Any' : type === 'PersistentRecursive' ? 'Data' : type;
-    try {
-      await this.submit(op, (w) => writePathTypeRequest(w, { path: spath, type: watcherTypeCode[wireType] }), (err) => {
+      const persistent = type === 'Persistent' || type === 'PersistentRecursive';
+      if (watcher !== undefined && persistent && this.watches.count(spath, type) > 1) {
+        // Other listeners still need the server's watch: only this one goes.
+        removeHere();
+        return Promise.resolve();
+      }
+      // A 3.8 server knows only Children, Data and Any, and keeps a persistent watch in its child and
+      // data tables (a recursive one in the data table only): remove it as such, outright.
+      const op = watcher !== undefined && !persistent ? OpCode.checkWatches : OpCode.removeWatches;
+      const wireType = type === 'Persistent' ? 'Any' : type === 'PersistentRecursive' ? 'Data' : type;
+      return this.submit(op, (w) => writePathTypeRequest(w, { path: spath, type: watcherTypeCode[wireType] }), (err) => {
         this.check(err, path);
         removeHere();
-      }, options);
-    } catch (err) {
-      if (local && err instanceof ConnectionLossError) removeHere();
-      else throw err;
-    }
+      }, options, (err) => {
+        if (!local || !(err instanceof ConnectionLossError)) return false;
+        removeHere();
+        return true;
+      });
+    });
   }
 
   /** The session's ephemeral nodes whose paths start with prefix (all of them for '/'). */
-  async getEphemerals(prefix = '/', options: RequestOptions = {}): Promise<string[]> {
-    const spath = this.serverPath(prefix);
-    return this.submit(OpCode.getEphemerals, (w) => writePathRequest(w, spath), (err, r) => {
-      this.check(err, prefix);
-      return readGetEphemeralsResponse(r).map((p) => this.chroot.toClient(p));
-    }, options);
+  getEphemerals(prefix = '/', options: RequestOptions = {}): Promise<string[]> {
+    return this.guard(() => {
+      const spath = this.serverPath(prefix);
+      return this.submit(OpCode.getEphemerals, (w) => writePathRequest(w, spath), (err, r) => {
+        this.check(err, prefix);
+        return readGetEphemeralsResponse(r).map((p) => this.chroot.toClient(p));
+      }, options);
+    });
   }
 
-  async getAllChildrenNumber(path: string, options: RequestOptions = {}): Promise<number> {
-    const spath = this.serverPath(path);
-    return this.submit(OpCode.getAllChildrenNumber, (w) => writePathRequest(w, spath), (err, r) => {
-      this.check(err, path);
-      return readGetAllChildrenNumberResponse(r);
-    }, options);
+  getAllChildrenNumber(path: string, options: RequestOptions = {}): Promise<number> {
+    return this.guard(() => {
+      const spath = this.serverPath(path);
+      return this.submit(OpCode.getAllChildrenNumber, (w) => writePathRequest(w, spath), (err, r) => {
+        this.check(err, path);
+        return readGetAllChildrenNumberResponse(r);
+      }, options);
+    });
   }
 
   /** The identities the server knows this session by, e.g. [{ authScheme: 'ip', user: '127.0.0.1' }]. */
@@ -428,6 +450,25 @@ export class ZooKeeperClient extends EventEmitter {
 
   // ---- requests ----
 
+  /** Arguments are checked synchronously; a bad one becomes a rejected promise, like every other failure. */
+  private guard<T>(request: () => Promise<T>): Promise<T> {
+    try {
+      return request();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private createRequest<T>(path: string, data: Data | undefined, options: CreateOptions, result: (res: { path: string; stat: Stat }) => T): Promise<T> {
+    const op = createOp(path, data, options);
+    const req = { ...op.req, path: this.serverPath(path, isSequential(options.mode)) };
+    return this.submit(op.type, (w) => (op.type === OpCode.createTTL ? writeCreateTTLRequest(w, req) : writeCreateRequest(w, req)), (err, r) => {
+      this.check(err, path);
+      const res = readCreate2Response(r);
+      return result({ path: this.chroot.toClient(res.path), stat: res.stat });
+    }, options);
+  }
+
   private serverPath(path: string, sequential = false): string {
     const why = typeof path === 'string' ? pathError(path, sequential) : 'Path must be a string';
     if (why !== null) throw new InvalidPathError(Err.BADARGUMENTS, String(path), `Invalid path string "${String(path)}" caused by ${why}`);
@@ -457,13 +498,24 @@ export class ZooKeeperClient extends EventEmitter {
     return new SessionExpiredError(Err.SESSIONEXPIRED, undefined, this.currentState === 'Expired' ? 'session expired' : 'client closed');
   }
 
-  private submit<T>(op: number, encode: (w: JuteWriter) => void, complete: (err: number, body: JuteReader) => T, options: RequestOptions, internal = false): Promise<T> {
+  /**
+   * Sends a request now, or when connected. `complete` runs at reply time, in reply order (so that
+   * watches are registered before later events are read); `rescue` may turn a failure into success.
+   */
+  private submit<T>(
+    op: number,
+    encode: (w: JuteWriter) => void,
+    complete: (err: number, body: JuteReader) => T,
+    options: RequestOptions,
+    rescue?: (err: unknown) => boolean,
+    internal = false,
+  ): Promise<T> {
     const ended = internal ? null : this.endedError();
     if (ended) return Promise.reject(ended);
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<T>((resolve, reject) => {
-      const req: Request = { op, xid: 0, encode, complete, resolve: resolve as (v: unknown) => void, reject, settled: false };
+      const req: Request = { op, xid: 0, encode, complete, resolve: resolve as (v: unknown) => void, reject, settled: false, rescue };
       const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
       const timer = timeoutMs > 0
         ? setTimeout(() => this.fail(req, new RequestTimeoutError(Err.REQUESTTIMEOUT, undefined, `no reply within ${timeoutMs} ms`)), timeoutMs)
@@ -500,7 +552,7 @@ export class ZooKeeperClient extends EventEmitter {
     req.cleanup?.();
     const i = this.waiting.indexOf(req);
     if (i >= 0) this.waiting.splice(i, 1);
-    this.dispatcher.result(() => req.reject(err));
+    this.dispatcher.result(() => (req.rescue?.(err) ? req.resolve(undefined) : req.reject(err)));
   }
 
   private onReply(xid: number, zxid: number, err: number, body: JuteReader): void {
@@ -537,7 +589,7 @@ export class ZooKeeperClient extends EventEmitter {
     for (let i = 0; !this.ended; i++) {
       const host = this.hosts[i % this.hosts.length];
       const established = await this.attempt(host);
-      if (this.ended) break;
+      if (this.ended || this.closing !== null) break;
       if (established) {
         failedInARow = 0;
         delayMs = this.retry.baseDelayMs;
@@ -631,7 +683,8 @@ export class ZooKeeperClient extends EventEmitter {
     const acks = first ? this.auths.map((entry) => new Promise<void>((resolve, reject) => entry.waiters.push({ resolve, reject }))) : [];
     for (const entry of this.auths) this.sendAuth(sock, entry);
     for (const req of this.waiting.splice(0)) this.send(sock, req);
-    if (first) Promise.all(acks).then(() => this.settleReady(), (err: unknown) => this.settleReady(err));
+    // Through the dispatcher, so that connect() resolves after the SyncConnected state is delivered.
+    if (first) Promise.all(acks).then(() => this.dispatcher.result(() => this.settleReady()), (err: unknown) => this.settleReady(err));
     return true;
   }
 
@@ -678,21 +731,32 @@ export class ZooKeeperClient extends EventEmitter {
     const timeoutMs = this.negotiatedTimeoutMs;
     const readTimeoutMs = (timeoutMs * 2) / 3;
     const pingAfterMs = timeoutMs / 3;
+    const intervalMs = Math.max(10, Math.floor(timeoutMs / 10));
+    let lastTickAt = Date.now();
+    const ping = (): void => {
+      const w = sock.out;
+      const mark = w.beginFrame();
+      writeRequestHeader(w, Xid.ping, OpCode.ping);
+      w.endFrame(mark);
+      sock.flush();
+    };
     return setInterval(() => {
       const now = Date.now();
+      const stalled = now - lastTickAt > 3 * intervalMs;
+      lastTickAt = now;
+      if (stalled) {
+        // This process was blocked (a slow listener, a long GC): the server's answers may be sitting
+        // unread. Ping, and judge the silence at the next tick, once they have been read.
+        ping();
+        return;
+      }
       if (now - sock.lastReceiveAt >= readTimeoutMs) {
         this.logger.warn({ sessionId: this.id.toString(16) }, `no answer from the server for ${now - sock.lastReceiveAt} ms: reconnecting`);
         sock.destroy(new Error('read timeout'));
         return;
       }
-      if (now - sock.lastSendAt >= pingAfterMs) {
-        const w = sock.out;
-        const mark = w.beginFrame();
-        writeRequestHeader(w, Xid.ping, OpCode.ping);
-        w.endFrame(mark);
-        sock.flush();
-      }
-    }, Math.max(10, Math.floor(timeoutMs / 10)));
+      if (now - sock.lastSendAt >= pingAfterMs) ping();
+    }, intervalMs);
   }
 
   private onFrame(body: Buffer): void {
@@ -767,12 +831,16 @@ export class ZooKeeperClient extends EventEmitter {
   }
 
   private async doClose(): Promise<void> {
-    if (this.phase === 'ended') return;
-    if (this.phase === 'connected' && this.socket) {
-      const reply = this.submit(OpCode.closeSession, () => {}, () => {}, { timeoutMs: Math.min(CLOSE_TIMEOUT_MS, this.negotiatedTimeoutMs) }, true);
-      await reply.catch(() => {});
+    if (this.ended) return;
+    // Connected, or a connection attempt under way that may yet reopen the session: close it there,
+    // so that its ephemerals go now rather than when it times out.
+    if (this.socket !== null && this.id !== 0n) {
+      const timeoutMs = Math.min(CLOSE_TIMEOUT_MS, this.negotiatedTimeoutMs || CLOSE_TIMEOUT_MS);
+      await this.submit(OpCode.closeSession, () => {}, () => {}, { timeoutMs }, undefined, true).catch(() => {});
     }
     this.end('Closed', new SessionExpiredError(Err.SESSIONEXPIRED, undefined, 'client closed'));
+    // Resolve after the Closed state has been delivered.
+    await new Promise<void>((resolve) => this.dispatcher.result(resolve));
   }
 }
 

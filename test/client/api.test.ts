@@ -218,6 +218,48 @@ forEachServer({ extendedTypesEnabled: true, superDigest: SUPER_DIGEST }, (server
     assert.ok(event >= 0 && event < firstNew, log.join(', '));
   });
 
+  test(`${name}: results settle in the order the requests were issued, whatever their kind`, async () => {
+    const order: string[] = [];
+    const track = <T>(what: string, p: Promise<T>): Promise<T | void> => p.then(() => order.push(what), () => order.push(`${what}!`));
+    const w = (): void => {};
+    await Promise.all([
+      track('create', zk.create('/order2', 'x')),
+      track('createWithStat', zk.createWithStat('/order2/c', 'x')),
+      track('setData', zk.setData('/order2', 'y')),
+      track('exists', zk.exists('/order2', { watch: w })),
+      track('getData', zk.getData('/order2')),
+      track('getChildren', zk.getChildren('/order2', { stat: true })),
+      track('addWatch', zk.addWatch('/order2', 'persistent', w)),
+      track('multi', zk.transaction().check('/order2', 1).commit()),
+      track('bad path', zk.exists('no-slash')),
+      track('delete', zk.delete('/order2/c')),
+      track('sync', zk.sync('/order2')),
+      track('getACL', zk.getACL('/order2')),
+    ]);
+    // A request refused before it is sent (the bad path) settles at once, ahead of those on the wire.
+    assert.deepEqual(order, ['bad path!', 'create', 'createWithStat', 'setData', 'exists', 'getData', 'getChildren',
+      'addWatch', 'multi', 'delete', 'sync', 'getACL']);
+  });
+
+  test(`${name}: a listener that blocks the process for most of the session timeout does not cost the connection`, async () => {
+    const c = await open('', { sessionTimeoutMs: 4_000 });
+    const states: State[] = [];
+    c.on('state', (s) => states.push(s));
+    await c.create('/stall');
+    const w = watchOnce();
+    await c.getData('/stall', {
+      watch: (e) => {
+        const until = Date.now() + c.sessionTimeoutMs * 0.75;
+        while (Date.now() < until); // a listener that hogs the event loop
+        w.watcher(e);
+      },
+    });
+    await zk.setData('/stall', 'go');
+    await w.event;
+    assert.equal((await c.getData('/stall')).data?.toString(), 'go');
+    assert.deepEqual(states.filter((s) => s !== 'SyncConnected'), [], 'no Disconnected while the process was busy');
+  });
+
   test(`${name}: persistent and recursive watches, and removing watches`, async () => {
     const other = await open();
     // One session each: a server keeps one watch mode per path and session, the last one set.
