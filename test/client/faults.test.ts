@@ -110,9 +110,6 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
       ...options,
     });
     clients.add(c);
-    // connect() resolves just before the first 'SyncConnected' is emitted (it is dispatched in a
-    // setImmediate): let it go by, so that a state log started now holds only what follows.
-    await new Promise((r) => setImmediate(r));
     return c;
   };
   const proxy = async (options: ProxyOptions = {}): Promise<Proxy> => {
@@ -560,23 +557,19 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     await zk.create(`${root}/e`, null, { mode: 'ephemeral' });
     const log: string[] = [];
     zk.on('state', (s) => log.push(`state ${s}`));
-    // (createWithStat, not create: see the report on create()'s extra promise hops.)
     const requests = [
-      zk.createWithStat(`${root}/a`).then(() => log.push('create a')),
+      zk.create(`${root}/a`).then(() => log.push('create a')),
       zk.setData(root, 'x').then(() => log.push('setData')),
       zk.getChildren(root).then((c) => log.push(`children ${c.sort().join(',')}`)),
-      zk.createWithStat(`${root}/b`, null, { mode: 'ephemeral' }).then(() => log.push('create b')),
+      zk.create(`${root}/b`, null, { mode: 'ephemeral' }).then(() => log.push('create b')),
     ];
     const closing = zk.close().then(() => log.push('closed'));
     // Issued after close(): refused at once, as ZooKeeper's Java client does after close.
     await rejects(zk.getData(root), SessionExpiredError);
     await Promise.all([...requests, closing]);
     await eventually(() => log.includes('state Closed'), 'the Closed state');
-    // Every request first, in order; then the state and close()'s promise (in either order: close()
-    // may resolve before the listener is called, as ZooKeeper's close() returns before its event
-    // thread delivers Closed).
-    assert.deepEqual(log.slice(0, 4), ['create a', 'setData', 'children a,e', 'create b']);
-    assert.deepEqual(log.slice(4).sort(), ['closed', 'state Closed']);
+    // Every request first, in order; then the Closed state; then close() resolves.
+    assert.deepEqual(log, ['create a', 'setData', 'children a,e', 'create b', 'state Closed', 'closed']);
     assert.equal(zk.state, 'Closed');
     await rejects(zk.exists(root), SessionExpiredError);
     await rejects(zk.create(`${root}/c`), SessionExpiredError);
@@ -584,6 +577,26 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     // The session is gone with its ephemerals; the rest stays.
     assert.deepEqual((await observer.getChildren(root)).sort(), ['a']);
     assert.equal((await observer.getData(root)).data?.toString(), 'x');
+  });
+
+  test(`${name}: close() during a reconnection closes the session there, so its ephemerals go at once`, async () => {
+    const root = '/faults-close-reconnecting';
+    const link = await proxy();
+    const zk = await open(link.connectString);
+    const observer = await open(server().connectString);
+    const states = new StateLog(zk);
+    await zk.create(root);
+    await zk.create(`${root}/e`, null, { mode: 'ephemeral' });
+    link.pause();
+    link.cut();
+    await states.waitFor('Disconnected');
+    await eventually(() => link.openConnections > 0, 'a reconnection attempt held by the paused proxy');
+    const closing = zk.close();
+    link.resume();
+    await closing;
+    assert.equal(zk.state, 'Closed');
+    // Well within the session timeout: the session was closed, not left to expire.
+    await eventually(async () => (await observer.getChildren(root)).length === 0, 'the ephemeral to go', SESSION_TIMEOUT_MS / 2);
   });
 
   // Last: it restarts the server under the other tests' feet.
