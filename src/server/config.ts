@@ -22,6 +22,15 @@ export interface ServerConfig {
   containerCheckIntervalMs: number;
   /** Writes allowed in flight per connection before reading from it pauses. */
   maxOutstandingPerConnection: number;
+  /** fdatasync the log before replying (forceSync=no: tests only). */
+  forceSync: boolean;
+  /** Txns between snapshots (each interval drawn from [snapCount/2, snapCount]). */
+  snapCount: number;
+  /** Log segments grow by this much at a time (preAllocSize, in KiB in zoo.cfg). */
+  preAllocSizeBytes: number;
+  /** autopurge.snapRetainCount and autopurge.purgeInterval (hours; 0 = off). */
+  snapRetainCount: number;
+  purgeIntervalHours: number;
 }
 
 export const DEFAULT_TICK_MS = 2000;
@@ -40,6 +49,11 @@ export function defaultConfig(): ServerConfig {
     reconfigEnabled: false,
     containerCheckIntervalMs: 60_000,
     maxOutstandingPerConnection: 1000,
+    forceSync: true,
+    snapCount: 100_000,
+    preAllocSizeBytes: 64 * 1024 * 1024,
+    snapRetainCount: 3,
+    purgeIntervalHours: 0,
   };
 }
 
@@ -48,6 +62,9 @@ export function resolveConfig(partial: Partial<ServerConfig>): ServerConfig {
   const c: ServerConfig = { ...defaultConfig(), ...stripUndefined(partial) };
   if (c.minSessionTimeoutMs <= 0) c.minSessionTimeoutMs = 2 * c.tickTimeMs;
   if (c.maxSessionTimeoutMs <= 0) c.maxSessionTimeoutMs = 20 * c.tickTimeMs;
+  if (c.snapCount < 2) throw new Error(`snapCount must be at least 2, got ${c.snapCount}`);
+  // As ZooKeeper: fewer than 3 retained snapshots is raised to 3.
+  if (c.snapRetainCount < 3) c.snapRetainCount = 3;
   if (c.minSessionTimeoutMs > c.maxSessionTimeoutMs) {
     throw new Error(`minSessionTimeout ${c.minSessionTimeoutMs} must not be larger than maxSessionTimeout ${c.maxSessionTimeoutMs}`);
   }
@@ -68,11 +85,12 @@ const integer = (key: string, v: string): number => {
   return Number(v.trim());
 };
 const bool = (v: string): boolean => v.trim().toLowerCase() === 'true';
+/** ZooKeeper reads forceSync as "no" (off) or anything else (on). */
+const yesNo = (v: string): boolean => v.trim().toLowerCase() !== 'no';
 
 /** Keys ZooKeeper accepts that Ensemble does not act on yet: accepted silently. */
 const KNOWN_IGNORED = new Set([
-  'initLimit', 'syncLimit', 'admin.enableServer', 'admin.serverPort', 'autopurge.snapRetainCount',
-  'autopurge.purgeInterval', 'snapCount', 'preAllocSize', 'forceSync', 'globalOutstandingLimit',
+  'initLimit', 'syncLimit', 'admin.enableServer', 'admin.serverPort', 'globalOutstandingLimit',
   'standaloneEnabled', 'metricsProvider.className', 'audit.enable', 'electionAlg',
   'quorumListenOnAllIPs', 'secureClientPort', 'serverCnxnFactory', 'peerType', 'clientPortListenBacklog', 'log.dir', 'root.logger',
 ]);
@@ -108,6 +126,11 @@ export function parseZooCfg(text: string): ParsedZooCfg {
       case 'extendedTypesEnabled': config.extendedTypesEnabled = bool(value); break;
       case 'reconfigEnabled': config.reconfigEnabled = bool(value); break;
       case 'znode.container.checkIntervalMs': config.containerCheckIntervalMs = integer(key, value); break;
+      case 'forceSync': config.forceSync = yesNo(value); break;
+      case 'snapCount': config.snapCount = integer(key, value); break;
+      case 'preAllocSize': config.preAllocSizeBytes = integer(key, value) * 1024; break;
+      case 'autopurge.snapRetainCount': config.snapRetainCount = integer(key, value); break;
+      case 'autopurge.purgeInterval': config.purgeIntervalHours = integer(key, value); break;
       default:
         if (!KNOWN_IGNORED.has(k) && !/^(server|authProvider)\.\d+$/.test(k)) warnings.push(`zoo.cfg: unknown key "${key}" ignored`);
     }

@@ -2,6 +2,7 @@
 import pino from 'pino';
 import { resolveConfig, type ServerConfig } from './config.ts';
 import { EnsembleServer, type ServerDeps } from './server.ts';
+import { Storage, type StorageOptions } from './storage/storage.ts';
 
 export interface StartedServer {
   host: string;
@@ -10,12 +11,44 @@ export interface StartedServer {
   close(): Promise<void>;
 }
 
+/**
+ * Recovers the state from the data dir (unless a commit stage is given: then it starts empty and
+ * that stage decides what is durable), then listens.
+ */
 export async function startServer(config: Partial<ServerConfig> = {}, deps: ServerDeps = {}): Promise<StartedServer> {
   const resolved = resolveConfig(config);
   const log = deps.log ?? pino({ name: 'ensemble', level: process.env.ENSEMBLE_LOG_LEVEL ?? 'warn' });
-  const server = new EnsembleServer(resolved, { ...deps, log });
-  const { host, port } = await server.listen();
-  return { host, port, server, close: () => server.close() };
+  let storage: Storage | undefined;
+  if (!deps.commit) {
+    storage = new Storage(storageOptions(resolved), log);
+  }
+  const server = new EnsembleServer(resolved, { ...deps, log, ...(storage && { commit: storage, tree: storage.tree, sessionSecret: storage.secret }) });
+  storage?.onFailure(() => {
+    void server.close().finally(() => process.exit(1));
+  });
+  try {
+    const { host, port } = await server.listen();
+    return { host, port, server, close: () => server.close() };
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+}
+
+export function storageOptions(c: ServerConfig): StorageOptions {
+  return {
+    dataDir: c.dataDir,
+    logDir: c.dataLogDir ?? c.dataDir,
+    forceSync: c.forceSync,
+    snapCount: c.snapCount,
+    preallocBytes: c.preAllocSizeBytes,
+    rollBytes: c.preAllocSizeBytes,
+    // A txn holds at most one request: jute.maxbuffer plus room for its header and ACLs.
+    maxRecordBytes: c.juteMaxBufferBytes + 1024 * 1024,
+    extendedTypes: c.extendedTypesEnabled,
+    snapRetainCount: c.snapRetainCount,
+    purgeIntervalHours: c.purgeIntervalHours,
+  };
 }
 
 export { EnsembleServer } from './server.ts';

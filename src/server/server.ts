@@ -23,6 +23,10 @@ export interface ServerDeps {
   log?: Logger;
   commit?: CommitStage;
   now?: () => number;
+  /** The recovered state (an empty tree otherwise). */
+  tree?: DataTree;
+  /** Key of the session passwords (random otherwise: sessions then cannot outlive the process). */
+  sessionSecret?: Buffer;
 }
 
 export class EnsembleServer {
@@ -44,8 +48,10 @@ export class EnsembleServer {
     this.log = deps.log ?? pino({ name: 'ensemble' });
     this.now = deps.now ?? Date.now;
     this.startedAtMs = this.now();
-    this.tree = new DataTree(config.extendedTypesEnabled);
-    this.sessions = new SessionTracker(config.tickTimeMs, this.now());
+    this.tree = deps.tree ?? new DataTree(config.extendedTypesEnabled);
+    this.sessions = new SessionTracker(config.tickTimeMs, this.now(), 0n, deps.sessionSecret);
+    // Recovered sessions start with fresh timers: those that are not renewed expire as usual.
+    for (const [id, timeoutMs] of this.tree.sessions) this.sessions.add(id, timeoutMs, this.now());
     this.prep = new Prep(this.tree, {
       extendedTypes: config.extendedTypesEnabled,
       maxDataBytes: config.juteMaxBufferBytes,

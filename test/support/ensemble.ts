@@ -46,7 +46,7 @@ export async function startEnsemble(opts: ServerOptions = {}): Promise<RunningSe
         await rm(dataDir, { recursive: true, force: true });
       }
     },
-    /** A new server on the same port and data dir; without durability (yet) it starts empty. */
+    /** A new server on the same port and data dir: it recovers what the old one logged. */
     async restart() {
       if (stopped) throw new Error('restart: the server was stopped');
       await server.close();

@@ -18,7 +18,7 @@ export class SessionTracker {
   private nextId: bigint;
   private readonly secret: Buffer;
 
-  constructor(private readonly tickMs: number, nowMs: number, serverId = 0n, secret = randomBytes(32)) {
+  constructor(private readonly tickMs: number, nowMs: number, serverId = 0n, secret: Buffer = randomBytes(32)) {
     // As ZooKeeper: the time in the high bits makes ids unique across restarts; the top byte is the server id.
     this.nextId = (BigInt.asUintN(64, BigInt(Math.floor(nowMs)) << 24n) >> 8n) | (serverId << 56n);
     this.secret = secret;

@@ -208,6 +208,56 @@ export class DataTree {
     return this.ephemerals.get(sessionId) ?? new Set();
   }
 
+  // ---- loading a snapshot (recovery only) ----
+
+  /** Puts a node read from a snapshot in place; children are linked by finishLoad. */
+  loadNode(path: string, node: Omit<ZNode, 'children'>): void {
+    this.nodes.set(path, { ...node, children: new ChildSet() });
+  }
+
+  /**
+   * Links every loaded node to its parent and rebuilds the indexes. A node whose parent is missing
+   * was caught by a fuzzy snapshot while its subtree was being deleted; the log replayed after
+   * deletes it anyway, so it is dropped here. Returns how many were dropped.
+   */
+  finishLoad(lastZxid: number): number {
+    this.ephemerals.clear();
+    this.containers.clear();
+    this.ttls.clear();
+    let dropped = 0;
+    for (let again = true; again; ) {
+      again = false;
+      for (const path of this.nodes.keys()) {
+        if (path !== '/' && !this.nodes.has(parentOf(path))) {
+          this.nodes.delete(path);
+          dropped++;
+          again = true;
+        }
+      }
+    }
+    for (const [path, node] of this.nodes) {
+      if (path === '/') continue;
+      this.nodes.get(parentOf(path))!.children.add(baseName(path));
+      this.index(path, node.ephemeralOwner);
+    }
+    this.lastProcessedZxid = lastZxid;
+    return dropped;
+  }
+
+  private index(path: string, ephemeralOwner: bigint): void {
+    switch (ephemeralKind(ephemeralOwner, this.extendedTypes)) {
+      case 'container': this.containers.add(path); break;
+      case 'ttl': this.ttls.add(path); break;
+      case 'normal': {
+        let set = this.ephemerals.get(ephemeralOwner);
+        if (!set) this.ephemerals.set(ephemeralOwner, (set = new Set()));
+        set.add(path);
+        break;
+      }
+      case 'void': break;
+    }
+  }
+
   // ---- the one mutator ----
 
   apply(entry: TxnEntry): ApplyResult {
@@ -273,7 +323,15 @@ export class DataTree {
     const parent = this.nodes.get(parentPath);
     if (!parent) throw new KeeperError(Err.NONODE, path);
     const name = baseName(path);
-    if (parent.children.has(name)) throw new KeeperError(Err.NODEEXISTS, path);
+    if (parent.children.has(name)) {
+      // The parent's count is still carried: replaying the log over a fuzzy snapshot that caught
+      // the child but not its parent's count (DataTree.processTxn does the same).
+      if (parentCVersion > parent.cversion) {
+        parent.cversion = parentCVersion;
+        parent.pzxid = zxid;
+      }
+      throw new KeeperError(Err.NODEEXISTS, path);
+    }
     if (parentCVersion === -1) parentCVersion = parent.cversion + 1;
     if (parentCVersion > parent.cversion) {
       parent.cversion = parentCVersion;
@@ -282,17 +340,7 @@ export class DataTree {
     const node = newNode(data, acl, zxid, timeMs, ephemeralOwner);
     parent.children.add(name);
     this.nodes.set(path, node);
-    switch (ephemeralKind(ephemeralOwner, this.extendedTypes)) {
-      case 'container': this.containers.add(path); break;
-      case 'ttl': this.ttls.add(path); break;
-      case 'normal': {
-        let set = this.ephemerals.get(ephemeralOwner);
-        if (!set) this.ephemerals.set(ephemeralOwner, (set = new Set()));
-        set.add(path);
-        break;
-      }
-      case 'void': break;
-    }
+    this.index(path, ephemeralOwner);
     this.dataWatches.trigger(path, EventType.NodeCreated, zxid);
     this.childWatches.trigger(parentPath, EventType.NodeChildrenChanged, zxid);
     return node;

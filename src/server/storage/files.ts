@@ -1,0 +1,38 @@
+/** Names of the files in a data dir: `log.<zxid>` and `snapshot.<zxid>`, the zxid in hex as ZooKeeper names them. */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type FileKind = 'log' | 'snapshot';
+
+export interface DataFile {
+  kind: FileKind;
+  /** For a log: the zxid of its first record. For a snapshot: the last zxid applied when it began. */
+  zxid: number;
+  path: string;
+}
+
+export function fileName(kind: FileKind, zxid: number): string {
+  return `${kind}.${zxid.toString(16)}`;
+}
+
+/** The data files of one kind in dir, oldest first; other files are ignored. */
+export function listFiles(dir: string, kind: FileKind): DataFile[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const prefix = `${kind}.`;
+  const out: DataFile[] = [];
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const hex = name.slice(prefix.length);
+    if (!/^[0-9a-f]{1,16}$/.test(hex)) continue;
+    out.push({ kind, zxid: parseInt(hex, 16), path: join(dir, name) });
+  }
+  return out.sort((a, b) => a.zxid - b.zxid);
+}
+
+export const hex = (zxid: number): string => `0x${zxid.toString(16)}`;

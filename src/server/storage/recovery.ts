@@ -1,0 +1,124 @@
+/**
+ * Recovery at start: the newest snapshot that reads back intact (an older one when it is damaged),
+ * then every logged txn after it, in zxid order with no gap.
+ *
+ * A damaged record at the very end of the newest segment is a write torn by a crash: it was never
+ * acknowledged (replies wait for the fdatasync of their whole batch), so the segment is cut there
+ * and the server starts, with a warning. Damage followed by intact records, or in a segment that
+ * is not the newest, would mean serving a gap: recovery refuses, with the file and offset.
+ */
+import { readFileSync, rmSync, truncateSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataTree } from '../tree/data-tree.ts';
+import { hex, listFiles } from './files.ts';
+import { readSnapshot, SnapshotFormatError } from './snapshot.ts';
+import { LogFormatError, LOG_HEADER_BYTES, scanSegment } from './txn-log.ts';
+
+export class RecoveryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RecoveryError';
+  }
+}
+
+export interface RecoveryOptions {
+  dataDir: string;
+  logDir: string;
+  extendedTypes: boolean;
+  maxRecordBytes: number;
+  warn: (msg: string) => void;
+}
+
+export interface Recovered {
+  tree: DataTree;
+  /** The snapshot the state started from (null: an empty tree). */
+  snapshot: string | null;
+  snapshotZxid: number;
+  /** Txns replayed from the log. */
+  replayed: number;
+  lastZxid: number;
+}
+
+export function recover(opts: RecoveryOptions): Recovered {
+  removeTempFiles(opts.dataDir);
+  const { tree, snapshot, zxid: snapshotZxid } = loadNewestSnapshot(opts);
+  let last = snapshotZxid;
+  let replayed = 0;
+  const segments = listFiles(opts.logDir, 'log');
+  let first = -1;
+  for (let i = 0; i < segments.length; i++) if (segments[i].zxid <= snapshotZxid + 1) first = i;
+  if (first < 0 && segments.length > 0) {
+    if (segments[0].zxid > snapshotZxid + 1) {
+      throw new RecoveryError(`the log starts at zxid ${hex(segments[0].zxid)} but the state ends at ${hex(snapshotZxid)}: txns in between are missing`);
+    }
+  }
+  for (let i = Math.max(first, 0); i < segments.length; i++) {
+    const seg = segments[i];
+    const newest = i === segments.length - 1;
+    const buf = readFileSync(seg.path);
+    let scan;
+    try {
+      scan = scanSegment(buf, opts.maxRecordBytes);
+    } catch (err) {
+      if (!(err instanceof LogFormatError)) throw err;
+      // A crash between creating the newest segment and writing its header leaves it empty.
+      if (newest && buf.subarray(0, Math.min(buf.length, LOG_HEADER_BYTES)).every((b) => b === 0)) {
+        opts.warn(`${seg.path}: empty segment left by a crash, removed`);
+        rmSync(seg.path);
+        continue;
+      }
+      throw new RecoveryError(`${seg.path}: ${err.message}`);
+    }
+    if (scan.firstZxid !== seg.zxid) throw new RecoveryError(`${seg.path}: its header says it starts at ${hex(scan.firstZxid)}`);
+    for (const { entry, offset } of scan.records) {
+      const zxid = entry.header.zxid;
+      if (zxid <= last) continue;
+      if (zxid !== last + 1) {
+        throw new RecoveryError(`${seg.path} at offset ${offset}: zxid ${hex(zxid)} follows ${hex(last)}, txns in between are missing`);
+      }
+      tree.apply(entry);
+      last = zxid;
+      replayed++;
+    }
+    const end = scan.end;
+    if (end.kind === 'corrupt') {
+      throw new RecoveryError(`${seg.path}: damaged record at offset ${end.offset} (${end.reason}) with intact records after it (at ${end.nextValidOffset}); refusing to serve a gap`);
+    }
+    if (end.kind === 'torn') {
+      if (!newest) throw new RecoveryError(`${seg.path}: damaged record at offset ${end.offset} (${end.reason}) in a segment that is not the newest`);
+      opts.warn(`${seg.path}: torn write at offset ${end.offset} (${end.reason}); the log is cut there (last zxid ${hex(last)})`);
+      truncateSync(seg.path, end.offset);
+    }
+  }
+  return { tree, snapshot, snapshotZxid, replayed, lastZxid: last };
+}
+
+function loadNewestSnapshot(opts: RecoveryOptions): { tree: DataTree; snapshot: string | null; zxid: number } {
+  const snapshots = listFiles(opts.dataDir, 'snapshot').reverse();
+  for (const snap of snapshots) {
+    try {
+      const loaded = readSnapshot(snap.path, opts.extendedTypes);
+      if (loaded.zxid !== snap.zxid) throw new SnapshotFormatError(`its header says zxid ${hex(loaded.zxid)}`);
+      return { tree: loaded.tree, snapshot: snap.path, zxid: loaded.zxid };
+    } catch (err) {
+      if (!(err instanceof SnapshotFormatError)) throw err;
+      opts.warn(`${snap.path} is damaged (${err.message}); trying the one before`);
+    }
+  }
+  if (snapshots.length > 0) {
+    const logs = listFiles(opts.logDir, 'log');
+    if (logs.length === 0 || logs[0].zxid > 1) throw new RecoveryError(`no intact snapshot in ${opts.dataDir}, and the log does not reach back to the start`);
+    opts.warn('no intact snapshot: rebuilding the state from the whole log');
+  }
+  return { tree: new DataTree(opts.extendedTypes), snapshot: null, zxid: 0 };
+}
+
+function removeTempFiles(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) if (name.endsWith('.tmp')) rmSync(join(dir, name), { force: true });
+}

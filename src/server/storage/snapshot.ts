@@ -1,0 +1,228 @@
+/**
+ * Snapshots of the whole state: `snapshot.<zxid>`, zxid being the last txn applied when it began.
+ *
+ *   header  magic "ESNP" u32 | version u32 | zxid i64 | timeMs i64          (24 bytes)
+ *   chunks  length u32 | crc32 u32 | items (length bytes)                   crc over the items
+ *
+ * Items, each a kind byte then its fields: 1 session (id i64, timeoutMs i32), 2 ACL (ref i32,
+ * ACL vector), 3 znode (path, data, aclRef i32, czxid i64, mzxid i64, ctime i64, mtime i64,
+ * version i32, cversion i32, aversion i32, ephemeralOwner i64, pzxid i64), 9 end (znodes i64,
+ * sessions i32), which closes the last chunk. A snapshot without its end item is incomplete.
+ *
+ * Snapshots are fuzzy, as ZooKeeper's: written a slice of the tree at a time while requests go on,
+ * so a node may be caught at any state after `zxid`. Replaying the log from zxid + 1 on top brings
+ * every node to its final state, because applying a txn sets absolute values (version, cversion,
+ * data) rather than increments. The file is written as `.tmp`, fsynced, renamed, and the directory
+ * fsynced.
+ */
+import { readFileSync, renameSync } from 'node:fs';
+import { open as openAsync } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { JuteError, JuteReader, JuteWriter } from '../../protocol/jute.ts';
+import { readACLs, writeACLs, type ACL } from '../../protocol/records.ts';
+import { DataTree, type ZNode } from '../tree/data-tree.ts';
+import { fileName } from './files.ts';
+import { fsyncDir } from './txn-log.ts';
+
+export const SNAP_MAGIC = 0x45534e50; // "ESNP"
+export const SNAP_VERSION = 1;
+const HEADER_BYTES = 24;
+const CHUNK_HEADER_BYTES = 8;
+const ITEM = { session: 1, acl: 2, node: 3, end: 9 } as const;
+
+/** How much one slice encodes before yielding to requests. */
+const SLICE_NODES = 2_000;
+const SLICE_MS = 4;
+
+export interface SnapshotInfo {
+  path: string;
+  zxid: number;
+  nodes: number;
+  sessions: number;
+  bytes: number;
+}
+
+/** Writes a fuzzy snapshot of tree without stalling the event loop for more than a slice. */
+export async function writeSnapshot(tree: DataTree, dir: string, timeMs = Date.now()): Promise<SnapshotInfo> {
+  const zxid = tree.lastProcessedZxid;
+  const path = join(dir, fileName('snapshot', zxid));
+  const tmp = `${path}.tmp`;
+  const file = await openAsync(tmp, 'w');
+  let bytes = 0;
+  const w = new JuteWriter(1024 * 1024);
+  const emitChunk = async (): Promise<void> => {
+    const items = w.bytes();
+    const chunk = Buffer.allocUnsafe(CHUNK_HEADER_BYTES + items.length);
+    chunk.writeUInt32BE(items.length, 0);
+    chunk.writeUInt32BE(crc32(items), 4);
+    items.copy(chunk, CHUNK_HEADER_BYTES);
+    w.reset();
+    await file.write(chunk, 0, chunk.length, bytes);
+    bytes += chunk.length;
+  };
+  try {
+    const header = Buffer.alloc(HEADER_BYTES);
+    header.writeUInt32BE(SNAP_MAGIC, 0);
+    header.writeUInt32BE(SNAP_VERSION, 4);
+    header.writeBigInt64BE(BigInt(zxid), 8);
+    header.writeBigInt64BE(BigInt(timeMs), 16);
+    await file.write(header, 0, HEADER_BYTES, 0);
+    bytes = HEADER_BYTES;
+
+    let sessions = 0;
+    for (const [id, timeoutMs] of tree.sessions) {
+      w.raw(ITEM_BYTES.session).bigLong(id).int(timeoutMs);
+      sessions++;
+    }
+    const aclRefs = new Map<string, number>();
+    let nodes = 0;
+    const it = tree.nodes.entries();
+    for (let done = false; !done; ) {
+      const sliceStart = performance.now();
+      for (let n = 0; ; n++) {
+        if (n >= SLICE_NODES && performance.now() - sliceStart >= SLICE_MS) break;
+        const next = it.next();
+        if (next.done) {
+          done = true;
+          break;
+        }
+        writeNode(w, next.value[0], next.value[1], aclRefs);
+        nodes++;
+      }
+      if (!done) {
+        await emitChunk();
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    w.raw(ITEM_BYTES.end).long(nodes).int(sessions);
+    await emitChunk();
+    await file.sync();
+    await file.close();
+    renameSync(tmp, path);
+    fsyncDir(dir);
+    return { path, zxid, nodes, sessions, bytes };
+  } catch (err) {
+    await file.close().catch(() => {});
+    throw err;
+  }
+}
+
+const ITEM_BYTES = {
+  session: Uint8Array.of(ITEM.session),
+  acl: Uint8Array.of(ITEM.acl),
+  node: Uint8Array.of(ITEM.node),
+  end: Uint8Array.of(ITEM.end),
+};
+
+function aclKey(acl: readonly ACL[]): string {
+  let key = '';
+  for (const a of acl) key += `${a.perms}\u0000${a.id.scheme}\u0000${a.id.id}\u0001`;
+  return key;
+}
+
+function writeNode(w: JuteWriter, path: string, n: ZNode, aclRefs: Map<string, number>): void {
+  const key = aclKey(n.acl);
+  let ref = aclRefs.get(key);
+  if (ref === undefined) {
+    ref = aclRefs.size;
+    aclRefs.set(key, ref);
+    writeACLs(w.raw(ITEM_BYTES.acl).int(ref), n.acl);
+  }
+  w.raw(ITEM_BYTES.node).ustring(path).buffer(n.data).int(ref)
+    .long(n.czxid).long(n.mzxid).long(n.ctime).long(n.mtime)
+    .int(n.version).int(n.cversion).int(n.aversion).bigLong(n.ephemeralOwner).long(n.pzxid);
+}
+
+export class SnapshotFormatError extends Error {}
+
+export interface LoadedSnapshot {
+  tree: DataTree;
+  zxid: number;
+  timeMs: number;
+  nodes: number;
+  sessions: number;
+  /** Nodes dropped because the fuzzy snapshot caught them without their parent. */
+  orphans: number;
+}
+
+/** Reads and checks a whole snapshot; any damage is a SnapshotFormatError. */
+export function readSnapshot(path: string, extendedTypes: boolean): LoadedSnapshot {
+  const buf = readFileSync(path);
+  const tree = new DataTree(extendedTypes);
+  const { zxid, timeMs, nodes, sessions } = visitSnapshot(buf, {
+    session: (id, timeoutMs) => tree.sessions.set(id, timeoutMs),
+    node: (p, node) => tree.loadNode(p, node),
+  });
+  const orphans = tree.finishLoad(zxid);
+  return { tree, zxid, timeMs, nodes, sessions, orphans };
+}
+
+export interface SnapshotVisitor {
+  session(id: bigint, timeoutMs: number): void;
+  node(path: string, node: Omit<ZNode, 'children'>): void;
+}
+
+/** Walks a snapshot's items, checking every chunk; the summary comes from its end item. */
+export function visitSnapshot(buf: Buffer, visit: SnapshotVisitor): { zxid: number; timeMs: number; nodes: number; sessions: number } {
+  if (buf.length < HEADER_BYTES || buf.readUInt32BE(0) !== SNAP_MAGIC) throw new SnapshotFormatError('not a snapshot (bad magic)');
+  const version = buf.readUInt32BE(4);
+  if (version !== SNAP_VERSION) throw new SnapshotFormatError(`unknown snapshot format version ${version}`);
+  const zxid = Number(buf.readBigInt64BE(8));
+  const timeMs = Number(buf.readBigInt64BE(16));
+  const acls = new Map<number, ACL[]>();
+  let nodes = 0;
+  let sessions = 0;
+  let offset = HEADER_BYTES;
+  while (offset < buf.length) {
+    if (offset + CHUNK_HEADER_BYTES > buf.length) throw new SnapshotFormatError(`chunk header cut short at ${offset}`);
+    const length = buf.readUInt32BE(offset);
+    const start = offset + CHUNK_HEADER_BYTES;
+    if (start + length > buf.length) throw new SnapshotFormatError(`chunk at ${offset} cut short`);
+    if (crc32(buf.subarray(start, start + length)) !== buf.readUInt32BE(offset + 4)) throw new SnapshotFormatError(`checksum mismatch in the chunk at ${offset}`);
+    const r = new JuteReader(buf, start, start + length);
+    try {
+      while (r.remaining > 0) {
+        const kind = buf[r.offset++];
+        switch (kind) {
+          case ITEM.session:
+            visit.session(r.bigLong(), r.int());
+            sessions++;
+            break;
+          case ITEM.acl:
+            acls.set(r.int(), readACLs(r) ?? []);
+            break;
+          case ITEM.node: {
+            const path = r.string();
+            const data = r.buffer();
+            const acl = acls.get(r.int());
+            if (acl === undefined) throw new SnapshotFormatError(`znode ${path} refers to an unknown ACL`);
+            visit.node(path, {
+              data: data === null ? null : Buffer.from(data), acl,
+              czxid: r.long(), mzxid: r.long(), ctime: r.long(), mtime: r.long(),
+              version: r.int(), cversion: r.int(), aversion: r.int(), ephemeralOwner: r.bigLong(), pzxid: r.long(),
+            });
+            nodes++;
+            break;
+          }
+          case ITEM.end: {
+            const endNodes = r.long();
+            const endSessions = r.int();
+            if (r.remaining !== 0 || start + length !== buf.length) throw new SnapshotFormatError('bytes after the end of the snapshot');
+            if (endNodes !== nodes || endSessions !== sessions) {
+              throw new SnapshotFormatError(`counts differ: end says ${endNodes} znodes and ${endSessions} sessions, read ${nodes} and ${sessions}`);
+            }
+            return { zxid, timeMs, nodes, sessions };
+          }
+          default:
+            throw new SnapshotFormatError(`unknown item kind ${kind} at ${r.offset - 1}`);
+        }
+      }
+    } catch (err) {
+      if (err instanceof JuteError) throw new SnapshotFormatError(`malformed item in the chunk at ${offset}: ${err.message}`);
+      throw err;
+    }
+    offset = start + length;
+  }
+  throw new SnapshotFormatError('incomplete snapshot: no end item');
+}
