@@ -1,8 +1,8 @@
 /** The `ensemble` command. */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { loadZooCfg, parseZooCfg, resolveConfig, type ServerConfig } from '../server/config.ts';
-import { EnsembleServer } from '../server/server.ts';
+import { loadZooCfg, parseZooCfg, type ServerConfig } from '../server/config.ts';
+import { startServer } from '../server/index.ts';
 
 const USAGE = `usage: ensemble <command> [options]
 
@@ -45,12 +45,11 @@ async function runServer(args: string[]): Promise<void> {
     partial.clientPort = port;
   }
   if (values['data-dir'] !== undefined) partial.dataDir = values['data-dir'];
-  const server = new EnsembleServer(resolveConfig(partial), { log });
-  const { host, port } = await server.listen();
+  const { host, port, close } = await startServer(partial, { log });
   log.info(`ensemble listening on ${host.includes(':') ? `[${host}]` : host}:${port}`);
   const stop = (signal: string) => {
     log.info(`${signal}: shutting down`);
-    server.close().then(() => process.exit(0), () => process.exit(1));
+    close().then(() => process.exit(0), () => process.exit(1));
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));

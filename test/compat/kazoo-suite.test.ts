@@ -24,8 +24,6 @@ const MODULES = [
  * that fails fails this test.
  */
 const KNOWN_FAILURES: Record<string, string> = {
-  'test_client.py::TestClient::test_request_queuing_session_expired': 'needs sessions to survive a server restart (durable storage)',
-  'test_client.py::TestClient::test_request_queuing_session_recovered': 'needs sessions to survive a server restart (durable storage)',
   // These fail against a standalone Apache ZooKeeper 3.8 as well (they need a multi-server ensemble).
   'test_client.py::TestClient::test_update_host_list': 'fails against standalone Apache ZooKeeper too',
   'test_client.py::TestReconfig::test_add_remove_observer': 'reconfig: needs a replicated ensemble',
