@@ -41,16 +41,44 @@ export interface Recovered {
 
 export function recover(opts: RecoveryOptions): Recovered {
   removeTempFiles(opts.dataDir);
-  const { tree, snapshot, zxid: snapshotZxid } = loadNewestSnapshot(opts);
-  let last = snapshotZxid;
+  const snapshots = listFiles(opts.dataDir, 'snapshot').reverse();
+  for (const snap of snapshots) {
+    let loaded;
+    try {
+      loaded = readSnapshot(snap.path, opts.extendedTypes);
+      if (loaded.zxid !== snap.zxid) throw new SnapshotFormatError(`its header says zxid ${hex(loaded.zxid)}`);
+    } catch (err) {
+      if (!(err instanceof SnapshotFormatError)) throw err;
+      opts.warn(`${snap.path} is damaged (${err.message}); trying the one before`);
+      continue;
+    }
+    const replay = replayLog(opts, loaded.tree, loaded.zxid);
+    // A fuzzy snapshot may hold effects of txns up to its endZxid: the log must reach that far.
+    if (replay.lastZxid >= loaded.endZxid) {
+      return { tree: loaded.tree, snapshot: snap.path, snapshotZxid: loaded.zxid, ...replay };
+    }
+    opts.warn(`${snap.path} holds txns up to ${hex(loaded.endZxid)} but the log ends at ${hex(replay.lastZxid)}; trying the one before`);
+  }
+  const logs = listFiles(opts.logDir, 'log');
+  if (snapshots.length > 0) {
+    if (logs.length === 0 || logs[0].zxid > 1) {
+      throw new RecoveryError(`no usable snapshot in ${opts.dataDir}, and the log does not reach back to the start`);
+    }
+    opts.warn('no usable snapshot: rebuilding the state from the whole log');
+  }
+  const tree = new DataTree(opts.extendedTypes);
+  return { tree, snapshot: null, snapshotZxid: 0, ...replayLog(opts, tree, 0) };
+}
+
+/** Applies every logged txn after `from` to tree, in zxid order with no gap. */
+function replayLog(opts: RecoveryOptions, tree: DataTree, from: number): { replayed: number; lastZxid: number } {
+  let last = from;
   let replayed = 0;
   const segments = listFiles(opts.logDir, 'log');
   let first = -1;
-  for (let i = 0; i < segments.length; i++) if (segments[i].zxid <= snapshotZxid + 1) first = i;
+  for (let i = 0; i < segments.length; i++) if (segments[i].zxid <= from + 1) first = i;
   if (first < 0 && segments.length > 0) {
-    if (segments[0].zxid > snapshotZxid + 1) {
-      throw new RecoveryError(`the log starts at zxid ${hex(segments[0].zxid)} but the state ends at ${hex(snapshotZxid)}: txns in between are missing`);
-    }
+    throw new RecoveryError(`the log starts at zxid ${hex(segments[0].zxid)} but the state ends at ${hex(from)}: txns in between are missing`);
   }
   for (let i = Math.max(first, 0); i < segments.length; i++) {
     const seg = segments[i];
@@ -61,9 +89,9 @@ export function recover(opts: RecoveryOptions): Recovered {
       scan = scanSegment(buf, opts.maxRecordBytes);
     } catch (err) {
       if (!(err instanceof LogFormatError)) throw err;
-      // A crash between creating the newest segment and writing its header leaves it empty.
-      if (newest && buf.subarray(0, Math.min(buf.length, LOG_HEADER_BYTES)).every((b) => b === 0)) {
-        opts.warn(`${seg.path}: empty segment left by a crash, removed`);
+      // A crash while creating the newest segment leaves its header short or zeros, and no record.
+      if (newest && (buf.length < LOG_HEADER_BYTES || buf.subarray(0, LOG_HEADER_BYTES).every((b) => b === 0))) {
+        opts.warn(`${seg.path}: segment without a complete header (a crash while creating it), removed`);
         rmSync(seg.path);
         continue;
       }
@@ -90,27 +118,7 @@ export function recover(opts: RecoveryOptions): Recovered {
       truncateSync(seg.path, end.offset);
     }
   }
-  return { tree, snapshot, snapshotZxid, replayed, lastZxid: last };
-}
-
-function loadNewestSnapshot(opts: RecoveryOptions): { tree: DataTree; snapshot: string | null; zxid: number } {
-  const snapshots = listFiles(opts.dataDir, 'snapshot').reverse();
-  for (const snap of snapshots) {
-    try {
-      const loaded = readSnapshot(snap.path, opts.extendedTypes);
-      if (loaded.zxid !== snap.zxid) throw new SnapshotFormatError(`its header says zxid ${hex(loaded.zxid)}`);
-      return { tree: loaded.tree, snapshot: snap.path, zxid: loaded.zxid };
-    } catch (err) {
-      if (!(err instanceof SnapshotFormatError)) throw err;
-      opts.warn(`${snap.path} is damaged (${err.message}); trying the one before`);
-    }
-  }
-  if (snapshots.length > 0) {
-    const logs = listFiles(opts.logDir, 'log');
-    if (logs.length === 0 || logs[0].zxid > 1) throw new RecoveryError(`no intact snapshot in ${opts.dataDir}, and the log does not reach back to the start`);
-    opts.warn('no intact snapshot: rebuilding the state from the whole log');
-  }
-  return { tree: new DataTree(opts.extendedTypes), snapshot: null, zxid: 0 };
+  return { replayed, lastZxid: last };
 }
 
 function removeTempFiles(dir: string): void {

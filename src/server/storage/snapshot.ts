@@ -7,12 +7,14 @@
  * Items, each a kind byte then its fields: 1 session (id i64, timeoutMs i32), 2 ACL (ref i32,
  * ACL vector), 3 znode (path, data, aclRef i32, czxid i64, mzxid i64, ctime i64, mtime i64,
  * version i32, cversion i32, aversion i32, ephemeralOwner i64, pzxid i64), 9 end (znodes i64,
- * sessions i32), which closes the last chunk. A snapshot without its end item is incomplete.
+ * sessions i32, endZxid i64: the last txn applied when the snapshot finished), which closes the
+ * last chunk. A snapshot without its end item is incomplete.
  *
  * Snapshots are fuzzy, as ZooKeeper's: written a slice of the tree at a time while requests go on,
  * so a node may be caught at any state after `zxid`. Replaying the log from zxid + 1 on top brings
  * every node to its final state, because applying a txn sets absolute values (version, cversion,
- * data) rather than increments. The file is written as `.tmp`, fsynced, renamed, and the directory
+ * data) rather than increments. The snapshot may hold effects of txns up to endZxid, so it is only
+ * usable with a log that reaches endZxid. The file is written as `.tmp`, fsynced, renamed, and the directory
  * fsynced.
  */
 import { readFileSync, renameSync } from 'node:fs';
@@ -29,11 +31,12 @@ export const SNAP_MAGIC = 0x45534e50; // "ESNP"
 export const SNAP_VERSION = 1;
 const HEADER_BYTES = 24;
 const CHUNK_HEADER_BYTES = 8;
+/** Slices are gathered into chunks of about this size, one write each. */
+const CHUNK_TARGET_BYTES = 256 * 1024;
 const ITEM = { session: 1, acl: 2, node: 3, end: 9 } as const;
 
-/** How much one slice encodes before yielding to requests. */
-const SLICE_NODES = 2_000;
-const SLICE_MS = 4;
+/** How much one slice encodes before yielding to requests (tests shrink it to make snapshots fuzzier). */
+export const snapshotSlice = { nodes: 2_000, ms: 4 };
 
 export interface SnapshotInfo {
   path: string;
@@ -81,7 +84,7 @@ export async function writeSnapshot(tree: DataTree, dir: string, timeMs = Date.n
     for (let done = false; !done; ) {
       const sliceStart = performance.now();
       for (let n = 0; ; n++) {
-        if (n >= SLICE_NODES && performance.now() - sliceStart >= SLICE_MS) break;
+        if (n >= snapshotSlice.nodes && performance.now() - sliceStart >= snapshotSlice.ms) break;
         const next = it.next();
         if (next.done) {
           done = true;
@@ -91,11 +94,11 @@ export async function writeSnapshot(tree: DataTree, dir: string, timeMs = Date.n
         nodes++;
       }
       if (!done) {
-        await emitChunk();
+        if (w.offset >= CHUNK_TARGET_BYTES) await emitChunk();
         await new Promise((r) => setImmediate(r));
       }
     }
-    w.raw(ITEM_BYTES.end).long(nodes).int(sessions);
+    w.raw(ITEM_BYTES.end).long(nodes).int(sessions).long(tree.lastProcessedZxid);
     await emitChunk();
     await file.sync();
     await file.close();
@@ -136,12 +139,8 @@ function writeNode(w: JuteWriter, path: string, n: ZNode, aclRefs: Map<string, n
 
 export class SnapshotFormatError extends Error {}
 
-export interface LoadedSnapshot {
+export interface LoadedSnapshot extends SnapshotSummary {
   tree: DataTree;
-  zxid: number;
-  timeMs: number;
-  nodes: number;
-  sessions: number;
   /** Nodes dropped because the fuzzy snapshot caught them without their parent. */
   orphans: number;
 }
@@ -150,12 +149,12 @@ export interface LoadedSnapshot {
 export function readSnapshot(path: string, extendedTypes: boolean): LoadedSnapshot {
   const buf = readFileSync(path);
   const tree = new DataTree(extendedTypes);
-  const { zxid, timeMs, nodes, sessions } = visitSnapshot(buf, {
+  const summary = visitSnapshot(buf, {
     session: (id, timeoutMs) => tree.sessions.set(id, timeoutMs),
     node: (p, node) => tree.loadNode(p, node),
   });
-  const orphans = tree.finishLoad(zxid);
-  return { tree, zxid, timeMs, nodes, sessions, orphans };
+  const orphans = tree.finishLoad(summary.zxid);
+  return { ...summary, tree, orphans };
 }
 
 export interface SnapshotVisitor {
@@ -164,7 +163,16 @@ export interface SnapshotVisitor {
 }
 
 /** Walks a snapshot's items, checking every chunk; the summary comes from its end item. */
-export function visitSnapshot(buf: Buffer, visit: SnapshotVisitor): { zxid: number; timeMs: number; nodes: number; sessions: number } {
+export interface SnapshotSummary {
+  zxid: number;
+  /** The last txn applied when it finished: the log must reach it for the snapshot to be usable. */
+  endZxid: number;
+  timeMs: number;
+  nodes: number;
+  sessions: number;
+}
+
+export function visitSnapshot(buf: Buffer, visit: SnapshotVisitor): SnapshotSummary {
   if (buf.length < HEADER_BYTES || buf.readUInt32BE(0) !== SNAP_MAGIC) throw new SnapshotFormatError('not a snapshot (bad magic)');
   const version = buf.readUInt32BE(4);
   if (version !== SNAP_VERSION) throw new SnapshotFormatError(`unknown snapshot format version ${version}`);
@@ -208,11 +216,12 @@ export function visitSnapshot(buf: Buffer, visit: SnapshotVisitor): { zxid: numb
           case ITEM.end: {
             const endNodes = r.long();
             const endSessions = r.int();
+            const endZxid = r.long();
             if (r.remaining !== 0 || start + length !== buf.length) throw new SnapshotFormatError('bytes after the end of the snapshot');
             if (endNodes !== nodes || endSessions !== sessions) {
               throw new SnapshotFormatError(`counts differ: end says ${endNodes} znodes and ${endSessions} sessions, read ${nodes} and ${sessions}`);
             }
-            return { zxid, timeMs, nodes, sessions };
+            return { zxid, endZxid, timeMs, nodes, sessions };
           }
           default:
             throw new SnapshotFormatError(`unknown item kind ${kind} at ${r.offset - 1}`);
