@@ -6,20 +6,24 @@
  * order within a bucket. Matching that order makes `ls` output identical to ZooKeeper's. The table
  * only grows (at 3/4 load), as Java's does.
  */
+const NONE: readonly string[] = [];
+
 export class ChildSet {
-  private readonly names = new Set<string>();
+  /** Created with the first child: most znodes are leaves, and an empty Set still costs memory. */
+  private names: Set<string> | null = null;
   private capacity = 8;
-  private ordered: string[] | null = null;
+  private ordered: readonly string[] | null = null;
 
   get size(): number {
-    return this.names.size;
+    return this.names === null ? 0 : this.names.size;
   }
 
   has(name: string): boolean {
-    return this.names.has(name);
+    return this.names !== null && this.names.has(name);
   }
 
   add(name: string): void {
+    this.names ??= new Set();
     if (this.names.has(name)) return;
     this.names.add(name);
     if (this.names.size > this.capacity * 0.75) this.capacity *= 2;
@@ -27,11 +31,12 @@ export class ChildSet {
   }
 
   delete(name: string): void {
-    if (this.names.delete(name)) this.ordered = null;
+    if (this.names !== null && this.names.delete(name)) this.ordered = null;
   }
 
   /** Names in ZooKeeper's order. The array is shared: callers must not change it. */
   list(): readonly string[] {
+    if (this.names === null) return NONE;
     if (this.ordered === null) {
       const mask = this.capacity - 1;
       const keyed = Array.from(this.names, (name, seq) => ({ name, seq, bucket: javaHash(name) & mask }));
@@ -42,7 +47,7 @@ export class ChildSet {
   }
 
   [Symbol.iterator](): Iterator<string> {
-    return this.names[Symbol.iterator]();
+    return (this.names ?? NONE)[Symbol.iterator]();
   }
 }
 

@@ -211,8 +211,13 @@ export class DataTree {
   // ---- loading a snapshot (recovery only) ----
 
   /** Puts a node read from a snapshot in place; children are linked by finishLoad. */
-  loadNode(path: string, node: Omit<ZNode, 'children'>): void {
-    this.nodes.set(path, { ...node, children: new ChildSet() });
+  loadNode(path: string, n: Omit<ZNode, 'children'>): void {
+    // Built field by field, in newNode's order, so every node shares one shape.
+    this.nodes.set(path, {
+      data: n.data, acl: n.acl, czxid: n.czxid, mzxid: n.mzxid, ctime: n.ctime, mtime: n.mtime,
+      version: n.version, cversion: n.cversion, aversion: n.aversion, ephemeralOwner: n.ephemeralOwner, pzxid: n.pzxid,
+      children: new ChildSet(),
+    });
   }
 
   /**
