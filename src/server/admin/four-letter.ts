@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import type { EnsembleServer } from '../server.ts';
+import { filesSize } from '../storage/files.ts';
 import { VERSION } from '../version.ts';
 
 type Command = (s: EnsembleServer) => string;
@@ -51,9 +52,9 @@ const commands: Record<string, Command> = {
       `clientPort=${s.address.port}`,
       'secureClientPort=-1',
       `dataDir=${c.dataDir}`,
-      'dataDirSize=0',
+      `dataDirSize=${filesSize(c.dataDir, 'snapshot')}`,
       `dataLogDir=${c.dataLogDir ?? c.dataDir}`,
-      'dataLogSize=0',
+      `dataLogSize=${filesSize(c.dataLogDir ?? c.dataDir, 'log')}`,
       `tickTime=${c.tickTimeMs}`,
       `maxClientCnxns=${c.maxClientCnxns}`,
       `minSessionTimeout=${c.minSessionTimeoutMs}`,
@@ -149,7 +150,7 @@ const commands: Record<string, Command> = {
     for (const c of s.connections) lines.push(`\t${hex(c.sessionId)}`);
     return lines.join('\n') + '\n';
   },
-  dirs: () => 'datadir_size: 0\nlogdir_size: 0\n',
+  dirs: (s) => `datadir_size: ${filesSize(s.config.dataDir, 'snapshot')}\nlogdir_size: ${filesSize(s.config.dataLogDir ?? s.config.dataDir, 'log')}\n`,
 };
 
 /** The 4-byte code of each word, as ZooKeeper reads it (a big-endian int). */

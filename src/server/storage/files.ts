@@ -1,5 +1,5 @@
 /** Names of the files in a data dir: `log.<zxid>` and `snapshot.<zxid>`, the zxid in hex as ZooKeeper names them. */
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 export type FileKind = 'log' | 'snapshot';
@@ -36,3 +36,16 @@ export function listFiles(dir: string, kind: FileKind): DataFile[] {
 }
 
 export const hex = (zxid: number): string => `0x${zxid.toString(16)}`;
+
+/** Bytes in the data files of one kind (what ZooKeeper reports as dataDirSize / dataLogSize). */
+export function filesSize(dir: string, kind: FileKind): number {
+  let total = 0;
+  for (const f of listFiles(dir, kind)) {
+    try {
+      total += statSync(f.path).size;
+    } catch {
+      // removed meanwhile (retention)
+    }
+  }
+  return total;
+}
