@@ -11,6 +11,7 @@ import {
   type ConnectOptions, type MultiFailure, type State, type WatchedEvent, type ZooKeeperClient,
 } from '../../src/index.ts';
 import { freePort } from '../support/ports.ts';
+import { rejects } from '../support/rejects.ts';
 import { forEachServer, SUPER_AUTH, SUPER_DIGEST, type RunningServer } from '../support/servers.ts';
 
 const WAIT_MS = 10_000;
@@ -36,15 +37,6 @@ class Recorder {
   }
 }
 
-async function rejects<E extends Error>(p: Promise<unknown>, cls: new (...a: never[]) => E): Promise<E> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof cls, `expected ${cls.name}, got ${String(err)}`);
-    return err;
-  }
-  throw new Error(`expected ${cls.name}, but it resolved`);
-}
 
 forEachServer({ extendedTypesEnabled: true, superDigest: SUPER_DIGEST }, (server: () => RunningServer, name) => {
   const clients: ZooKeeperClient[] = [];

@@ -13,6 +13,7 @@ import {
   type ConnectOptions, type Logger, type State, type WatchedEvent, type ZooKeeperClient,
 } from '../../src/index.ts';
 import { freePort } from '../support/ports.ts';
+import { rejects } from '../support/rejects.ts';
 import { startProxy, type Proxy, type ProxyOptions } from '../support/proxy.ts';
 import { forEachServer, type RunningServer } from '../support/servers.ts';
 
@@ -31,15 +32,6 @@ async function eventually(cond: () => boolean | Promise<boolean>, what: string, 
   }
 }
 
-async function rejects<E>(p: Promise<unknown>, cls: abstract new (...a: never[]) => E): Promise<E> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof cls, `expected ${cls.name}, got ${String(err)}`);
-    return err;
-  }
-  throw new Error(`expected ${cls.name}, but it resolved`);
-}
 
 /** Blocks the event loop, as a listener doing heavy synchronous work would. */
 function busyWait(ms: number): void {
