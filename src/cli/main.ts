@@ -3,12 +3,21 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadZooCfg, parseZooCfg, type ServerConfig } from '../server/config.ts';
 import { startServer } from '../server/index.ts';
+import { logsCommand, purgeCommand, snapshotCommand } from './storage-tools.ts';
 
 const USAGE = `usage: ensemble <command> [options]
 
 commands:
   server [--port N] [--data-dir DIR] [--config zoo.cfg] [--property key=value]...
                                   run a standalone server
+  logs DIR|SEGMENT [--from ZXID] [--to ZXID] [--json]
+                                  print the txns of the log segments in DIR (or one segment)
+  snapshot DIR|FILE [--json] [--nodes]
+                                  summarise the newest snapshot in DIR (or the given one)
+  purge DATA_DIR [LOG_DIR] -n COUNT
+                                  keep the newest COUNT (>= 3) snapshots and the log they need
+
+logs, snapshot and purge exit with 1 when they find damage, 2 on bad input.
 `;
 
 async function runServer(args: string[]): Promise<void> {
@@ -60,6 +69,15 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'server':
       return runServer(rest);
+    case 'logs':
+      process.exitCode = logsCommand(rest);
+      return;
+    case 'snapshot':
+      process.exitCode = snapshotCommand(rest);
+      return;
+    case 'purge':
+      process.exitCode = purgeCommand(rest);
+      return;
     case undefined:
     case 'help':
     case '--help':
