@@ -24,7 +24,7 @@ export interface ServerConfig {
   maxOutstandingPerConnection: number;
   /** fdatasync the log before replying (forceSync=no: tests only). */
   forceSync: boolean;
-  /** Txns between snapshots (each interval drawn from [snapCount/2, snapCount]). */
+  /** Txns between snapshots (each interval drawn from (snapCount/2, snapCount]). */
   snapCount: number;
   /** Log segments grow by this much at a time (preAllocSize, in KiB in zoo.cfg). */
   preAllocSizeBytes: number;

@@ -109,6 +109,13 @@ function replayLog(opts: RecoveryOptions, tree: DataTree, from: number): { repla
       replayed++;
     }
     const end = scan.end;
+    if (newest && end.kind !== 'corrupt' && scan.records.length === 0) {
+      // Created, but killed before its first batch was written: it holds nothing, and the next
+      // start would want to create a segment of the same name.
+      opts.warn(`${seg.path}: segment without records (a crash right after creating it), removed`);
+      rmSync(seg.path);
+      continue;
+    }
     if (end.kind === 'corrupt') {
       throw new RecoveryError(`${seg.path}: damaged record at offset ${end.offset} (${end.reason}) with intact records after it (at ${end.nextValidOffset}); refusing to serve a gap`);
     }
@@ -128,5 +135,5 @@ function removeTempFiles(dir: string): void {
   } catch {
     return;
   }
-  for (const name of names) if (name.endsWith('.tmp')) rmSync(join(dir, name), { force: true });
+  for (const name of names) if (/^snapshot\.[0-9a-f]+\.tmp$/.test(name)) rmSync(join(dir, name), { force: true });
 }

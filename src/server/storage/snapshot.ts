@@ -28,7 +28,8 @@ import { fileName } from './files.ts';
 import { fsyncDir } from './txn-log.ts';
 
 export const SNAP_MAGIC = 0x45534e50; // "ESNP"
-export const SNAP_VERSION = 1;
+/** 2: the end item carries endZxid. */
+export const SNAP_VERSION = 2;
 const HEADER_BYTES = 24;
 const CHUNK_HEADER_BYTES = 8;
 /** Slices are gathered into chunks of about this size, one write each. */

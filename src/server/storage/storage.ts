@@ -18,7 +18,7 @@ export interface StorageOptions {
   dataDir: string;
   logDir: string;
   forceSync: boolean;
-  /** A snapshot after a random number of txns in [snapCount/2, snapCount] (ZooKeeper's spread). */
+  /** A snapshot after a random number of txns in (snapCount/2, snapCount] (ZooKeeper's spread). */
   snapCount: number;
   preallocBytes: number;
   rollBytes: number;
@@ -139,8 +139,9 @@ export class Storage implements CommitStage {
   }
 
   private randomSnapInterval(): number {
+    // As ZooKeeper: after more than snapCount/2 txns plus a random share of the other half.
     const half = Math.max(1, Math.floor(this.options.snapCount / 2));
-    return half + Math.floor(Math.random() * half);
+    return half + 1 + Math.floor(Math.random() * half);
   }
 
   private onFatal(err: Error): void {

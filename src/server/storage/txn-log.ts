@@ -265,7 +265,13 @@ function findValidRecord(buf: Buffer, from: number, maxRecordBytes: number, last
   return -1;
 }
 
+const ZEROS = Buffer.alloc(1024 * 1024);
+
+/** Whether buf holds only zeros from `from` on (a segment's preallocated tail), compared natively. */
 function isZeros(buf: Buffer, from: number): boolean {
-  for (let i = from; i < buf.length; i++) if (buf[i] !== 0) return false;
+  for (let at = from; at < buf.length; at += ZEROS.length) {
+    const n = Math.min(ZEROS.length, buf.length - at);
+    if (buf.compare(ZEROS, 0, n, at, at + n) !== 0) return false;
+  }
   return true;
 }
