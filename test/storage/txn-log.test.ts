@@ -94,3 +94,15 @@ test('every txn reads back as it was written', () => {
     assert.equal(plain(readTxnEntry(new JuteReader(Buffer.from(w.bytes())))), plain(e));
   }), { seed: Number(process.env.ENSEMBLE_FUZZ_SEED ?? 42), numRuns: 500 });
 });
+
+test('a log that cannot be written reports it once, acknowledges nothing, and still closes', async () => {
+  const fatal: Error[] = [];
+  const log = new TxnLog({ dir: join(tmpdir(), 'ensemble-no-such-dir', String(process.pid)), forceSync: true, rollBytes: 1 << 20, preallocBytes: 1 << 20, onFatal: (e) => fatal.push(e) });
+  let acked = 0;
+  for (let z = 1; z <= 10; z++) log.append(entry(z, { kind: 'delete', path: '/x' }), () => acked++);
+  await log.sync();
+  await log.close();
+  assert.equal(acked, 0);
+  assert.equal(fatal.length, 1);
+  assert.match(fatal[0].message, /ENOENT/);
+});

@@ -82,7 +82,7 @@ export class TxnLog {
 
   /** Resolves once everything appended so far is durable. */
   sync(): Promise<void> {
-    if (!this.flushing && this.callbacks.length === 0) return Promise.resolve();
+    if (this.failed || (!this.flushing && this.callbacks.length === 0)) return Promise.resolve();
     return new Promise((resolve) => this.drained.push(resolve));
   }
 
@@ -169,6 +169,9 @@ export class TxnLog {
     if (this.failed) return;
     this.failed = err;
     this.flushing = false;
+    // Never acknowledged, and never will be: the server stops.
+    this.callbacks = [];
+    this.batch.reset();
     this.options.onFatal(err);
     for (const resolve of this.drained.splice(0)) resolve();
   }
