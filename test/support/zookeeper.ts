@@ -37,7 +37,8 @@ function installExitHook(): void {
   });
 }
 
-function classpath(): string {
+/** The Debian package's jar and an SLF4J binding: what a ZooKeeper JVM needs on its class path. */
+export function zooKeeperClasspath(): string {
   if (!existsSync(ZOOKEEPER_JAR)) {
     throw new Error(`${ZOOKEEPER_JAR} not found: install the Debian package "zookeeper"`);
   }
@@ -112,7 +113,7 @@ export async function startZooKeeper(opts: ServerOptions = {}): Promise<RunningS
     jvmArgs.push(`-Dznode.container.checkIntervalMs=${opts.containerCheckIntervalMs}`);
   }
 
-  const args = [...jvmArgs, '-cp', classpath(), 'org.apache.zookeeper.server.ZooKeeperServerMain', cfgPath];
+  const args = [...jvmArgs, '-cp', zooKeeperClasspath(), 'org.apache.zookeeper.server.ZooKeeperServerMain', cfgPath];
 
   /** One JVM: spawned, and stopped (SIGTERM, then SIGKILL) without touching the data dir. */
   interface Jvm {
