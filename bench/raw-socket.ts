@@ -1,0 +1,132 @@
+/**
+ * The floor the client libraries are measured against: no library at all. One socket, a
+ * hand-encoded handshake, and per request a pre-encoded frame (only the xid changes) batched into
+ * one write per turn of the event loop (as our client does); per reply only the frame length and
+ * the error code are read. What a request costs here is what Node and the kernel charge for the
+ * I/O at this concurrency; what a library costs beyond it is the library's.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { once } from 'node:events';
+
+const OP_GET_DATA = 4;
+const OP_SET_DATA = 5;
+const OP_CLOSE_SESSION = -11;
+
+export interface RawRequest {
+  /** Encodes one request frame (length prefix included) for xid into out at offset; returns its size. */
+  encode(out: Buffer, offset: number, xid: number): number;
+  size: number;
+}
+
+/** A getData(path, watch=false) or setData(path, data, version=-1) frame, pre-encoded. */
+export function rawRequest(op: 'getData' | 'setData', path: string, data: Buffer): RawRequest {
+  const p = Buffer.from(path, 'utf8');
+  const body = op === 'getData' ? 8 + 4 + p.length + 1 : 8 + 4 + p.length + 4 + data.length + 4;
+  const template = Buffer.alloc(4 + body);
+  let o = template.writeInt32BE(body, 0);
+  o = template.writeInt32BE(0, o); // xid, set per request
+  o = template.writeInt32BE(op === 'getData' ? OP_GET_DATA : OP_SET_DATA, o);
+  o = template.writeInt32BE(p.length, o);
+  o += p.copy(template, o);
+  if (op === 'getData') {
+    template[o] = 0;
+  } else {
+    o = template.writeInt32BE(data.length, o);
+    o += data.copy(template, o);
+    template.writeInt32BE(-1, o);
+  }
+  return {
+    size: template.length,
+    encode(out, offset, xid) {
+      template.copy(out, offset);
+      out.writeInt32BE(xid, offset + 4);
+      return template.length;
+    },
+  };
+}
+
+export class RawSession {
+  private out = Buffer.allocUnsafe(64 * 1024);
+  private outLen = 0;
+  private flushScheduled = false;
+  private pending: Buffer | null = null;
+  private xid = 0;
+  private onReply: ((err: number) => void) | null = null;
+
+  private constructor(private readonly socket: Socket) {}
+
+  /** Connects and establishes a session (protocol version 0, no previous session, 30 s timeout). */
+  static async open(connectString: string, timeoutMs: number): Promise<RawSession> {
+    const [host, portText] = connectString.split(',')[0].split(':');
+    const socket = netConnect({ host, port: Number(portText), noDelay: true });
+    await once(socket, 'connect');
+    const hs = Buffer.alloc(4 + 4 + 8 + 4 + 8 + 4 + 16 + 1);
+    let o = hs.writeInt32BE(hs.length - 4, 0);
+    o = hs.writeInt32BE(0, o); // protocolVersion
+    o = hs.writeBigInt64BE(0n, o); // lastZxidSeen
+    o = hs.writeInt32BE(timeoutMs, o);
+    o = hs.writeBigInt64BE(0n, o); // sessionId
+    o = hs.writeInt32BE(16, o); // passwd (16 zero bytes)
+    socket.write(hs);
+    // The handshake reply: read it whole before anything else.
+    let got = Buffer.alloc(0);
+    while (got.length < 4 || got.length < 4 + got.readInt32BE(0)) {
+      const [chunk] = (await once(socket, 'data')) as [Buffer];
+      got = Buffer.concat([got, chunk]);
+    }
+    const len = got.readInt32BE(0);
+    const negotiated = got.readInt32BE(4 + 4); // after the length and protocolVersion
+    if (negotiated <= 0) throw new Error('raw-socket: the server refused the session');
+    const session = new RawSession(socket);
+    if (got.length > 4 + len) session.pending = got.subarray(4 + len);
+    socket.on('data', (chunk: Buffer) => session.onData(chunk));
+    return session;
+  }
+
+  /** Every reply (in order) calls this with its error code. */
+  setReplyHandler(handler: (err: number) => void): void {
+    this.onReply = handler;
+  }
+
+  send(req: RawRequest): void {
+    if (this.outLen + req.size > this.out.length) this.flush();
+    this.xid = this.xid >= 0x7fffffff ? 1 : this.xid + 1;
+    this.outLen += req.encode(this.out, this.outLen, this.xid);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (this.outLen === 0) return;
+    this.socket.write(Buffer.from(this.out.subarray(0, this.outLen)));
+    this.outLen = 0;
+  };
+
+  private onData(chunk: Buffer): void {
+    const buf = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+    let o = 0;
+    while (buf.length - o >= 4) {
+      const len = buf.readInt32BE(o);
+      if (buf.length - o < 4 + len) break;
+      const xid = buf.readInt32BE(o + 4);
+      // Replies carry xid, zxid (8), err; pings (-2) and notifications (-1) are not requests'.
+      if (xid >= 0) this.onReply?.(buf.readInt32BE(o + 16));
+      o += 4 + len;
+    }
+    this.pending = o === buf.length ? null : Buffer.from(buf.subarray(o));
+  }
+
+  async close(): Promise<void> {
+    const frame = Buffer.alloc(12);
+    frame.writeInt32BE(8, 0);
+    frame.writeInt32BE(this.xid + 1, 4);
+    frame.writeInt32BE(OP_CLOSE_SESSION, 8);
+    this.flush();
+    this.socket.end(frame);
+    await Promise.race([once(this.socket, 'close'), new Promise((r) => setTimeout(r, 2_000))]);
+    this.socket.destroy();
+  }
+}
