@@ -11,7 +11,7 @@ import { CreateFlag, Err, EventType as EventCode, MAX_TTL_MS, OpCode, WatcherTyp
 import { JuteError, JuteReader, type JuteWriter } from '../protocol/jute.ts';
 import { pathError } from '../protocol/path.ts';
 import {
-  readConnectResponse, readReplyHeader, readStat, writeConnectRequest,
+  readConnectResponse, readStat, writeConnectRequest,
   type ACL, type MultiOp, type Stat,
 } from '../protocol/records.ts';
 import {
@@ -520,13 +520,15 @@ export class ZooKeeperClient extends EventEmitter {
       const timer = timeoutMs > 0
         ? setTimeout(() => this.fail(req, new RequestTimeoutError(Err.REQUESTTIMEOUT, undefined, `no reply within ${timeoutMs} ms`)), timeoutMs)
         : undefined;
-      const onAbort = (): void => this.fail(req, signal!.reason);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (timer !== undefined || signal !== undefined) {
+      if (signal !== undefined) {
+        const onAbort = (): void => this.fail(req, signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
         req.cleanup = () => {
           clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
+          signal.removeEventListener('abort', onAbort);
         };
+      } else if (timer !== undefined) {
+        req.cleanup = () => clearTimeout(timer);
       }
       if (this.phase === 'connected' && this.socket) this.send(this.socket, req);
       else this.waiting.push(req);
@@ -578,7 +580,8 @@ export class ZooKeeperClient extends EventEmitter {
       failed = true;
       error = e instanceof JuteError ? new MarshallingError(Err.MARSHALLINGERROR, undefined, e.message) : e;
     }
-    this.dispatcher.result(failed ? () => req.reject(error) : () => req.resolve(value));
+    if (failed) this.dispatcher.result(() => req.reject(error));
+    else this.dispatcher.resolve(req.resolve, value);
   }
 
   // ---- connections ----
@@ -761,7 +764,10 @@ export class ZooKeeperClient extends EventEmitter {
 
   private onFrame(body: Buffer): void {
     const r = new JuteReader(body);
-    const { xid, zxid, err } = readReplyHeader(r);
+    // ReplyHeader, read in place (no object per reply).
+    const xid = r.int();
+    const zxid = r.long();
+    const err = r.int();
     switch (xid) {
       case Xid.notification: return this.onNotification(readWatcherEvent(r));
       case Xid.ping:

@@ -29,6 +29,12 @@ export class Dispatcher {
     else this.push({ run: settle, listener: false });
   }
 
+  /** result(() => resolve(value)), without that closure when nothing is queued (the common case). */
+  resolve(resolve: (value: unknown) => void, value: unknown): void {
+    if (this.head === this.queue.length && !this.scheduled) resolve(value);
+    else this.push({ run: () => resolve(value), listener: false });
+  }
+
   /** Calls a listener in order; an exception it throws is logged and goes no further. */
   listener(call: () => void): void {
     this.push({ run: call, listener: true });

@@ -26,9 +26,18 @@ export class FrameSocket {
 
   constructor(host: string, port: number, maxFrameBytes: number, private readonly handlers: FrameHandlers) {
     this.decoder = new FrameDecoder(maxFrameBytes);
-    this.socket = netConnect({ host, port, noDelay: true });
+    // Reads land in one reused buffer, without a stream chunk or a new buffer per read. Frames are
+    // handled synchronously (whatever a result keeps is copied), and a partial frame is copied out
+    // before the next read.
+    const readBuffer = Buffer.allocUnsafe(64 * 1024);
+    this.socket = netConnect({
+      host, port, noDelay: true,
+      onread: { buffer: readBuffer, callback: (n: number) => {
+        this.onData(readBuffer.subarray(0, n));
+        return true;
+      } },
+    });
     this.socket.on('connect', () => this.handlers.connected());
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', (err) => this.finish(err));
     this.socket.on('close', () => this.finish());
   }
@@ -72,6 +81,7 @@ export class FrameSocket {
     } catch (err) {
       this.destroy(err instanceof Error ? err : new Error(String(err)));
     }
+    this.decoder.detach();
   }
 
   private finish(error?: Error): void {

@@ -44,6 +44,18 @@ export class FrameDecoder {
     this.end += chunk.length;
   }
 
+  /** Copies the pending bytes out of a borrowed buffer, one its owner is about to reuse. */
+  detach(): void {
+    if (this.owned || this.start === this.end) return;
+    const pending = this.end - this.start;
+    const next = Buffer.allocUnsafe(Math.max(64 * 1024, pending * 2));
+    this.buf.copy(next, 0, this.start, this.end);
+    this.buf = next;
+    this.start = 0;
+    this.end = pending;
+    this.owned = true;
+  }
+
   /** The first 4 bytes as an int, if buffered (used to spot four-letter words). */
   peekInt(): number | null {
     return this.end - this.start >= 4 ? this.buf.readInt32BE(this.start) : null;

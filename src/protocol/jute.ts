@@ -52,6 +52,18 @@ export class JuteReader {
     return v;
   }
 
+  /** bigLong() without allocating a BigInt for 0, the ephemeralOwner of most znodes. */
+  ownerLong(): bigint {
+    this.need(8);
+    const o = this.offset;
+    const b = this.buf;
+    if ((b[o] | b[o + 1] | b[o + 2] | b[o + 3] | b[o + 4] | b[o + 5] | b[o + 6] | b[o + 7]) === 0) {
+      this.offset += 8;
+      return 0n;
+    }
+    return this.bigLong();
+  }
+
   bool(): boolean {
     this.need(1);
     return this.buf[this.offset++] !== 0;

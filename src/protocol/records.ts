@@ -38,7 +38,7 @@ export function readStat(r: JuteReader): Stat {
   return {
     czxid: r.long(), mzxid: r.long(), ctime: r.long(), mtime: r.long(),
     version: r.int(), cversion: r.int(), aversion: r.int(),
-    ephemeralOwner: r.bigLong(), dataLength: r.int(), numChildren: r.int(), pzxid: r.long(),
+    ephemeralOwner: r.ownerLong(), dataLength: r.int(), numChildren: r.int(), pzxid: r.long(),
   };
 }
 
