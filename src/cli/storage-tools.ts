@@ -20,7 +20,7 @@ import { listFiles, type DataFile } from '../server/storage/files.ts';
 import { MIN_SNAP_RETAIN_COUNT, purge } from '../server/storage/purge.ts';
 import { SnapshotFormatError, visitSnapshot, type SnapshotSummary } from '../server/storage/snapshot.ts';
 import { LOG_HEADER_BYTES, LOG_VERSION, LogFormatError, RECORD_HEADER_BYTES, scanSegment, type ScannedSegment } from '../server/storage/txn-log.ts';
-import { ephemeralKind, ttlOf } from '../server/tree/data-tree.ts';
+import { ephemeralKind, ttlOf, type ZNode } from '../server/tree/data-tree.ts';
 import type { Txn, TxnEntry } from '../server/tree/txn.ts';
 
 export const EXIT_OK = 0;
@@ -451,20 +451,8 @@ function segmentReport(file: string, scan: ScannedSegment, notes: string[]): Seg
 
 // ---- ensemble snapshot ----
 
-interface NodeInfo {
-  path: string;
-  dataLength: number | null;
-  acl: ACL[];
-  czxid: number;
-  mzxid: number;
-  ctime: number;
-  mtime: number;
-  version: number;
-  cversion: number;
-  aversion: number;
-  ephemeralOwner: bigint;
-  pzxid: number;
-}
+/** A znode as the listing shows it: its stat fields, with the data reduced to its length. */
+type NodeInfo = Omit<ZNode, 'children' | 'data'> & { path: string; dataLength: number | null };
 
 /** Depth-first, children by name: the tree's own shape ("/a-b" does not land between "/a" and "/a/x"). */
 function treeOrder(a: string, b: string): number {
