@@ -72,21 +72,9 @@ interface Run extends WorkerResult {
   profiled: boolean;
 }
 
-interface SummaryRow {
-  workload: Workload;
-  inflight: number;
-  lib: Lib;
-  runs: number;
-  opsPerSec: number;
-  cpuUsPerOp: number;
-  userUsPerOp: number;
-  systemUsPerOp: number;
-  gcUsPerOp: number;
-  p50Us: number;
-  p99Us: number;
-  readSyscallsPerOp: number;
-  writeSyscallsPerOp: number;
-}
+/** One cell of the summary: the median of a workload × in-flight × library's runs. */
+type SummaryRow = Pick<WorkerResult, 'workload' | 'inflight' | 'lib' | 'opsPerSec' | 'cpuUsPerOp' | 'userUsPerOp' | 'systemUsPerOp'
+  | 'gcUsPerOp' | 'p50Us' | 'p99Us' | 'readSyscallsPerOp' | 'writeSyscallsPerOp'> & { runs: number };
 
 interface Ratio {
   workload: Workload;

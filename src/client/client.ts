@@ -32,7 +32,7 @@ import { FrameSocket } from './frame-socket.ts';
 import { Ids, type AddWatchMode, type ConnectOptions, type CreateMode, type CreateOptions, type EventType, type Logger,
   type RequestOptions, type RetryPolicy, type State, type VersionOptions, type WatchOptions, type Watcher, type WatcherType,
 } from './types.ts';
-import { WatchRegistry } from './watch-registry.ts';
+import { WatchRegistry, type WatchLists } from './watch-registry.ts';
 import { Transaction, multiResults, type Op, type OpResult, type ReadOp, type ReadResult } from './transaction.ts';
 
 const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
@@ -872,7 +872,7 @@ function createOp(path: string, data: Data | undefined, options: { mode?: Create
   return { type, req };
 }
 
-function emptyLists(): Record<'dataWatches' | 'existWatches' | 'childWatches' | 'persistentWatches' | 'persistentRecursiveWatches', string[]> {
+function emptyLists(): WatchLists {
   return { dataWatches: [], existWatches: [], childWatches: [], persistentWatches: [], persistentRecursiveWatches: [] };
 }
 
