@@ -3,11 +3,15 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadZooCfg, parseZooCfg, type ServerConfig } from '../server/config.ts';
 import { startServer } from '../server/index.ts';
+import { cliCommand } from './shell/cli-command.ts';
 import { logsCommand, purgeCommand, snapshotCommand } from './storage-tools.ts';
 
 const USAGE = `usage: ensemble <command> [options]
 
 commands:
+  cli [-server host:port[,host:port...][/chroot]] [-timeout ms] [-r] [command args...]
+                                  zkCli's shell: run one command, or read commands (interactive
+                                  on a terminal; "ensemble cli help" lists them)
   server [--port N] [--data-dir DIR] [--config zoo.cfg] [--property key=value]...
                                   run a standalone server
   logs DIR|SEGMENT [--from ZXID] [--to ZXID] [--json]
@@ -69,6 +73,9 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'server':
       return runServer(rest);
+    case 'cli':
+    case 'shell':
+      process.exit(await cliCommand(rest));
     case 'logs':
       process.exitCode = logsCommand(rest);
       return;

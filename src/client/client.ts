@@ -262,6 +262,7 @@ export class ZooKeeperClient extends EventEmitter {
 
   getChildren(path: string, options: WatchOptions & { stat: true }): Promise<{ children: string[]; stat: Stat }>;
   getChildren(path: string, options?: WatchOptions & { stat?: false }): Promise<string[]>;
+  getChildren(path: string, options: WatchOptions & { stat?: boolean }): Promise<string[] | { children: string[]; stat: Stat }>;
   getChildren(path: string, options: WatchOptions & { stat?: boolean } = {}): Promise<string[] | { children: string[]; stat: Stat }> {
     return this.guard(() => {
       const spath = this.serverPath(path);

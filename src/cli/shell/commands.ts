@@ -1,0 +1,467 @@
+/**
+ * The znode commands of zkCli 3.8, each mapped onto the client API, with zkCli's flags, usage
+ * strings, output (stdout or stderr, as zkCli chooses) and error messages.
+ */
+import type { ZooKeeperClient } from '../../client/client.ts';
+import { InvalidPathError, NoNodeError, ZooKeeperError } from '../../client/errors.ts';
+import { Ids, type ACL, type AddWatchMode, type CreateMode, type Stat, type Watcher, type WatcherType } from '../../client/types.ts';
+import { Err } from '../../protocol/constants.ts';
+import { pathError } from '../../protocol/path.ts';
+import { parseAcl } from './acl-parser.ts';
+import { aclEntry, failureMessage, keeperMessage, statLines } from './format.ts';
+import { ParseError, parseFlags, parseInt32, parseInt64, type ParsedLine } from './line-parser.ts';
+import { VERSION } from '../../version.ts';
+
+/** A command failure: the message zkCli prints on stderr and the exit status it leaves. */
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+  }
+}
+
+export interface CommandContext {
+  readonly client: ZooKeeperClient;
+  /** The shell's watcher, which prints the events it receives. */
+  readonly watcher: Watcher;
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export interface CliCommand {
+  readonly name: string;
+  /** The part of the usage line after the name. */
+  readonly options: string;
+  run(ctx: CommandContext, words: string[]): Promise<void>;
+}
+
+const usageOf = (c: { name: string; options: string }): string => `${c.name} ${c.options}`;
+
+/** ZooKeeper's TTL limit (EphemeralType.TTL's max value). */
+const MAX_TTL = 0xffffffffffn;
+
+function parse(words: readonly string[], spec: string): ParsedLine {
+  try {
+    return parseFlags(words, spec);
+  } catch (e) {
+    if (e instanceof ParseError) throw new CliError(e.message);
+    throw e;
+  }
+}
+
+/** PathUtils.validatePath's IllegalArgumentException message, for the paths zkCli checks before sending. */
+function checkPath(path: string, sequential = false): void {
+  const why = pathError(path, sequential);
+  if (why === null) return;
+  const bare = why.startsWith('Path ');
+  throw new CliError(bare ? why : `Invalid path string "${path}" caused by ${why}`);
+}
+
+/**
+ * Runs a request; a ZooKeeper failure becomes zkCli's message for it, naming `path` when the
+ * failure itself names none (a lost connection), as Java's exceptions do.
+ */
+async function request<T>(path: string | undefined, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (e) {
+    if (e instanceof InvalidPathError && e.path !== undefined) checkPath(e.path);
+    if (!(e instanceof ZooKeeperError)) throw e;
+    const named = e.path === undefined && path !== undefined ? new ZooKeeperError(e.code, path) : e;
+    throw new CliError(failureMessage(named));
+  }
+}
+
+const bytes = (s: string): Buffer => Buffer.from(s, 'utf8');
+const text = (data: Buffer | null): string => (data === null ? 'null' : data.toString('utf8'));
+
+/** The commands `get`, `ls` and `stat` still take a trailing "watch" word, with a deprecation note. */
+function withOldWatchForm(ctx: CommandContext, words: string[], parsed: ParsedLine, spec: string, note: string): ParsedLine {
+  if (parsed.args.length <= 2) return parsed;
+  const rewritten = [...words];
+  rewritten[2] = '-w';
+  ctx.err(`${note}\n`);
+  return parse(rewritten, spec);
+}
+
+function intFlag(value: string | undefined, fallback: number, message: string): number {
+  if (value === undefined) return fallback;
+  const n = parseInt32(value);
+  if (n === null) throw new CliError(message);
+  return n;
+}
+
+const version = (p: ParsedLine): number => intFlag(p.value('v'), -1, `-v argument must be an int value`);
+
+/** ZKUtil.visitSubTreeDFS: the node, then each level's children in order, depth first. */
+async function visitSubTree(client: ZooKeeperClient, path: string, watch: Watcher | undefined, visit: (path: string) => Promise<void> | void): Promise<void> {
+  checkPath(path);
+  await client.getData(path, { watch });
+  await visit(path);
+  const walk = async (node: string): Promise<void> => {
+    let children: string[];
+    try {
+      children = ((await client.getChildren(node, { watch })) as string[]).sort();
+    } catch (e) {
+      if (e instanceof NoNodeError) return; // deleted since it was listed
+      throw e;
+    }
+    const prefix = node === '/' ? '/' : `${node}/`;
+    for (const child of children) await visit(prefix + child);
+    for (const child of children) await walk(prefix + child);
+  };
+  await walk(path);
+}
+
+const create: CliCommand = {
+  name: 'create',
+  options: '[-s] [-e] [-c] [-t ttl] path [data] [acl]',
+  async run(ctx, words) {
+    const p = parse(words, 'esct:');
+    if (p.args.length < 2) throw new CliError(usageOf(create));
+    const [e, s, c, t] = ['e', 's', 'c', 't'].map((f) => p.has(f));
+    if (c && (e || s)) throw new CliError('-c cannot be combined with -s or -e. Containers cannot be ephemeral or sequential.');
+    let ttl = 0n;
+    if (t) {
+      const parsed = parseInt64(p.value('t')!);
+      if (parsed === null) throw new CliError('-t argument must be a long value');
+      ttl = parsed;
+    }
+    if (t && e) throw new CliError('TTLs cannot be used with Ephemeral znodes');
+    if (t && c) throw new CliError('TTLs cannot be used with Container znodes');
+    const mode: CreateMode = e && s ? 'ephemeral_sequential'
+      : e ? 'ephemeral'
+      : s ? (t ? 'persistent_sequential_with_ttl' : 'persistent_sequential')
+      : c ? 'container'
+      : t ? 'persistent_with_ttl' : 'persistent';
+    if (t && (ttl <= 0n || ttl > MAX_TTL)) throw new CliError(`ttl must be positive and cannot be larger than: ${MAX_TTL}`);
+    const path = p.args[1];
+    const data = p.args.length > 2 ? bytes(p.args[2]) : null;
+    const acl: ACL[] = p.args.length > 3 ? parseAcl(p.args[3], (line) => ctx.err(`${line}\n`)) : Ids.OPEN_ACL_UNSAFE;
+    checkPath(path, s);
+    if (acl.length === 0) {
+      ctx.err(`${keeperMessage(Err.INVALIDACL, undefined)}\n`);
+      throw new CliError(failureMessage(new ZooKeeperError(Err.INVALIDACL)));
+    }
+    const created = await request(path, async () => {
+      try {
+        return await ctx.client.create(path, data, { mode, acl, ttl: t ? Number(ttl) : undefined });
+      } catch (err) {
+        if (err instanceof ZooKeeperError && err.code === Err.INVALIDACL) ctx.err(`${keeperMessage(err.code, err.path)}\n`);
+        throw err;
+      }
+    });
+    ctx.err(`Created ${created}\n`);
+  },
+};
+
+const get: CliCommand = {
+  name: 'get',
+  options: '[-s] [-w] path',
+  async run(ctx, words) {
+    let p = parse(words, 'sw');
+    if (p.args.length < 2) throw new CliError(usageOf(get));
+    p = withOldWatchForm(ctx, words, p, 'sw', "'get path [watch]' has been deprecated. Please use 'get [-s] [-w] path' instead.");
+    const path = p.args[1];
+    checkPath(path);
+    const { data, stat } = await request(path, () => ctx.client.getData(path, { watch: p.has('w') ? ctx.watcher : undefined }));
+    ctx.out(`${text(data)}\n`);
+    if (p.has('s')) ctx.out(statLines(stat));
+  },
+};
+
+const LS_HELP = 'usage: ls [options] path\n -?   help\n -R   recurse\n -s   stat\n -w   watch\n';
+
+const ls: CliCommand = {
+  name: 'ls',
+  options: '[-s] [-w] [-R] path',
+  async run(ctx, words) {
+    let p = parse(words, '?swR');
+    if (p.has('?')) ctx.out(LS_HELP);
+    p = withOldWatchForm(ctx, words, p, '?swR', "'ls path [watch]' has been deprecated. Please use 'ls [-w] path' instead.");
+    if (p.args.length < 2) throw new CliError(usageOf(ls));
+    const path = p.args[1];
+    const watch = p.has('w') ? ctx.watcher : undefined;
+    checkPath(path);
+    if (p.has('R')) {
+      await request(path, () => visitSubTree(ctx.client, path, watch, (node) => ctx.out(`${node}\n`)));
+      return;
+    }
+    const res = await request(path, () => ctx.client.getChildren(path, { watch, stat: p.has('s') }));
+    const { children, stat } = Array.isArray(res) ? { children: res, stat: undefined } : res;
+    ctx.out(`[${[...children].sort().join(', ')}]\n`);
+    if (stat) ctx.out(statLines(stat));
+  },
+};
+
+const stat: CliCommand = {
+  name: 'stat',
+  options: '[-w] path',
+  async run(ctx, words) {
+    let p = parse(words, 'w');
+    if (p.args.length < 2) throw new CliError(usageOf(stat));
+    p = withOldWatchForm(ctx, words, p, 'w', "'stat path [watch]' has been deprecated. Please use 'stat [-w] path' instead.");
+    const path = p.args[1];
+    checkPath(path);
+    const found = await request(path, () => ctx.client.exists(path, { watch: p.has('w') ? ctx.watcher : undefined }));
+    if (found === null) throw new CliError(failureMessage(new NoNodeError(Err.NONODE, path)));
+    ctx.out(statLines(found));
+  },
+};
+
+const set: CliCommand = {
+  name: 'set',
+  options: '[-s] [-v version] path data',
+  async run(ctx, words) {
+    const p = parse(words, 'sv:');
+    if (p.args.length < 3) throw new CliError(usageOf(set));
+    const [, path, data] = p.args;
+    const v = version(p);
+    checkPath(path);
+    const result = await request(path, () => ctx.client.setData(path, bytes(data), { version: v }));
+    if (p.has('s')) ctx.out(statLines(result));
+  },
+};
+
+const del: CliCommand = {
+  name: 'delete',
+  options: '[-v version] path',
+  async run(ctx, words) {
+    let p = parse(words, 'v:');
+    if (p.args.length < 2) throw new CliError(usageOf(del));
+    if (p.args.length > 2) {
+      ctx.err("'delete path [version]' has been deprecated. Please use 'delete [-v version] path' instead.\n");
+      p = parse([words[0], '-v', words[2], words[1]], 'v:');
+    }
+    const path = p.args[1];
+    const v = version(p);
+    checkPath(path);
+    await request(path, () => ctx.client.delete(path, { version: v }));
+  },
+};
+
+const deleteAll: CliCommand = {
+  name: 'deleteall',
+  options: 'path [-b batch size]',
+  async run(ctx, words) {
+    const p = parse(words, 'b:');
+    if (p.args.length < 2) throw new CliError(usageOf(deleteAll));
+    const batch = intFlag(p.value('b'), 1000, '-b argument must be an int value');
+    const path = p.args[1];
+    checkPath(path);
+    const ok = await request(path, () => deleteRecursive(ctx.client, path, batch));
+    if (!ok) ctx.err('Failed to delete some node(s) in the subtree!\n');
+  },
+};
+
+/** ZKUtil.deleteRecursive: list the subtree breadth first, then delete it deepest first, in multis of `batch`. */
+async function deleteRecursive(client: ZooKeeperClient, root: string, batch: number): Promise<boolean> {
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) {
+    const node = tree[i];
+    for (const child of (await client.getChildren(node)) as string[]) tree.push(node === '/' ? `/${child}` : `${node}/${child}`);
+  }
+  let ops: { type: 'delete'; path: string }[] = [];
+  for (let i = tree.length - 1; i >= 0; i--) {
+    ops.push({ type: 'delete', path: tree[i] });
+    if (ops.length === batch || i === 0) {
+      try {
+        await client.multi(ops);
+      } catch (e) {
+        if (e instanceof ZooKeeperError && e.code !== Err.CONNECTIONLOSS && e.code !== Err.SESSIONEXPIRED) return false;
+        throw e;
+      }
+      ops = [];
+    }
+  }
+  return true;
+}
+
+const getAcl: CliCommand = {
+  name: 'getAcl',
+  options: '[-s] path',
+  async run(ctx, words) {
+    const p = parse(words, 's');
+    if (p.args.length < 2) throw new CliError(usageOf(getAcl));
+    const path = p.args[1];
+    checkPath(path);
+    const { acl, stat } = await request(path, () => ctx.client.getACL(path));
+    for (const entry of acl) ctx.out(aclEntry(entry));
+    if (p.has('s')) ctx.out(statLines(stat));
+  },
+};
+
+const setAcl: CliCommand = {
+  name: 'setAcl',
+  options: '[-s] [-v version] [-R] path acl',
+  async run(ctx, words) {
+    const p = parse(words, 'sv:R');
+    if (p.args.length < 3) throw new CliError(usageOf(setAcl));
+    const path = p.args[1];
+    const acl = parseAcl(p.args[2], (line) => ctx.err(`${line}\n`));
+    const v = version(p);
+    checkPath(path);
+    if (acl.length === 0) throw new CliError(failureMessage(new ZooKeeperError(Err.INVALIDACL)));
+    if (p.has('R')) {
+      await request(path, () =>
+        visitSubTree(ctx.client, path, undefined, async (node) => {
+          try {
+            await ctx.client.setACL(node, acl, { version: v });
+          } catch (e) {
+            // zkCli prints these without a line break.
+            if (e instanceof ZooKeeperError) ctx.out(keeperMessage(e.code, e.path));
+            else throw e;
+          }
+        }),
+      );
+      return;
+    }
+    const result: Stat = await request(path, () => ctx.client.setACL(path, acl, { version: v }));
+    if (p.has('s')) ctx.out(statLines(result));
+  },
+};
+
+const addAuth: CliCommand = {
+  name: 'addauth',
+  options: 'scheme auth',
+  async run(ctx, words) {
+    const p = parse(words, '');
+    if (p.args.length < 2) throw new CliError(usageOf(addAuth));
+    const auth = p.args.length >= 3 ? bytes(p.args[2]) : Buffer.alloc(0);
+    // As in zkCli, a refusal is not this command's failure: the session ends with AuthFailed, which the watcher prints.
+    await ctx.client.addAuthInfo(p.args[1], auth).catch(() => {});
+  },
+};
+
+const sync: CliCommand = {
+  name: 'sync',
+  options: 'path',
+  async run(ctx, words) {
+    const p = parse(words, '');
+    if (p.args.length < 2) throw new CliError(usageOf(sync));
+    const path = p.args[1];
+    checkPath(path);
+    try {
+      await ctx.client.sync(path);
+      ctx.out('Sync is OK\n');
+    } catch (e) {
+      if (!(e instanceof ZooKeeperError)) throw e;
+      ctx.out(`Sync has failed. rc=${e.code}\n`);
+    }
+  },
+};
+
+const ADD_WATCH_MODES: Readonly<Record<string, AddWatchMode>> = { PERSISTENT: 'persistent', PERSISTENT_RECURSIVE: 'persistent_recursive' };
+
+const addWatch: CliCommand = {
+  name: 'addWatch',
+  options: '[-m mode] path # optional mode is one of [PERSISTENT, PERSISTENT_RECURSIVE] - default is PERSISTENT_RECURSIVE',
+  async run(ctx, words) {
+    const p = parse(words, 'm:');
+    if (p.args.length !== 2) throw new CliError(usageOf(addWatch));
+    let mode: AddWatchMode = 'persistent_recursive';
+    if (p.has('m')) {
+      const named = ADD_WATCH_MODES[p.value('m')!.toUpperCase()];
+      if (named === undefined) throw new CliError(usageOf(addWatch));
+      mode = named;
+    }
+    const path = p.args[1];
+    checkPath(path);
+    await request(path, () => ctx.client.addWatch(path, mode, ctx.watcher));
+  },
+};
+
+const removeWatches: CliCommand = {
+  name: 'removewatches',
+  options: 'path [-c|-d|-a] [-l]',
+  async run(ctx, words) {
+    const p = parse(words, 'cdal');
+    if (p.args.length < 2) throw new CliError(usageOf(removeWatches));
+    const type: WatcherType = p.has('c') ? 'Children' : p.has('d') ? 'Data' : 'Any';
+    const path = p.args[1];
+    checkPath(path);
+    await request(path, () => ctx.client.removeWatches(path, type, { local: p.has('l') }));
+  },
+};
+
+const getEphemerals: CliCommand = {
+  name: 'getEphemerals',
+  options: 'path',
+  async run(ctx, words) {
+    const p = parse(words, '');
+    const path = p.args.length > 1 ? p.args[1] : '/';
+    checkPath(path);
+    const paths = await request(path, () => ctx.client.getEphemerals(path));
+    ctx.out(`[${paths.join(', ')}]\n`);
+  },
+};
+
+const getAllChildrenNumber: CliCommand = {
+  name: 'getAllChildrenNumber',
+  options: 'path',
+  async run(ctx, words) {
+    const p = parse(words, '');
+    if (p.args.length < 2) throw new CliError(usageOf(getAllChildrenNumber));
+    const path = p.args[1];
+    checkPath(path);
+    ctx.out(`${await request(path, () => ctx.client.getAllChildrenNumber(path))}\n`);
+  },
+};
+
+const whoami: CliCommand = {
+  name: 'whoami',
+  options: '',
+  async run(ctx) {
+    const infos = await request(undefined, () => ctx.client.whoAmI());
+    ctx.out('Auth scheme: User\n');
+    for (const info of infos) ctx.out(`${info.authScheme}: ${info.user}\n`);
+  },
+};
+
+const close: CliCommand = {
+  name: 'close',
+  options: '',
+  async run(ctx) {
+    await ctx.client.close();
+  },
+};
+
+/** ConfigUtils.getClientConfigStr: "version host:port,host:port" from the dynamic configuration. */
+function clientConfig(config: string): string {
+  let version = '';
+  const servers: string[] = [];
+  for (const line of config.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq < 0) continue;
+    const key = line.slice(0, eq).trim();
+    const value = line.slice(eq + 1).trim();
+    if (key === 'version') version = value;
+    if (!key.startsWith('server.')) continue;
+    const client = value.split(';')[1];
+    if (client !== undefined) servers.push(client.includes(':') ? client : `0.0.0.0:${client}`);
+  }
+  return `${version} ${servers.join(',')}`;
+}
+
+const config: CliCommand = {
+  name: 'config',
+  options: '[-c] [-w] [-s]',
+  async run(ctx, words) {
+    const p = parse(words, 'cws');
+    const { data, stat } = await request('/zookeeper/config', () => ctx.client.getData('/zookeeper/config', { watch: p.has('w') ? ctx.watcher : undefined }));
+    ctx.out(`${p.has('c') ? clientConfig(text(data)) : text(data)}\n`);
+    if (p.has('s')) ctx.out(statLines(stat));
+  },
+};
+
+const versionCommand: CliCommand = {
+  name: 'version',
+  options: '',
+  async run(ctx) {
+    ctx.out(`ZooKeeper CLI version: Ensemble ${VERSION}\n`);
+  },
+};
+
+/** zkCli's znode commands by name. */
+export const COMMANDS: ReadonlyMap<string, CliCommand> = new Map(
+  [create, get, ls, stat, set, del, deleteAll, getAcl, setAcl, addAuth, sync, addWatch, removeWatches, getEphemerals, getAllChildrenNumber, whoami, close, config, versionCommand].map((c) => [c.name, c]),
+);
