@@ -71,6 +71,9 @@ export class Terminal {
       }
     });
     this.rl.on('close', () => {
+      // Ctrl-D: end the prompt's line before leaving.
+      if (this.waitingForInput) process.stdout.write('\n');
+      this.waitingForInput = false;
       if (!this.running) this.finished();
       this.queue.length = 0;
       this.closed = true;
