@@ -19,7 +19,7 @@ import {
   readGetChildrenResponse, readGetDataResponse, readGetEphemeralsResponse, readMultiResponse, readWatcherEvent,
   readWhoAmIResponse, writeAddWatchRequest, writeAuthPacket, writeCreateRequest, writeCreateTTLRequest,
   writeDeleteRequest, writeMultiRequest, writePathRequest, writePathTypeRequest, writePathWatchRequest,
-  writeRequestHeader, writeSetACLRequest, writeSetDataRequest, writeSetWatches,
+  writeReconfigRequest, writeRequestHeader, writeSetACLRequest, writeSetDataRequest, writeSetWatches,
   type ClientInfo, type MultiResult,
 } from '../protocol/requests.ts';
 import { Chroot, parseConnectString, shuffled, type HostPort } from './connect-string.ts';
@@ -58,7 +58,7 @@ interface Request {
   rescue?: (err: unknown) => boolean;
 }
 
-interface AuthEntry { scheme: string; auth: Buffer; waiters: Waiter[] }
+interface AuthEntry { scheme: string; auth: Buffer | null; waiters: Waiter[] }
 interface Waiter { resolve: () => void; reject: (err: unknown) => void }
 
 const consoleLogger: Logger = {
@@ -400,6 +400,19 @@ export class ZooKeeperClient extends EventEmitter {
     });
   }
 
+  /**
+   * Changes the ensemble's membership (ZooKeeperAdmin#reconfigure): incrementally (joining and
+   * leaving, comma-separated server specs and ids) or wholesale (newMembers). Resolves with the new
+   * configuration and its Stat. A standalone server refuses with ReconfigDisabled.
+   */
+  reconfig(change: { joining?: string; leaving?: string; newMembers?: string; fromConfig?: number }, options: RequestOptions = {}): Promise<{ data: Buffer | null; stat: Stat }> {
+    const req = { joiningServers: change.joining ?? null, leavingServers: change.leaving ?? null, newMembers: change.newMembers ?? null, curConfigId: change.fromConfig ?? -1 };
+    return this.submit(OpCode.reconfig, (w) => writeReconfigRequest(w, req), (err, r) => {
+      this.check(err);
+      return readGetDataResponse(r);
+    }, options);
+  }
+
   /** The session's ephemeral nodes whose paths start with prefix (all of them for '/'). */
   getEphemerals(prefix = '/', options: RequestOptions = {}): Promise<string[]> {
     return this.guard(() => {
@@ -431,13 +444,14 @@ export class ZooKeeperClient extends EventEmitter {
 
   /**
    * Adds credentials to the session (and to every later reconnection). Resolves once the server
-   * accepts them; a refusal ends the session with AuthFailed, as in ZooKeeper.
+   * accepts them; a refusal ends the session with AuthFailed, as in ZooKeeper. `null` sends no
+   * credentials at all (what zkCli's `addauth scheme` without auth sends).
    */
-  addAuthInfo(scheme: string, auth: string | Buffer): Promise<void> {
+  addAuthInfo(scheme: string, auth: string | Buffer | null): Promise<void> {
     const ended = this.endedError();
     if (ended) return Promise.reject(ended);
     return new Promise<void>((resolve, reject) => {
-      const entry: AuthEntry = { scheme, auth: toBuffer(auth) ?? Buffer.alloc(0), waiters: [{ resolve, reject }] };
+      const entry: AuthEntry = { scheme, auth: toBuffer(auth), waiters: [{ resolve, reject }] };
       this.auths.push(entry);
       if (this.phase === 'connected' && this.socket) this.sendAuth(this.socket, entry);
     });

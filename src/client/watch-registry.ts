@@ -91,22 +91,26 @@ export class WatchRegistry {
 
   /**
    * Removes watchers of the type from path (only `watcher`, when given) and returns each removed
-   * watcher with the event type that tells it so.
+   * watcher with the event type that tells it so: once per event type, child watches first, as
+   * ZooKeeper's client reports them.
    */
-  remove(path: string, type: WatcherType, watcher?: Watcher): Map<Watcher, EventType> {
-    const removed = new Map<Watcher, EventType>();
-    for (const kind of kindsOf(type)) {
-      const set = this.maps[kind].get(path);
-      if (!set) continue;
-      const event: EventType = kind === 'child' ? 'ChildWatchRemoved' : kind === 'data' || kind === 'exist' ? 'DataWatchRemoved' : 'PersistentWatchRemoved';
-      for (const w of set) {
-        if (watcher === undefined || w === watcher) removed.set(w, event);
+  remove(path: string, type: WatcherType, watcher?: Watcher): [Watcher, EventType][] {
+    const removed: [Watcher, EventType][] = [];
+    const wanted = kindsOf(type);
+    for (const [kinds, event] of REMOVAL_EVENTS) {
+      const told = new Set<Watcher>();
+      for (const kind of kinds) {
+        if (!wanted.includes(kind)) continue;
+        const set = this.maps[kind].get(path);
+        if (!set) continue;
+        for (const w of set) if (watcher === undefined || w === watcher) told.add(w);
+        if (watcher === undefined) this.maps[kind].delete(path);
+        else {
+          set.delete(watcher);
+          if (set.size === 0) this.maps[kind].delete(path);
+        }
       }
-      if (watcher === undefined) this.maps[kind].delete(path);
-      else {
-        set.delete(watcher);
-        if (set.size === 0) this.maps[kind].delete(path);
-      }
+      for (const w of told) removed.push([w, event]);
     }
     return removed;
   }
@@ -132,6 +136,12 @@ export class WatchRegistry {
     };
   }
 }
+
+const REMOVAL_EVENTS: readonly (readonly [Kind[], EventType])[] = [
+  [['child'], 'ChildWatchRemoved'],
+  [['data', 'exist'], 'DataWatchRemoved'],
+  [['persistent', 'persistentRecursive'], 'PersistentWatchRemoved'],
+];
 
 function kindsOf(type: WatcherType): Kind[] {
   switch (type) {

@@ -50,6 +50,11 @@ export const writePathTypeRequest = (w: JuteWriter, req: PathTypeRequest): JuteW
 
 export const writeAddWatchRequest = (w: JuteWriter, req: AddWatchRequest): JuteWriter => w.ustring(req.path).int(req.mode);
 
+/** ReconfigRequest: joining, leaving and new-member server lists (null when unused) and the config version to replace (-1: any). */
+export interface ReconfigRequest { joiningServers: string | null; leavingServers: string | null; newMembers: string | null; curConfigId: number }
+export const writeReconfigRequest = (w: JuteWriter, req: ReconfigRequest): JuteWriter =>
+  w.ustring(req.joiningServers).ustring(req.leavingServers).ustring(req.newMembers).long(req.curConfigId);
+
 export const writeAuthPacket = (w: JuteWriter, req: AuthPacket): JuteWriter => w.int(req.type).ustring(req.scheme).buffer(req.auth);
 
 const writeStrings = (w: JuteWriter, items: readonly string[]): JuteWriter => w.vector(items, (x, s) => x.ustring(s));

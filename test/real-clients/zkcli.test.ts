@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SERVER_NAMES, withBothServers, type RunningServer } from '../support/servers.ts';
-import { Interactive } from './lib/process.ts';
-import { maskDates, renumberHex, tidy } from './lib/normalize.ts';
+import { Interactive, ZKCLI, zkCliEnv } from './lib/process.ts';
+import { isJavaNoiseLine, maskDates, renumberHex, tidy } from './lib/normalize.ts';
 
-const ZKCLI = '/usr/share/zookeeper/bin/zkCli.sh';
 const STEP_TIMEOUT_MS = 15_000;
 
 /** Each command, and the output that shows it has been handled (zkCli prints no prompt when
@@ -67,13 +66,10 @@ function normalize(raw: string): string {
     .split('\n')
     .filter(
       (line) =>
-        !/^SLF4J: /.test(line) &&
+        !isJavaNoiseLine(line) &&
         !/^Connecting to /.test(line) &&
         !/^Welcome to ZooKeeper!$/.test(line) &&
-        !/^JLine support is (disabled|enabled)$/.test(line) &&
-        // log4j/slf4j-simple style log lines, should a binding be on the class path
-        !/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}/.test(line) &&
-        !/^\[[^\]]+\] (INFO|WARN|ERROR|DEBUG) /.test(line),
+        !/^JLine support is (disabled|enabled)$/.test(line),
     )
     .join('\n');
   return renumberHex(maskDates(kept)).replace(/^\n+/, '');
@@ -82,7 +78,7 @@ function normalize(raw: string): string {
 async function session(server: RunningServer): Promise<{ output: string; code: number | null }> {
   const cli = new Interactive(ZKCLI, ['-server', server.connectString], {
     mergeStderr: true,
-    env: { ...process.env, CLIENT_JVMFLAGS: '-Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto' },
+    env: zkCliEnv(),
   });
   const notes: string[] = [];
   try {

@@ -2,6 +2,7 @@
  * The znode commands of zkCli 3.8, each mapped onto the client API, with zkCli's flags, usage
  * strings, output (stdout or stderr, as zkCli chooses) and error messages.
  */
+import { readFileSync } from 'node:fs';
 import type { ZooKeeperClient } from '../../client/client.ts';
 import { InvalidPathError, NoNodeError, ZooKeeperError } from '../../client/errors.ts';
 import { Ids, type ACL, type AddWatchMode, type CreateMode, type Stat, type Watcher, type WatcherType } from '../../client/types.ts';
@@ -39,7 +40,7 @@ const usageOf = (c: { name: string; options: string }): string => `${c.name} ${c
 /** ZooKeeper's TTL limit (EphemeralType.TTL's max value). */
 const MAX_TTL = 0xffffffffffn;
 
-function parse(words: readonly string[], spec: string): ParsedLine {
+function parse(words: readonly string[], spec: string | readonly string[]): ParsedLine {
   try {
     return parseFlags(words, spec);
   } catch (e) {
@@ -226,12 +227,10 @@ const del: CliCommand = {
   name: 'delete',
   options: '[-v version] path',
   async run(ctx, words) {
-    let p = parse(words, 'v:');
+    const p = parse(words, 'v:');
     if (p.args.length < 2) throw new CliError(usageOf(del));
-    if (p.args.length > 2) {
-      ctx.err("'delete path [version]' has been deprecated. Please use 'delete [-v version] path' instead.\n");
-      p = parse([words[0], '-v', words[2], words[1]], 'v:');
-    }
+    // zkCli 3.8 still accepts the old `delete path version` form, but ignores the version.
+    if (p.args.length > 2) ctx.err("'delete path [version]' has been deprecated. Please use 'delete [-v version] path' instead.\n");
     const path = p.args[1];
     const v = version(p);
     checkPath(path);
@@ -326,7 +325,7 @@ const addAuth: CliCommand = {
   async run(ctx, words) {
     const p = parse(words, '');
     if (p.args.length < 2) throw new CliError(usageOf(addAuth));
-    const auth = p.args.length >= 3 ? bytes(p.args[2]) : Buffer.alloc(0);
+    const auth = p.args.length >= 3 ? bytes(p.args[2]) : null;
     // As in zkCli, a refusal is not this command's failure: the session ends with AuthFailed, which the watcher prints.
     await ctx.client.addAuthInfo(p.args[1], auth).catch(() => {});
   },
@@ -461,7 +460,50 @@ const versionCommand: CliCommand = {
   },
 };
 
+const reconfig: CliCommand = {
+  name: 'reconfig',
+  options: '[-s] [-v version] [[-file path] | [-members serverID=host:port1:port2;port3[,...]*]] | [-add serverId=host:port1:port2;port3[,...]]* [-remove serverId[,...]*]',
+  async run(ctx, words) {
+    const p = parse(words, ['s', 'v:', 'file:', 'members:', 'add:', 'remove:']);
+    const [file, members, add, remove] = ['file', 'members', 'add', 'remove'].map((f) => p.has(f));
+    if (!file && !members && !add && !remove) throw new CliError(usageOf(reconfig));
+    let fromConfig = -1;
+    if (p.has('v')) {
+      const v = /^[0-9a-fA-F]+$/.test(p.value('v')!) ? parseInt(p.value('v')!, 16) : NaN;
+      if (!Number.isSafeInteger(v)) throw new CliError('-v must be followed by a long (configuration version)');
+      fromConfig = v;
+    }
+    if ((file || members) && (add || remove)) {
+      throw new CliError("Can't use -file or -members together with -add or -remove (mixing incremental and non-incremental modes is not allowed)");
+    }
+    if (file && members) throw new CliError("Can't use -file and -members together (conflicting non-incremental modes)");
+    let newMembers = p.value('members')?.toLowerCase();
+    if (file) newMembers = membersFromFile(p.value('file')!);
+    const { data, stat } = await request(undefined, () =>
+      ctx.client.reconfig({ joining: p.value('add')?.toLowerCase(), leaving: p.value('remove')?.toLowerCase(), newMembers, fromConfig }),
+    );
+    ctx.out(`Committed new configuration:\n${text(data)}\n`);
+    if (p.has('s')) ctx.out(statLines(stat));
+  },
+};
+
+/** The `server.N=…` lines of a dynamic configuration file, as reconfig -file sends them. */
+function membersFromFile(file: string): string {
+  let content: string;
+  try {
+    content = readFileSync(file, 'utf8');
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (e as Error).message;
+    throw new CliError(`Error processing ${file}${file} (${why})`);
+  }
+  return content
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /^server\.\d+\s*=/.test(l))
+    .join('\n');
+}
+
 /** zkCli's znode commands by name. */
 export const COMMANDS: ReadonlyMap<string, CliCommand> = new Map(
-  [create, get, ls, stat, set, del, deleteAll, getAcl, setAcl, addAuth, sync, addWatch, removeWatches, getEphemerals, getAllChildrenNumber, whoami, close, config, versionCommand].map((c) => [c.name, c]),
+  [create, get, ls, stat, set, del, deleteAll, getAcl, setAcl, addAuth, sync, addWatch, removeWatches, getEphemerals, getAllChildrenNumber, whoami, close, config, versionCommand, reconfig].map((c) => [c.name, c]),
 );

@@ -32,21 +32,20 @@ export interface ParsedLine {
 }
 
 /**
- * Parses flags anywhere among the words. `spec` lists the flags, a letter followed by ':' when
- * it takes a value, e.g. 'sv:' for -s and -v <value>.
+ * Parses flags anywhere among the words. `spec` lists the flags, each followed by ':' when it
+ * takes a value: a string of letters ('sv:' for -s and -v <value>), or a list of names for flags
+ * longer than a letter (['add:', 'remove:', 's']).
  */
-export function parseFlags(words: readonly string[], spec: string): ParsedLine {
+export function parseFlags(words: readonly string[], spec: string | readonly string[]): ParsedLine {
   const takesValue = new Map<string, boolean>();
-  for (let i = 0; i < spec.length; i++) {
-    if (spec[i] === ':') continue;
-    takesValue.set(spec[i], spec[i + 1] === ':');
-  }
+  const names = typeof spec === 'string' ? (spec.match(/[^:]:?/g) ?? []) : spec;
+  for (const name of names) takesValue.set(name.replace(/:$/, ''), name.endsWith(':'));
   const values = new Map<string, string[]>();
   const args: string[] = [];
   let pending: string | null = null; // a flag still waiting for its value
   let rest = false;
 
-  const isFlag = (w: string): boolean => w.startsWith('-') && w.length >= 2 && takesValue.has(w[1]);
+  const isFlag = (w: string): boolean => w.startsWith('-') && w.length >= 2 && (takesValue.has(w[1]) || takesValue.has(w.replace(/^-+/, '')));
   const isNegativeNumber = (w: string): boolean => /^-\d+(\.\d+)?$/.test(w);
   const unrecognized = (w: string): never => {
     throw new ParseError(`org.apache.commons.cli.UnrecognizedOptionException: Unrecognized option: ${w}`);
@@ -67,11 +66,11 @@ export function parseFlags(words: readonly string[], spec: string): ParsedLine {
       pending = null;
     } else if (w.startsWith('-') && w !== '-') {
       const body = w.replace(/^-+/, '');
-      if (body.length === 1) {
-        if (!takesValue.has(body)) unrecognized(w);
+      if (takesValue.has(body)) {
         flag(body);
         continue;
       }
+      if (body.length === 1) unrecognized(w);
       // Concatenated flags (-sw), or a flag with its value attached (-v3).
       for (let i = 0; i < body.length; i++) {
         if (!takesValue.has(body[i])) unrecognized(w);

@@ -29,11 +29,10 @@ const BUILTINS: ReadonlyMap<string, string> = new Map([
   ['quit', ''],
 ]);
 
-/** zkCli commands that this shell lists but does not run yet (quotas, and reconfig of an ensemble). */
+/** zkCli commands that this shell lists but does not run yet: quotas need the server to track them. */
 const PLANNED: readonly (readonly [string, string])[] = [
   ['delquota', '[-n|-b|-N|-B] path'],
   ['listquota', 'path'],
-  ['reconfig', '[-s] [-v version] [[-file path] | [-members serverID=host:port1:port2;port3[,...]*]] | [-add serverId=host:port1:port2;port3[,...]]* [-remove serverId[,...]*]'],
   ['setquota', '-n|-b|-N|-B val path'],
 ];
 const PLANNED_NAMES = new Set(PLANNED.map(([name]) => name));

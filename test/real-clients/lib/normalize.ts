@@ -4,12 +4,16 @@
  * relations between them within one transcript are kept where that is cheap.
  */
 
-/** Replaces each distinct 0x… number (except 0x0) by a label in order of first appearance. */
-export function renumberHex(text: string, prefix = 'H'): string {
+/**
+ * Replaces each distinct 0x… number (except 0x0) by a label in order of first appearance.
+ * Numbers for which `keep` returns true are left as they are.
+ */
+export function renumberHex(text: string, prefix = 'H', keep: (value: bigint) => boolean = () => false): string {
   const labels = new Map<string, string>();
-  return text.replace(/\b0x([0-9a-fA-F]+)\b/g, (_m, hex: string) => {
+  return text.replace(/\b0x([0-9a-fA-F]+)\b/g, (m, hex: string) => {
     const value = BigInt(`0x${hex}`);
     if (value === 0n) return '0x0';
+    if (keep(value)) return m;
     const key = value.toString(16);
     let label = labels.get(key);
     if (label === undefined) {
@@ -39,4 +43,41 @@ export function tidy(text: string): string {
     .map((l) => l.replace(/\s+$/, ''))
     .join('\n')
     .replace(/\n+$/, '\n');
+}
+
+/**
+ * Lines that only a Java client prints and that say nothing about the command: SLF4J's
+ * warnings about missing bindings, and log lines should a logging binding be on the class path.
+ */
+export function isJavaNoiseLine(line: string): boolean {
+  return (
+    /^SLF4J: /.test(line) ||
+    /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}/.test(line) ||
+    /^\[[^\]]+\] (INFO|WARN|ERROR|DEBUG) /.test(line)
+  );
+}
+
+/**
+ * Removes what only a Java client prints (see isJavaNoiseLine). SLF4J's warnings are removed
+ * wherever they start, not only at the start of a line: another thread may print one between
+ * two writes of a line, e.g. between `Exception in thread "main" ` and the exception.
+ */
+export function stripJavaNoise(text: string): string {
+  return text
+    .replace(/SLF4J: [^\n]*\n/g, '')
+    .split('\n')
+    .filter((line) => !isJavaNoiseLine(line))
+    .join('\n');
+}
+
+/**
+ * Drops the frames of a Java stack trace (`\tat …`, `\t... N more`), keeping its first line
+ * (`Exception in thread "main" java.lang.NumberFormatException: For input string: "abc"`) and
+ * any `Caused by:` lines.
+ */
+export function stripJavaStackFrames(text: string): string {
+  return text
+    .split('\n')
+    .filter((line) => !/^\tat [\w$.<>/]+\(.*\)$/.test(line) && !/^\t\.\.\. \d+ more$/.test(line))
+    .join('\n');
 }

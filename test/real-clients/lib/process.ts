@@ -104,12 +104,15 @@ export class Interactive {
       this.child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
     }
     live.add(this.child);
-    this.child.stdout!.on('data', (d: Buffer) => {
-      this.output += d.toString('utf8');
+    // Decoded as streams, so that a UTF-8 character split across reads stays whole.
+    this.child.stdout!.setEncoding('utf8');
+    this.child.stderr!.setEncoding('utf8');
+    this.child.stdout!.on('data', (d: string) => {
+      this.output += d;
       this.notify();
     });
-    this.child.stderr!.on('data', (d: Buffer) => {
-      this.stderr += d.toString('utf8');
+    this.child.stderr!.on('data', (d: string) => {
+      this.stderr += d;
       this.notify();
     });
     this.child.stdin!.on('error', () => {
@@ -151,38 +154,61 @@ export class Interactive {
   }
 
   /**
-   * Waits until `pattern` matches the output from `from` on; resolves with the match and the
-   * offset just after it. Rejects after timeoutMs or if the process exits first.
+   * Waits until `pattern` matches the output (stdout, or stderr when `stream` says so) from
+   * `from` on; resolves with the match and the offset just after it. Rejects after timeoutMs
+   * or if the process exits first.
    */
-  waitFor(pattern: RegExp, timeoutMs: number, from = 0): Promise<{ match: RegExpExecArray; end: number }> {
+  async waitFor(
+    pattern: RegExp,
+    timeoutMs: number,
+    from = 0,
+    stream: 'stdout' | 'stderr' = 'stdout',
+  ): Promise<{ match: RegExpExecArray; end: number }> {
+    const re = new RegExp(pattern.source, pattern.flags.replace('g', ''));
+    let found: { match: RegExpExecArray; end: number } | undefined;
+    await this.waitUntil(
+      () => {
+        const m = re.exec((stream === 'stdout' ? this.output : this.stderr).slice(from));
+        if (m) found = { match: m, end: from + m.index + m[0].length };
+        return m !== null;
+      },
+      timeoutMs,
+      `${pattern}${stream === 'stderr' ? ' on stderr' : ''}`,
+    );
+    return found!;
+  }
+
+  /**
+   * Waits until `check()` (evaluated now and whenever output arrives) returns true. Rejects
+   * after timeoutMs, or once the process has exited and both pipes are drained.
+   */
+  waitUntil(check: () => boolean, timeoutMs: number, what = 'a condition'): Promise<void> {
     return new Promise((resolve, reject) => {
-      const check = (): boolean => {
-        const re = new RegExp(pattern.source, pattern.flags.replace('g', ''));
-        const m = re.exec(this.output.slice(from));
-        if (m) {
+      const attempt = (): boolean => {
+        if (check()) {
           finish();
-          resolve({ match: m, end: from + m.index + m[0].length });
+          resolve();
           return true;
         }
-        if (!isRunning(this.child) && this.child.stdout!.readableEnded) {
+        if (!isRunning(this.child) && this.child.stdout!.readableEnded && this.child.stderr!.readableEnded) {
           finish();
-          reject(new Error(`${this.description} exited before printing ${pattern}\n${this.dump()}`));
+          reject(new Error(`${this.description} exited before printing ${what}\n${this.dump()}`));
           return true;
         }
         return false;
       };
       const timer = setTimeout(() => {
         finish();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${pattern} from ${this.description}\n${this.dump()}`));
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} from ${this.description}\n${this.dump()}`));
       }, timeoutMs);
       const finish = (): void => {
         clearTimeout(timer);
         this.waiters.delete(listener);
       };
       const listener = (): void => {
-        check();
+        attempt();
       };
-      if (!check()) this.waiters.add(listener);
+      if (!attempt()) this.waiters.add(listener);
     });
   }
 
@@ -214,4 +240,17 @@ export class Interactive {
   dump(): string {
     return `--- output ---\n${this.output}\n--- stderr ---\n${this.stderr}`;
   }
+}
+
+/** Debian's zkCli.sh (Apache ZooKeeper 3.8 Java client). */
+export const ZKCLI = '/usr/share/zookeeper/bin/zkCli.sh';
+
+/** JVM flags for zkCli.sh (read by the script from CLIENT_JVMFLAGS): a small heap, fast start. */
+export const ZKCLI_JVMFLAGS = '-Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData';
+
+/** The environment for running zkCli.sh. */
+export function zkCliEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  // A UTF-8 locale: Java 17 takes its default charset (used for stdin, stdout and the bytes of
+  // `create`/`set` data) from it.
+  return { ...base, CLIENT_JVMFLAGS: ZKCLI_JVMFLAGS, LC_ALL: 'C.UTF-8' };
 }
