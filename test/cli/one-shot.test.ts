@@ -42,6 +42,7 @@ import { withBothServers, type RunningServer, type ServerName } from '../support
 import { RawClient } from '../support/raw-client.ts';
 import { run, ZKCLI, zkCliEnv } from '../real-clients/lib/process.ts';
 import { maskDates, renumberHex, stripJavaNoise, stripJavaStackFrames, tidy } from '../real-clients/lib/normalize.ts';
+import { WAYS, type Way } from './ways.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const ENSEMBLE_BIN = join(REPO, 'bin/ensemble.js');
@@ -51,19 +52,6 @@ const CONCURRENCY = 4;
 /** How long ensemble cli may take to give up on an unreachable server. */
 const UNREACHABLE_LIMIT_MS = 5_000;
 
-interface Way {
-  n: 1 | 2 | 3 | 4;
-  client: 'zkcli' | 'ensemble-cli';
-  server: ServerName;
-  label: string;
-}
-
-const WAYS: readonly Way[] = [
-  { n: 1, client: 'zkcli', server: 'zookeeper', label: 'zkCli.sh -> Apache ZooKeeper' },
-  { n: 2, client: 'zkcli', server: 'ensemble', label: 'zkCli.sh -> Ensemble' },
-  { n: 3, client: 'ensemble-cli', server: 'zookeeper', label: 'ensemble cli -> Apache ZooKeeper' },
-  { n: 4, client: 'ensemble-cli', server: 'ensemble', label: 'ensemble cli -> Ensemble' },
-];
 
 interface Case {
   /** Arguments after the program; `$SERVER` is the server's host:port, `$MADE` a path unique to

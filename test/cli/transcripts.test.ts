@@ -77,6 +77,7 @@ import { SUPER_AUTH, SUPER_DIGEST, withBothServers, type RunningServer, type Ser
 import { RawClient } from '../support/raw-client.ts';
 import { Interactive, ZKCLI, zkCliEnv } from '../real-clients/lib/process.ts';
 import { maskDates, renumberHex, stripJavaNoise, stripJavaStackFrames, tidy } from '../real-clients/lib/normalize.ts';
+import { WAYS, type ClientName, type Way } from './ways.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const SCRIPTS_DIR = resolve(import.meta.dirname, 'transcripts');
@@ -95,21 +96,6 @@ const SETTLE_MS = 5;
 /** Processes running at once (two cores: JVM start-up is the main cost). */
 const CONCURRENCY = 4;
 
-type ClientName = 'zkcli' | 'ensemble-cli';
-
-interface Way {
-  n: 1 | 2 | 3 | 4;
-  client: ClientName;
-  server: ServerName;
-  label: string;
-}
-
-const WAYS: readonly Way[] = [
-  { n: 1, client: 'zkcli', server: 'zookeeper', label: 'zkCli.sh -> Apache ZooKeeper' },
-  { n: 2, client: 'zkcli', server: 'ensemble', label: 'zkCli.sh -> Ensemble' },
-  { n: 3, client: 'ensemble-cli', server: 'zookeeper', label: 'ensemble cli -> Apache ZooKeeper' },
-  { n: 4, client: 'ensemble-cli', server: 'ensemble', label: 'ensemble cli -> Ensemble' },
-];
 
 // ---------------------------------------------------------------------------------------------
 // Scripts
