@@ -38,7 +38,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { withBothServers, type RunningServer, type ServerName } from '../support/servers.ts';
+import { withBothServers, type RunningServer } from '../support/servers.ts';
 import { RawClient } from '../support/raw-client.ts';
 import { run, ZKCLI, zkCliEnv } from '../real-clients/lib/process.ts';
 import { maskDates, renumberHex, stripJavaNoise, stripJavaStackFrames, tidy } from '../real-clients/lib/normalize.ts';

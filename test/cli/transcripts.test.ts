@@ -73,7 +73,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { SUPER_AUTH, SUPER_DIGEST, withBothServers, type RunningServer, type ServerName } from '../support/servers.ts';
+import { SUPER_AUTH, SUPER_DIGEST, withBothServers, type RunningServer } from '../support/servers.ts';
 import { RawClient } from '../support/raw-client.ts';
 import { Interactive, ZKCLI, zkCliEnv } from '../real-clients/lib/process.ts';
 import { maskDates, renumberHex, stripJavaNoise, stripJavaStackFrames, tidy } from '../real-clients/lib/normalize.ts';
