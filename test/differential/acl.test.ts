@@ -1,6 +1,6 @@
 /** Differential: ACLs, digest/super/ip auth, the `auth` scheme, getACL redaction, whoAmI. */
 import assert from 'node:assert/strict';
-import { Err } from '../../src/protocol/constants.ts';
+import { Err, OpCode } from '../../src/protocol/constants.ts';
 import type { ACL } from '../../src/protocol/records.ts';
 import { SUPER_AUTH, SUPER_DIGEST } from '../support/servers.ts';
 import { differential } from './harness.ts';
@@ -86,6 +86,40 @@ differential('acl', { superDigest: SUPER_DIGEST }, ({ scenario }) => {
     await t.op(a, 'tryCreate', `${r}/badbits`, '', { acl: [{ perms: 31, id: { scheme: 'ip', id: '127.0.0.1/40' } }] });
     await t.op(a, 'tryAuth', 'ip', '');
     await t.op(a, 'tryWhoAmI');
+  });
+
+  scenario('the auth scheme expands to the identities in whoAmI order, skipping ip', async (t) => {
+    const c = await t.client();
+    const ipOnly = await t.client();
+    const r = t.root;
+    const auth = (perms: number): ACL => ({ perms, id: { scheme: 'auth', id: '' } });
+    await t.op(c, 'tryCreate', r, '');
+    // Only an ip identity: nothing to expand to.
+    await t.op(ipOnly, 'tryCreate', `${r}/iponly`, '', { acl: [auth(31)] });
+    // Added as cat, ann, bob; ZooKeeper's set lists them bob, ann, 127.0.0.1, cat.
+    const users = ['cat', 'ann', 'bob'];
+    for (const u of users) await t.op(c, 'tryAuth', 'digest', `${u}:pw`);
+    const who = (await t.op(c, 'tryWhoAmI')).value!;
+    const digestOrder = who.filter((i) => i.authScheme === 'digest').map((i) => i.user);
+    assert.notDeepEqual(digestOrder, users, 'the scenario needs a whoAmI order unlike the addauth order');
+    assert.ok(who.some((i) => i.authScheme === 'ip'), 'the ip identity is there too');
+    await t.op(c, 'tryCreate', `${r}/a`, '', { acl: [auth(31)] });
+    await t.op(c, 'tryGetACL', `${r}/a`);
+    await t.op(c, 'tryCreate', `${r}/b`, '', { acl: [world(1), auth(31), auth(1), { perms: 3, id: { scheme: 'digest', id: 'ann:x' } }] });
+    await t.op(c, 'tryGetACL', `${r}/b`);
+    await t.op(c, 'trySetACL', `${r}/b`, [auth(7)]);
+    await t.op(c, 'tryGetACL', `${r}/b`);
+    await t.op(c, 'tryCreate', `${r}/e`, '', { flags: 1, acl: [auth(31)] });
+    await t.op(c, 'tryGetACL', `${r}/e`);
+    await t.op(c, 'tryMulti', [{ type: OpCode.create, req: { path: `${r}/m`, data: null, acl: [auth(31)], flags: 0, ttl: -1 } }]);
+    await t.op(c, 'tryGetACL', `${r}/m`);
+    // A fourth identity, added again (no change), and an ip addauth (the ip identity is already there).
+    await t.op(c, 'tryAuth', 'digest', 'dan:pw');
+    await t.op(c, 'tryAuth', 'digest', 'cat:pw');
+    await t.op(c, 'tryAuth', 'ip', '');
+    await t.op(c, 'tryWhoAmI');
+    await t.op(c, 'tryCreate', `${r}/f`, '', { acl: [auth(31)] });
+    await t.op(c, 'tryGetACL', `${r}/f`);
   });
 
   scenario('unknown auth scheme fails and closes', async (t) => {

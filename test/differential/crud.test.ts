@@ -137,6 +137,49 @@ differential('crud', {}, ({ scenario }) => {
     await t.op(d, 'tryGetEphemerals', t.root);
   });
 
+  scenario('getEphemerals lists in the order of ZooKeeper\'s hash set', async (t) => {
+    const c = await t.client();
+    const d = await t.client();
+    const r = t.root;
+    await t.op(c, 'tryCreate', r, '');
+    for (const p of ['p1', 'p2', 'p3', 'p1/q']) await t.op(c, 'tryCreate', `${r}/${p}`, '');
+    const parents = ['p1', 'p2', 'p3', 'p1/q'];
+    const queries = async (): Promise<void> => {
+      await t.pipelined(c, [
+        ['tryGetEphemerals', '/'], ['tryGetEphemerals', ''], ['tryGetEphemerals', `${r}/p1`],
+        ['tryGetEphemerals', `${r}/p2/`], ['tryGetEphemerals', `${r}/p3/e1`], ['tryGetEphemerals', r],
+      ]);
+    };
+    await queries();
+    // 30 ephemerals (some sequential) in bursts, listing between them: the session's table grows
+    // 16 -> 32 at the 13th and -> 64 at the 25th.
+    const names: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const name = `${r}/${parents[i % parents.length]}/e${i}`;
+      const sequential = i % 7 === 3;
+      const res = await t.op(c, 'tryCreate', sequential ? `${name}-` : name, '', { flags: sequential ? 3 : 1 });
+      names.push((res.value as { path: string }).path);
+      if (i === 2 || i === 11 || i === 12 || i === 23 || i === 24 || i === 29) await queries();
+    }
+    await t.op(d, 'tryCreate', `${r}/p2/other`, '', { flags: 1 });
+    await t.op(d, 'tryGetEphemerals', '/');
+    // Deleting leaves the table as large as it was; the copy getEphemerals answers with is sized
+    // for what is left.
+    for (let i = 0; i < 30; i += 2) await t.op(c, 'tryDelete', names[i]);
+    await queries();
+    for (let i = 0; i < 12; i += 4) await t.op(c, 'tryCreate', names[i], '', { flags: 1 });
+    await queries();
+    for (let i = 1; i < 30; i += 2) await t.op(c, 'tryDelete', names[i]);
+    await queries();
+    for (let i = 0; i < 12; i += 4) await t.op(c, 'tryDelete', names[i]);
+    await queries();
+    for (let i = 29; i >= 0; i -= 3) await t.op(c, 'tryCreate', names[i], '', { flags: 1 });
+    await queries();
+    const all = (await t.op(c, 'tryGetEphemerals', '/')).value!;
+    assert.equal(all.length, 10);
+    await t.op(d, 'tryGetEphemerals', r);
+  });
+
   scenario('system nodes', async (t) => {
     const c = await t.client();
     await t.op(c, 'tryGetChildren', '/zookeeper');

@@ -4,6 +4,7 @@ import { Err, KeeperError } from '../../protocol/constants.ts';
 import type { ACL, Id } from '../../protocol/records.ts';
 
 import { digestOf } from '../../protocol/digest.ts';
+import { grownCapacity, inHashTableOrder, javaStringHash, spreadHash } from '../java-hash.ts';
 
 export { digestOf };
 
@@ -67,7 +68,8 @@ const AUTHENTICATED_SCHEMES = new Set(['digest']);
 
 /**
  * PrepRequestProcessor.fixupACL: reject empty or malformed lists, drop duplicates, expand "auth"
- * to the caller's authenticated identities.
+ * to the caller's authenticated identities (those whose provider isAuthenticated: digest, not ip;
+ * super has no provider), in the order ZooKeeper iterates them, whoAmI's.
  */
 export function fixupACL(path: string, authInfo: readonly Id[], acls: ACL[] | null): ACL[] {
   const uniq: ACL[] = [];
@@ -81,7 +83,7 @@ export function fixupACL(path: string, authInfo: readonly Id[], acls: ACL[] | nu
     if (scheme === 'world' && id === 'anyone') out.push(a);
     else if (scheme === 'auth') {
       let any = false;
-      for (const cid of authInfo) {
+      for (const cid of inJavaSetOrder(authInfo)) {
         if (AUTHENTICATED_SCHEMES.has(cid.scheme)) {
           any = true;
           out.push({ perms: a.perms, id: cid });
@@ -142,24 +144,13 @@ export function userOf(id: Id): string | null {
   return null;
 }
 
-function javaStringHash(s: string): number {
-  let h = 0;
-  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
-  return h;
-}
-
 /**
- * A connection's identities in the order ZooKeeper lists them (whoAmI): it keeps them in a hash
- * set, so the order is that of the buckets (jute's Id.hashCode, spread as HashMap does, masked by a
- * table of 16 that doubles past 3/4 load), insertion order within a bucket.
+ * A connection's identities in the order ZooKeeper lists them (whoAmI) and expands the "auth"
+ * scheme to: it keeps them in a hash set, so the order is that of the buckets (jute's Id.hashCode,
+ * spread as HashMap does, masked by a table of 16 that doubles past 3/4 load), insertion order
+ * within a bucket.
  */
 export function inJavaSetOrder(ids: readonly Id[]): Id[] {
-  let capacity = 16;
-  while (ids.length > capacity * 0.75) capacity *= 2;
-  const keyed = ids.map((id, seq) => {
-    const h = (Math.imul((Math.imul(17, 37) + javaStringHash(id.scheme)) | 0, 37) + javaStringHash(id.id)) | 0;
-    return { id, seq, bucket: (h ^ (h >>> 16)) & (capacity - 1) };
-  });
-  keyed.sort((a, b) => a.bucket - b.bucket || a.seq - b.seq);
-  return keyed.map((k) => k.id);
+  const spreads = ids.map((id) => spreadHash((Math.imul((Math.imul(17, 37) + javaStringHash(id.scheme)) | 0, 37) + javaStringHash(id.id)) | 0));
+  return inHashTableOrder(ids, spreads, [grownCapacity(ids.length)]);
 }

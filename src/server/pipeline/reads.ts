@@ -113,7 +113,7 @@ function read(ctx: ReadContext, type: number, r: JuteReader): Body {
     }
     case OpCode.getEphemerals: {
       const prefix = r.ustring();
-      const all = [...tree.ephemeralsOf(ctx.sessionId)];
+      const all = tree.ephemeralsInZooKeeperOrder(ctx.sessionId);
       const trimmed = prefix?.trim() ?? '';
       const list = trimmed === '' || trimmed === '/' ? all : all.filter((p) => p.startsWith(prefix!));
       return (w) => w.vector(list, (x, p) => x.ustring(p));

@@ -6,6 +6,8 @@
  * order within a bucket. Matching that order makes `ls` output identical to ZooKeeper's. The table
  * only grows (at 3/4 load), as Java's does.
  */
+import { inHashTableOrder, javaStringHash, spreadHash } from '../java-hash.ts';
+
 const NONE: readonly string[] = [];
 
 export class ChildSet {
@@ -38,10 +40,8 @@ export class ChildSet {
   list(): readonly string[] {
     if (this.names === null) return NONE;
     if (this.ordered === null) {
-      const mask = this.capacity - 1;
-      const keyed = Array.from(this.names, (name, seq) => ({ name, seq, bucket: javaHash(name) & mask }));
-      keyed.sort((a, b) => a.bucket - b.bucket || a.seq - b.seq);
-      this.ordered = keyed.map((k) => k.name);
+      const names = [...this.names];
+      this.ordered = inHashTableOrder(names, names.map(javaHash), [this.capacity]);
     }
     return this.ordered;
   }
@@ -53,7 +53,5 @@ export class ChildSet {
 
 /** java.lang.String.hashCode spread as java.util.HashMap.hash does. */
 export function javaHash(s: string): number {
-  let h = 0;
-  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
-  return h ^ (h >>> 16);
+  return spreadHash(javaStringHash(s));
 }

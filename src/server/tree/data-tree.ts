@@ -5,6 +5,7 @@
 import { CONTAINER_EPHEMERAL_OWNER, Err, EventType, KeeperError, OpCode, TTL_OWNER_MARK } from '../../protocol/constants.ts';
 import type { ACL, Stat } from '../../protocol/records.ts';
 import { parentOf, baseName } from '../../protocol/path.ts';
+import { copiedCapacity, inHashTableOrder, javaStringHash, spreadHash } from '../java-hash.ts';
 import { ChildSet } from './child-set.ts';
 import type { Txn, TxnEntry } from './txn.ts';
 import { WatchManager, WatchMode, type Watcher } from './watch-manager.ts';
@@ -89,9 +90,41 @@ function newNode(data: Buffer | null, acl: ACL[], zxid: number, timeMs: number, 
   };
 }
 
+/**
+ * A session's ephemeral paths. ZooKeeper keeps them in a java.util.HashSet (default table of 16,
+ * never shrunk, kept until the session ends) and getEphemerals answers in the order of that set's
+ * clone: this set is in insertion order and remembers the table size, and `inZooKeeperOrder`
+ * derives ZooKeeper's order when asked, so creating and deleting stay plain Set operations.
+ */
+export class EphemeralSet extends Set<string> {
+  /** The Java table size: 16, doubled whenever the size passes 3/4 of it. */
+  capacity: number;
+
+  constructor() {
+    super();
+    this.capacity = 16;
+  }
+
+  override add(path: string): this {
+    super.add(path);
+    if (this.size > this.capacity * 0.75) this.capacity *= 2;
+    return this;
+  }
+
+  /**
+   * The paths as DataTree.getEphemerals lists them: it returns a clone of the set, and a cloned
+   * HashMap is sized for its current size and filled in the original's iteration order.
+   */
+  inZooKeeperOrder(): string[] {
+    const paths = [...this];
+    const spreads = paths.map((p) => spreadHash(javaStringHash(p)));
+    return inHashTableOrder(paths, spreads, [this.capacity, copiedCapacity(paths.length)]);
+  }
+}
+
 export class DataTree {
   readonly nodes = new Map<string, ZNode>();
-  readonly ephemerals = new Map<bigint, Set<string>>();
+  readonly ephemerals = new Map<bigint, EphemeralSet>();
   readonly containers = new Set<string>();
   readonly ttls = new Set<string>();
   /** Live sessions and their negotiated timeouts: part of the state, like the nodes. */
@@ -204,8 +237,14 @@ export class DataTree {
     this.childWatches.removeWatcher(watcher);
   }
 
-  ephemeralsOf(sessionId: bigint): Set<string> {
+  /** The session's ephemeral paths, in insertion order. */
+  ephemeralsOf(sessionId: bigint): ReadonlySet<string> {
     return this.ephemerals.get(sessionId) ?? new Set();
+  }
+
+  /** The session's ephemeral paths in the order ZooKeeper's getEphemerals lists them. */
+  ephemeralsInZooKeeperOrder(sessionId: bigint): string[] {
+    return this.ephemerals.get(sessionId)?.inZooKeeperOrder() ?? [];
   }
 
   // ---- loading a snapshot (recovery only) ----
@@ -255,7 +294,7 @@ export class DataTree {
       case 'ttl': this.ttls.add(path); break;
       case 'normal': {
         let set = this.ephemerals.get(ephemeralOwner);
-        if (!set) this.ephemerals.set(ephemeralOwner, (set = new Set()));
+        if (!set) this.ephemerals.set(ephemeralOwner, (set = new EphemeralSet()));
         set.add(path);
         break;
       }
