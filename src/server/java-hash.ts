@@ -22,6 +22,11 @@ export function spreadHash(h: number): number {
   return h ^ (h >>> 16);
 }
 
+/** HashMap.hash of a String key. */
+export function javaHash(s: string): number {
+  return spreadHash(javaStringHash(s));
+}
+
 /** The table size a HashMap of `initial` reaches once it has held `maxSize` entries. */
 export function grownCapacity(maxSize: number, initial = 16): number {
   let capacity = initial;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChildSet, javaHash } from '../../src/server/tree/child-set.ts';
+import { ChildSet } from '../../src/server/tree/child-set.ts';
+import { javaHash } from '../../src/server/java-hash.ts';
 
 test('javaHash is String.hashCode spread as HashMap does', () => {
   // Values printed by Java 17's jshell: "zookeeper".hashCode(), "seq-0000000012".hashCode().

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ZooKeeperClient } from '../../client/client.ts';
-import { InvalidPathError, NoNodeError, ZooKeeperError } from '../../client/errors.ts';
+import { NoNodeError, ZooKeeperError } from '../../client/errors.ts';
 import { Ids, type ACL, type AddWatchMode, type CreateMode, type Stat, type Watcher, type WatcherType } from '../../client/types.ts';
 import { Err } from '../../protocol/constants.ts';
 import { pathError } from '../../protocol/path.ts';
@@ -65,7 +65,6 @@ async function request<T>(path: string | undefined, call: () => Promise<T>): Pro
   try {
     return await call();
   } catch (e) {
-    if (e instanceof InvalidPathError && e.path !== undefined) checkPath(e.path);
     if (!(e instanceof ZooKeeperError)) throw e;
     const named = e.path === undefined && path !== undefined ? new ZooKeeperError(e.code, path) : e;
     throw new CliError(failureMessage(named));

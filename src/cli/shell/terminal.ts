@@ -15,10 +15,10 @@ export function historyFile(): string {
   return process.env.ENSEMBLE_CLI_HISTORY ?? join(homedir(), '.ensemble_cli_history');
 }
 
-function loadHistory(file: string): string[] {
+/** The history file's lines, oldest first. */
+function readHistory(file: string): string[] {
   try {
-    // Oldest first on disk; readline wants the newest first.
-    return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').slice(-HISTORY_LIMIT).reverse();
+    return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
   } catch {
     return [];
   }
@@ -30,6 +30,9 @@ export class Terminal {
   /** True while the prompt is shown and the user may be typing. */
   private waitingForInput = false;
   private readonly file = historyFile();
+  /** Lines in the history file: it is cut back to HISTORY_LIMIT once it holds twice as many. */
+  private fileLines: number;
+  private closed = false;
   private readonly queue: string[] = [];
   private running = false;
   private finished!: () => void;
@@ -38,11 +41,14 @@ export class Terminal {
   constructor(makeShell: (io: ShellOutput) => Shell) {
     this.shell = makeShell({ out: (t) => this.write(process.stdout, t), err: (t) => this.write(process.stderr, t) });
     this.shell.onStateChange = () => this.redraw();
+    const saved = readHistory(this.file);
+    this.fileLines = saved.length;
     this.rl = createInterface({
       input: process.stdin,
       output: process.stdout,
       terminal: true,
-      history: loadHistory(this.file),
+      // Oldest first on disk; readline wants the newest first.
+      history: saved.slice(-HISTORY_LIMIT).reverse(),
       historySize: HISTORY_LIMIT,
       completer: (line: string, callback: (err: Error | null, result: [string[], string]) => void) => {
         const word = line.endsWith(' ') ? '' : (line.split(' ').pop() ?? '');
@@ -80,8 +86,6 @@ export class Terminal {
     });
   }
 
-  private closed = false;
-
   /** Runs until `quit` or the end of input. */
   async run(): Promise<void> {
     this.showPrompt();
@@ -111,11 +115,9 @@ export class Terminal {
     this.waitingForInput = true;
   }
 
+  /** Shows the prompt again (its state may have changed), keeping the line being typed. */
   private redraw(): void {
-    if (!this.waitingForInput) return;
-    this.clearInput();
-    this.rl.setPrompt(this.shell.prompt());
-    this.rl.prompt(true);
+    this.write(process.stdout, '');
   }
 
   /** Erases the prompt and the line being typed (which may wrap over several rows). */
@@ -126,13 +128,14 @@ export class Terminal {
     clearScreenDown(process.stdout);
   }
 
+  /** Prints output; while the user is typing, above the prompt, which is then redrawn with the line intact. */
   private write(stream: NodeJS.WriteStream, text: string): void {
     if (!this.waitingForInput) {
       stream.write(text);
       return;
     }
     this.clearInput();
-    stream.write(text);
+    if (text !== '') stream.write(text);
     this.rl.setPrompt(this.shell.prompt());
     this.rl.prompt(true);
   }
@@ -141,8 +144,11 @@ export class Terminal {
     if (line.trim() === '') return;
     try {
       appendFileSync(this.file, `${line.replace(/\n/g, ' ')}\n`, { mode: 0o600 });
-      const all = readFileSync(this.file, 'utf8').split('\n').filter((l) => l !== '');
-      if (all.length > HISTORY_LIMIT * 2) writeFileSync(this.file, `${all.slice(-HISTORY_LIMIT).join('\n')}\n`);
+      if (++this.fileLines > HISTORY_LIMIT * 2) {
+        const kept = readHistory(this.file).slice(-HISTORY_LIMIT);
+        writeFileSync(this.file, `${kept.join('\n')}\n`);
+        this.fileLines = kept.length;
+      }
     } catch {
       // History is a convenience: an unwritable file must not stop the shell.
     }

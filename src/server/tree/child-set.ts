@@ -6,7 +6,7 @@
  * order within a bucket. Matching that order makes `ls` output identical to ZooKeeper's. The table
  * only grows (at 3/4 load), as Java's does.
  */
-import { inHashTableOrder, javaStringHash, spreadHash } from '../java-hash.ts';
+import { inHashTableOrder, javaHash } from '../java-hash.ts';
 
 const NONE: readonly string[] = [];
 
@@ -49,9 +49,4 @@ export class ChildSet {
   [Symbol.iterator](): Iterator<string> {
     return (this.names ?? NONE)[Symbol.iterator]();
   }
-}
-
-/** java.lang.String.hashCode spread as java.util.HashMap.hash does. */
-export function javaHash(s: string): number {
-  return spreadHash(javaStringHash(s));
 }

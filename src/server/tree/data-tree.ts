@@ -5,7 +5,7 @@
 import { CONTAINER_EPHEMERAL_OWNER, Err, EventType, KeeperError, OpCode, TTL_OWNER_MARK } from '../../protocol/constants.ts';
 import type { ACL, Stat } from '../../protocol/records.ts';
 import { parentOf, baseName } from '../../protocol/path.ts';
-import { copiedCapacity, inHashTableOrder, javaStringHash, spreadHash } from '../java-hash.ts';
+import { copiedCapacity, inHashTableOrder, javaHash } from '../java-hash.ts';
 import { ChildSet } from './child-set.ts';
 import type { Txn, TxnEntry } from './txn.ts';
 import { WatchManager, WatchMode, type Watcher } from './watch-manager.ts';
@@ -117,8 +117,7 @@ export class EphemeralSet extends Set<string> {
    */
   inZooKeeperOrder(): string[] {
     const paths = [...this];
-    const spreads = paths.map((p) => spreadHash(javaStringHash(p)));
-    return inHashTableOrder(paths, spreads, [this.capacity, copiedCapacity(paths.length)]);
+    return inHashTableOrder(paths, paths.map(javaHash), [this.capacity, copiedCapacity(paths.length)]);
   }
 }
 
