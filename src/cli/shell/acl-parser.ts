@@ -1,5 +1,6 @@
 /** zkCli's ACL strings: "scheme:id:perms[,scheme:id:perms…]", perms from the letters c d r w a. */
 import type { ACL } from '../../client/types.ts';
+import { javaSplit } from './line-parser.ts';
 
 const PERM_BITS: Readonly<Record<string, number>> = { r: 1, w: 2, c: 4, d: 8, a: 16 };
 
@@ -22,12 +23,4 @@ export function parseAcl(text: string, warn: (line: string) => void): ACL[] {
     acl.push({ perms, id: { scheme: entry.slice(0, first), id: entry.slice(first + 1, last) } });
   }
   return acl;
-}
-
-/** String#split in Java: trailing empty strings are dropped (a string without the separator stays whole). */
-function javaSplit(text: string, sep: string): string[] {
-  if (!text.includes(sep)) return [text];
-  const parts = text.split(sep);
-  while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
-  return parts;
 }

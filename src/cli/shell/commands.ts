@@ -35,14 +35,14 @@ export interface CliCommand {
   run(ctx: CommandContext, words: string[]): Promise<void>;
 }
 
-const usageOf = (c: { name: string; options: string }): string => `${c.name} ${c.options}`;
+export const usageOf = (c: { name: string; options: string }): string => `${c.name} ${c.options}`;
 
 /** ZooKeeper's TTL limit (EphemeralType.TTL's max value). */
 const MAX_TTL = 0xffffffffffn;
 
-function parse(words: readonly string[], spec: string | readonly string[]): ParsedLine {
+export function parse(words: readonly string[], spec: string | readonly string[], exclusive: readonly string[] = []): ParsedLine {
   try {
-    return parseFlags(words, spec);
+    return parseFlags(words, spec, exclusive);
   } catch (e) {
     if (e instanceof ParseError) throw new CliError(e.message);
     throw e;
@@ -50,7 +50,7 @@ function parse(words: readonly string[], spec: string | readonly string[]): Pars
 }
 
 /** PathUtils.validatePath's IllegalArgumentException message, for the paths zkCli checks before sending. */
-function checkPath(path: string, sequential = false): void {
+export function checkPath(path: string, sequential = false): void {
   const why = pathError(path, sequential);
   if (why === null) return;
   const bare = why.startsWith('Path ');
@@ -61,7 +61,7 @@ function checkPath(path: string, sequential = false): void {
  * Runs a request; a ZooKeeper failure becomes zkCli's message for it, naming `path` when the
  * failure itself names none (a lost connection), as Java's exceptions do.
  */
-async function request<T>(path: string | undefined, call: () => Promise<T>): Promise<T> {
+export async function request<T>(path: string | undefined, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (e) {
@@ -71,7 +71,7 @@ async function request<T>(path: string | undefined, call: () => Promise<T>): Pro
   }
 }
 
-const bytes = (s: string): Buffer => Buffer.from(s, 'utf8');
+export const bytes = (s: string): Buffer => Buffer.from(s, 'utf8');
 const text = (data: Buffer | null): string => (data === null ? 'null' : data.toString('utf8'));
 
 /** The commands `get`, `ls` and `stat` still take a trailing "watch" word, with a deprecation note. */
@@ -93,7 +93,7 @@ function intFlag(value: string | undefined, fallback: number, message: string): 
 const version = (p: ParsedLine): number => intFlag(p.value('v'), -1, `-v argument must be an int value`);
 
 /** ZKUtil.visitSubTreeDFS: the node, then each level's children in order, depth first. */
-async function visitSubTree(client: ZooKeeperClient, path: string, watch: Watcher | undefined, visit: (path: string) => Promise<void> | void): Promise<void> {
+export async function visitSubTree(client: ZooKeeperClient, path: string, watch: Watcher | undefined, visit: (path: string) => Promise<void> | void): Promise<void> {
   checkPath(path);
   await client.getData(path, { watch });
   await visit(path);
@@ -502,7 +502,8 @@ function membersFromFile(file: string): string {
     .join('\n');
 }
 
-/** zkCli's znode commands by name. */
-export const COMMANDS: ReadonlyMap<string, CliCommand> = new Map(
-  [create, get, ls, stat, set, del, deleteAll, getAcl, setAcl, addAuth, sync, addWatch, removeWatches, getEphemerals, getAllChildrenNumber, whoami, close, config, versionCommand, reconfig].map((c) => [c.name, c]),
-);
+/** zkCli's commands on znodes (the quota commands are in quota-commands.ts). */
+export const ZNODE_COMMANDS: readonly CliCommand[] = [
+  create, get, ls, stat, set, del, deleteAll, getAcl, setAcl, addAuth, sync, addWatch, removeWatches, getEphemerals,
+  getAllChildrenNumber, whoami, close, config, versionCommand, reconfig,
+];

@@ -34,9 +34,10 @@ export interface ParsedLine {
 /**
  * Parses flags anywhere among the words. `spec` lists the flags, each followed by ':' when it
  * takes a value: a string of letters ('sv:' for -s and -v <value>), or a list of names for flags
- * longer than a letter (['add:', 'remove:', 's']).
+ * longer than a letter (['add:', 'remove:', 's']). At most one of the `exclusive` flags may be
+ * given (a commons-cli OptionGroup).
  */
-export function parseFlags(words: readonly string[], spec: string | readonly string[]): ParsedLine {
+export function parseFlags(words: readonly string[], spec: string | readonly string[], exclusive: readonly string[] = []): ParsedLine {
   const takesValue = new Map<string, boolean>();
   const names = typeof spec === 'string' ? (spec.match(/[^:]:?/g) ?? []) : spec;
   for (const name of names) takesValue.set(name.replace(/:$/, ''), name.endsWith(':'));
@@ -50,8 +51,15 @@ export function parseFlags(words: readonly string[], spec: string | readonly str
   const unrecognized = (w: string): never => {
     throw new ParseError(`org.apache.commons.cli.UnrecognizedOptionException: Unrecognized option: ${w}`);
   };
+  let selected: string | null = null; // the flag chosen from the exclusive group
   const flag = (name: string): void => {
     if (pending !== null) throw new ParseError(`org.apache.commons.cli.MissingArgumentException: Missing argument for option: ${pending}`);
+    if (exclusive.includes(name)) {
+      if (selected !== null && selected !== name) {
+        throw new ParseError(`org.apache.commons.cli.AlreadySelectedException: The option '${name}' was specified but an option from this group has already been selected: '${selected}'`);
+      }
+      selected = name;
+    }
     if (!values.has(name)) values.set(name, []);
     pending = takesValue.get(name) ? name : null;
   };
@@ -117,4 +125,12 @@ export function parseInt64(s: string): bigint | null {
   if (!/^[-+]?\d+$/.test(s)) return null;
   const n = BigInt(s);
   return n >= -(1n << 63n) && n < 1n << 63n ? n : null;
+}
+
+/** String#split in Java: trailing empty strings are dropped (a string without the separator stays whole). */
+export function javaSplit(text: string, sep: string): string[] {
+  if (!text.includes(sep)) return [text];
+  const parts = text.split(sep);
+  while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
+  return parts;
 }

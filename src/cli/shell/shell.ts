@@ -5,7 +5,8 @@
  */
 import { ZooKeeperClient } from '../../client/client.ts';
 import type { Logger, State, WatchedEvent, Watcher } from '../../client/types.ts';
-import { COMMANDS, CliError, type CommandContext } from './commands.ts';
+import { ZNODE_COMMANDS, CliError, type CliCommand, type CommandContext } from './commands.ts';
+import { QUOTA_COMMANDS } from './quota-commands.ts';
 import { decodeInt, splitWords } from './line-parser.ts';
 
 export interface ShellOutput {
@@ -29,17 +30,12 @@ const BUILTINS: ReadonlyMap<string, string> = new Map([
   ['quit', ''],
 ]);
 
-/** zkCli commands that this shell lists but does not run yet: quotas need the server to track them. */
-const PLANNED: readonly (readonly [string, string])[] = [
-  ['delquota', '[-n|-b|-N|-B] path'],
-  ['listquota', 'path'],
-  ['setquota', '-n|-b|-N|-B val path'],
-];
-const PLANNED_NAMES = new Set(PLANNED.map(([name]) => name));
+/** The commands that work on znodes, by name. */
+const COMMANDS: ReadonlyMap<string, CliCommand> = new Map([...ZNODE_COMMANDS, ...QUOTA_COMMANDS].map((c) => [c.name, c]));
 
 /** Every command name with its usage, sorted as zkCli lists them. */
 export const COMMAND_USAGE: ReadonlyMap<string, string> = new Map(
-  [...BUILTINS, ...[...COMMANDS.values()].map((c) => [c.name, c.options] as const), ...PLANNED].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  [...BUILTINS, ...[...COMMANDS.values()].map((c) => [c.name, c.options] as const)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
 );
 
 const NOT_FOUND_EXIT = 127;
@@ -223,10 +219,7 @@ export class Shell {
       return undefined;
     }
     const command = COMMANDS.get(cmd);
-    if (command === undefined) {
-      if (PLANNED_NAMES.has(cmd)) throw new CliError(`${cmd}: not supported by this shell yet`);
-      return undefined;
-    }
+    if (command === undefined) return undefined;
     const ctx: CommandContext = { client, watcher: this.watcher, out: (t) => this.io.out(t), err: (t) => this.io.err(t) };
     await command.run(ctx, words);
     return undefined;
