@@ -18,6 +18,8 @@ export interface ServerConfig {
   juteMaxBufferBytes: number;
   superDigest?: string;
   extendedTypesEnabled: boolean;
+  /** zookeeper.enforceQuota: writes past a hard quota limit fail with QUOTAEXCEEDED (default off). */
+  enforceQuota: boolean;
   reconfigEnabled: boolean;
   containerCheckIntervalMs: number;
   /** Writes allowed in flight per connection before reading from it pauses. */
@@ -46,6 +48,7 @@ export function defaultConfig(): ServerConfig {
     fourLetterWhitelist: ['srvr'],
     juteMaxBufferBytes: 0xfffff,
     extendedTypesEnabled: false,
+    enforceQuota: false,
     reconfigEnabled: false,
     containerCheckIntervalMs: 60_000,
     maxOutstandingPerConnection: 1000,
@@ -124,6 +127,7 @@ export function parseZooCfg(text: string): ParsedZooCfg {
       case 'jute.maxbuffer': config.juteMaxBufferBytes = integer(key, value); break;
       case 'DigestAuthenticationProvider.superDigest': config.superDigest = value.trim(); break;
       case 'extendedTypesEnabled': config.extendedTypesEnabled = bool(value); break;
+      case 'enforceQuota': config.enforceQuota = bool(value); break;
       case 'reconfigEnabled': config.reconfigEnabled = bool(value); break;
       case 'znode.container.checkIntervalMs': config.containerCheckIntervalMs = integer(key, value); break;
       case 'forceSync': config.forceSync = yesNo(value); break;

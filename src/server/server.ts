@@ -49,12 +49,18 @@ export class EnsembleServer {
     this.now = deps.now ?? Date.now;
     this.startedAtMs = this.now();
     this.tree = deps.tree ?? new DataTree(config.extendedTypesEnabled);
+    this.tree.onQuotaError = (err, path) => {
+      // Where ZooKeeper's own quota code throws (malformed stats text, a limits node right under
+      // /zookeeper/quota): it stops serving; Ensemble applies the change and leaves the quota as is.
+      this.log.warn({ path, err: err.message }, 'quota statistics not updated');
+    };
     this.sessions = new SessionTracker(config.tickTimeMs, this.now(), 0n, deps.sessionSecret);
     // Recovered sessions start with fresh timers: those that are not renewed expire as usual.
     for (const [id, timeoutMs] of this.tree.sessions) this.sessions.add(id, timeoutMs, this.now());
     this.prep = new Prep(this.tree, {
       extendedTypes: config.extendedTypesEnabled,
       maxDataBytes: config.juteMaxBufferBytes,
+      enforceQuota: config.enforceQuota,
       sessionLive: (id) => this.sessions.isLive(id),
     });
     this.commit = deps.commit ?? new InMemoryCommit();

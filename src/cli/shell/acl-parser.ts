@@ -1,6 +1,6 @@
 /** zkCli's ACL strings: "scheme:id:perms[,scheme:id:perms…]", perms from the letters c d r w a. */
 import type { ACL } from '../../client/types.ts';
-import { javaSplit } from './line-parser.ts';
+import { javaSplit } from '../../protocol/java-strings.ts';
 
 const PERM_BITS: Readonly<Record<string, number>> = { r: 1, w: 2, c: 4, d: 8, a: 16 };
 

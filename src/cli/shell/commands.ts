@@ -10,7 +10,8 @@ import { Err } from '../../protocol/constants.ts';
 import { pathError } from '../../protocol/path.ts';
 import { parseAcl } from './acl-parser.ts';
 import { aclEntry, failureMessage, keeperMessage, statLines } from './format.ts';
-import { ParseError, parseFlags, parseInt32, parseInt64, type ParsedLine } from './line-parser.ts';
+import { parseInt32, parseLong } from '../../protocol/java-strings.ts';
+import { ParseError, parseFlags, type ParsedLine } from './line-parser.ts';
 import { VERSION } from '../../version.ts';
 
 /** A command failure: the message zkCli prints on stderr and the exit status it leaves. */
@@ -122,7 +123,7 @@ const create: CliCommand = {
     if (c && (e || s)) throw new CliError('-c cannot be combined with -s or -e. Containers cannot be ephemeral or sequential.');
     let ttl = 0n;
     if (t) {
-      const parsed = parseInt64(p.value('t')!);
+      const parsed = parseLong(p.value('t')!);
       if (parsed === null) throw new CliError('-t argument must be a long value');
       ttl = parsed;
     }

@@ -112,25 +112,3 @@ export function decodeInt(s: string): number | null {
   const n = parseInt(digits, radix) * (m[1] === '-' ? -1 : 1);
   return n >= -0x80000000 && n <= 0x7fffffff ? n : null;
 }
-
-/** Java's Integer.parseInt (decimal only); null when it is not an int. */
-export function parseInt32(s: string): number | null {
-  if (!/^[-+]?\d+$/.test(s)) return null;
-  const n = Number(s);
-  return n >= -0x80000000 && n <= 0x7fffffff ? n : null;
-}
-
-/** Java's Long.parseLong; null when it is not a long. */
-export function parseInt64(s: string): bigint | null {
-  if (!/^[-+]?\d+$/.test(s)) return null;
-  const n = BigInt(s);
-  return n >= -(1n << 63n) && n < 1n << 63n ? n : null;
-}
-
-/** String#split in Java: trailing empty strings are dropped (a string without the separator stays whole). */
-export function javaSplit(text: string, sep: string): string[] {
-  if (!text.includes(sep)) return [text];
-  const parts = text.split(sep);
-  while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
-  return parts;
-}

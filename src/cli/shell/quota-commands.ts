@@ -5,13 +5,10 @@
  */
 import type { ZooKeeperClient } from '../../client/client.ts';
 import { NoNodeError, NodeExistsError } from '../../client/errors.ts';
-import { LIMIT_NODE, QUOTA_ROOT, STAT_NODE, StatsTrack, type StatsKey } from '../../protocol/stats-track.ts';
+import { LIMIT_NODE, QUOTA_ROOT, STAT_NODE, StatsTrack, limitPath, quotaPath, statPath, type StatsKey } from '../../protocol/stats-track.ts';
 import { CliError, checkPath, parse, request, usageOf, visitSubTree, type CliCommand } from './commands.ts';
-import { javaSplit, parseInt32, parseInt64 } from './line-parser.ts';
+import { javaSplit, parseInt32, parseLong } from '../../protocol/java-strings.ts';
 
-const quotaPath = (path: string): string => QUOTA_ROOT + path;
-const limitPath = (path: string): string => `${QUOTA_ROOT}${path}/${LIMIT_NODE}`;
-const statPath = (path: string): string => `${QUOTA_ROOT}${path}/${STAT_NODE}`;
 const trimQuotaPath = (path: string): string => path.slice(QUOTA_ROOT.length);
 
 /** The quota flags: soft and hard limits on the number of nodes and on their bytes. */
@@ -61,7 +58,7 @@ const setQuota: CliCommand = {
     for (const { flag, key } of LIMIT_FLAGS) {
       const value = p.value(flag);
       if (value === undefined) continue;
-      const n = key === 'count' || key === 'countHardLimit' ? parseInt32(value) : parseInt64(value);
+      const n = key === 'count' || key === 'countHardLimit' ? parseInt32(value) : parseLong(value);
       if (n === null) {
         ctx.err('NumberFormatException happens when parsing the option value\n');
         return;
@@ -98,18 +95,18 @@ async function createQuota(client: ZooKeeperClient, path: string, quota: StatsTr
   const limits = `${node}/${LIMIT_NODE}`;
   const stats = `${node}/${STAT_NODE}`;
   if (!(await client.exists(limits))) {
-    await client.create(limits, quota.toBuffer());
+    await client.create(limits, quota.bytesOf());
     const zero = new StatsTrack();
     zero.set('count', 0n);
     zero.set('bytes', 0n);
-    await client.create(stats, zero.toBuffer());
+    await client.create(stats, zero.bytesOf());
     warnIfExceeded(await readTrack(client, limits), await readTrack(client, stats), warn);
     return;
   }
   const current = await readTrack(client, limits);
   for (const { key } of LIMIT_FLAGS) if (quota.get(key) > -1n) current.set(key, quota.get(key));
   warnIfExceeded(current, await readTrack(client, stats), warn);
-  await client.setData(limits, current.toBuffer());
+  await client.setData(limits, current.bytesOf());
 }
 
 function warnIfExceeded(quota: StatsTrack, stats: StatsTrack, warn: (line: string) => void): void {
@@ -206,7 +203,7 @@ const delQuota: CliCommand = {
           return;
         }
         for (const key of chosen) current.set(key, -1n);
-        await ctx.client.setData(limits, current.toBuffer());
+        await ctx.client.setData(limits, current.bytesOf());
       });
     } catch (e) {
       if (e instanceof CliError && e.message.startsWith('Node does not exist')) {

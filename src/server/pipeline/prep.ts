@@ -10,6 +10,7 @@ import { parentOf, pathError } from '../../protocol/path.ts';
 import type { ACL, CheckVersionRequest, CreateRequest, DeleteRequest, Id, MultiOp, SetACLRequest, SetDataRequest } from '../../protocol/records.ts';
 import { checkACL, fixupACL } from '../auth/acl.ts';
 import { ephemeralKind, type DataTree } from '../tree/data-tree.ts';
+import { limitPath, QuotaError, statPath, StatsTrack } from '../../protocol/stats-track.ts';
 import type { Txn, TxnEntry } from '../tree/txn.ts';
 
 export type WriteRequest =
@@ -43,11 +44,22 @@ interface ChangeRecord {
   ephemeralOwner: bigint;
   childCount: number;
   acl: ACL[];
+  /** The node's data as of this record (ZooKeeper's ChangeRecord.data: the quota check's "before"). */
+  data: Buffer | null;
 }
+
+/**
+ * What ZooKeeper's PrepRequestProcessor answers MARSHALLINGERROR for: a runtime exception while
+ * preparing (here: limits or stats text that does not parse), which fails the whole request, a
+ * multi included.
+ */
+class PrepFailure extends Error {}
 
 export interface PrepOptions {
   extendedTypes: boolean;
   maxDataBytes: number;
+  /** zookeeper.enforceQuota: refuse creates and setData beyond a hard quota limit (QUOTAEXCEEDED). */
+  enforceQuota?: boolean;
   /** Is the session live and not closing? */
   sessionLive(sessionId: bigint): boolean;
 }
@@ -79,10 +91,11 @@ export class Prep {
     const zxid = ++this.zxid;
     const header = { sessionId: ctx.sessionId, cxid: ctx.cxid, zxid, timeMs: ctx.timeMs, type: request.type };
     if ('rejectWith' in request) return { header: { ...header, type: OpCode.error }, txn: { kind: 'error', err: request.rejectWith } };
-    if (request.type === OpCode.multi) return { header, txn: this.prepareMulti(ctx, zxid, request.ops) };
     try {
+      if (request.type === OpCode.multi) return { header, txn: this.prepareMulti(ctx, zxid, request.ops) };
       return { header, txn: this.toTxn(ctx, zxid, request) };
     } catch (e) {
+      if (e instanceof PrepFailure) return { header: { ...header, type: OpCode.error }, txn: { kind: 'error', err: Err.MARSHALLINGERROR } };
       if (!(e instanceof KeeperError)) throw e;
       return { header: { ...header, type: OpCode.error }, txn: { kind: 'error', err: e.code } };
     }
@@ -97,6 +110,13 @@ export class Prep {
       if (path.lastIndexOf('/') >= 0 && !path.includes('\0')) saved.set(parentOf(path), this.outstanding.get(parentOf(path)));
     }
     const changesBefore = this.changes.length;
+    const rollBack = (): void => {
+      this.changes.length = changesBefore;
+      for (const [path, record] of saved) {
+        if (record) this.outstanding.set(path, record);
+        else this.outstanding.delete(path);
+      }
+    };
     const out: Array<{ type: number; txn: Txn }> = [];
     let failed = false;
     for (const op of ops) {
@@ -107,14 +127,11 @@ export class Prep {
       try {
         out.push({ type: op.type, txn: this.toTxn(ctx, zxid, op as WriteRequest) });
       } catch (e) {
+        if (e instanceof PrepFailure) rollBack();
         if (!(e instanceof KeeperError)) throw e;
         failed = true;
         out.push({ type: OpCode.error, txn: { kind: 'error', err: e.code } });
-        this.changes.length = changesBefore;
-        for (const [path, record] of saved) {
-          if (record) this.outstanding.set(path, record);
-          else this.outstanding.delete(path);
-        }
+        rollBack();
       }
     }
     return { kind: 'multi', ops: out };
@@ -141,7 +158,7 @@ export class Prep {
     if (!n) throw new KeeperError(Err.NONODE, path);
     return {
       zxid: n.mzxid, path, exists: true, version: n.version, cversion: n.cversion, aversion: n.aversion,
-      ephemeralOwner: n.ephemeralOwner, childCount: n.children.size, acl: n.acl,
+      ephemeralOwner: n.ephemeralOwner, childCount: n.children.size, acl: n.acl, data: n.data,
     };
   }
 
@@ -196,9 +213,11 @@ export class Prep {
         this.validatePath(path);
         const node = this.record(path);
         checkACL(node.acl, Perms.WRITE, ctx.authInfo, path);
+        if (this.options.enforceQuota) this.checkQuota(path, lengthOf(data) - lengthOf(node.data), 0);
         const newVersion = checkVersion(node.version, version, path);
-        this.add({ ...node, zxid, version: newVersion });
-        return { kind: 'setData', path, data: copyOf(data), version: newVersion };
+        const copy = copyOf(data);
+        this.add({ ...node, zxid, version: newVersion, data: copy });
+        return { kind: 'setData', path, data: copy, version: newVersion };
       }
       case OpCode.setACL: {
         this.checkSession(ctx.sessionId);
@@ -237,7 +256,7 @@ export class Prep {
     try {
       return this.record(path);
     } catch {
-      return { zxid: 0, path, exists: false, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n, childCount: 0, acl: [] };
+      return { zxid: 0, path, exists: false, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n, childCount: 0, acl: [], data: null };
     }
   }
 
@@ -265,14 +284,39 @@ export class Prep {
     if (ephemeralKind(parent.ephemeralOwner, this.options.extendedTypes) === 'normal') throw new KeeperError(Err.NOCHILDRENFOREPHEMERALS, path);
     const data = copyOf(req.data);
     if (data !== null && data.length > this.options.maxDataBytes) throw new KeeperError(Err.BADARGUMENTS, path);
+    if (this.options.enforceQuota) this.checkQuota(path, lengthOf(data), 1);
 
     const newCversion = parent.cversion + 1;
     const ephemeralOwner = isContainer ? CONTAINER_EPHEMERAL_OWNER
       : isTTL ? BigInt.asIntN(64, TTL_OWNER_MARK | BigInt(ttl))
       : isEphemeral ? ctx.sessionId : 0n;
     this.add({ ...parent, zxid, cversion: newCversion, childCount: parent.childCount + 1 });
-    this.add({ zxid, path, exists: true, version: 0, cversion: 0, aversion: 0, ephemeralOwner, childCount: 0, acl });
+    this.add({ zxid, path, exists: true, version: 0, cversion: 0, aversion: 0, ephemeralOwner, childCount: 0, acl, data });
     return { kind: 'create', path, data, acl, ephemeralOwner, parentCVersion: newCversion };
+  }
+
+  /**
+   * ZooKeeperServer.checkQuota, against the applied tree (as ZooKeeper: writes in flight do not
+   * count): a hard limit the change would pass is QUOTAEXCEEDED; a soft one only logs in ZooKeeper.
+   */
+  private checkQuota(path: string, bytesDiff: number, countDiff: number): void {
+    const prefix = this.tree.maxPrefixWithQuota(path);
+    if (prefix === null) return;
+    const limitNode = this.tree.get(limitPath(prefix));
+    if (!limitNode) return;
+    const limits = parseStats(limitNode.data);
+    const checkCount = countDiff !== 0 && (limits.count > -1n || limits.countHardLimit > -1n);
+    const checkBytes = bytesDiff !== 0 && (limits.bytes > -1n || limits.byteHardLimit > -1n);
+    if (!checkCount && !checkBytes) return;
+    const statNode = this.tree.get(statPath(prefix));
+    if (!statNode) return;
+    const current = parseStats(statNode.data);
+    if (checkCount && limits.countHardLimit > -1n && BigInt.asIntN(64, current.count + BigInt(countDiff)) > limits.countHardLimit) {
+      throw new KeeperError(Err.QUOTAEXCEEDED, prefix);
+    }
+    if (checkBytes && limits.byteHardLimit > -1n && BigInt.asIntN(64, current.bytes + BigInt(bytesDiff)) > limits.byteHardLimit) {
+      throw new KeeperError(Err.QUOTAEXCEEDED, prefix);
+    }
   }
 
   private validatePath(path: string): void {
@@ -300,6 +344,19 @@ function checkVersion(current: number, expected: number, path: string): number {
 /** Java's String.format("%010d", n). */
 export function sequenceSuffix(n: number): string {
   return n < 0 ? '-' + String(-n).padStart(9, '0') : String(n).padStart(10, '0');
+}
+
+function lengthOf(data: Buffer | null): number {
+  return data === null ? 0 : data.length;
+}
+
+function parseStats(data: Buffer | null): StatsTrack {
+  try {
+    return new StatsTrack(data);
+  } catch (e) {
+    if (e instanceof QuotaError) throw new PrepFailure(e.message);
+    throw e;
+  }
 }
 
 /** Request bodies are views of socket buffers: the tree keeps its own copy. */

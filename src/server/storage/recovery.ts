@@ -52,6 +52,7 @@ export function recover(opts: RecoveryOptions): Recovered {
       opts.warn(`${snap.path} is damaged (${err.message}); trying the one before`);
       continue;
     }
+    quotaWarnings(loaded.tree, opts.warn);
     const replay = replayLog(opts, loaded.tree, loaded.zxid);
     // A fuzzy snapshot may hold effects of txns up to its endZxid: the log must reach that far.
     if (replay.lastZxid >= loaded.endZxid) {
@@ -67,7 +68,13 @@ export function recover(opts: RecoveryOptions): Recovered {
     opts.warn('no usable snapshot: rebuilding the state from the whole log');
   }
   const tree = new DataTree(opts.extendedTypes);
+  quotaWarnings(tree, opts.warn);
   return { tree, snapshot: null, snapshotZxid: 0, ...replayLog(opts, tree, 0) };
+}
+
+/** Quota bookkeeping that fails while replaying (where ZooKeeper would not start) is a warning. */
+function quotaWarnings(tree: DataTree, warn: (msg: string) => void): void {
+  tree.onQuotaError = (err, path) => warn(`replaying the change of ${path}: quota statistics not updated (${err.message})`);
 }
 
 /** Applies every logged txn after `from` to tree, in zxid order with no gap. */

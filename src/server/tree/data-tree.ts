@@ -7,6 +7,8 @@ import type { ACL, Stat } from '../../protocol/records.ts';
 import { parentOf, baseName } from '../../protocol/path.ts';
 import { copiedCapacity, inHashTableOrder, javaHash } from '../java-hash.ts';
 import { ChildSet } from './child-set.ts';
+import { LIMIT_NODE, QUOTA_ROOT, QuotaError, STAT_NODE, StatsTrack, statPath } from '../../protocol/stats-track.ts';
+import { PathTrie } from './quota.ts';
 import type { Txn, TxnEntry } from './txn.ts';
 import { WatchManager, WatchMode, type Watcher } from './watch-manager.ts';
 
@@ -130,6 +132,10 @@ export class DataTree {
   readonly sessions = new Map<bigint, number>();
   readonly dataWatches = new WatchManager();
   readonly childWatches = new WatchManager();
+  /** The quota'd paths (DataTree.pTrie); empty unless a client set a quota. */
+  readonly quotaTrie = new PathTrie();
+  /** Told of what ZooKeeper's quota code would have thrown out of a txn (the server logs it). */
+  onQuotaError: (err: QuotaError, path: string) => void = () => {};
   lastProcessedZxid = 0;
 
   constructor(readonly extendedTypes = false) {
@@ -283,6 +289,7 @@ export class DataTree {
       this.nodes.get(parentOf(path))!.children.add(baseName(path));
       this.index(path, node.ephemeralOwner);
     }
+    this.setupQuota();
     this.lastProcessedZxid = lastZxid;
     return dropped;
   }
@@ -314,8 +321,8 @@ export class DataTree {
     try {
       switch (txn.kind) {
         case 'create': {
-          const n = this.createNode(txn.path, txn.data, txn.acl, txn.ephemeralOwner, txn.parentCVersion, zxid, timeMs);
-          return { err: 0, path: txn.path, stat: statOf(n, this.extendedTypes) };
+          const stat = this.createNode(txn.path, txn.data, txn.acl, txn.ephemeralOwner, txn.parentCVersion, zxid, timeMs);
+          return { err: 0, path: txn.path, stat };
         }
         case 'delete':
           this.deleteNode(txn.path, zxid);
@@ -361,7 +368,7 @@ export class DataTree {
     return { err, multi: results };
   }
 
-  private createNode(path: string, data: Buffer | null, acl: ACL[], ephemeralOwner: bigint, parentCVersion: number, zxid: number, timeMs: number): ZNode {
+  private createNode(path: string, data: Buffer | null, acl: ACL[], ephemeralOwner: bigint, parentCVersion: number, zxid: number, timeMs: number): Stat {
     const parentPath = parentOf(path);
     const parent = this.nodes.get(parentPath);
     if (!parent) throw new KeeperError(Err.NONODE, path);
@@ -384,16 +391,21 @@ export class DataTree {
     parent.children.add(name);
     this.nodes.set(path, node);
     this.index(path, ephemeralOwner);
+    // The reply's Stat is taken before the quota work, which may rewrite this very node's data.
+    const stat = statOf(node, this.extendedTypes);
+    if (parentPath.startsWith(QUOTA_ROOT)) this.quotaNodeCreated(parentPath, name, path);
+    if (this.quotaTrie.size !== 0) this.updateQuotaStat(path, data === null ? 0 : data.length, 1);
     this.dataWatches.trigger(path, EventType.NodeCreated, zxid);
     this.childWatches.trigger(parentPath, EventType.NodeChildrenChanged, zxid);
-    return node;
+    return stat;
   }
 
   private deleteNode(path: string, zxid: number): void {
     const parentPath = parentOf(path);
     const parent = this.nodes.get(parentPath);
     if (!parent) throw new KeeperError(Err.NONODE, path);
-    parent.children.delete(baseName(path));
+    const name = baseName(path);
+    parent.children.delete(name);
     if (zxid > parent.pzxid) parent.pzxid = zxid;
     const node = this.nodes.get(path);
     if (!node) throw new KeeperError(Err.NONODE, path);
@@ -404,6 +416,8 @@ export class DataTree {
       case 'normal': this.ephemerals.get(node.ephemeralOwner)?.delete(path); break;
       case 'void': break;
     }
+    if (name === LIMIT_NODE && parentPath.startsWith('/zookeeper')) this.quotaLimitDeleted(parentPath, path);
+    if (this.quotaTrie.size !== 0) this.updateQuotaStat(path, node.data === null ? 0 : -node.data.length, -1);
     const fired = this.dataWatches.trigger(path, EventType.NodeDeleted, zxid);
     this.childWatches.trigger(path, EventType.NodeDeleted, zxid, fired);
     this.childWatches.trigger(parentPath, EventType.NodeChildrenChanged, zxid);
@@ -412,11 +426,13 @@ export class DataTree {
   private setData(path: string, data: Buffer | null, version: number, zxid: number, timeMs: number): Stat {
     const n = this.nodes.get(path);
     if (!n) throw new KeeperError(Err.NONODE, path);
+    const old = n.data;
     n.data = data;
     n.mtime = timeMs;
     n.mzxid = zxid;
     n.version = version;
     const stat = statOf(n, this.extendedTypes);
+    if (this.quotaTrie.size !== 0) this.updateQuotaStat(path, (data === null ? 0 : data.length) - (old === null ? 0 : old.length), 0);
     this.dataWatches.trigger(path, EventType.NodeDataChanged, zxid);
     return stat;
   }
@@ -427,6 +443,116 @@ export class DataTree {
     n.aversion = version;
     n.acl = acl;
     return statOf(n, this.extendedTypes);
+  }
+
+  // ---- quotas (DataTree's pTrie, updateQuotaStat, updateQuotaForPath, setupQuota) ----
+
+  /**
+   * getMaxPrefixWithQuota: the deepest quota'd path that is path or a component-wise prefix of it
+   * (null when none, or when it would be the root).
+   */
+  maxPrefixWithQuota(path: string): string | null {
+    if (this.quotaTrie.size === 0) return null;
+    const prefix = this.quotaTrie.findMaxPrefix(path);
+    return prefix === '/' || prefix === '' ? null : prefix;
+  }
+
+  /** createNode under /zookeeper/quota: a limits node marks its path, a stats node is (re)counted. */
+  private quotaNodeCreated(parentPath: string, name: string, path: string): void {
+    // Quotas.trimQuotaPath, on the parent as ZooKeeper names it.
+    const quotaPath = parentPath.slice(QUOTA_ROOT.length);
+    try {
+      if (name === LIMIT_NODE) this.quotaTrie.add(quotaPath);
+      if (name === STAT_NODE) this.updateQuotaForPath(quotaPath);
+    } catch (e) {
+      if (!(e instanceof QuotaError)) throw e;
+      this.onQuotaError(e, path);
+    }
+  }
+
+  /** deleteNode of a limits node anywhere below /zookeeper: its path is no longer quota'd. */
+  private quotaLimitDeleted(parentPath: string, path: string): void {
+    try {
+      // trimQuotaPath is substring(16): Java throws on a shorter parent.
+      if (parentPath.length < QUOTA_ROOT.length) throw new QuotaError(`StringIndexOutOfBoundsException: begin ${QUOTA_ROOT.length}, length ${parentPath.length}`);
+      this.quotaTrie.delete(parentPath.slice(QUOTA_ROOT.length));
+    } catch (e) {
+      if (!(e instanceof QuotaError)) throw e;
+      this.onQuotaError(e, path);
+    }
+  }
+
+  /**
+   * updateQuotaStat, for a change at path: adds the differences to the stats node of the quota
+   * above it, without touching that node's version or mzxid (only its data, hence dataLength).
+   */
+  private updateQuotaStat(path: string, bytesDiff: number, countDiff: number): void {
+    const prefix = this.maxPrefixWithQuota(path);
+    if (prefix === null) return;
+    const stats = this.nodes.get(statPath(prefix));
+    if (!stats) return;
+    try {
+      const track = new StatsTrack(stats.data);
+      track.count = track.count + BigInt(countDiff);
+      track.bytes = track.bytes + BigInt(bytesDiff);
+      stats.data = track.bytesOf();
+    } catch (e) {
+      // ZooKeeper's txn processor dies on this (and its restarts replay into it again); Ensemble
+      // keeps serving and leaves the stats as they were.
+      if (!(e instanceof QuotaError)) throw e;
+      this.onQuotaError(e, path);
+    }
+  }
+
+  /** updateQuotaForPath: counts the subtree at path (itself included) into its stats node. */
+  private updateQuotaForPath(path: string): void {
+    let count = 0;
+    let bytes = 0;
+    const stack = [path];
+    while (stack.length > 0) {
+      const p = stack.pop()!;
+      // getNode: "" is the root's alias; the children of "/" are looked up as "//name" and missed.
+      const n = this.get(p);
+      if (!n) continue;
+      count++;
+      bytes += n.data === null ? 0 : n.data.length;
+      for (const c of n.children) stack.push(p + '/' + c);
+    }
+    const stats = this.nodes.get(statPath(path));
+    if (!stats) return;
+    const track = new StatsTrack();
+    track.bytes = BigInt(bytes);
+    track.count = BigInt(count);
+    stats.data = track.bytesOf();
+  }
+
+  /**
+   * setupQuota, after loading a snapshot: every limits node that is a leaf marks its path again,
+   * whose stats node is recounted. Txns replayed from the log then update them as usual.
+   */
+  private setupQuota(): void {
+    this.quotaTrie.clear();
+    if (!this.nodes.has(QUOTA_ROOT)) return;
+    const suffix = '/' + LIMIT_NODE;
+    const stack = [QUOTA_ROOT];
+    while (stack.length > 0) {
+      const p = stack.pop()!;
+      const n = this.nodes.get(p);
+      if (!n) continue;
+      if (n.children.size > 0) {
+        for (const c of n.children) stack.push(p + '/' + c);
+        continue;
+      }
+      if (!p.endsWith(suffix)) continue;
+      const quotaPath = p.slice(QUOTA_ROOT.length, p.indexOf(suffix));
+      try {
+        this.updateQuotaForPath(quotaPath);
+        this.quotaTrie.add(quotaPath);
+      } catch (e) {
+        if (!(e instanceof QuotaError)) throw e;
+        this.onQuotaError(e, p);
+      }
+    }
   }
 
   private killSession(sessionId: bigint, paths: string[], zxid: number): void {
