@@ -19,20 +19,12 @@ import { snapshotSlice } from '../../src/server/storage/snapshot.ts';
 import { scanSegment } from '../../src/server/storage/txn-log.ts';
 import { DataTree } from '../../src/server/tree/data-tree.ts';
 import type { TxnEntry } from '../../src/server/tree/txn.ts';
+import { prng } from '../support/prng.ts';
 
 const SEED = Number(process.env.ENSEMBLE_CORRUPTION_SEED ?? Date.now() % 1_000_000);
 const TRIALS = 60;
 const MAX_RECORD = 2 * 1024 * 1024;
 
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
 
 /** Everything a client can observe of the state, in a canonical order. */
 function dump(tree: DataTree): string {

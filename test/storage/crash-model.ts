@@ -9,17 +9,7 @@ export const SEQ = `${ROOT}/seq`;
 export const EPH = `${ROOT}/eph`;
 export const workerPath = (w: number): string => `${ROOT}/w${w}`;
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../support/prng.ts';
 
 /** FNV-1a, to derive a filler from a key. */
 function fnv(s: string): number {

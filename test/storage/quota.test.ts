@@ -18,20 +18,12 @@ import { listFiles } from '../../src/server/storage/files.ts';
 import { snapshotSlice } from '../../src/server/storage/snapshot.ts';
 import type { DataTree } from '../../src/server/tree/data-tree.ts';
 import { RawClient } from '../support/raw-client.ts';
+import { prng } from '../support/prng.ts';
 
 const SEED = Number(process.env.ENSEMBLE_QUOTA_SEED ?? Date.now() % 1_000_000);
 const QUOTAS = ['/q1', '/q2/sub', '/q3/deep/er'];
 const AREAS = ['/q1', '/q2', '/q2/sub', '/q3', '/q3/deep', '/q3/deep/er', '/other'];
 
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
 
 /** The subtree at path as ZooKeeper counts it: its nodes (path included) and their data bytes. */
 function truth(tree: DataTree, path: string): string {

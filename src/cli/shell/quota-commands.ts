@@ -116,18 +116,23 @@ function warnIfExceeded(quota: StatsTrack, stats: StatsTrack, warn: (line: strin
   if (over('bytes', 'byteHardLimit', stats.get('bytes'))) warn(`[Warning]: the bytes quota you create is less than the existing bytes:${stats.get('bytes')}`);
 }
 
+/** The children of a node, or null when it has gone. */
+async function childrenIfAny(client: ZooKeeperClient, path: string): Promise<string[] | null> {
+  try {
+    return await client.getChildren(path);
+  } catch (e) {
+    if (e instanceof NoNodeError) return null;
+    throw e;
+  }
+}
+
 /** No node below `path` may have a quota of its own. */
 async function checkNoQuotaBelow(client: ZooKeeperClient, path: string): Promise<void> {
   const own = quotaPath(path);
   try {
     await visitSubTree(client, own, undefined, async (node) => {
-      let children: string[];
-      try {
-        children = await client.getChildren(node);
-      } catch (e) {
-        if (e instanceof NoNodeError) return;
-        throw e;
-      }
+      const children = await childrenIfAny(client, node);
+      if (children === null) return;
       if (node !== own && children.includes(LIMIT_NODE)) throw new CliError(`${path} has a child ${trimQuotaPath(node)} which has a quota`);
     });
   } catch (e) {
@@ -141,14 +146,8 @@ async function checkNoQuotaAbove(client: ZooKeeperClient, path: string): Promise
   let node = QUOTA_ROOT;
   for (let i = 1; i < parts.length - 1; i++) {
     node += `/${parts[i]}`;
-    let children: string[];
-    try {
-      children = await client.getChildren(node);
-    } catch (e) {
-      if (e instanceof NoNodeError) return;
-      throw e;
-    }
-    if (children.length === 0) return;
+    const children = await childrenIfAny(client, node);
+    if (children === null || children.length === 0) return;
     if (node !== quotaPath(path) && children.includes(LIMIT_NODE)) throw new CliError(`${path} has a parent ${trimQuotaPath(node)} which has a quota`);
   }
 }
