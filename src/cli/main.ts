@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadZooCfg, parseZooCfg, type ServerConfig } from '../server/config.ts';
 import { startServer } from '../server/index.ts';
+import { demoCommand } from './demo-command.ts';
 import { cliCommand } from './shell/cli-command.ts';
 import { logsCommand, purgeCommand, snapshotCommand } from './storage-tools.ts';
 
@@ -14,6 +15,10 @@ commands:
                                   on a terminal; "ensemble cli help" lists them)
   server [--port N] [--data-dir DIR] [--config zoo.cfg] [--property key=value]...
                                   run a standalone server
+  demo [--scenario | --herd N] [--connect host:port] [--workers N]
+                                  the leader/worker cluster example: an embedded server (or the
+                                  given one) and 4 workers that elect a leader, register, and
+                                  share a word count; --scenario checks four failure scenarios
   logs DIR|SEGMENT [--from ZXID] [--to ZXID] [--json]
                                   print the txns of the log segments in DIR (or one segment)
   snapshot DIR|FILE [--json] [--nodes]
@@ -76,6 +81,8 @@ async function main(argv: string[]): Promise<void> {
     case 'cli':
     case 'shell':
       process.exit(await cliCommand(rest));
+    case 'demo':
+      process.exit(await demoCommand(rest));
     case 'logs':
       process.exitCode = logsCommand(rest);
       return;

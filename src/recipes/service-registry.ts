@@ -1,0 +1,228 @@
+/**
+ * Curator's ServiceDiscovery, registration side: each instance of a service is an
+ * ephemeral-sequential znode under a persistent root, holding JSON `{host, port, metadata}`.
+ *
+ *   /service_registry                                   persistent
+ *     _c_<uuid>-instance-0000000000   {"host":"10.0.0.5","port":8080,"metadata":{…}}   ephemeral
+ *     _c_<uuid>-instance-0000000001   …
+ *
+ * The node is created with Curator's protection marker, so a create whose reply was lost is found
+ * again rather than left behind. The discovery side is ServiceDiscovery (service-discovery.ts).
+ */
+import { EventEmitter } from 'node:events';
+import { NoNodeError, SessionExpiredError, UnimplementedError, type WatchedEvent, type ZooKeeperClient } from '../client/index.ts';
+import { retrying } from './retry.ts';
+import { createProtected, joinPath, nameOf, sortBySequence, unprotected } from './sequential.ts';
+import { DEFAULT_REGISTRY_ROOT, instanceOf } from './service-discovery.ts';
+import { deadlineSignal, type WaitOptions } from './tree-cache.ts';
+
+export { DEFAULT_REGISTRY_ROOT, ServiceDiscovery, instanceOf, type ServiceDiscoveryOptions } from './service-discovery.ts';
+
+export interface ServiceInstance {
+  host: string;
+  port: number;
+  metadata?: Record<string, unknown>;
+}
+
+export interface RegisteredInstance extends ServiceInstance {
+  /** The node's name without the protection marker, e.g. 'instance-0000000003'. */
+  id: string;
+  /** The node's full path. */
+  path: string;
+}
+
+export interface ServiceRegistryOptions {
+  /** Default '/service_registry'. */
+  root?: string;
+  /** Default 'instance-'. */
+  prefix?: string;
+}
+
+const DEFAULT_PREFIX = 'instance-';
+
+/**
+ * What an instance's node holds.
+ *
+ *   encodeInstance({ host: 'h', port: 80 });   // '{"host":"h","port":80}'
+ */
+export function encodeInstance(instance: ServiceInstance): string {
+  return JSON.stringify({ host: instance.host, port: instance.port, metadata: instance.metadata });
+}
+
+/**
+ * Registers instances and lists them.
+ *
+ *   const registry = new ServiceRegistry(zk, { root: '/services/search' });
+ *   const me = await registry.register({ host: '10.0.0.5', port: 8080, metadata: { zone: 'b' } });
+ *   await registry.list();   // [{ id: 'instance-0000000000', path, host: '10.0.0.5', port: 8080, metadata }]
+ *   await me.unregister();
+ */
+export class ServiceRegistry {
+  readonly root: string;
+  readonly prefix: string;
+
+  constructor(
+    private readonly client: ZooKeeperClient,
+    options: ServiceRegistryOptions = {},
+  ) {
+    this.root = options.root ?? DEFAULT_REGISTRY_ROOT;
+    this.prefix = options.prefix ?? DEFAULT_PREFIX;
+  }
+
+  /** Creates the instance's node (and the root, persistent, if missing); it lives as long as the session. */
+  async register(instance: ServiceInstance, options: WaitOptions = {}): Promise<Registration> {
+    const registration = new Registration(this.client, this.root, this.prefix, instance);
+    await registration.create(deadlineSignal(options));
+    return registration;
+  }
+
+  /** Every registered instance, in registration (sequence) order; nodes that do not hold an instance are skipped. */
+  async list(options: WaitOptions = {}): Promise<RegisteredInstance[]> {
+    const signal = deadlineSignal(options);
+    let names: string[];
+    try {
+      names = sortBySequence(await retrying(() => this.client.getChildren(this.root, { signal }), { signal }));
+    } catch (err) {
+      if (err instanceof NoNodeError) return [];
+      throw err;
+    }
+    if (names.length === 0) return [];
+    const paths = names.map((name) => joinPath(this.root, name));
+    const datas = await retrying(() => this.readAll(paths, signal), { signal });
+    const instances: RegisteredInstance[] = [];
+    paths.forEach((path, i) => {
+      const instance = instanceOf(path, datas[i]);
+      if (instance !== null) instances.push(instance);
+    });
+    return instances;
+  }
+
+  /** The data of every path in one round trip (multiRead; one getData each on a server without it); null for a node gone. */
+  private async readAll(paths: string[], signal: AbortSignal | undefined): Promise<(Buffer | null)[]> {
+    try {
+      const results = await this.client.multiRead(paths.map((path) => ({ type: 'getData' as const, path })), { signal });
+      return results.map((r) => (r.type === 'getData' ? r.data : null));
+    } catch (err) {
+      if (!(err instanceof UnimplementedError)) throw err;
+    }
+    return Promise.all(paths.map((path) => this.client.getData(path, { signal }).then((r) => r.data, (err: unknown) => {
+      if (err instanceof NoNodeError) return null;
+      throw err;
+    })));
+  }
+}
+
+export interface Registration {
+  on(event: 'reregistered', listener: (path: string) => void): this;
+  on(event: 'error', listener: (err: unknown) => void): this;
+  on(event: string, listener: (...args: never[]) => void): this;
+}
+
+/**
+ * One registered instance. Its node is ephemeral: it goes with the session. If it vanishes while
+ * the session lives (an operator deleted it), it is registered again with the same data, under a
+ * new node ('reregistered' with the new path).
+ *
+ *   const reg = await registry.register({ host, port });
+ *   await reg.update({ host, port, metadata: { load: 0.7 } });
+ *   await reg.unregister();
+ */
+export class Registration extends EventEmitter {
+  private currentPath = '';
+  private unregistered = false;
+  /** Registering again runs one at a time, after update() and before unregister(). */
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly watcher = (event: WatchedEvent): void => this.nodeChanged(event);
+
+  /** Made by ServiceRegistry.register(). */
+  constructor(
+    private readonly client: ZooKeeperClient,
+    readonly root: string,
+    readonly prefix: string,
+    private current: ServiceInstance,
+  ) {
+    super();
+  }
+
+  /** The instance's node (it changes if the instance had to be registered again). */
+  get path(): string {
+    return this.currentPath;
+  }
+
+  /** The node's name without the protection marker. */
+  get id(): string {
+    return unprotected(nameOf(this.currentPath));
+  }
+
+  /** What the node holds, as last given. */
+  get instance(): ServiceInstance {
+    return this.current;
+  }
+
+  /** @internal Creates the node and watches it. */
+  async create(signal?: AbortSignal): Promise<void> {
+    this.currentPath = await createProtected(this.client, this.root, this.prefix, {
+      mode: 'ephemeral_sequential',
+      data: encodeInstance(this.current),
+      parentMode: 'persistent',
+      signal,
+    });
+    await this.watch();
+  }
+
+  /** Replaces what the node holds (host, port, metadata). */
+  update(instance: ServiceInstance, options: WaitOptions = {}): Promise<void> {
+    if (this.unregistered) return Promise.reject(new Error(`${this.currentPath} was unregistered`));
+    this.current = instance;
+    const signal = deadlineSignal(options);
+    return this.serially(async () => {
+      try {
+        await retrying(() => this.client.setData(this.currentPath, encodeInstance(instance), { signal }), { signal });
+      } catch (err) {
+        // Gone: the watch registers it again, now with this data.
+        if (!(err instanceof NoNodeError)) throw err;
+      }
+    });
+  }
+
+  /** Deletes the node and stops watching it. Idempotent; a session already over has no node left. */
+  unregister(options: WaitOptions = {}): Promise<void> {
+    this.unregistered = true;
+    const signal = deadlineSignal(options);
+    return this.serially(async () => {
+      await this.client.removeWatches(this.currentPath, 'Data', { watcher: this.watcher, local: true }).catch(() => {});
+      try {
+        await retrying(() => this.client.delete(this.currentPath, { signal }), { signal });
+      } catch (err) {
+        if (!(err instanceof NoNodeError || err instanceof SessionExpiredError)) throw err;
+      }
+    });
+  }
+
+  private serially(step: () => Promise<void>): Promise<void> {
+    const next = this.queue.then(step);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  /** Arms an exists watch on the node; registers again at once if it is already gone. */
+  private async watch(): Promise<void> {
+    if ((await this.client.exists(this.currentPath, { watch: this.watcher })) === null) await this.registerAgain();
+  }
+
+  private nodeChanged(event: WatchedEvent): void {
+    // 'None': the session ended, and the node with it. Watch-removal events: unregister().
+    if (this.unregistered || (event.type !== 'NodeDeleted' && event.type !== 'NodeDataChanged')) return;
+    void this.serially(() => (event.type === 'NodeDeleted' ? this.registerAgain() : this.watch())).catch((err: unknown) => {
+      if (!(err instanceof SessionExpiredError) && this.listenerCount('error') > 0) this.emit('error', err);
+    });
+  }
+
+  private async registerAgain(): Promise<void> {
+    if (this.unregistered) return;
+    // The exists watch on the old path may still be set (it was re-armed on a gone node).
+    await this.client.removeWatches(this.currentPath, 'Data', { watcher: this.watcher, local: true }).catch(() => {});
+    await this.create();
+    this.emit('reregistered', this.currentPath);
+  }
+}
