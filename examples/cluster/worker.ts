@@ -14,7 +14,8 @@ import { connect, type ZooKeeperClient } from 'ensemble';
 import { LeaderElection, ServiceDiscovery, ServiceRegistry, type RegisteredInstance, type Registration, type RevokeReason } from 'ensemble/recipes';
 import { call, serve } from './http.ts';
 import { ELECTION_PATH, REGISTRY_PATH, type Identity, type JobResult, type Role, type WorkerStatus } from './layout.ts';
-import { countDocuments, listDocuments, mergeCounts, split, summarise, type Counts } from './word-count.ts';
+import { runJob } from './job.ts';
+import { countDocuments, listDocuments, summarise } from './word-count.ts';
 
 interface Options {
   connectString: string;
@@ -138,39 +139,22 @@ class Worker {
       });
   }
 
-  /** Splits the documents over the workers; a worker that fails has its share split over the others. */
   private async runJob(): Promise<void> {
     const round = ++this.round;
     const documents = await listDocuments(this.options.documentsDir);
-    let pool = this.discovery?.instances ?? [];
-    let todo = documents;
-    const parts: Counts[] = [];
-    const assignments: Record<string, string[]> = {};
-    while (todo.length > 0) {
-      if (this.role !== 'leader') return;
-      if (pool.length === 0) {
-        this.log(`job ${round}: no workers left to run it`);
-        return;
-      }
-      const shares = [...split(todo, pool)].filter(([, share]) => share.length > 0);
-      todo = [];
-      const answers = await Promise.allSettled(shares.map(([w, share]) => call<{ counts: [string, number][] }>(w.host, w.port, '/count', { documents: share })));
-      answers.forEach((answer, i) => {
-        const [w, share] = shares[i];
-        const name = nameOf(w);
-        if (answer.status === 'fulfilled') {
-          parts.push(new Map(answer.value.counts));
-          (assignments[name] ??= []).push(...share);
-        } else {
-          this.log(`job ${round}: ${name} failed (${answer.reason instanceof Error ? answer.reason.message : String(answer.reason)}); its ${share.length} documents go to the others`);
-          pool = pool.filter((p) => p !== w);
-          todo.push(...share);
-        }
-      });
-    }
+    const outcome = await runJob(documents, this.discovery?.instances ?? [], {
+      name: nameOf,
+      count: async (w, share) => new Map((await call<{ counts: [string, number][] }>(w.host, w.port, '/count', { documents: share })).counts),
+      failed: (w, share, err) => this.log(`job ${round}: ${nameOf(w)} failed (${err instanceof Error ? err.message : String(err)}); its ${share.length} documents go to the others`),
+      proceed: () => this.role === 'leader',
+    });
     if (this.role !== 'leader') return;
-    this.result = { round, documents: documents.length, assignments, ...summarise(mergeCounts(parts)) };
-    const workers = Object.keys(assignments).sort();
+    if (outcome === null) {
+      this.log(`job ${round}: no workers left to run it`);
+      return;
+    }
+    this.result = { round, documents: documents.length, assignments: outcome.assignments, ...summarise(outcome.counts) };
+    const workers = Object.keys(outcome.assignments).sort();
     const top = this.result.top.slice(0, 3).map(([w, n]) => `${w} ${n}`).join(', ');
     this.log(`job ${round} done: ${documents.length} documents over ${workers.length} workers (${workers.join(', ')}): ${this.result.totalWords} words, ${this.result.distinctWords} distinct; top ${top}`);
   }

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { countDocuments, listDocuments, mergeCounts, split, summarise, countWords } from '../../examples/cluster/word-count.ts';
+import { runJob } from '../../examples/cluster/job.ts';
+import { countDocuments, countWords, listDocuments, mergeCounts, split, summarise } from '../../examples/cluster/word-count.ts';
 import { run } from '../real-clients/lib/process.ts';
 import { startServerNamed, type RunningServer } from '../support/servers.ts';
 
@@ -33,6 +34,34 @@ describe('the word count', () => {
       assert.deepEqual(summarise(mergeCounts(parts)), whole);
     }
     assert.ok(whole.totalWords > 20_000 && whole.top[0][0] === 'the', JSON.stringify(whole.top.slice(0, 3)));
+  });
+
+  test('a worker that fails mid-job has its share re-split over the others, in the same job', async () => {
+    const documents = await listDocuments(DOCUMENTS);
+    const whole = summarise(await countDocuments(DOCUMENTS, documents));
+    const failures: string[] = [];
+    const outcome = await runJob(documents, ['w1', 'w2', 'w3'], {
+      name: (w) => w,
+      count: async (w, share) => {
+        if (w === 'w2') throw new Error('connection refused');
+        return countDocuments(DOCUMENTS, share);
+      },
+      failed: (w, share) => failures.push(`${w}:${share.length}`),
+    });
+    assert.ok(outcome);
+    assert.deepEqual(failures, [`w2:${split(documents, ['w1', 'w2', 'w3']).get('w2')!.length}`]);
+    assert.deepEqual(Object.keys(outcome.assignments).sort(), ['w1', 'w3']);
+    assert.deepEqual(Object.values(outcome.assignments).flat().sort(), documents);
+    assert.deepEqual(summarise(outcome.counts), whole);
+  });
+
+  test('a job with every worker failing, or told to stop, ends without a result', async () => {
+    const refuse = async (): Promise<never> => {
+      throw new Error('down');
+    };
+    assert.equal(await runJob(['a.txt'], ['w1', 'w2'], { name: (w) => w, count: refuse }), null);
+    assert.equal(await runJob(['a.txt'], [], { name: (w: string) => w, count: refuse }), null);
+    assert.equal(await runJob(['a.txt'], ['w1'], { name: (w) => w, count: refuse, proceed: () => false }), null);
   });
 });
 
