@@ -103,39 +103,20 @@ const commands: Record<string, Command> = {
     ];
     return rows.map(([k, v]) => `${k}\t${v}`).join('\n') + '\n';
   },
+  // ZooKeeper 3.8 reports its data-watch table only (exists, getData, persistent and recursive
+  // watches): a getChildren watch shows in none of the three words.
   wchs: (s) => {
-    const { tree } = s;
-    const watchers = new Set<bigint>();
-    for (const id of tree.dataWatches.bySession().keys()) watchers.add(id);
-    for (const id of tree.childWatches.bySession().keys()) watchers.add(id);
-    const paths = tree.dataWatches.pathCount + tree.childWatches.pathCount;
-    const total = tree.dataWatches.watchCount + tree.childWatches.watchCount;
-    return `${watchers.size} connections watching ${paths} paths\nTotal watches:${total}\n`;
+    const watches = s.tree.dataWatches;
+    return `${watches.bySession().size} connections watching ${watches.pathCount} paths\nTotal watches:${watches.watchCount}\n`;
   },
   wchc: (s) => {
-    const merged = new Map<bigint, Set<string>>();
-    for (const m of [s.tree.dataWatches.bySession(), s.tree.childWatches.bySession()]) {
-      for (const [id, paths] of m) {
-        let set = merged.get(id);
-        if (!set) merged.set(id, (set = new Set()));
-        for (const p of paths) set.add(p);
-      }
-    }
     let out = '';
-    for (const [id, paths] of merged) out += `${hex(id)}\n` + [...paths].map((p) => `\t${p}\n`).join('');
+    for (const [id, paths] of s.tree.dataWatches.bySession()) out += `${hex(id)}\n` + [...paths].map((p) => `\t${p}\n`).join('');
     return out;
   },
   wchp: (s) => {
-    const merged = new Map<string, Set<bigint>>();
-    for (const m of [s.tree.dataWatches.byPathSessions(), s.tree.childWatches.byPathSessions()]) {
-      for (const [p, ids] of m) {
-        let set = merged.get(p);
-        if (!set) merged.set(p, (set = new Set()));
-        for (const id of ids) set.add(id);
-      }
-    }
     let out = '';
-    for (const [p, ids] of merged) out += `${p}\n` + [...ids].map((id) => `\t${hex(id)}\n`).join('');
+    for (const [p, ids] of s.tree.dataWatches.byPathSessions()) out += `${p}\n` + [...ids].map((id) => `\t${hex(id)}\n`).join('');
     return out;
   },
   dump: (s) => {
