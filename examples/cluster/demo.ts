@@ -61,8 +61,9 @@ async function runUntilInterrupted(address: string, count: number, documentsDir:
   const observer = await Observer.start(connectString, print);
   const workers = new Workers(connectString, documentsDir, sessionTimeoutMs, (line) => print(`  ${line}`));
   const interrupted = new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    // `on`, not `once`: from a terminal Ctrl-C arrives twice (directly and through `ensemble demo`).
+    process.on('SIGINT', () => resolve());
+    process.on('SIGTERM', () => resolve());
   });
   try {
     for (let i = 1; i <= count; i++) await workers.start(`worker-${i}`);

@@ -203,10 +203,11 @@ async function main(): Promise<void> {
   });
   if (!values.connect || !values.name || !values.documents) throw new Error('usage: worker.ts --connect host:port[/root] --name NAME --documents DIR [--session-timeout MS]');
   const worker = new Worker({ connectString: values.connect, name: values.name, documentsDir: values.documents, sessionTimeoutMs: Number(values['session-timeout']) });
-  process.once('SIGTERM', () => void worker.stop().finally(() => process.exit(0)));
-  process.once('SIGINT', () => void worker.stop().finally(() => process.exit(0)));
+  const stop = (): void => void worker.stop().finally(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
   // Started by the demo: stop when it is gone.
-  process.once('disconnect', () => void worker.stop().finally(() => process.exit(0)));
+  process.on('disconnect', stop);
   await worker.run();
 }
 

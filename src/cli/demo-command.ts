@@ -16,8 +16,7 @@ export async function demoCommand(args: string[]): Promise<number> {
     throw new Error('the cluster example needs the dev dependency "tsx": run npm ci');
   }
   const child = spawn(process.execPath, ['--import', loader, script, ...args], { stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
-  // Ctrl-C reaches the child too (same process group); the child decides when to exit.
-  process.on('SIGINT', () => {});
-  process.on('SIGTERM', () => child.kill('SIGTERM'));
+  // Passed on (from a terminal the child hears Ctrl-C itself too; it stops once either way).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
