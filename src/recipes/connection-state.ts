@@ -97,6 +97,16 @@ export class ConnectionStateTracker extends EventEmitter {
   }
 }
 
+/**
+ * Whether the client's session is over (expired, closed or refused): nothing it held survives, and
+ * no request of it can succeed again.
+ *
+ *   if (sessionEnded(zk)) return; // its ephemeral nodes went with it
+ */
+export function sessionEnded(client: ZooKeeperClient): boolean {
+  return client.state === 'Expired' || client.state === 'Closed' || client.state === 'AuthFailed';
+}
+
 function initialState(state: State | 'Connecting'): ConnectionState {
   switch (state) {
     case 'SyncConnected':

@@ -14,10 +14,11 @@
  *   }
  */
 import { randomUUID } from 'node:crypto';
-import { NoNodeError, type Watcher, type ZooKeeperClient } from '../client/index.ts';
-import { createWithParents, deadlineOf, readOrAwait, type WaitOptions } from './barrier.ts';
+import { NoNodeError, type Stat, type Watcher, type ZooKeeperClient } from '../client/index.ts';
+import { childrenOf, createWithParents, deleteIfPresent } from './nodes.ts';
+import { joinPath } from './paths.ts';
 import { retrying } from './retry.ts';
-import { joinPath } from './sequential.ts';
+import { deadlineOf, readOrAwait, type WaitOptions } from './waiting.ts';
 
 /** The node whose existence lets members through enter (Curator's name, for interoperation). */
 const READY = 'ready';
@@ -64,7 +65,7 @@ export class DoubleBarrier {
     const deadline = deadlineOf(options.timeoutMs);
     try {
       for (;;) {
-        const seen = await readOrAwait(this.client, this.readyPath, (watch, signal) => this.arrive(watch, signal), (complete) => complete, {
+        const seen = await readOrAwait(this.client, this.readyPath, (watch) => this.arrive(watch, options.signal), (complete) => complete, {
           deadline,
           signal: options.signal,
         });
@@ -111,10 +112,8 @@ export class DoubleBarrier {
           ourNodeShouldExist = false;
         }
         const awaitedPath = joinPath(this.path, awaited);
-        const seen = await readOrAwait(this.client, awaitedPath, (watch, bounded) => this.client.exists(awaitedPath, { watch, signal: bounded }), (stat) => stat === null, {
-          deadline,
-          signal,
-        });
+        const look = (watch: Watcher): Promise<Stat | null> => this.client.exists(awaitedPath, { watch, signal });
+        const seen = await readOrAwait(this.client, awaitedPath, look, (stat) => stat === null, { deadline, signal });
         if (seen.kind === 'timeout') {
           result = false;
           break;
@@ -123,7 +122,7 @@ export class DoubleBarrier {
     } finally {
       if (ourNodeShouldExist) await this.deleteOurNode().catch(() => {});
     }
-    await retrying(() => this.deleteIfThere(this.readyPath), { signal });
+    await deleteIfPresent(this.client, this.readyPath, signal);
     return result;
   }
 
@@ -133,44 +132,27 @@ export class DoubleBarrier {
    */
   private async arrive(watch: Watcher, signal: AbortSignal | undefined): Promise<boolean> {
     const ready = await this.client.exists(this.readyPath, { watch, signal });
-    await createWithParents(this.client, this.ourPath, null, 'ephemeral', signal);
+    await createWithParents(this.client, this.ourPath, null, 'ephemeral', { signal });
     if (ready !== null) return true;
     if ((await this.members(signal)).length < this.memberQty) return false;
-    await createWithParents(this.client, this.readyPath, null, 'persistent', signal);
+    await createWithParents(this.client, this.readyPath, null, 'persistent', { signal });
     return true;
   }
 
   /** Gives up entering, unless the barrier completed with this member counted. */
   private async abandonEntry(): Promise<boolean> {
-    return retrying(async () => {
-      if ((await this.client.exists(this.readyPath)) !== null) return true;
-      await this.deleteIfThere(this.ourPath);
-      return false;
-    });
+    if ((await retrying(() => this.client.exists(this.readyPath))) !== null) return true;
+    await this.deleteOurNode();
+    return false;
   }
 
   /** Member names (without `ready`) in name order. */
   private async members(signal?: AbortSignal): Promise<string[]> {
-    return retrying(async () => {
-      try {
-        const children = await this.client.getChildren(this.path, { signal });
-        return children.filter((name) => name !== READY).sort();
-      } catch (err) {
-        if (err instanceof NoNodeError) return [];
-        throw err;
-      }
-    }, { signal });
+    const children = await retrying(() => childrenOf(this.client, this.path, { signal }), { signal });
+    return children.filter((name) => name !== READY).sort();
   }
 
   private deleteOurNode(signal?: AbortSignal): Promise<void> {
-    return retrying(() => this.deleteIfThere(this.ourPath, signal), { signal });
-  }
-
-  private async deleteIfThere(path: string, signal?: AbortSignal): Promise<void> {
-    try {
-      await this.client.delete(path, { signal });
-    } catch (err) {
-      if (!(err instanceof NoNodeError)) throw err;
-    }
+    return deleteIfPresent(this.client, this.ourPath, signal);
   }
 }

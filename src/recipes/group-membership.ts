@@ -3,14 +3,13 @@
  * holding the member's data; every member sees the whole group through a TreeCache of depth 1.
  */
 import { EventEmitter } from 'node:events';
-import {
-  NodeExistsError, NoNodeError, BadVersionError, SessionExpiredError,
-  type Data, type ZooKeeperClient,
-} from '../client/index.ts';
+import { BadVersionError, NoNodeError, SessionExpiredError, type Data, type ZooKeeperClient } from '../client/index.ts';
 import { ConnectionStateTracker, type ConnectionState } from './connection-state.ts';
+import { createWithParents } from './nodes.ts';
+import { joinPath, nameOf } from './paths.ts';
 import { retrying } from './retry.ts';
-import { ensurePath, joinPath, nameOf, waitForChange } from './sequential.ts';
-import { TreeCache, deadlineSignal, raceAbort, type CacheMode, type CachedNode, type WaitOptions } from './tree-cache.ts';
+import { TreeCache, type CacheMode, type CachedNode } from './tree-cache.ts';
+import { deadlineSignal, raceAbort, waitForChange, type WaitOptions } from './waiting.ts';
 
 export interface GroupMembershipOptions {
   /** What this member's node holds. */
@@ -26,9 +25,6 @@ export interface GroupMembership {
   on(event: 'error', listener: (err: unknown) => void): this;
   on(event: string, listener: (...args: never[]) => void): this;
 }
-
-/** How many times a create that finds its parent missing creates the parent again. */
-const MAX_PARENT_ATTEMPTS = 10;
 
 /**
  * One member of a group, and its view of the whole group.
@@ -175,19 +171,11 @@ export class GroupMembership extends EventEmitter {
   // ---- our node ----
 
   private async createOurNode(signal: AbortSignal | undefined): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
+    for (;;) {
       signal?.throwIfAborted();
       if (!this.wanted) return;
-      try {
-        await retrying(() => this.client.create(this.memberPath, this.data, { mode: 'ephemeral', signal }), { signal });
-        return;
-      } catch (err) {
-        if (err instanceof NoNodeError && attempt < MAX_PARENT_ATTEMPTS) {
-          await ensurePath(this.client, this.path, 'container');
-          continue;
-        }
-        if (!(err instanceof NodeExistsError)) throw err;
-      }
+      const created = await retrying(() => createWithParents(this.client, this.memberPath, this.data, 'ephemeral', { signal }), { signal });
+      if (created !== null) return;
       const stat = await this.client.exists(this.memberPath, { signal });
       if (stat === null) continue;
       if (stat.ephemeralOwner === this.client.sessionId) {

@@ -10,18 +10,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import {
-  AuthFailedError,
-  NoNodeError,
-  SessionExpiredError,
-  type EventType,
-  type RequestOptions,
-  type Watcher,
-  type ZooKeeperClient,
-} from '../client/index.ts';
-import { ConnectionStateTracker, type ConnectionState } from './connection-state.ts';
-import { isRetryable, retrying, sleep } from './retry.ts';
-import { awaitTurn, createProtected, firstN, joinPath, nameOf, sortBySequence, unprotected, waitForChange } from './sequential.ts';
+import { AuthFailedError, NoNodeError, SessionExpiredError, type RequestOptions, type ZooKeeperClient } from '../client/index.ts';
+import { ConnectionStateTracker, sessionEnded, type ConnectionState } from './connection-state.ts';
+import { deleteOwnNode, discardNode } from './nodes.ts';
+import { joinPath, nameOf } from './paths.ts';
+import { isRetryable, sleep } from './retry.ts';
+import { awaitTurn, createProtected, firstN, queueOf, unprotected } from './sequential.ts';
+import { deadlineOf, settleBy, waitForChange, type WaitOptions } from './waiting.ts';
 
 export interface LeaderElectionOptions {
   /** This candidate's identity, stored as its node's data for followers to read (e.g. 'host:port'). Default: a random UUID. */
@@ -88,7 +83,6 @@ const ERROR_PAUSE_MS = 1000;
  */
 export class LeaderElection extends EventEmitter {
   readonly id: string;
-  private readonly watchedClient: ZooKeeperClient;
   private tracker: ConnectionStateTracker | null = null;
   private started = false;
   private ended = false;
@@ -114,7 +108,6 @@ export class LeaderElection extends EventEmitter {
   ) {
     super();
     this.id = options.id ?? randomUUID();
-    this.watchedClient = countingWatches(client, () => this.notifications++);
   }
 
   /**
@@ -164,28 +157,23 @@ export class LeaderElection extends EventEmitter {
    *
    *   if (!(await election.waitForLeadership({ timeoutMs: 10_000 }))) console.log('still a follower');
    */
-  waitForLeadership(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<boolean> {
-    const { timeoutMs, signal } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.leader) return Promise.resolve(true);
-    if (this.ended) return Promise.resolve(false);
-    return new Promise<boolean>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const finish = (settle: () => void): void => {
-        clearTimeout(timer);
-        this.off('elected', onElected);
-        this.endListeners.delete(onEnded);
-        signal?.removeEventListener('abort', onAbort);
-        settle();
-      };
-      const onElected = (): void => finish(() => resolve(true));
-      const onEnded = (): void => finish(() => resolve(false));
-      const onAbort = (): void => finish(() => reject(signal!.reason));
-      this.on('elected', onElected);
-      this.endListeners.add(onEnded);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeoutMs !== undefined) timer = setTimeout(onEnded, timeoutMs);
-    });
+  async waitForLeadership(options: WaitOptions = {}): Promise<boolean> {
+    const deadline = deadlineOf(options.timeoutMs);
+    options.signal?.throwIfAborted();
+    if (this.leader) return true;
+    if (this.ended) return false;
+    let decide!: (leads: boolean) => void;
+    const decided = new Promise<boolean>((resolve) => (decide = resolve));
+    const onElected = (): void => decide(true);
+    const onEnded = (): void => decide(false);
+    this.on('elected', onElected);
+    this.endListeners.add(onEnded);
+    try {
+      return (await settleBy(decided, deadline, options.signal)) === 'settled' && (await decided);
+    } finally {
+      this.off('elected', onElected);
+      this.endListeners.delete(onEnded);
+    }
   }
 
   /**
@@ -264,7 +252,7 @@ export class LeaderElection extends EventEmitter {
     await this.loop;
     const path = this.nodePath;
     this.nodePath = null;
-    if (path !== null && !sessionEnded(this.client)) await deleteNode(this.client, path);
+    if (path !== null) await deleteOwnNode(this.client, path);
   }
 
   // ---- the background loop: between start() and close(), the only code that touches our node ----
@@ -278,11 +266,12 @@ export class LeaderElection extends EventEmitter {
         if (this.nodePath === null && !round.signal.aborted) await this.enter();
         if (round.signal.aborted || this.nodePath === null) continue;
         const ourName = nameOf(this.nodePath);
-        const first = await awaitTurn(this.watchedClient, this.path, ourName, firstN(1), { signal: round.signal, filter: isCandidate });
+        const waiting = { signal: round.signal, onNotification: () => this.notifications++ };
+        const first = await awaitTurn(this.client, this.path, ourName, firstN(1), { ...waiting, filter: isCandidate });
         if (!first || round.signal.aborted) continue;
         this.elect();
         // A leader watches its own node: someone deleting it takes leadership away.
-        await waitForChange(this.watchedClient, joinPath(this.path, ourName), { signal: round.signal });
+        await waitForChange(this.client, joinPath(this.path, ourName), waiting);
       } catch (err) {
         await this.recover(err, round.signal);
       }
@@ -300,7 +289,7 @@ export class LeaderElection extends EventEmitter {
   private async queueAgain(): Promise<void> {
     const request = this.requeue!;
     try {
-      if (this.nodePath !== null) await deleteNode(this.client, this.nodePath);
+      if (this.nodePath !== null) await deleteOwnNode(this.client, this.nodePath);
       this.nodePath = null;
       if (!this.ended) await this.enter();
       this.requeue = null;
@@ -408,19 +397,13 @@ export class LeaderElection extends EventEmitter {
    */
   private abandonNode(): void {
     if (this.nodePath === null) return;
-    if (!sessionEnded(this.client)) deleteOnReturn(this.client, this.nodePath);
+    void discardNode(this.client, this.nodePath);
     this.nodePath = null;
   }
 
   /** Lists the queue: candidate node paths in order. */
-  private async queue(options: RequestOptions): Promise<string[]> {
-    try {
-      const children = await this.client.getChildren(this.path, options);
-      return sortBySequence(children.filter(isCandidate)).map((name) => joinPath(this.path, name));
-    } catch (err) {
-      if (err instanceof NoNodeError) return [];
-      throw err;
-    }
+  private queue(options: RequestOptions): Promise<string[]> {
+    return queueOf(this.client, this.path, isCandidate, options);
   }
 
   private report(err: unknown): void {
@@ -431,64 +414,4 @@ export class LeaderElection extends EventEmitter {
 
 function isUsable(state: ConnectionState): boolean {
   return state === 'CONNECTED' || state === 'RECONNECTED';
-}
-
-function sessionEnded(client: ZooKeeperClient): boolean {
-  return client.state === 'Expired' || client.state === 'Closed' || client.state === 'AuthFailed';
-}
-
-async function deleteNode(client: ZooKeeperClient, path: string): Promise<void> {
-  try {
-    await retrying(() => client.delete(path));
-  } catch (err) {
-    if (!(err instanceof NoNodeError) && !sessionEnded(client)) throw err;
-  }
-}
-
-/** Deletes path once the same session is back; gives up when the session ends. */
-function deleteOnReturn(client: ZooKeeperClient, path: string): void {
-  const onState = (state: string): void => {
-    if (state === 'SyncConnected') void deleteNode(client, path).catch(() => {});
-    else if (state !== 'Expired' && state !== 'Closed' && state !== 'AuthFailed') return;
-    client.off('state', onState);
-  };
-  client.on('state', onState);
-}
-
-const NODE_EVENTS: ReadonlySet<EventType> = new Set<EventType>(['NodeCreated', 'NodeDeleted', 'NodeDataChanged', 'NodeChildrenChanged']);
-
-/**
- * The client as the election's waits see it: each node event that reaches one of their watchers is
- * counted (session-end and watch-removed events are not). Watchers are wrapped once each, so that
- * removing a watch finds the registered function.
- */
-function countingWatches(client: ZooKeeperClient, onNotification: () => void): ZooKeeperClient {
-  const wrappers = new WeakMap<Watcher, Watcher>();
-  const wrap = (watcher: Watcher | undefined): Watcher | undefined => {
-    if (watcher === undefined) return undefined;
-    let wrapped = wrappers.get(watcher);
-    if (wrapped === undefined) {
-      wrapped = (event) => {
-        if (NODE_EVENTS.has(event.type)) onNotification();
-        watcher(event);
-      };
-      wrappers.set(watcher, wrapped);
-    }
-    return wrapped;
-  };
-  const overrides: Record<string, unknown> = {
-    getData: ((path, options = {}) => client.getData(path, { ...options, watch: wrap(options.watch) })) satisfies ZooKeeperClient['getData'],
-    exists: ((path, options = {}) => client.exists(path, { ...options, watch: wrap(options.watch) })) satisfies ZooKeeperClient['exists'],
-    getChildren: ((path: string, options: Parameters<ZooKeeperClient['getChildren']>[1] = {}) =>
-      client.getChildren(path, { ...options, watch: wrap(options.watch) })) as ZooKeeperClient['getChildren'],
-    removeWatches: ((path, type, options = {}) =>
-      client.removeWatches(path, type, { ...options, watcher: options.watcher && (wrappers.get(options.watcher) ?? options.watcher) })) satisfies ZooKeeperClient['removeWatches'],
-  };
-  return new Proxy(client, {
-    get(target, prop) {
-      if (typeof prop === 'string' && Object.hasOwn(overrides, prop)) return overrides[prop];
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
 }

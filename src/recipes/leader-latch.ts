@@ -11,6 +11,7 @@
 import { EventEmitter } from 'node:events';
 import type { RequestOptions, ZooKeeperClient } from '../client/index.ts';
 import { LeaderElection, type LeaderElectionOptions, type Participant } from './leader-election.ts';
+import type { WaitOptions } from './waiting.ts';
 
 export type LeaderLatchOptions = LeaderElectionOptions;
 
@@ -68,7 +69,7 @@ export class LeaderLatch extends EventEmitter {
   }
 
   /** True once this latch is held, false at the timeout or when the latch is closed or lost. */
-  await(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<boolean> {
+  await(options: WaitOptions = {}): Promise<boolean> {
     return this.election.waitForLeadership(options);
   }
 

@@ -6,21 +6,19 @@
  * contract on top, for the exclusive lock and both halves of the read-write lock.
  *
  *   const queue = new LockQueue(zk, '/app/locks/jobs', { prefix: 'lock-', isContender, rule: firstN(1) });
- *   const node = await queue.attempt({ deadline: Date.now() + 5000 });
- *   if (node !== null) try { await work(); } finally { await deleteNode(zk, node); }
+ *   const node = await queue.attempt({ deadline: deadlineOf(5000), signal });
+ *   if (node !== null) try { await work(); } finally { await deleteOwnNode(zk, node); }
  */
 import { EventEmitter } from 'node:events';
-import { NoNodeError, SessionExpiredError, type ZooKeeperClient } from '../client/index.ts';
-import { ConnectionStateTracker, type ConnectionState } from './connection-state.ts';
-import { retrying } from './retry.ts';
-import { awaitTurn, createProtected, joinPath, nameOf, sortBySequence, type TurnRule } from './sequential.ts';
+import type { ZooKeeperClient } from '../client/index.ts';
+import { ConnectionStateTracker, sessionEnded, type ConnectionState } from './connection-state.ts';
+import { deleteOwnNode, discardNode } from './nodes.ts';
+import { nameOf } from './paths.ts';
+import { awaitTurn, enqueueAndWait, queueOf, type TurnRule } from './sequential.ts';
+import { deadlineOf, settleBy, type WaitOptions } from './waiting.ts';
 
-/** What every acquire accepts: how long to wait (no limit by default) and a way to give up. */
-export interface AcquireOptions {
-  /** Give up (resolving false or null) after this long. 0 looks once. Default: no limit. */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-}
+/** What every acquire accepts: how long to wait (no limit by default; 0 looks once) and a way to give up. */
+export type AcquireOptions = WaitOptions;
 
 /** An acquire that was in progress when the session was lost (expired, closed, or down for too long). */
 export class LockLostError extends Error {
@@ -48,91 +46,6 @@ export interface LockDriver {
   readonly rule: TurnRule;
 }
 
-/** The instant a wait of timeoutMs started now ends (Infinity without a limit). */
-export function deadlineOf(timeoutMs: number | undefined): number {
-  if (timeoutMs === undefined) return Number.POSITIVE_INFINITY;
-  if (!(timeoutMs >= 0)) throw new RangeError(`timeoutMs must be a number >= 0, not ${timeoutMs}`);
-  return Date.now() + timeoutMs;
-}
-
-/**
- * Deletes a node of ours, trying again across connection losses; a node already gone (or gone with
- * the session) is fine.
- *
- *   await deleteNode(zk, '/app/locks/jobs/_c_…-lock-0000000007');
- */
-export async function deleteNode(client: ZooKeeperClient, path: string): Promise<void> {
-  try {
-    await retrying(() => client.delete(path));
-  } catch (err) {
-    if (!(err instanceof NoNodeError) && !(err instanceof SessionExpiredError)) throw err;
-  }
-}
-
-/**
- * Deletes a node of ours after a failure, never hiding that failure: awaited on a live
- * connection (so the caller's promise settles with nothing left behind), in the background while
- * the link is down (so the caller is not kept waiting for the reconnection).
- */
-export async function discardNode(client: ZooKeeperClient, path: string): Promise<void> {
-  const deleting = deleteNode(client, path).catch(() => {});
-  if (client.state === 'SyncConnected') await deleting;
-}
-
-/**
- * Resolves 'settled' once promise settles (either way), 'timeout' at the deadline; rejects with
- * the signal's reason when it aborts first.
- *
- *   if ((await settleBy(otherAttempt, deadline, signal)) === 'timeout') return false;
- */
-export function settleBy(promise: Promise<unknown>, deadline: number, signal?: AbortSignal): Promise<'settled' | 'timeout'> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    };
-    const onAbort = (): void => {
-      finish();
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (Number.isFinite(deadline)) {
-      timer = setTimeout(() => {
-        finish();
-        resolve('timeout');
-      }, Math.max(0, deadline - Date.now()));
-    }
-    const settled = (): void => {
-      finish();
-      resolve('settled');
-    };
-    promise.then(settled, settled);
-  });
-}
-
-/**
- * Runs a wait (true: our turn; false: the deadline) again after each connection loss, for as long
- * as the deadline allows. The session's loss ends it through the signal.
- */
-export async function retryingWait(wait: () => Promise<boolean>, deadline: number, signal: AbortSignal): Promise<boolean> {
-  let failed = false;
-  return retrying(
-    () => {
-      if (failed && Date.now() >= deadline) return Promise.resolve(false);
-      return wait().catch((err: unknown) => {
-        failed = true;
-        throw err;
-      });
-    },
-    { retries: Number.POSITIVE_INFINITY, signal },
-  );
-}
-
 /**
  * The queue of contenders under one znode (Curator's LockInternals).
  *
@@ -140,11 +53,18 @@ export async function retryingWait(wait: () => Promise<boolean>, deadline: numbe
  *   const node = await queue.attempt({ deadline: deadlineOf(5000), signal });
  */
 export class LockQueue {
+  private notifications = 0;
+
   constructor(
     readonly client: ZooKeeperClient,
     readonly path: string,
     private readonly driver: LockDriver,
   ) {}
+
+  /** Node events that reached the watches of this queue's waits (for measuring the herd effect). */
+  get watchNotifications(): number {
+    return this.notifications;
+  }
 
   /**
    * Enqueues a new node and waits for its turn. Resolves with the node's path once it has its turn,
@@ -154,34 +74,19 @@ export class LockQueue {
   async attempt(options: { deadline: number; signal: AbortSignal }): Promise<string | null> {
     const { deadline, signal } = options;
     signal.throwIfAborted();
-    // Not aborted midway: a create abandoned while its reply is uncertain would leave a node in the queue.
-    const node = await createProtected(this.client, this.path, this.driver.prefix, { mode: 'ephemeral_sequential' });
-    let ours = false;
-    try {
-      const wait = (): Promise<boolean> =>
-        awaitTurn(this.client, this.path, nameOf(node), this.driver.rule, { deadline, signal, filter: this.driver.isContender });
-      ours = await retryingWait(wait, deadline, signal);
-      // The loss of the session may be learnt just as the turn comes.
-      if (ours) signal.throwIfAborted();
-      return ours ? node : null;
-    } catch (err) {
-      ours = false;
-      throw err;
-    } finally {
-      if (!ours) await discardNode(this.client, node);
-    }
+    const turn = (node: string): Promise<boolean> =>
+      awaitTurn(this.client, this.path, nameOf(node), this.driver.rule, {
+        deadline,
+        signal,
+        filter: this.driver.isContender,
+        onNotification: () => this.notifications++,
+      });
+    return enqueueAndWait(this.client, this.path, this.driver.prefix, turn, signal);
   }
 
   /** The contenders' nodes (full paths), in queue order: the holder(s) first. */
-  async participants(): Promise<string[]> {
-    let children: string[];
-    try {
-      children = await this.client.getChildren(this.path);
-    } catch (err) {
-      if (err instanceof NoNodeError) return [];
-      throw err;
-    }
-    return sortBySequence(children.filter(this.driver.isContender)).map((name) => joinPath(this.path, name));
+  participants(): Promise<string[]> {
+    return queueOf(this.client, this.path, this.driver.isContender);
   }
 }
 
@@ -222,10 +127,6 @@ interface Following {
   /** Whether the link is up as far as the events delivered so far tell (in order with replies). */
   readonly isConnected: boolean;
   stop(): void;
-}
-
-function sessionEnded(client: ZooKeeperClient): boolean {
-  return client.state === 'Expired' || client.state === 'Closed' || client.state === 'AuthFailed';
 }
 
 /** What a holder hears: 'suspended' (stop acting as holder), 'reconnected' (you still hold it), 'lost' (you do not). */
@@ -445,7 +346,7 @@ export abstract class QueuedLock extends EventEmitter {
     this.states.refresh();
     if (--hold.owners === 0 && !hold.dropped) {
       hold.dropped = true;
-      await deleteNode(this.queue.client, hold.path);
+      await deleteOwnNode(this.queue.client, hold.path);
     }
   }
 
@@ -462,6 +363,14 @@ export abstract class QueuedLock extends EventEmitter {
     return this.queue.participants();
   }
 
+  /**
+   * How many node events have reached this instance's watches while it waited (for measuring the
+   * herd effect: a release should raise the total of all waiters by exactly one).
+   */
+  get watchNotifications(): number {
+    return this.queue.watchNotifications;
+  }
+
   private dropAll(): void {
     const hold = this.hold!;
     this.lostCount += this.count;
@@ -470,7 +379,7 @@ export abstract class QueuedLock extends EventEmitter {
     if (!hold.dropped) {
       hold.dropped = true;
       // If the loss was declared by time alone and the same session comes back, the node must not stay.
-      void deleteNode(this.queue.client, hold.path).catch(() => {});
+      void discardNode(this.queue.client, hold.path);
     }
   }
 

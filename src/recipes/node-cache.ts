@@ -6,7 +6,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { ZooKeeperClient } from '../client/index.ts';
-import { TreeCache, type CacheMode, type CachedNode, type WaitOptions } from './tree-cache.ts';
+import { TreeCache, type CacheMode, type CachedNode } from './tree-cache.ts';
+import type { WaitOptions } from './waiting.ts';
 
 export interface NodeCacheOptions {
   /** 'auto' (default): a persistent watch when the server has addWatch, one-shot watches otherwise. */

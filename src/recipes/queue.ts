@@ -12,9 +12,10 @@
  *   const item = await jobs.take({ timeoutMs: 5000 }); // Buffer, or null after 5 s of empty queue
  */
 import { NoNodeError, type Watcher, type ZooKeeperClient } from '../client/index.ts';
-import { createWithParents, deadlineOf, readOrAwait, type WaitOptions } from './barrier.ts';
+import { childrenOf, createWithParents } from './nodes.ts';
+import { joinPath } from './paths.ts';
 import { retrying } from './retry.ts';
-import { joinPath } from './sequential.ts';
+import { deadlineOf, readOrAwait, type WaitOptions } from './waiting.ts';
 
 /** The prefix of every item's name (Curator's SimpleDistributedQueue uses the same). */
 const ITEM_PREFIX = 'qn-';
@@ -44,7 +45,7 @@ export abstract class OrderedQueue {
     for (;;) {
       const item = await this.first(true, options.signal);
       if (item !== null) return item;
-      const seen = await readOrAwait(this.client, this.path, (watch, signal) => this.listWatched(watch, signal), (names) => names === null || names.length > 0, {
+      const seen = await readOrAwait(this.client, this.path, (watch) => this.listWatched(watch, options.signal), (names) => names === null || names.length > 0, {
         deadline,
         signal: options.signal,
       });
@@ -66,7 +67,7 @@ export abstract class OrderedQueue {
   protected async append(namePrefix: string, item: Buffer | string, signal?: AbortSignal): Promise<string> {
     // Not retried: after a lost connection the item may or may not be in the queue, and trying
     // again could add it twice. The caller decides.
-    const path = await createWithParents(this.client, joinPath(this.path, namePrefix), item, 'persistent_sequential', signal);
+    const path = await createWithParents(this.client, joinPath(this.path, namePrefix), item, 'persistent_sequential', { signal });
     if (path === null) throw new Error(`a sequential create under ${this.path} reported an existing node`);
     return path;
   }
@@ -91,14 +92,7 @@ export abstract class OrderedQueue {
 
   /** The item names in queue order (none when the queue's node does not exist). */
   private async items(signal?: AbortSignal): Promise<string[]> {
-    return retrying(async () => {
-      try {
-        return inQueueOrder(await this.client.getChildren(this.path, { signal }));
-      } catch (err) {
-        if (err instanceof NoNodeError) return [];
-        throw err;
-      }
-    }, { signal });
+    return inQueueOrder(await retrying(() => childrenOf(this.client, this.path, { signal }), { signal }));
   }
 
   /**

@@ -9,13 +9,13 @@
  * lock. Every process must use the same maxLeases.
  */
 import { EventEmitter } from 'node:events';
-import { NoNodeError, watchOnce, type Watcher, type ZooKeeperClient } from '../client/index.ts';
-import {
-  HolderStates, LockNotHeldError, LockQueue, deadlineOf, deleteNode, discardNode, retryingWait, settleBy,
-  type AcquireOptions, type HolderEvent,
-} from './lock-internals.ts';
+import { NoNodeError, type Watcher, type ZooKeeperClient } from '../client/index.ts';
+import { HolderStates, LockNotHeldError, LockQueue, type AcquireOptions, type HolderEvent } from './lock-internals.ts';
 import { mutexDriver } from './lock.ts';
-import { createProtected, joinPath, nameOf, sortBySequence, unprotected } from './sequential.ts';
+import { deleteOwnNode, discardNode } from './nodes.ts';
+import { joinPath, nameOf } from './paths.ts';
+import { enqueueAndWait, queueOf, unprotected } from './sequential.ts';
+import { deadlineOf, readOrAwait } from './waiting.ts';
 
 const LEASE_PREFIX = 'lease-';
 const isLease = (name: string): boolean => unprotected(name).startsWith(LEASE_PREFIX);
@@ -65,13 +65,16 @@ export class Lease {
     if (this.state === 'released') throw new LockNotHeldError(`the lease ${this.path}`);
     this.state = 'released';
     this.onEnd(this);
-    await deleteNode(this.client, this.path);
+    await deleteOwnNode(this.client, this.path);
   }
 
-  /** The session is lost: the node is deleted in the background if it still exists. */
-  [drop](): void {
+  /**
+   * Ends the lease without its holder (the session is lost, or the acquire failed): its node is
+   * deleted now on a live connection, otherwise once the same session is back.
+   */
+  [drop](): Promise<void> {
     this.state = 'lost';
-    void deleteNode(this.client, this.path).catch(() => {});
+    return discardNode(this.client, this.path);
   }
 }
 
@@ -117,7 +120,7 @@ export class Semaphore extends EventEmitter {
     this.states = new HolderStates(client, options.lostAfterMs, {
       isHolding: () => this.leases.size > 0,
       dropAll: () => {
-        for (const lease of this.leases) lease[drop]();
+        for (const lease of this.leases) void lease[drop]();
         this.leases.clear();
       },
       emit: (event) => this.emit(event),
@@ -155,8 +158,8 @@ export class Semaphore extends EventEmitter {
         this.leases.add(lease);
       }
     } catch (err) {
-      const releasing = Promise.all(taken.map((lease) => lease.release().catch(() => {})));
-      if (this.client.state === 'SyncConnected') await releasing;
+      for (const lease of taken) this.leases.delete(lease);
+      await Promise.all(taken.map((lease) => lease[drop]()));
       throw attempt.failure(err);
     } finally {
       attempt.end();
@@ -170,15 +173,8 @@ export class Semaphore extends EventEmitter {
   }
 
   /** The nodes of the leases held now (full paths), oldest first. */
-  async getParticipantNodes(): Promise<string[]> {
-    let children: string[];
-    try {
-      children = await this.client.getChildren(this.leasesPath);
-    } catch (err) {
-      if (err instanceof NoNodeError) return [];
-      throw err;
-    }
-    return sortBySequence(children.filter(isLease)).map((name) => joinPath(this.leasesPath, name));
+  getParticipantNodes(): Promise<string[]> {
+    return queueOf(this.client, this.leasesPath, isLease);
   }
 
   /** One lease under the inner lock: its node's path, or null at the deadline. */
@@ -186,53 +182,26 @@ export class Semaphore extends EventEmitter {
     const lock = await this.locks.attempt({ deadline, signal });
     if (lock === null) return null;
     try {
-      const lease = await createProtected(this.client, this.leasesPath, LEASE_PREFIX, { mode: 'ephemeral_sequential' });
-      let held = false;
-      try {
-        held = await retryingWait(() => this.awaitRoom(nameOf(lease), deadline, signal), deadline, signal);
-        if (held) signal.throwIfAborted();
-        return held ? lease : null;
-      } catch (err) {
-        held = false;
-        throw err;
-      } finally {
-        if (!held) await discardNode(this.client, lease);
-      }
+      return await enqueueAndWait(this.client, this.leasesPath, LEASE_PREFIX, (lease) => this.awaitRoom(nameOf(lease), deadline, signal), signal);
     } finally {
       await discardNode(this.client, lock);
     }
   }
 
-  /** Waits until at most maxLeases leases exist, ours among them: true then, false at the deadline. */
+  /**
+   * Waits until at most maxLeases leases exist, ours among them: true then, false at the deadline.
+   * Only the inner lock's holder waits here, so a release wakes one process.
+   */
   private async awaitRoom(ourName: string, deadline: number, signal: AbortSignal): Promise<boolean> {
+    const ourPath = joinPath(this.leasesPath, ourName);
+    const leases = async (watch: Watcher): Promise<string[]> => {
+      const names = (await this.client.getChildren(this.leasesPath, { watch, signal })).filter(isLease);
+      if (!names.includes(ourName)) throw new NoNodeError(-101, ourPath, 'our lease is gone');
+      return names;
+    };
     for (;;) {
-      signal.throwIfAborted();
-      const change = watchOnce();
-      const leases = (await this.client.getChildren(this.leasesPath, { watch: change.watcher, signal })).filter(isLease);
-      if (!leases.includes(ourName)) throw new NoNodeError(-101, joinPath(this.leasesPath, ourName), 'our lease is gone');
-      if (leases.length > this.maxLeases) {
-        let outcome: 'settled' | 'timeout';
-        try {
-          outcome = await settleBy(change.event, deadline, signal);
-        } catch (err) {
-          this.forget(change.watcher);
-          throw err;
-        }
-        if (outcome === 'settled') {
-          const event = await change.event;
-          if (event.type === 'None') throw new Error(`the session ended (${event.state}) while waiting on ${this.leasesPath}`);
-          continue;
-        }
-        this.forget(change.watcher);
-        return false;
-      }
-      this.forget(change.watcher);
-      return true;
+      const seen = await readOrAwait(this.client, this.leasesPath, leases, (names) => names.length <= this.maxLeases, { deadline, signal });
+      if (seen.kind !== 'event') return seen.kind === 'read';
     }
-  }
-
-  /** Drops a child watch we no longer wait on, on this side only (the server's fires into nothing). */
-  private forget(watcher: Watcher): void {
-    void this.client.removeWatches(this.leasesPath, 'Children', { watcher, local: true }).catch(() => {});
   }
 }

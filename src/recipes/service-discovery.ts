@@ -5,9 +5,11 @@
  */
 import { EventEmitter } from 'node:events';
 import type { ZooKeeperClient } from '../client/index.ts';
-import { joinPath, nameOf, sequenceOf, sortBySequence, unprotected } from './sequential.ts';
+import { joinPath, nameOf } from './paths.ts';
+import { sequenceOf, sortBySequence, unprotected } from './sequential.ts';
 import type { RegisteredInstance } from './service-registry.ts';
-import { TreeCache, type CacheMode, type WaitOptions } from './tree-cache.ts';
+import { TreeCache, type CacheMode } from './tree-cache.ts';
+import type { WaitOptions } from './waiting.ts';
 
 export const DEFAULT_REGISTRY_ROOT = '/service_registry';
 

@@ -11,10 +11,12 @@
  */
 import { EventEmitter } from 'node:events';
 import { NoNodeError, SessionExpiredError, UnimplementedError, type WatchedEvent, type ZooKeeperClient } from '../client/index.ts';
+import { deleteOwnNode } from './nodes.ts';
+import { nameOf } from './paths.ts';
 import { retrying } from './retry.ts';
-import { createProtected, joinPath, nameOf, sortBySequence, unprotected } from './sequential.ts';
+import { createProtected, queueOf, unprotected } from './sequential.ts';
 import { DEFAULT_REGISTRY_ROOT, instanceOf } from './service-discovery.ts';
-import { deadlineSignal, type WaitOptions } from './tree-cache.ts';
+import { deadlineSignal, type WaitOptions } from './waiting.ts';
 
 export { DEFAULT_REGISTRY_ROOT, ServiceDiscovery, instanceOf, type ServiceDiscoveryOptions } from './service-discovery.ts';
 
@@ -79,15 +81,8 @@ export class ServiceRegistry {
   /** Every registered instance, in registration (sequence) order; nodes that do not hold an instance are skipped. */
   async list(options: WaitOptions = {}): Promise<RegisteredInstance[]> {
     const signal = deadlineSignal(options);
-    let names: string[];
-    try {
-      names = sortBySequence(await retrying(() => this.client.getChildren(this.root, { signal }), { signal }));
-    } catch (err) {
-      if (err instanceof NoNodeError) return [];
-      throw err;
-    }
-    if (names.length === 0) return [];
-    const paths = names.map((name) => joinPath(this.root, name));
+    const paths = await retrying(() => queueOf(this.client, this.root, () => true, { signal }), { signal });
+    if (paths.length === 0) return [];
     const datas = await retrying(() => this.readAll(paths, signal), { signal });
     const instances: RegisteredInstance[] = [];
     paths.forEach((path, i) => {
@@ -191,11 +186,7 @@ export class Registration extends EventEmitter {
     const signal = deadlineSignal(options);
     return this.serially(async () => {
       await this.client.removeWatches(this.currentPath, 'Data', { watcher: this.watcher, local: true }).catch(() => {});
-      try {
-        await retrying(() => this.client.delete(this.currentPath, { signal }), { signal });
-      } catch (err) {
-        if (!(err instanceof NoNodeError || err instanceof SessionExpiredError)) throw err;
-      }
+      await deleteOwnNode(this.client, this.currentPath, signal);
     });
   }
 

@@ -11,8 +11,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { BadVersionError, NoNodeError, type Stat, type WatchedEvent, type ZooKeeperClient } from '../client/index.ts';
-import { createWithParents } from './barrier.ts';
 import { ConnectionStateTracker, type ConnectionState } from './connection-state.ts';
+import { createWithParents } from './nodes.ts';
 import { retrying } from './retry.ts';
 
 const INT32_MIN = -(2 ** 31);
@@ -72,7 +72,7 @@ export class SharedCounter extends EventEmitter {
       this.emit('state', state);
       if (state === 'RECONNECTED') void this.refresh().catch(() => {});
     });
-    await retrying(() => createWithParents(this.client, this.path, encode(this.initial), 'persistent', options.signal), options);
+    await retrying(() => createWithParents(this.client, this.path, encode(this.initial), 'persistent', options), options);
     await retrying(() => this.refresh(), options);
   }
 

@@ -20,8 +20,9 @@ import {
   type Stat, type WatchedEvent, type WatcherType, type ZooKeeperClient,
 } from '../client/index.ts';
 import { ConnectionStateTracker, type ConnectionState } from './connection-state.ts';
+import { joinPath, nameOf, parentOf } from './paths.ts';
 import { isRetryable, retrying } from './retry.ts';
-import { joinPath, nameOf } from './sequential.ts';
+import { deadlineSignal, raceAbort, type WaitOptions } from './waiting.ts';
 
 /** How a cache watches: see the module comment. */
 export type CacheMode = 'auto' | 'persistent' | 'one-shot';
@@ -36,12 +37,6 @@ export interface TreeCacheOptions {
   mode?: CacheMode;
   /** How deep below the root to cache: 0 the root only, 1 the root and its children, … Default: no limit. */
   maxDepth?: number;
-}
-
-/** What every wait of the caches accepts. */
-export interface WaitOptions {
-  timeoutMs?: number;
-  signal?: AbortSignal;
 }
 
 export interface TreeCache {
@@ -331,7 +326,7 @@ export class TreeCache extends EventEmitter {
   // ---- the cached tree ----
 
   private upsert(path: string, data: Buffer | null, stat: Stat): void {
-    const parent = path === this.root ? null : this.nodes.get(parentPath(path));
+    const parent = path === this.root ? null : this.nodes.get(parentOf(path));
     // A node whose parent is not cached (yet) comes in with the parent's own reading.
     if (parent === undefined) return;
     const entry = this.nodes.get(path);
@@ -365,7 +360,7 @@ export class TreeCache extends EventEmitter {
     if (entry === undefined) return;
     for (const name of [...entry.children]) this.removeSubtree(joinPath(path, name));
     this.nodes.delete(path);
-    if (path !== this.root) this.nodes.get(parentPath(path))?.children.delete(nameOf(path));
+    if (path !== this.root) this.nodes.get(parentOf(path))?.children.delete(nameOf(path));
     this.emit('nodeRemoved', path);
   }
 
@@ -376,48 +371,4 @@ export class TreeCache extends EventEmitter {
     if (!path.startsWith(prefix)) return Number.POSITIVE_INFINITY;
     return path.slice(prefix.length).split('/').length;
   }
-}
-
-function parentPath(path: string): string {
-  const i = path.lastIndexOf('/');
-  return i <= 0 ? '/' : path.slice(0, i);
-}
-
-/**
- * One signal for a wait's options: aborted by the caller's signal or at timeoutMs.
- *
- *   await raceAbort(somethingSlow, deadlineSignal({ timeoutMs: 5000, signal }));
- */
-export function deadlineSignal(options: WaitOptions): AbortSignal | undefined {
-  const { timeoutMs, signal } = options;
-  if (timeoutMs === undefined || !Number.isFinite(timeoutMs)) return signal;
-  const timeout = AbortSignal.timeout(Math.max(0, timeoutMs));
-  return signal ? AbortSignal.any([signal, timeout]) : timeout;
-}
-
-/**
- * The promise's outcome, or the signal's reason if it aborts first (the promise keeps running).
- *
- *   const value = await raceAbort(promise, AbortSignal.timeout(1000));
- */
-export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }

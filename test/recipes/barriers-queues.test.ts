@@ -5,92 +5,31 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
-import { SessionExpiredError, connect, type ConnectOptions, type State, type ZooKeeperClient } from '../../src/client/index.ts';
+import { SessionExpiredError, connect, type ZooKeeperClient } from '../../src/client/index.ts';
 import { Barrier } from '../../src/recipes/barrier.ts';
 import { DoubleBarrier } from '../../src/recipes/double-barrier.ts';
 import { DistributedQueue, PriorityQueue, sortablePriority } from '../../src/recipes/queue.ts';
 import { SharedCounter } from '../../src/recipes/shared-counter.ts';
-import { startProxy, type Proxy } from '../support/proxy.ts';
 import { rejects } from '../support/rejects.ts';
+import { childrenOf, deleteTree, eventually, freshNode, recordStates, recordWatchedReads, sessions, settled } from '../support/recipes.ts';
 import { forEachServer } from '../support/servers.ts';
 
-/** Negotiated as asked on both servers (tickTime 1000: the range is 2000..20000 ms). */
-const SESSION_TIMEOUT_MS = 4000;
-const WAIT_MS = 10_000;
-
-/** Polls `cond` every 10 ms until it holds. */
-async function eventually(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** A promise with a synchronous view of whether it has settled. */
-function track<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => boolean } {
-  let done = false;
-  const tracked = promise.finally(() => (done = true));
-  tracked.catch(() => {});
-  return { promise: tracked, settled: () => done };
-}
-
-/**
- * Resolves once the client has answered `count` reads that set a watch (exists, getData or
- * getChildren with a watcher): the moment a recipe starts waiting on the server.
- */
-function watchesArmed(client: ZooKeeperClient, count = 1): Promise<void> {
-  let seen = 0;
-  return new Promise((resolve) => {
-    for (const method of ['exists', 'getData', 'getChildren'] as const) {
-      const original = client[method].bind(client) as (path: string, options?: { watch?: unknown }) => Promise<unknown>;
-      (client as unknown as Record<string, unknown>)[method] = async (path: string, options?: { watch?: unknown }) => {
-        const result = await original(path, options);
-        if (options?.watch !== undefined && ++seen === count) resolve();
-        return result;
-      };
-    }
-  });
-}
-
-/** Deletes path and everything below it. */
-async function removeTree(zk: ZooKeeperClient, path: string): Promise<void> {
-  let children: string[];
-  try {
-    children = await zk.getChildren(path);
-  } catch {
-    return;
-  }
-  await Promise.all(children.map((c) => removeTree(zk, `${path}/${c}`)));
-  await zk.delete(path).catch(() => {});
-}
-
 forEachServer({ tickTimeMs: 1000 }, (server, name) => {
-  const clients: ZooKeeperClient[] = [];
-  const proxies: Proxy[] = [];
+  const { open, proxy, cutOff, expire } = sessions(server);
   const roots: string[] = [];
 
-  const open = async (connectString = server().connectString, options: ConnectOptions = {}): Promise<ZooKeeperClient> => {
-    const zk = await connect(connectString, { sessionTimeoutMs: SESSION_TIMEOUT_MS, ...options });
-    clients.push(zk);
-    return zk;
-  };
-  /** An observer client and a fresh root znode for one test. */
+  /** An observer client and a fresh root znode for one test, deleted after it. */
   const setUp = async (root: string): Promise<ZooKeeperClient> => {
     const observer = await open();
-    await removeTree(observer, root);
-    await observer.create(root);
+    await freshNode(observer, root);
     roots.push(root);
     return observer;
   };
 
   afterEach(async () => {
     const cleaner = await connect(server().connectString);
-    for (const root of roots.splice(0)) await removeTree(cleaner, root);
+    for (const root of roots.splice(0)) await deleteTree(cleaner, root);
     await cleaner.close();
-    await Promise.allSettled(clients.splice(0).map((c) => c.close()));
-    await Promise.allSettled(proxies.splice(0).map((p) => p.close()));
   });
 
   test(`${name}: a barrier holds its waiters until removed, and a wait times out with false`, async () => {
@@ -99,20 +38,22 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
     const [a, b] = [await open(), await open()];
     const barrier = new Barrier(a, path);
     assert.equal(await barrier.wait({ timeoutMs: 1000 }), true, 'a barrier that is not set lets through at once');
+    assert.equal(await barrier.wait({ timeoutMs: 0 }), true, 'timeoutMs 0 looks once');
     await barrier.set();
     await barrier.set();
     assert.notEqual(await observer.exists(path), null, 'set() created the node (and its parent)');
+    assert.equal(await barrier.wait({ timeoutMs: 0 }), false);
 
-    const armed = watchesArmed(b, 2);
-    const waiters = [track(new Barrier(b, path).wait()), track(new Barrier(b, path).wait())];
-    await armed;
+    const watched = recordWatchedReads(b);
+    const waiters = [new Barrier(b, path).wait(), new Barrier(b, path).wait()];
+    await watched.waitForCount(2);
     const started = Date.now();
     assert.equal(await new Barrier(a, path).wait({ timeoutMs: 300 }), false, 'a wait times out while the barrier is set');
     assert.ok(Date.now() - started >= 290, 'it waited for its timeout');
-    assert.ok(waiters.every((w) => !w.settled()), 'the waiters are still held');
+    assert.equal(await settled(Promise.race(waiters)), false, 'the waiters are still held');
 
     await new Barrier(observer, path).remove();
-    assert.deepEqual(await Promise.all(waiters.map((w) => w.promise)), [true, true]);
+    assert.deepEqual(await Promise.all(waiters), [true, true]);
     await barrier.remove();
     assert.equal(await observer.exists(path), null);
   });
@@ -123,22 +64,22 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
     const zks = [await open(), await open(), await open()];
     const barriers = zks.map((zk, i) => new DoubleBarrier(zk, path, 3, { id: `member-${i}` }));
 
-    const first = [track(barriers[0].enter()), track(barriers[1].enter())];
-    await eventually(async () => (await observer.getChildren(path).catch(() => [])).length === 2, 'two members to enter');
+    const first = [barriers[0].enter(), barriers[1].enter()];
+    await eventually(async () => (await childrenOf(observer, path)).length === 2, 'two members to enter');
     assert.deepEqual((await observer.getChildren(path)).sort(), ['member-0', 'member-1']);
-    assert.ok(first.every((e) => !e.settled()), 'two of three members wait to enter');
+    assert.equal(await settled(Promise.race(first)), false, 'two of three members wait to enter');
 
     assert.equal(await barriers[2].enter(), true, 'the third completes the count');
-    assert.deepEqual(await Promise.all(first.map((e) => e.promise)), [true, true]);
+    assert.deepEqual(await Promise.all(first), [true, true]);
     assert.deepEqual((await observer.getChildren(path)).sort(), ['member-0', 'member-1', 'member-2', 'ready']);
 
-    const leaving = [track(barriers[0].leave()), track(barriers[2].leave())];
+    const leaving = [barriers[0].leave(), barriers[2].leave()];
     // member-0 (lowest) waits for member-2 (highest), which deletes itself and waits for member-0.
     await eventually(async () => (await observer.getChildren(path)).sort().join() === 'member-0,member-1,ready', 'member-2 to go');
-    assert.ok(leaving.every((l) => !l.settled()), 'two of three members wait to leave');
+    assert.equal(await settled(Promise.race(leaving)), false, 'two of three members wait to leave');
 
     assert.equal(await barriers[1].leave(), true);
-    assert.deepEqual(await Promise.all(leaving.map((l) => l.promise)), [true, true]);
+    assert.deepEqual(await Promise.all(leaving), [true, true]);
     assert.deepEqual(await observer.getChildren(path), [], 'no member node and no ready node left');
   });
 
@@ -152,11 +93,11 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
     assert.deepEqual(await observer.getChildren(path), []);
 
     const controller = new AbortController();
-    const entering = track(new DoubleBarrier(zk, path, 2).enter({ signal: controller.signal }));
+    const entering = new DoubleBarrier(zk, path, 2).enter({ signal: controller.signal });
     await eventually(async () => (await observer.getChildren(path)).length === 1, 'the member to enter');
-    assert.equal(entering.settled(), false);
+    assert.equal(await settled(entering), false);
     controller.abort(new Error('stop'));
-    await assert.rejects(entering.promise, /stop/);
+    await assert.rejects(entering, /stop/);
     assert.deepEqual(await observer.getChildren(path), [], 'an aborted entry removes its node too');
   });
 
@@ -182,12 +123,12 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
     assert.ok(Date.now() - started >= 290);
     assert.equal(await into.take({ timeoutMs: 0 }), null);
 
-    const armed = watchesArmed(consumer);
-    const taking = track(into.take());
-    await armed;
-    assert.equal(taking.settled(), false, 'take waits on an empty queue');
+    const watched = recordWatchedReads(consumer);
+    const taking = into.take();
+    await watched.waitForCount(1);
+    assert.equal(await settled(taking), false, 'take waits on an empty queue');
     await out.put('late');
-    assert.equal((await taking.promise)?.toString(), 'late');
+    assert.equal((await taking)?.toString(), 'late');
     assert.deepEqual(await observer.getChildren(path), []);
   });
 
@@ -293,49 +234,38 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
   test(`${name}: a take waiting behind a cut link still receives the item put during the gap`, async () => {
     const observer = await setUp('/bq-reconnect');
     const path = '/bq-reconnect/q';
-    const link = await startProxy(server().host, server().port);
-    proxies.push(link);
+    const link = await proxy();
     const consumer = await open(link.connectString);
-    const states: State[] = [];
-    consumer.on('state', (s) => states.push(s));
+    const states = recordStates(consumer);
     const sessionId = consumer.sessionId;
     const queue = new DistributedQueue(consumer, path);
     await new DistributedQueue(observer, path).put('before');
     assert.equal((await queue.take())?.toString(), 'before');
 
-    const armed = watchesArmed(consumer);
-    const taking = track(queue.take());
-    await armed;
-    link.refuse(true);
-    link.cut();
-    await eventually(() => states.includes('Disconnected'), 'the consumer to notice the cut');
+    const watched = recordWatchedReads(consumer);
+    const taking = queue.take();
+    await watched.waitForCount(1);
+    await cutOff(consumer, link);
     await new DistributedQueue(observer, path).put('during the gap');
-    assert.equal(taking.settled(), false);
+    assert.equal(await settled(taking), false);
     link.refuse(false);
-    assert.equal((await taking.promise)?.toString(), 'during the gap');
-    assert.deepEqual(states, ['Disconnected', 'SyncConnected']);
+    assert.equal((await taking)?.toString(), 'during the gap');
+    assert.deepEqual(states.entries, ['Disconnected', 'SyncConnected']);
     assert.equal(consumer.sessionId, sessionId, 'the same session');
     assert.deepEqual(await observer.getChildren(path), []);
   });
 
   test(`${name}: waits in take and Barrier.wait reject with SessionExpiredError when the session ends`, async () => {
     const observer = await setUp('/bq-expiry');
-    const link = await startProxy(server().host, server().port);
-    proxies.push(link);
+    const link = await proxy();
     const zk = await open(link.connectString);
-    const states: State[] = [];
-    zk.on('state', (s) => states.push(s));
     await new Barrier(observer, '/bq-expiry/gate').set();
 
-    const armed = watchesArmed(zk, 2);
+    const watched = recordWatchedReads(zk);
     const taking = new DistributedQueue(zk, '/bq-expiry/q').take();
     const waiting = new Barrier(zk, '/bq-expiry/gate').wait();
-    await armed;
-    link.refuse(true);
-    link.cut();
-    await eventually(() => states.includes('Disconnected'), 'the client to notice the cut');
-    const thief = await connect(server().connectString, { sessionId: zk.sessionId, sessionPassword: zk.sessionPassword });
-    await thief.close();
+    await watched.waitForCount(2);
+    await expire(zk, link);
     link.refuse(false);
     await rejects(taking, SessionExpiredError);
     await rejects(waiting, SessionExpiredError);

@@ -7,44 +7,25 @@
  * Each test has its own root znode /caches-<name>-<mode>.
  */
 import assert from 'node:assert/strict';
-import { afterEach, test } from 'node:test';
-import {
-  NoNodeError, NoWatcherError, UnimplementedError, connect,
-  type ConnectOptions, type State, type ZooKeeperClient,
-} from '../../src/client/index.ts';
+import { test } from 'node:test';
+import { NoNodeError, NoWatcherError, UnimplementedError, type ZooKeeperClient } from '../../src/client/index.ts';
 import { NodeCache } from '../../src/recipes/node-cache.ts';
 import { TreeCache, type CachedNode } from '../../src/recipes/tree-cache.ts';
 import { rejects } from '../support/rejects.ts';
-import { startProxy, type Proxy } from '../support/proxy.ts';
-import { forEachServer, type RunningServer } from '../support/servers.ts';
+import { Recorder, caughtUp, deleteTree, eventually, recordStates, sessions } from '../support/recipes.ts';
+import { forEachServer } from '../support/servers.ts';
 
-const SESSION_TIMEOUT_MS = 4000;
-const WAIT_MS = 10_000;
 const MODES = ['persistent', 'one-shot'] as const;
-
-async function eventually(cond: () => boolean | Promise<boolean>, what: () => string, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const text = (data: Buffer | null | undefined): string | null => (data === null || data === undefined ? null : data.toString('utf8'));
 
 /** A TreeCache's events as "added /p data", "updated /p data", "removed /p". */
-class TreeLog {
-  readonly events: string[] = [];
-  constructor(cache: TreeCache) {
-    cache.on('nodeAdded', (path: string, node: CachedNode) => this.events.push(`added ${path} ${text(node.data)}`));
-    cache.on('nodeUpdated', (path: string, node: CachedNode) => this.events.push(`updated ${path} ${text(node.data)}`));
-    cache.on('nodeRemoved', (path: string) => this.events.push(`removed ${path}`));
-  }
-  /** Waits until `event` has been seen at or after index `from`. */
-  async waitFor(event: string, from = 0): Promise<void> {
-    await eventually(() => this.events.indexOf(event, from) >= 0, () => `${event} (seen ${JSON.stringify(this.events.slice(from))})`);
-  }
+function treeLog(cache: TreeCache): Recorder<string> {
+  const log = new Recorder<string>();
+  cache.on('nodeAdded', (path: string, node: CachedNode) => log.record(`added ${path} ${text(node.data)}`));
+  cache.on('nodeUpdated', (path: string, node: CachedNode) => log.record(`updated ${path} ${text(node.data)}`));
+  cache.on('nodeRemoved', (path: string) => log.record(`removed ${path}`));
+  return log;
 }
 
 /** The server's tree under root as path → data (the root absent: {}). */
@@ -73,24 +54,6 @@ async function childrenMatch(zk: ZooKeeperClient, cache: TreeCache): Promise<voi
   }
 }
 
-async function deleteTree(zk: ZooKeeperClient, path: string): Promise<void> {
-  try {
-    for (const c of await zk.getChildren(path)) await deleteTree(zk, `${path}/${c}`);
-    await zk.delete(path);
-  } catch (err) {
-    if (!(err instanceof NoNodeError)) throw err;
-  }
-}
-
-/**
- * A read on the cache's own client after a write: the server sends any watch event of that write
- * before this reply, so once it is back (and its turn of listeners has run) no event is missing.
- */
-async function barrier(zk: ZooKeeperClient, path: string): Promise<void> {
-  await zk.exists(path);
-  await new Promise((r) => setImmediate(r));
-}
-
 /** The same client, but addWatch fails as on a server before ZooKeeper 3.6. */
 function withoutAddWatch(zk: ZooKeeperClient): ZooKeeperClient {
   return new Proxy(zk, {
@@ -102,22 +65,8 @@ function withoutAddWatch(zk: ZooKeeperClient): ZooKeeperClient {
   });
 }
 
-forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
-  const clients = new Set<ZooKeeperClient>();
-  const proxies = new Set<Proxy>();
-  const open = async (connectString = server().connectString, options: ConnectOptions = {}): Promise<ZooKeeperClient> => {
-    const c = await connect(connectString, { sessionTimeoutMs: SESSION_TIMEOUT_MS, retry: { baseDelayMs: 20, maxDelayMs: 200 }, ...options });
-    clients.add(c);
-    return c;
-  };
-
-  afterEach(async () => {
-    for (const p of proxies) p.refuse(false);
-    await Promise.allSettled([...clients].map((c) => c.close()));
-    clients.clear();
-    await Promise.allSettled([...proxies].map((p) => p.close()));
-    proxies.clear();
-  });
+forEachServer({ tickTimeMs: 1000 }, (server, name) => {
+  const { open, proxy, cutOff } = sessions(server);
 
   for (const mode of MODES) {
     test(`${name}: NodeCache (${mode}) sees create, set, delete and re-create; close leaves no watch`, async () => {
@@ -143,14 +92,14 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
       assert.equal(version(), 1);
       await step(() => writer.delete(path), null);
       await step(() => writer.create(path, 'c'), 'c');
-      await barrier(zk, path);
+      await caughtUp(zk);
       assert.deepEqual(changes, ['a', 'b', null, 'c'], 'one change per write, none twice');
 
       await cache.close();
       await rejects(zk.removeWatches(path, 'Any'), NoWatcherError);
       await writer.setData(path, 'd');
       await writer.delete(path);
-      await barrier(zk, path);
+      await caughtUp(zk);
       assert.deepEqual(changes, ['a', 'b', null, 'c'], 'nothing after close');
       assert.equal(cache.current, null, 'a closed cache is empty');
     });
@@ -167,7 +116,7 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
 
       const cache = new TreeCache(zk, root, { mode });
       const shallow = new TreeCache(zk, root, { mode, maxDepth: 1 });
-      const log = new TreeLog(cache);
+      const log = treeLog(cache);
       let initialized = 0;
       cache.on('initialized', () => initialized++);
       await cache.start();
@@ -175,14 +124,14 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
       assert.equal(initialized, 1);
       assert.deepEqual(cacheTree(cache), await serverTree(writer, root));
       assert.deepEqual(cacheTree(shallow), await serverTree(writer, root, 1), 'maxDepth 1: the root and its children');
-      assert.deepEqual(log.events.slice().sort(), [
+      assert.deepEqual(log.entries.slice().sort(), [
         `added ${root} r`, `added ${root}/a a`, `added ${root}/a/x x`, `added ${root}/a/x/1 1`, `added ${root}/b b`,
       ].sort(), 'the initial load is announced node by node');
       assert.deepEqual(cache.children(root), ['a', 'b']);
       assert.deepEqual(cache.children(`${root}/a/x`), ['1']);
       assert.equal(cache.get(`${root}/nope`), undefined);
 
-      const from = log.events.length;
+      const from = log.entries.length;
       const steps: [() => Promise<unknown>, string][] = [
         [() => writer.create(`${root}/c`, 'c'), `added ${root}/c c`],
         [() => writer.create(`${root}/a/x/2`, '2'), `added ${root}/a/x/2 2`],
@@ -195,12 +144,12 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
         [() => writer.delete(`${root}/a/x/2/deep`), `removed ${root}/a/x/2/deep`],
       ];
       for (const [write, event] of steps) {
-        const at = log.events.length;
+        const at = log.entries.length;
         await write();
         await log.waitFor(event, at);
       }
-      await barrier(zk, root);
-      assert.deepEqual(log.events.slice(from), steps.map(([, e]) => e), 'each change once, as it happened');
+      await caughtUp(zk);
+      assert.deepEqual(log.entries.slice(from), steps.map(([, e]) => e), 'each change once, as it happened');
       assert.deepEqual(cacheTree(cache), await serverTree(writer, root));
       assert.deepEqual(cacheTree(shallow), await serverTree(writer, root, 1));
       await childrenMatch(writer, cache);
@@ -218,7 +167,7 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
       const zk = await open();
       const writer = await open();
       const cache = new TreeCache(zk, root, { mode });
-      const log = new TreeLog(cache);
+      const log = treeLog(cache);
       await cache.start();
       assert.deepEqual(cache.entries(), [], 'nothing to load');
 
@@ -233,8 +182,8 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
       await writer.create(root, 'two');
       await writer.create(`${root}/kid`, 'k2');
       await log.waitFor(`added ${root}/kid k2`);
-      await barrier(zk, root);
-      assert.deepEqual(log.events, [
+      await caughtUp(zk);
+      assert.deepEqual(log.entries, [
         `added ${root} one`, `added ${root}/kid k`, `removed ${root}/kid`, `removed ${root}`, `added ${root} two`, `added ${root}/kid k2`,
       ]);
       assert.deepEqual(cacheTree(cache), await serverTree(writer, root));
@@ -245,23 +194,19 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
 
     test(`${name}: TreeCache (${mode}) re-syncs after a cut during which another client changed the tree`, async () => {
       const root = `/caches-resync-${mode}`;
-      const link = await startProxy(server().host, server().port);
-      proxies.add(link);
+      const link = await proxy();
       const zk = await open(link.connectString);
       const writer = await open();
-      const states: State[] = [];
-      zk.on('state', (s) => states.push(s));
+      const states = recordStates(zk);
       for (const [p, d] of [[root, 'r'], [`${root}/a`, 'a'], [`${root}/a/1`, '1'], [`${root}/b`, 'b'], [`${root}/c`, 'c'], [`${root}/same`, 's']]) {
         await writer.create(p, d);
       }
       const cache = new TreeCache(zk, root, { mode });
-      const log = new TreeLog(cache);
+      const log = treeLog(cache);
       await cache.start();
-      const from = log.events.length;
+      const from = log.entries.length;
 
-      link.refuse(true);
-      link.cut();
-      await eventually(() => states.includes('Disconnected'), () => 'Disconnected');
+      await cutOff(zk, link);
       await writer.setData(`${root}/a`, 'a2');
       await writer.create(`${root}/a/2`, '2');
       await writer.create(`${root}/d`, 'd');
@@ -277,11 +222,11 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
         `removed ${root}/a/1`, `removed ${root}/b`,
       ];
       await eventually(async () => JSON.stringify(cacheTree(cache)) === JSON.stringify(await serverTree(writer, root)),
-        () => `the cache to match the server (events ${JSON.stringify(log.events.slice(from))})`);
-      await barrier(zk, root);
+        () => `the cache to match the server (events ${JSON.stringify(log.entries.slice(from))})`);
+      await caughtUp(zk);
       assert.equal(zk.state, 'SyncConnected');
-      assert.deepEqual(states, ['Disconnected', 'SyncConnected'], 'the same session came back');
-      const seen = log.events.slice(from);
+      assert.deepEqual(states.entries, ['Disconnected', 'SyncConnected'], 'the same session came back');
+      const seen = log.entries.slice(from);
       // The re-created node is either an update (the re-sync saw a new mzxid) or a removal and an addition (one-shot watches fired).
       const recreated = seen.filter((e) => e.startsWith(`removed ${root}/c`) || e.includes(`${root}/c `));
       assert.ok(

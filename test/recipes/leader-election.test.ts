@@ -7,25 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
-import { NoNodeError, connect, type ZooKeeperClient } from '../../src/client/index.ts';
+import type { ZooKeeperClient } from '../../src/client/index.ts';
 import { LeaderElection, type RevokeReason } from '../../src/recipes/leader-election.ts';
 import { LeaderLatch } from '../../src/recipes/leader-latch.ts';
 import { sortBySequence } from '../../src/recipes/sequential.ts';
-import { startProxy, type Proxy } from '../support/proxy.ts';
+import type { Proxy } from '../support/proxy.ts';
+import { SESSION_TIMEOUT_MS, WAIT_MS, caughtUp, childrenOf, eventually, freshNode, sessions } from '../support/recipes.ts';
 import { forEachServer } from '../support/servers.ts';
-
-/** Negotiated as asked on both servers (tickTime 1000: the range is 2000..20000 ms). */
-const SESSION_TIMEOUT_MS = 4000;
-const WAIT_MS = 10_000;
-
-async function eventually(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** A candidate with the log of its events ('elected', 'revoked:<reason>'), each with isLeader as it was then. */
 interface Candidate {
@@ -38,27 +26,16 @@ const unhandled: unknown[] = [];
 process.on('unhandledRejection', (reason) => unhandled.push(reason));
 
 forEachServer({ tickTimeMs: 1000 }, (server, name) => {
-  const clients: ZooKeeperClient[] = [];
-  const elections: { close(): Promise<void> }[] = [];
-  const proxies: Proxy[] = [];
+  const { open, proxy, closeAfter, cutOff, expire } = sessions(server);
 
-  const open = async (connectString = server().connectString, options: Parameters<typeof connect>[1] = {}): Promise<ZooKeeperClient> => {
-    const zk = await connect(connectString, { sessionTimeoutMs: SESSION_TIMEOUT_MS, ...options });
-    clients.push(zk);
-    return zk;
-  };
-
-  const proxy = async (): Promise<Proxy> => {
-    const p = await startProxy(server().host, server().port);
-    proxies.push(p);
-    return p;
-  };
+  afterEach(() => {
+    assert.deepEqual(unhandled.splice(0), [], 'no unhandled rejection');
+  });
 
   /** A started candidate on its own session (through `link` when given). */
   const candidate = async (path: string, id: string, link?: Proxy): Promise<Candidate> => {
     const client = await open(link?.connectString);
-    const election = new LeaderElection(client, path, { id });
-    elections.push(election);
+    const election = closeAfter(new LeaderElection(client, path, { id }));
     const log: string[] = [];
     election.on('elected', () => log.push(`elected${election.isLeader ? '' : ' (but isLeader false)'}`));
     election.on('revoked', (reason: RevokeReason) => log.push(`revoked:${reason}${election.isLeader ? ' (but isLeader true)' : ''}`));
@@ -75,22 +52,11 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
   };
 
   /** The candidate nodes under path, in queue order, as the server has them. */
-  const queueOnServer = async (observer: ZooKeeperClient, path: string): Promise<string[]> => {
-    try {
-      return sortBySequence(await observer.getChildren(path)).map((n) => `${path}/${n}`);
-    } catch (err) {
-      if (err instanceof NoNodeError) return [];
-      throw err;
-    }
-  };
+  const queueOnServer = async (observer: ZooKeeperClient, path: string): Promise<string[]> =>
+    sortBySequence(await childrenOf(observer, path)).map((n) => `${path}/${n}`);
 
-  /**
-   * One round trip on every live candidate's session: a watch event the server sent before it
-   * answers is delivered before the answer, so the notification counts are final afterwards.
-   */
-  const settle = async (all: Candidate[]): Promise<void> => {
-    await Promise.all(all.filter((c) => c.client.state === 'SyncConnected').map((c) => c.client.exists('/')));
-  };
+  /** Once every live candidate's session has caught up with the server, the notification counts are final. */
+  const settle = (all: Candidate[]): Promise<void> => caughtUp(...all.map((c) => c.client));
 
   const notifications = (all: Candidate[]): number[] => all.map((c) => c.election.watchNotifications);
 
@@ -101,28 +67,11 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
   const heardSince = (all: Candidate[], before: number[], departed: number): (number | null)[] =>
     notifications(all).map((n, i) => (i === departed ? null : n - before[i]));
 
-  const deleteTree = async (observer: ZooKeeperClient, path: string): Promise<void> => {
-    try {
-      for (const child of await observer.getChildren(path)) await deleteTree(observer, `${path}/${child}`);
-      await observer.delete(path);
-    } catch (err) {
-      if (!(err instanceof NoNodeError)) throw err;
-    }
-  };
-
   const root = async (observer: ZooKeeperClient, label: string): Promise<string> => {
     const path = `/le-${label}`;
-    await deleteTree(observer, path);
-    await observer.create(path);
+    await freshNode(observer, path);
     return path;
   };
-
-  afterEach(async () => {
-    await Promise.allSettled(elections.splice(0).map((e) => e.close()));
-    await Promise.allSettled(clients.splice(0).map((c) => c.close()));
-    await Promise.allSettled(proxies.splice(0).map((p) => p.close()));
-    assert.deepEqual(unhandled.splice(0), [], 'no unhandled rejection');
-  });
 
   test(`${name}: of five candidates exactly one leads, the lowest node, and all can see it`, async () => {
     const observer = await open();
@@ -226,9 +175,7 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
     const b = await candidate(path, 'c1');
     assert.equal(await a.election.waitForLeadership({ timeoutMs: WAIT_MS }), true);
 
-    link.refuse(true);
-    link.cut();
-    await eventually(() => a.log.length > 1, 'the leader to react to the suspension');
+    await cutOff(a.client, link);
     assert.deepEqual(a.log, ['elected', 'revoked:suspended'], 'revoked first, with isLeader already false');
     assert.equal(a.election.isLeader, false);
     // Its session lives: its node still heads the queue, so nobody else leads.
@@ -250,12 +197,8 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
     const b = await candidate(path, 'c1');
     assert.equal(await a.election.waitForLeadership({ timeoutMs: WAIT_MS }), true);
 
-    // Keep the leader off the server while another client takes its session over and closes it.
-    link.refuse(true);
-    link.cut();
-    await eventually(() => a.log.length > 1, 'the suspension');
-    const thief = await open(server().connectString, { sessionId: a.client.sessionId, sessionPassword: a.client.sessionPassword });
-    await thief.close();
+    await expire(a.client, link);
+    assert.deepEqual(a.log, ['elected', 'revoked:suspended']);
     assert.equal(await b.election.waitForLeadership({ timeoutMs: WAIT_MS }), true);
     assert.deepEqual(await queueOnServer(observer, path), [b.election.ourPath]);
 
@@ -320,9 +263,8 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
   test(`${name}: LeaderLatch.await times out while another holds the latch, and succeeds once it is let go`, async () => {
     const observer = await open();
     const path = `${await root(observer, 'latch')}/latch`;
-    const first = new LeaderLatch(await open(), path, { id: 'first' });
-    const second = new LeaderLatch(await open(), path, { id: 'second' });
-    elections.push(first, second);
+    const first = closeAfter(new LeaderLatch(await open(), path, { id: 'first' }));
+    const second = closeAfter(new LeaderLatch(await open(), path, { id: 'second' }));
     const events: string[] = [];
     first.on('isLeader', () => events.push('first:isLeader'));
     first.on('notLeader', () => events.push('first:notLeader'));
@@ -344,8 +286,7 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
     assert.deepEqual(events, ['first:isLeader', 'first:notLeader', 'second:isLeader']);
 
     const aborted = new AbortController();
-    const third = new LeaderLatch(await open(), path, { id: 'third' });
-    elections.push(third);
+    const third = closeAfter(new LeaderLatch(await open(), path, { id: 'third' }));
     await third.start();
     const pending = third.await({ signal: aborted.signal });
     aborted.abort(new Error('gave up'));

@@ -7,104 +7,21 @@
  * Each test has its own root znode /locks-<name>; an observer client checks the real znodes.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { afterEach, test } from 'node:test';
-import { connect, type ConnectOptions, type Logger, type ZooKeeperClient } from '../../src/client/index.ts';
+import { test } from 'node:test';
+import type { ZooKeeperClient } from '../../src/client/index.ts';
 import { LockLostError, LockNotHeldError, Mutex } from '../../src/recipes/lock.ts';
+import { nameOf } from '../../src/recipes/paths.ts';
 import { ReadWriteLock } from '../../src/recipes/read-write-lock.ts';
 import { Semaphore, type Lease } from '../../src/recipes/semaphore.ts';
-import { nameOf } from '../../src/recipes/sequential.ts';
 import { rejects } from '../support/rejects.ts';
-import { startProxy, type Proxy } from '../support/proxy.ts';
-import { forEachServer, type RunningServer } from '../support/servers.ts';
+import { caughtUp, childrenOf, eventually, recordEvents, recordWatchedReads, sessions, settled, within, type Recorder } from '../support/recipes.ts';
+import { forEachServer } from '../support/servers.ts';
 
-const SESSION_TIMEOUT_MS = 4000;
-const WAIT_MS = 10_000;
+/** What a lock or a semaphore tells its holder. */
+const HOLDER_EVENTS = ['suspended', 'reconnected', 'lost'];
 
-const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-
-async function eventually(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** Whether p has settled by now (after the pending callbacks have run). */
-async function settled(p: Promise<unknown>): Promise<boolean> {
-  let done = false;
-  p.then(() => (done = true), () => (done = true));
-  await new Promise((r) => setImmediate(r));
-  return done;
-}
-
-/** Counts a client's getChildren calls: a lock waiter lists the queue once each time it is woken. */
-function countListings(client: ZooKeeperClient): { readonly calls: number } {
-  const counter = { calls: 0 };
-  const original = client.getChildren.bind(client);
-  client.getChildren = ((path: string, options?: object) => {
-    counter.calls++;
-    return original(path, options as never);
-  }) as typeof client.getChildren;
-  return counter;
-}
-
-/** Records the paths a client sets data watches on. */
-function recordWatchedPaths(client: ZooKeeperClient): string[] {
-  const paths: string[] = [];
-  const original = client.getData.bind(client);
-  client.getData = ((path: string, options?: { watch?: unknown }) => {
-    if (options?.watch !== undefined) paths.push(path);
-    return original(path, options as never);
-  }) as typeof client.getData;
-  return paths;
-}
-
-/** A promise that rejects if it has not settled within ms (so a broken recipe fails, not hangs). */
-function within<T>(p: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms)));
-  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
-}
-
-forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
-  const clients = new Set<ZooKeeperClient>();
-  const proxies = new Set<Proxy>();
-
-  const open = async (connectString = server().connectString, options: ConnectOptions = {}): Promise<ZooKeeperClient> => {
-    const c = await connect(connectString, {
-      sessionTimeoutMs: SESSION_TIMEOUT_MS,
-      retry: { baseDelayMs: 20, maxDelayMs: 200 },
-      logger: quiet,
-      ...options,
-    });
-    clients.add(c);
-    return c;
-  };
-  const proxy = async (): Promise<Proxy> => {
-    const p = await startProxy(server().host, server().port);
-    proxies.add(p);
-    return p;
-  };
-
-  afterEach(async () => {
-    for (const p of proxies) p.refuse(false);
-    await Promise.allSettled([...clients].map((c) => c.close()));
-    clients.clear();
-    await Promise.allSettled([...proxies].map((p) => p.close()));
-    proxies.clear();
-  });
-
-  /** The lock's children as the server has them. */
-  const children = async (observer: ZooKeeperClient, path: string): Promise<string[]> => {
-    try {
-      return await observer.getChildren(path);
-    } catch {
-      return [];
-    }
-  };
+forEachServer({ tickTimeMs: 1000 }, (server, name) => {
+  const { open, proxy, cutOff, expire } = sessions(server);
 
   test(`${name}: mutex: 5 clients x 10 read-modify-write increments end at 50, never two holders`, async () => {
     const root = '/locks-exclusion';
@@ -132,7 +49,7 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     await within(Promise.all(Array.from({ length: 5 }, worker)), 'the workers');
     assert.equal((await observer.getData(root)).data!.toString(), '50');
     assert.equal(maxHolders, 1, 'never two holders at once');
-    assert.deepEqual(await children(observer, `${root}/lock`), [], 'no node left behind');
+    assert.deepEqual(await childrenOf(observer, `${root}/lock`), [], 'no node left behind');
   });
 
   test(`${name}: mutex: with 10 waiters, a release wakes exactly one, in queue order`, async () => {
@@ -141,30 +58,25 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     const holderClient = await open();
     const holder = new Mutex(holderClient, root);
     assert.equal(await holder.acquire(), true);
-    const waiters: { client: ZooKeeperClient; lock: Mutex; acquired: Promise<boolean>; listings: { readonly calls: number }; watched: string[] }[] = [];
+    const waiters: { client: ZooKeeperClient; lock: Mutex; acquired: Promise<boolean>; watched: Recorder<string> }[] = [];
     for (let i = 0; i < 10; i++) {
       const client = await open();
-      const listings = countListings(client);
-      const watched = recordWatchedPaths(client);
+      const watched = recordWatchedReads(client);
       const lock = new Mutex(client, root);
-      waiters.push({ client, lock, acquired: lock.acquire(), listings, watched });
-      await eventually(async () => (await children(observer, root)).length === i + 2, `waiter ${i} queued`);
+      waiters.push({ client, lock, acquired: lock.acquire(), watched });
+      await eventually(async () => (await childrenOf(observer, root)).length === i + 2, `waiter ${i} queued`);
     }
-    // Every waiter watches its predecessor, and only that: one listing and one watch each so far.
-    await eventually(() => waiters.every((w) => w.watched.length === 1), 'every waiter watching');
-    await Promise.all(waiters.map((w) => w.client.sync(root)));
+    // Every waiter watches its predecessor, and only that.
+    await eventually(() => waiters.every((w) => w.watched.entries.length === 1), 'every waiter watching');
+    await caughtUp(...waiters.map((w) => w.client));
     const queue = await holder.getParticipantNodes();
-    assert.deepEqual(waiters.map((w) => w.watched[0]), queue.slice(0, 10), 'each watches its predecessor');
-    const before = waiters.map((w) => w.listings.calls);
-    assert.deepEqual(before, Array(10).fill(1));
+    assert.deepEqual(waiters.map((w) => w.watched.entries), queue.slice(0, 10).map((p) => [p]), 'each watches its predecessor');
+    assert.deepEqual(waiters.map((w) => w.lock.watchNotifications), Array(10).fill(0));
 
     await holder.release();
     assert.equal(await within(waiters[0].acquired, 'the first waiter'), true);
-    // A notification reaches each client before the reply to a later request: after one round
-    // trip per client, any waiter that was woken has listed the queue again.
-    await Promise.all(waiters.map((w) => w.client.exists('/')));
-    await new Promise((r) => setImmediate(r));
-    assert.deepEqual(waiters.map((w, i) => w.listings.calls - before[i]), [1, 0, 0, 0, 0, 0, 0, 0, 0, 0], 'only the next waiter woke');
+    await caughtUp(...waiters.map((w) => w.client));
+    assert.deepEqual(waiters.map((w) => w.lock.watchNotifications), [1, 0, 0, 0, 0, 0, 0, 0, 0, 0], 'only the next waiter woke');
     for (const w of waiters.slice(1)) assert.equal(await settled(w.acquired), false);
 
     for (let i = 0; i < waiters.length; i++) {
@@ -172,7 +84,7 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
       assert.ok(waiters[i].lock.isHeld);
       await waiters[i].lock.release();
     }
-    assert.deepEqual(await children(observer, root), []);
+    assert.deepEqual(await childrenOf(observer, root), []);
   });
 
   test(`${name}: mutex: a timeout resolves false and an abort rejects, both leaving no node`, async () => {
@@ -180,30 +92,30 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     const observer = await open();
     const holder = new Mutex(await open(), root);
     assert.equal(await holder.acquire({ timeoutMs: 0 }), true, 'a free lock is taken at the first look');
-    const [held] = await children(observer, root);
+    const [held] = await childrenOf(observer, root);
     const contender = new Mutex(await open(), root);
 
     const started = Date.now();
     assert.equal(await contender.acquire({ timeoutMs: 300 }), false);
     assert.ok(Date.now() - started >= 290, 'waited for the timeout');
     assert.equal(contender.isHeld, false);
-    assert.deepEqual(await children(observer, root), [held], 'the contender left nothing');
+    assert.deepEqual(await childrenOf(observer, root), [held], 'the contender left nothing');
     assert.equal(await contender.acquire({ timeoutMs: 0 }), false);
-    assert.deepEqual(await children(observer, root), [held]);
+    assert.deepEqual(await childrenOf(observer, root), [held]);
 
     const abort = new AbortController();
     const attempt = contender.acquire({ signal: abort.signal });
-    await eventually(async () => (await children(observer, root)).length === 2, 'the contender queued');
+    await eventually(async () => (await childrenOf(observer, root)).length === 2, 'the contender queued');
     const reason = new Error('no longer needed');
     abort.abort(reason);
     await assert.rejects(attempt, (err) => err === reason);
-    assert.deepEqual(await children(observer, root), [held], 'the aborted contender left nothing');
+    assert.deepEqual(await childrenOf(observer, root), [held], 'the aborted contender left nothing');
     await assert.rejects(contender.acquire({ signal: abort.signal }), (err) => err === reason, 'an aborted signal rejects at once');
 
     await holder.release();
     assert.equal(await contender.acquire({ timeoutMs: 1000 }), true, 'the lock is free again');
     await contender.release();
-    assert.deepEqual(await children(observer, root), []);
+    assert.deepEqual(await childrenOf(observer, root), []);
   });
 
   test(`${name}: mutex: re-entrant per instance; releasing what is not held throws`, async () => {
@@ -215,37 +127,37 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
 
     assert.equal(await lock.acquire(), true);
     assert.equal(await lock.acquire({ timeoutMs: 0 }), true);
-    const nodes = await children(observer, root);
+    const nodes = await childrenOf(observer, root);
     assert.equal(nodes.length, 1, 'one node for both acquisitions');
     assert.equal(lock.nodePath, `${root}/${nodes[0]}`);
     await lock.release();
     assert.ok(lock.isHeld, 'still held after the first release');
-    assert.deepEqual(await children(observer, root), nodes);
+    assert.deepEqual(await childrenOf(observer, root), nodes);
     await lock.release();
     assert.equal(lock.isHeld, false);
-    assert.deepEqual(await children(observer, root), []);
+    assert.deepEqual(await childrenOf(observer, root), []);
     await rejects(lock.release(), LockNotHeldError);
     assert.equal(lock.nodePath, null);
 
     // Two acquisitions at once on one instance: the second waits for the first, no second node.
     assert.deepEqual(await Promise.all([lock.acquire(), lock.acquire()]), [true, true]);
-    assert.equal((await children(observer, root)).length, 1);
+    assert.equal((await childrenOf(observer, root)).length, 1);
     await lock.release();
     await lock.release();
-    assert.deepEqual(await children(observer, root), []);
+    assert.deepEqual(await childrenOf(observer, root), []);
 
     // Not re-entrant: a second acquire queues behind the instance's own node.
     const plain = new Mutex(zk, root, { reentrant: false });
     assert.equal(await plain.acquire(), true);
     assert.equal(await plain.acquire({ timeoutMs: 200 }), false);
     const second = plain.acquire();
-    await eventually(async () => (await children(observer, root)).length === 2, 'the second acquire queued');
+    await eventually(async () => (await childrenOf(observer, root)).length === 2, 'the second acquire queued');
     assert.equal(await settled(second), false);
     await plain.release();
     assert.equal(await within(second, 'the second acquire'), true);
     await plain.release();
     await rejects(plain.release(), LockNotHeldError);
-    assert.deepEqual(await children(observer, root), []);
+    assert.deepEqual(await childrenOf(observer, root), []);
   });
 
   test(`${name}: read-write: readers share, a writer waits for them, a later reader waits for that writer only`, async () => {
@@ -259,20 +171,20 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
 
     const writer = new ReadWriteLock(await open(), root).writeLock;
     const written = writer.acquire();
-    await eventually(async () => (await children(observer, root)).length === 3, 'the writer queued');
+    await eventually(async () => (await childrenOf(observer, root)).length === 3, 'the writer queued');
     const writerNode = (await writer.getParticipantNodes())[2];
     assert.match(nameOf(writerNode), /__WRIT__\d{10}$/);
 
     const first = new ReadWriteLock(zk, root).readLock;
     assert.equal(await first.acquire({ timeoutMs: 200 }), false, 'a reader behind a waiting writer waits');
     const firstRead = first.acquire();
-    await eventually(async () => (await children(observer, root)).length === 4, 'a late reader queued');
+    await eventually(async () => (await childrenOf(observer, root)).length === 4, 'a late reader queued');
     // A second late reader: its predecessor is a reader, yet it watches the writer.
     const lateClient = await open();
-    const watched = recordWatchedPaths(lateClient);
+    const watched = recordWatchedReads(lateClient);
     const late = new ReadWriteLock(lateClient, root).readLock;
     const lateRead = late.acquire();
-    await eventually(async () => (await children(observer, root)).length === 5, 'a second late reader queued');
+    await eventually(async () => (await childrenOf(observer, root)).length === 5, 'a second late reader queued');
     assert.equal(await settled(written), false, 'the writer waits for the readers');
 
     await r1.release();
@@ -281,13 +193,13 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     assert.ok(writer.isHeld);
     assert.equal(await settled(firstRead), false, 'the late readers wait for the writer');
     assert.equal(await settled(lateRead), false);
-    assert.ok(watched.length > 0 && watched.every((p) => p === writerNode), `the reader watched only the writer: ${watched}`);
+    assert.ok(watched.entries.length > 0 && watched.entries.every((p) => p === writerNode), `the reader watched only the writer: ${watched.entries}`);
 
     await writer.release();
     assert.deepEqual(await within(Promise.all([firstRead, lateRead]), 'the late readers'), [true, true], 'they read together');
     await first.release();
     await late.release();
-    assert.deepEqual(await children(observer, root), []);
+    assert.deepEqual(await childrenOf(observer, root), []);
   });
 
   test(`${name}: read-write: a writer may take the read lock (downgrade); a reader may not upgrade`, async () => {
@@ -296,7 +208,7 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     const rw = new ReadWriteLock(await open(), root);
     assert.equal(await rw.writeLock.acquire(), true);
     assert.equal(await rw.readLock.acquire({ timeoutMs: 0 }), true, 'the writer reads at once');
-    const nodes = await children(observer, root);
+    const nodes = await childrenOf(observer, root);
     assert.equal(nodes.length, 1, 'on the writer node');
 
     const other = new ReadWriteLock(await open(), root).readLock;
@@ -305,7 +217,7 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     assert.equal(await other.acquire({ timeoutMs: 200 }), false, 'the downgraded lock still excludes');
     await assert.rejects(rw.writeLock.acquire(), /cannot be acquired while this instance holds the read lock/);
     await rw.readLock.release();
-    assert.deepEqual(await children(observer, root), []);
+    assert.deepEqual(await childrenOf(observer, root), []);
 
     assert.equal(await other.acquire(), true);
     await other.release();
@@ -323,10 +235,10 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
       held.push(leases[0]);
     }
     const fourth = sems[3].acquire();
-    await eventually(async () => (await children(observer, `${root}/leases`)).length === 4, 'the fourth\'s waiting lease');
+    await eventually(async () => (await childrenOf(observer, `${root}/leases`)).length === 4, 'the fourth\'s waiting lease');
     const fifth = sems[4].acquire();
-    await eventually(async () => (await children(observer, `${root}/locks`)).length === 2, 'the fifth queued for the inner lock');
-    assert.equal((await children(observer, `${root}/leases`)).length, 4, 'three leases and the lock holder\'s waiting one');
+    await eventually(async () => (await childrenOf(observer, `${root}/locks`)).length === 2, 'the fifth queued for the inner lock');
+    assert.equal((await childrenOf(observer, `${root}/leases`)).length, 4, 'three leases and the lock holder\'s waiting one');
     assert.equal(await settled(fourth), false);
 
     await held.shift()!.release();
@@ -337,19 +249,19 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
 
     await held.shift()!.release();
     held.push(...(await within(fifth, 'the fifth'))!);
-    assert.equal((await children(observer, `${root}/leases`)).length, 3);
+    assert.equal((await childrenOf(observer, `${root}/leases`)).length, 3);
 
     assert.equal(await sems[0].acquire({ timeoutMs: 300 }), null);
     assert.equal(await sems[1].acquire({ qty: 2, timeoutMs: 0 }), null);
-    assert.equal((await children(observer, `${root}/leases`)).length, 3, 'the timed-out acquirers left no lease');
-    assert.deepEqual(await children(observer, `${root}/locks`), [], 'nor a lock node');
+    assert.equal((await childrenOf(observer, `${root}/leases`)).length, 3, 'the timed-out acquirers left no lease');
+    assert.deepEqual(await childrenOf(observer, `${root}/locks`), [], 'nor a lock node');
 
     await Promise.all(held.map((l) => l.release()));
     const two = await sems[2].acquire({ qty: 2 });
     assert.equal(two!.length, 2);
     await Promise.all(two!.map((l) => l.release()));
     await rejects(two![0].release(), LockNotHeldError);
-    assert.deepEqual(await children(observer, `${root}/leases`), []);
+    assert.deepEqual(await childrenOf(observer, `${root}/leases`), []);
     await assert.rejects(sems[0].acquire({ qty: 4 }), RangeError);
   });
 
@@ -371,8 +283,8 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     };
     await within(Promise.all(Array.from({ length: 5 }, worker)), 'the workers');
     assert.equal(maxHolding, 3, 'three at most, and three reached');
-    assert.deepEqual(await children(observer, `${root}/leases`), []);
-    assert.deepEqual(await children(observer, `${root}/locks`), []);
+    assert.deepEqual(await childrenOf(observer, `${root}/leases`), []);
+    assert.deepEqual(await childrenOf(observer, `${root}/locks`), []);
   });
 
   test(`${name}: mutex: suspended on a cut, reconnected still held; lost when the session expires, and the next waiter gets it`, async () => {
@@ -381,36 +293,31 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     const link = await proxy();
     const zk = await open(link.connectString);
     const lock = new Mutex(zk, root);
-    const events: string[] = [];
-    for (const e of ['suspended', 'reconnected', 'lost'] as const) lock.on(e, () => events.push(e));
+    const events = recordEvents(lock, HOLDER_EVENTS);
     assert.equal(await lock.acquire(), true);
-    const [node] = await children(observer, root);
+    const [node] = await childrenOf(observer, root);
 
     link.cut();
-    await eventually(() => events.length >= 2, `suspended then reconnected (${events})`);
-    assert.deepEqual(events, ['suspended', 'reconnected']);
+    await events.waitForCount(2);
+    assert.deepEqual(events.entries, ['suspended', 'reconnected']);
     assert.ok(lock.isHeld, 'still held after a reconnection');
-    assert.deepEqual(await children(observer, root), [node], 'the node survived');
+    assert.deepEqual(await childrenOf(observer, root), [node], 'the node survived');
 
     const waiter = new Mutex(await open(), root);
     const next = waiter.acquire();
-    await eventually(async () => (await children(observer, root)).length === 2, 'the waiter queued');
+    await eventually(async () => (await childrenOf(observer, root)).length === 2, 'the waiter queued');
 
-    link.refuse(true);
-    link.cut();
-    await eventually(() => events.length >= 3, 'suspended');
-    assert.equal(events[2], 'suspended');
-    const thief = await open(server().connectString, { sessionId: zk.sessionId, sessionPassword: zk.sessionPassword });
-    await thief.close();
+    await expire(zk, link);
+    assert.equal(events.entries[2], 'suspended');
     assert.equal(await within(next, 'the next waiter'), true, 'the next waiter holds once the session is gone');
     link.refuse(false);
-    await eventually(() => events.length >= 4, 'lost');
-    assert.deepEqual(events, ['suspended', 'reconnected', 'suspended', 'lost']);
+    await events.waitForCount(4);
+    assert.deepEqual(events.entries, ['suspended', 'reconnected', 'suspended', 'lost']);
     assert.equal(lock.isHeld, false);
     await lock.release(); // owed by the application; resolves without effect after the loss
     await rejects(lock.release(), LockNotHeldError);
     await waiter.release();
-    assert.deepEqual(await children(observer, root), []);
+    assert.deepEqual(await childrenOf(observer, root), []);
   });
 
   test(`${name}: mutex: an acquire in progress when the session ends rejects and leaves nothing`, async () => {
@@ -422,19 +329,14 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     const zk = await open(link.connectString);
     const waiter = new Mutex(zk, root);
     const attempt = waiter.acquire();
-    await eventually(async () => (await children(observer, root)).length === 2, 'the waiter queued');
-    const state = once(zk, 'state');
-    link.refuse(true);
-    link.cut();
-    await state;
-    const thief = await open(server().connectString, { sessionId: zk.sessionId, sessionPassword: zk.sessionPassword });
-    await thief.close();
+    await eventually(async () => (await childrenOf(observer, root)).length === 2, 'the waiter queued');
+    await expire(zk, link);
     link.refuse(false);
     await rejects(within(attempt, 'the rejection'), LockLostError);
     assert.equal(waiter.isHeld, false);
-    assert.equal((await children(observer, root)).length, 1, 'only the holder is left');
+    assert.equal((await childrenOf(observer, root)).length, 1, 'only the holder is left');
     await holder.release();
-    assert.deepEqual(await children(observer, root), []);
+    assert.deepEqual(await childrenOf(observer, root), []);
   });
 
   test(`${name}: mutex: lost after lostAfterMs of suspension; the node goes when the same session comes back`, async () => {
@@ -443,23 +345,21 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     const link = await proxy();
     const zk = await open(link.connectString);
     const lock = new Mutex(zk, root, { lostAfterMs: 300 });
-    const events: string[] = [];
-    for (const e of ['suspended', 'reconnected', 'lost'] as const) lock.on(e, () => events.push(e));
+    const events = recordEvents(lock, HOLDER_EVENTS);
     assert.equal(await lock.acquire(), true);
     const sessionId = zk.sessionId;
 
-    link.refuse(true);
-    link.cut();
-    await eventually(() => events.length >= 2, `suspended then lost (${events})`);
-    assert.deepEqual(events, ['suspended', 'lost']);
+    await cutOff(zk, link);
+    await events.waitForCount(2);
+    assert.deepEqual(events.entries, ['suspended', 'lost']);
     assert.equal(lock.isHeld, false);
-    assert.equal((await children(observer, root)).length, 1, 'the session, and so the node, still exists on the server');
+    assert.equal((await childrenOf(observer, root)).length, 1, 'the session, and so the node, still exists on the server');
 
     link.refuse(false);
-    await eventually(async () => (await children(observer, root)).length === 0, 'the node deleted once the session is back');
+    await eventually(async () => (await childrenOf(observer, root)).length === 0, 'the node deleted once the session is back');
     assert.equal(zk.sessionId, sessionId, 'the same session');
     assert.equal(zk.state, 'SyncConnected');
-    assert.deepEqual(events, ['suspended', 'lost'], 'no reconnected for a lock given up');
+    assert.deepEqual(events.entries, ['suspended', 'lost'], 'no reconnected for a lock given up');
     assert.equal(await lock.acquire({ timeoutMs: 1000 }), true, 'the instance can take the lock again');
     await lock.release();
     await lock.release(); // the release owed from before the loss
@@ -472,26 +372,21 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     const link = await proxy();
     const zk = await open(link.connectString);
     const sem = new Semaphore(zk, root, { maxLeases: 1 });
-    const events: string[] = [];
-    for (const e of ['suspended', 'reconnected', 'lost'] as const) sem.on(e, () => events.push(e));
+    const events = recordEvents(sem, HOLDER_EVENTS);
     const [lease] = (await sem.acquire())!;
     const other = new Semaphore(await open(), root, { maxLeases: 1 });
     const next = other.acquire();
-    await eventually(async () => (await children(observer, `${root}/leases`)).length === 2, 'the other acquirer waits');
+    await eventually(async () => (await childrenOf(observer, `${root}/leases`)).length === 2, 'the other acquirer waits');
 
-    link.refuse(true);
-    link.cut();
-    await eventually(() => events.length >= 1, 'suspended');
-    const thief = await open(server().connectString, { sessionId: zk.sessionId, sessionPassword: zk.sessionPassword });
-    await thief.close();
+    await expire(zk, link);
     const [otherLease] = (await within(next, 'the other acquirer'))!;
     link.refuse(false);
-    await eventually(() => events.length >= 2, 'lost');
-    assert.deepEqual(events, ['suspended', 'lost']);
+    await events.waitForCount(2);
+    assert.deepEqual(events.entries, ['suspended', 'lost']);
     assert.equal(lease.isHeld, false);
     await lease.release(); // resolves without effect after the loss
     await otherLease.release();
-    assert.deepEqual(await children(observer, `${root}/leases`), []);
-    assert.deepEqual(await children(observer, `${root}/locks`), []);
+    assert.deepEqual(await childrenOf(observer, `${root}/leases`), []);
+    assert.deepEqual(await childrenOf(observer, `${root}/locks`), []);
   });
 });

@@ -8,68 +8,27 @@
  * with a separate observer client.
  */
 import assert from 'node:assert/strict';
-import { afterEach, test } from 'node:test';
-import { NoNodeError, connect, type ConnectOptions, type State, type ZooKeeperClient } from '../../src/client/index.ts';
+import { test } from 'node:test';
+import type { ZooKeeperClient } from '../../src/client/index.ts';
 import { GroupMembership } from '../../src/recipes/group-membership.ts';
+import { nameOf } from '../../src/recipes/paths.ts';
 import { ServiceDiscovery } from '../../src/recipes/service-discovery.ts';
 import { ServiceRegistry, type RegisteredInstance, type Registration } from '../../src/recipes/service-registry.ts';
-import { startProxy, type Proxy } from '../support/proxy.ts';
-import { forEachServer, type RunningServer } from '../support/servers.ts';
-
-const SESSION_TIMEOUT_MS = 4000;
-const WAIT_MS = 10_000;
-
-async function eventually(cond: () => boolean | Promise<boolean>, what: () => string, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { Recorder, deleteTree, eventually, recordStates, sessions } from '../support/recipes.ts';
+import { forEachServer } from '../support/servers.ts';
 
 /** Instances as "host:port name". */
 const names = (instances: RegisteredInstance[]): string[] => instances.map((i) => `${i.host}:${i.port} ${String(i.metadata?.name)}`);
 
-/** Every 'change' of a discovery, and a way to wait for one that satisfies a condition. */
-class ChangeLog {
-  readonly changes: string[][] = [];
-  constructor(discovery: ServiceDiscovery) {
-    discovery.on('change', (instances: RegisteredInstance[]) => this.changes.push(names(instances)));
-  }
-  async waitFor(expected: string[], from = 0): Promise<void> {
-    await eventually(
-      () => this.changes.slice(from).some((c) => JSON.stringify(c) === JSON.stringify(expected)),
-      () => `a change to ${JSON.stringify(expected)} (seen ${JSON.stringify(this.changes.slice(from))})`,
-    );
-  }
+/** Every 'change' of a discovery, as names. */
+function changeLog(discovery: ServiceDiscovery): Recorder<string[]> {
+  const log = new Recorder<string[]>();
+  discovery.on('change', (instances: RegisteredInstance[]) => log.record(names(instances)));
+  return log;
 }
 
-async function deleteTree(zk: ZooKeeperClient, path: string): Promise<void> {
-  try {
-    for (const c of await zk.getChildren(path)) await deleteTree(zk, `${path}/${c}`);
-    await zk.delete(path);
-  } catch (err) {
-    if (!(err instanceof NoNodeError)) throw err;
-  }
-}
-
-forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
-  const clients = new Set<ZooKeeperClient>();
-  const proxies = new Set<Proxy>();
-  const open = async (connectString = server().connectString, options: ConnectOptions = {}): Promise<ZooKeeperClient> => {
-    const c = await connect(connectString, { sessionTimeoutMs: SESSION_TIMEOUT_MS, retry: { baseDelayMs: 20, maxDelayMs: 200 }, ...options });
-    clients.add(c);
-    return c;
-  };
-
-  afterEach(async () => {
-    for (const p of proxies) p.refuse(false);
-    await Promise.allSettled([...clients].map((c) => c.close()));
-    clients.clear();
-    await Promise.allSettled([...proxies].map((p) => p.close()));
-    proxies.clear();
-  });
+forEachServer({ tickTimeMs: 1000 }, (server, name) => {
+  const { open, proxy, cutOff, expire } = sessions(server);
 
   const register = async (zk: ZooKeeperClient, root: string, n: number): Promise<Registration> =>
     new ServiceRegistry(zk, { root }).register({ host: '10.0.0.1', port: 8000 + n, metadata: { name: `w${n}` } });
@@ -88,7 +47,7 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     assert.deepEqual(JSON.parse(String((await observer.getData(regB.path)).data)), { host: '10.0.0.1', port: 8002, metadata: { name: 'w2' } });
 
     const discovery = new ServiceDiscovery(observer, { root });
-    const log = new ChangeLog(discovery);
+    const log = changeLog(discovery);
     const first = await discovery.start();
     assert.deepEqual(names(first), ['10.0.0.1:8001 w1', '10.0.0.1:8002 w2', '10.0.0.1:8003 w3'], 'in registration order');
     assert.deepEqual(first.map((i) => i.id), [regA.id, regB.id, regC.id]);
@@ -97,7 +56,7 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
 
     await b.close();
     await log.waitFor(['10.0.0.1:8001 w1', '10.0.0.1:8003 w3']);
-    assert.equal(log.changes.length, 1, 'one change for one departure');
+    assert.equal(log.entries.length, 1, 'one change for one departure');
 
     await regC.update({ host: '10.0.0.9', port: 9003, metadata: { name: 'w3', load: 0.5 } });
     await log.waitFor(['10.0.0.1:8001 w1', '10.0.0.9:9003 w3']);
@@ -112,7 +71,7 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     await log.waitFor([]);
     assert.deepEqual(await observer.getChildren(root), [], 'nothing left under the root');
     assert.deepEqual(discovery.instances, []);
-    assert.equal(log.changes.length, 4, 'no change without a difference');
+    assert.equal(log.entries.length, 4, 'no change without a difference');
     await discovery.close();
     await observer.delete(root);
   });
@@ -143,7 +102,7 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     const watcher = await open();
     const worker = await open();
     const discovery = new ServiceDiscovery(watcher, { root });
-    const log = new ChangeLog(discovery);
+    const log = changeLog(discovery);
     assert.deepEqual(await discovery.start(), []);
     const reg = await register(worker, root, 1);
     await log.waitFor(['10.0.0.1:8001 w1']);
@@ -163,7 +122,7 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     const leader = sessions[0];
     await regs[0].unregister();
     const discovery = new ServiceDiscovery(leader, { root });
-    const log = new ChangeLog(discovery);
+    const log = changeLog(discovery);
     const workers = await discovery.start();
     assert.deepEqual(names(workers), ['10.0.0.1:8002 w2', '10.0.0.1:8003 w3'], 'the workers, without the leader');
     await sessions[2].close();
@@ -187,7 +146,7 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     const reg = await register(zk, root, 7);
     await reg.update({ host: '10.0.0.7', port: 7007, metadata: { name: 'w7', v: 2 } });
     const discovery = new ServiceDiscovery(operator, { root });
-    const log = new ChangeLog(discovery);
+    const log = changeLog(discovery);
     await discovery.start();
     const oldPath = reg.path;
     const again = new Promise<string>((resolve) => reg.once('reregistered', resolve));
@@ -208,28 +167,24 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
 
   test(`${name}: discovery re-syncs after a cut during which instances came and went`, async () => {
     const root = '/registry-resync';
-    const link = await startProxy(server().host, server().port);
-    proxies.add(link);
+    const link = await proxy();
     const watcher = await open(link.connectString);
-    const states: State[] = [];
-    watcher.on('state', (s) => states.push(s));
+    const states = recordStates(watcher);
     const [a, b] = [await open(), await open()];
     const regA = await register(a, root, 1);
     await register(b, root, 2);
     const discovery = new ServiceDiscovery(watcher, { root });
-    const log = new ChangeLog(discovery);
+    const log = changeLog(discovery);
     await discovery.start();
 
-    link.refuse(true);
-    link.cut();
-    await eventually(() => states.includes('Disconnected'), () => 'Disconnected');
+    await cutOff(watcher, link);
     await regA.unregister();
     await b.close();
     const c = await open();
     const regC = await register(c, root, 3);
     link.refuse(false);
     await log.waitFor(['10.0.0.1:8003 w3']);
-    assert.deepEqual(states, ['Disconnected', 'SyncConnected']);
+    assert.deepEqual(states.entries, ['Disconnected', 'SyncConnected']);
     assert.deepEqual(discovery.instances.map((i) => i.path), [regC.path]);
     await discovery.close();
     await regC.unregister();
@@ -268,11 +223,9 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
   test(`${name}: a member deleted by an operator, during a cut or not, joins again; a taken id waits`, async () => {
     const group = '/registry-rejoin';
     const operator = await open();
-    const link = await startProxy(server().host, server().port);
-    proxies.add(link);
+    const link = await proxy();
     const zk = await open(link.connectString);
-    const states: State[] = [];
-    zk.on('state', (s) => states.push(s));
+    const states = recordStates(zk);
     const member = new GroupMembership(zk, group, 'me', { data: 'mine' });
     const joined: string[] = [];
     member.on('joined', (id: string) => joined.push(id));
@@ -286,13 +239,11 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     assert.equal((await operator.exists(`${group}/me`))?.ephemeralOwner, zk.sessionId);
     assert.notEqual((await operator.exists(`${group}/me`))?.czxid, firstOwner);
 
-    link.refuse(true);
-    link.cut();
-    await eventually(() => states.includes('Disconnected'), () => 'Disconnected');
+    await cutOff(zk, link);
     await operator.delete(`${group}/me`);
     link.refuse(false);
     await eventually(() => joined.length === 3, () => 'a join again after the reconnection');
-    assert.deepEqual(states, ['Disconnected', 'SyncConnected'], 'the same session came back');
+    assert.deepEqual(states.entries, ['Disconnected', 'SyncConnected'], 'the same session came back');
     assert.equal(String((await operator.getData(`${group}/me`)).data), 'mine');
 
     // Another session wants the same id: it waits until this one leaves.
@@ -313,26 +264,18 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     const root = '/registry-expiry';
     const group = `${root}-group`;
     const operator = await open();
-    const link = await startProxy(server().host, server().port);
-    proxies.add(link);
+    const link = await proxy();
     const zk = await open(link.connectString);
-    const states: State[] = [];
-    zk.on('state', (s) => states.push(s));
+    const states = recordStates(zk);
     const reg = await register(zk, root, 1);
     const member = new GroupMembership(zk, group, 'me');
     await member.join();
     const discovery = new ServiceDiscovery(zk, { root });
     await discovery.start();
 
-    // Expire the session as kazoo does: take it over from another client and close it, while the
-    // first client is kept off the server.
-    link.refuse(true);
-    link.cut();
-    await eventually(() => states.includes('Disconnected'), () => 'Disconnected');
-    const thief = await open(server().connectString, { sessionId: zk.sessionId, sessionPassword: zk.sessionPassword });
-    await thief.close();
+    await expire(zk, link);
     link.refuse(false);
-    await eventually(() => states.includes('Expired'), () => 'Expired');
+    await states.waitFor('Expired');
     assert.deepEqual(await operator.getChildren(root), [], 'the registration went with the session');
     assert.equal(await operator.exists(`${group}/me`), null, 'so did the membership');
 
@@ -352,7 +295,3 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     await deleteTree(operator, group);
   });
 });
-
-function nameOf(path: string): string {
-  return path.slice(path.lastIndexOf('/') + 1);
-}
