@@ -11,7 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { connect, type ZooKeeperClient } from 'ensemble';
-import { LeaderElection, ServiceDiscovery, ServiceRegistry, type RegisteredInstance, type Registration, type RevokeReason } from 'ensemble/recipes';
+import { ConnectionStateTracker, LeaderElection, ServiceDiscovery, ServiceRegistry, type RegisteredInstance, type Registration, type RevokeReason } from 'ensemble/recipes';
 import { call, serve } from './http.ts';
 import { ELECTION_PATH, REGISTRY_PATH, type Identity, type JobResult, type Role, type WorkerStatus } from './layout.ts';
 import { runJob } from './job.ts';
@@ -71,6 +71,12 @@ class Worker {
       if (s === 'Disconnected') this.log('connection lost; session suspended');
       if (s === 'SyncConnected') this.log(`connected (session 0x${client.sessionId.toString(16)})`);
     });
+    // Cut off for longer than the session timeout, the session is as good as expired (and our
+    // election over): start over with a new one even if this one were to come back.
+    const states = new ConnectionStateTracker(client);
+    states.on('change', (state) => {
+      if (state === 'LOST' && !this.stopping) void client.close();
+    });
     const identity: Identity = { name: this.options.name, host: '127.0.0.1', port: this.port };
     this.registration = await new ServiceRegistry(client, { root: REGISTRY_PATH }).register({ host: identity.host, port: identity.port, metadata: { name: identity.name } });
     this.role = 'worker';
@@ -84,7 +90,8 @@ class Worker {
     this.log(`candidate ${election.ourPath}`);
     const how = await ended;
     if (this.stopping) return;
-    this.log(`session ${how === 'Expired' ? 'expired' : how}; joining again with a new session`);
+    states.close();
+    this.log(`session ${how === 'Expired' ? 'expired' : 'lost'}; joining again with a new session`);
     this.role = 'joining';
     await this.discovery?.close().catch(() => {});
     this.discovery = null;
@@ -115,8 +122,8 @@ class Worker {
     const discovery = this.discovery;
     this.discovery = null;
     await discovery?.close();
-    // Suspended, the session may come back with our node still first, and we lead again; lost or
-    // closed, there is no session to register with. Only a leader that gave way works again.
+    // Suspended, the session may return with our node still first, and we lead again; lost, the
+    // session is over. Only a leader that gave way (stepped down, node deleted) registers again.
     if ((reason !== 'stepped-down' && reason !== 'deleted') || this.registration !== null) return;
     this.registration = await new ServiceRegistry(client, { root: REGISTRY_PATH }).register({ host: '127.0.0.1', port: this.port, metadata: { name: this.options.name } });
     this.log(`registered as ${this.registration.id}`);
