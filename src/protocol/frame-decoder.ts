@@ -2,6 +2,8 @@
  * Splits a TCP byte stream into length-prefixed frames. Frames split across reads and many frames
  * in one read are the normal case; a length outside [0, maxBytes] is a protocol error.
  */
+import { JuteReader } from './jute.ts';
+
 export class FrameTooLargeError extends Error {
   constructor(readonly length: number) {
     super(`frame length ${length} out of bounds`);
@@ -59,6 +61,17 @@ export class FrameDecoder {
   /** The first 4 bytes as an int, if buffered (used to spot four-letter words). */
   peekInt(): number | null {
     return this.end - this.start >= 4 ? this.buf.readInt32BE(this.start) : null;
+  }
+
+  /** A reader over the next complete frame body (no view is made), or null when more bytes are needed. */
+  nextReader(): JuteReader | null {
+    if (this.end - this.start < 4) return null;
+    const len = this.buf.readInt32BE(this.start);
+    if (len < 0 || len > this.maxBytes) throw new FrameTooLargeError(len);
+    if (this.end - this.start < 4 + len) return null;
+    const r = new JuteReader(this.buf, this.start + 4, this.start + 4 + len);
+    this.start += 4 + len;
+    return r;
   }
 
   /** Next complete frame body, or null when more bytes are needed. */

@@ -80,8 +80,14 @@ export class JuteReader {
   }
 
   ustring(): string | null {
-    const b = this.buffer();
-    return b === null ? null : decodeUtf8(b);
+    const len = this.int();
+    if (len === -1) return null;
+    if (len < -1) throw new JuteError(`negative buffer length ${len}`);
+    this.need(len);
+    const start = this.offset;
+    this.offset += len;
+    const s = this.buf.toString('utf8', start, start + len);
+    return s.includes('\uFFFD') ? decodeCesu8(this.buf.subarray(start, start + len)) ?? s : s;
   }
 
   /** A string that must be present; null on the wire is a malformed record. */
@@ -105,14 +111,9 @@ export class JuteReader {
 
 /**
  * Java writes strings with its modified encoder: a non-BMP character becomes two 3-byte
- * surrogate sequences. Node's decoder would turn those into U+FFFD, so fold them back.
+ * surrogate sequences. Node's decoder turns those into U+FFFD; this folds them back (null when
+ * the bytes are not that either, and the U+FFFDs stay).
  */
-function decodeUtf8(b: Buffer): string {
-  const s = b.toString('utf8');
-  if (!s.includes('\uFFFD')) return s;
-  return decodeCesu8(b) ?? s;
-}
-
 function decodeCesu8(b: Buffer): string | null {
   let out = '';
   for (let i = 0; i < b.length; ) {
@@ -130,15 +131,23 @@ function decodeCesu8(b: Buffer): string | null {
   return out;
 }
 
+/** Big-endian 32 bits of v (its low 32 bits, as `v | 0`), stored byte by byte: no bounds checks or calls. */
+function putInt(b: Buffer, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = v >>> 16;
+  b[o + 2] = v >>> 8;
+  b[o + 3] = v;
+}
+
 export class JuteWriter {
-  private buf: Buffer;
+  protected buf: Buffer;
   offset = 0;
 
   constructor(initialSize = 256) {
     this.buf = Buffer.allocUnsafe(initialSize);
   }
 
-  private ensure(n: number): void {
+  protected ensure(n: number): void {
     if (this.offset + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.offset + n) size *= 2;
@@ -149,7 +158,7 @@ export class JuteWriter {
 
   int(v: number): this {
     this.ensure(4);
-    this.buf.writeInt32BE(v | 0, this.offset);
+    putInt(this.buf, this.offset, v);
     this.offset += 4;
     return this;
   }
@@ -157,13 +166,15 @@ export class JuteWriter {
   long(v: number): this {
     this.ensure(8);
     const hi = Math.floor(v / TWO_32);
-    this.buf.writeInt32BE(hi | 0, this.offset);
-    this.buf.writeUInt32BE((v - hi * TWO_32) >>> 0, this.offset + 4);
+    putInt(this.buf, this.offset, hi);
+    putInt(this.buf, this.offset + 4, v - hi * TWO_32);
     this.offset += 8;
     return this;
   }
 
   bigLong(v: bigint): this {
+    // 0 (the ephemeralOwner of most znodes) without the BigInt conversions.
+    if (v === 0n) return this.int(0).int(0);
     this.ensure(8);
     this.buf.writeBigInt64BE(BigInt.asIntN(64, v), this.offset);
     this.offset += 8;
@@ -187,6 +198,24 @@ export class JuteWriter {
 
   ustring(s: string | null): this {
     if (s === null) return this.int(-1);
+    const n = s.length;
+    if (n <= 64) {
+      // Short ASCII strings (paths, schemes, ids) byte by byte; anything else through the encoder.
+      this.ensure(4 + n);
+      const b = this.buf;
+      const at = this.offset + 4;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[at + i] = c;
+      }
+      if (i === n) {
+        putInt(b, this.offset, n);
+        this.offset = at + n;
+        return this;
+      }
+    }
     const len = Buffer.byteLength(s, 'utf8');
     this.int(len);
     this.ensure(len);
@@ -207,6 +236,18 @@ export class JuteWriter {
     this.buf.set(b, this.offset);
     this.offset += b.length;
     return this;
+  }
+
+  /** Overwrites 4 bytes already written at `at` (a length or checksum filled in afterwards). */
+  putInt(at: number, v: number): this {
+    if (at < 0 || at + 4 > this.offset) throw new RangeError(`putInt at ${at} outside the ${this.offset} bytes written`);
+    putInt(this.buf, at, v);
+    return this;
+  }
+
+  /** A view of bytes [start, end) written so far (valid until the writer grows or is reset). */
+  view(start: number, end: number): Buffer {
+    return this.buf.subarray(start, end);
   }
 
   /** Reserve a 4-byte length prefix; call endFrame(mark) once the body is written. */

@@ -13,7 +13,6 @@ import { Connection, type Pending } from './net/connection.ts';
 import { InMemoryCommit, type CommitStage } from './pipeline/commit.ts';
 import { Prep, type WriteRequest } from './pipeline/prep.ts';
 import type { ReadContext } from './pipeline/reads.ts';
-import { frame, writeReply } from './pipeline/replies.ts';
 import { SessionTracker } from './session/session-tracker.ts';
 import { ServerStats } from './stats.ts';
 import { DataTree, ephemeralKind, ttlOf } from './tree/data-tree.ts';
@@ -210,10 +209,7 @@ export class EnsembleServer {
         break;
       }
     }
-    if (conn && pending && !conn.isClosed) {
-      const reply = type === OpCode.error ? frame(pending.xid, zxid, result.err) : writeReply(pending.type, pending.xid, zxid, result);
-      conn.writeDone(pending, reply);
-    }
+    if (conn && pending && !conn.isClosed) conn.writeDone(pending, zxid, result, type === OpCode.error);
   }
 }
 

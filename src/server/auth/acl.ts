@@ -72,6 +72,8 @@ const AUTHENTICATED_SCHEMES = new Set(['digest']);
  * super has no provider), in the order ZooKeeper iterates them, whoAmI's.
  */
 export function fixupACL(path: string, authInfo: readonly Id[], acls: ACL[] | null): ACL[] {
+  // The usual list, one world:anyone entry, is kept as it is.
+  if (acls !== null && acls.length === 1 && acls[0].id.scheme === 'world' && acls[0].id.id === 'anyone') return [acls[0]];
   const uniq: ACL[] = [];
   for (const a of acls ?? []) {
     if (!uniq.some((u) => u.perms === a.perms && u.id.scheme === a.id.scheme && u.id.id === a.id.id)) uniq.push(a);
@@ -102,7 +104,7 @@ export function fixupACL(path: string, authInfo: readonly Id[], acls: ACL[] | nu
 /** ZooKeeperServer.checkACL: throws NoAuth unless one entry grants one of the bits in perm. */
 export function checkACL(acl: readonly ACL[], perm: number, authInfo: readonly Id[], path?: string): void {
   if (acl.length === 0) return;
-  if (authInfo.some((a) => a.scheme === 'super')) return;
+  for (const a of authInfo) if (a.scheme === 'super') return;
   for (const a of acl) {
     if ((a.perms & perm) === 0) continue;
     const { scheme, id } = a.id;

@@ -7,13 +7,15 @@ import { Err, OpCode, Xid } from '../../protocol/constants.ts';
 import { JuteError, JuteReader, JuteWriter } from '../../protocol/jute.ts';
 import {
   readAuth, readCheckVersion, readConnectRequest, readCreate, readCreateTTL, readDelete, readMulti,
-  readRequestHeader, readSetACL, readSetData, writeConnectResponse, writeReplyHeader, writeWatcherEvent,
+  readSetACL, readSetData, writeConnectResponse, writeWatcherEvent,
   type Id,
 } from '../../protocol/records.ts';
 import { KeeperState } from '../../protocol/constants.ts';
 import type { WriteRequest } from '../pipeline/prep.ts';
-import { READ_OPS, executeRead } from '../pipeline/reads.ts';
-import { frame } from '../pipeline/replies.ts';
+import { READ_OPS, executeRead, type ReadContext } from '../pipeline/reads.ts';
+import { frame, writeFrame, writeHeader, writeReply } from '../pipeline/replies.ts';
+import type { ApplyResult } from '../tree/data-tree.ts';
+import { OutputBuffer } from './output-buffer.ts';
 import type { Watcher } from '../tree/watch-manager.ts';
 import { FrameDecoder, FrameTooLargeError } from '../../protocol/frame-decoder.ts';
 import { fourLetterWord } from '../admin/four-letter.ts';
@@ -25,7 +27,13 @@ export interface Pending {
   type: number;
   /** Reads run when they reach the head of the queue; writes are answered once applied. */
   reader?: JuteReader;
+  /** A reply prepared in advance. */
   reply?: Buffer;
+  /** An applied write: its result, encoded when it reaches the head of the queue. */
+  result?: ApplyResult;
+  zxid?: number;
+  /** The write failed in prep: the reply is the bare error, whatever the request type. */
+  failed?: boolean;
   /** Close the connection once this reply is sent. */
   closeAfter?: boolean;
 }
@@ -47,7 +55,12 @@ export class Connection implements Watcher {
   private sessionClosing = false;
   private oldClient = false;
   private closed = false;
-  private corked = false;
+  /** Replies and events of this turn of the event loop, written to the socket at its end. */
+  private readonly out = new OutputBuffer();
+  private flushScheduled = false;
+  /** Inside onData, which writes what its requests produced when it is done. */
+  private inData = false;
+  private readContext: ReadContext | null = null;
   private paused = false;
   inFlightWrites = 0;
   // Statistics for cons/stat.
@@ -85,7 +98,13 @@ export class Connection implements Watcher {
   private onData(chunk: Buffer): void {
     if (this.closed) return;
     this.decoder.push(chunk);
+    // The replies to this chunk's requests leave in one write as soon as it is processed.
+    this.inData = true;
     this.processFrames();
+    this.inData = false;
+    if (this.closed || this.out.pending === 0) return;
+    this.flush();
+    this.updateFlow();
   }
 
   private processFrames(): void {
@@ -102,8 +121,8 @@ export class Connection implements Watcher {
           }
         }
       }
-      let body: Buffer | null;
-      while (!this.closed && !this.awaitingSession && !this.sessionClosing && (body = this.decoder.next()) !== null) {
+      let body: JuteReader | null;
+      while (!this.closed && !this.awaitingSession && !this.sessionClosing && (body = this.decoder.nextReader()) !== null) {
         this.packetsReceived++;
         this.server.stats.packetsReceived++;
         if (!this.handshakeDone) this.handleConnect(body);
@@ -123,8 +142,7 @@ export class Connection implements Watcher {
     this.updateFlow();
   }
 
-  private handleConnect(body: Buffer): void {
-    const r = new JuteReader(body);
+  private handleConnect(r: JuteReader): void {
     const req = readConnectRequest(r);
     this.oldClient = !req.hasReadOnlyFlag;
     if (req.lastZxidSeen > this.server.tree.lastProcessedZxid) {
@@ -159,18 +177,22 @@ export class Connection implements Watcher {
     else if (this.decoder.buffered > 0) queueMicrotask(() => this.processFrames());
   }
 
-  private handleRequest(body: Buffer): void {
-    const r = new JuteReader(body);
-    const { xid, type } = readRequestHeader(r);
+  private handleRequest(r: JuteReader): void {
+    // RequestHeader: xid, type.
+    const requestXid = r.int();
+    const type = r.int();
     this.server.touch(this);
-    this.lastCxid = xid;
-    if (type === OpCode.auth) return this.handleAuth(xid, r);
+    this.lastCxid = requestXid;
+    if (type === OpCode.auth) return this.handleAuth(requestXid, r);
     if (READ_OPS.has(type)) {
       // Pings are answered with the ping xid whatever the request carried.
-      this.queue.push({ xid: type === OpCode.ping ? Xid.ping : xid, type, reader: r });
-      this.pump();
+      const xid = type === OpCode.ping ? Xid.ping : requestXid;
+      // Nothing ahead of it: answered at once, with nothing queued.
+      if (this.queue.length === 0) this.answerRead(xid, type, r);
+      else this.queue.push({ xid, type, reader: r });
       return;
     }
+    const xid = requestXid;
     const write = decodeWrite(type, r);
     if (write === null) {
       // UnimplementedRequestProcessor: answer, then close.
@@ -202,9 +224,14 @@ export class Connection implements Watcher {
     this.pump();
   }
 
-  /** A write was applied: record its reply and answer whatever is now at the head of the queue. */
-  writeDone(pending: Pending, reply: Buffer): void {
-    pending.reply = reply;
+  /**
+   * A write was applied: keep its result (the reply is encoded when its turn comes) and answer
+   * whatever is now at the head of the queue. `failed`: it failed in prep (an error txn).
+   */
+  writeDone(pending: Pending, zxid: number, result: ApplyResult, failed: boolean): void {
+    pending.zxid = zxid;
+    pending.result = result;
+    pending.failed = failed;
     this.inFlightWrites--;
     this.pump();
   }
@@ -213,17 +240,25 @@ export class Connection implements Watcher {
   pump(): void {
     while (this.queue.length > 0 && !this.closed) {
       const head = this.queue[0];
-      if (head.reply === undefined) {
-        if (!head.reader) return; // a write still in commit
-        const started = Date.now();
-        head.reply = executeRead(this.server.readContext(this), head.type, head.xid, head.reader);
-        head.reader = undefined;
-        this.recordLatency(head, started);
+      if (head.reader !== undefined) {
+        this.queue.shift();
+        this.answerRead(head.xid, head.type, head.reader);
+        continue;
       }
-      this.queue.shift();
-      this.lastOp = opShortName(head.type);
-      this.lastZxid = this.server.tree.lastProcessedZxid;
-      this.send(head.reply);
+      if (head.result !== undefined) {
+        this.queue.shift();
+        const out = this.out;
+        if (head.failed) writeFrame(out, head.xid, head.zxid!, head.result.err);
+        else writeReply(out, head.type, head.xid, head.zxid!, head.result);
+        this.sent(head.type);
+      } else if (head.reply !== undefined) {
+        this.queue.shift();
+        this.send(head.reply);
+        this.lastOp = opShortName(head.type);
+        this.lastZxid = this.server.tree.lastProcessedZxid;
+      } else {
+        return; // a write still in commit
+      }
       if (head.closeAfter) {
         this.closeAfterFlush();
         return;
@@ -232,7 +267,23 @@ export class Connection implements Watcher {
     this.updateFlow();
   }
 
-  private recordLatency(_p: Pending, startedMs: number): void {
+  /** Run a read against the applied tree and encode its reply. */
+  private answerRead(xid: number, type: number, r: JuteReader): void {
+    const started = Date.now();
+    this.readContext ??= this.server.readContext(this);
+    executeRead(this.readContext, type, xid, r, this.out);
+    this.recordLatency(started);
+    this.sent(type);
+  }
+
+  /** A reply was encoded into the output: count it and have it written at the end of this turn. */
+  private sent(type: number): void {
+    this.lastOp = opShortName(type);
+    this.lastZxid = this.server.tree.lastProcessedZxid;
+    this.queued();
+  }
+
+  private recordLatency(startedMs: number): void {
     const ms = Date.now() - startedMs;
     this.lastLatencyMs = ms;
     this.minLatencyMs = Math.min(this.minLatencyMs, ms);
@@ -244,31 +295,45 @@ export class Connection implements Watcher {
 
   notify(type: number, path: string, _zxid: number): void {
     if (this.closed) return;
-    const w = new JuteWriter(32 + path.length * 3);
+    const w = this.out;
     const mark = w.beginFrame();
-    writeReplyHeader(w, { xid: Xid.notification, zxid: -1, err: 0 });
+    writeHeader(w, Xid.notification, -1, 0);
     writeWatcherEvent(w, type, KeeperState.SyncConnected, path);
     w.endFrame(mark);
-    this.send(w.bytes());
+    this.queued();
   }
 
+  /** Queue a complete frame for the end of this turn. */
   send(buf: Buffer): void {
     if (this.closed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
+    this.out.raw(buf);
+    this.queued();
+  }
+
+  /** A frame was added to the output: count it, and have it written at the end of this turn. */
+  private queued(): void {
     this.packetsSent++;
     this.server.stats.packetsSent++;
-    this.socket.write(buf);
-    if (this.socket.writableLength > MAX_QUEUED_OUTPUT_BYTES) {
+    if (this.out.pending + this.socket.writableLength > MAX_QUEUED_OUTPUT_BYTES) {
       this.server.log.warn({ remote: this.remoteAddress }, 'closing connection: client is not reading its replies');
       this.close();
+      return;
     }
+    if (this.flushScheduled || this.inData) return;
+    this.flushScheduled = true;
+    setImmediate(this.flushBound);
+  }
+
+  private readonly flushBound = (): void => {
+    this.flushScheduled = false;
+    if (this.closed) return;
+    this.flush();
+    this.updateFlow();
+  };
+
+  /** One socket write for everything encoded since the last one. */
+  private flush(): void {
+    if (this.out.pending > 0) this.socket.write(this.out.take());
   }
 
   /** Backpressure: stop reading while too many requests wait or the client does not read. */
@@ -285,6 +350,8 @@ export class Connection implements Watcher {
   }
 
   closeAfterFlush(): void {
+    if (this.closed) return;
+    this.flush();
     if (this.closed) return;
     this.closed = true;
     this.socket.end();

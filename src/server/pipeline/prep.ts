@@ -167,9 +167,10 @@ export class Prep {
     return c ? c.exists : this.tree.get(path) !== undefined;
   }
 
-  private add(c: ChangeRecord): void {
+  private add(c: ChangeRecord): ChangeRecord {
     this.changes.push(c);
     this.outstanding.set(c.path, c);
+    return c;
   }
 
   private checkSession(sessionId: bigint): void {
@@ -192,8 +193,8 @@ export class Prep {
         const node = this.record(path);
         checkVersion(node.version, version, path);
         if (node.childCount > 0) throw new KeeperError(Err.NOTEMPTY, path);
-        this.add({ ...parent, zxid, childCount: parent.childCount - 1 });
-        this.add({ ...node, zxid, exists: false });
+        this.add(derive(parent, zxid)).childCount--;
+        this.add(derive(node, zxid)).exists = false;
         return { kind: 'delete', path };
       }
       case OpCode.deleteContainer: {
@@ -203,8 +204,8 @@ export class Prep {
         if (node.childCount > 0) throw new KeeperError(Err.NOTEMPTY, path);
         if (ephemeralKind(node.ephemeralOwner, this.options.extendedTypes) === 'normal') throw new KeeperError(Err.BADVERSION, path);
         const parent = this.record(parentPath);
-        this.add({ ...parent, zxid, childCount: parent.childCount - 1 });
-        this.add({ ...node, zxid, exists: false });
+        this.add(derive(parent, zxid)).childCount--;
+        this.add(derive(node, zxid)).exists = false;
         return { kind: 'delete', path };
       }
       case OpCode.setData: {
@@ -216,7 +217,9 @@ export class Prep {
         if (this.options.enforceQuota) this.checkQuota(path, lengthOf(data) - lengthOf(node.data), 0);
         const newVersion = checkVersion(node.version, version, path);
         const copy = copyOf(data);
-        this.add({ ...node, zxid, version: newVersion, data: copy });
+        const next = this.add(derive(node, zxid));
+        next.version = newVersion;
+        next.data = copy;
         return { kind: 'setData', path, data: copy, version: newVersion };
       }
       case OpCode.setACL: {
@@ -227,7 +230,9 @@ export class Prep {
         const node = this.record(path);
         checkACL(node.acl, Perms.ADMIN, ctx.authInfo, path);
         const newVersion = checkVersion(node.aversion, version, path);
-        this.add({ ...node, zxid, aversion: newVersion, acl: fixed });
+        const next = this.add(derive(node, zxid));
+        next.aversion = newVersion;
+        next.acl = fixed;
         return { kind: 'setACL', path, acl: fixed, version: newVersion };
       }
       case OpCode.check: {
@@ -244,7 +249,7 @@ export class Prep {
       case OpCode.closeSession: {
         const paths = this.ephemeralsInFlight(ctx.sessionId);
         for (const path of paths) {
-          this.add({ ...this.recordOrEmpty(path), zxid, exists: false });
+          this.add(derive(this.recordOrEmpty(path), zxid)).exists = false;
         }
         return { kind: 'closeSession', paths };
       }
@@ -290,7 +295,9 @@ export class Prep {
     const ephemeralOwner = isContainer ? CONTAINER_EPHEMERAL_OWNER
       : isTTL ? BigInt.asIntN(64, TTL_OWNER_MARK | BigInt(ttl))
       : isEphemeral ? ctx.sessionId : 0n;
-    this.add({ ...parent, zxid, cversion: newCversion, childCount: parent.childCount + 1 });
+    const nextParent = this.add(derive(parent, zxid));
+    nextParent.cversion = newCversion;
+    nextParent.childCount++;
     this.add({ zxid, path, exists: true, version: 0, cversion: 0, aversion: 0, ephemeralOwner, childCount: 0, acl, data });
     return { kind: 'create', path, data, acl, ephemeralOwner, parentCVersion: newCversion };
   }
@@ -357,6 +364,14 @@ function parseStats(data: Buffer | null): StatsTrack {
     if (e instanceof QuotaError) throw new PrepFailure(e.message);
     throw e;
   }
+}
+
+/** A new change record for c's node at zxid, as c left it (the caller then sets what changes). */
+function derive(c: ChangeRecord, zxid: number): ChangeRecord {
+  return {
+    zxid, path: c.path, exists: c.exists, version: c.version, cversion: c.cversion, aversion: c.aversion,
+    ephemeralOwner: c.ephemeralOwner, childCount: c.childCount, acl: c.acl, data: c.data,
+  };
 }
 
 /** Request bodies are views of socket buffers: the tree keeps its own copy. */

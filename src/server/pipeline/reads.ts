@@ -8,7 +8,7 @@ import {
 import { checkACL, inJavaSetOrder, redactDigests, userOf } from '../auth/acl.ts';
 import { statOf, type DataTree, type ZNode } from '../tree/data-tree.ts';
 import type { Watcher } from '../tree/watch-manager.ts';
-import { frame } from './replies.ts';
+import { writeFrame, writeHeader, writeNodeStat } from './replies.ts';
 
 export interface ReadContext {
   tree: DataTree;
@@ -29,18 +29,50 @@ export const READ_OPS = new Set<number>([
 
 type Body = ((w: JuteWriter) => void) | undefined;
 
-/** Execute one read and return its reply frame. Errors become ZooKeeper's error codes. */
-export function executeRead(ctx: ReadContext, type: number, xid: number, r: JuteReader): Buffer {
+/**
+ * Execute one read and append its reply frame to w. Errors become ZooKeeper's error codes. The
+ * common reads (getData, exists) write the node's data and Stat straight from the tree.
+ */
+export function executeRead(ctx: ReadContext, type: number, xid: number, r: JuteReader, w: JuteWriter): void {
   // ZooKeeperServer.processSasl answers with zxid 0, outside the pipeline's numbering.
   const zxid = type === OpCode.sasl ? 0 : ctx.tree.lastProcessedZxid;
+  let err = 0;
+  let body: Body;
   try {
-    const body = read(ctx, type, r);
-    return frame(xid, zxid, 0, body);
+    if (type === OpCode.getData || type === OpCode.exists) {
+      const n = type === OpCode.getData ? getDataNode(ctx, r) : existsNode(ctx, r);
+      const mark = w.beginFrame();
+      writeHeader(w, xid, zxid, 0);
+      if (type === OpCode.getData) w.buffer(n.data);
+      writeNodeStat(w, n, ctx.tree.extendedTypes);
+      w.endFrame(mark);
+      return;
+    }
+    body = read(ctx, type, r);
   } catch (e) {
-    if (e instanceof KeeperError) return frame(xid, zxid, e.code);
-    if (e instanceof JuteError) return frame(xid, zxid, Err.MARSHALLINGERROR);
-    throw e;
+    if (e instanceof KeeperError) err = e.code;
+    else if (e instanceof JuteError) err = Err.MARSHALLINGERROR;
+    else throw e;
   }
+  writeFrame(w, xid, zxid, err, body);
+}
+
+/** GetDataRequest: the node, once its ACL allows the read (the watch is set only then). */
+function getDataNode(ctx: ReadContext, r: JuteReader): ZNode {
+  const path = r.string();
+  const watch = r.bool();
+  const n = ctx.tree.get(path);
+  if (!n) throw new KeeperError(Err.NONODE, path);
+  readable(ctx, n, path);
+  return ctx.tree.getData(path, watch ? ctx.watcher : null);
+}
+
+/** ExistsRequest: the watch is set whether or not the node exists. */
+function existsNode(ctx: ReadContext, r: JuteReader): ZNode {
+  const path = r.string();
+  const watch = r.bool();
+  if (path.includes('\0')) throw new KeeperError(Err.BADARGUMENTS, path);
+  return ctx.tree.statNode(path, watch ? ctx.watcher : null);
 }
 
 function readable(ctx: ReadContext, n: ZNode, path: string): void {
@@ -52,17 +84,6 @@ function read(ctx: ReadContext, type: number, r: JuteReader): Body {
   switch (type) {
     case OpCode.ping:
       return undefined;
-    case OpCode.exists: {
-      const { path, watch } = readPathWatch(r);
-      if (path.includes('\0')) throw new KeeperError(Err.BADARGUMENTS, path);
-      const n = tree.statNode(path, watch ? ctx.watcher : null);
-      return (w) => writeStat(w, statOf(n, ctx.tree.extendedTypes));
-    }
-    case OpCode.getData: {
-      const { path, watch } = readPathWatch(r);
-      const { data, stat } = getData(ctx, path, watch);
-      return (w) => writeStat(w.buffer(data), stat);
-    }
     case OpCode.getChildren: {
       const { path, watch } = readPathWatch(r);
       const children = getChildren(ctx, path, watch).children.list();

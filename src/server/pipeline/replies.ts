@@ -1,52 +1,82 @@
 /** Encoding of reply frames: header plus the response record each opcode returns. */
 import { OpCode } from '../../protocol/constants.ts';
 import { JuteWriter } from '../../protocol/jute.ts';
-import { writeMultiHeader, writeReplyHeader, writeStat, type Stat } from '../../protocol/records.ts';
-import type { ApplyResult } from '../tree/data-tree.ts';
+import { writeMultiHeader, writeStat, type Stat } from '../../protocol/records.ts';
+import { visibleCversion, visibleOwner, type ApplyResult, type ZNode } from '../tree/data-tree.ts';
 
-/** Nothing goes on the wire. */
-const NO_REPLY = Buffer.alloc(0);
+/** The reply header (ReplyHeader: xid, zxid, err). */
+export function writeHeader(w: JuteWriter, xid: number, zxid: number, err: number): JuteWriter {
+  return w.int(xid).long(zxid).int(err);
+}
 
-/** A complete frame (length prefix included) built by `body`. */
+/** A node's Stat as the client sees it (statOf), encoded without building the record. */
+export function writeNodeStat(w: JuteWriter, n: ZNode, extendedTypes: boolean): JuteWriter {
+  const children = n.children.size;
+  return w.long(n.czxid).long(n.mzxid).long(n.ctime).long(n.mtime)
+    .int(n.version).int(visibleCversion(n)).int(n.aversion)
+    .bigLong(visibleOwner(n, extendedTypes)).int(n.data === null ? 0 : n.data.length).int(children).long(n.pzxid);
+}
+
+/** A complete frame (length prefix included) built by `body`, as a buffer of its own. */
 export function frame(xid: number, zxid: number, err: number, body?: (w: JuteWriter) => void): Buffer {
   const w = new JuteWriter(body ? 256 : 20);
-  const mark = w.beginFrame();
-  writeReplyHeader(w, { xid, zxid, err });
-  if (body && err === 0) body(w);
-  w.endFrame(mark);
+  writeFrame(w, xid, zxid, err, body);
   return w.bytes();
 }
 
-/** The reply to an applied write (FinalRequestProcessor's switch on the request type). */
-export function writeReply(type: number, xid: number, zxid: number, r: ApplyResult): Buffer {
+/** Appends a complete frame (length prefix included) to w. */
+export function writeFrame(w: JuteWriter, xid: number, zxid: number, err: number, body?: (w: JuteWriter) => void): void {
+  const mark = w.beginFrame();
+  writeHeader(w, xid, zxid, err);
+  if (body && err === 0) body(w);
+  w.endFrame(mark);
+}
+
+/**
+ * Appends the reply to an applied write (FinalRequestProcessor's switch on the request type);
+ * false when the request gets no reply at all.
+ */
+export function writeReply(w: JuteWriter, type: number, xid: number, zxid: number, r: ApplyResult): boolean {
   if (type === OpCode.multi) {
-    return frame(xid, zxid, 0, (w) => {
+    writeFrame(w, xid, zxid, 0, (x) => {
       for (const sub of r.multi ?? []) {
-        writeMultiHeader(w, sub.type, false, sub.err);
-        writeMultiResult(w, sub.type, sub.err, sub.path, sub.stat);
+        writeMultiHeader(x, sub.type, false, sub.err);
+        writeMultiResult(x, sub.type, sub.err, sub.path, sub.stat);
       }
-      writeMultiHeader(w, -1, true, -1);
+      writeMultiHeader(x, -1, true, -1);
     });
+    return true;
   }
-  if (r.err !== 0) return frame(xid, zxid, r.err);
+  if (r.err !== 0) {
+    writeFrame(w, xid, zxid, r.err);
+    return true;
+  }
+  if (type === OpCode.check) {
+    // ZooKeeper 3.8 answers a successful standalone check with a SetDataResponse of the txn
+    // result's stat, which is null: serializing it fails and no reply is sent at all (the zxid is
+    // still consumed, and the connection stays open). Clients never see an answer.
+    return false;
+  }
+  const mark = w.beginFrame();
+  writeHeader(w, xid, zxid, 0);
   switch (type) {
     case OpCode.create:
-      return frame(xid, zxid, 0, (w) => w.ustring(r.path!));
+      w.ustring(r.path!);
+      break;
     case OpCode.create2:
     case OpCode.createTTL:
     case OpCode.createContainer:
-      return frame(xid, zxid, 0, (w) => writeStat(w.ustring(r.path!), r.stat!));
+      writeStat(w.ustring(r.path!), r.stat!);
+      break;
     case OpCode.setData:
     case OpCode.setACL:
-      return frame(xid, zxid, 0, (w) => writeStat(w, r.stat!));
-    case OpCode.check:
-      // ZooKeeper 3.8 answers a successful standalone check with a SetDataResponse of the txn
-      // result's stat, which is null: serializing it fails and no reply is sent at all (the zxid is
-      // still consumed, and the connection stays open). Clients never see an answer.
-      return NO_REPLY;
+      writeStat(w, r.stat!);
+      break;
     default:
-      return frame(xid, zxid, 0);
+      break;
   }
+  w.endFrame(mark);
+  return true;
 }
 
 function writeMultiResult(w: JuteWriter, type: number, err: number, path?: string, stat?: Stat): void {

@@ -62,9 +62,8 @@ export class TxnLog {
     w.int(0).int(0).long(entry.header.zxid);
     writeTxnEntry(w, entry);
     const end = w.offset;
-    const bytes = w.bytes();
-    bytes.writeUInt32BE(end - start - RECORD_HEADER_BYTES, start);
-    bytes.writeUInt32BE(crc32(bytes.subarray(start + 8, end)), start + 4);
+    w.putInt(start, end - start - RECORD_HEADER_BYTES);
+    w.putInt(start + 4, crc32(w.view(start + 8, end)));
     this.callbacks.push(done);
     if (!this.flushing && !this.scheduled) {
       this.scheduled = true;

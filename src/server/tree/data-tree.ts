@@ -51,12 +51,22 @@ export function ttlOf(owner: bigint): number {
  * container or TTL node reads as 0 (only a session's own ephemerals show their owner).
  */
 export function statOf(n: ZNode, extendedTypes: boolean): Stat {
-  const owner = ephemeralKind(n.ephemeralOwner, extendedTypes) === 'normal' ? n.ephemeralOwner : 0n;
   return {
     czxid: n.czxid, mzxid: n.mzxid, ctime: n.ctime, mtime: n.mtime,
-    version: n.version, cversion: n.cversion * 2 - n.children.size, aversion: n.aversion,
-    ephemeralOwner: owner, dataLength: n.data === null ? 0 : n.data.length, numChildren: n.children.size, pzxid: n.pzxid,
+    version: n.version, cversion: visibleCversion(n), aversion: n.aversion,
+    ephemeralOwner: visibleOwner(n, extendedTypes), dataLength: n.data === null ? 0 : n.data.length, numChildren: n.children.size, pzxid: n.pzxid,
   };
+}
+
+/** The Stat's cversion: ZooKeeper counts a child's delete as well as its create. */
+export function visibleCversion(n: ZNode): number {
+  return n.cversion * 2 - n.children.size;
+}
+
+/** The Stat's ephemeralOwner: a session's own ephemerals show it, container and TTL nodes read as 0. */
+export function visibleOwner(n: ZNode, extendedTypes: boolean): bigint {
+  const owner = n.ephemeralOwner;
+  return owner !== 0n && ephemeralKind(owner, extendedTypes) === 'normal' ? owner : 0n;
 }
 
 /**

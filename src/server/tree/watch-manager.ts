@@ -12,6 +12,8 @@ export interface Watcher {
   notify(type: number, path: string, zxid: number): void;
 }
 
+const NONE: ReadonlySet<Watcher> = new Set();
+
 export enum WatchMode { Standard = 0, Persistent = 1, PersistentRecursive = 2 }
 
 export class WatchManager {
@@ -36,7 +38,9 @@ export class WatchManager {
    * consumed) and recursive watches on its ancestors (never for NodeChildrenChanged). Returns the
    * watchers notified so a second table can skip them (a delete fires data and child watches once).
    */
-  trigger(path: string, type: number, zxid: number, skip?: Set<Watcher>): Set<Watcher> {
+  trigger(path: string, type: number, zxid: number, skip?: ReadonlySet<Watcher>): ReadonlySet<Watcher> {
+    // Most changes fire nothing: no watch on the path, no recursive watch anywhere.
+    if (this.recursiveCount === 0 && !this.byPath.has(path)) return NONE;
     const fired = new Set<Watcher>();
     this.collect(path, path, type, fired);
     if (this.recursiveCount > 0 && path !== '/') {
