@@ -19,84 +19,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { pathToFileURL } from 'node:url';
-import zookeeper from 'node-zookeeper-client';
-import { RawSession, rawRequest } from './raw-socket.ts';
+import { openSession } from './client-sessions.ts';
 import { BENCH_PATH, LIBS, RESULT_PREFIX, WORKLOADS, type Lib, type Workload, type WorkerParams, type WorkerResult } from './protocol.ts';
-
-const SESSION_TIMEOUT_MS = 30_000;
-const CONNECT_TIMEOUT_MS = 15_000;
+import { percentile } from './stats.ts';
 
 /** Sends one request; its completion must call `done` (success) or `fail`, exactly once. */
 type Send = () => void;
-
-interface Connected {
-  /** Builds the request sender for a workload, around the harness's callbacks. */
-  sender(workload: Workload, payload: Buffer, done: () => void, fail: (err: unknown) => void): Send;
-  close(): Promise<void>;
-}
-
-async function connectEnsemble(connectString: string, clientModule: string | undefined): Promise<Connected> {
-  // Imported at run time so that the compiled package (tsc output) can be measured rather than the
-  // TypeScript source through tsx, whose transform wraps named closures in a __name() helper call.
-  const { connect } = (clientModule === undefined
-    ? await import('../src/index.ts')
-    : await import(pathToFileURL(clientModule).href)) as typeof import('../src/index.ts');
-  const zk = await connect(connectString, { sessionTimeoutMs: SESSION_TIMEOUT_MS, connectTimeoutMs: CONNECT_TIMEOUT_MS });
-  return {
-    sender(workload, payload, done, fail) {
-      if (workload === 'getData') return () => void zk.getData(BENCH_PATH).then(done, fail);
-      return () => void zk.setData(BENCH_PATH, payload).then(done, fail);
-    },
-    close: () => zk.close(),
-  };
-}
-
-async function connectNodeZookeeperClient(connectString: string): Promise<Connected> {
-  const client = zookeeper.createClient(connectString, { sessionTimeout: SESSION_TIMEOUT_MS });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`node-zookeeper-client: no session within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
-    client.once('connected', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    client.connect();
-  });
-  return {
-    sender(workload, payload, done, fail) {
-      const cb = (err: Error | null): void => {
-        if (err) fail(err);
-        else done();
-      };
-      if (workload === 'getData') return () => client.getData(BENCH_PATH, undefined, cb);
-      return () => client.setData(BENCH_PATH, payload, -1, cb);
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 2_000);
-        client.once('disconnected', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        client.close();
-      }),
-  };
-}
-
-async function connectRawSocket(connectString: string): Promise<Connected> {
-  const session = await RawSession.open(connectString, SESSION_TIMEOUT_MS);
-  return {
-    sender(workload, payload, done, fail) {
-      const req = rawRequest(workload, BENCH_PATH, payload);
-      session.setReplyHandler((err) => {
-        if (err !== 0) fail(new Error(`raw-socket: error code ${err}`));
-        else done();
-      });
-      return () => session.send(req);
-    },
-    close: () => session.close(),
-  };
-}
 
 /**
  * Runs `count` requests with `inflight` outstanding. With `latencies`, stores each request's
@@ -149,13 +77,6 @@ function syscalls(): { reads: number; writes: number } | null {
   }
 }
 
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.max(1, Math.ceil(p * sorted.length));
-  return sorted[Math.min(sorted.length, rank) - 1];
-}
-
 function parseParams(argv: string[]): WorkerParams & { clientModule?: string; profile?: string } {
   const { values } = parseArgs({
     args: argv,
@@ -197,13 +118,12 @@ function parseParams(argv: string[]): WorkerParams & { clientModule?: string; pr
 
 async function main(): Promise<void> {
   const params = parseParams(process.argv.slice(2));
-  const conn = params.lib === 'ensemble'
-    ? await connectEnsemble(params.connectString, params.clientModule)
-    : params.lib === 'node-zookeeper-client'
-      ? await connectNodeZookeeperClient(params.connectString)
-      : await connectRawSocket(params.connectString);
+  const client = await openSession(params.lib, params.connectString, params.clientModule);
   const payload = Buffer.alloc(params.size, 0x61);
-  const makeSender = (done: () => void, fail: (err: unknown) => void): Send => conn.sender(params.workload, payload, done, fail);
+  const makeSender = (done: () => void, fail: (err: unknown) => void): Send => {
+    const requests = client.requests(done, fail);
+    return params.workload === 'getData' ? () => requests.getData(BENCH_PATH) : () => requests.setData(BENCH_PATH, payload);
+  };
 
   if (params.warmup > 0) await runPhase(makeSender, params.warmup, params.inflight, null);
 
@@ -266,7 +186,7 @@ async function main(): Promise<void> {
     readSyscallsPerOp: sys0 && sys1 ? (sys1.reads - sys0.reads) / params.ops : NaN,
     writeSyscallsPerOp: sys0 && sys1 ? (sys1.writes - sys0.writes) / params.ops : NaN,
   };
-  await conn.close();
+  await client.close();
   process.stdout.write(RESULT_PREFIX + JSON.stringify(result) + '\n');
 }
 

@@ -18,14 +18,15 @@
  * working tree's src/), not as TypeScript through tsx: tsx's transform keeps function names by
  * wrapping every named closure in a __name() call, which costs several percent per request.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect } from '../src/index.ts';
+import { describeSource } from './machine.ts';
 import { BENCH_PARENT, BENCH_PATH, DEFAULT_LIBS, LIBS, RESULT_PREFIX, WORKLOADS, type Lib, type Workload, type WorkerParams, type WorkerResult } from './protocol.ts';
-import { REPO_ROOT, startBenchServer, type BenchServer, type ServerKind } from './servers.ts';
+import { REPO_ROOT, startBenchServer, type ClientBenchServer, type ServerKind } from './servers.ts';
 import { fmt, markdownTable, median } from './stats.ts';
 
 const USAGE = `usage: npm run bench:client -- [options]
@@ -259,29 +260,18 @@ function renderTable(rows: readonly SummaryRow[], ratios: readonly Ratio[]): str
   return markdownTable(header, out, right);
 }
 
-/** The commit measured, and the files under src/ that differed from it when the benchmark started. */
-function gitDescribe(): { commit: string; srcChanges: string[] } {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-    const status = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: REPO_ROOT, encoding: 'utf8' });
-    return { commit, srcChanges: status.split('\n').map((l) => l.trim()).filter((l) => l !== '') };
-  } catch {
-    return { commit: 'unknown', srcChanges: [] };
-  }
-}
-
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   if (opts === null) return;
   if (opts.profileDir) mkdirSync(opts.profileDir, { recursive: true });
   const machine = { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform} ${process.arch}` };
-  const git = gitDescribe();
+  const git = describeSource();
   process.stderr.write(
     `client benchmark: ${machine.cpus} x ${machine.model}, node ${machine.node}, commit ${git.commit}` +
       `${git.srcChanges.length > 0 ? ` (uncommitted changes under src/: ${git.srcChanges.join(', ')})` : ''}\n`,
   );
 
-  let server: BenchServer | null = null;
+  let server: ClientBenchServer | null = null;
   let build: { entry: string; dir: string } | null = null;
   const stopAll = async (): Promise<void> => {
     if (currentWorkerPid !== undefined) {

@@ -10,6 +10,7 @@ import { once } from 'node:events';
 
 const OP_GET_DATA = 4;
 const OP_SET_DATA = 5;
+const OP_GET_CHILDREN = 8;
 const OP_CLOSE_SESSION = -11;
 
 export interface RawRequest {
@@ -18,17 +19,22 @@ export interface RawRequest {
   size: number;
 }
 
-/** A getData(path, watch=false) or setData(path, data, version=-1) frame, pre-encoded. */
-export function rawRequest(op: 'getData' | 'setData', path: string, data: Buffer): RawRequest {
+export type RawOp = 'getData' | 'setData' | 'getChildren';
+
+/**
+ * A getData(path, watch=false), getChildren(path, watch=false) or setData(path, data, version=-1)
+ * frame, pre-encoded.
+ */
+export function rawRequest(op: RawOp, path: string, data: Buffer): RawRequest {
   const p = Buffer.from(path, 'utf8');
-  const body = op === 'getData' ? 8 + 4 + p.length + 1 : 8 + 4 + p.length + 4 + data.length + 4;
+  const body = op === 'setData' ? 8 + 4 + p.length + 4 + data.length + 4 : 8 + 4 + p.length + 1;
   const template = Buffer.alloc(4 + body);
   let o = template.writeInt32BE(body, 0);
   o = template.writeInt32BE(0, o); // xid, set per request
-  o = template.writeInt32BE(op === 'getData' ? OP_GET_DATA : OP_SET_DATA, o);
+  o = template.writeInt32BE(op === 'getData' ? OP_GET_DATA : op === 'getChildren' ? OP_GET_CHILDREN : OP_SET_DATA, o);
   o = template.writeInt32BE(p.length, o);
   o += p.copy(template, o);
-  if (op === 'getData') {
+  if (op !== 'setData') {
     template[o] = 0;
   } else {
     o = template.writeInt32BE(data.length, o);
@@ -43,6 +49,18 @@ export function rawRequest(op: 'getData' | 'setData', path: string, data: Buffer
       return template.length;
     },
   };
+}
+
+/** A new session's ConnectRequest (protocol version 0, no previous session), length prefix included. */
+export function connectRequestFrame(timeoutMs: number): Buffer {
+  const frame = Buffer.alloc(4 + 4 + 8 + 4 + 8 + 4 + 16 + 1);
+  let o = frame.writeInt32BE(frame.length - 4, 0);
+  o = frame.writeInt32BE(0, o); // protocolVersion
+  o = frame.writeBigInt64BE(0n, o); // lastZxidSeen
+  o = frame.writeInt32BE(timeoutMs, o);
+  o = frame.writeBigInt64BE(0n, o); // sessionId
+  frame.writeInt32BE(16, o); // passwd (16 zero bytes), then readOnly false
+  return frame;
 }
 
 export class RawSession {
@@ -60,14 +78,7 @@ export class RawSession {
     const [host, portText] = connectString.split(',')[0].split(':');
     const socket = netConnect({ host, port: Number(portText), noDelay: true });
     await once(socket, 'connect');
-    const hs = Buffer.alloc(4 + 4 + 8 + 4 + 8 + 4 + 16 + 1);
-    let o = hs.writeInt32BE(hs.length - 4, 0);
-    o = hs.writeInt32BE(0, o); // protocolVersion
-    o = hs.writeBigInt64BE(0n, o); // lastZxidSeen
-    o = hs.writeInt32BE(timeoutMs, o);
-    o = hs.writeBigInt64BE(0n, o); // sessionId
-    o = hs.writeInt32BE(16, o); // passwd (16 zero bytes)
-    socket.write(hs);
+    socket.write(connectRequestFrame(timeoutMs));
     // The handshake reply: read it whole before anything else.
     let got = Buffer.alloc(0);
     while (got.length < 4 || got.length < 4 + got.readInt32BE(0)) {

@@ -1,9 +1,20 @@
 /**
- * The server the benchmark loads, always in a process of its own: Apache ZooKeeper (a JVM, via the
- * test harness's launcher) or Ensemble (`ensemble server` run from source as a child process).
+ * The servers the benchmarks load, each in a process of its own on a free loopback port with a
+ * private data directory:
+ *
+ * - Apache ZooKeeper 3.8 as the Debian package's zkServer.sh starts it: its class path
+ *   (/etc/zookeeper/conf and zookeeper.jar, whose manifest pulls in the rest; no SLF4J binding is on
+ *   it, so the server logs nothing), its JVM flags, and otherwise the JVM's own defaults (on this
+ *   machine: G1, heap up to a quarter of the memory). The main class is ZooKeeperServerMain, which
+ *   the package's QuorumPeerMain runs anyway for a standalone configuration.
+ * - Ensemble as `node bin/ensemble.js server` (compiled, from dist/), or from src/ through tsx.
+ *
+ * bench:client keeps its own older set-up (startBenchServer): the test launcher's small JVM for
+ * ZooKeeper, Ensemble from source, both without fsync.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,33 +22,206 @@ import { freePort } from '../test/support/ports.ts';
 import { fourLetterWord, startZooKeeper } from '../test/support/zookeeper.ts';
 
 export type ServerKind = 'zookeeper' | 'ensemble';
-
-export interface BenchServer {
-  kind: ServerKind;
-  connectString: string;
-  /** The server's process id (for the report, and for anyone watching it with top). */
-  pid: number | undefined;
-  stop(): Promise<void>;
-}
+export const SERVER_KINDS: readonly ServerKind[] = ['zookeeper', 'ensemble'];
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const READY_TIMEOUT_MS = 30_000;
+const HOST = '127.0.0.1';
+const JAVA = existsSync('/usr/bin/java') ? '/usr/bin/java' : 'java';
+/** zkEnv.sh's CLASSPATH. */
+const ZOOKEEPER_PACKAGE_CLASSPATH = '/etc/zookeeper/conf:/usr/share/java/zookeeper.jar';
+const ZOOKEEPER_MAIN = 'org.apache.zookeeper.server.ZooKeeperServerMain';
+const OUTPUT_LIMIT = 16 * 1024;
 
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export async function startBenchServer(kind: ServerKind): Promise<BenchServer> {
+/** A deadline to race a process's exit against: it does not keep this process alive by itself. */
+function deadline(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+export interface ServerProcessOptions {
+  /** fdatasync before replying to a write: the default of both servers. */
+  fsync: boolean;
+  /** Ensemble compiled (dist/, after `npm run build`) or src/ through tsx. */
+  ensembleFrom: 'dist' | 'source';
+  /** More configuration for both servers (zoo.cfg keys), e.g. snapCount. */
+  properties?: Readonly<Record<string, string>>;
+}
+
+/**
+ * One server's process and data directory. The process can be stopped and started again on the
+ * same data; dispose() stops it and deletes the directory.
+ */
+export class BenchServer {
+  private child: ChildProcess | null = null;
+  private exited: Promise<void> = Promise.resolve();
+  private output = '';
+
+  private constructor(
+    readonly kind: ServerKind,
+    readonly port: number,
+    /** Everything of this server: zoo.cfg (ZooKeeper), data/, logs. */
+    readonly dir: string,
+    /** The command line, for the report: [executable, ...args]. */
+    readonly command: readonly string[],
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  static async create(kind: ServerKind, opts: ServerProcessOptions): Promise<BenchServer> {
+    const port = await freePort();
+    const dir = await mkdtemp(join(tmpdir(), `bench-${kind}-`));
+    const dataDir = join(dir, 'data');
+    await mkdir(dataDir);
+    const properties: Record<string, string> = {
+      clientPortAddress: HOST,
+      // Every load session comes from 127.0.0.1; ZooKeeper's default allows 60 per address.
+      maxClientCnxns: '0',
+      ...(opts.fsync ? {} : { forceSync: 'no' }),
+      ...opts.properties,
+    };
+    if (kind === 'zookeeper') {
+      const cfg = join(dir, 'zoo.cfg');
+      const lines = {
+        tickTime: '2000', dataDir, clientPort: String(port),
+        // Otherwise every instance wants port 8080.
+        'admin.enableServer': 'false',
+        ...properties,
+      };
+      await writeFile(cfg, Object.entries(lines).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+      const command = [
+        JAVA,
+        // What zkServer.sh passes (JVMFLAGS is empty in the package's environment file).
+        `-Dzookeeper.log.dir=${dir}`, '-Dzookeeper.log.file=zookeeper.log',
+        '-XX:+HeapDumpOnOutOfMemoryError', '-XX:OnOutOfMemoryError=kill -9 %p',
+        '-cp', ZOOKEEPER_PACKAGE_CLASSPATH,
+        '-Dcom.sun.management.jmxremote', '-Dcom.sun.management.jmxremote.local.only=true',
+        ZOOKEEPER_MAIN, cfg,
+      ];
+      return new BenchServer(kind, port, dir, command, process.env);
+    }
+    const entry = opts.ensembleFrom === 'dist' ? [join(REPO_ROOT, 'bin/ensemble.js')] : ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts')];
+    if (opts.ensembleFrom === 'dist' && !existsSync(join(REPO_ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: npm run build first');
+    const command = [
+      process.execPath, ...entry, 'server', '--port', String(port), '--data-dir', dataDir,
+      ...Object.entries(properties).flatMap(([k, v]) => ['--property', `${k}=${v}`]),
+    ];
+    return new BenchServer(kind, port, dir, command, process.env);
+  }
+
+  get connectString(): string {
+    return `${HOST}:${this.port}`;
+  }
+
+  get host(): string {
+    return HOST;
+  }
+
+  /** The process id (for a JVM, the JVM's own: it is spawned directly, not through a script). */
+  get pid(): number | undefined {
+    return this.running() ? this.child?.pid : undefined;
+  }
+
+  /** The last lines the process wrote, for error messages. */
+  get recentOutput(): string {
+    return this.output;
+  }
+
+  running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Spawns the process without waiting for it to serve. */
+  spawn(): void {
+    if (this.running()) throw new Error(`${this.kind} is already running`);
+    const [exe, ...args] = this.command;
+    // ZooKeeper runs in its own directory (a heap dump would land there); Ensemble from the
+    // repository, where `--import tsx` resolves.
+    const cwd = this.kind === 'zookeeper' ? this.dir : REPO_ROOT;
+    const child = spawn(exe, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: this.env });
+    this.output = '';
+    const collect = (d: Buffer): void => {
+      this.output = (this.output + d.toString('utf8')).slice(-OUTPUT_LIMIT);
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    this.exited = new Promise<void>((r) => {
+      child.once('exit', () => r());
+      child.once('error', () => r());
+    });
+    this.child = child;
+  }
+
+  /** Waits until `srvr` answers with a Mode: line, asked on a fresh connection each time. */
+  async waitReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!this.running()) {
+        throw new Error(`${this.kind} exited before serving (code ${this.child?.exitCode}, signal ${this.child?.signalCode})\n${this.output}`);
+      }
+      const answer = await fourLetterWord(HOST, this.port, 'srvr', 1_000).catch(() => '');
+      if (/^Mode: /m.test(answer)) return;
+      if (Date.now() > deadline) throw new Error(`${this.kind} not serving on ${this.connectString} within ${timeoutMs} ms\n${this.output}`);
+      await delay(50);
+    }
+  }
+
+  async start(timeoutMs = 60_000): Promise<void> {
+    this.spawn();
+    try {
+      await this.waitReady(timeoutMs);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after 20 s; the data directory stays. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child === null) return;
+    if (this.running() && child.pid !== undefined) {
+      child.kill('SIGTERM');
+      if (!(await Promise.race([this.exited.then(() => true), deadline(20_000).then(() => false)]))) {
+        if (this.running()) child.kill('SIGKILL');
+      }
+      await this.exited;
+    }
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+    this.child = null;
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** What bench:client loads: the server with its older set-up (see the top of this file). */
+export interface ClientBenchServer {
+  kind: ServerKind;
+  connectString: string;
+  pid: number | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startBenchServer(kind: ServerKind): Promise<ClientBenchServer> {
   if (kind === 'zookeeper') {
     const zk = await startZooKeeper();
     return { kind, connectString: zk.connectString, pid: await zooKeeperPid(zk.port), stop: () => zk.stop() };
   }
-  return startEnsembleProcess();
+  const server = await BenchServer.create('ensemble', { fsync: false, ensembleFrom: 'source' });
+  await server.start(30_000).catch(async (err: unknown) => {
+    await server.dispose();
+    throw err;
+  });
+  return { kind, connectString: server.connectString, pid: server.pid, stop: () => server.dispose() };
 }
 
 /** startZooKeeper does not expose its JVM's pid: find it by the port in the JVM's command line (best effort). */
 async function zooKeeperPid(port: number): Promise<number | undefined> {
-  const { readdir, readFile } = await import('node:fs/promises');
   for (const entry of await readdir('/proc').catch(() => [] as string[])) {
     if (!/^\d+$/.test(entry)) continue;
     const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
@@ -48,68 +232,4 @@ async function zooKeeperPid(port: number): Promise<number | undefined> {
     if (text.includes(`clientPort=${port}\n`)) return Number(entry);
   }
   return undefined;
-}
-
-/** `node --import tsx src/cli/main.ts server` on a free loopback port with a private data directory. */
-async function startEnsembleProcess(): Promise<BenchServer> {
-  const host = '127.0.0.1';
-  const port = await freePort();
-  const dataDir = await mkdtemp(join(tmpdir(), 'ensemble-bench-'));
-  const args = [
-    '--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'server',
-    '--port', String(port), '--data-dir', dataDir,
-    '--property', `clientPortAddress=${host}`,
-    '--property', 'maxClientCnxns=0',
-    // As the ZooKeeper launcher configures it: no fsync per write, so that setData measures the
-    // client and the network path rather than the disk.
-    '--property', 'forceSync=no',
-  ];
-  const child: ChildProcess = spawn(process.execPath, args, {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ENSEMBLE_LOG_LEVEL: process.env.ENSEMBLE_LOG_LEVEL ?? 'warn' },
-  });
-  let output = '';
-  const collect = (d: Buffer): void => {
-    output = (output + d.toString('utf8')).slice(-16 * 1024);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const exited = new Promise<void>((r) => {
-    child.once('exit', () => r());
-    child.once('error', () => r());
-  });
-  const alive = (): boolean => child.exitCode === null && child.signalCode === null;
-
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    if (child.pid !== undefined && alive()) {
-      process.kill(child.pid, 'SIGTERM');
-      if (!(await Promise.race([exited.then(() => true), delay(5_000).then(() => false)]))) {
-        if (alive()) process.kill(child.pid, 'SIGKILL');
-        await exited;
-      }
-    }
-    child.stdout?.destroy();
-    child.stderr?.destroy();
-    await rm(dataDir, { recursive: true, force: true });
-  };
-
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    if (!alive()) {
-      await stop();
-      throw new Error(`ensemble server exited before becoming ready (code ${child.exitCode}, signal ${child.signalCode})\n${output}`);
-    }
-    const answer = await fourLetterWord(host, port, 'srvr', 1_000).catch(() => '');
-    if (/^Mode: /m.test(answer)) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`ensemble server not ready on ${host}:${port} within ${READY_TIMEOUT_MS} ms\n${output}`);
-    }
-    await delay(100);
-  }
-  return { kind: 'ensemble', connectString: `${host}:${port}`, pid: child.pid, stop };
 }

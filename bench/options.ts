@@ -1,0 +1,126 @@
+/** The command line of `npm run bench`. */
+import { parseArgs } from 'node:util';
+import { LOAD_CLIENTS, LOAD_WORKLOADS, type LoadClient, type LoadWorkload } from './load-protocol.ts';
+
+export const BIG_TREE_WORKLOADS = ['startup', 'memory'] as const;
+export type BigTreeWorkload = (typeof BIG_TREE_WORKLOADS)[number];
+export type Workload = LoadWorkload | BigTreeWorkload;
+export const WORKLOADS: readonly Workload[] = [...LOAD_WORKLOADS, ...BIG_TREE_WORKLOADS];
+
+export const BIG_ZNODES = 1_000_000;
+
+export const USAGE = `usage: npm run bench -- [options]
+
+Apache ZooKeeper 3.8 and Ensemble, each in its own process with fsync on, loaded in turn by the
+same load processes; every workload runs against both in every round, alternating which goes first.
+
+  --workloads LIST   ${WORKLOADS.join(',')}
+                     (default: all but startup,memory, which need --big or --znodes)
+  --clients LIST     run these load clients on every workload that supports them, out of
+                     ${LOAD_CLIENTS.join(', ')} (raw-socket: no library, reads only
+                     error codes). Default: our client everywhere, node-zookeeper-client on
+                     read and write, raw-socket on read, write and get-children
+  --rounds N         rounds (default 3); each cell is the median over them
+  --procs N          load processes (default 2)
+  --sessions N       sessions per load process (default 4)
+  --inflight N       requests outstanding in total, spread evenly over all sessions (default 256)
+  --duration S       measured window per measurement, seconds (default 5)
+  --ops N            instead of --duration: a window of at least N operations
+  --warmup S         load before the window opens, seconds (default 2)
+  --server-warmup S  a discarded round 0 before the measured ones: S seconds of every workload on
+                     both servers, so that both (the JVM's JIT above all) are warm (default 3;
+                     0 skips it)
+  --children N       children of the get-children znode (default 10000)
+  --big              startup and memory with 1,000,000 znodes (slow: minutes)
+  --znodes N         startup and memory with N znodes
+  --quick            a smoke run: 1 round, 0.3 s warm-up, 0.5 s windows, no round 0 (explicit
+                     options win)
+  --out FILE         also write every measurement and the summary as JSON
+`;
+
+export interface BenchOptions {
+  workloads: Workload[];
+  /** Load clients asked for; null: each workload's default ones. */
+  clients: LoadClient[] | null;
+  rounds: number;
+  procs: number;
+  sessionsPerProc: number;
+  inflightTotal: number;
+  durationMs: number;
+  opsTarget: number | null;
+  warmupMs: number;
+  /** Windows of the discarded round 0; 0: no round 0. */
+  serverWarmupMs: number;
+  children: number;
+  /** Znodes of the startup and memory workloads; 0 when they do not run. */
+  bigTreeZnodes: number;
+  quick: boolean;
+  out: string | null;
+}
+
+/** The options, or null when only the usage was asked for. */
+export function parseOptions(argv: readonly string[]): BenchOptions | null {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      workloads: { type: 'string' },
+      clients: { type: 'string' },
+      rounds: { type: 'string' },
+      procs: { type: 'string' },
+      sessions: { type: 'string' },
+      inflight: { type: 'string' },
+      duration: { type: 'string' },
+      ops: { type: 'string' },
+      warmup: { type: 'string' },
+      'server-warmup': { type: 'string' },
+      children: { type: 'string' },
+      big: { type: 'boolean', default: false },
+      znodes: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return null;
+  const quick = values.quick;
+  const number = (name: string, v: string | undefined, fallback: number, min: number, integer = true): number => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) throw new Error(`--${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got "${v}"`);
+    return n;
+  };
+  const list = <T extends string>(name: string, v: string, allowed: readonly T[]): T[] => {
+    const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    for (const s of items) if (!allowed.includes(s as T)) throw new Error(`--${name}: "${s}" is not one of ${allowed.join(', ')}`);
+    if (items.length === 0) throw new Error(`--${name} is empty`);
+    return allowed.filter((a) => items.includes(a));
+  };
+
+  let bigTreeZnodes = number('znodes', values.znodes, values.big ? BIG_ZNODES : 0, 1);
+  let workloads: Workload[];
+  if (values.workloads === undefined) {
+    workloads = WORKLOADS.filter((w) => bigTreeZnodes > 0 || !(BIG_TREE_WORKLOADS as readonly string[]).includes(w));
+  } else {
+    workloads = list('workloads', values.workloads, WORKLOADS);
+    if (bigTreeZnodes === 0 && workloads.some((w) => (BIG_TREE_WORKLOADS as readonly string[]).includes(w))) bigTreeZnodes = BIG_ZNODES;
+  }
+  if (!workloads.some((w) => (BIG_TREE_WORKLOADS as readonly string[]).includes(w))) bigTreeZnodes = 0;
+  return {
+    workloads,
+    clients: values.clients === undefined ? null : list('clients', values.clients, LOAD_CLIENTS),
+    rounds: number('rounds', values.rounds, quick ? 1 : 3, 1),
+    procs: number('procs', values.procs, 2, 1),
+    sessionsPerProc: number('sessions', values.sessions, 4, 1),
+    inflightTotal: number('inflight', values.inflight, 256, 1),
+    durationMs: number('duration', values.duration, quick ? 0.5 : 5, 0.1, false) * 1000,
+    opsTarget: values.ops === undefined ? null : number('ops', values.ops, 0, 1),
+    warmupMs: number('warmup', values.warmup, quick ? 0.3 : 2, 0, false) * 1000,
+    serverWarmupMs: number('server-warmup', values['server-warmup'], quick ? 0 : 3, 0, false) * 1000,
+    children: number('children', values.children, 10_000, 0),
+    bigTreeZnodes,
+    quick,
+    out: values.out ?? null,
+  };
+}
