@@ -11,7 +11,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { BIG_TREE_SERVER_PROPERTIES, buildBigTree, restartToFirstReplyMs, type BigTree } from './big-tree.ts';
 import { loadOurClient } from './client-sessions.ts';
-import { DEFAULT_CLIENTS, LOAD_WORKLOADS, SUPPORTED_CLIENTS, type LoadClient, type LoadWorkload } from './load-protocol.ts';
+import { LOAD_WORKLOADS, SUPPORTED_CLIENTS, type LoadClient, type LoadWorkload } from './load-protocol.ts';
 import { liveLoadPids, runLoad, type LoadMeasurement } from './load-run.ts';
 import { describeMachine, describeSource } from './machine.ts';
 import { parseOptions, USAGE, type BenchOptions } from './options.ts';
@@ -51,7 +51,7 @@ function serverOrder(round: number): ServerKind[] {
 }
 
 function clientsFor(workload: LoadWorkload, opts: BenchOptions): readonly LoadClient[] {
-  return opts.clients === null ? DEFAULT_CLIENTS[workload] : SUPPORTED_CLIENTS[workload].filter((c) => opts.clients!.includes(c));
+  return opts.clients === null ? SUPPORTED_CLIENTS[workload] : SUPPORTED_CLIENTS[workload].filter((c) => opts.clients!.includes(c));
 }
 
 function describeMeasurement(m: LoadMeasurement): string {

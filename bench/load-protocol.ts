@@ -10,25 +10,15 @@ export type LoadWorkload = (typeof LOAD_WORKLOADS)[number];
 export const LOAD_CLIENTS = ['ensemble', 'node-zookeeper-client', 'raw-socket'] as const;
 export type LoadClient = (typeof LOAD_CLIENTS)[number];
 
-/** The clients a workload can run with. */
-export const SUPPORTED_CLIENTS: Readonly<Record<LoadWorkload, readonly LoadClient[]>> = {
-  read: LOAD_CLIENTS,
-  write: LOAD_CLIENTS,
-  mixed: ['ensemble'],
-  'create-delete': ['ensemble'],
-  'get-children': ['ensemble', 'raw-socket'],
-  watch: ['ensemble'],
-  connect: ['ensemble'],
-};
-
 /**
- * The clients a workload runs with unless told otherwise. read and write also run with a
- * third-party client, so that their result does not rest on ours alone, and with no library at
- * all, which costs the load processes least and so leaves the most CPU to the server (on two cores
- * a client library's CPU is CPU the server does not get). get-children also runs with no library:
- * decoding 10,000 names costs a client about as much as the server spends on the reply.
+ * The clients a workload can run with, and runs with unless told otherwise. read and write also
+ * run with a third-party client, so that their result does not rest on ours alone, and with no
+ * library at all, which costs the load processes least and so leaves the most CPU to the server
+ * (on two cores a client library's CPU is CPU the server does not get). get-children also runs
+ * with no library: decoding 10,000 names costs a client about as much as the server spends on the
+ * reply.
  */
-export const DEFAULT_CLIENTS: Readonly<Record<LoadWorkload, readonly LoadClient[]>> = {
+export const SUPPORTED_CLIENTS: Readonly<Record<LoadWorkload, readonly LoadClient[]>> = {
   read: LOAD_CLIENTS,
   write: LOAD_CLIENTS,
   mixed: ['ensemble'],
