@@ -139,6 +139,7 @@ export class ZooKeeperClient extends EventEmitter {
   /** Resolves once the first session is established (and its initial credentials accepted). */
   readonly ready: Promise<void>;
   private settleReady!: (err?: unknown) => void;
+  private readySettled = false;
 
   constructor(connectString: string, options: ConnectOptions = {}) {
     super();
@@ -160,6 +161,7 @@ export class ZooKeeperClient extends EventEmitter {
     this.ready = new Promise<void>((resolve, reject) => {
       this.settleReady = (err?: unknown) => {
         this.settleReady = () => {};
+        this.readySettled = true;
         if (err === undefined) resolve();
         else reject(err);
       };
@@ -837,14 +839,17 @@ export class ZooKeeperClient extends EventEmitter {
   }
 
   /** The session is over: everything pending fails, watchers hear it once, no reconnection follows. */
-  private end(state: 'Expired' | 'Closed' | 'AuthFailed', error: ZooKeeperError): void {
+  private end(state: 'Expired' | 'Closed' | 'AuthFailed', errorOf: ZooKeeperError | (() => ZooKeeperError)): void {
     if (this.phase === 'ended') return;
     this.phase = 'ended';
     this.setState(state);
-    this.settleReady(error);
-    for (const req of this.inflight.slice(this.inflightHead)) this.fail(req, error);
-    for (const req of [...this.waiting]) this.fail(req, error);
-    for (const entry of this.auths) for (const w of entry.waiters.splice(0)) this.dispatcher.result(() => w.reject(error));
+    // Made only when something is left to fail: an Error captures a stack, and a plain close has nothing.
+    let made: ZooKeeperError | undefined;
+    const error = (): ZooKeeperError => (made ??= typeof errorOf === 'function' ? errorOf() : errorOf);
+    if (!this.readySettled) this.settleReady(error());
+    for (const req of this.inflight.slice(this.inflightHead)) this.fail(req, error());
+    for (const req of [...this.waiting]) this.fail(req, error());
+    for (const entry of this.auths) for (const w of entry.waiters.splice(0)) this.dispatcher.result(() => w.reject(error()));
     const event = { type: 'None' as const, state, path: null };
     for (const w of this.watches.clear()) this.dispatcher.listener(() => w(event));
     this.wake?.();
@@ -859,7 +864,7 @@ export class ZooKeeperClient extends EventEmitter {
       const timeoutMs = Math.min(CLOSE_TIMEOUT_MS, this.negotiatedTimeoutMs || CLOSE_TIMEOUT_MS);
       await this.submit(OpCode.closeSession, () => {}, () => {}, { timeoutMs }, undefined, true).catch(() => {});
     }
-    this.end('Closed', new SessionExpiredError(Err.SESSIONEXPIRED, undefined, 'client closed'));
+    this.end('Closed', () => new SessionExpiredError(Err.SESSIONEXPIRED, undefined, 'client closed'));
     // Resolve after the Closed state has been delivered.
     await new Promise<void>((resolve) => this.dispatcher.result(resolve));
   }

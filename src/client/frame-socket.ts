@@ -14,9 +14,16 @@ export interface FrameHandlers {
   closed(error?: Error): void;
 }
 
+/**
+ * Every socket reads into this one buffer: a read is handled synchronously (whatever a result
+ * keeps is copied, and a partial frame is copied out before the callback returns), so no socket
+ * needs its own.
+ */
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
+
 export class FrameSocket {
-  /** Encode outgoing frames here (beginFrame / endFrame), then call scheduleFlush(). */
-  readonly out = new JuteWriter(16 * 1024);
+  /** Encode outgoing frames here (beginFrame / endFrame), then call scheduleFlush(). It grows as needed. */
+  readonly out = new JuteWriter(1024);
   private readonly decoder: FrameDecoder;
   private readonly socket: Socket;
   private flushScheduled = false;
@@ -26,10 +33,7 @@ export class FrameSocket {
 
   constructor(host: string, port: number, maxFrameBytes: number, private readonly handlers: FrameHandlers) {
     this.decoder = new FrameDecoder(maxFrameBytes);
-    // Reads land in one reused buffer, without a stream chunk or a new buffer per read. Frames are
-    // handled synchronously (whatever a result keeps is copied), and a partial frame is copied out
-    // before the next read.
-    const readBuffer = Buffer.allocUnsafe(64 * 1024);
+    // Reads land in the shared buffer, without a stream chunk or a new buffer per read.
     this.socket = netConnect({
       host, port, noDelay: true,
       onread: { buffer: readBuffer, callback: (n: number) => {

@@ -24,7 +24,7 @@ export interface ServerConfig {
   containerCheckIntervalMs: number;
   /** Writes allowed in flight per connection before reading from it pauses. */
   maxOutstandingPerConnection: number;
-  /** fdatasync the log before replying (forceSync=no: tests only). */
+  /** Log writes durable before replying (forceSync=no: tests only). */
   forceSync: boolean;
   /** Txns between snapshots (each interval drawn from (snapCount/2, snapCount]). */
   snapCount: number;

@@ -11,13 +11,15 @@
 import { JuteWriter } from '../../protocol/jute.ts';
 
 const CHUNK_BYTES = 16 * 1024;
+const INITIAL_BYTES = 1024;
 
 export class OutputBuffer extends JuteWriter {
   /** Offset of the first byte not yet taken. */
   private taken = 0;
 
   constructor() {
-    super(CHUNK_BYTES);
+    // Most connections only ever hold a reply or two at a time; the first larger turn grows it.
+    super(INITIAL_BYTES);
   }
 
   /** Bytes encoded and not yet taken. */
