@@ -25,7 +25,7 @@ export const SUPPORTED_CLIENTS: Readonly<Record<LoadWorkload, readonly LoadClien
   'create-delete': ['ensemble'],
   'get-children': ['ensemble', 'raw-socket'],
   watch: ['ensemble'],
-  connect: ['ensemble'],
+  connect: ['ensemble', 'raw-socket'],
 };
 
 /** The znodes, created by the driver before the first measurement (see setup.ts). */

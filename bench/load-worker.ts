@@ -13,10 +13,13 @@
 import { performance } from 'node:perf_hooks';
 import { openSession, loadOurClient, type ClientSession, type Requests } from './client-sessions.ts';
 import { LatencyHistogram } from './latency-histogram.ts';
+import { rawConnectClose } from './raw-socket.ts';
 import {
   CHILDREN_PARENT, CREATE_DELETE_PARENT, DATA_PATH, WATCH_PARENT,
   type DriverMessage, type LoadParams, type LoadProcessResult, type WorkerMessage,
 } from './load-protocol.ts';
+
+const CONNECT_SESSION_TIMEOUT_MS = 30_000;
 
 /** What the process measures: operations completed inside the window, and their latencies. */
 class Window {
@@ -189,13 +192,12 @@ async function startWatchPairs(params: LoadParams, window: Window, fail: (err: u
 
 /** `sessions` loops, each: connect (a new session), close it, again. Latency: connect + close. */
 async function startConnectLoops(params: LoadParams, window: Window, fail: (err: unknown) => void): Promise<Load> {
-  const { connect } = await loadOurClient(params.clientModule);
+  const cycle = await connectCloseCycle(params);
   let stopped = false;
   const loops = Array.from({ length: params.sessions }, async () => {
     while (!stopped) {
       const t0 = performance.now();
-      const zk = await connect(params.connectString, { sessionTimeoutMs: 30_000, connectTimeoutMs: 15_000 });
-      await zk.close();
+      await cycle();
       window.record((performance.now() - t0) * 1000);
     }
   });
@@ -205,6 +207,19 @@ async function startConnectLoops(params: LoadParams, window: Window, fail: (err:
       stopped = true;
       await running;
     },
+  };
+}
+
+/** One session opened and closed, with the load client asked for. */
+async function connectCloseCycle(params: LoadParams): Promise<() => Promise<void>> {
+  if (params.client === 'raw-socket') {
+    const [host, port] = params.connectString.split(',')[0].split(':');
+    return () => rawConnectClose(host, Number(port), CONNECT_SESSION_TIMEOUT_MS);
+  }
+  const { connect } = await loadOurClient(params.clientModule);
+  return async () => {
+    const zk = await connect(params.connectString, { sessionTimeoutMs: CONNECT_SESSION_TIMEOUT_MS, connectTimeoutMs: 15_000 });
+    await zk.close();
   };
 }
 

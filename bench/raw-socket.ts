@@ -63,6 +63,45 @@ export function connectRequestFrame(timeoutMs: number): Buffer {
   return frame;
 }
 
+/**
+ * One session's life with no library: connect, handshake, closeSession, and once its reply is in,
+ * the socket closed. Resolves when the reply to closeSession has arrived.
+ */
+export function rawConnectClose(host: string, port: number, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host, port, noDelay: true });
+    let got: Buffer | null = null;
+    let handshaken = false;
+    socket.on('connect', () => socket.write(connectRequestFrame(timeoutMs)));
+    socket.on('error', reject);
+    socket.on('close', () => reject(new Error('raw-socket: the server closed the connection before answering closeSession')));
+    socket.on('data', (chunk: Buffer) => {
+      got = got === null ? chunk : Buffer.concat([got, chunk]);
+      while (got.length >= 4 && got.length >= 4 + got.readInt32BE(0)) {
+        const len = got.readInt32BE(0);
+        if (!handshaken) {
+          handshaken = true;
+          if (got.readInt32BE(8) <= 0) return socket.destroy(new Error('raw-socket: the server refused the session'));
+          socket.write(closeSessionFrame(1));
+        } else if (got.readInt32BE(4) === 1) {
+          socket.removeAllListeners('close');
+          socket.destroy();
+          return resolve();
+        }
+        got = got.subarray(4 + len);
+      }
+    });
+  });
+}
+
+function closeSessionFrame(xid: number): Buffer {
+  const frame = Buffer.alloc(12);
+  frame.writeInt32BE(8, 0);
+  frame.writeInt32BE(xid, 4);
+  frame.writeInt32BE(OP_CLOSE_SESSION, 8);
+  return frame;
+}
+
 export class RawSession {
   private out = Buffer.allocUnsafe(64 * 1024);
   private outLen = 0;
@@ -131,12 +170,8 @@ export class RawSession {
   }
 
   async close(): Promise<void> {
-    const frame = Buffer.alloc(12);
-    frame.writeInt32BE(8, 0);
-    frame.writeInt32BE(this.xid + 1, 4);
-    frame.writeInt32BE(OP_CLOSE_SESSION, 8);
     this.flush();
-    this.socket.end(frame);
+    this.socket.end(closeSessionFrame(this.xid + 1));
     await Promise.race([once(this.socket, 'close'), new Promise((r) => setTimeout(r, 2_000))]);
     this.socket.destroy();
   }
