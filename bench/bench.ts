@@ -16,7 +16,7 @@ import { liveLoadPids, runLoad, type LoadMeasurement } from './load-run.ts';
 import { describeMachine, describeSource } from './machine.ts';
 import { parseOptions, USAGE, type BenchOptions } from './options.ts';
 import {
-  evaluateTargets, renderDetailTable, renderSummaryTable, renderTargetTable, summarizeBigTree, summarizeLoad,
+  evaluateTargets, renderDetailTable, renderFloorTable, renderSummaryTable, renderTargetTable, summarizeBigTree, summarizeLoad,
   type BigTreeMeasurement, type RoundMeasurement,
 } from './report.ts';
 import { BenchServer, REPO_ROOT, SERVER_KINDS, type ServerKind } from './servers.ts';
@@ -45,9 +45,12 @@ async function disposeServer(server: BenchServer): Promise<void> {
   liveServers.delete(server);
 }
 
-/** ZooKeeper first in odd rounds, Ensemble first in even ones. */
-function serverOrder(round: number): ServerKind[] {
-  return round % 2 === 1 ? [...SERVER_KINDS] : [...SERVER_KINDS].reverse();
+/** The workloads the no-logic server can answer (getData, setData, sessions). */
+const FLOOR_WORKLOADS: readonly LoadWorkload[] = ['read', 'write', 'mixed', 'connect'];
+
+/** ZooKeeper first in odd rounds, Ensemble (or the floor) first in even ones. */
+function serverOrder(round: number, kinds: readonly ServerKind[]): ServerKind[] {
+  return round % 2 === 1 ? [...kinds] : [...kinds].reverse();
 }
 
 function clientsFor(workload: LoadWorkload, opts: BenchOptions): readonly LoadClient[] {
@@ -66,11 +69,13 @@ async function runLoadWorkloads(opts: BenchOptions, workloads: readonly LoadWork
   const servers = new Map<ServerKind, BenchServer>();
   try {
     const { connect } = await loadOurClient(CLIENT_MODULE);
-    for (const kind of SERVER_KINDS) {
+    const kinds: readonly ServerKind[] = opts.floor ? [...SERVER_KINDS, 'node-floor'] : SERVER_KINDS;
+    for (const kind of kinds) {
       const server = await createServer(kind, 'load');
       servers.set(kind, server);
       await server.start();
       log(`${kind}: pid ${server.pid} on ${server.connectString}`);
+      if (kind === 'node-floor') continue;
       const zk = await connect(server.connectString);
       await createWorkloadZnodes(zk, PAYLOAD, workloads.includes('get-children') ? opts.children : 0);
       await zk.close();
@@ -80,7 +85,8 @@ async function runLoadWorkloads(opts: BenchOptions, workloads: readonly LoadWork
       const warmup = round === 0;
       for (const workload of workloads) {
         for (const client of clientsFor(workload, opts)) {
-          for (const kind of serverOrder(round)) {
+          for (const kind of serverOrder(round, [...servers.keys()])) {
+            if (kind === 'node-floor' && !FLOOR_WORKLOADS.includes(workload)) continue;
             const m = await runLoad(servers.get(kind)!, {
               workload, client, procs: opts.procs, sessionsPerProc: opts.sessionsPerProc, inflightTotal: opts.inflightTotal,
               warmupMs: warmup ? 0 : opts.warmupMs, durationMs: warmup ? opts.serverWarmupMs : opts.durationMs, opsTarget: warmup ? null : opts.opsTarget,
@@ -116,7 +122,7 @@ async function runBigTreeWorkloads(opts: BenchOptions): Promise<BigTreeMeasureme
     const startupMs = new Map<ServerKind, number[]>(SERVER_KINDS.map((k) => [k, []]));
     if (opts.workloads.includes('startup')) {
       for (let round = 1; round <= opts.rounds; round++) {
-        for (const kind of serverOrder(round)) {
+        for (const kind of serverOrder(round, SERVER_KINDS)) {
           const ms = await restartToFirstReplyMs(trees.get(kind)!, CLIENT_MODULE);
           startupMs.get(kind)!.push(ms);
           log(`round ${round}/${opts.rounds} startup ${kind.padEnd(9)} ${fmt(ms, 0)} ms from spawn to the first reply`);
@@ -212,6 +218,7 @@ async function main(): Promise<void> {
     renderSummaryTable(rows),
     '',
     ...(loadMeasurements.length > 0 ? [renderDetailTable(rows), ''] : []),
+    ...(rows.some((r) => r.floor) ? ['A server with no logic (--floor), beside both:', '', renderFloorTable(rows), ''] : []),
     renderTargetTable(targets),
     '',
   ];

@@ -35,6 +35,8 @@ same load processes; every workload runs against both in every round, alternatin
   --znodes N         startup and memory with N znodes
   --quick            a smoke run: 1 round, 0.3 s warm-up, 0.5 s windows, no round 0 (explicit
                      options win)
+  --floor            also load a server with no logic (bench/floor-server.ts) on read, write,
+                     mixed and connect: what Node and the kernel alone cost per operation here
   --out FILE         also write every measurement and the summary as JSON
 `;
 
@@ -55,6 +57,8 @@ export interface BenchOptions {
   /** Znodes of the startup and memory workloads; 0 when they do not run. */
   bigTreeZnodes: number;
   quick: boolean;
+  /** Also measure the no-logic server (bench/floor-server.ts). */
+  floor: boolean;
   out: string | null;
 }
 
@@ -77,6 +81,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
       big: { type: 'boolean', default: false },
       znodes: { type: 'string' },
       quick: { type: 'boolean', default: false },
+      floor: { type: 'boolean', default: false },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -121,6 +126,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
     children: number('children', values.children, 10_000, 0),
     bigTreeZnodes,
     quick,
+    floor: values.floor,
     out: values.out ?? null,
   };
 }

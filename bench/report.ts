@@ -54,6 +54,8 @@ export interface SummaryRow {
   ensemble: ServerCell | null;
   /** Ensemble's median / ZooKeeper's. */
   ratio: number;
+  /** The no-logic server (`--floor`), when it ran this row. */
+  floor?: ServerCell | null;
 }
 
 const NO_LATENCY = { p50Us: NaN, p99Us: NaN, p999Us: NaN, serverCpuUsPerOp: NaN, clientCpuUsPerOp: NaN, loadCpuShare: NaN, serverCores: NaN, loadCores: NaN, otherCores: NaN };
@@ -96,7 +98,8 @@ export function summarizeLoad(measurements: readonly RoundMeasurement[]): Summar
       loadCell(measurements.filter((m) => m.workload === workload && m.client === client && m.server === server), value);
     const zookeeper = of('zookeeper');
     const ensemble = of('ensemble');
-    rows.push({ workload, client, metric, higherIsBetter, zookeeper, ensemble, ratio: ratio(ensemble?.median ?? NaN, zookeeper?.median ?? NaN) });
+    const floor = of('node-floor');
+    rows.push({ workload, client, metric, higherIsBetter, zookeeper, ensemble, ratio: ratio(ensemble?.median ?? NaN, zookeeper?.median ?? NaN), ...(floor ? { floor } : {}) });
   }
   return rows;
 }
@@ -209,7 +212,7 @@ export function renderDetailTable(rows: readonly SummaryRow[]): string {
   const body: string[][] = [];
   for (const r of rows) {
     if (r.client === null) continue;
-    for (const [name, c] of [['ZooKeeper', r.zookeeper], ['Ensemble', r.ensemble]] as const) {
+    for (const [name, c] of [['ZooKeeper', r.zookeeper], ['Ensemble', r.ensemble], ['no-logic floor', r.floor ?? null]] as const) {
       if (c === null) continue;
       body.push([
         rowLabel(r), name, fmt(c.p50Us, 0), fmt(c.p99Us, 0), fmt(c.p999Us, 0), fmt(c.serverCpuUsPerOp), fmt(c.clientCpuUsPerOp),
@@ -217,6 +220,24 @@ export function renderDetailTable(rows: readonly SummaryRow[]): string {
       ]);
     }
   }
+  return markdownTable(header, body, header.map((_, i) => i >= 2));
+}
+
+/**
+ * With `--floor`: the rows the no-logic server ran, beside both servers. floor / ZK is the best
+ * ratio any Node server could show on that row here; Ensemble / floor is what Ensemble's own
+ * work costs.
+ */
+export function renderFloorTable(rows: readonly SummaryRow[]): string {
+  const header = ['workload', 'metric', 'ZooKeeper', 'Ensemble', 'no-logic floor', 'E/Z', 'floor/Z', 'E/floor', 'server CPU µs/op ZK / Ens / floor'];
+  const body = rows.filter((r) => r.floor).map((r) => {
+    const f = r.floor!;
+    const cpu = [r.zookeeper, r.ensemble, f].map((c) => fmt(c?.serverCpuUsPerOp ?? NaN)).join(' / ');
+    return [
+      rowLabel(r), r.metric, fmt(r.zookeeper?.median ?? NaN, 0), fmt(r.ensemble?.median ?? NaN, 0), fmt(f.median, 0),
+      x(r.ratio), x(ratio(f.median, r.zookeeper?.median ?? NaN)), x(ratio(r.ensemble?.median ?? NaN, f.median)), cpu,
+    ];
+  });
   return markdownTable(header, body, header.map((_, i) => i >= 2));
 }
 

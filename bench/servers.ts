@@ -21,7 +21,9 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/support/ports.ts';
 import { fourLetterWord, startZooKeeper } from '../test/support/zookeeper.ts';
 
-export type ServerKind = 'zookeeper' | 'ensemble';
+/** node-floor: bench/floor-server.ts, a server with no logic (for `npm run bench:floor` only). */
+export type ServerKind = 'zookeeper' | 'ensemble' | 'node-floor';
+/** The servers `npm run bench` compares. */
 export const SERVER_KINDS: readonly ServerKind[] = ['zookeeper', 'ensemble'];
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -100,6 +102,9 @@ export class BenchServer {
         ZOOKEEPER_MAIN, cfg,
       ];
       return new BenchServer(kind, port, dir, command, process.env);
+    }
+    if (kind === 'node-floor') {
+      return new BenchServer(kind, port, dir, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'bench/floor-server.ts'), String(port)], process.env);
     }
     const entry = opts.ensembleFrom === 'dist' ? [join(REPO_ROOT, 'bin/ensemble.js')] : ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts')];
     if (opts.ensembleFrom === 'dist' && !existsSync(join(REPO_ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: npm run build first');
