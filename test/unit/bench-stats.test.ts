@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { LatencyHistogram } from '../../bench/latency-histogram.ts';
 import { parseOptions } from '../../bench/options.ts';
 import { parseMachineTicks, parseStatCpuTicks, parseVmRssBytes } from '../../bench/proc.ts';
-import { evaluateTargets, summarizeLoad, type RoundMeasurement } from '../../bench/report.ts';
+import { evaluateTargets, renderFloorTable, summarizeLoad, type RoundMeasurement } from '../../bench/report.ts';
+import type { ServerKind } from '../../bench/servers.ts';
 import { median, percentile, ratio, spread } from '../../bench/stats.ts';
 
 test('median, spread and ratio of round results', () => {
@@ -58,7 +59,7 @@ test('/proc parsing: CPU ticks of a process whose name holds spaces and parenthe
   assert.deepEqual(machine, { busyTicks: 100 + 5 + 50 + 1 + 2 + 3, totalTicks: 100 + 5 + 50 + 1000 + 20 + 1 + 2 + 3 });
 });
 
-function measurement(server: 'zookeeper' | 'ensemble', round: number, opsPerSec: number, p99Us: number, serverCpuUsPerOp: number): RoundMeasurement {
+function measurement(server: ServerKind, round: number, opsPerSec: number, p99Us: number, serverCpuUsPerOp: number): RoundMeasurement {
   return {
     server, round, workload: 'read', client: 'ensemble', ops: opsPerSec * 5, windowMs: 5000, opsPerSec,
     p50Us: p99Us / 4, p99Us, p999Us: p99Us * 2, maxUs: p99Us * 3,
@@ -84,6 +85,21 @@ test('summary rows: medians over rounds, spread, ratio; targets met or not', () 
   assert.equal(find('p99 latency')?.ratio, 800 / 1100);
   assert.equal(find('server CPU')?.met, false); // 12 / 21
   assert.equal(targets.find((t) => t.target.startsWith('startup'))?.met, null);
+});
+
+test('--floor: the no-logic server has its own cell and table, and no part in the targets', () => {
+  const rows = summarizeLoad([
+    measurement('zookeeper', 1, 100, 1000, 20), measurement('ensemble', 1, 300, 900, 10), measurement('node-floor', 1, 400, 500, 5),
+  ]);
+  assert.equal(rows[0].floor?.median, 400);
+  assert.equal(rows[0].ratio, 3);
+  const table = renderFloorTable(rows);
+  const cells = table.split('\n')[2].split('|').map((c) => c.trim()).filter((c) => c !== '');
+  assert.deepEqual(cells, ['read (our client)', 'ops/s', '100', '300', '400', '3.00×', '4.00×', '0.75×', '20.0 / 10.0 / 5.00']);
+  assert.equal(renderFloorTable(summarizeLoad([measurement('zookeeper', 1, 100, 1000, 20)])).split('\n').length, 2); // header only
+  assert.equal(evaluateTargets(rows).find((t) => t.target.startsWith('throughput'))?.ratio, 3);
+  assert.equal(parseOptions(['--floor'])!.floor, true);
+  assert.equal(parseOptions([])!.floor, false);
 });
 
 test('options: quick runs are short; --big and --znodes add the big-tree workloads', () => {
