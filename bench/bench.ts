@@ -48,6 +48,9 @@ async function disposeServer(server: BenchServer): Promise<void> {
 /** The workloads the no-logic server can answer (getData, setData, sessions). */
 const FLOOR_WORKLOADS: readonly LoadWorkload[] = ['read', 'write', 'mixed', 'connect'];
 
+const FLOOR_NOTE = 'A server with no logic (--floor), beside both. It keeps nothing and syncs nothing: on write, mixed ' +
+  'and connect (whose sessions both servers log and sync) it is a bound no durable server reaches.';
+
 /** ZooKeeper first in odd rounds, Ensemble (or the floor) first in even ones. */
 function serverOrder(round: number, kinds: readonly ServerKind[]): ServerKind[] {
   return round % 2 === 1 ? [...kinds] : [...kinds].reverse();
@@ -218,7 +221,7 @@ async function main(): Promise<void> {
     renderSummaryTable(rows),
     '',
     ...(loadMeasurements.length > 0 ? [renderDetailTable(rows), ''] : []),
-    ...(rows.some((r) => r.floor) ? ['A server with no logic (--floor), beside both:', '', renderFloorTable(rows), ''] : []),
+    ...(rows.some((r) => r.floor) ? [FLOOR_NOTE, '', renderFloorTable(rows), ''] : []),
     renderTargetTable(targets),
     '',
   ];
