@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OpCode } from '../../src/protocol/constants.ts';
 import { copiedCapacity, grownCapacity, inHashTableOrder, javaStringHash, spreadHash } from '../../src/server/java-hash.ts';
+import { readSnapshot, writeSnapshot } from '../../src/server/storage/snapshot.ts';
 import { DataTree, EphemeralSet } from '../../src/server/tree/data-tree.ts';
 
 const words = (s: string): string[] => s.split(' ');
@@ -45,14 +50,18 @@ test('EphemeralSet lists paths as (HashSet) clone() does on Java 17', () => {
   assert.deepEqual(t.inZooKeeperOrder(), ['/x/b', '/x/é', '/x/a']);
 });
 
-test('DataTree: ephemerals survive a reload, and an unknown session has none', () => {
-  const tree = new DataTree();
+test('DataTree: ephemerals survive a reload, and an unknown session has none', async () => {
+  const written = new DataTree();
   const owner = 0x1234n;
-  tree.loadNode('/r', { data: null, acl: [], czxid: 1, mzxid: 1, ctime: 0, mtime: 0, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n, pzxid: 1 });
-  for (let i = 0; i < 20; i++) {
-    tree.loadNode(`/r/e${i}`, { data: null, acl: [], czxid: 2, mzxid: 2, ctime: 0, mtime: 0, version: 0, cversion: 0, aversion: 0, ephemeralOwner: owner, pzxid: 2 });
-  }
-  tree.finishLoad(2);
+  const create = (path: string, ephemeralOwner: bigint): void => {
+    const header = { sessionId: owner, cxid: 0, zxid: written.lastProcessedZxid + 1, timeMs: 0, type: OpCode.create };
+    written.apply({ header, txn: { kind: 'create', path, data: null, acl: [], ephemeralOwner, parentCVersion: -1 } });
+  };
+  create('/r', 0n);
+  for (let i = 0; i < 20; i++) create(`/r/e${i}`, owner);
+  const dir = mkdtempSync(join(tmpdir(), 'ensemble-ephemerals-'));
+  const tree = readSnapshot((await writeSnapshot(written, dir)).path, false).tree;
+  rmSync(dir, { recursive: true });
   const listed = tree.ephemeralsInZooKeeperOrder(owner);
   assert.equal(listed.length, 20);
   assert.deepEqual(new Set(listed), new Set(tree.ephemeralsOf(owner)));

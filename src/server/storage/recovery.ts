@@ -7,12 +7,12 @@
  * and the server starts, with a warning. Damage followed by intact records, or in a segment that
  * is not the newest, would mean serving a gap: recovery refuses, with the file and offset.
  */
-import { readFileSync, rmSync, truncateSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, rmSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataTree } from '../tree/data-tree.ts';
 import { hex, listFiles } from './files.ts';
 import { readSnapshot, SnapshotFormatError } from './snapshot.ts';
-import { LogFormatError, LOG_HEADER_BYTES, scanSegment } from './txn-log.ts';
+import { LogFormatError, LOG_HEADER_BYTES, RECORD_HEADER_BYTES, scanSegment } from './txn-log.ts';
 
 export class RecoveryError extends Error {
   constructor(message: string) {
@@ -90,7 +90,7 @@ function replayLog(opts: RecoveryOptions, tree: DataTree, from: number): { repla
   for (let i = Math.max(first, 0); i < segments.length; i++) {
     const seg = segments[i];
     const newest = i === segments.length - 1;
-    const buf = readFileSync(seg.path);
+    const buf = readSegment(seg.path, opts.maxRecordBytes);
     let scan;
     try {
       scan = scanSegment(buf, opts.maxRecordBytes);
@@ -133,6 +133,34 @@ function replayLog(opts: RecoveryOptions, tree: DataTree, from: number): { repla
     }
   }
   return { replayed, lastZxid: last };
+}
+
+const ZEROS = Buffer.alloc(1024 * 1024);
+
+/**
+ * A segment's bytes, but for the zeros that end it (preallocated, often most of it) beyond where a
+ * record could still reach: scanning this gives what scanning the whole file does, without a
+ * buffer the size of the preallocation.
+ */
+function readSegment(path: string, maxRecordBytes: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const chunk = Buffer.allocUnsafe(ZEROS.length);
+    let size = 0;
+    let lastNonZero = -1;
+    for (let n; (n = readSync(fd, chunk, 0, chunk.length, size)) > 0; size += n) {
+      if (chunk.compare(ZEROS, 0, n, 0, n) === 0) continue;
+      let i = n - 1;
+      while (chunk[i] === 0) i--;
+      lastNonZero = size + i;
+    }
+    const buf = Buffer.allocUnsafe(Math.min(size, lastNonZero + 1 + RECORD_HEADER_BYTES + maxRecordBytes));
+    let read = 0;
+    for (let n; read < buf.length && (n = readSync(fd, buf, read, buf.length - read, read)) > 0; ) read += n;
+    return buf.subarray(0, read);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function removeTempFiles(dir: string): void {

@@ -23,8 +23,12 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { JuteError, JuteReader, JuteWriter } from '../../protocol/jute.ts';
 import { readACLs, writeACLs, type ACL } from '../../protocol/records.ts';
+import { ChildSet } from '../tree/child-set.ts';
 import { DataTree, type ZNode } from '../tree/data-tree.ts';
+import { isFrozen, type KeptNode } from '../tree/node-table.ts';
 import { fileName } from './files.ts';
+import { FrozenSnapshot, FrozenSnapshotBuilder } from './frozen-snapshot.ts';
+import { readNodeRecord, RECORD_TAIL_BYTES, recordPath, writeNodeRecord } from './node-record.ts';
 import { fsyncDir } from './txn-log.ts';
 
 export const SNAP_MAGIC = 0x45534e50; // "ESNP"
@@ -79,9 +83,9 @@ export async function writeSnapshot(tree: DataTree, dir: string, timeMs = Date.n
       w.raw(ITEM_BYTES.session).bigLong(id).int(timeoutMs);
       sessions++;
     }
-    const aclRefs = new Map<string, number>();
+    const acls = new AclRefs(w);
     let nodes = 0;
-    const it = tree.nodes.entries();
+    const it = tree.nodes.kept();
     for (let done = false; !done; ) {
       const sliceStart = performance.now();
       for (let n = 0; ; n++) {
@@ -91,7 +95,7 @@ export async function writeSnapshot(tree: DataTree, dir: string, timeMs = Date.n
           done = true;
           break;
         }
-        writeNode(w, next.value[0], next.value[1], aclRefs);
+        writeNode(w, next.value, acls);
         nodes++;
       }
       if (!done) {
@@ -125,17 +129,43 @@ function aclKey(acl: readonly ACL[]): string {
   return key;
 }
 
-function writeNode(w: JuteWriter, path: string, n: ZNode, aclRefs: Map<string, number>): void {
-  const key = aclKey(n.acl);
-  let ref = aclRefs.get(key);
-  if (ref === undefined) {
-    ref = aclRefs.size;
-    aclRefs.set(key, ref);
-    writeACLs(w.raw(ITEM_BYTES.acl).int(ref), n.acl);
+/** Numbers the ACLs of a snapshot, writing each one's item before the first node that uses it. */
+class AclRefs {
+  private readonly byKey = new Map<string, number>();
+  /** For the lists that many nodes share (those of frozen nodes, one per ACL). */
+  private readonly byList = new Map<readonly ACL[], number>();
+
+  constructor(private readonly w: JuteWriter) {}
+
+  ref(acl: readonly ACL[]): number {
+    const key = aclKey(acl);
+    let ref = this.byKey.get(key);
+    if (ref === undefined) {
+      ref = this.byKey.size;
+      this.byKey.set(key, ref);
+      writeACLs(this.w.raw(ITEM_BYTES.acl).int(ref), acl);
+    }
+    return ref;
   }
-  w.raw(ITEM_BYTES.node).ustring(path).buffer(n.data).int(ref)
-    .long(n.czxid).long(n.mzxid).long(n.ctime).long(n.mtime)
-    .int(n.version).int(n.cversion).int(n.aversion).bigLong(n.ephemeralOwner).long(n.pzxid);
+
+  sharedRef(acl: readonly ACL[]): number {
+    let ref = this.byList.get(acl);
+    if (ref === undefined) this.byList.set(acl, (ref = this.ref(acl)));
+    return ref;
+  }
+}
+
+/** A frozen node's record is copied, with its ACL's number in this snapshot. */
+function writeNode(w: JuteWriter, kept: KeptNode, acls: AclRefs): void {
+  if (!isFrozen(kept)) {
+    const ref = acls.ref(kept[1].acl);
+    writeNodeRecord(w.raw(ITEM_BYTES.node), kept[0], kept[1], ref);
+    return;
+  }
+  const [pos, store] = kept;
+  if (!(store instanceof FrozenSnapshot)) return writeNode(w, [store.pathAt(pos), store.decode(pos)], acls);
+  const ref = acls.sharedRef(store.aclOf(pos));
+  store.copyRecord(pos, w.raw(ITEM_BYTES.node), ref);
 }
 
 export class SnapshotFormatError extends Error {}
@@ -146,16 +176,30 @@ export interface LoadedSnapshot extends SnapshotSummary {
   orphans: number;
 }
 
-/** Reads and checks a whole snapshot; any damage is a SnapshotFormatError. */
+/**
+ * Reads and checks a whole snapshot; any damage is a SnapshotFormatError. Its nodes stay frozen in
+ * the file's bytes until first used (see tree/node-table.ts).
+ */
 export function readSnapshot(path: string, extendedTypes: boolean): LoadedSnapshot {
   const buf = readFileSync(path);
   const tree = new DataTree(extendedTypes);
-  const summary = visitSnapshot(buf, {
+  const acls = new Map<number, ACL[]>();
+  const nodes = new FrozenSnapshotBuilder(buf, expectedNodes(buf));
+  const summary = readItems(buf, acls, {
     session: (id, timeoutMs) => tree.sessions.set(id, timeoutMs),
-    node: (p, node) => tree.loadNode(p, node),
+    node: (at) => nodes.add(at),
   });
-  const orphans = tree.finishLoad(summary.zxid);
-  return { ...summary, tree, orphans };
+  const frozen = nodes.build(acls, (parent) => tree.nodes.get(parent)?.children);
+  tree.load(frozen, summary.zxid);
+  return { ...summary, tree, orphans: frozen.orphans };
+}
+
+/** The node count of the end item, as a hint only (the file is not checked yet). */
+function expectedNodes(buf: Buffer): number {
+  const at = buf.length - END_ITEM_BYTES;
+  if (at < HEADER_BYTES || buf[at] !== ITEM.end) return 0;
+  const nodes = Number(buf.readBigInt64BE(at + 1));
+  return nodes >= 0 ? Math.min(nodes, Math.floor(buf.length / MIN_NODE_ITEM_BYTES)) : 0;
 }
 
 export interface SnapshotVisitor {
@@ -174,12 +218,33 @@ export interface SnapshotSummary {
 }
 
 export function visitSnapshot(buf: Buffer, visit: SnapshotVisitor): SnapshotSummary {
+  const acls = new Map<number, ACL[]>();
+  return readItems(buf, acls, {
+    session: (id, timeoutMs) => visit.session(id, timeoutMs),
+    node: (at) => {
+      const node = readNodeRecord(buf, at, acls, new ChildSet());
+      visit.node(recordPath(buf, at), { ...node, data: node.data === null ? null : Buffer.from(node.data) });
+    },
+  });
+}
+
+interface ItemHandlers {
+  session(id: bigint, timeoutMs: number): void;
+  /** A node record at offset `at`, its bounds and ACL reference checked. */
+  node(at: number): void;
+}
+
+/** End item: kind, znodes i64, sessions i32, endZxid i64. */
+const END_ITEM_BYTES = 21;
+/** Node item: kind, path and data length prefixes, the record's tail. */
+const MIN_NODE_ITEM_BYTES = 1 + 4 + 4 + RECORD_TAIL_BYTES;
+
+function readItems(buf: Buffer, acls: Map<number, ACL[]>, handlers: ItemHandlers): SnapshotSummary {
   if (buf.length < HEADER_BYTES || buf.readUInt32BE(0) !== SNAP_MAGIC) throw new SnapshotFormatError('not a snapshot (bad magic)');
   const version = buf.readUInt32BE(4);
   if (version !== SNAP_VERSION) throw new SnapshotFormatError(`unknown snapshot format version ${version}`);
   const zxid = Number(buf.readBigInt64BE(8));
   const timeMs = Number(buf.readBigInt64BE(16));
-  const acls = new Map<number, ACL[]>();
   let nodes = 0;
   let sessions = 0;
   let offset = HEADER_BYTES;
@@ -195,22 +260,16 @@ export function visitSnapshot(buf: Buffer, visit: SnapshotVisitor): SnapshotSumm
         const kind = buf[r.offset++];
         switch (kind) {
           case ITEM.session:
-            visit.session(r.bigLong(), r.int());
+            handlers.session(r.bigLong(), r.int());
             sessions++;
             break;
           case ITEM.acl:
             acls.set(r.int(), readACLs(r) ?? []);
             break;
           case ITEM.node: {
-            const path = r.string();
-            const data = r.buffer();
-            const acl = acls.get(r.int());
-            if (acl === undefined) throw new SnapshotFormatError(`znode ${path} refers to an unknown ACL`);
-            visit.node(path, {
-              data: data === null ? null : Buffer.from(data), acl,
-              czxid: r.long(), mzxid: r.long(), ctime: r.long(), mtime: r.long(),
-              version: r.int(), cversion: r.int(), aversion: r.int(), ephemeralOwner: r.bigLong(), pzxid: r.long(),
-            });
+            const at = r.offset;
+            skipNodeRecord(r, acls);
+            handlers.node(at);
             nodes++;
             break;
           }
@@ -235,4 +294,23 @@ export function visitSnapshot(buf: Buffer, visit: SnapshotVisitor): SnapshotSumm
     offset = start + length;
   }
   throw new SnapshotFormatError('incomplete snapshot: no end item');
+}
+
+/** Checks a node record's bounds and ACL reference, and moves past it. */
+function skipNodeRecord(r: JuteReader, acls: ReadonlyMap<number, ACL[]>): void {
+  const at = r.offset;
+  const pathLength = r.int();
+  if (pathLength === -1) throw new JuteError('unexpected null string');
+  skip(r, pathLength);
+  const dataLength = r.int();
+  skip(r, dataLength === -1 ? 0 : dataLength);
+  if (!acls.has(r.int())) throw new SnapshotFormatError(`znode ${recordPath(r.buf, at)} refers to an unknown ACL`);
+  skip(r, RECORD_TAIL_BYTES - 4);
+}
+
+/** Moves past a length-prefixed field's bytes (as JuteReader.buffer does, without a view). */
+function skip(r: JuteReader, length: number): void {
+  if (length < 0) throw new JuteError(`negative buffer length ${length}`);
+  if (r.offset + length > r.end) throw new JuteError(`record truncated: need ${length} bytes at ${r.offset}, have ${r.remaining}`);
+  r.offset += length;
 }

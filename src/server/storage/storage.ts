@@ -37,6 +37,8 @@ export interface StorageLog {
 }
 
 const SECRET_FILE = 'session.secret';
+/** How long after a start that replayed the log its snapshot waits, not to slow the first requests. */
+const SNAPSHOT_AFTER_REPLAY_MS = 1_000;
 
 export class Storage implements CommitStage {
   readonly tree: DataTree;
@@ -47,6 +49,7 @@ export class Storage implements CommitStage {
   private txnsSinceSnapshot = 0;
   private nextSnapshotAt: number;
   private snapshotting: Promise<void> | null = null;
+  private snapshotTimer: NodeJS.Timeout | null = null;
   private purgeTimer: NodeJS.Timeout | null = null;
   private fatal: ((err: Error) => void) | null = null;
 
@@ -76,8 +79,11 @@ export class Storage implements CommitStage {
       onFatal: (err) => this.onFatal(err),
     });
     this.nextSnapshotAt = this.randomSnapInterval();
-    // A long replay is folded into a snapshot at once, so the next start is quick.
-    if (r.replayed > 0) this.snapshotSoon();
+    // A replay is folded into a snapshot once the server has started, so the next start is quick.
+    if (r.replayed > 0) {
+      this.snapshotTimer = setTimeout(() => this.snapshotSoon(), SNAPSHOT_AFTER_REPLAY_MS);
+      this.snapshotTimer.unref();
+    }
     if (options.purgeIntervalHours > 0) {
       this.purgeTimer = setInterval(() => this.purge(), options.purgeIntervalHours * 3_600_000);
       this.purgeTimer.unref();
@@ -101,6 +107,7 @@ export class Storage implements CommitStage {
 
   async close(): Promise<void> {
     if (this.purgeTimer) clearInterval(this.purgeTimer);
+    if (this.snapshotTimer) this.snapshotSoon();
     await this.snapshotting;
     await this.log.close();
   }
@@ -112,6 +119,8 @@ export class Storage implements CommitStage {
   }
 
   private snapshotSoon(): void {
+    if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = null;
     if (this.snapshotting) return;
     this.txnsSinceSnapshot = 0;
     this.nextSnapshotAt = this.randomSnapInterval();

@@ -8,6 +8,7 @@ import { parentOf, baseName } from '../../protocol/path.ts';
 import { copiedCapacity, inHashTableOrder, javaHash } from '../java-hash.ts';
 import { ChildSet } from './child-set.ts';
 import { LIMIT_NODE, QUOTA_ROOT, QuotaError, STAT_NODE, StatsTrack, statPath } from '../../protocol/stats-track.ts';
+import { NodeTable, type FrozenNodes } from './node-table.ts';
 import { PathTrie } from './quota.ts';
 import type { Txn, TxnEntry } from './txn.ts';
 import { WatchManager, WatchMode, type Watcher } from './watch-manager.ts';
@@ -134,7 +135,7 @@ export class EphemeralSet extends Set<string> {
 }
 
 export class DataTree {
-  readonly nodes = new Map<string, ZNode>();
+  readonly nodes = new NodeTable();
   readonly ephemerals = new Map<bigint, EphemeralSet>();
   readonly containers = new Set<string>();
   readonly ttls = new Set<string>();
@@ -205,9 +206,8 @@ export class DataTree {
     const stack = [path];
     while (stack.length > 0) {
       const p = stack.pop()!;
-      const n = this.nodes.get(p);
-      if (!n) continue;
-      for (const c of n.children) {
+      // Counted without thawing frozen nodes.
+      for (const c of this.nodes.childNames(p) ?? []) {
         count++;
         stack.push(p + '/' + c);
       }
@@ -264,44 +264,18 @@ export class DataTree {
 
   // ---- loading a snapshot (recovery only) ----
 
-  /** Puts a node read from a snapshot in place; children are linked by finishLoad. */
-  loadNode(path: string, n: Omit<ZNode, 'children'>): void {
-    // Built field by field, in newNode's order, so every node shares one shape.
-    this.nodes.set(path, {
-      data: n.data, acl: n.acl, czxid: n.czxid, mzxid: n.mzxid, ctime: n.ctime, mtime: n.mtime,
-      version: n.version, cversion: n.cversion, aversion: n.aversion, ephemeralOwner: n.ephemeralOwner, pzxid: n.pzxid,
-      children: new ChildSet(),
-    });
-  }
-
   /**
-   * Links every loaded node to its parent and rebuilds the indexes. A node whose parent is missing
-   * was caught by a fuzzy snapshot while its subtree was being deleted; the log replayed after
-   * deletes it anyway, so it is dropped here. Returns how many were dropped.
+   * Takes in a snapshot's nodes, which stay frozen until first used (see NodeTable), and rebuilds
+   * the indexes from them: ephemerals, containers, TTL nodes, quotas.
    */
-  finishLoad(lastZxid: number): number {
+  load(frozen: FrozenNodes, lastZxid: number): void {
     this.ephemerals.clear();
     this.containers.clear();
     this.ttls.clear();
-    let dropped = 0;
-    for (let again = true; again; ) {
-      again = false;
-      for (const path of this.nodes.keys()) {
-        if (path !== '/' && !this.nodes.has(parentOf(path))) {
-          this.nodes.delete(path);
-          dropped++;
-          again = true;
-        }
-      }
-    }
-    for (const [path, node] of this.nodes) {
-      if (path === '/') continue;
-      this.nodes.get(parentOf(path))!.children.add(baseName(path));
-      this.index(path, node.ephemeralOwner);
-    }
+    for (const [path, owner] of frozen.owners()) this.index(path, owner);
+    this.nodes.attach(frozen);
     this.setupQuota();
     this.lastProcessedZxid = lastZxid;
-    return dropped;
   }
 
   private index(path: string, ephemeralOwner: bigint): void {
