@@ -62,7 +62,7 @@ function clientsFor(workload: LoadWorkload, opts: BenchOptions): readonly LoadCl
 
 function describeMeasurement(m: LoadMeasurement): string {
   const seconds = m.windowMs / 1000;
-  const headline = m.workload === 'watch' ? `p50 ${fmt(m.p50Us, 0)} µs` : `${fmt(m.opsPerSec, 0)} ${m.workload === 'connect' ? 'sessions' : 'ops'}/s`;
+  const headline = m.workload.startsWith('watch') ? `p50 ${fmt(m.p50Us, 0)} µs` : `${fmt(m.opsPerSec, 0)} ${m.workload === 'connect' ? 'sessions' : 'ops'}/s`;
   return `${headline}  p99 ${fmt(m.p99Us, 0)} µs  server ${fmt(m.serverCpuUsPerOp)} µs/op  ` +
     `cores: server ${fmt(m.serverCpuSeconds / seconds, 2)} load ${fmt(m.loadCpuSeconds / seconds, 2)} other ${fmt(m.otherCpuSeconds / seconds, 2)}`;
 }

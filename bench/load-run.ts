@@ -7,7 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { LatencyHistogram } from './latency-histogram.ts';
-import type { DriverMessage, LoadClient, LoadParams, LoadProcessResult, LoadWorkload, WorkerMessage } from './load-protocol.ts';
+import { WATCH_PACED_PER_SECOND, watchPairs, type DriverMessage, type LoadClient, type LoadParams, type LoadProcessResult, type LoadWorkload, type WorkerMessage } from './load-protocol.ts';
 import { machineBusySeconds, processCpuSeconds } from './proc.ts';
 import type { BenchServer, ServerKind } from './servers.ts';
 import { REPO_ROOT } from './servers.ts';
@@ -134,6 +134,7 @@ export async function runLoad(server: BenchServer, spec: LoadRunSpec): Promise<L
       sessions: spec.sessionsPerProc,
       inflightPerSession: perSession,
       payloadBytes: spec.payloadBytes,
+      ...(spec.workload === 'watch-paced' ? { pacedIntervalMs: (1000 * spec.procs * watchPairs(spec.sessionsPerProc)) / WATCH_PACED_PER_SECOND } : {}),
     };
     const child = fork(join(REPO_ROOT, 'bench/load-worker.ts'), [JSON.stringify(params)], {
       cwd: REPO_ROOT,

@@ -15,11 +15,13 @@ import { openSession, loadOurClient, type ClientSession, type Requests } from '.
 import { LatencyHistogram } from './latency-histogram.ts';
 import { rawConnectClose } from './raw-socket.ts';
 import {
-  CHILDREN_PARENT, CREATE_DELETE_PARENT, DATA_PATH, WATCH_PARENT,
+  CHILDREN_PARENT, CREATE_DELETE_PARENT, DATA_PATH, WATCH_PARENT, watchPairs,
   type DriverMessage, type LoadParams, type LoadProcessResult, type WorkerMessage,
 } from './load-protocol.ts';
 
 const CONNECT_SESSION_TIMEOUT_MS = 30_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** What the process measures: operations completed inside the window, and their latencies. */
 class Window {
@@ -151,10 +153,15 @@ async function startPipelines(params: LoadParams, window: Window, fail: (err: un
  * Pairs of sessions on their own znode: A reads it with a watch, B sets it, A's watch fires;
  * again. Latency: from B sending setData to A's event (what an application waiting on a watch
  * sees, the commit included). Also kept: A's event time minus B's reply time.
+ *
+ * watch: a closed loop, the next setData as soon as the event is in. watch-paced: each pair's
+ * setData are due every pacedIntervalMs; one that is late because the previous cycle ran over
+ * counts from when it was due, so a slow cycle is not hidden by the wait it caused.
  */
 async function startWatchPairs(params: LoadParams, window: Window, fail: (err: unknown) => void): Promise<Load> {
   const { connect } = await loadOurClient(params.clientModule);
-  const pairs = Math.max(1, params.sessions >> 1);
+  const pairs = watchPairs(params.sessions);
+  const interval = params.pacedIntervalMs ?? 0;
   const options = { sessionTimeoutMs: 30_000 };
   const clients = await Promise.all(Array.from({ length: pairs * 2 }, () => connect(params.connectString, options)));
   const payload = Buffer.alloc(params.payloadBytes, 0x62);
@@ -166,13 +173,18 @@ async function startWatchPairs(params: LoadParams, window: Window, fail: (err: u
     await a.create(path, payload).catch((err: unknown) => {
       if ((err as { codeName?: string }).codeName !== 'NODEEXISTS') throw err;
     });
+    // Pairs start spread over one interval, not all at once.
+    let due = performance.now() + (interval * i) / pairs;
     while (!stopped) {
       let eventAt = 0;
       let onEvent = (): void => {};
       const fired = new Promise<void>((resolve) => (onEvent = resolve));
       // Once A's getData is answered, its watch is set.
       await a.getData(path, { watch: () => { eventAt = performance.now(); onEvent(); } });
-      const sentAt = performance.now();
+      const late = interval > 0 && performance.now() >= due;
+      if (interval > 0 && !late) await sleep(due - performance.now());
+      const sentAt = late ? due : performance.now();
+      due += interval;
       await b.setData(path, payload);
       const repliedAt = performance.now();
       await fired;
@@ -237,7 +249,10 @@ async function main(): Promise<void> {
     send({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
     setTimeout(() => process.exit(1), 100);
   };
-  const load = params.workload === 'watch'
+  // Whatever ends this process early reaches the driver's report, not only this process's stderr.
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+  const load = params.workload === 'watch' || params.workload === 'watch-paced'
     ? await startWatchPairs(params, window, fail)
     : params.workload === 'connect'
       ? await startConnectLoops(params, window, fail)
