@@ -4,9 +4,8 @@
  * because ZooKeeper 3.8 does not serve connections it accepted while it was still loading its
  * database; several at once, so that an attempt stuck on such a connection costs no time.
  */
-import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { connectRequestFrame, rawRequest } from './raw-socket.ts';
+import { rawRequest, requestOnNewSession } from './raw-socket.ts';
 
 const ATTEMPT_EVERY_MS = 20;
 const ATTEMPT_TIMEOUT_MS = 2_000;
@@ -21,42 +20,16 @@ interface Attempt {
 
 /** Connects, establishes a session, sends getData(path) and waits for an OK reply. */
 function attempt(host: string, port: number, path: string): Attempt {
-  let socket: Socket | null = null;
-  let settle: (at: number | null) => void = () => {};
-  const repliedAt = new Promise<number | null>((resolve) => (settle = resolve));
-  const finish = (ok: boolean): void => {
-    const at = ok ? performance.now() : null;
+  const request = rawRequest('getData', path, Buffer.alloc(0));
+  const frame = Buffer.alloc(request.size);
+  request.encode(frame, 0, GET_DATA_XID);
+  const { reply, cancel } = requestOnNewSession(host, port, SESSION_TIMEOUT_MS, frame, GET_DATA_XID);
+  const timer = setTimeout(cancel, ATTEMPT_TIMEOUT_MS);
+  const repliedAt = reply.then((err) => {
     clearTimeout(timer);
-    socket?.destroy();
-    settle(at);
-  };
-  const timer = setTimeout(() => finish(false), ATTEMPT_TIMEOUT_MS);
-  socket = connect({ host, port, noDelay: true });
-  socket.on('error', () => finish(false));
-  socket.on('close', () => finish(false));
-  socket.on('connect', () => socket?.write(connectRequestFrame(SESSION_TIMEOUT_MS)));
-  let pending = Buffer.alloc(0);
-  let sessionOpen = false;
-  socket.on('data', (chunk: Buffer) => {
-    pending = Buffer.concat([pending, chunk]);
-    while (pending.length >= 4 && pending.length >= 4 + pending.readInt32BE(0)) {
-      const frame = pending.subarray(4, 4 + pending.readInt32BE(0));
-      pending = pending.subarray(4 + frame.length);
-      if (!sessionOpen) {
-        // ConnectResponse: protocolVersion, timeout (0: refused), sessionId, passwd.
-        if (frame.length < 8 || frame.readInt32BE(4) <= 0) return finish(false);
-        sessionOpen = true;
-        const request = rawRequest('getData', path, Buffer.alloc(0));
-        const out = Buffer.alloc(request.size);
-        request.encode(out, 0, GET_DATA_XID);
-        socket?.write(out);
-      } else if (frame.length >= 16 && frame.readInt32BE(0) === GET_DATA_XID) {
-        // ReplyHeader: xid, zxid, err.
-        return finish(frame.readInt32BE(12) === 0);
-      }
-    }
+    return err === 0 ? performance.now() : null;
   });
-  return { repliedAt, cancel: () => finish(false) };
+  return { repliedAt, cancel };
 }
 
 /** Resolves with performance.now() at the first successful getData reply; rejects after timeoutMs. */

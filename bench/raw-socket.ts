@@ -63,35 +63,54 @@ export function connectRequestFrame(timeoutMs: number): Buffer {
   return frame;
 }
 
+/** One request on a new session; see requestOnNewSession. */
+export interface NewSessionRequest {
+  /** The reply's error code; null if the session was refused or the connection ended first. */
+  reply: Promise<number | null>;
+  /** Closes the connection (the reply, if still awaited, is null). */
+  cancel(): void;
+}
+
 /**
- * One session's life with no library: connect, handshake, closeSession, and once its reply is in,
- * the socket closed. Resolves when the reply to closeSession has arrived.
+ * A new session with no library: connect, handshake, then `frame` (one request, length prefix
+ * included, with `xid`) once the session is open; the socket is closed as soon as its reply is in.
  */
-export function rawConnectClose(host: string, port: number, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect({ host, port, noDelay: true });
-    let got: Buffer | null = null;
-    let handshaken = false;
-    socket.on('connect', () => socket.write(connectRequestFrame(timeoutMs)));
-    socket.on('error', reject);
-    socket.on('close', () => reject(new Error('raw-socket: the server closed the connection before answering closeSession')));
-    socket.on('data', (chunk: Buffer) => {
-      got = got === null ? chunk : Buffer.concat([got, chunk]);
-      while (got.length >= 4 && got.length >= 4 + got.readInt32BE(0)) {
-        const len = got.readInt32BE(0);
-        if (!handshaken) {
-          handshaken = true;
-          if (got.readInt32BE(8) <= 0) return socket.destroy(new Error('raw-socket: the server refused the session'));
-          socket.write(closeSessionFrame(1));
-        } else if (got.readInt32BE(4) === 1) {
-          socket.removeAllListeners('close');
-          socket.destroy();
-          return resolve();
-        }
-        got = got.subarray(4 + len);
+export function requestOnNewSession(host: string, port: number, timeoutMs: number, frame: Buffer, xid: number): NewSessionRequest {
+  let settle: (err: number | null) => void = () => {};
+  const reply = new Promise<number | null>((resolve) => (settle = resolve));
+  const socket = netConnect({ host, port, noDelay: true });
+  const finish = (err: number | null): void => {
+    socket.destroy();
+    settle(err);
+  };
+  socket.on('error', () => finish(null));
+  socket.on('close', () => finish(null));
+  socket.on('connect', () => socket.write(connectRequestFrame(timeoutMs)));
+  let pending: Buffer = Buffer.alloc(0);
+  let sessionOpen = false;
+  socket.on('data', (chunk: Buffer) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    while (pending.length >= 4 && pending.length >= 4 + pending.readInt32BE(0)) {
+      const body = pending.subarray(4, 4 + pending.readInt32BE(0));
+      pending = pending.subarray(4 + body.length);
+      if (!sessionOpen) {
+        // ConnectResponse: protocolVersion, timeout (0: refused), sessionId, passwd.
+        if (body.length < 8 || body.readInt32BE(4) <= 0) return finish(null);
+        sessionOpen = true;
+        socket.write(frame);
+      } else if (body.length >= 16 && body.readInt32BE(0) === xid) {
+        // ReplyHeader: xid, zxid, err.
+        return finish(body.readInt32BE(12));
       }
-    });
+    }
   });
+  return { reply, cancel: () => finish(null) };
+}
+
+/** One session's life with no library: connect, handshake, closeSession and its reply. */
+export async function rawConnectClose(host: string, port: number, timeoutMs: number): Promise<void> {
+  const err = await requestOnNewSession(host, port, timeoutMs, closeSessionFrame(1), 1).reply;
+  if (err !== 0) throw new Error(`raw-socket: ${err === null ? 'no session, or no reply to closeSession' : `closeSession failed with ${err}`}`);
 }
 
 function closeSessionFrame(xid: number): Buffer {
