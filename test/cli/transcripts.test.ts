@@ -77,7 +77,7 @@ import { before, describe, test } from 'node:test';
 import { SUPER_AUTH, SUPER_DIGEST, withBothServers, type RunningServer } from '../support/servers.ts';
 import { RawClient } from '../support/raw-client.ts';
 import { Interactive, ZKCLI, zkCliEnv } from '../real-clients/lib/process.ts';
-import { maskDates, renumberHex, stripJavaNoise, stripJavaStackFrames, tidy } from '../real-clients/lib/normalize.ts';
+import { maskDates, renumberHex, stripJavaNoise, stripJavaStackFrames, tidy, withoutClosedEvent } from '../real-clients/lib/normalize.ts';
 import { WAYS, type ClientName, type Way } from './ways.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -411,19 +411,6 @@ function renderStep(step: RawStep): string[] {
   let errLines = toLines(cleanJava(step.err));
   if (step.sentinel) errLines = removeSentinel(errLines, step.sentinel);
   return [...toLines(rest), ...errLines.map((l) => `2> ${l}`), ...toLines(events.join(''))];
-}
-
-/** The Closed notification as rendered: the event thread's two writes. */
-const CLOSED_EVENT = ['', 'WATCHER::', '', 'WatchedEvent state:Closed type:None path:null'];
-
-/**
- * The Closed notification after `quit` is left out of the comparison: zkCli prints it from its
- * event thread while the main thread calls System.exit, so whether it appears is a race (seen
- * both ways, against either server).
- */
-function withoutClosedEvent(lines: string[]): string[] {
-  const at = lines.length - CLOSED_EVENT.length;
-  return at >= 0 && CLOSED_EVENT.every((l, i) => lines[at + i] === l) ? lines.slice(0, at) : lines;
 }
 
 /** TTL znodes' ephemeralOwner (0xff00… plus the TTL) is deterministic: not renumbered. */

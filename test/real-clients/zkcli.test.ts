@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SERVER_NAMES, withBothServers, type RunningServer } from '../support/servers.ts';
 import { Interactive, ZKCLI, zkCliEnv } from './lib/process.ts';
-import { isJavaNoiseLine, maskDates, renumberHex, tidy } from './lib/normalize.ts';
+import { isJavaNoiseLine, maskDates, renumberHex, tidy, withoutClosedEvent } from './lib/normalize.ts';
 
 const STEP_TIMEOUT_MS = 15_000;
 
@@ -55,14 +55,11 @@ ephemeralOwner = 0x0
 dataLength = 9
 numChildren = 0
 Node does not exist: /parent
-
-WATCHER::
-
-WatchedEvent state:Closed type:None path:null
 `;
 
 function normalize(raw: string): string {
-  const kept = tidy(raw)
+  const lines = tidy(raw)
+    .replace(/\n$/, '')
     .split('\n')
     .filter(
       (line) =>
@@ -70,8 +67,8 @@ function normalize(raw: string): string {
         !/^Connecting to /.test(line) &&
         !/^Welcome to ZooKeeper!$/.test(line) &&
         !/^JLine support is (disabled|enabled)$/.test(line),
-    )
-    .join('\n');
+    );
+  const kept = withoutClosedEvent(lines).join('\n') + '\n';
   return renumberHex(maskDates(kept)).replace(/^\n+/, '');
 }
 

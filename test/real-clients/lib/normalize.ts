@@ -35,6 +35,22 @@ export function maskDates(text: string): string {
     .replace(/\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} \d{2}:\d{2}:\d{2}(?: [A-Z]{2,5})? \d{4}\b/g, '<date>');
 }
 
+/** zkCli's Closed notification as rendered: the event thread's two writes. */
+const CLOSED_EVENT = ['', 'WATCHER::', '', 'WatchedEvent state:Closed type:None path:null'];
+
+/**
+ * Drops zkCli's Closed notification from the end of its output after `quit`: its event thread
+ * prints it while the main thread calls System.exit, so all of it, its first write only, or none
+ * of it appears (seen every way, against either server).
+ */
+export function withoutClosedEvent(lines: string[]): string[] {
+  for (const n of [CLOSED_EVENT.length, 3, 2]) {
+    const at = lines.length - n;
+    if (at >= 0 && CLOSED_EVENT.slice(0, n).every((l, i) => lines[at + i] === l)) return lines.slice(0, at);
+  }
+  return lines;
+}
+
 /** Line-ending and trailing-whitespace normalization. */
 export function tidy(text: string): string {
   return text
