@@ -80,6 +80,46 @@ differential('multi', { extendedTypesEnabled: true }, ({ scenario }) => {
     await t.op(c, 'tryGetData', `${r}/x`);
   });
 
+  // A failed multi must leave nothing behind in prep's in-flight state: a sequential create that a
+  // later op rolled back once poisoned that name until restart (NODEEXISTS for every later create).
+  scenario('a rolled-back sequential create leaves its name free, whatever op fails and where', async (t) => {
+    const c = await t.client();
+    const r = t.root;
+    const seq = (name: string): MultiOp => create(`${r}/b/${name}`, '', CreateFlag.persistentSequential);
+    await t.op(c, 'tryCreate', r, '');
+    await t.op(c, 'tryCreate', `${r}/b`, '');
+    await t.op(c, 'tryCreate', `${r}/b/c`, '');
+    const failing: MultiOp[] = [
+      check(`${r}/b`, 7), check(`${r}/a\u0000b`, -1), create(`${r}/b/c`), del(`${r}/nope`), del(`${r}/b`),
+      set(`${r}/b`, 'x', 3), create(`${r}/b/x/y`), create('bad'),
+    ];
+    for (const bad of failing) {
+      await t.op(c, 'tryMulti', [seq('c'), bad]);
+      await t.op(c, 'tryMulti', [seq('c'), bad]);
+      await t.op(c, 'tryMulti', [create(`${r}/b/d`), seq('c'), seq('c'), bad]);
+      await t.op(c, 'tryMulti', [set(`${r}/b`, 'y'), seq('s'), bad, seq('s')]);
+      await t.op(c, 'tryCreate', `${r}/b/c`, '', { flags: CreateFlag.persistentSequential });
+    }
+    await t.op(c, 'tryGetChildren2', `${r}/b`);
+    await t.op(c, 'tryGetData', `${r}/b`);
+  });
+
+  scenario('pipelined writes behind a failed multi see the state before it', async (t) => {
+    const c = await t.client();
+    const r = t.root;
+    await t.op(c, 'tryCreate', r, '');
+    await t.pipelined(c, [
+      ['tryCreate', `${r}/q`, ''],
+      ['tryMulti', [create(`${r}/q/n`, '', CreateFlag.persistentSequential), del(`${r}/q`), check(`${r}/q`, 9)]],
+      ['tryCreate', `${r}/q/n`, '', { flags: CreateFlag.persistentSequential }],
+      ['tryMulti', [set(`${r}/q`, 'a', 0), del(`${r}/q/n0000000001`), set(`${r}/q`, 'b', 0)]],
+      ['trySetData', `${r}/q`, 'c', 0],
+      ['tryMulti', [del(`${r}/q/n0000000001`), del(`${r}/q`), create(`${r}/q`, '', 0)]],
+      ['tryDelete', `${r}/q/n0000000001`, 0],
+      ['tryGetChildren2', `${r}/q`],
+    ]);
+  });
+
   scenario('multiRead with mixed successes and errors', async (t) => {
     const c = await t.client();
     const r = t.root;

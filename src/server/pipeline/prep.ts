@@ -6,7 +6,7 @@
 import {
   CONTAINER_EPHEMERAL_OWNER, CreateFlag, Err, KeeperError, MAX_TTL_MS, OpCode, Perms, TTL_OWNER_MARK,
 } from '../../protocol/constants.ts';
-import { parentOf, pathError } from '../../protocol/path.ts';
+import { pathError } from '../../protocol/path.ts';
 import type { ACL, CheckVersionRequest, CreateRequest, DeleteRequest, Id, MultiOp, SetACLRequest, SetDataRequest } from '../../protocol/records.ts';
 import { checkACL, fixupACL } from '../auth/acl.ts';
 import { ephemeralKind, type DataTree } from '../tree/data-tree.ts';
@@ -91,32 +91,24 @@ export class Prep {
     const zxid = ++this.zxid;
     const header = { sessionId: ctx.sessionId, cxid: ctx.cxid, zxid, timeMs: ctx.timeMs, type: request.type };
     if ('rejectWith' in request) return { header: { ...header, type: OpCode.error }, txn: { kind: 'error', err: request.rejectWith } };
+    const mark = this.changes.length;
     try {
       if (request.type === OpCode.multi) return { header, txn: this.prepareMulti(ctx, zxid, request.ops) };
       return { header, txn: this.toTxn(ctx, zxid, request) };
     } catch (e) {
+      this.rollBackTo(mark);
       if (e instanceof PrepFailure) return { header: { ...header, type: OpCode.error }, txn: { kind: 'error', err: Err.MARSHALLINGERROR } };
       if (!(e instanceof KeeperError)) throw e;
       return { header: { ...header, type: OpCode.error }, txn: { kind: 'error', err: e.code } };
     }
   }
 
-  /** All-or-nothing: on the first failure, the in-flight records of this multi are rolled back. */
+  /**
+   * All-or-nothing: on the first failure, every in-flight record this multi made is rolled back,
+   * whatever op failed and wherever (ZooKeeper's rollbackPendingChanges).
+   */
   private prepareMulti(ctx: PrepContext, zxid: number, ops: MultiOp[]): Txn {
-    const saved = new Map<string, ChangeRecord | undefined>();
-    for (const op of ops) {
-      const path = op.req.path;
-      saved.set(path, this.outstanding.get(path));
-      if (path.lastIndexOf('/') >= 0 && !path.includes('\0')) saved.set(parentOf(path), this.outstanding.get(parentOf(path)));
-    }
-    const changesBefore = this.changes.length;
-    const rollBack = (): void => {
-      this.changes.length = changesBefore;
-      for (const [path, record] of saved) {
-        if (record) this.outstanding.set(path, record);
-        else this.outstanding.delete(path);
-      }
-    };
+    const mark = this.changes.length;
     const out: Array<{ type: number; txn: Txn }> = [];
     let failed = false;
     for (const op of ops) {
@@ -127,14 +119,28 @@ export class Prep {
       try {
         out.push({ type: op.type, txn: this.toTxn(ctx, zxid, op as WriteRequest) });
       } catch (e) {
-        if (e instanceof PrepFailure) rollBack();
+        this.rollBackTo(mark);
         if (!(e instanceof KeeperError)) throw e;
         failed = true;
         out.push({ type: OpCode.error, txn: { kind: 'error', err: e.code } });
-        rollBack();
       }
     }
     return { kind: 'multi', ops: out };
+  }
+
+  /**
+   * Forget the records made since `changes` had `mark` entries: each path they touched goes back to
+   * its latest earlier record, or to the tree's view when no earlier write is in flight.
+   */
+  private rollBackTo(mark: number): void {
+    const undone = new Set<string>();
+    for (let i = this.changes.length - 1; i >= mark; i--) undone.add(this.changes[i].path);
+    this.changes.length = mark;
+    for (const path of undone) this.outstanding.delete(path);
+    for (let i = mark - 1; i >= 0 && undone.size > 0; i--) {
+      const c = this.changes[i];
+      if (undone.delete(c.path)) this.outstanding.set(c.path, c);
+    }
   }
 
   /** The tree has applied everything up to zxid: forget the records it now reflects. */
