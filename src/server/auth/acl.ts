@@ -103,19 +103,24 @@ export function fixupACL(path: string, authInfo: readonly Id[], acls: ACL[] | nu
 
 /** ZooKeeperServer.checkACL: throws NoAuth unless one entry grants one of the bits in perm. */
 export function checkACL(acl: readonly ACL[], perm: number, authInfo: readonly Id[], path?: string): void {
-  if (acl.length === 0) return;
-  for (const a of authInfo) if (a.scheme === 'super') return;
+  if (!mayAccess(acl, perm, authInfo)) throw new KeeperError(Err.NOAUTH, path);
+}
+
+/** Does the ACL grant `perm` to a caller with these identities (the super user always)? */
+export function mayAccess(acl: readonly ACL[], perm: number, authInfo: readonly Id[]): boolean {
+  if (acl.length === 0) return true;
+  for (const a of authInfo) if (a.scheme === 'super') return true;
   for (const a of acl) {
     if ((a.perms & perm) === 0) continue;
     const { scheme, id } = a.id;
-    if (scheme === 'world' && id === 'anyone') return;
+    if (scheme === 'world' && id === 'anyone') return true;
     for (const auth of authInfo) {
       if (auth.scheme !== scheme) continue;
-      if (scheme === 'digest' && auth.id === id) return;
-      if (scheme === 'ip' && ipMatches(auth.id, id)) return;
+      if (scheme === 'digest' && auth.id === id) return true;
+      if (scheme === 'ip' && ipMatches(auth.id, id)) return true;
     }
   }
-  throw new KeeperError(Err.NOAUTH, path);
+  return false;
 }
 
 /** getACL for a caller without ADMIN: digest hashes are masked. */

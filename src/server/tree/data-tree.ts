@@ -379,8 +379,8 @@ export class DataTree {
     const stat = statOf(node, this.extendedTypes);
     if (parentPath.startsWith(QUOTA_ROOT)) this.quotaNodeCreated(parentPath, name, path);
     if (this.quotaTrie.size !== 0) this.updateQuotaStat(path, data === null ? 0 : data.length, 1);
-    this.dataWatches.trigger(path, EventType.NodeCreated, zxid);
-    this.childWatches.trigger(parentPath, EventType.NodeChildrenChanged, zxid);
+    this.dataWatches.trigger(path, EventType.NodeCreated, zxid, acl);
+    this.childWatches.trigger(parentPath, EventType.NodeChildrenChanged, zxid, parent.acl);
     return stat;
   }
 
@@ -402,9 +402,9 @@ export class DataTree {
     }
     if (name === LIMIT_NODE && parentPath.startsWith('/zookeeper')) this.quotaLimitDeleted(parentPath, path);
     if (this.quotaTrie.size !== 0) this.updateQuotaStat(path, node.data === null ? 0 : -node.data.length, -1);
-    const fired = this.dataWatches.trigger(path, EventType.NodeDeleted, zxid);
-    this.childWatches.trigger(path, EventType.NodeDeleted, zxid, fired);
-    this.childWatches.trigger(parentPath, EventType.NodeChildrenChanged, zxid);
+    const fired = this.dataWatches.trigger(path, EventType.NodeDeleted, zxid, node.acl);
+    this.childWatches.trigger(path, EventType.NodeDeleted, zxid, node.acl, fired);
+    this.childWatches.trigger(parentPath, EventType.NodeChildrenChanged, zxid, parent.acl);
   }
 
   private setData(path: string, data: Buffer | null, version: number, zxid: number, timeMs: number): Stat {
@@ -417,7 +417,7 @@ export class DataTree {
     n.version = version;
     const stat = statOf(n, this.extendedTypes);
     if (this.quotaTrie.size !== 0) this.updateQuotaStat(path, (data === null ? 0 : data.length) - (old === null ? 0 : old.length), 0);
-    this.dataWatches.trigger(path, EventType.NodeDataChanged, zxid);
+    this.dataWatches.trigger(path, EventType.NodeDataChanged, zxid, n.acl);
     return stat;
   }
 

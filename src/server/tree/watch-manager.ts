@@ -3,11 +3,15 @@
  * (watcher, path) pair has one mode, and setting a standard watch over a persistent one replaces
  * it, as in Apache ZooKeeper 3.8.
  */
-import { EventType } from '../../protocol/constants.ts';
+import { EventType, Perms } from '../../protocol/constants.ts';
 import { parentOf } from '../../protocol/path.ts';
+import type { ACL, Id } from '../../protocol/records.ts';
+import { mayAccess } from '../auth/acl.ts';
 
 export interface Watcher {
   readonly sessionId: bigint;
+  /** The identities an event's ACL is checked against when it is delivered. */
+  readonly authInfo: readonly Id[];
   /** Deliver one event. Called synchronously while a txn is applied. */
   notify(type: number, path: string, zxid: number): void;
 }
@@ -35,10 +39,13 @@ export class WatchManager {
 
   /**
    * Fire the watches an event on `path` triggers: every watch on the path itself (standard ones are
-   * consumed) and recursive watches on its ancestors (never for NodeChildrenChanged). Returns the
-   * watchers notified so a second table can skip them (a delete fires data and child watches once).
+   * consumed) and recursive watches on its ancestors (never for NodeChildrenChanged). Each watcher is
+   * told once, and only if `acl` (the znode's, or the parent's for NodeChildrenChanged) lets it
+   * READ: a withheld event still consumes a one-shot watch (CVE-2024-23944, as ZooKeeper's fix).
+   * Returns the watchers triggered so a second table can skip them (a delete fires data and child
+   * watches once).
    */
-  trigger(path: string, type: number, zxid: number, skip?: ReadonlySet<Watcher>): ReadonlySet<Watcher> {
+  trigger(path: string, type: number, zxid: number, acl: readonly ACL[], skip?: ReadonlySet<Watcher>): ReadonlySet<Watcher> {
     // Most changes fire nothing: no watch on the path, no recursive watch anywhere.
     if (this.recursiveCount === 0 && !this.byPath.has(path)) return NONE;
     const fired = new Set<Watcher>();
@@ -49,7 +56,9 @@ export class WatchManager {
         if (p === '/') break;
       }
     }
-    for (const w of fired) if (!skip?.has(w)) w.notify(type, path, zxid);
+    for (const w of fired) {
+      if (!skip?.has(w) && mayAccess(acl, Perms.READ, w.authInfo)) w.notify(type, path, zxid);
+    }
     return fired;
   }
 
