@@ -53,7 +53,7 @@ async function runServer(args: string[]): Promise<void> {
     partial = parsed.config;
   }
   if (values.property) {
-    const parsed = parseZooCfg(values.property.join('\n'));
+    const parsed = parseZooCfg(values.property.join('\n'), '--property');
     for (const w of parsed.warnings) log.warn(w);
     partial = { ...partial, ...parsed.config };
   }

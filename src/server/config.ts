@@ -91,27 +91,98 @@ const bool = (v: string): boolean => v.trim().toLowerCase() === 'true';
 /** ZooKeeper reads forceSync as "no" (off) or anything else (on). */
 const yesNo = (v: string): boolean => v.trim().toLowerCase() !== 'no';
 
-/** Keys ZooKeeper accepts that Ensemble does not act on yet: accepted silently. */
-const KNOWN_IGNORED = new Set([
-  'initLimit', 'syncLimit', 'admin.enableServer', 'admin.serverPort', 'globalOutstandingLimit',
-  'standaloneEnabled', 'metricsProvider.className', 'audit.enable', 'electionAlg',
-  'quorumListenOnAllIPs', 'secureClientPort', 'serverCnxnFactory', 'peerType', 'clientPortListenBacklog', 'log.dir', 'root.logger',
-]);
+/**
+ * Keys Apache ZooKeeper 3.8 reads (QuorumPeerConfig, and the `zookeeper.` system properties its
+ * server reads) that Ensemble does not act on, grouped by what is missing. Each is a warning that
+ * names it. A key ending in '.' or '_' stands for every key that starts with it.
+ */
+const NOT_ACTED_UPON: ReadonlyArray<readonly [reason: string, keys: readonly string[]]> = [
+  ['there is no TLS yet', [
+    'secureClientPort', 'secureClientPortAddress', 'ssl.', 'client.portUnification', 'netty.server.',
+  ]],
+  ['there is no admin HTTP server yet', ['admin.']],
+  ['there is no metrics provider (mntr answers on the client port)', ['metricsProvider.']],
+  ['only digest and ip authentication are built in', [
+    'authProvider.', 'DigestAuthenticationProvider.enabled', 'DigestAuthenticationProvider.digestAlg',
+    'X509AuthenticationProvider.superUser', 'SASLAuthenticationProvider.superPassword', 'superUser',
+    'sessionRequireClientSASLAuth', 'enforce.auth.', 'allowSaslFailedClients', 'letAnySaslUserDoX',
+    'kerberos.', 'requireKerberosConfig', 'kinit', 'ensembleAuthName', 'security.auth_to_local',
+  ]],
+  ['replication is not supported yet', [
+    'initLimit', 'syncLimit', 'connectToLearnerMasterLimit', 'electionAlg', 'electionPortBindRetry',
+    'quorumListenOnAllIPs', 'peerType', 'observerMasterPort', 'syncEnabled', 'standaloneEnabled',
+    'sslQuorum', 'sslQuorumReloadCertFiles', 'portUnification', 'quorum.', 'quorumCnxnTimeoutMs',
+    'multiAddress.', 'oraclePath', 'leaderServes', 'cnxTimeout', 'fastleader.', 'leader.', 'learner.',
+    'follower.', 'observer.', 'observerMaster.', 'forceSnapshotSync', 'leaderConnectDelayDuringRetryMs',
+    'forward_learner_requests_to_commit_processor_disabled', 'localSessionsEnabled',
+    'localSessionsUpgradingEnabled', 'messageTracker.', 'digest.enabled',
+  ]],
+  ['Ensemble has its own network layer, limits and storage', [
+    'globalOutstandingLimit', 'clientPortListenBacklog', 'maxCnxns', 'serverCnxnFactory', 'nio.', 'netty.',
+    'tcpKeepAlive', 'commitProcessor.', 'flushDelay', 'maxWriteQueuePollTime', 'maxBatchSize',
+    'commitLogCount', 'snapSizeLimitInKb', 'txnLogSizeLimitInKb', 'snapshotSizeFactor',
+    'snapshot.compression.method', 'snapshot.trust.empty', 'datadir.autocreate', 'db.autocreate',
+    'maxResponseCacheSize', 'maxGetChildrenResponseCacheSize', 'largeRequestMaxBytes',
+    'largeRequestThreshold', 'connection_throttle_', 'request_throttle_', 'request_throttler.',
+    'request_stale_connection_check', 'request_stale_latency_check', 'throttled_op_wait_time',
+    'fsync.warningthresholdms', 'intBufferStartingSizeBytes', 'closeSessionTxn.enabled',
+  ]],
+  ['Ensemble does not have this feature', [
+    'watchManagerName', 'watcherCleanThreshold', 'watcherCleanIntervalInSeconds', 'watcherCleanThreadsNum',
+    'maxInProcessingDeadWatchers', 'bitHashCacheSize', 'znode.container.maxPerMinute',
+    'znode.container.maxNeverUsedIntervalMs', 'emulate353TTLNodes', 'enableEagerACLCheck', 'skipACL',
+    'pathStats.', 'jvm.pause.', 'audit.', 'jmx.log4j.', 'log.dir', 'log.file', 'root.logger',
+  ]],
+];
 
-/** Parse zoo.cfg text (java.util.Properties style: key=value, # and ! comments). */
-export function parseZooCfg(text: string): ParsedZooCfg {
+/** Values of not-acted-upon keys that ask for what Ensemble does anyway (the feature off): no warning. */
+const ALREADY_SO: Readonly<Record<string, string>> = {
+  'admin.enableServer': 'false', 'audit.enable': 'false', 'sslQuorum': 'false', 'portUnification': 'false',
+  'client.portUnification': 'false', 'quorum.auth.enableSasl': 'false', 'localSessionsEnabled': 'false',
+  'standaloneEnabled': 'true', 'peerType': 'participant',
+};
+
+/** Why Ensemble does not act on a key ZooKeeper reads, or undefined if ZooKeeper does not know it. */
+function notActedUpon(key: string): string | undefined {
+  for (const [reason, keys] of NOT_ACTED_UPON) {
+    if (keys.some((k) => (k.endsWith('.') || k.endsWith('_') ? key.startsWith(k) : key === k))) return reason;
+  }
+  return undefined;
+}
+
+/**
+ * Lines that make a zoo.cfg an ensemble (ZooKeeper's QuorumPeerConfig): server.N, group.N and
+ * weight.N, an observer, or a dynamic config file that holds the server list.
+ */
+function meansEnsemble(key: string, value: string): boolean {
+  return /^(server|group|weight)\.\d+$/.test(key) || key === 'dynamicConfigFile'
+    || (key === 'peerType' && value.trim().toLowerCase() === 'observer');
+}
+
+/**
+ * Parse zoo.cfg text (java.util.Properties style: key=value, # and ! comments). `origin` names the
+ * text in messages (the file, or --property). A config that describes a replicated ensemble is
+ * refused (thrown), naming its lines: replication is not supported yet.
+ */
+export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
   const config: Partial<ServerConfig> = {};
   const warnings: string[] = [];
-  for (const raw of text.split(/\r?\n/)) {
+  const ensembleLines: string[] = [];
+  const lines = text.split(/\r?\n/);
+  for (const [index, raw] of lines.entries()) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#') || line.startsWith('!')) continue;
     const m = /^([^=:\s]+)\s*[=:\s]\s*(.*)$/.exec(line);
     if (!m) {
-      warnings.push(`zoo.cfg: ignoring line "${line}"`);
+      warnings.push(`${origin}: ignoring line "${line}"`);
       continue;
     }
     const [, key, value] = m;
     const k = key.startsWith('zookeeper.') ? key.slice('zookeeper.'.length) : key;
+    if (meansEnsemble(k, value)) {
+      ensembleLines.push(`line ${index + 1}: ${line}`);
+      continue;
+    }
     switch (k) {
       case 'tickTime': config.tickTimeMs = integer(key, value); break;
       case 'clientPort': config.clientPort = integer(key, value); break;
@@ -135,13 +206,24 @@ export function parseZooCfg(text: string): ParsedZooCfg {
       case 'preAllocSize': config.preAllocSizeBytes = integer(key, value) * 1024; break;
       case 'autopurge.snapRetainCount': config.snapRetainCount = integer(key, value); break;
       case 'autopurge.purgeInterval': config.purgeIntervalHours = integer(key, value); break;
-      default:
-        if (!KNOWN_IGNORED.has(k) && !/^(server|authProvider)\.\d+$/.test(k)) warnings.push(`zoo.cfg: unknown key "${key}" ignored`);
+      default: {
+        const reason = notActedUpon(k);
+        if (reason === undefined) warnings.push(`${origin}: unknown key "${key}" ignored`);
+        else if (ALREADY_SO[k] !== value.trim().toLowerCase()) {
+          warnings.push(`${origin}: "${key}" is recognised but not acted upon (${reason}): ignored`);
+        }
+      }
     }
+  }
+  if (ensembleLines.length > 0) {
+    throw new Error(`${origin} describes a replicated ensemble (${ensembleLines.join('; ')}), `
+      + 'and replication is not supported yet: Ensemble runs one standalone server only. '
+      + 'Remove the server.N, group.N and weight.N lines (and peerType=observer, dynamicConfigFile) '
+      + 'to run it standalone.');
   }
   return { config, warnings };
 }
 
 export function loadZooCfg(file: string): ParsedZooCfg {
-  return parseZooCfg(readFileSync(file, 'utf8'));
+  return parseZooCfg(readFileSync(file, 'utf8'), file);
 }

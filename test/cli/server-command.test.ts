@@ -1,9 +1,13 @@
-/** `ensemble server`: zoo.cfg honoured, one line with the address, clean exit on SIGINT and SIGTERM. */
+/**
+ * `ensemble server`: zoo.cfg honoured, one line with the address, clean exit on SIGINT and SIGTERM;
+ * an ensemble's zoo.cfg refused, keys that are read but not acted upon named in warnings.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { connect as connectClient } from '../../src/index.ts';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '../support/ports.ts';
@@ -57,4 +61,83 @@ test('a bad flag is a clear error and a non-zero exit', async () => {
   assert.notEqual(code, 0);
   assert.match(err, /--port must be a port number/);
   assert.doesNotMatch(err, /at .*\.ts:\d+/);
+});
+
+/** Runs `ensemble server` with these arguments until it prints "listening on" or exits. */
+function startCommand(args: string[]) {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'server', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = { text: '' };
+  child.stdout.on('data', (d) => (output.text += d));
+  child.stderr.on('data', (d) => (output.text += d));
+  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  let running = true;
+  void exited.then(() => (running = false));
+  const started = (async () => {
+    while (running && !output.text.includes('listening on')) await new Promise((r) => setTimeout(r, 50));
+  })();
+  return { child, output, exited, started };
+}
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const s = connect(port, '127.0.0.1', () => {
+      s.destroy();
+      done(false);
+    });
+    s.on('error', () => done(true));
+  });
+}
+
+test('a zoo.cfg with server.N lines is refused: non-zero exit, the lines named, nothing listens', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ensemble-cli-'));
+  try {
+    const port = await freePort();
+    const cfg = join(dir, 'zoo.cfg');
+    writeFileSync(cfg, [
+      'tickTime=2000', `dataDir=${dir}`, `clientPort=${port}`, 'clientPortAddress=127.0.0.1', 'initLimit=5', 'syncLimit=2',
+      'server.1=127.0.0.1:2888:3888', 'server.2=127.0.0.1:2889:3889', 'server.3=127.0.0.1:2890:3890', '',
+    ].join('\n'));
+    const { output, exited } = startCommand(['--config', cfg]);
+    const code = await exited;
+    assert.notEqual(code, 0);
+    assert.ok(output.text.includes(`ensemble: ${cfg} describes a replicated ensemble (line 7: server.1=127.0.0.1:2888:3888; line 8: server.2=`), output.text);
+    assert.match(output.text, /replication is not supported yet/);
+    assert.doesNotMatch(output.text, /listening on/);
+    assert.doesNotMatch(output.text, /at .*\.ts:\d+/);
+    assert.equal(await refused(port), true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('keys read but not acted upon are each a warning, and the server works', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ensemble-cli-'));
+  try {
+    const port = await freePort();
+    const cfg = join(dir, 'zoo.cfg');
+    writeFileSync(cfg, [
+      'tickTime=500', `dataDir=${dir}`, `clientPort=${port}`, 'clientPortAddress=127.0.0.1',
+      `secureClientPort=${port + 1}`, 'metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider',
+      'admin.enableServer=false', '',
+    ].join('\n'));
+    const { child, output, exited, started } = startCommand(['--config', cfg, '--property', 'zookeeper.admin.serverPort=9090']);
+    await started;
+    assert.match(output.text, new RegExp(`listening on 127\\.0\\.0\\.1:${port}`));
+    assert.match(output.text, /\\"secureClientPort\\" is recognised but not acted upon \(there is no TLS yet\)/);
+    assert.match(output.text, /\\"metricsProvider\.className\\" is recognised but not acted upon \(there is no metrics provider/);
+    assert.match(output.text, /--property: \\"zookeeper\.admin\.serverPort\\" is recognised but not acted upon \(there is no admin HTTP server yet\)/);
+    // admin.enableServer=false asks for what Ensemble does anyway.
+    assert.doesNotMatch(output.text, /admin\.enableServer/);
+    const zk = await connectClient(`127.0.0.1:${port}`, { sessionTimeoutMs: 10_000 });
+    try {
+      await zk.create('/works', 'yes');
+      assert.equal(String((await zk.getData('/works')).data), 'yes');
+    } finally {
+      await zk.close();
+    }
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -17,8 +17,6 @@ test('zoo.cfg keys map onto the server config, zookeeper.-prefixed properties in
     'jute.maxbuffer=2097152',
     'zookeeper.DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=',
     'extendedTypesEnabled=true',
-    'initLimit=10',
-    'server.1=localhost:2888:3888',
     'someFutureKey=1',
   ].join('\n'));
   assert.deepEqual(config, {
@@ -39,4 +37,58 @@ test('session timeout bounds default to 2 and 20 ticks', () => {
 test('a non-integer value or inverted bounds are clear errors', () => {
   assert.throws(() => parseZooCfg('tickTime=fast'), /tickTime must be an integer/);
   assert.throws(() => resolveConfig({ minSessionTimeoutMs: 5000, maxSessionTimeoutMs: 4000 }), /must not be larger/);
+});
+
+test('a zoo.cfg that describes an ensemble is refused, naming its lines', () => {
+  const cfg = ['tickTime=2000', 'dataDir=/var/lib/ens', 'clientPort=2181', 'initLimit=5', 'syncLimit=2',
+    'server.1=10.0.0.1:2888:3888', 'server.2=10.0.0.2:2888:3888', 'server.3=10.0.0.3:2888:3888'].join('\n');
+  assert.throws(() => parseZooCfg(cfg, '/etc/ens/zoo.cfg'), (e: Error) => {
+    assert.match(e.message, /^\/etc\/ens\/zoo\.cfg describes a replicated ensemble/);
+    assert.match(e.message, /line 6: server\.1=10\.0\.0\.1:2888:3888; line 7: server\.2=10\.0\.0\.2:2888:3888; line 8: server\.3=/);
+    assert.match(e.message, /replication is not supported yet/);
+    return true;
+  });
+  // One server line is enough, with or without the zookeeper. prefix; so are the other lines that
+  // only an ensemble has.
+  for (const line of ['server.1=localhost:2888:3888;2181', 'zookeeper.server.7=h:1:2', 'group.1=1:2:3', 'weight.2=0',
+    'peerType=observer', 'peerType = Observer', 'dynamicConfigFile=/etc/ens/zoo.cfg.dynamic']) {
+    assert.throws(() => parseZooCfg(`clientPort=2181\n${line}`), /describes a replicated ensemble \(line 2: .*replication is not supported yet/, line);
+  }
+  assert.throws(() => parseZooCfg('server.1=h:1:2', '--property'), /--property describes a replicated ensemble/);
+});
+
+test('keys ZooKeeper reads but Ensemble does not act on are each a warning naming the key', () => {
+  const keys = [
+    'secureClientPort=2182', 'secureClientPortAddress=127.0.0.1', 'ssl.keyStore.location=/k.pem', 'ssl.quorum.protocol=TLSv1.2',
+    'admin.serverPort=8080', 'admin.enableServer=true', 'metricsProvider.className=org.example.Prometheus',
+    'metricsProvider.httpPort=7000', 'authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider',
+    'initLimit=10', 'syncLimit=5', 'electionAlg=3', 'standaloneEnabled=false',
+    'quorum.auth.enableSasl=true', 'sslQuorum=true', 'localSessionsEnabled=true', 'globalOutstandingLimit=1000',
+    'clientPortListenBacklog=100', 'serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory',
+    'zookeeper.commitLogCount=500', 'audit.enable=true', 'skipACL=yes', 'connection_throttle_tokens=100',
+  ];
+  const { config, warnings } = parseZooCfg(['tickTime=500', ...keys, 'noSuchKey=1'].join('\n'));
+  assert.deepEqual(config, { tickTimeMs: 500 });
+  assert.equal(warnings.length, keys.length + 1);
+  keys.forEach((line, i) => {
+    const key = line.slice(0, line.indexOf('='));
+    assert.equal(warnings[i].startsWith(`zoo.cfg: "${key}" is recognised but not acted upon (`), true, warnings[i]);
+  });
+  assert.match(warnings[0], /secureClientPort.*no TLS yet/);
+  assert.match(warnings[4], /admin\.serverPort.*no admin HTTP server yet/);
+  assert.match(warnings[9], /initLimit.*replication is not supported yet/);
+  assert.equal(warnings[keys.length], 'zoo.cfg: unknown key "noSuchKey" ignored');
+});
+
+test('no warning for the keys Ensemble acts on, nor for a value that asks for what it does anyway', () => {
+  const { warnings } = parseZooCfg([
+    'tickTime=2000', 'clientPort=2181', 'clientPortAddress=127.0.0.1', 'dataDir=/d', 'dataLogDir=/l',
+    'maxClientCnxns=0', 'minSessionTimeout=4000', 'maxSessionTimeout=40000', '4lw.commands.whitelist=*',
+    'jute.maxbuffer=1048575', 'DigestAuthenticationProvider.superDigest=super:x', 'extendedTypesEnabled=true',
+    'enforceQuota=true', 'reconfigEnabled=false', 'znode.container.checkIntervalMs=1000', 'forceSync=yes',
+    'snapCount=1000', 'preAllocSize=1024', 'autopurge.snapRetainCount=3', 'autopurge.purgeInterval=1',
+    'admin.enableServer=false', 'standaloneEnabled=true', 'sslQuorum=false', 'audit.enable=false',
+    'localSessionsEnabled=false', 'peerType=participant',
+  ].join('\n'));
+  assert.deepEqual(warnings, []);
 });
