@@ -27,10 +27,12 @@
  * prints one line instead (docs/cli.md): for those cases ways 3 and 4 must exit with zkCli's
  * status and print zkCli's stdout, and one line on stderr without a Java stack trace.
  *
- * An unreachable server (`-server 127.0.0.1:1 -timeout 2000 ls /`): zkCli 3.8 does not wait for
- * the timeout there, the refused connection fails the request at once: it prints
+ * An unreachable server (`-server 127.0.0.1:1 -timeout 60000 ls /`): zkCli 3.8 does not wait for
+ * the session timeout there, the refused connection fails the request at once: it prints
  * `KeeperErrorCode = ConnectionLoss for /` on stderr and exits 1 within about half a second. The
- * case is compared like the others, and ensemble cli must also be done within 5 seconds.
+ * case is compared like the others, and ensemble cli must not wait for the timeout either: it must
+ * be done in half of it (a bound that a busy machine does not reach, as it is long; what it tells
+ * apart is failing at once from waiting out the minute).
  *
  * TRANSCRIPTS_DUMP=DIR writes each way's normalised outcomes to DIR/one-shot.w<way>.txt.
  */
@@ -46,11 +48,12 @@ import { WAYS, type Way } from './ways.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const ENSEMBLE_BIN = join(REPO, 'bin/ensemble.js');
-const RUN_TIMEOUT_MS = 20_000;
+const RUN_TIMEOUT_MS = 45_000;
 /** Processes at once. */
 const CONCURRENCY = 4;
-/** How long ensemble cli may take to give up on an unreachable server. */
-const UNREACHABLE_LIMIT_MS = 5_000;
+/** The session timeout given with an unreachable server, and how long ensemble cli may take to give up on it. */
+const UNREACHABLE_TIMEOUT_MS = 60_000;
+const UNREACHABLE_LIMIT_MS = UNREACHABLE_TIMEOUT_MS / 2;
 
 
 interface Case {
@@ -87,8 +90,8 @@ const CASES: readonly Case[] = [
   { args: ['redo', '0'] },
   { args: ['-server', '$SERVER/nochroot', 'ls', '/'] },
   // an unreachable server
-  { args: ['-server', '127.0.0.1:1', '-timeout', '2000', 'ls', '/'], limitMs: UNREACHABLE_LIMIT_MS },
-  { args: ['-server', '127.0.0.1:1', '-timeout', '2000', 'printwatches'], limitMs: UNREACHABLE_LIMIT_MS },
+  { args: ['-server', '127.0.0.1:1', '-timeout', String(UNREACHABLE_TIMEOUT_MS), 'ls', '/'], limitMs: UNREACHABLE_LIMIT_MS },
+  { args: ['-server', '127.0.0.1:1', '-timeout', String(UNREACHABLE_TIMEOUT_MS), 'printwatches'], limitMs: UNREACHABLE_LIMIT_MS },
   // zkCli dies with a stack trace
   { args: ['set', '-v', 'abc', '/one', 'x'], zkCliCrashes: true },
   { args: ['addWatch', 'relative'], zkCliCrashes: true },
@@ -241,7 +244,7 @@ describe('one-shot commands: zkCli.sh and ensemble cli, against Apache ZooKeeper
   CASES.forEach((c, i) => {
     describe(caseName(c), () => {
       for (const way of WAYS.slice(1)) {
-        test(`${way.n} ${way.label}: same as 1 (${WAYS[0].label})`, { timeout: 120_000 }, async () => {
+        test(`${way.n} ${way.label}: same as 1 (${WAYS[0].label})`, { timeout: 300_000 }, async () => {
           const [ref, got] = await Promise.all([get(i, WAYS[0]), get(i, way)]);
           const describeBoth = `--- way 1 (${WAYS[0].label})\n${ref.text}\n--- way ${way.n} (${way.label})\n${got.text}`;
           if (c.zkCliCrashes && way.client === 'ensemble-cli') {
@@ -255,7 +258,7 @@ describe('one-shot commands: zkCli.sh and ensemble cli, against Apache ZooKeeper
             assert.equal(got.text, ref.text, `${caseName(c)}: way ${way.n} differs from way 1:\n${describeBoth}`);
           }
           if (c.limitMs !== undefined && way.client === 'ensemble-cli') {
-            assert.ok(got.elapsedMs <= c.limitMs, `took ${got.elapsedMs} ms (limit ${c.limitMs} ms)`);
+            assert.ok(got.elapsedMs <= c.limitMs, `took ${got.elapsedMs} ms: waited for the session timeout rather than failing at once (limit ${c.limitMs} ms)`);
           }
         });
       }
