@@ -12,10 +12,10 @@
  * Masks: Java-only output (SLF4J warnings, even in the middle of a line, and log lines); Java
  * stack-trace frames; the connection notification (`WATCHER::` / `WatchedEvent
  * state:SyncConnected type:None path:null`), which zkCli prints from its event thread while the
- * command runs, so it may or may not appear before the process exits (other notifications are
- * kept, moved to the end of stdout); the server address (`$SERVER`); dates; 0x… numbers
- * (renumbered in order of appearance); the text after `ZooKeeper CLI version: `; trailing
- * whitespace.
+ * command runs, so it may or may not appear before the process exits, and for the same reason the
+ * Closed notification after `quit`, whole or its first write only (other notifications are kept,
+ * moved to the end of stdout); the server address (`$SERVER`); dates; 0x… numbers (renumbered in
+ * order of appearance); the text after `ZooKeeper CLI version: `; trailing whitespace.
  *
  * The servers run with default settings (no TTL znodes: extended types are off). Fixtures,
  * created on both servers before the cases run: /one ("one data") with a child /one/child,
@@ -114,19 +114,27 @@ function caseName(c: Case): string {
 /** A notification is printed as two writes, `\nWATCHER::\n` and `\nWatchedEvent …\n`. */
 const EVENT_WRITE = /\nWATCHER::\n|\nWatchedEvent [^\n]*\n/g;
 const CONNECTED_EVENT = '\nWatchedEvent state:SyncConnected type:None path:null\n';
+const CLOSED_EVENT = '\nWatchedEvent state:Closed type:None path:null\n';
+/** Notifications that race with the process's exit. */
+const RACING_EVENTS = new Set([CONNECTED_EVENT, CLOSED_EVENT]);
 
 function normalizeStream(text: string, subst: [string, string][]): string {
   let t = stripJavaStackFrames(stripJavaNoise(text));
-  // The connection notification races with the command and the exit: drop it (and one
-  // `WATCHER::` line with it); other notifications go to the end, in their order.
+  // The connection notification races with the command and the exit, and the Closed one (after
+  // `quit`) with the exit: zkCli prints them from its event thread, so on a busy machine they may
+  // be cut off. Drop them (and their `WATCHER::` lines); other notifications go to the end, in
+  // their order.
   const events: string[] = [];
   t = t.replace(EVENT_WRITE, (m) => {
     events.push(m);
     return '';
   });
-  let dropHeaders = events.filter((e) => e === CONNECTED_EVENT).length;
+  // One header goes with each notification dropped, and any header whose notification was cut off.
+  const headers = events.filter((e) => e === '\nWATCHER::\n').length;
+  const surplus = Math.max(0, headers - (events.length - headers));
+  let dropHeaders = events.filter((e) => RACING_EVENTS.has(e)).length + surplus;
   const kept = events.filter((e) => {
-    if (e === CONNECTED_EVENT) return false;
+    if (RACING_EVENTS.has(e)) return false;
     if (e === '\nWATCHER::\n' && dropHeaders > 0) {
       dropHeaders--;
       return false;
