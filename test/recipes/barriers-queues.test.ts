@@ -11,7 +11,7 @@ import { DoubleBarrier } from '../../src/recipes/double-barrier.ts';
 import { DistributedQueue, PriorityQueue, sortablePriority } from '../../src/recipes/queue.ts';
 import { SharedCounter } from '../../src/recipes/shared-counter.ts';
 import { rejects } from '../support/rejects.ts';
-import { childrenOf, deleteTree, eventually, freshNode, recordStates, recordWatchedReads, sessions, settled } from '../support/recipes.ts';
+import { WAIT_MS, childrenOf, deleteTree, eventually, freshNode, recordStates, recordWatchedReads, sessions, settled } from '../support/recipes.ts';
 import { forEachServer } from '../support/servers.ts';
 
 forEachServer({ tickTimeMs: 1000 }, (server, name) => {
@@ -37,7 +37,7 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
     const path = '/bq-barrier/gates/g1';
     const [a, b] = [await open(), await open()];
     const barrier = new Barrier(a, path);
-    assert.equal(await barrier.wait({ timeoutMs: 1000 }), true, 'a barrier that is not set lets through at once');
+    assert.equal(await barrier.wait({ timeoutMs: WAIT_MS }), true, 'a barrier that is not set lets through');
     assert.equal(await barrier.wait({ timeoutMs: 0 }), true, 'timeoutMs 0 looks once');
     await barrier.set();
     await barrier.set();

@@ -12,7 +12,7 @@ import { LeaderElection, type RevokeReason } from '../../src/recipes/leader-elec
 import { LeaderLatch } from '../../src/recipes/leader-latch.ts';
 import { sortBySequence } from '../../src/recipes/sequential.ts';
 import type { Proxy } from '../support/proxy.ts';
-import { SESSION_TIMEOUT_MS, WAIT_MS, caughtUp, childrenOf, eventually, freshNode, sessions } from '../support/recipes.ts';
+import { WAIT_MS, caughtUp, childrenOf, eventually, freshNode, sessions } from '../support/recipes.ts';
 import { forEachServer } from '../support/servers.ts';
 
 /** A candidate with the log of its events ('elected', 'revoked:<reason>'), each with isLeader as it was then. */
@@ -183,7 +183,7 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
     assert.equal(b.election.isLeader, false);
 
     link.refuse(false);
-    assert.equal(await a.election.waitForLeadership({ timeoutMs: SESSION_TIMEOUT_MS }), true);
+    assert.equal(await a.election.waitForLeadership({ timeoutMs: WAIT_MS }), true);
     assert.deepEqual(a.log, ['elected', 'revoked:suspended', 'elected']);
     assert.deepEqual(b.log, []);
     assert.deepEqual(await queueOnServer(observer, path), [a.election.ourPath, b.election.ourPath], 'the same node');

@@ -14,7 +14,7 @@ import { nameOf } from '../../src/recipes/paths.ts';
 import { ReadWriteLock } from '../../src/recipes/read-write-lock.ts';
 import { Semaphore, type Lease } from '../../src/recipes/semaphore.ts';
 import { rejects } from '../support/rejects.ts';
-import { caughtUp, childrenOf, eventually, recordEvents, recordWatchedReads, sessions, settled, within, type Recorder } from '../support/recipes.ts';
+import { WAIT_MS, caughtUp, childrenOf, eventually, recordEvents, recordWatchedReads, sessions, settled, within, type Recorder } from '../support/recipes.ts';
 import { forEachServer } from '../support/servers.ts';
 
 /** What a lock or a semaphore tells its holder. */
@@ -113,7 +113,7 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
     await assert.rejects(contender.acquire({ signal: abort.signal }), (err) => err === reason, 'an aborted signal rejects at once');
 
     await holder.release();
-    assert.equal(await contender.acquire({ timeoutMs: 1000 }), true, 'the lock is free again');
+    assert.equal(await contender.acquire({ timeoutMs: WAIT_MS }), true, 'the lock is free again');
     await contender.release();
     assert.deepEqual(await childrenOf(observer, root), []);
   });
@@ -230,7 +230,7 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
     const sems = await Promise.all(Array.from({ length: 5 }, async () => new Semaphore(await open(), root, { maxLeases: 3 })));
     const held: Lease[] = [];
     for (const s of sems.slice(0, 3)) {
-      const leases = await s.acquire({ timeoutMs: 1000 });
+      const leases = await s.acquire({ timeoutMs: WAIT_MS });
       assert.ok(leases !== null && leases.length === 1);
       held.push(leases[0]);
     }
@@ -360,7 +360,7 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
     assert.equal(zk.sessionId, sessionId, 'the same session');
     assert.equal(zk.state, 'SyncConnected');
     assert.deepEqual(events.entries, ['suspended', 'lost'], 'no reconnected for a lock given up');
-    assert.equal(await lock.acquire({ timeoutMs: 1000 }), true, 'the instance can take the lock again');
+    assert.equal(await lock.acquire({ timeoutMs: WAIT_MS }), true, 'the instance can take the lock again');
     await lock.release();
     await lock.release(); // the release owed from before the loss
     await rejects(lock.release(), LockNotHeldError);

@@ -11,7 +11,7 @@ import {
   ReadWriteLock, Semaphore, ServiceDiscovery, ServiceRegistry, SharedCounter, TreeCache,
 } from '../../src/recipes/index.ts';
 import { forEachServer } from '../support/servers.ts';
-import { deleteTree, sessions } from '../support/recipes.ts';
+import { WAIT_MS, deleteTree, sessions } from '../support/recipes.ts';
 
 /** Every path below root, depth first. */
 async function tree(zk: Awaited<ReturnType<ReturnType<typeof sessions>['open']>>, root: string): Promise<string[]> {
@@ -38,10 +38,10 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
     const rival = new LeaderElection(other, `${root}/election`, { id: 'b' });
     await election.start();
     await rival.start();
-    assert.equal(await election.waitForLeadership({ timeoutMs: 5000 }), true);
+    assert.equal(await election.waitForLeadership({ timeoutMs: WAIT_MS }), true);
     const latch = new LeaderLatch(zk, `${root}/latch`);
     await latch.start();
-    assert.equal(await latch.await({ timeoutMs: 5000 }), true);
+    assert.equal(await latch.await({ timeoutMs: WAIT_MS }), true);
 
     const mutex = new Mutex(zk, `${root}/mutex`);
     assert.equal(await mutex.acquire(), true);
@@ -60,7 +60,7 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
     await barrier.set();
     assert.equal(await barrier.wait({ timeoutMs: 100 }), false);
     const doubles = [new DoubleBarrier(zk, `${root}/double`, 2), new DoubleBarrier(other, `${root}/double`, 2)];
-    assert.deepEqual(await Promise.all(doubles.map((d) => d.enter({ timeoutMs: 5000 }))), [true, true]);
+    assert.deepEqual(await Promise.all(doubles.map((d) => d.enter({ timeoutMs: WAIT_MS }))), [true, true]);
     const fifo = new DistributedQueue(zk, `${root}/fifo`);
     await fifo.put('x');
     const priority = new PriorityQueue(zk, `${root}/priority`);
@@ -81,10 +81,10 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
 
     assert.ok((await zk.getEphemerals(root)).length >= 9, 'in use, the recipes hold ephemeral nodes');
 
-    await Promise.all(doubles.map((d) => d.leave({ timeoutMs: 5000 })));
+    await Promise.all(doubles.map((d) => d.leave({ timeoutMs: WAIT_MS })));
     await barrier.remove();
-    assert.equal((await fifo.take({ timeoutMs: 1000 }))?.toString(), 'x');
-    assert.equal((await priority.take({ timeoutMs: 1000 }))?.toString(), 'y');
+    assert.equal((await fifo.take({ timeoutMs: WAIT_MS }))?.toString(), 'x');
+    assert.equal((await priority.take({ timeoutMs: WAIT_MS }))?.toString(), 'y');
     for (const lease of leases!) await lease.release();
     await rw.readLock.release();
     await rw.writeLock.release();
