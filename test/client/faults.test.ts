@@ -19,8 +19,11 @@ import { forEachServer, type RunningServer } from '../support/servers.ts';
 
 /** Negotiated as asked on both servers (tickTime 1000: the range is 2000..20000 ms). */
 const SESSION_TIMEOUT_MS = 4000;
-/** How long any single wait for an event may take before the test fails. */
-const WAIT_MS = 15_000;
+/**
+ * How long any single wait for an event may take before the test fails: far beyond what any wait
+ * needs, so that only something that never happens fails it, not a busy machine.
+ */
+const WAIT_MS = 30_000;
 
 /** Polls `cond` every 10 ms until it holds. */
 async function eventually(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = WAIT_MS): Promise<void> {
@@ -134,13 +137,15 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     const hosts = [`127.0.0.1:${dead}`, refusing.connectString, hung.connectString, live.connectString].join(',');
 
     // In this order the client meets every kind of bad host before the good one; the hung one
-    // costs it a handshake timeout (the session timeout shared among the hosts).
-    const zk = await open(hosts, { shuffleHosts: false });
+    // costs it a handshake timeout (the session timeout shared among the hosts: 3 s each here, so
+    // that a busy machine's slow handshake with the live host is not taken for a hung one).
+    const sessionTimeoutMs = 12_000;
+    const zk = await open(hosts, { shuffleHosts: false, sessionTimeoutMs });
     assert.equal(zk.state, 'SyncConnected');
     assert.equal(hung.acceptedConnections, 1, 'the hung host was tried, and given up after the handshake timeout');
     assert.equal(live.acceptedConnections, 1);
     // In any order.
-    const shuffled = await open(hosts);
+    const shuffled = await open(hosts, { sessionTimeoutMs });
     assert.equal(shuffled.state, 'SyncConnected');
 
     await zk.create(root, 'here');
@@ -204,7 +209,9 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
   });
 
   test(`${name}: a hung link is detected by the read timeout, before the session times out`, async () => {
-    const sessionTimeoutMs = 6000;
+    // Long enough that between the read timeout (2/3 of it) and the session's expiry there are
+    // seconds to spare for a busy machine.
+    const sessionTimeoutMs = 15_000;
     const link = await proxy();
     const zk = await open(link.connectString, { sessionTimeoutMs });
     assert.equal(zk.sessionTimeoutMs, sessionTimeoutMs);
@@ -488,16 +495,21 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
   test(`${name}: request timeouts and aborts, in flight and while disconnected`, async () => {
     const root = '/faults-timeouts';
     const link = await proxy();
-    const zk = await open(link.connectString, { requestTimeoutMs: 400 });
+    // A long session timeout: the link is held for a while below, and the connection must not be
+    // dropped for silence meanwhile however slow the machine is (the read timeout is 2/3 of it).
+    const zk = await open(link.connectString, { requestTimeoutMs: 400, sessionTimeoutMs: 15_000 });
     const states = new StateLog(zk);
     const sessionId = zk.sessionId;
-    await zk.create(root, 'r');
+    // Requests that must succeed get a generous timeout of their own: 400 ms is for those that
+    // must time out.
+    const ok = { timeoutMs: WAIT_MS };
+    await zk.create(root, 'r', ok);
 
     // A slow link (each chunk 250 ms late both ways): a request with a shorter timeout gives up, and
     // its reply, when it comes, is dropped; the next request gets its own.
     link.setDelayMs(250);
     await rejects(zk.getData(root, { timeoutMs: 100 }), RequestTimeoutError);
-    assert.equal((await zk.getData(root, { timeoutMs: 10_000 })).data?.toString(), 'r');
+    assert.equal((await zk.getData(root, ok)).data?.toString(), 'r');
     link.setDelayMs(0);
 
     // In flight on a hung link: the client's timeout, then a per-request one.
@@ -518,7 +530,7 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     await assert.rejects(zk.getData(root, { signal: AbortSignal.abort() }), { name: 'AbortError' });
     link.resume();
     // The late replies of those requests are dropped; the next request gets its own.
-    assert.equal((await zk.getData(root)).data?.toString(), 'r');
+    assert.equal((await zk.getData(root, ok)).data?.toString(), 'r');
     assert.deepEqual(states.seen, [], 'the connection stayed up');
 
     // Queued while disconnected: the new connection's handshake hangs.
@@ -538,7 +550,7 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     await states.waitFor('SyncConnected');
     assert.equal((await queued).version, 1, 'the request still queued went out on the new connection');
     assert.equal(zk.sessionId, sessionId);
-    assert.equal((await zk.getData(root)).data?.toString(), 'queued');
+    assert.equal((await zk.getData(root, ok)).data?.toString(), 'queued');
   });
 
   test(`${name}: close() answers the requests in flight first, then Closed; later calls are refused`, async () => {
@@ -574,7 +586,9 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
   test(`${name}: close() during a reconnection closes the session there, so its ephemerals go at once`, async () => {
     const root = '/faults-close-reconnecting';
     const link = await proxy();
-    const zk = await open(link.connectString);
+    // The longest session the server allows (20 ticks): the ephemeral must go in well under it.
+    const sessionTimeoutMs = 20_000;
+    const zk = await open(link.connectString, { sessionTimeoutMs });
     const observer = await open(server().connectString);
     const states = new StateLog(zk);
     await zk.create(root);
@@ -588,7 +602,7 @@ forEachServer({ tickTimeMs: 1000 }, (server: () => RunningServer, name) => {
     await closing;
     assert.equal(zk.state, 'Closed');
     // Well within the session timeout: the session was closed, not left to expire.
-    await eventually(async () => (await observer.getChildren(root)).length === 0, 'the ephemeral to go', SESSION_TIMEOUT_MS / 2);
+    await eventually(async () => (await observer.getChildren(root)).length === 0, 'the ephemeral to go', sessionTimeoutMs / 2);
   });
 
   // Last: it restarts the server under the other tests' feet.
