@@ -131,6 +131,12 @@ export type Outcome =
   | { kind: 'closed' }
   | { kind: 'silent' };
 
+/**
+ * How long to wait for a reply or a close that is due: far beyond what it takes, so that only one
+ * that never comes fails a test, not a busy machine. (Waits that watch for silence pass their own.)
+ */
+export const REPLY_WAIT_MS = 15_000;
+
 /** A TCP client that sends raw bytes and splits what comes back into frames. */
 export class RawClient {
   readonly socket: Socket;
@@ -188,7 +194,7 @@ export class RawClient {
   }
 
   /** The next frame body, or null if the connection closed / the timeout passed first. */
-  async nextFrame(timeoutMs = 3000): Promise<Buffer | null> {
+  async nextFrame(timeoutMs = REPLY_WAIT_MS): Promise<Buffer | null> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const f = this.frames.shift();
@@ -204,7 +210,7 @@ export class RawClient {
   }
 
   /** The next reply (header + body), 'closed' once the server hung up, or 'silent' after the timeout. */
-  async outcome(timeoutMs = 3000): Promise<Outcome> {
+  async outcome(timeoutMs = REPLY_WAIT_MS): Promise<Outcome> {
     const f = await this.nextFrame(timeoutMs);
     if (f) {
       const r = new JuteReader(f);
@@ -215,7 +221,7 @@ export class RawClient {
   }
 
   /** Resolves true once the server closes the connection (after reading any frames), false on timeout. */
-  async waitClosed(timeoutMs = 3000): Promise<boolean> {
+  async waitClosed(timeoutMs = REPLY_WAIT_MS): Promise<boolean> {
     if (this.closed) return true;
     const t = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());
     return Promise.race([this.closedPromise.then(() => true), t]);
@@ -224,7 +230,7 @@ export class RawClient {
   /** Send a ConnectRequest and read the ConnectResponse. */
   async handshake(o: ConnectOptions = {}): Promise<ConnectResponse> {
     this.send(connectFrame(o));
-    const f = await this.nextFrame(5000);
+    const f = await this.nextFrame();
     if (!f) throw new Error(`no ConnectResponse (${this.closed ? 'closed' : 'timeout'})`);
     return readConnectResponse(new JuteReader(f));
   }
@@ -246,7 +252,7 @@ export class HealthyClient {
     return new HealthyClient(raw, resp.sessionId);
   }
 
-  async call(type: number, record?: Buffer, timeoutMs = 5000): Promise<{ err: number; body: Buffer }> {
+  async call(type: number, record?: Buffer, timeoutMs = REPLY_WAIT_MS): Promise<{ err: number; body: Buffer }> {
     const xid = ++this.xid;
     this.raw.send(requestFrame(xid, type, record));
     for (;;) {
@@ -276,7 +282,7 @@ export class HealthyClient {
 }
 
 /** Connect, send `bytes` (raw), and report what the server did. */
-export async function probe(host: string, port: number, bytes: Uint8Array, timeoutMs = 3000): Promise<Outcome> {
+export async function probe(host: string, port: number, bytes: Uint8Array, timeoutMs = REPLY_WAIT_MS): Promise<Outcome> {
   const c = await RawClient.connect(host, port);
   try {
     c.send(bytes);

@@ -15,7 +15,7 @@ import { OpCode } from '../../src/protocol/constants.ts';
 import { JuteReader, JuteWriter } from '../../src/protocol/jute.ts';
 import { writeACLs } from '../../src/protocol/records.ts';
 import {
-  HealthyClient, JUTE_MAX_BUFFER, OPEN_ACL, RawClient, body, connectBody, createRecord, frameOf,
+  HealthyClient, JUTE_MAX_BUFFER, OPEN_ACL, RawClient, REPLY_WAIT_MS, body, connectBody, createRecord, frameOf,
   pathWatchRecord, requestFrame, setDataRecord, validRequestFrames,
 } from './frames.ts';
 import { assertNothingEscaped, eventually, installUncaughtGuard, startInProcess, type InProcess } from './harness.ts';
@@ -216,14 +216,14 @@ describe('fuzzing the client port', () => {
   /** The healthy session is served, the protected data is intact, nothing escaped. */
   async function invariants(): Promise<void> {
     assertNothingEscaped();
-    const r = await healthy.call(OpCode.getData, pathWatchRecord(SENTINEL), 5000);
+    const r = await healthy.call(OpCode.getData, pathWatchRecord(SENTINEL));
     assert.equal(r.err, 0, `getData ${SENTINEL} failed with ${r.err}`);
     assert.deepEqual(new JuteReader(r.body).buffer(), SENTINEL_DATA, 'protected data changed');
     assertNothingEscaped();
   }
 
   async function backToBaseline(): Promise<void> {
-    assert.ok(await eventually(() => s.server.connections.size === 1, 5000), `server still holds ${s.server.connections.size} connections (1 expected)`);
+    assert.ok(await eventually(() => s.server.connections.size === 1), `server still holds ${s.server.connections.size} connections (1 expected)`);
   }
 
   async function check<T extends [unknown, ...unknown[]]>(t: { diagnostic(msg: string): void }, name: string, prop: fc.IAsyncPropertyWithHooks<T>): Promise<void> {
@@ -277,7 +277,7 @@ describe('fuzzing the client port', () => {
       const honest = fs.every((f) => f.length === null);
       const chunks = split ? bytes : [Buffer.concat(bytes)];
       // Honest framing: the server must answer MARK or hang up; silence would be a hang.
-      const r = await exchange(s, true, chunks, true, honest ? 3000 : 100);
+      const r = await exchange(s, true, chunks, true, honest ? REPLY_WAIT_MS : 100);
       checkReplies(r.frames);
       tally(r);
       if (honest) assert.ok(r.marked || r.closed, `connection neither answered nor closed (frames: ${bytes.map((b) => b.toString('hex')).join(' ')})`);
@@ -304,7 +304,7 @@ describe('fuzzing the client port', () => {
         const at = 1 + (m.splitAt % (framed.length - 1));
         chunks = [framed.subarray(0, at), framed.subarray(at)];
       }
-      const r = await exchange(s, true, chunks, true, honest ? 3000 : 100);
+      const r = await exchange(s, true, chunks, true, honest ? REPLY_WAIT_MS : 100);
       checkReplies(r.frames);
       tally(r);
       if (honest) {
@@ -316,7 +316,7 @@ describe('fuzzing the client port', () => {
 
   test('the valid frames themselves are answered (the mutations start from working requests)', async () => {
     for (const kind of FRAME_KINDS) {
-      const r = await exchange(s, true, [validRequestFrames(424242)[kind]], true, 3000);
+      const r = await exchange(s, true, [validRequestFrames(424242)[kind]], true, REPLY_WAIT_MS);
       assert.ok(r.marked, `${kind}: no reply`);
       checkReplies(r.frames);
     }

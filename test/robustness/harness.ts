@@ -53,8 +53,8 @@ export function assertNothingEscaped(): void {
 
 export const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Poll until `cond` holds; false if it still does not after `timeoutMs`. */
-export async function eventually(cond: () => boolean, timeoutMs = 3000, stepMs = 10): Promise<boolean> {
+/** Poll until `cond` holds; false if it still does not after `timeoutMs` (generous: a busy machine is slow). */
+export async function eventually(cond: () => boolean, timeoutMs = 15_000, stepMs = 10): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) return false;
