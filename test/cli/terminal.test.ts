@@ -35,7 +35,9 @@ const BUILT = join(ROOT, 'dist/cli/main.js');
 const WIDTH = 120;
 const HEIGHT = 40;
 /** How long to wait for something to appear on the screen (generous: slow shared CI machines). */
-const WAIT_MS = 10_000;
+const WAIT_MS = 30_000;
+/** Each test's own limit: many waits, each of which a busy machine may make slow. */
+const TEST_TIMEOUT_MS = 180_000;
 
 function tmuxAvailable(): boolean {
   try {
@@ -67,7 +69,7 @@ class Tmux {
 
   run(...args: string[]): Promise<string> {
     return new Promise((done, fail) => {
-      execFile('tmux', ['-S', this.socket, '-f', '/dev/null', ...args], { env: this.env, timeout: 10_000 }, (err, stdout, stderr) => {
+      execFile('tmux', ['-S', this.socket, '-f', '/dev/null', ...args], { env: this.env, timeout: 30_000 }, (err, stdout, stderr) => {
         if (err) fail(new Error(`tmux ${args.join(' ')} failed: ${err.message}\n${stderr}`));
         else done(stdout);
       });
@@ -184,7 +186,7 @@ describe('ensemble cli on a terminal (tmux)', { skip }, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test('banner, CONNECTED prompt, numbered commands and their output', { timeout: 30_000 }, async () => {
+  test('banner, CONNECTED prompt, numbered commands and their output', { timeout: TEST_TIMEOUT_MS }, async () => {
     const pane = await startShell(join(dir, 'history-prompt'));
     const screen = await pane.waitForLastLine(prompt(0));
     const lines = screen.split('\n');
@@ -205,7 +207,7 @@ describe('ensemble cli on a terminal (tmux)', { skip }, () => {
     assert.ok(got.includes(`${prompt(1)}get /t1\nhello world\n${prompt(2).trimEnd()}`), got);
   });
 
-  test('before the session is up the prompt says CONNECTING; Ctrl-D quits with status 0', { timeout: 30_000 }, async () => {
+  test('before the session is up the prompt says CONNECTING; Ctrl-D quits with status 0', { timeout: TEST_TIMEOUT_MS }, async () => {
     const deadPort = await freePort();
     const pane = await startShell(join(dir, 'history-connecting'), `127.0.0.1:${deadPort}`);
     await pane.waitForLastLine(`[zk: 127.0.0.1:${deadPort}(CONNECTING) 0]`);
@@ -214,7 +216,7 @@ describe('ensemble cli on a terminal (tmux)', { skip }, () => {
     assert.match(screen, /EXIT=0$/);
   });
 
-  test('tab completes command names and znode paths', { timeout: 30_000 }, async () => {
+  test('tab completes command names and znode paths', { timeout: TEST_TIMEOUT_MS }, async () => {
     await zk.create('/tcompl', '');
     await zk.create('/tcompl/apple', '');
     await zk.create('/tcompl/apricot', '');
@@ -264,7 +266,7 @@ describe('ensemble cli on a terminal (tmux)', { skip }, () => {
     await pane.waitForLastLine(prompt(3));
   });
 
-  test('history is kept across runs: the file, Up/Down recall, and `history`', { timeout: 30_000 }, async () => {
+  test('history is kept across runs: the file, Up/Down recall, and `history`', { timeout: TEST_TIMEOUT_MS }, async () => {
     const history = join(dir, 'history-recall');
     await zk.create('/h1', '');
 
@@ -302,7 +304,7 @@ describe('ensemble cli on a terminal (tmux)', { skip }, () => {
       ['set /h1 "one two"', 'get /h1', 'get /h1', 'history', 'quit', '']);
   });
 
-  test('a watch event while a line is being typed is printed above it, and the line survives', { timeout: 30_000 }, async () => {
+  test('a watch event while a line is being typed is printed above it, and the line survives', { timeout: TEST_TIMEOUT_MS }, async () => {
     await zk.create('/t4', 'before');
     const pane = await startConnected(join(dir, 'history-event'));
     await pane.command('get -w /t4', prompt(0));
@@ -335,7 +337,7 @@ describe('ensemble cli on a terminal (tmux)', { skip }, () => {
     assert.ok(ran.includes(`${prompt(1)}ls /zookeeper\n[config, quota]\n`), ran);
   });
 
-  test('Ctrl-C discards the typed line; `quit` exits with the last status; Ctrl-C on an empty line quits', { timeout: 30_000 }, async () => {
+  test('Ctrl-C discards the typed line; `quit` exits with the last status; Ctrl-C on an empty line quits', { timeout: TEST_TIMEOUT_MS }, async () => {
     const pane = await startConnected(join(dir, 'history-ctrlc'));
     await pane.type('create /t5-never');
     await pane.waitForLastLine(`${prompt(0)}create /t5-never`);

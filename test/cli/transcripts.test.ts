@@ -84,14 +84,18 @@ const REPO = resolve(import.meta.dirname, '../..');
 const SCRIPTS_DIR = resolve(import.meta.dirname, 'transcripts');
 const ENSEMBLE_BIN = join(REPO, 'bin/ensemble.js');
 
+// Each wait below is for something that does happen; the limits are far beyond what it needs, so
+// that a busy machine (a JVM starting on two shared cores) is never taken for a failure.
 /** Waiting for the JVM to start and connect. */
-const START_TIMEOUT_MS = 20_000;
+const START_TIMEOUT_MS = 60_000;
 /** Waiting for one command's sentinel. */
-const STEP_TIMEOUT_MS = 10_000;
+const STEP_TIMEOUT_MS = 30_000;
 /** Waiting for the `#wait` texts once the command itself has finished. */
-const WAIT_TIMEOUT_MS = 3_000;
+const WAIT_TIMEOUT_MS = 15_000;
 /** Waiting for the process to exit after `quit` or end of input. */
-const EXIT_TIMEOUT_MS = 10_000;
+const EXIT_TIMEOUT_MS = 30_000;
+/** Each comparison's own limit: it waits for both of its runs. */
+const TEST_TIMEOUT_MS = 600_000;
 /** After a command's sentinel has arrived on stderr: time for the stdout pipe to be read too. */
 const SETTLE_MS = 5;
 /** Processes running at once (two cores: JVM start-up is the main cost). */
@@ -590,12 +594,12 @@ describe('CLI transcripts: zkCli.sh and ensemble cli, against Apache ZooKeeper a
 
   for (const script of scripts) {
     describe(script.name, () => {
-      test(`1 ${WAYS[0].label}: runs to the end`, { timeout: 180_000 }, async () => {
+      test(`1 ${WAYS[0].label}: runs to the end`, { timeout: TEST_TIMEOUT_MS }, async () => {
         const ref = await get(script, WAYS[0]);
         assert.deepEqual(ref.notes, [], `the reference run had problems:\n${ref.transcript}`);
       });
       for (const way of WAYS.slice(1)) {
-        test(`${way.n} ${way.label}: same as 1`, { timeout: 180_000 }, async () => {
+        test(`${way.n} ${way.label}: same as 1`, { timeout: TEST_TIMEOUT_MS }, async () => {
           const [ref, run] = await Promise.all([get(script, WAYS[0]), get(script, way)]);
           if (run.transcript !== ref.transcript) {
             const diff = unifiedDiff(

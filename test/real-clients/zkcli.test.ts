@@ -4,7 +4,8 @@ import { SERVER_NAMES, withBothServers, type RunningServer } from '../support/se
 import { Interactive, ZKCLI, zkCliEnv } from './lib/process.ts';
 import { isJavaNoiseLine, maskDates, renumberHex, tidy, withoutClosedEvent } from './lib/normalize.ts';
 
-const STEP_TIMEOUT_MS = 15_000;
+/** How long one step may take (the first includes starting a JVM): far more than it needs, for a busy machine. */
+const STEP_TIMEOUT_MS = 60_000;
 
 /** Each command, and the output that shows it has been handled (zkCli prints no prompt when
  * stdin is not a terminal, and watch notifications arrive on another thread). */
@@ -102,7 +103,7 @@ async function session(server: RunningServer): Promise<{ output: string; code: n
   }
 }
 
-const TEST_TIMEOUT_MS = 120_000;
+const TEST_TIMEOUT_MS = 300_000;
 
 describe('zkCli.sh (Java client 3.8) against Apache ZooKeeper and Ensemble', () => {
   const servers = withBothServers();
