@@ -103,8 +103,14 @@ describe('dispatcher', () => {
     const p = new Promise<void>((r) => (resolve = r));
     void p.then(() => log.push('after r1'));
     d.result(resolve);
-    d.listener(() => log.push('e2'));
-    await new Promise((r) => setTimeout(r, 20));
+    // Waits for the last listener itself, not for a time that a busy machine may overrun.
+    let lastRan!: () => void;
+    const last = new Promise<void>((r) => (lastRan = r));
+    d.listener(() => {
+      log.push('e2');
+      lastRan();
+    });
+    await last;
     assert.deepEqual(log, ['e1', 'after r1', 'e2']);
   });
 
