@@ -297,8 +297,8 @@ export class RawClient {
   /** request() + decode: `value` is set only when err is 0. */
   async call<T>(type: number, writeBody: ((w: JuteWriter) => void) | undefined, read: ((r: JuteReader) => T) | null, opts: { xid?: number } = {}): Promise<Result<T>> {
     const { header, body } = await this.request(type, writeBody, opts);
-    // multi answers with a body even when err != 0
-    const decode = read !== null && (header.err === 0 || type === OpCode.multi);
+    // multi answers with a body even when err != 0 (but not when the session is gone)
+    const decode = read !== null && (header.err === 0 || (type === OpCode.multi && body.remaining > 0));
     return { zxid: header.zxid, err: header.err, value: decode ? read(body) : undefined };
   }
 
