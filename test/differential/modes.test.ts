@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { CreateFlag, OpCode } from '../../src/protocol/constants.ts';
 import { differential } from './harness.ts';
 
+/** How long a due watch event may take to arrive: generous, for a busy machine (it returns once it has). */
+const EVENT_WAIT_MS = 15_000;
+
 differential('modes', { extendedTypesEnabled: true, containerCheckIntervalMs: 200 }, ({ scenario }) => {
   scenario('create in all seven modes', async (t) => {
     const c = await t.client();
@@ -52,7 +55,7 @@ differential('modes', { extendedTypesEnabled: true, containerCheckIntervalMs: 20
     await t.op(c, 'tryCreate', `${t.root}/con/x`, '');
     await t.op(c, 'tryExists', `${t.root}/con`, true);
     await t.op(c, 'tryDelete', `${t.root}/con/x`);
-    await t.events(c, 1, 5000);
+    await t.events(c, 1, EVENT_WAIT_MS);
     const gone = await t.op(c, 'tryExists', `${t.root}/con`);
     assert.notEqual(gone.err, 0, 'the emptied container was reaped');
     await t.sleep(500);
@@ -68,7 +71,7 @@ differential('modes', { extendedTypesEnabled: true, containerCheckIntervalMs: 20
     await t.op(c, 'tryCreate', `${t.root}/parent/kid`, '');
     await t.op(c, 'tryCreate', `${t.root}/long`, '', { flags: CreateFlag.persistentSequentialWithTtl, ttl: 600_000 });
     await t.op(c, 'tryExists', `${t.root}/short`, true);
-    await t.events(c, 1, 5000);
+    await t.events(c, 1, EVENT_WAIT_MS);
     await t.op(c, 'tryExists', `${t.root}/short`);
     await t.op(c, 'tryExists', `${t.root}/parent`);
     await t.op(c, 'tryGetChildren', t.root);

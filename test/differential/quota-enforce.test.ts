@@ -90,7 +90,7 @@ describe('quota-enforce', () => {
 
   const scenario = (name: string, fn: Scenario): void => {
     const root = `/quota-enforce-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60)}`;
-    test(name, { timeout: 20_000 }, async () => {
+    test(name, { timeout: 120_000 }, async () => {
       const zk = await runOne(servers.get('zookeeper')!, root, fn);
       const en = await runOne(servers.get('ensemble')!, root, fn);
       const diff = transcriptDiff(zk.transcript, en.transcript);

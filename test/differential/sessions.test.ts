@@ -3,6 +3,11 @@ import assert from 'node:assert/strict';
 import { CreateFlag, EventType } from '../../src/protocol/constants.ts';
 import { differential } from './harness.ts';
 
+/** How long a server may take to close a connection it is due to close: generous, for a busy machine. */
+const CLOSE_WAIT_MS = 15_000;
+/** How long a due watch event may take to arrive: generous, for a busy machine (it returns once it has). */
+const EVENT_WAIT_MS = 15_000;
+
 differential('sessions', { tickTimeMs: 200 }, ({ scenario }) => {
   scenario('timeout negotiation', async (t) => {
     for (const timeoutMs of [1, 100, 399, 400, 1000, 3999, 4000, 4001, 100_000, 0, -5]) {
@@ -27,7 +32,7 @@ differential('sessions', { tickTimeMs: 200 }, ({ scenario }) => {
     wrong[0] ^= 0xff;
     const bad = await t.connect({ sessionId, passwd: wrong, timeoutMs: 4000 }, 'reconnect with a wrong password');
     assert.ok(bad === null || bad.expired, 'refused');
-    if (bad) await t.expectClose(bad);
+    if (bad) await t.expectClose(bad, CLOSE_WAIT_MS);
     const ahead = await t.connect({ sessionId, passwd, lastZxidSeen: last + 1000, timeoutMs: 4000 }, 'reconnect ahead of the server');
     assert.equal(ahead, null, 'closed without an answer');
     const again = await t.client({ sessionId, passwd, lastZxidSeen: last, timeoutMs: 4000 });
@@ -38,7 +43,7 @@ differential('sessions', { tickTimeMs: 200 }, ({ scenario }) => {
     await t.close(again);
     const closed = await t.connect({ sessionId, passwd, timeoutMs: 4000 }, 'reconnect to a closed session');
     assert.ok(closed === null || closed.expired);
-    if (closed) await t.expectClose(closed);
+    if (closed) await t.expectClose(closed, CLOSE_WAIT_MS);
     const fresh = await t.client();
     await t.op(fresh, 'tryGetChildren', t.root);
   });
@@ -68,12 +73,12 @@ differential('sessions', { tickTimeMs: 200 }, ({ scenario }) => {
     await t.op(w, 'tryExists', `${r}/e`, true);
     const { sessionId, passwd } = owner.session;
     t.destroy(owner);
-    await t.events(w, 1, 5000);
+    await t.events(w, 1, EVENT_WAIT_MS);
     assert.equal(w.events()[0]?.type, EventType.NodeDeleted, 'the ephemeral went with the session');
     await t.op(w, 'tryExists', r);
     const late = await t.connect({ sessionId, passwd, timeoutMs: 400 }, 'reconnect to an expired session');
     assert.ok(late === null || late.expired);
-    if (late) await t.expectClose(late);
+    if (late) await t.expectClose(late, CLOSE_WAIT_MS);
   });
 
   // What becomes of requests pipelined behind a closeSession is a race in ZooKeeper: it may answer
@@ -83,7 +88,7 @@ differential('sessions', { tickTimeMs: 200 }, ({ scenario }) => {
     await t.op(c, 'tryCreate', t.root, '');
     const results = await t.pipelined(c, [['tryClose']]);
     t.note('after close', results.length);
-    await t.expectClose(c);
+    await t.expectClose(c, CLOSE_WAIT_MS);
     const d = await t.client();
     await t.op(d, 'tryExists', `${t.root}/after`);
   });
