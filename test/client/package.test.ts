@@ -32,7 +32,7 @@ test('the compiled package works under its own name', async () => {
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', APP], {
     cwd: ROOT,
     env: { ...process.env, DATA_DIR: tmpdir() },
-    timeout: 20_000,
+    timeout: 60_000,
   });
   const out = JSON.parse(stdout.trim().split('\n').at(-1)!);
   assert.equal(out.missing, true);

@@ -15,7 +15,8 @@ const SLF4J_BINDINGS: readonly (readonly string[])[] = [
   ['/usr/share/java/slf4j-nop.jar'],
 ];
 const JAVA = existsSync('/usr/bin/java') ? '/usr/bin/java' : 'java';
-const READY_TIMEOUT_MS = 30_000;
+/** How long a JVM may take to answer `srvr`: about a second here, far longer on a busy machine. */
+const READY_TIMEOUT_MS = 90_000;
 const OUTPUT_LIMIT = 64 * 1024;
 
 /** JVMs still running, killed with SIGKILL if the test process exits without stopping them. */
@@ -47,7 +48,7 @@ export function zooKeeperClasspath(): string {
 }
 
 /** Sends a four-letter word over a fresh connection and returns the whole answer. */
-export function fourLetterWord(host: string, port: number, word: string, timeoutMs = 2000): Promise<string> {
+export function fourLetterWord(host: string, port: number, word: string, timeoutMs = 15_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const sock = connect({ host, port });
