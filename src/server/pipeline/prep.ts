@@ -9,6 +9,7 @@ import {
 import { pathError } from '../../protocol/path.ts';
 import type { ACL, CheckVersionRequest, CreateRequest, DeleteRequest, Id, MultiOp, SetACLRequest, SetDataRequest } from '../../protocol/records.ts';
 import { checkACL, fixupACL } from '../auth/acl.ts';
+import { copiedCapacity, grownCapacity, inHashTableOrder, javaHash } from '../java-hash.ts';
 import { ephemeralKind, type DataTree } from '../tree/data-tree.ts';
 import { limitPath, QuotaError, statPath, StatsTrack } from '../../protocol/stats-track.ts';
 import type { Txn, TxnEntry } from '../tree/txn.ts';
@@ -77,14 +78,24 @@ export class Prep {
     return this.zxid;
   }
 
-  /** Ephemerals the session owns, counting writes in flight (for closeSession). */
+  /**
+   * The paths closeSession deletes, in the order ZooKeeper's prep lists them (and so deletes them and
+   * fires their watches): a copy of the session's HashSet, then each write in flight removes a path
+   * it deletes or adds one of the session's ephemerals.
+   */
   private ephemeralsInFlight(sessionId: bigint): string[] {
-    const es = new Set(this.tree.ephemeralsOf(sessionId));
+    const es = new Set(this.tree.ephemeralsInZooKeeperOrder(sessionId));
+    // An empty set's copy gets the default table; a copy of n entries is sized for n.
+    let capacity = es.size === 0 ? 16 : copiedCapacity(es.size);
     for (const c of this.changes) {
       if (!c.exists) es.delete(c.path);
-      else if (c.ephemeralOwner === sessionId) es.add(c.path);
+      else if (c.ephemeralOwner === sessionId && !es.has(c.path)) {
+        es.add(c.path);
+        capacity = grownCapacity(es.size, capacity);
+      }
     }
-    return [...es];
+    const paths = [...es];
+    return inHashTableOrder(paths, paths.map(javaHash), [capacity]);
   }
 
   prepare(ctx: PrepContext, request: WriteRequest): TxnEntry {

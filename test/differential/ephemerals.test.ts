@@ -1,0 +1,54 @@
+/**
+ * Differential: a session's ephemerals in ZooKeeper's order — as getEphemerals lists them, and as
+ * closeSession deletes them (so the order in which watchers hear of it), with writes still in
+ * flight when the close is prepared.
+ */
+import { CreateFlag } from '../../src/protocol/constants.ts';
+import type { Call } from './harness.ts';
+import { differential } from './harness.ts';
+
+const NAMES = ['a', 'b', 'c', 'zz', 'q1', 'node-7', 'x/y', 'ab', 'ba', 'worker-10', 'worker-3', 'e', 'f', 'g', 'h'];
+
+differential('ephemerals', {}, ({ scenario }) => {
+  scenario('closeSession deletes in the order of its prepared set, writes in flight included', async (t) => {
+    const c = await t.client();
+    const w = await t.client();
+    const r = t.root;
+    await t.op(w, 'tryCreate', r, '');
+    await t.op(w, 'tryCreate', `${r}/x`, '');
+    await t.op(w, 'tryAddWatch', r, 1);
+    for (const n of NAMES) await t.op(c, 'tryCreate', `${r}/${n}`, '', { flags: CreateFlag.ephemeral });
+    await t.op(c, 'tryGetEphemerals', r);
+    await t.op(c, 'tryDelete', `${r}/c`);
+    await t.op(c, 'tryCreate', `${r}/c`, '', { flags: CreateFlag.ephemeral });
+    await t.op(c, 'tryGetEphemerals', '/');
+    const inFlight: Call[] = [
+      ['tryCreate', `${r}/late-1`, '', { flags: CreateFlag.ephemeral }],
+      ['tryDelete', `${r}/b`],
+      ['tryCreate', `${r}/b`, '', { flags: CreateFlag.ephemeral }],
+      ['tryCreate', `${r}/late-2`, '', { flags: CreateFlag.ephemeralSequential }],
+      ['tryDelete', `${r}/zz`],
+      ['tryClose'],
+    ];
+    await t.pipelined(c, inFlight);
+    await t.events(w, NAMES.length + 10);
+  });
+
+  scenario('a session with many ephemerals (its table has grown)', async (t) => {
+    const c = await t.client();
+    const w = await t.client();
+    const r = t.root;
+    await t.op(w, 'tryCreate', r, '');
+    await t.op(w, 'tryAddWatch', r, 1);
+    const calls: Call[] = [];
+    for (let i = 0; i < 40; i++) calls.push(['tryCreate', `${r}/n${(i * 7919) % 1000}`, '', { flags: CreateFlag.ephemeral }]);
+    await t.pipelined(c, calls);
+    await t.events(w, 40);
+    await t.op(c, 'tryGetEphemerals', r);
+    for (let i = 0; i < 40; i += 3) await t.op(c, 'tryDelete', `${r}/n${(i * 7919) % 1000}`);
+    await t.op(c, 'tryGetEphemerals', r);
+    await t.events(w, 14);
+    await t.pipelined(c, [['tryCreate', `${r}/last`, '', { flags: CreateFlag.ephemeral }], ['tryClose']]);
+    await t.events(w, 28);
+  });
+});
