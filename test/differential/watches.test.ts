@@ -163,4 +163,27 @@ differential('watches', {}, ({ scenario }) => {
     await t.op(other, 'trySetData', `${r}/kids/new`, '1');
     await t.events(c2, c2.events().length + 3);
   });
+
+  scenario('checkWatches and removeWatches on malformed paths, with and without recursive watches', async (t) => {
+    const c = await t.client();
+    const w = await t.client();
+    const r = t.root;
+    await t.op(c, 'tryCreate', r, '');
+    const bad = ['rel', '', `${r}/`, `${r}//x`, `${r}/./x`];
+    const probe = async (): Promise<void> => {
+      for (const p of bad) {
+        for (const type of [WatcherType.Children, WatcherType.Data, WatcherType.Any]) {
+          await t.op(c, 'tryCheckWatches', p, type);
+          await t.op(c, 'tryRemoveWatches', p, type);
+        }
+      }
+    };
+    await probe();
+    await t.op(w, 'tryAddWatch', r, 0);
+    await probe();
+    await t.op(w, 'tryAddWatch', `${r}/deep`, 1);
+    await probe();
+    await t.op(w, 'tryRemoveWatches', `${r}/deep`, WatcherType.Any);
+    await probe();
+  });
 });

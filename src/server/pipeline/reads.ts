@@ -158,6 +158,11 @@ function read(ctx: ReadContext, type: number, r: JuteReader): Body {
     case OpCode.checkWatches:
     case OpCode.removeWatches: {
       const { path, type: watcherType } = readPathType(r);
+      // ZooKeeper's containsWatcher walks up the path to its parents, and a path with no slash makes
+      // that walk throw: MARSHALLINGERROR (removeWatches does not walk).
+      if (type === OpCode.checkWatches && path !== '' && !path.includes('/')) {
+        throw new KeeperError(Err.MARSHALLINGERROR, path);
+      }
       const fn = type === OpCode.checkWatches
         ? (m: DataTree['dataWatches']) => m.contains(path, ctx.watcher)
         : (m: DataTree['dataWatches']) => m.remove(path, ctx.watcher);
