@@ -38,7 +38,7 @@ differential('multi', { extendedTypesEnabled: true }, ({ scenario }) => {
     // Result types: create and create2 ops both answer a CreateResult without stat (type 1);
     // createContainer and createTTL answer one with a stat (type 15).
     assert.deepEqual(res.value!.map((x) => x.type), [1, 1, 15, 1, 15, 5, 13, 2, 1]);
-    await t.events(w, 1);
+    await t.events(w, 1, 15_000); // due: the wait ends once it has come
     await t.op(c, 'tryGetChildren2', r);
     await t.op(c, 'tryMulti', []);
   });

@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { EventType, WatcherType } from '../../src/protocol/constants.ts';
 import { differential } from './harness.ts';
 
+/** How long a due watch event may take to arrive: generous, for a busy machine (the wait ends once it has). */
+const EVENT_WAIT_MS = 15_000;
+
 differential('watches', {}, ({ scenario }) => {
   scenario('one-shot data, exist and child watches, and their order against replies', async (t) => {
     const c = await t.client();
@@ -23,14 +26,14 @@ differential('watches', {}, ({ scenario }) => {
     assert.equal(ev.length, 1);
     assert.equal(ev[0].type, EventType.NodeDataChanged);
     assert.ok(c.log.indexOf(ev[0]) < c.log.length - 1, 'event before the reply');
-    await t.events(w, 1);
+    await t.events(w, 1, EVENT_WAIT_MS);
     await t.op(c, 'tryCreate', `${r}/b`, '');
-    await t.events(w, 2);
+    await t.events(w, 2, EVENT_WAIT_MS);
     await t.op(c, 'trySetData', `${r}/a`, '3'); // no watch left
     await t.op(c, 'tryCreate', `${r}/c`, ''); // child watch consumed
     await t.op(w, 'tryGetChildren2', r, true);
     await t.op(c, 'tryDelete', `${r}/c`);
-    await t.events(w, 1);
+    await t.events(w, 1, EVENT_WAIT_MS);
   });
 
   scenario('delete fires NodeDeleted once and NodeChildrenChanged on the parent', async (t) => {
@@ -44,14 +47,14 @@ differential('watches', {}, ({ scenario }) => {
     await t.op(w, 'tryExists', `${r}/x`, true);
     await t.op(w, 'tryGetChildren', r, true);
     await t.op(c, 'tryDelete', `${r}/x`);
-    await t.events(w, 2);
+    await t.events(w, 2, EVENT_WAIT_MS);
     const types = w.events().map((e) => e.type);
     assert.deepEqual([...types].sort(), [EventType.NodeDeleted, EventType.NodeChildrenChanged].sort());
     // exists-watch on a missing node, then created and deleted
     await t.op(w, 'tryExists', `${r}/y`, true);
     await t.op(c, 'tryCreate', `${r}/y`, '');
     await t.op(c, 'tryDelete', `${r}/y`);
-    await t.events(w, 1);
+    await t.events(w, 1, EVENT_WAIT_MS);
     // a watch left on a node that failed to be read (NONODE getData sets none)
     await t.op(w, 'tryGetData', `${r}/z`, true);
     await t.op(c, 'tryCreate', `${r}/z`, '');
@@ -80,7 +83,7 @@ differential('watches', {}, ({ scenario }) => {
     await t.op(c, 'trySetData', r, 'x');
     await t.op(c, 'trySetData', r, 'y');
     await t.op(c, 'tryDelete', `${r}/deep/a/b`);
-    await t.events(w, 8);
+    await t.events(w, 8, EVENT_WAIT_MS);
     await t.op(w, 'tryCheckWatches', r, WatcherType.Data);
     await t.op(w, 'tryCheckWatches', r, WatcherType.Children);
     await t.op(w, 'tryCheckWatches', `${r}/deep/a`, WatcherType.Any);
@@ -88,7 +91,7 @@ differential('watches', {}, ({ scenario }) => {
     await t.op(w, 'tryRemoveWatches', r, WatcherType.Children);
     await t.op(c, 'tryCreate', `${r}/k`, '');
     await t.op(c, 'trySetData', r, 'z');
-    await t.events(w, 1);
+    await t.events(w, 1, EVENT_WAIT_MS);
     await t.op(w, 'tryRemoveWatches', r, WatcherType.Any);
     await t.op(w, 'tryRemoveWatches', `${r}/deep`, WatcherType.PersistentRecursive);
     await t.op(w, 'tryRemoveWatches', `${r}/deep`, WatcherType.Data);
@@ -99,7 +102,7 @@ differential('watches', {}, ({ scenario }) => {
     await t.op(w, 'tryGetData', `${r}/k`, true);
     await t.op(c, 'trySetData', `${r}/k`, '1');
     await t.op(c, 'trySetData', `${r}/k`, '2');
-    await t.events(w, 1);
+    await t.events(w, 1, EVENT_WAIT_MS);
   });
 
   scenario('removeWatches and checkWatches', async (t) => {
@@ -155,13 +158,13 @@ differential('watches', {}, ({ scenario }) => {
     await t.op(other, 'trySetData', `${r}/quiet`, 'now');
     await t.op(other, 'tryCreate', `${r}/quietkids/k`, '');
     await t.op(other, 'tryCreate', `${r}/unborn`, '');
-    await t.events(c2, evs.length + 3);
+    await t.events(c2, 3, EVENT_WAIT_MS);
     // SetWatches2 with persistent lists
     await t.op(c2, 'trySetWatches', { relativeZxid: 0, persistentWatches: [`${r}/persist`], persistentRecursiveWatches: [`${r}/kids`] }, true);
     await t.op(other, 'trySetData', `${r}/persist`, '1');
     await t.op(other, 'trySetData', `${r}/persist`, '2');
     await t.op(other, 'trySetData', `${r}/kids/new`, '1');
-    await t.events(c2, c2.events().length + 3);
+    await t.events(c2, 3, EVENT_WAIT_MS);
   });
 
   scenario('checkWatches and removeWatches on malformed paths, with and without recursive watches', async (t) => {
