@@ -7,6 +7,9 @@ import { CreateFlag } from '../../src/protocol/constants.ts';
 import type { Call } from './harness.ts';
 import { differential } from './harness.ts';
 
+/** How long due watch events may take to arrive: generous, for a busy machine (the wait ends once they have). */
+const EVENT_WAIT_MS = 15_000;
+
 const NAMES = ['a', 'b', 'c', 'zz', 'q1', 'node-7', 'x/y', 'ab', 'ba', 'worker-10', 'worker-3', 'e', 'f', 'g', 'h'];
 
 differential('ephemerals', {}, ({ scenario }) => {
@@ -31,7 +34,7 @@ differential('ephemerals', {}, ({ scenario }) => {
       ['tryClose'],
     ];
     await t.pipelined(c, inFlight);
-    await t.events(w, NAMES.length + 10);
+    await t.events(w, NAMES.length + 10, EVENT_WAIT_MS);
   });
 
   scenario('a session with many ephemerals (its table has grown)', async (t) => {
@@ -43,12 +46,12 @@ differential('ephemerals', {}, ({ scenario }) => {
     const calls: Call[] = [];
     for (let i = 0; i < 40; i++) calls.push(['tryCreate', `${r}/n${(i * 7919) % 1000}`, '', { flags: CreateFlag.ephemeral }]);
     await t.pipelined(c, calls);
-    await t.events(w, 40);
+    await t.events(w, 40, EVENT_WAIT_MS);
     await t.op(c, 'tryGetEphemerals', r);
     for (let i = 0; i < 40; i += 3) await t.op(c, 'tryDelete', `${r}/n${(i * 7919) % 1000}`);
     await t.op(c, 'tryGetEphemerals', r);
-    await t.events(w, 14);
+    await t.events(w, 14, EVENT_WAIT_MS);
     await t.pipelined(c, [['tryCreate', `${r}/last`, '', { flags: CreateFlag.ephemeral }], ['tryClose']]);
-    await t.events(w, 28);
+    await t.events(w, 28, EVENT_WAIT_MS);
   });
 });

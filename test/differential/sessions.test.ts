@@ -59,7 +59,7 @@ differential('sessions', { tickTimeMs: 200 }, ({ scenario }) => {
     await t.op(w, 'tryGetChildren', r, true);
     await t.op(owner, 'tryGetData', `${r}/e1`, true);
     await t.close(owner);
-    await t.events(w, 2);
+    await t.events(w, 2, EVENT_WAIT_MS);
     assert.ok(w.events().some((e) => e.type === EventType.NodeDeleted));
     await t.op(w, 'tryGetChildren2', r);
   });
