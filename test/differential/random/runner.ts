@@ -319,10 +319,26 @@ export async function compare(pair: Pair, root: string, steps: Step[], slotCount
  * name of the one that accounts for every difference between the records, or null.
  */
 function explain(step: Step, zk: Record_, en: Record_): string | null {
-  // ZOOKEEPER-4466: 3.8.0 answers checkWatches OK when any session watches the path; Ensemble
-  // answers NOWATCHER, as 3.9 does, unless the asking session holds the watch.
-  const zkResults = zk.results as Array<{ err?: unknown }>;
-  const enResults = (en.results as unknown[]).map((r, i) =>
-    step.reqs[i]?.op === 'checkWatches' && zkResults[i]?.err === 'OK' && (r as { err?: unknown })?.err === 'NOWATCHER' ? zkResults[i] : r);
-  return JSON.stringify({ ...en, results: enResults }) === JSON.stringify(zk) ? 'ZOOKEEPER-4466 checkWatches' : null;
+  const zkResults = zk.results as unknown[];
+  const enResults = en.results as unknown[];
+  const closeAt = step.reqs.findIndex((r) => r.op === 'close');
+  const reasons = new Set<string>();
+  const reconciled = enResults.map((r, i) => {
+    const z = zkResults[i] as { err?: unknown } | string | undefined;
+    // ZOOKEEPER-4466: 3.8.0 answers checkWatches OK when any session watches the path; Ensemble
+    // answers NOWATCHER, as 3.9 does, unless the asking session holds the watch.
+    if (step.reqs[i]?.op === 'checkWatches' && typeof z === 'object' && z.err === 'OK' && (r as { err?: unknown })?.err === 'NOWATCHER') {
+      reasons.add('ZOOKEEPER-4466 checkWatches');
+      return z;
+    }
+    // Requests pipelined behind a close: ZooKeeper may close the connection at once on reading one,
+    // losing replies it had queued for requests before the close. Ensemble answers those.
+    if (closeAt >= 0 && closeAt < step.reqs.length - 1 && i < closeAt && z === 'connectionClosed' && typeof r === 'object') {
+      reasons.add('reply lost behind a pipelined close');
+      return z;
+    }
+    return r;
+  });
+  if (reasons.size === 0 || JSON.stringify({ ...en, results: reconciled }) !== JSON.stringify(zk)) return null;
+  return [...reasons].join(' + ');
 }
