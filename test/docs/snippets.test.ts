@@ -23,7 +23,8 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const RUNNABLE_FENCE = /^```(ts|typescript|js|javascript)\s*$/;
 const NOT_RUNNABLE = /^<!-- not-runnable(:.*)? -->$/;
 const CONNECT_STRING = '127.0.0.1:2181';
-const TIMEOUT_MS = 30_000;
+/** How long tsc or one snippet may take: seconds here, far longer on a busy machine. */
+const TIMEOUT_MS = 120_000;
 
 interface Program {
   /** The page, relative to the repository. */
