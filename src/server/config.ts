@@ -131,7 +131,10 @@ const NOT_ACTED_UPON: ReadonlyArray<readonly [reason: string, keys: readonly str
     'watchManagerName', 'watcherCleanThreshold', 'watcherCleanIntervalInSeconds', 'watcherCleanThreadsNum',
     'maxInProcessingDeadWatchers', 'bitHashCacheSize', 'znode.container.maxPerMinute',
     'znode.container.maxNeverUsedIntervalMs', 'emulate353TTLNodes', 'enableEagerACLCheck', 'skipACL',
-    'pathStats.', 'jvm.pause.', 'audit.', 'jmx.log4j.', 'log.dir', 'log.file', 'root.logger',
+    'pathStats.', 'jvm.pause.', 'audit.',
+  ]],
+  ['Ensemble logs to standard output, at the level ENSEMBLE_LOG_LEVEL sets', [
+    'log.dir', 'log.file', 'root.logger', 'jmx.log4j.',
   ]],
 ];
 
