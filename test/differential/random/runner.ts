@@ -63,6 +63,7 @@ export type Record_ = Record<string, unknown>;
 export class Run {
   private readonly slots: Array<RawClient | null>;
   private readonly seen = new Map<RawClient, number>();
+  private readonly zxidCarried = new Map<RawClient, number>();
   private lastSequential: string | null = null;
 
   private constructor(private readonly script: Script, slotCount: number) {
@@ -82,7 +83,14 @@ export class Run {
 
   async step(step: Step): Promise<Record_> {
     const record: Record_ = { slot: step.slot };
-    const c = await this.open(step.slot, record);
+    let c = await this.open(step.slot, record);
+    const first = step.reqs[0];
+    if (first?.op === 'reconnect') {
+      c = await this.reconnect(step.slot, c, record);
+      record.results = await this.send(c, [first]);
+      record.events = await this.settle();
+      return record;
+    }
     const results = await this.send(c, step.reqs);
     record.results = results;
     const closeAt = step.reqs.findIndex((r) => r.op === 'close');
@@ -122,6 +130,35 @@ export class Run {
     }
     this.take(c, true);
     return c;
+  }
+
+  /**
+   * The session moves to a new connection, as a client does after a network blip: the old one is
+   * dropped (its watches go with it) and the new one presents the session and the last zxid seen.
+   */
+  private async reconnect(slot: number, old: RawClient, record: Record_): Promise<RawClient> {
+    const before = this.take(old, false);
+    if (before.length > 0) record.before = before;
+    old.destroy();
+    const { host, port } = this.script.server;
+    const c = await RawClient.connect(host, port, {
+      timeoutMs: SESSION_TIMEOUT_MS, sessionId: old.sessionId, passwd: old.session.passwd, lastZxidSeen: this.lastZxidSeen(old),
+    });
+    this.slots[slot] = c;
+    this.seen.set(c, 0);
+    this.zxidCarried.set(c, this.lastZxidSeen(old));
+    record.reconnected = c.expired ? 'refused' : this.script.session(c.sessionId);
+    const auth = SLOT_AUTH[slot];
+    if (auth !== 'none') record.auth = (await c.tryAuth('digest', SECRETS[auth])).err;
+    this.take(c, true);
+    return c;
+  }
+
+  /** The highest zxid the session saw in a reply, on c or the connections before it. */
+  private lastZxidSeen(c: RawClient): number {
+    let z = this.zxidCarried.get(c) ?? 0;
+    for (const e of c.log) if (e.kind === 'reply' && e.zxid > z) z = e.zxid;
+    return z;
   }
 
   /** Send the requests back to back, then collect each reply in order. */
@@ -187,6 +224,13 @@ export class Run {
       case 'checkWatches': return c.tryCheckWatches(this.path(r.path), r.type);
       case 'whoAmI': return c.tryWhoAmI();
       case 'close': return c.tryClose();
+      case 'reconnect': {
+        const paths = (xs: string[]): string[] => xs.map((x) => this.path(x));
+        return c.trySetWatches({
+          relativeZxid: this.lastZxidSeen(c), dataWatches: paths(r.data), existWatches: paths(r.exist), childWatches: paths(r.child),
+          persistentWatches: paths(r.persistent), persistentRecursiveWatches: paths(r.recursive),
+        }, true);
+      }
     }
   }
 

@@ -31,7 +31,9 @@ export type Req =
   | { op: 'addWatch'; path: string; recursive: boolean }
   | { op: 'removeWatches' | 'checkWatches'; path: string; type: number }
   | { op: 'whoAmI' }
-  | { op: 'close' };
+  | { op: 'close' }
+  /** Drop the connection, open another for the same session and re-arm these watches (setWatches2). */
+  | { op: 'reconnect'; data: string[]; exist: string[]; child: string[]; persistent: string[]; recursive: string[] };
 
 /** One session sends these back to back (a burst when there are several), then every session settles. */
 export interface Step {
@@ -136,11 +138,15 @@ export function generate(seed: number, count: number, options: GenerateOptions =
     if (r < 0.97) return { op: 'multiRead', ops: multiOps('multiRead') };
     return { op: 'close' };
   };
+  const paths = (): string[] => Array.from({ length: int(3) }, path);
+  const reconnect = (): Req => ({ op: 'reconnect', data: paths(), exist: paths(), child: paths(), persistent: paths(), recursive: paths() });
 
   const steps: Step[] = [];
   for (let i = 0; i < count; i++) {
     const slot = int(slots);
-    if (chance(0.05)) {
+    if (chance(0.015)) {
+      steps.push({ slot, reqs: [reconnect()] });
+    } else if (chance(0.05)) {
       // A burst: several requests pipelined, sometimes with the session closed in the middle.
       const reqs: Req[] = [];
       const n = 2 + int(5);
