@@ -123,13 +123,15 @@ export class Run {
     this.slots[slot] = c;
     this.seen.set(c, 0);
     record.opened = this.script.session(c.sessionId);
-    const auth = SLOT_AUTH[slot];
-    if (auth !== 'none') {
-      const r = await c.tryAuth('digest', SECRETS[auth]);
-      record.auth = r.err;
-    }
-    this.take(c, true);
+    await this.authenticate(c, slot, record);
     return c;
+  }
+
+  /** A new connection of the slot's session presents the slot's identity. */
+  private async authenticate(c: RawClient, slot: number, record: Record_): Promise<void> {
+    const auth = SLOT_AUTH[slot];
+    if (auth !== 'none') record.auth = (await c.tryAuth('digest', SECRETS[auth])).err;
+    this.take(c, true);
   }
 
   /**
@@ -148,9 +150,7 @@ export class Run {
     this.seen.set(c, 0);
     this.zxidCarried.set(c, this.lastZxidSeen(old));
     record.reconnected = c.expired ? 'refused' : this.script.session(c.sessionId);
-    const auth = SLOT_AUTH[slot];
-    if (auth !== 'none') record.auth = (await c.tryAuth('digest', SECRETS[auth])).err;
-    this.take(c, true);
+    await this.authenticate(c, slot, record);
     return c;
   }
 
