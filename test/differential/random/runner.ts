@@ -178,6 +178,9 @@ export class Run {
       const p = this.request(c, r);
       p.catch(() => undefined);
       promises.push(p);
+      // ZooKeeper authorizes writes prepared while a setACL is in flight against the ACL before it,
+      // Ensemble against the new one (docs/compatibility.md): nothing is pipelined behind a setACL.
+      if (r.op === 'setACL') await settleReply(p);
     }
     // Neither server answers a check sent on its own: the reply to a request behind it shows that
     // at once (NoReplyError) instead of after a timeout. Behind a close it would join the race.
