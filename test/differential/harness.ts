@@ -164,7 +164,7 @@ export class Script {
    * the last). A request the server never answers is recorded as noReply once a later one is answered;
    * one still unanswered after `timeoutMs` as well.
    */
-  async pipelined(c: RawClient, calls: Call[], timeoutMs = 2000): Promise<unknown[]> {
+  async pipelined(c: RawClient, calls: Call[], timeoutMs = 5_000): Promise<unknown[]> {
     type R = { zxid: number; err: number; value: unknown } | 'connectionClosed' | 'noReply';
     const promises = calls.map(([method, ...args]) => {
       const fn = c[method] as unknown as (...a: unknown[]) => Promise<{ zxid: number; err: number; value: unknown }>;
@@ -201,7 +201,7 @@ export class Script {
   }
 
   /** Wait until c has received `count` events not yet recorded, then record everything new. */
-  async events(c: RawClient, count: number, timeoutMs = 3000): Promise<void> {
+  async events(c: RawClient, count: number, timeoutMs = 15_000): Promise<void> {
     const from = this.seen.get(c) ?? 0;
     const newEvents = (): number => c.log.slice(from).filter((e) => e.kind === 'event').length;
     try {
@@ -213,7 +213,7 @@ export class Script {
   }
 
   /** Wait for the server to close c's connection; records whether it did. */
-  async expectClose(c: RawClient, timeoutMs = 3000): Promise<void> {
+  async expectClose(c: RawClient, timeoutMs = 15_000): Promise<void> {
     let closed = true;
     try {
       await c.waitForClose(timeoutMs);
@@ -343,7 +343,7 @@ export function differential(file: string, opts: ServerOptions, body: (d: Differ
           assert.deepStrictEqual(en.t.transcript, zk.t.transcript);
           if (en.error) throw en.error;
         };
-        test(name, { todo: options.todo, timeout: options.timeoutMs ?? 20_000 }, run);
+        test(name, { todo: options.todo, timeout: options.timeoutMs ?? 60_000 }, run);
       },
     });
   });
