@@ -164,13 +164,16 @@ function meansEnsemble(key: string, value: string): boolean {
 
 /**
  * Parse zoo.cfg text (java.util.Properties style: key=value, # and ! comments). `origin` names the
- * text in messages (the file, or --property). A config that describes a replicated ensemble is
- * refused (thrown), naming its lines: replication is not supported yet.
+ * text in messages (the file, or --property). A config that describes a replicated ensemble (more
+ * than one server, or standalone mode disabled) is refused (thrown), naming its lines: replication
+ * is not supported yet.
  */
 export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
   const config: Partial<ServerConfig> = {};
   const warnings: string[] = [];
   const ensembleLines: string[] = [];
+  let serverLines = 0;
+  let standaloneDisabled = false;
   const lines = text.split(/\r?\n/);
   for (const [index, raw] of lines.entries()) {
     const line = raw.trim();
@@ -184,8 +187,10 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
     const k = key.startsWith('zookeeper.') ? key.slice('zookeeper.'.length) : key;
     if (meansEnsemble(k, value)) {
       ensembleLines.push(`line ${index + 1}: ${line}`);
+      if (/^server\.\d+$/.test(k)) serverLines++;
       continue;
     }
+    if (k === 'standaloneEnabled' && value.trim().toLowerCase() === 'false') standaloneDisabled = true;
     switch (k) {
       case 'tickTime': config.tickTimeMs = integer(key, value); break;
       case 'clientPort': config.clientPort = integer(key, value); break;
@@ -218,7 +223,11 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
       }
     }
   }
-  if (ensembleLines.length > 0) {
+  // As QuorumPeerConfig.isDistributed: one server line, with standalone mode allowed, is a
+  // standalone server (the official image's default zoo.cfg has one).
+  if (ensembleLines.length === 1 && serverLines === 1 && !standaloneDisabled) {
+    warnings.push(`${origin}: ${ensembleLines[0]} names a single server: running standalone, as ZooKeeper does`);
+  } else if (ensembleLines.length > 0) {
     throw new Error(`${origin} describes a replicated ensemble (${ensembleLines.join('; ')}), `
       + 'and replication is not supported yet: Ensemble runs one standalone server only. '
       + 'Remove the server.N, group.N and weight.N lines (and peerType=observer, dynamicConfigFile) '

@@ -48,13 +48,21 @@ test('a zoo.cfg that describes an ensemble is refused, naming its lines', () => 
     assert.match(e.message, /replication is not supported yet/);
     return true;
   });
-  // One server line is enough, with or without the zookeeper. prefix; so are the other lines that
-  // only an ensemble has.
-  for (const line of ['server.1=localhost:2888:3888;2181', 'zookeeper.server.7=h:1:2', 'group.1=1:2:3', 'weight.2=0',
-    'peerType=observer', 'peerType = Observer', 'dynamicConfigFile=/etc/ens/zoo.cfg.dynamic']) {
+  // The lines that only an ensemble has, with or without the zookeeper. prefix.
+  for (const line of ['group.1=1:2:3', 'weight.2=0', 'peerType=observer', 'peerType = Observer', 'dynamicConfigFile=/etc/ens/zoo.cfg.dynamic']) {
     assert.throws(() => parseZooCfg(`clientPort=2181\n${line}`), /describes a replicated ensemble \(line 2: .*replication is not supported yet/, line);
   }
-  assert.throws(() => parseZooCfg('server.1=h:1:2', '--property'), /--property describes a replicated ensemble/);
+  assert.throws(() => parseZooCfg('server.1=h:1:2\nzookeeper.server.2=h:3:4'), /describes a replicated ensemble/);
+  // One server with standalone mode disabled is a (one-member) ensemble too.
+  assert.throws(() => parseZooCfg('server.1=h:1:2\nstandaloneEnabled=false', '--property'), /--property describes a replicated ensemble/);
+});
+
+test('a zoo.cfg with a single server line runs standalone, as ZooKeeper does, with a warning', () => {
+  for (const line of ['server.1=localhost:2888:3888;2181', 'zookeeper.server.7=h:1:2']) {
+    const { config, warnings } = parseZooCfg(`clientPort=2182\n${line}`, '/conf/zoo.cfg');
+    assert.equal(config.clientPort, 2182);
+    assert.deepEqual(warnings, [`/conf/zoo.cfg: line 2: ${line} names a single server: running standalone, as ZooKeeper does`]);
+  }
 });
 
 test('keys ZooKeeper reads but Ensemble does not act on are each a warning naming the key', () => {
