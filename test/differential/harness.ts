@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { Err, errName, opName } from '../../src/protocol/constants.ts';
-import { ConnectionClosedError, NoReplyError, RawClient, type ConnectOptions, type LogEntry } from '../support/raw-client.ts';
+import { ConnectionClosedError, outcomeOf, RawClient, type ConnectOptions, type LogEntry } from '../support/raw-client.ts';
 import { withBothServers, type RunningServer, type ServerName, type ServerOptions } from '../support/servers.ts';
 
 type TryMethod = {
@@ -170,21 +170,9 @@ export class Script {
       const fn = c[method] as unknown as (...a: unknown[]) => Promise<{ zxid: number; err: number; value: unknown }>;
       return fn.apply(c, args);
     });
+    for (const p of promises) p.catch(() => undefined);
     const results: R[] = [];
-    for (const p of promises) {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<'noReply'>((resolve) => { timer = setTimeout(() => resolve('noReply'), timeoutMs); });
-      p.catch(() => undefined);
-      try {
-        results.push(await Promise.race([p, timeout]));
-      } catch (e) {
-        if (e instanceof ConnectionClosedError) results.push('connectionClosed');
-        else if (e instanceof NoReplyError) results.push('noReply');
-        else throw e;
-      } finally {
-        clearTimeout(timer);
-      }
-    }
+    for (const p of promises) results.push(await outcomeOf(p, timeoutMs));
     const entries = this.take(c, true);
     calls.forEach(([method, ...args], i) => {
       const r = results[i];

@@ -505,3 +505,18 @@ export function errorName(code: number): string {
 }
 
 export type { WatcherEvent, MultiResult };
+
+/** A reply, or what became of a request that got none within `timeoutMs`. */
+export async function outcomeOf<T>(p: Promise<T>, timeoutMs: number): Promise<T | 'connectionClosed' | 'noReply'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'noReply'>((resolve) => { timer = setTimeout(() => resolve('noReply'), timeoutMs); });
+  try {
+    return await Promise.race([p, timeout]);
+  } catch (e) {
+    if (e instanceof ConnectionClosedError) return 'connectionClosed';
+    if (e instanceof NoReplyError) return 'noReply';
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}

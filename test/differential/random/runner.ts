@@ -11,7 +11,7 @@
 import { CreateFlag, OpCode } from '../../../src/protocol/constants.ts';
 import { digestOf } from '../../../src/protocol/digest.ts';
 import type { ACL, MultiOp } from '../../../src/protocol/records.ts';
-import { ConnectionClosedError, NoReplyError, OPEN_ACL_UNSAFE, RawClient, type LogEntry, type Result } from '../../support/raw-client.ts';
+import { OPEN_ACL_UNSAFE, outcomeOf, RawClient, type LogEntry, type Result } from '../../support/raw-client.ts';
 import { SUPER_AUTH, type RunningServer, type ServerOptions } from '../../support/servers.ts';
 import { Script } from '../harness.ts';
 import { SLOT_AUTH, type AclName, type CreateMode, type Req, type Step } from './steps.ts';
@@ -314,18 +314,8 @@ export class Run {
 }
 
 /** A reply, or what became of a request that got none. */
-async function settleReply<T>(p: Promise<Result<T>>): Promise<Result<T> | 'connectionClosed' | 'noReply'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'noReply'>((resolve) => { timer = setTimeout(() => resolve('noReply'), REPLY_TIMEOUT_MS); });
-  try {
-    return await Promise.race([p, timeout]);
-  } catch (e) {
-    if (e instanceof ConnectionClosedError) return 'connectionClosed';
-    if (e instanceof NoReplyError) return 'noReply';
-    throw e;
-  } finally {
-    clearTimeout(timer);
-  }
+function settleReply<T>(p: Promise<Result<T>>): Promise<Result<T> | 'connectionClosed' | 'noReply'> {
+  return outcomeOf(p, REPLY_TIMEOUT_MS);
 }
 
 function toBuffer(d: string | null): Buffer | null {
