@@ -165,6 +165,24 @@ export class EnsembleServer {
     }
   }
 
+  /**
+   * End a live session now, exactly as its expiry would (its ephemerals go, its client is told the
+   * session expired when it reconnects). For tests; false when the session is not live.
+   */
+  expireSession(id: bigint): boolean {
+    if (!this.sessions.isLive(id)) return false;
+    this.log.info(`expiring session 0x${BigInt.asUintN(64, id).toString(16)} on request`);
+    this.submit(null, id, 0, [], { type: OpCode.closeSession }, null);
+    return true;
+  }
+
+  /** Close every client connection; the sessions live on, for their clients to reconnect to. */
+  dropConnections(): number {
+    const all = [...this.connections];
+    for (const c of all) c.close();
+    return all.length;
+  }
+
   /** ContainerManager: empty containers that once had children, and TTL nodes past their time. */
   private reapContainers(): void {
     const now = this.now();

@@ -1,6 +1,6 @@
 /**
  * The package as an application imports it: `import { connect } from 'ensemble'` (and the embeddable
- * server from 'ensemble/server'), from the compiled output in dist/ (`npm test` builds it first),
+ * server from 'ensemble/server', the testing server from 'ensemble/testing'), from the compiled output in dist/ (`npm test` builds it first),
  * in a process of its own.
  */
 import assert from 'node:assert/strict';
@@ -15,6 +15,7 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 const APP = `
 import { connect, NoNodeError, CreateMode } from 'ensemble';
 import { startServer } from 'ensemble/server';
+import { TestingServer } from 'ensemble/testing';
 const server = await startServer({ clientPort: 0, clientPortAddress: '127.0.0.1', dataDir: process.env.DATA_DIR });
 const zk = await connect('127.0.0.1:' + server.port + '/app');
 const out = {};
@@ -25,6 +26,9 @@ out.data = (await zk.getData(out.created)).data.toString();
 await zk.close();
 out.state = zk.state;
 await server.close();
+const testing = await TestingServer.start();
+out.testing = testing.connectString;
+await testing.stop();
 console.log(JSON.stringify(out));
 `;
 
@@ -39,4 +43,5 @@ test('the compiled package works under its own name', async () => {
   assert.match(out.created, /^\/job-\d{10}$/);
   assert.equal(out.data, 'payload');
   assert.equal(out.state, 'Closed');
+  assert.match(out.testing, /^127\.0\.0\.1:\d+$/);
 });
