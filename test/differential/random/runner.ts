@@ -268,6 +268,7 @@ export class Run {
   private path(rel: string): string {
     if (rel === 'rel') return 'rel';
     if (rel === '$seq') return this.lastSequential ?? `${this.script.root}/a`;
+    if (rel.startsWith('#q')) return `/zookeeper/quota${this.script.root}${rel.slice(2)}`;
     return this.script.root + rel;
   }
 

@@ -4,7 +4,8 @@
  *
  * Paths are relative to the run's root and drawn from a small tree (names a, b, c, three deep) so
  * that operations collide: creates meet existing nodes, deletes meet children, versions match.
- * `$seq` stands for the newest name a sequential create returned in this run.
+ * `$seq` stands for the newest name a sequential create returned in this run, `#q` for the run's
+ * root under /zookeeper/quota (where quota limits and statistics live).
  */
 import { prng } from '../../support/prng.ts';
 
@@ -51,6 +52,9 @@ const NAMES = ['a', 'b', 'c'];
 const MALFORMED = ['/', '//a', '/a/./b', '/a/../b', '/a\u0000b', '/a/', 'rel'];
 const VERSIONS = [-1, -1, 0, 0, 1, 2, 3, 7];
 const DATA = [null, '', 'x', 'data', 'yy', 'a longer value with spaces'];
+/** Well-formed quota texts (a malformed one stops ZooKeeper from serving: docs/compatibility.md). */
+const QUOTA_DATA = ['count=2,bytes=10', 'count=-1,bytes=-1', 'count=0,bytes=0', 'count=5,bytes=-1,countHardLimit=3,byteHardLimit=20', 'count=1,bytes=1000'];
+const QUOTA_NODES = ['/zookeeper_limits', '/zookeeper_stats'];
 
 export function generate(seed: number, count: number, options: GenerateOptions = {}): Step[] {
   const slots = Math.min(options.slots ?? SLOT_AUTH.length, SLOT_AUTH.length);
@@ -64,6 +68,12 @@ export function generate(seed: number, count: number, options: GenerateOptions =
     if (r < 0.04) return '';
     if (r < 0.07) return pick(MALFORMED);
     if (r < 0.15) return '$seq';
+    if (r < 0.21) {
+      // The run's subtree in /zookeeper/quota: quota limits and statistics kept by the server.
+      let q = '#q';
+      for (let i = int(3); i > 0; i--) q += '/' + pick(NAMES);
+      return chance(0.6) ? q + pick(QUOTA_NODES) : q;
+    }
     const depth = r < 0.5 ? 1 : r < 0.85 ? 2 : 3;
     let p = '';
     for (let i = 0; i < depth; i++) p += '/' + pick(NAMES);
@@ -79,9 +89,11 @@ export function generate(seed: number, count: number, options: GenerateOptions =
     if (r < 0.88) return 'container';
     return r < 0.95 ? 'ttl' : 'ttlSequential';
   };
+  const dataFor = (p: string): string | null => (QUOTA_NODES.some((n) => p.endsWith(n)) ? pick(QUOTA_DATA) : pick(DATA));
   const create = (): Req => {
     const m = mode();
-    const req: Req = { op: 'create', path: path(), data: pick(DATA), mode: m, acl: pick(ACL_NAMES) };
+    const p = path();
+    const req: Req = { op: 'create', path: p, data: dataFor(p), mode: m, acl: pick(ACL_NAMES) };
     if (m === 'ttl' || m === 'ttlSequential') req.ttl = chance(0.1) ? pick([0, -5]) : 3_600_000;
     else if (chance(0.03)) req.ttl = 1000;
     if (m !== 'container' && m !== 'ttl' && m !== 'ttlSequential' && chance(0.3)) req.opcode = 'create';
@@ -91,7 +103,10 @@ export function generate(seed: number, count: number, options: GenerateOptions =
     const r = random();
     if (r < 0.45) return create();
     if (r < 0.65) return { op: 'delete', path: path(), version: version() };
-    if (r < 0.85) return { op: 'setData', path: path(), data: pick(DATA), version: version() };
+    if (r < 0.85) {
+      const p = path();
+      return { op: 'setData', path: p, data: dataFor(p), version: version() };
+    }
     if (r < 0.93) return { op: 'setACL', path: path(), acl: pick(ACL_NAMES), version: version() };
     return { op: 'check', path: path(), version: version() };
   };
@@ -138,6 +153,18 @@ export function generate(seed: number, count: number, options: GenerateOptions =
     if (r < 0.97) return { op: 'multiRead', ops: multiOps('multiRead') };
     return { op: 'close' };
   };
+  /** What zkCli's setquota sends: the path's nodes under /zookeeper/quota, then limits and stats. */
+  const setQuota = (): Req[] => {
+    const reqs: Req[] = [];
+    let q = '#q';
+    const depth = 1 + int(2);
+    for (let i = 0; i <= depth; i++) {
+      reqs.push({ op: 'create', path: q, data: null, mode: 'persistent', acl: 'open' });
+      if (i < depth) q += '/' + pick(NAMES);
+    }
+    for (const n of QUOTA_NODES) reqs.push({ op: 'create', path: q + n, data: pick(QUOTA_DATA), mode: 'persistent', acl: 'open' });
+    return reqs;
+  };
   const paths = (): string[] => Array.from({ length: int(3) }, path);
   const reconnect = (): Req => ({ op: 'reconnect', data: paths(), exist: paths(), child: paths(), persistent: paths(), recursive: paths() });
 
@@ -146,6 +173,8 @@ export function generate(seed: number, count: number, options: GenerateOptions =
     const slot = int(slots);
     if (chance(0.015)) {
       steps.push({ slot, reqs: [reconnect()] });
+    } else if (chance(0.02)) {
+      steps.push({ slot, reqs: setQuota() });
     } else if (chance(0.05)) {
       // A burst: several requests pipelined, sometimes with the session closed in the middle.
       const reqs: Req[] = [];
