@@ -30,6 +30,9 @@ for (const [name, n] of [['--seed', firstSeed], ['--seeds', seeds], ['--steps', 
   if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number`);
 }
 
+// Interrupted: exit through process.exit, whose hook stops the ZooKeeper JVM (test/support/zookeeper.ts).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 const [zookeeper, ensemble] = await Promise.all([startServerNamed('zookeeper', FUZZ_SERVER_OPTIONS), startServerNamed('ensemble', FUZZ_SERVER_OPTIONS)]);
 const failures: Failure[] = [];
 let stepsRun = 0;
