@@ -47,7 +47,7 @@ export class EnsembleServer {
     this.log = deps.log ?? pino({ name: 'ensemble' });
     this.now = deps.now ?? Date.now;
     this.startedAtMs = this.now();
-    this.tree = deps.tree ?? new DataTree(config.extendedTypesEnabled);
+    this.tree = deps.tree ?? new DataTree({ extendedTypes: config.extendedTypesEnabled });
     this.tree.onQuotaError = (err, path) => {
       // Where ZooKeeper's own quota code throws (malformed stats text, a limits node right under
       // /zookeeper/quota): it stops serving; Ensemble applies the change and leaves the quota as is.

@@ -60,7 +60,7 @@ const states = new Map<number, string>();
 function stateAt(zxid: number): string {
   let s = states.get(zxid);
   if (s === undefined) {
-    const tree = new DataTree(true);
+    const tree = new DataTree({ extendedTypes: true });
     for (const e of entries) {
       if (e.header.zxid > zxid) break;
       tree.apply(e);

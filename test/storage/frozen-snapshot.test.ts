@@ -75,7 +75,7 @@ function thawAll(tree: DataTree): DataTree {
 
 /** A tree with every kind of node and field. */
 function everyKind(): DataTree {
-  const tree = new DataTree(true);
+  const tree = new DataTree({ extendedTypes: true });
   apply(tree, { kind: 'createSession', timeoutMs: 30_000 });
   create(tree, '/a');
   create(tree, '/a/null', null);

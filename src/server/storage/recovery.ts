@@ -67,7 +67,7 @@ export function recover(opts: RecoveryOptions): Recovered {
     }
     opts.warn('no usable snapshot: rebuilding the state from the whole log');
   }
-  const tree = new DataTree(opts.extendedTypes);
+  const tree = new DataTree({ extendedTypes: opts.extendedTypes });
   quotaWarnings(tree, opts.warn);
   return { tree, snapshot: null, snapshotZxid: 0, ...replayLog(opts, tree, 0) };
 }

@@ -182,7 +182,7 @@ export interface LoadedSnapshot extends SnapshotSummary {
  */
 export function readSnapshot(path: string, extendedTypes: boolean): LoadedSnapshot {
   const buf = readFileSync(path);
-  const tree = new DataTree(extendedTypes);
+  const tree = new DataTree({ extendedTypes });
   const acls = new Map<number, ACL[]>();
   const nodes = new FrozenSnapshotBuilder(buf, expectedNodes(buf));
   const summary = readItems(buf, acls, {

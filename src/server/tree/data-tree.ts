@@ -10,6 +10,7 @@ import { ChildSet } from './child-set.ts';
 import { LIMIT_NODE, QUOTA_ROOT, QuotaError, STAT_NODE, StatsTrack, statPath } from '../../protocol/stats-track.ts';
 import { NodeTable, type FrozenNodes } from './node-table.ts';
 import { PathTrie } from './quota.ts';
+import type { ReplicatedSettings } from './settings.ts';
 import type { Txn, TxnEntry } from './txn.ts';
 import { WatchManager, WatchMode, type Watcher } from './watch-manager.ts';
 
@@ -149,7 +150,10 @@ export class DataTree {
   onQuotaError: (err: QuotaError, path: string) => void = () => {};
   lastProcessedZxid = 0;
 
-  constructor(readonly extendedTypes = false) {
+  settings: ReplicatedSettings;
+
+  constructor(settings: Partial<ReplicatedSettings> = {}) {
+    this.settings = { extendedTypes: settings.extendedTypes ?? false, sessionSecret: settings.sessionSecret ?? Buffer.alloc(0) };
     const root = newNode(EMPTY, OPEN_ACL, 0, 0, 0n);
     this.nodes.set('/', root);
     this.addSystemNode('/zookeeper', OPEN_ACL);
@@ -157,6 +161,10 @@ export class DataTree {
     this.addSystemNode('/zookeeper/config', READ_ACL);
     // DataTree.addConfigNode sets its ACL with version -1, which becomes the aversion.
     this.nodes.get('/zookeeper/config')!.aversion = -1;
+  }
+
+  get extendedTypes(): boolean {
+    return this.settings.extendedTypes;
   }
 
   private addSystemNode(path: string, acl: ACL[]): void {
