@@ -286,6 +286,20 @@ export class DataTree {
     this.lastProcessedZxid = lastZxid;
   }
 
+  /**
+   * Takes new settings (a data dir started with a different extendedTypesEnabled): the owners are
+   * indexed again, since whether an owner marks a TTL node depends on it.
+   */
+  adoptSettings(settings: ReplicatedSettings): void {
+    const reindex = settings.extendedTypes !== this.settings.extendedTypes;
+    this.settings = { ...settings };
+    if (!reindex) return;
+    this.ephemerals.clear();
+    this.containers.clear();
+    this.ttls.clear();
+    for (const [path, node] of this.nodes.entries()) this.index(path, node.ephemeralOwner);
+  }
+
   private index(path: string, ephemeralOwner: bigint): void {
     switch (ephemeralKind(ephemeralOwner, this.extendedTypes)) {
       case 'container': this.containers.add(path); break;
