@@ -9,7 +9,7 @@
  * intact, 1 damage found (a segment not ending clean, a snapshot that does not read back), 2 bad
  * input (a missing dir, a file of the wrong kind, a bad flag): one line on stderr, never a stack.
  */
-import { closeSync, openSync, readFileSync, readSync, statSync, type Stats } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { errName, opName } from '../protocol/constants.ts';
@@ -18,8 +18,9 @@ import { resolveConfig } from '../server/config.ts';
 import { storageOptions } from '../server/index.ts';
 import { listFiles, type DataFile } from '../server/storage/files.ts';
 import { MIN_SNAP_RETAIN_COUNT, purge } from '../server/storage/purge.ts';
+import { headerMissing, LogFormatError, readSegment as readSegmentFile, scanSegment, type ScannedRecord, type ScannedSegment } from '../server/storage/segment.ts';
 import { SnapshotFormatError, visitSnapshot, type SnapshotSummary } from '../server/storage/snapshot.ts';
-import { LOG_HEADER_BYTES, LOG_VERSION, LogFormatError, RECORD_HEADER_BYTES, scanSegment, type ScannedSegment } from '../server/storage/txn-log.ts';
+import { hex, zxidFollows } from '../server/storage/zxid.ts';
 import { ephemeralKind, ttlOf, type ZNode } from '../server/tree/data-tree.ts';
 import type { Txn, TxnEntry } from '../server/tree/txn.ts';
 
@@ -46,50 +47,12 @@ class UsageError extends Error {}
 /** The largest record the server accepts when it reads its log back (with the default jute.maxbuffer). */
 const MAX_RECORD_BYTES = storageOptions(resolveConfig({})).maxRecordBytes;
 
-const BLOCK = 1024 * 1024;
-const ZEROS = Buffer.alloc(64 * 1024);
-
-const isZeroRange = (b: Buffer, from: number, to: number): boolean => {
-  for (let at = from; at < to; at += ZEROS.length) {
-    const end = Math.min(to, at + ZEROS.length);
-    if (!b.subarray(at, end).equals(ZEROS.subarray(0, end - at))) return false;
-  }
-  return true;
-};
-
-/**
- * A segment, as much of it as scanSegment needs. Segments are preallocated (64 MiB of zeros by
- * default) and scanSegment checks that only zeros follow the last record. Every record starts at or
- * before the last non-zero byte of the file (its length is not 0) and is at most MAX_RECORD_BYTES
- * long, so the zeros beyond that reach change nothing in the scan: they are left out, and the file
- * is read in blocks keeping only those that hold something (reading 64 MiB at once is slow).
- */
+/** A segment as the scan needs it (segment.ts's reader: the zero tail is left out); unreadable is bad input. */
 function readSegment(path: string): Buffer {
-  let fd = -1;
   try {
-    fd = openSync(path, 'r');
-    const kept: Array<{ at: number; bytes: Buffer }> = [];
-    const block = Buffer.allocUnsafe(BLOCK);
-    let size = 0;
-    let lastNonZero = -1;
-    for (;;) {
-      const n = readSync(fd, block, 0, BLOCK, size);
-      if (n === 0) break;
-      if (!isZeroRange(block, 0, n)) {
-        kept.push({ at: size, bytes: Buffer.from(block.subarray(0, n)) });
-        let i = n - 1;
-        while (block[i] === 0) i--;
-        lastNonZero = size + i;
-      }
-      size += n;
-    }
-    const out = Buffer.alloc(Math.min(size, lastNonZero + 1 + RECORD_HEADER_BYTES + MAX_RECORD_BYTES));
-    for (const { at, bytes } of kept) bytes.copy(out, at, 0, Math.min(bytes.length, out.length - at));
-    return out;
+    return readSegmentFile(path, MAX_RECORD_BYTES);
   } catch (err) {
     throw new UsageError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  } finally {
-    if (fd >= 0) closeSync(fd);
   }
 }
 
@@ -176,7 +139,7 @@ function readArg(path: string): Buffer {
 
 // ---- formatting ----
 
-export const hexZxid = (zxid: number): string => `0x${zxid.toString(16)}`;
+export const hexZxid = hex;
 export const hexSession = (id: bigint): string => `0x${BigInt.asUintN(64, id).toString(16)}`;
 const hexInt = (n: number): string => `0x${(n >>> 0).toString(16)}`;
 
@@ -298,12 +261,21 @@ function entryText(e: TxnEntry): string {
   return `${hexZxid(h.zxid)} ${isoTime(h.timeMs)} session ${hexSession(h.sessionId)} cxid ${hexInt(h.cxid)} ${opText(h.type)} ${txnText(e.txn)}`;
 }
 
-function entryJson(e: TxnEntry, file: string, offset: number): Record<string, unknown> {
-  const h = e.header;
+function entryJson(r: ScannedRecord, file: string): Record<string, unknown> {
+  const h = r.entry.header;
   return {
-    type: 'txn', segment: file, offset, zxid: hexZxid(h.zxid), time: isoTime(h.timeMs), timeMs: h.timeMs,
-    session: hexSession(h.sessionId), cxid: h.cxid, op: opName.get(h.type) ?? null, opType: h.type, txn: txnJson(e.txn),
+    type: 'txn', segment: file, offset: r.offset, index: r.index, term: r.term, zxid: hexZxid(h.zxid), time: isoTime(h.timeMs), timeMs: h.timeMs,
+    session: hexSession(h.sessionId), cxid: h.cxid, op: opName.get(h.type) ?? null, opType: h.type, txn: txnJson(r.entry.txn),
   };
+}
+
+/** What is wrong where one segment's first record follows the previous segment's last (recovery's rule). */
+function continuity(prev: ScannedRecord, first: ScannedRecord): string[] {
+  const [pz, fz] = [prev.entry.header.zxid, first.entry.header.zxid];
+  if (first.index > prev.index + 1) return [`gap: the previous segment ends at index ${prev.index}, this one starts at ${first.index}`];
+  if (first.index <= prev.index) return [`overlap: starts at index ${first.index}, the previous segment already reached ${prev.index}`];
+  if (!zxidFollows(pz, fz)) return [`gap: the previous segment ends at zxid ${hexZxid(pz)}, this one starts at ${hexZxid(fz)}`];
+  return [];
 }
 
 // ---- ensemble logs ----
@@ -320,7 +292,7 @@ export function parseZxid(flag: string, value: string): number {
 
 interface SegmentReport {
   file: string;
-  firstZxid: number | null;
+  firstIndex: number;
   txns: number;
   lastZxid: number | null;
   damaged: boolean;
@@ -355,20 +327,17 @@ export function logsCommand(args: string[]): number {
     } else {
       single = true;
       const m = /^log\.([0-9a-f]{1,16})$/.exec(basename(target));
-      segments = [{ kind: 'log', zxid: m ? parseInt(m[1], 16) : -1, path: target }];
+      segments = [{ kind: 'log', index: m ? parseInt(m[1], 16) : -1, path: target }];
     }
 
     const out = new Output();
     const damaged: string[] = [];
     let printed = 0;
-    let prevLast: number | null = null;
-    for (let i = 0; i < segments.length; i++) {
-      const seg = segments[i];
-      // A segment holds consecutive zxids from the one it is named by up to the next segment's first.
-      if (seg.zxid > to || (i + 1 < segments.length && segments[i + 1].zxid <= from)) {
-        prevLast = null;
-        continue;
-      }
+    let prevLast: ScannedRecord | null = null;
+    let pastTo = false;
+    for (const seg of segments) {
+      // Zxids grow along the log: once past --to, the later segments hold nothing to print.
+      if (pastTo) break;
       const buf = readSegment(seg.path);
       let scan: ScannedSegment;
       try {
@@ -377,35 +346,31 @@ export function logsCommand(args: string[]): number {
         if (!(err instanceof LogFormatError)) throw err;
         if (single) throw new UsageError(`${seg.path}: ${err.message}`);
         // As recovery sees it: a short or all-zero header is a crash while the segment was being created.
-        const noHeader = buf.length < LOG_HEADER_BYTES || buf.subarray(0, LOG_HEADER_BYTES).every((b) => b === 0);
-        const reason = noHeader ? 'no complete header (a crash while creating it; recovery removes it when it is the newest segment)' : err.message;
+        const reason = headerMissing(buf) ? 'no complete header (a crash while creating it; recovery removes it when it is the newest segment)' : err.message;
         damaged.push(seg.path);
         prevLast = null;
-        if (json) out.json({ type: 'segment', segment: seg.path, firstZxid: null, txns: 0, lastZxid: null, end: 'unreadable', reason });
+        if (json) out.json({ type: 'segment', segment: seg.path, firstIndex: null, txns: 0, lastZxid: null, end: 'unreadable', reason });
         else out.line(`${seg.path}: unreadable: ${reason}`);
         continue;
       }
-      if (!json) out.line(`${seg.path}: log format ${LOG_VERSION}, first zxid ${hexZxid(scan.firstZxid)}`);
+      if (!json) out.line(`${seg.path}: log format ${scan.version}, first ${scan.version === 1 ? 'zxid' : 'index'} ${hexZxid(scan.firstIndex)}`);
       const notes: string[] = [];
-      if (seg.zxid >= 0 && seg.zxid !== scan.firstZxid) notes.push(`its name says it starts at ${hexZxid(seg.zxid)}, its header at ${hexZxid(scan.firstZxid)}`);
-      if (prevLast !== null && scan.records.length > 0) {
-        const first = scan.records[0].entry.header.zxid;
-        if (first > prevLast + 1) notes.push(`gap: the previous segment ends at ${hexZxid(prevLast)}, this one starts at ${hexZxid(first)}`);
-        else if (first <= prevLast) notes.push(`overlap: starts at ${hexZxid(first)}, the previous segment already reached ${hexZxid(prevLast)}`);
-      }
-      for (const { entry, offset } of scan.records) {
-        const zxid = entry.header.zxid;
+      if (seg.index >= 0 && seg.index !== scan.firstIndex) notes.push(`its name says it starts at ${hexZxid(seg.index)}, its header at ${hexZxid(scan.firstIndex)}`);
+      const first = scan.records[0];
+      if (prevLast !== null && first) notes.push(...continuity(prevLast, first));
+      for (const r of scan.records) {
+        const zxid = r.entry.header.zxid;
+        if (zxid > to) pastTo = true;
         if (zxid < from || zxid > to) continue;
         printed++;
-        if (json) out.json(entryJson(entry, seg.path, offset));
-        else out.line(entryText(entry));
+        if (json) out.json(entryJson(r, seg.path));
+        else out.line(entryText(r.entry));
       }
       const report = segmentReport(seg.path, scan, notes);
       if (report.damaged) damaged.push(seg.path);
       if (json) out.json(report.json);
       else out.line(`${seg.path}: ${report.text}`);
-      prevLast = report.lastZxid ?? prevLast;
-      if (scan.end.kind !== 'clean') prevLast = null;
+      prevLast = scan.end.kind !== 'clean' ? null : scan.records.at(-1) ?? prevLast;
     }
     if (!json) {
       const range = values.from !== undefined || values.to !== undefined ? ` in ${hexZxid(from)}..${to === Number.MAX_SAFE_INTEGER ? '' : hexZxid(to)}` : '';
@@ -424,7 +389,7 @@ function segmentReport(file: string, scan: ScannedSegment, notes: string[]): Seg
   const txns = scan.records.length;
   const lastZxid = txns === 0 ? null : scan.records[txns - 1].entry.header.zxid;
   const span = txns === 0 ? 'no txns' : `${txns} txn${txns === 1 ? '' : 's'} ${hexZxid(scan.records[0].entry.header.zxid)}..${hexZxid(lastZxid!)}`;
-  const base = { type: 'segment', segment: file, firstZxid: hexZxid(scan.firstZxid), txns, lastZxid: lastZxid === null ? null : hexZxid(lastZxid), validEnd: scan.validEnd };
+  const base = { type: 'segment', segment: file, format: scan.version, firstIndex: scan.firstIndex, txns, lastZxid: lastZxid === null ? null : hexZxid(lastZxid), validEnd: scan.validEnd };
   const end = scan.end;
   let text: string;
   let json: Record<string, unknown>;
@@ -446,7 +411,7 @@ function segmentReport(file: string, scan: ScannedSegment, notes: string[]): Seg
     text += `; ${notes.join('; ')}`;
     json.problems = notes;
   }
-  return { file, firstZxid: scan.firstZxid, txns, lastZxid, damaged: end.kind !== 'clean' || notes.length > 0, text, json };
+  return { file, firstIndex: scan.firstIndex, txns, lastZxid, damaged: end.kind !== 'clean' || notes.length > 0, text, json };
 }
 
 // ---- ensemble snapshot ----
@@ -482,7 +447,7 @@ export function snapshotCommand(args: string[]): number {
     if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'a data dir or a snapshot file is required' : `one dir or file, got ${positionals.length}`);
     const target = positionals[0];
     let file: string;
-    let nameZxid = -1;
+    let nameIndex = -1;
     let older: DataFile[] = [];
     const fromDir = statArg(target, 'file or directory').isDirectory();
     if (fromDir) {
@@ -490,12 +455,12 @@ export function snapshotCommand(args: string[]): number {
       if (snaps.length === 0) throw new UsageError(`no snapshots (snapshot.<zxid>) in ${target}`);
       const newest = snaps[snaps.length - 1];
       file = newest.path;
-      nameZxid = newest.zxid;
+      nameIndex = newest.index;
       older = snaps.slice(0, -1);
     } else {
       file = target;
       const m = /^snapshot\.([0-9a-f]{1,16})$/.exec(basename(target));
-      if (m) nameZxid = parseInt(m[1], 16);
+      if (m) nameIndex = parseInt(m[1], 16);
     }
     const buf = readArg(file);
 
@@ -510,7 +475,7 @@ export function snapshotCommand(args: string[]): number {
           version: n.version, cversion: n.cversion, aversion: n.aversion, ephemeralOwner: n.ephemeralOwner, pzxid: n.pzxid,
         }),
       });
-      if (nameZxid >= 0 && summary.zxid !== nameZxid) throw new SnapshotFormatError(`its header says zxid ${hexZxid(summary.zxid)}, its name ${hexZxid(nameZxid)}`);
+      if (nameIndex >= 0 && summary.index !== nameIndex) throw new SnapshotFormatError(`its header says index ${hexZxid(summary.index)}, its name ${hexZxid(nameIndex)}`);
     } catch (err) {
       if (!(err instanceof SnapshotFormatError)) throw err;
       // A file given by name that is not a snapshot at all is bad input; anything else is damage.
@@ -545,16 +510,21 @@ export function snapshotCommand(args: string[]): number {
     const out = new Output();
     if (values.json) {
       out.json({
-        type: 'snapshot', file, bytes: buf.length, zxid: hexZxid(summary.zxid), endZxid: hexZxid(summary.endZxid), time: isoTime(summary.timeMs), timeMs: summary.timeMs,
+        type: 'snapshot', file, bytes: buf.length, format: summary.version, index: summary.index, term: summary.term, zxid: hexZxid(summary.zxid), endZxid: hexZxid(summary.endZxid), time: isoTime(summary.timeMs), timeMs: summary.timeMs,
+        extendedTypes: summary.settings?.extendedTypes ?? null, sessionSecretBytes: summary.settings?.sessionSecret.length ?? null,
         znodes: summary.nodes, dataBytes, distinctAcls: acls.size, ephemerals: ephemeralTotal, containers, ttlNodes: ttls,
         sessions: sessions.map((s) => ({ id: hexSession(s.id), timeoutMs: s.timeoutMs, ephemerals: ephemerals.get(s.id) ?? 0 })),
         ephemeralsWithoutSession: orphanOwners.map((id) => ({ owner: hexSession(id), ephemerals: ephemerals.get(id) })),
       });
     } else {
       out.line(`snapshot ${file} (${buf.length} bytes)`);
+      out.line(`format:         ${summary.version}`);
+      out.line(`index:          ${summary.index} (term ${summary.term})`);
       out.line(`zxid:           ${hexZxid(summary.zxid)} (the last txn applied when it began)`);
       out.line(`end zxid:       ${hexZxid(summary.endZxid)} (the last txn applied when it finished: the log must reach it)`);
       out.line(`time:           ${isoTime(summary.timeMs)}`);
+      const settings = summary.settings;
+      out.line(`settings:       ${settings ? `extendedTypes ${settings.extendedTypes}, session secret of ${settings.sessionSecret.length} bytes` : 'none (format 2: the server records them when it starts)'}`);
       out.line(`znodes:         ${summary.nodes}`);
       out.line(`data bytes:     ${dataBytes}`);
       out.line(`distinct ACLs:  ${acls.size}`);

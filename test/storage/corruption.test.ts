@@ -16,7 +16,7 @@ import { startServer } from '../../src/server/index.ts';
 import { listFiles } from '../../src/server/storage/files.ts';
 import { recover, RecoveryError, type Recovered } from '../../src/server/storage/recovery.ts';
 import { snapshotSlice } from '../../src/server/storage/snapshot.ts';
-import { scanSegment } from '../../src/server/storage/txn-log.ts';
+import { scanSegment } from '../../src/server/storage/segment.ts';
 import { DataTree } from '../../src/server/tree/data-tree.ts';
 import type { TxnEntry } from '../../src/server/tree/txn.ts';
 import { prng } from '../support/prng.ts';

@@ -38,7 +38,7 @@ import { createInterface } from 'node:readline';
 import { connect, NoNodeError, type Logger, type ZooKeeperClient } from '../../src/index.ts';
 import { listFiles } from '../../src/server/storage/files.ts';
 import { readSnapshot } from '../../src/server/storage/snapshot.ts';
-import { scanSegment } from '../../src/server/storage/txn-log.ts';
+import { scanSegment } from '../../src/server/storage/segment.ts';
 import { freePort } from '../support/ports.ts';
 import {
   EPH, isSeqData, parseValue, prng, ROOT, SEQ, valueData, workerPath, type WriterLine,
@@ -460,7 +460,7 @@ function checkLog(dataDir: string, crashed: boolean): LogFacts {
     } catch (err) {
       fail(`${seg.path} (${statSync(seg.path).size} bytes) does not read as a segment: ${(err as Error).message}`);
     }
-    check(scan.firstZxid === seg.zxid, () => `${seg.path} says it starts at ${scan.firstZxid}`);
+    check(scan.firstIndex === seg.index, () => `${seg.path} says it starts at ${scan.firstIndex}`);
     if (scan.end.kind === 'corrupt') fail(`${seg.path}: damaged record at ${scan.end.offset} (${scan.end.reason}) with intact records after it`);
     if (scan.end.kind === 'torn') {
       check(crashed && newest, () => `${seg.path}: torn record at ${(scan.end as { offset: number }).offset} (${(scan.end as { reason: string }).reason}) in ${newest ? 'a log closed cleanly' : 'a segment that is not the newest'}`);
@@ -468,14 +468,14 @@ function checkLog(dataDir: string, crashed: boolean): LogFacts {
     }
     const next = expected;
     if (next !== null) {
-      check(seg.zxid === next, () => `${seg.path} starts at zxid ${seg.zxid}, the segment before ends at ${next - 1}: ${seg.zxid > next ? 'a gap' : 'zxids logged twice'} (segments: ${segments.map((s) => s.zxid).join(', ')})`);
+      check(seg.index === next, () => `${seg.path} starts at zxid ${seg.index}, the segment before ends at ${next - 1}: ${seg.index > next ? 'a gap' : 'zxids logged twice'} (segments: ${segments.map((s) => s.index).join(', ')})`);
     } else {
       // Nothing is purged in this test: the log goes back to the first txn.
-      check(seg.zxid === 1, () => `the oldest segment ${seg.path} starts at zxid ${seg.zxid}, not 1`);
+      check(seg.index === 1, () => `the oldest segment ${seg.path} starts at zxid ${seg.index}, not 1`);
     }
     if (scan.records.length === 0) {
       // A segment with a header and no record: a crash right after it was opened.
-      check(crashed && newest, () => `${seg.path} holds no record and is not the newest segment after a crash (segments: ${segments.map((s) => s.zxid).join(', ')})`);
+      check(crashed && newest, () => `${seg.path} holds no record and is not the newest segment after a crash (segments: ${segments.map((s) => s.index).join(', ')})`);
       tornTail = `${seg.path}: header only, no record`;
     }
     for (const { entry, offset } of scan.records) {
@@ -484,16 +484,16 @@ function checkLog(dataDir: string, crashed: boolean): LogFacts {
       expected = z + 1;
       records++;
     }
-    if (expected === null) expected = seg.zxid;
+    if (expected === null) expected = seg.index;
   });
   const lastZxid = (expected ?? 1) - 1;
   for (const snap of snapshots) {
-    check(snap.zxid <= lastZxid, () => `${snap.path} is at zxid ${snap.zxid}, past the end of the log ${lastZxid}`);
+    check(snap.index <= lastZxid, () => `${snap.path} is at zxid ${snap.index}, past the end of the log ${lastZxid}`);
     const size = statSync(snap.path).size;
     if (snapshotsRead.get(snap.path) === size) continue;
     try {
       const loaded = readSnapshot(snap.path, false);
-      check(loaded.zxid === snap.zxid, () => `${snap.path} says zxid ${loaded.zxid}`);
+      check(loaded.zxid === snap.index, () => `${snap.path} says zxid ${loaded.zxid}`);
       // It may hold effects of txns up to endZxid: those were applied, so durable, so in the log.
       check(loaded.endZxid <= lastZxid, () => `${snap.path} holds txns up to ${loaded.endZxid}, past the end of the log ${lastZxid}`);
     } catch (err) {

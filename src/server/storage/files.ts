@@ -1,4 +1,8 @@
-/** Names of the files in a data dir: `log.<zxid>` and `snapshot.<zxid>`, the zxid in hex as ZooKeeper names them. */
+/**
+ * Names of the files in a data dir: `log.<index>` and `snapshot.<index>`, in hex as ZooKeeper names
+ * its files by zxid. Files written before log format 2 and snapshot format 3 are named by zxid, and
+ * there the index is the zxid (as it is on a standalone server).
+ */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -6,13 +10,13 @@ export type FileKind = 'log' | 'snapshot';
 
 export interface DataFile {
   kind: FileKind;
-  /** For a log: the zxid of its first record. For a snapshot: the last zxid applied when it began. */
-  zxid: number;
+  /** For a log: the index of its first entry. For a snapshot: of the last entry applied when it began. */
+  index: number;
   path: string;
 }
 
-export function fileName(kind: FileKind, zxid: number): string {
-  return `${kind}.${zxid.toString(16)}`;
+export function fileName(kind: FileKind, index: number): string {
+  return `${kind}.${index.toString(16)}`;
 }
 
 /** The data files of one kind in dir, oldest first; other files are ignored. */
@@ -30,12 +34,10 @@ export function listFiles(dir: string, kind: FileKind): DataFile[] {
     if (!name.startsWith(prefix)) continue;
     const hex = name.slice(prefix.length);
     if (!/^[0-9a-f]{1,16}$/.test(hex)) continue;
-    out.push({ kind, zxid: parseInt(hex, 16), path: join(dir, name) });
+    out.push({ kind, index: parseInt(hex, 16), path: join(dir, name) });
   }
-  return out.sort((a, b) => a.zxid - b.zxid);
+  return out.sort((a, b) => a.index - b.index);
 }
-
-export const hex = (zxid: number): string => `0x${zxid.toString(16)}`;
 
 /** Bytes in the data files of one kind (what ZooKeeper reports as dataDirSize / dataLogSize). */
 export function filesSize(dir: string, kind: FileKind): number {

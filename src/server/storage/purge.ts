@@ -18,17 +18,17 @@ export function purge(dataDir: string, logDir: string, retain: number): PurgeRes
   const snapshots = listFiles(dataDir, 'snapshot');
   if (snapshots.length <= retain) return { removed: [] };
   const kept = snapshots.slice(-retain);
-  const oldestKeptZxid = kept[0].zxid;
+  const oldestKeptIndex = kept[0].index;
   const removed: string[] = [];
   for (const snap of snapshots.slice(0, -retain)) {
     rmSync(snap.path, { force: true });
     removed.push(snap.path);
   }
-  // A segment is needed if it holds zxid oldestKeptZxid + 1 or later: keep the last one starting at
+  // A segment is needed if it holds index oldestKeptIndex + 1 or later: keep the last one starting at
   // or before that, and everything after it.
   const logs = listFiles(logDir, 'log');
   let firstNeeded = 0;
-  for (let i = 0; i < logs.length; i++) if (logs[i].zxid <= oldestKeptZxid + 1) firstNeeded = i;
+  for (let i = 0; i < logs.length; i++) if (logs[i].index <= oldestKeptIndex + 1) firstNeeded = i;
   for (const seg of logs.slice(0, firstNeeded)) {
     rmSync(seg.path, { force: true });
     removed.push(seg.path);

@@ -1,18 +1,22 @@
 /**
- * Durable storage as the pipeline's commit stage: recovery at open, every txn into the log (group
- * commit) before it is applied, a snapshot every snapCount txns, and retention.
+ * Durable storage as the pipeline's commit stage: recovery at open, the replicated settings made
+ * durable, every txn into the log (group commit) before it is applied, a snapshot every snapCount
+ * txns, and retention.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Environment, Timer } from '../env/environment.ts';
+import { realEnvironment } from '../env/real.ts';
 import type { CommitStage } from '../pipeline/commit.ts';
 import type { DataTree } from '../tree/data-tree.ts';
+import { SESSION_SECRET_BYTES, type ReplicatedSettings } from '../tree/settings.ts';
 import type { TxnEntry } from '../tree/txn.ts';
-import { hex } from './files.ts';
+import { FileLogStore } from './file-log-store.ts';
 import { purge } from './purge.ts';
 import { recover, type Recovered } from './recovery.ts';
-import { writeSnapshot } from './snapshot.ts';
-import { fsyncDir, TxnLog } from './txn-log.ts';
+import { FileSnapshotStore } from './snapshot-stores.ts';
+import type { SnapshotInfo, SnapshotMeta } from './stores.ts';
+import { epochOf, hex } from './zxid.ts';
 
 export interface StorageOptions {
   dataDir: string;
@@ -24,6 +28,7 @@ export interface StorageOptions {
   rollBytes: number;
   /** Largest record accepted when reading the log back. */
   maxRecordBytes: number;
+  /** Recorded in the snapshots; when it differs from what a data dir recorded, this wins. */
   extendedTypes: boolean;
   /** Snapshots kept by autopurge; 0 with purgeIntervalHours 0 disables it. */
   snapRetainCount: number;
@@ -36,58 +41,65 @@ export interface StorageLog {
   error(obj: object | string, msg?: string): void;
 }
 
-const SECRET_FILE = 'session.secret';
+/** Where versions before snapshot format 3 kept the session secret (read once, to migrate). */
+const LEGACY_SECRET_FILE = 'session.secret';
 /** How long after a start that replayed the log its snapshot waits, not to slow the first requests. */
 const SNAPSHOT_AFTER_REPLAY_MS = 1_000;
 
 export class Storage implements CommitStage {
   readonly tree: DataTree;
   readonly recovered: Recovered;
-  /** Key of the session passwords: kept on disk so that sessions survive a restart. */
-  readonly secret: Buffer;
-  private readonly log: TxnLog;
+  private readonly log: FileLogStore;
+  private readonly snapshots: FileSnapshotStore;
+  /** The last entry submitted. A standalone entry's index follows the last one, its term is its zxid's epoch. */
+  private lastIndex: number;
+  private lastZxid: number;
   private txnsSinceSnapshot = 0;
   private nextSnapshotAt: number;
   private snapshotting: Promise<void> | null = null;
-  private snapshotTimer: NodeJS.Timeout | null = null;
-  private purgeTimer: NodeJS.Timeout | null = null;
+  private snapshotTimer: Timer | null = null;
+  private purgeTimer: Timer | null = null;
   private fatal: ((err: Error) => void) | null = null;
 
-  constructor(private readonly options: StorageOptions, private readonly logger: StorageLog) {
+  constructor(private readonly options: StorageOptions, private readonly logger: StorageLog, private readonly env: Environment = realEnvironment) {
     mkdirSync(options.dataDir, { recursive: true });
     mkdirSync(options.logDir, { recursive: true });
-    this.secret = loadSecret(options.dataDir);
-    const started = performance.now();
+    const started = env.clock.monotonic();
     this.recovered = recover({
       dataDir: options.dataDir,
       logDir: options.logDir,
       extendedTypes: options.extendedTypes,
       maxRecordBytes: options.maxRecordBytes,
       warn: (msg) => logger.warn(msg),
+      env,
     });
     this.tree = this.recovered.tree;
     const r = this.recovered;
     logger.info({
       snapshot: r.snapshot, snapshotZxid: hex(r.snapshotZxid), replayed: r.replayed, lastZxid: hex(r.lastZxid),
-      znodes: this.tree.nodeCount, sessions: this.tree.sessions.size, ms: Math.round(performance.now() - started),
+      znodes: this.tree.nodeCount, sessions: this.tree.sessions.size, ms: Math.round(env.clock.monotonic() - started),
     }, 'state recovered');
-    this.log = new TxnLog({
+    this.lastIndex = r.last.index;
+    this.lastZxid = r.last.zxid;
+    this.snapshots = new FileSnapshotStore(options.dataDir, env);
+    this.log = new FileLogStore({
       dir: options.logDir,
       forceSync: options.forceSync,
       rollBytes: options.rollBytes,
       preallocBytes: options.preallocBytes,
+      maxRecordBytes: options.maxRecordBytes,
       onFatal: (err) => this.onFatal(err),
-    });
+    }, env, r.last);
     this.nextSnapshotAt = this.randomSnapInterval();
+    const recorded = this.settleSettings();
     // A replay is folded into a snapshot once the server has started, so the next start is quick.
-    if (r.replayed > 0) {
-      this.snapshotTimer = setTimeout(() => this.snapshotSoon(), SNAPSHOT_AFTER_REPLAY_MS);
-      this.snapshotTimer.unref();
-    }
-    if (options.purgeIntervalHours > 0) {
-      this.purgeTimer = setInterval(() => this.purge(), options.purgeIntervalHours * 3_600_000);
-      this.purgeTimer.unref();
-    }
+    if (r.replayed > 0 && !recorded) this.snapshotTimer = env.scheduler.after(SNAPSHOT_AFTER_REPLAY_MS, () => this.snapshotSoon());
+    if (options.purgeIntervalHours > 0) this.purgeTimer = env.scheduler.every(options.purgeIntervalHours * 3_600_000, () => this.purge());
+  }
+
+  /** Key of the session passwords: replicated state, recorded in the snapshots. */
+  get secret(): Buffer {
+    return this.tree.settings.sessionSecret;
   }
 
   /** What to do when the disk fails (the server stops: it can no longer acknowledge writes). */
@@ -96,7 +108,9 @@ export class Storage implements CommitStage {
   }
 
   submit(entry: TxnEntry, done: () => void): void {
-    this.log.append(entry, done);
+    const zxid = entry.header.zxid;
+    this.lastZxid = zxid;
+    this.log.append(++this.lastIndex, epochOf(zxid), entry, done);
     if (++this.txnsSinceSnapshot >= this.nextSnapshotAt) this.snapshotSoon();
   }
 
@@ -106,7 +120,7 @@ export class Storage implements CommitStage {
   }
 
   async close(): Promise<void> {
-    if (this.purgeTimer) clearInterval(this.purgeTimer);
+    this.purgeTimer?.cancel();
     if (this.snapshotTimer) this.snapshotSoon();
     await this.snapshotting;
     await this.log.close();
@@ -118,24 +132,63 @@ export class Storage implements CommitStage {
     return this.snapshotting ?? Promise.resolve();
   }
 
+  /**
+   * Makes the tree's replicated settings durable where they are not yet: a fresh data dir gets a
+   * new secret; one written before snapshot format 3 keeps its `session.secret` (sessions survive
+   * the upgrade); a configured extendedTypes that differs from the recorded one wins. Each of these
+   * writes a snapshot at once, before anything is served. Returns whether one was written.
+   */
+  private settleSettings(): boolean {
+    const r = this.recovered;
+    const configured = this.options.extendedTypes;
+    if (r.settings === null) {
+      const legacy = readLegacySecret(this.options.dataDir);
+      const settings: ReplicatedSettings = { extendedTypes: configured, sessionSecret: legacy ?? this.env.random.bytes(SESSION_SECRET_BYTES) };
+      this.tree.adoptSettings(settings);
+      if (r.snapshot !== null || r.last.index > 0) {
+        this.logger.info({
+          from: r.snapshot ?? 'the log', extendedTypes: configured,
+          sessionSecret: legacy ? `from ${LEGACY_SECRET_FILE}` : `new (no ${LEGACY_SECRET_FILE}: sessions from before the restart cannot be resumed)`,
+        }, 'data dir written before settings were recorded: recording them in a snapshot (format 3)');
+      }
+    } else if (r.settings.extendedTypes !== configured) {
+      this.logger.warn(`extendedTypesEnabled is ${configured} in the configuration but ${r.settings.extendedTypes} in the data dir (${r.snapshot}): the configuration wins, and a snapshot records it`);
+      this.tree.adoptSettings({ ...r.settings, extendedTypes: configured });
+    } else {
+      return false;
+    }
+    this.logSnapshot(this.snapshots.saveNow(this.tree, this.snapshotMeta()), this.env.clock.monotonic());
+    return true;
+  }
+
+  private snapshotMeta(): SnapshotMeta {
+    const zxid = this.tree.lastProcessedZxid;
+    // Standalone, each zxid and each index is the one before + 1: the applied zxid's index is as far
+    // behind the last index as the zxid is behind the last zxid.
+    return { index: this.lastIndex - (this.lastZxid - zxid), term: epochOf(zxid), zxid, timeMs: this.env.clock.now() };
+  }
+
   private snapshotSoon(): void {
-    if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
+    this.snapshotTimer?.cancel();
     this.snapshotTimer = null;
     if (this.snapshotting) return;
     this.txnsSinceSnapshot = 0;
     this.nextSnapshotAt = this.randomSnapInterval();
     this.log.roll();
-    this.snapshotting = (async () => {
-      // No need to wait for the log: the tree holds only applied txns, and a txn is applied only
-      // once it is durable, so whatever the snapshot catches is in the log too.
-      const started = performance.now();
-      const info = await writeSnapshot(this.tree, this.options.dataDir);
-      this.logger.info({ path: info.path, zxid: hex(info.zxid), znodes: info.nodes, bytes: info.bytes, ms: Math.round(performance.now() - started) }, 'snapshot written');
-    })().catch((err: unknown) => {
+    // No need to wait for the log: the tree holds only applied txns, and a txn is applied only
+    // once it is durable, so whatever the snapshot catches is in the log too.
+    const started = this.env.clock.monotonic();
+    this.snapshotting = this.snapshots.save(this.tree, this.snapshotMeta()).then((info) => this.logSnapshot(info, started), (err: unknown) => {
       this.logger.error({ err }, 'snapshot failed; the log still holds every txn');
     }).finally(() => {
       this.snapshotting = null;
     });
+  }
+
+  private logSnapshot(info: SnapshotInfo, started: number): void {
+    this.logger.info({
+      path: info.path, index: info.index, zxid: hex(info.zxid), znodes: info.nodes, bytes: info.bytes, ms: Math.round(this.env.clock.monotonic() - started),
+    }, 'snapshot written');
   }
 
   private purge(): void {
@@ -150,7 +203,7 @@ export class Storage implements CommitStage {
   private randomSnapInterval(): number {
     // As ZooKeeper: after more than snapCount/2 txns plus a random share of the other half.
     const half = Math.max(1, Math.floor(this.options.snapCount / 2));
-    return half + 1 + Math.floor(Math.random() * half);
+    return half + 1 + Math.floor(this.env.random.float() * half);
   }
 
   private onFatal(err: Error): void {
@@ -160,20 +213,11 @@ export class Storage implements CommitStage {
   }
 }
 
-function loadSecret(dataDir: string): Buffer {
-  const path = join(dataDir, SECRET_FILE);
-  if (existsSync(path)) {
-    const secret = readFileSync(path);
-    if (secret.length === 32) return secret;
-  }
-  const secret = randomBytes(32);
-  const fd = openSync(path, 'w', 0o600);
+function readLegacySecret(dataDir: string): Buffer | null {
   try {
-    writeSync(fd, secret);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const secret = readFileSync(join(dataDir, LEGACY_SECRET_FILE));
+    return secret.length === SESSION_SECRET_BYTES ? secret : null;
+  } catch {
+    return null;
   }
-  fsyncDir(dataDir);
-  return secret;
 }

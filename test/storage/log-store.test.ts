@@ -1,4 +1,4 @@
-/** The transaction log on its own: group commit, order, rolling, the codec, and reading back. */
+/** The log store on its own: group commit, order, rolling, the codec, reading back, ranges and truncation. */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,10 +8,16 @@ import fc from 'fast-check';
 import { JuteReader, JuteWriter } from '../../src/protocol/jute.ts';
 import { listFiles } from '../../src/server/storage/files.ts';
 import { readTxnEntry, writeTxnEntry } from '../../src/server/storage/txn-codec.ts';
-import { scanSegment, TxnLog } from '../../src/server/storage/txn-log.ts';
+import { realEnvironment } from '../../src/server/env/real.ts';
+import { FileLogStore, type FileLogStoreOptions } from '../../src/server/storage/file-log-store.ts';
+import { scanSegment } from '../../src/server/storage/segment.ts';
 import type { Txn, TxnEntry } from '../../src/server/tree/txn.ts';
 
 const ACL = [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }];
+
+function openLog(options: Omit<FileLogStoreOptions, 'maxRecordBytes'>): FileLogStore {
+  return new FileLogStore({ maxRecordBytes: 1 << 20, ...options }, realEnvironment);
+}
 
 function entry(zxid: number, txn: Txn): TxnEntry {
   return { header: { sessionId: 0x1234n, cxid: zxid, zxid, timeMs: 1_700_000_000_000 + zxid, type: 1 }, txn };
@@ -20,11 +26,11 @@ function entry(zxid: number, txn: Txn): TxnEntry {
 test('group commit: appends during an fsync share the next one; callbacks run in zxid order', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ensemble-log-'));
   try {
-    const log = new TxnLog({ dir, forceSync: true, rollBytes: 1 << 30, preallocBytes: 1 << 20, onFatal: (e) => assert.fail(e) });
+    const log = openLog({ dir, forceSync: true, rollBytes: 1 << 30, preallocBytes: 1 << 20, onFatal: (e) => assert.fail(e) });
     const done: number[] = [];
     const total = 2_000;
     for (let z = 1; z <= total; z++) {
-      log.append(entry(z, { kind: 'setData', path: '/a', data: Buffer.alloc(100, z), version: z }), () => done.push(z));
+      log.append(z, 0, entry(z, { kind: 'setData', path: '/a', data: Buffer.alloc(100, z), version: z }), () => done.push(z));
       if (z % 100 === 0) await new Promise((r) => setImmediate(r)); // arrivals spread over time
     }
     await log.sync();
@@ -40,23 +46,23 @@ test('group commit: appends during an fsync share the next one; callbacks run in
   }
 });
 
-test('segments roll by size and on request, each named by its first zxid', async () => {
+test('segments roll by size and on request, each named by its first index', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ensemble-log-'));
   try {
-    const log = new TxnLog({ dir, forceSync: false, rollBytes: 4096, preallocBytes: 4096, onFatal: (e) => assert.fail(e) });
+    const log = openLog({ dir, forceSync: false, rollBytes: 4096, preallocBytes: 4096, onFatal: (e) => assert.fail(e) });
     for (let z = 1; z <= 200; z++) {
-      log.append(entry(z, { kind: 'create', path: `/n${z}`, data: Buffer.alloc(50), acl: ACL, ephemeralOwner: 0n, parentCVersion: z }), () => {});
+      log.append(z, 0, entry(z, { kind: 'create', path: `/n${z}`, data: Buffer.alloc(50), acl: ACL, ephemeralOwner: 0n, parentCVersion: z }), () => {});
       await log.sync();
       if (z === 150) log.roll();
     }
     await log.close();
     const segs = listFiles(dir, 'log');
     assert.ok(segs.length > 3, `${segs.length} segments`);
-    assert.ok(segs.some((s) => s.zxid === 151), 'roll() started a segment at the next txn');
+    assert.ok(segs.some((s) => s.index === 151), 'roll() started a segment at the next txn');
     let next = 1;
     for (const seg of segs) {
       const scan = scanSegment(readFileSync(seg.path), 1 << 20);
-      assert.equal(scan.firstZxid, seg.zxid);
+      assert.equal(scan.firstIndex, seg.index);
       for (const r of scan.records) assert.equal(r.entry.header.zxid, next++);
     }
     assert.equal(next, 201);
@@ -97,9 +103,9 @@ test('every txn reads back as it was written', () => {
 
 test('a log that cannot be written reports it once, acknowledges nothing, and still closes', async () => {
   const fatal: Error[] = [];
-  const log = new TxnLog({ dir: join(tmpdir(), 'ensemble-no-such-dir', String(process.pid)), forceSync: true, rollBytes: 1 << 20, preallocBytes: 1 << 20, onFatal: (e) => fatal.push(e) });
+  const log = openLog({ dir: join(tmpdir(), 'ensemble-no-such-dir', String(process.pid)), forceSync: true, rollBytes: 1 << 20, preallocBytes: 1 << 20, onFatal: (e) => fatal.push(e) });
   let acked = 0;
-  for (let z = 1; z <= 10; z++) log.append(entry(z, { kind: 'delete', path: '/x' }), () => acked++);
+  for (let z = 1; z <= 10; z++) log.append(z, 0, entry(z, { kind: 'delete', path: '/x' }), () => acked++);
   await log.sync();
   await log.close();
   assert.equal(acked, 0);
