@@ -316,6 +316,22 @@ test('a damaged snapshot: exit 1, a clear message naming it', async () => {
   assert.equal(r.code, 0, r.stderr);
 });
 
+test('a data dir written before log format 2 and snapshot format 3 reads as it is', async () => {
+  const fixture = join(ROOT, 'test/storage/fixtures/v1-log-v2-snapshot');
+  const logs = await ensemble('logs', fixture);
+  assert.equal(logs.code, 0, logs.stderr);
+  assert.match(logs.stdout, /log\.1: log format 1, first zxid 0x1$/m);
+  assert.match(logs.stdout, /log\.5: log format 1, first zxid 0x5$/m);
+  assert.match(logs.stdout, /\n7 txns; every segment intact\n$/);
+  const json = jsonLines((await ensemble('logs', fixture, '--json')).stdout).filter((o) => o.type === 'txn');
+  assert.deepEqual(json.map((o) => [o.index, o.term, o.zxid]), [1, 2, 3, 4, 5, 6, 7].map((z) => [z, 0, hex(z)]));
+  const snap = await ensemble('snapshot', fixture);
+  assert.equal(snap.code, 0, snap.stderr);
+  assert.match(snap.stdout, /^format: +2$/m);
+  assert.match(snap.stdout, /^index: +4 \(term 0\)$/m);
+  assert.match(snap.stdout, /^settings: +none \(format 2/m);
+});
+
 test('bad input: exit 2 and one line', async () => {
   const missing = join(work, 'no-such-dir');
   const cases: Array<[string[], RegExp]> = ['logs', 'snapshot', 'purge'].map((command) => [
