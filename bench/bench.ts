@@ -1,14 +1,18 @@
 /**
  * `npm run bench`: Ensemble against Apache ZooKeeper 3.8 in the same run. Both servers run with
- * fsync on, each in its own process; separate load processes drive every workload against both in
- * every round, alternating which server goes first; the report gives each server's median over the
- * rounds, the spread, the ratio Ensemble / ZooKeeper, latency percentiles and the CPU split.
+ * fsync on, each in its own process; separate load processes drive every workload against each
+ * server in every round, the order rotating from round to round; the report gives each server's
+ * median over the rounds, the spread, the ratio Ensemble / ZooKeeper, latency percentiles and the
+ * CPU split.
+ * `--baseline REV` adds Ensemble as built from an earlier commit as a third server, and the ratios
+ * current / baseline.
  * `npm run bench -- --help` lists the options; docs/benchmarks.md explains the method.
  * This is not a test: `npm test` only runs test/**\/*.test.ts.
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { buildBaseline, removeBaseline, type Baseline } from './baseline.ts';
 import { BIG_TREE_SERVER_PROPERTIES, buildBigTree, restartToFirstReplyMs, type BigTree } from './big-tree.ts';
 import { loadOurClient } from './client-sessions.ts';
 import { LOAD_WORKLOADS, SUPPORTED_CLIENTS, type LoadClient, type LoadWorkload } from './load-protocol.ts';
@@ -16,10 +20,10 @@ import { liveLoadPids, runLoad, type LoadMeasurement } from './load-run.ts';
 import { describeMachine, describeSource } from './machine.ts';
 import { parseOptions, USAGE, type BenchOptions } from './options.ts';
 import {
-  evaluateTargets, renderDetailTable, renderFloorTable, renderSummaryTable, renderTargetTable, summarizeBigTree, summarizeLoad,
+  evaluateTargets, renderBaselineTable, renderDetailTable, renderFloorTable, renderSummaryTable, renderTargetTable, summarizeBigTree, summarizeLoad,
   type BigTreeMeasurement, type RoundMeasurement,
 } from './report.ts';
-import { BenchServer, REPO_ROOT, SERVER_KINDS, type ServerKind } from './servers.ts';
+import { BenchServer, REPO_ROOT, SERVER_KINDS, serverOrder, type ServerKind } from './servers.ts';
 import { createWorkloadZnodes } from './setup.ts';
 import { fmt } from './stats.ts';
 
@@ -32,11 +36,35 @@ const log = (line: string): void => void process.stderr.write(`${line}\n`);
 const liveServers = new Set<BenchServer>();
 /** Each server's command line as run (data dir and port elided), for the report, by server and role. */
 const serverCommands = new Map<string, string>();
+/** `--baseline`: the baseline of this run, once built. */
+let baseline: Baseline | null = null;
+/** The baseline's worktree from the moment it exists until it is removed. */
+let liveWorktree: Baseline | null = null;
+
+/** ZooKeeper, Ensemble, and the baseline if there is one. */
+function comparedKinds(): ServerKind[] {
+  return baseline === null ? [...SERVER_KINDS] : [...SERVER_KINDS, 'ensemble-baseline'];
+}
+
+/** How logs and tables name a server: the baseline as ensemble@<commit>. */
+function serverName(kind: ServerKind): string {
+  return kind === 'ensemble-baseline' && baseline !== null ? baseline.name : kind;
+}
+
+/** The server's name padded to the longest, for the progress lines. */
+function paddedName(kind: ServerKind): string {
+  return serverName(kind).padEnd(Math.max(9, baseline?.name.length ?? 0));
+}
 
 async function createServer(kind: ServerKind, role: 'load' | 'big tree', properties?: Readonly<Record<string, string>>): Promise<BenchServer> {
-  const server = await BenchServer.create(kind, { fsync: true, ensembleFrom: 'dist', properties });
+  const ensembleRoot = kind === 'ensemble-baseline' ? baseline?.dir : undefined;
+  const server = await BenchServer.create(kind, { fsync: true, ensembleFrom: 'dist', properties, ensembleRoot });
   liveServers.add(server);
-  serverCommands.set(`${kind}, ${role}`, server.command.map((a) => a.replaceAll(server.dir, '<dir>').replace(String(server.port), '<port>')).join(' '));
+  const elided = (a: string): string => {
+    const inWorktree = ensembleRoot === undefined ? a : a.replaceAll(ensembleRoot, '<baseline worktree>');
+    return inWorktree.replaceAll(server.dir, '<dir>').replace(String(server.port), '<port>');
+  };
+  serverCommands.set(`${serverName(kind)}, ${role}`, server.command.map(elided).join(' '));
   return server;
 }
 
@@ -45,16 +73,23 @@ async function disposeServer(server: BenchServer): Promise<void> {
   liveServers.delete(server);
 }
 
+/** Stops the servers still running (deleting their data) and removes the baseline's worktree. */
+async function cleanUp(): Promise<void> {
+  await Promise.all([...liveServers].map(disposeServer));
+  const worktree = liveWorktree;
+  liveWorktree = null;
+  if (worktree !== null) await removeBaseline(worktree);
+}
+
 /** The workloads the no-logic server can answer (getData, setData, sessions). */
 const FLOOR_WORKLOADS: readonly LoadWorkload[] = ['read', 'write', 'mixed', 'connect'];
 
+const baselineNote = (name: string): string =>
+  `The current Ensemble against ${name} (--baseline): E/base is current / baseline, of the row's metric and of server CPU per ` +
+  'operation; about 1× on both is no regression (beyond the spread of the rounds).';
+
 const FLOOR_NOTE = 'A server with no logic (--floor), beside both. It keeps nothing and syncs nothing: on write, mixed ' +
   'and connect (whose sessions both servers log and sync) it is a bound no durable server reaches.';
-
-/** ZooKeeper first in odd rounds, Ensemble (or the floor) first in even ones. */
-function serverOrder(round: number, kinds: readonly ServerKind[]): ServerKind[] {
-  return round % 2 === 1 ? [...kinds] : [...kinds].reverse();
-}
 
 function clientsFor(workload: LoadWorkload, opts: BenchOptions): readonly LoadClient[] {
   return opts.clients === null ? SUPPORTED_CLIENTS[workload] : SUPPORTED_CLIENTS[workload].filter((c) => opts.clients!.includes(c));
@@ -72,12 +107,12 @@ async function runLoadWorkloads(opts: BenchOptions, workloads: readonly LoadWork
   const servers = new Map<ServerKind, BenchServer>();
   try {
     const { connect } = await loadOurClient(CLIENT_MODULE);
-    const kinds: readonly ServerKind[] = opts.floor ? [...SERVER_KINDS, 'node-floor'] : SERVER_KINDS;
+    const kinds: readonly ServerKind[] = opts.floor ? [...comparedKinds(), 'node-floor'] : comparedKinds();
     for (const kind of kinds) {
       const server = await createServer(kind, 'load');
       servers.set(kind, server);
       await server.start();
-      log(`${kind}: pid ${server.pid} on ${server.connectString}`);
+      log(`${serverName(kind)}: pid ${server.pid} on ${server.connectString}`);
       if (kind === 'node-floor') continue;
       const zk = await connect(server.connectString);
       await createWorkloadZnodes(zk, PAYLOAD, workloads.includes('get-children') ? opts.children : 0);
@@ -96,7 +131,7 @@ async function runLoadWorkloads(opts: BenchOptions, workloads: readonly LoadWork
               clientModule: CLIENT_MODULE, payloadBytes: PAYLOAD.length,
             });
             if (!warmup) measurements.push({ ...m, round });
-            log(`${warmup ? 'warm-up round' : `round ${round}/${opts.rounds}`} ${workload} (${client}) ${kind.padEnd(9)} ${describeMeasurement(m)}  (load avg ${loadavg()[0].toFixed(2)})`);
+            log(`${warmup ? 'warm-up round' : `round ${round}/${opts.rounds}`} ${workload} (${client}) ${paddedName(kind)} ${describeMeasurement(m)}  (load avg ${loadavg()[0].toFixed(2)})`);
           }
         }
       }
@@ -109,9 +144,10 @@ async function runLoadWorkloads(opts: BenchOptions, workloads: readonly LoadWork
 
 async function runBigTreeWorkloads(opts: BenchOptions): Promise<BigTreeMeasurement[]> {
   const trees = new Map<ServerKind, BigTree>();
+  const kinds = comparedKinds();
   try {
-    for (const kind of SERVER_KINDS) {
-      log(`${kind}: loading ${opts.bigTreeZnodes.toLocaleString('en-US')} znodes of ${PAYLOAD.length} bytes…`);
+    for (const kind of kinds) {
+      log(`${serverName(kind)}: loading ${opts.bigTreeZnodes.toLocaleString('en-US')} znodes of ${PAYLOAD.length} bytes…`);
       const server = await createServer(kind, 'big tree', BIG_TREE_SERVER_PROPERTIES);
       try {
         trees.set(kind, await buildBigTree(server, opts.bigTreeZnodes, PAYLOAD, CLIENT_MODULE));
@@ -120,19 +156,19 @@ async function runBigTreeWorkloads(opts: BenchOptions): Promise<BigTreeMeasureme
         throw err;
       }
       const tree = trees.get(kind)!;
-      log(`${kind}: loaded in ${fmt(tree.loadSeconds, 1)} s; RSS ${fmt(tree.rssBeforeBytes / 2 ** 20, 0)} → ${fmt(tree.rssAfterBytes / 2 ** 20, 0)} MiB, ${fmt(tree.rssBytesPerZnode, 0)} bytes/znode`);
+      log(`${serverName(kind)}: loaded in ${fmt(tree.loadSeconds, 1)} s; RSS ${fmt(tree.rssBeforeBytes / 2 ** 20, 0)} → ${fmt(tree.rssAfterBytes / 2 ** 20, 0)} MiB, ${fmt(tree.rssBytesPerZnode, 0)} bytes/znode`);
     }
-    const startupMs = new Map<ServerKind, number[]>(SERVER_KINDS.map((k) => [k, []]));
+    const startupMs = new Map<ServerKind, number[]>(kinds.map((k) => [k, []]));
     if (opts.workloads.includes('startup')) {
       for (let round = 1; round <= opts.rounds; round++) {
-        for (const kind of serverOrder(round, SERVER_KINDS)) {
+        for (const kind of serverOrder(round, kinds)) {
           const ms = await restartToFirstReplyMs(trees.get(kind)!, CLIENT_MODULE);
           startupMs.get(kind)!.push(ms);
-          log(`round ${round}/${opts.rounds} startup ${kind.padEnd(9)} ${fmt(ms, 0)} ms from spawn to the first reply`);
+          log(`round ${round}/${opts.rounds} startup ${paddedName(kind)} ${fmt(ms, 0)} ms from spawn to the first reply`);
         }
       }
     }
-    return SERVER_KINDS.map((kind) => {
+    return kinds.map((kind) => {
       const t = trees.get(kind)!;
       return {
         server: kind, znodes: opts.bigTreeZnodes, loadSeconds: t.loadSeconds,
@@ -154,18 +190,21 @@ function notes(opts: BenchOptions, loadMeasurements: readonly RoundMeasurement[]
     `${opts.procs} load processes × ${opts.sessionsPerProc} sessions, ${opts.inflightTotal} requests in flight in total ` +
       `(${Math.max(1, Math.round(opts.inflightTotal / sessions))} per session), ${opts.warmupMs / 1000} s warm-up, ${window}, ` +
       `median of ${opts.rounds} round(s)${opts.serverWarmupMs > 0 ? ` after a discarded warm-up round (${opts.serverWarmupMs / 1000} s of every workload on each server)` : ''}; ` +
-      '100-byte znodes; both servers fsync every commit.',
+      '100-byte znodes; every server fsyncs every commit.',
   );
+  if (baseline !== null) {
+    lines.push(`${baseline.name}: Ensemble as built from ${baseline.rev} (${baseline.commit} "${baseline.subject}"), configured as the current one, in every round.`);
+  }
   if (opts.quick) lines.push('QUICK RUN: a smoke test of the instrument, not a measurement.');
   const watch = (kind: ServerKind): string => {
     const ms = loadMeasurements.filter((m) => m.workload === 'watch' && m.server === kind);
     if (ms.length === 0) return '';
     const med = (f: (m: LoadMeasurement) => number | undefined): string => fmt(ms.map((m) => f(m) ?? NaN).sort((a, b) => a - b)[ms.length >> 1], 0);
-    return `${kind} p50 ${med((m) => m.replyToEventP50Us)} µs, p99 ${med((m) => m.replyToEventP99Us)} µs`;
+    return `${serverName(kind)} p50 ${med((m) => m.replyToEventP50Us)} µs, p99 ${med((m) => m.replyToEventP99Us)} µs`;
   };
   if (loadMeasurements.some((m) => m.workload === 'watch')) {
     lines.push(
-      `watch: latency from B sending setData to A's event. A's event minus B's reply: ${watch('zookeeper')}; ${watch('ensemble')} ` +
+      `watch: latency from B sending setData to A's event. A's event minus B's reply: ${comparedKinds().map(watch).join('; ')} ` +
         '(negative: the event came before the writer\'s reply, as both servers send it first).',
     );
   }
@@ -198,15 +237,21 @@ async function main(): Promise<void> {
         /* already gone */
       }
     }
-    void Promise.all([...liveServers].map((s) => s.dispose())).finally(() => process.exit(130));
+    void cleanUp().finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
   const startedAt = performance.now();
+  if (opts.baseline !== null) {
+    log(`baseline: building ${opts.baseline} in a temporary worktree…`);
+    baseline = await buildBaseline(opts.baseline, (worktree) => (liveWorktree = worktree));
+    log(`baseline: ${baseline.name} "${baseline.subject}" built in ${baseline.dir}`);
+  }
   const loadWorkloads = LOAD_WORKLOADS.filter((w) => opts.workloads.includes(w));
   const loadMeasurements = loadWorkloads.length > 0 ? await runLoadWorkloads(opts, loadWorkloads) : [];
   const bigTree = opts.bigTreeZnodes > 0 ? await runBigTreeWorkloads(opts) : [];
+  await cleanUp();
   const durationSeconds = (performance.now() - startedAt) / 1000;
 
   const rows = [...summarizeLoad(loadMeasurements), ...summarizeBigTree(bigTree, opts.workloads)];
@@ -220,7 +265,8 @@ async function main(): Promise<void> {
     '',
     renderSummaryTable(rows),
     '',
-    ...(loadMeasurements.length > 0 ? [renderDetailTable(rows), ''] : []),
+    ...(baseline !== null ? [baselineNote(baseline.name), '', renderBaselineTable(rows, baseline.name), ''] : []),
+    ...(loadMeasurements.length > 0 ? [renderDetailTable(rows, baseline?.name), ''] : []),
     ...(rows.some((r) => r.floor) ? [FLOOR_NOTE, '', renderFloorTable(rows), ''] : []),
     renderTargetTable(targets),
     '',
@@ -235,6 +281,7 @@ async function main(): Promise<void> {
       options: opts,
       machine,
       source,
+      baseline: baseline === null ? null : { rev: baseline.rev, commit: baseline.commit, subject: baseline.subject, name: baseline.name },
       servers,
       summary: rows,
       targets,
@@ -254,6 +301,6 @@ let interrupted = false;
 main().catch(async (err: unknown) => {
   if (interrupted) return;
   process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  await Promise.all([...liveServers].map((s) => s.dispose()));
+  await cleanUp();
   process.exit(1);
 });

@@ -12,7 +12,8 @@ export const BIG_ZNODES = 1_000_000;
 export const USAGE = `usage: npm run bench -- [options]
 
 Apache ZooKeeper 3.8 and Ensemble, each in its own process with fsync on, loaded in turn by the
-same load processes; every workload runs against both in every round, alternating which goes first.
+same load processes; every workload runs against each server in every round, in an order that
+rotates from round to round.
 
   --workloads LIST   ${WORKLOADS.join(',')}
                      (default: all but startup,memory, which need --big or --znodes)
@@ -37,6 +38,10 @@ same load processes; every workload runs against both in every round, alternatin
                      options win)
   --floor            also load a server with no logic (bench/floor-server.ts) on read, write,
                      mixed and connect: what Node and the kernel alone cost per operation here
+  --baseline REV     also run Ensemble as built from git revision REV (checked out and compiled in
+                     a temporary worktree, removed at the end), named ensemble@<commit>, with the
+                     same configuration, in every round beside the others; the report adds its
+                     figures and the current / baseline ratios of throughput and server CPU per op
   --out FILE         also write every measurement and the summary as JSON
 `;
 
@@ -59,6 +64,8 @@ export interface BenchOptions {
   quick: boolean;
   /** Also measure the no-logic server (bench/floor-server.ts). */
   floor: boolean;
+  /** The git revision to build the baseline Ensemble from; null: no baseline. */
+  baseline: string | null;
   out: string | null;
 }
 
@@ -82,6 +89,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
       znodes: { type: 'string' },
       quick: { type: 'boolean', default: false },
       floor: { type: 'boolean', default: false },
+      baseline: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -127,6 +135,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
     bigTreeZnodes,
     quick,
     floor: values.floor,
+    baseline: values.baseline ?? null,
     out: values.out ?? null,
   };
 }

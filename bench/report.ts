@@ -1,6 +1,7 @@
 /**
  * From measurements to the report: one row per workload × client with each server's median over
- * the rounds, the spread, the ratio Ensemble / ZooKeeper, and the targets met or not.
+ * the rounds, the spread, the ratio Ensemble / ZooKeeper, and the targets met or not; with a
+ * baseline, the ratios current / baseline.
  */
 import type { LoadMeasurement } from './load-run.ts';
 import type { LoadClient } from './load-protocol.ts';
@@ -56,6 +57,25 @@ export interface SummaryRow {
   ratio: number;
   /** The no-logic server (`--floor`), when it ran this row. */
   floor?: ServerCell | null;
+  /** The baseline Ensemble (`--baseline REV`), and the ratios below, when it ran this row. */
+  baseline?: ServerCell;
+  /** The baseline's median / ZooKeeper's. */
+  baselineRatio?: number;
+  /** The current Ensemble / the baseline: the row's metric, and server CPU per operation. */
+  currentOverBaseline?: { metric: number; serverCpuUsPerOp: number };
+}
+
+/** The baseline's fields of a row (none when it did not run). */
+function baselineFields(zookeeper: ServerCell | null, ensemble: ServerCell | null, baseline: ServerCell | null): Partial<SummaryRow> {
+  if (baseline === null) return {};
+  return {
+    baseline,
+    baselineRatio: ratio(baseline.median, zookeeper?.median ?? NaN),
+    currentOverBaseline: {
+      metric: ratio(ensemble?.median ?? NaN, baseline.median),
+      serverCpuUsPerOp: ratio(ensemble?.serverCpuUsPerOp ?? NaN, baseline.serverCpuUsPerOp),
+    },
+  };
 }
 
 const NO_LATENCY = { p50Us: NaN, p99Us: NaN, p999Us: NaN, serverCpuUsPerOp: NaN, clientCpuUsPerOp: NaN, loadCpuShare: NaN, serverCores: NaN, loadCores: NaN, otherCores: NaN };
@@ -99,7 +119,10 @@ export function summarizeLoad(measurements: readonly RoundMeasurement[]): Summar
     const zookeeper = of('zookeeper');
     const ensemble = of('ensemble');
     const floor = of('node-floor');
-    rows.push({ workload, client, metric, higherIsBetter, zookeeper, ensemble, ratio: ratio(ensemble?.median ?? NaN, zookeeper?.median ?? NaN), ...(floor ? { floor } : {}) });
+    rows.push({
+      workload, client, metric, higherIsBetter, zookeeper, ensemble, ratio: ratio(ensemble?.median ?? NaN, zookeeper?.median ?? NaN),
+      ...(floor ? { floor } : {}), ...baselineFields(zookeeper, ensemble, of('ensemble-baseline')),
+    });
   }
   return rows;
 }
@@ -108,11 +131,14 @@ export function summarizeBigTree(results: readonly BigTreeMeasurement[], workloa
   const rows: SummaryRow[] = [];
   const cell = (values: readonly number[]): ServerCell | null =>
     values.length === 0 ? null : { runs: values.length, median: median(values), ...spread(values), ...NO_LATENCY };
-  const byServer = (server: ServerKind): BigTreeMeasurement | undefined => results.find((r) => r.server === server);
   const add = (workload: Workload, metric: string, values: (r: BigTreeMeasurement) => number[]): void => {
-    const zookeeper = cell(byServer('zookeeper') ? values(byServer('zookeeper')!) : []);
-    const ensemble = cell(byServer('ensemble') ? values(byServer('ensemble')!) : []);
-    rows.push({ workload, client: null, metric, higherIsBetter: false, zookeeper, ensemble, ratio: ratio(ensemble?.median ?? NaN, zookeeper?.median ?? NaN) });
+    const of = (server: ServerKind): ServerCell | null => cell(results.filter((r) => r.server === server).flatMap(values));
+    const zookeeper = of('zookeeper');
+    const ensemble = of('ensemble');
+    rows.push({
+      workload, client: null, metric, higherIsBetter: false, zookeeper, ensemble, ratio: ratio(ensemble?.median ?? NaN, zookeeper?.median ?? NaN),
+      ...baselineFields(zookeeper, ensemble, of('ensemble-baseline')),
+    });
   };
   if (workloads.includes('startup')) add('startup', 'ms to first reply', (r) => r.startupMs);
   if (workloads.includes('memory')) add('memory', 'RSS bytes/znode', (r) => [r.rssBytesPerZnode]);
@@ -206,14 +232,14 @@ export function renderSummaryTable(rows: readonly SummaryRow[]): string {
   return markdownTable(header, body, header.map((_, i) => i >= 2));
 }
 
-/** Latency percentiles, client CPU and the CPU split, per server. */
-export function renderDetailTable(rows: readonly SummaryRow[]): string {
+/** Latency percentiles, client CPU and the CPU split, per server; baselineName: the baseline's, if it ran. */
+export function renderDetailTable(rows: readonly SummaryRow[], baselineName = 'baseline'): string {
   const header = ['workload', 'server', 'p50 µs', 'p99 µs', 'p999 µs', 'server CPU µs/op', 'client CPU µs/op', 'server cores', 'load cores', 'other cores'];
   const body: string[][] = [];
   for (const r of rows) {
     if (r.client === null) continue;
-    for (const [name, c] of [['ZooKeeper', r.zookeeper], ['Ensemble', r.ensemble], ['no-logic floor', r.floor ?? null]] as const) {
-      if (c === null) continue;
+    for (const [name, c] of [['ZooKeeper', r.zookeeper], ['Ensemble', r.ensemble], [baselineName, r.baseline], ['no-logic floor', r.floor]] as const) {
+      if (!c) continue;
       body.push([
         rowLabel(r), name, fmt(c.p50Us, 0), fmt(c.p99Us, 0), fmt(c.p999Us, 0), fmt(c.serverCpuUsPerOp), fmt(c.clientCpuUsPerOp),
         fmt(c.serverCores, 2), fmt(c.loadCores, 2), fmt(c.otherCores, 2),
@@ -224,21 +250,41 @@ export function renderDetailTable(rows: readonly SummaryRow[]): string {
 }
 
 /**
- * With `--floor`: the rows the no-logic server ran, beside both servers. floor / ZK is the best
- * ratio any Node server could show on that row here; Ensemble / floor is what Ensemble's own
- * work costs.
+ * The rows a third server ran, beside ZooKeeper and Ensemble: its figures, its ratio to ZooKeeper,
+ * and Ensemble's to it, of the row's metric and of server CPU per operation.
  */
-export function renderFloorTable(rows: readonly SummaryRow[]): string {
-  const header = ['workload', 'metric', 'ZooKeeper', 'Ensemble', 'no-logic floor', 'E/Z', 'floor/Z', 'E/floor', 'server CPU µs/op ZK / Ens / floor'];
-  const body = rows.filter((r) => r.floor).map((r) => {
-    const f = r.floor!;
-    const cpu = [r.zookeeper, r.ensemble, f].map((c) => fmt(c?.serverCpuUsPerOp ?? NaN)).join(' / ');
-    return [
-      rowLabel(r), r.metric, fmt(r.zookeeper?.median ?? NaN, 0), fmt(r.ensemble?.median ?? NaN, 0), fmt(f.median, 0),
-      x(r.ratio), x(ratio(f.median, r.zookeeper?.median ?? NaN)), x(ratio(r.ensemble?.median ?? NaN, f.median)), cpu,
-    ];
+function renderThirdServerTable(rows: readonly SummaryRow[], name: string, short: string, third: (r: SummaryRow) => ServerCell | null | undefined): string {
+  const header = [
+    'workload', 'metric', 'ZooKeeper', 'Ensemble', name, 'E/Z', `${short}/Z`, `E/${short}`,
+    `server CPU µs/op ZK / Ens / ${short}`, `CPU/op E/${short}`,
+  ];
+  const body = rows.flatMap((r) => {
+    const t = third(r);
+    if (!t) return [];
+    const cpu = [r.zookeeper, r.ensemble, t].map((c) => fmt(c?.serverCpuUsPerOp ?? NaN)).join(' / ');
+    return [[
+      rowLabel(r), r.metric, fmt(r.zookeeper?.median ?? NaN, 0), fmt(r.ensemble?.median ?? NaN, 0), fmt(t.median, 0),
+      x(r.ratio), x(ratio(t.median, r.zookeeper?.median ?? NaN)), x(ratio(r.ensemble?.median ?? NaN, t.median)),
+      cpu, x(ratio(r.ensemble?.serverCpuUsPerOp ?? NaN, t.serverCpuUsPerOp)),
+    ]];
   });
   return markdownTable(header, body, header.map((_, i) => i >= 2));
+}
+
+/**
+ * With `--floor`: the rows the no-logic server ran. floor / ZK is the best ratio any Node server
+ * could show on that row here; Ensemble / floor is what Ensemble's own work costs.
+ */
+export function renderFloorTable(rows: readonly SummaryRow[]): string {
+  return renderThirdServerTable(rows, 'no-logic floor', 'floor', (r) => r.floor);
+}
+
+/**
+ * With `--baseline REV`: the current Ensemble against the one built from REV (named `name`,
+ * ensemble@<commit>): E/base near 1× on throughput and on CPU per operation is no regression.
+ */
+export function renderBaselineTable(rows: readonly SummaryRow[], name: string): string {
+  return renderThirdServerTable(rows, name, 'base', (r) => r.baseline);
 }
 
 export function renderTargetTable(results: readonly TargetResult[]): string {

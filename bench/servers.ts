@@ -7,7 +7,8 @@
  *   it, so the server logs nothing), its JVM flags, and otherwise the JVM's own defaults (on this
  *   machine: G1, heap up to a quarter of the memory). The main class is ZooKeeperServerMain, which
  *   the package's QuorumPeerMain runs anyway for a standalone configuration.
- * - Ensemble as `node bin/ensemble.js server` (compiled, from dist/), or from src/ through tsx.
+ * - Ensemble as `node bin/ensemble.js server` (compiled, from dist/), or from src/ through tsx; the
+ *   baseline (`--baseline REV`) the same way from the worktree it was compiled in.
  *
  * bench:client keeps its own older set-up (startBenchServer): the test launcher's small JVM for
  * ZooKeeper, Ensemble from source, both without fsync.
@@ -21,10 +22,24 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/support/ports.ts';
 import { fourLetterWord, startZooKeeper } from '../test/support/zookeeper.ts';
 
-/** node-floor: bench/floor-server.ts, a server with no logic (for `npm run bench:floor` only). */
-export type ServerKind = 'zookeeper' | 'ensemble' | 'node-floor';
+/**
+ * node-floor: bench/floor-server.ts, a server with no logic (`--floor`); ensemble-baseline: Ensemble
+ * as built from an earlier commit (`--baseline REV`).
+ */
+export type ServerKind = 'zookeeper' | 'ensemble' | 'node-floor' | 'ensemble-baseline';
 /** The servers `npm run bench` compares. */
 export const SERVER_KINDS: readonly ServerKind[] = ['zookeeper', 'ensemble'];
+
+/**
+ * The order in which the servers take their turn in a round: rotated by one each round, so that
+ * over as many rounds as there are servers each goes first, second, … once (with two servers,
+ * ZooKeeper first in odd rounds, Ensemble in even ones).
+ */
+export function serverOrder<T>(round: number, servers: readonly T[]): T[] {
+  const n = servers.length;
+  const shift = (((round - 1) % n) + n) % n;
+  return [...servers.slice(shift), ...servers.slice(0, shift)];
+}
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const HOST = '127.0.0.1';
@@ -50,6 +65,8 @@ export interface ServerProcessOptions {
   ensembleFrom: 'dist' | 'source';
   /** More configuration for both servers (zoo.cfg keys), e.g. snapCount. */
   properties?: Readonly<Record<string, string>>;
+  /** The checkout whose Ensemble runs (default: this one; the baseline's worktree). */
+  ensembleRoot?: string;
 }
 
 /**
@@ -68,6 +85,8 @@ export class BenchServer {
     readonly dir: string,
     /** The command line, for the report: [executable, ...args]. */
     readonly command: readonly string[],
+    /** ZooKeeper runs in its own directory (a heap dump would land there); Ensemble in its checkout. */
+    private readonly cwd: string,
     private readonly env: NodeJS.ProcessEnv,
   ) {}
 
@@ -101,18 +120,19 @@ export class BenchServer {
         '-Dcom.sun.management.jmxremote', '-Dcom.sun.management.jmxremote.local.only=true',
         ZOOKEEPER_MAIN, cfg,
       ];
-      return new BenchServer(kind, port, dir, command, process.env);
+      return new BenchServer(kind, port, dir, command, dir, process.env);
     }
     if (kind === 'node-floor') {
-      return new BenchServer(kind, port, dir, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'bench/floor-server.ts'), String(port)], process.env);
+      return new BenchServer(kind, port, dir, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'bench/floor-server.ts'), String(port)], REPO_ROOT, process.env);
     }
-    const entry = opts.ensembleFrom === 'dist' ? [join(REPO_ROOT, 'bin/ensemble.js')] : ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts')];
-    if (opts.ensembleFrom === 'dist' && !existsSync(join(REPO_ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: npm run build first');
+    const root = opts.ensembleRoot ?? REPO_ROOT;
+    const entry = opts.ensembleFrom === 'dist' ? [join(root, 'bin/ensemble.js')] : ['--import', 'tsx', join(root, 'src/cli/main.ts')];
+    if (opts.ensembleFrom === 'dist' && !existsSync(join(root, 'dist/cli/main.js'))) throw new Error(`${root}/dist/ is missing: npm run build first`);
     const command = [
       process.execPath, ...entry, 'server', '--port', String(port), '--data-dir', dataDir,
       ...Object.entries(properties).flatMap(([k, v]) => ['--property', `${k}=${v}`]),
     ];
-    return new BenchServer(kind, port, dir, command, process.env);
+    return new BenchServer(kind, port, dir, command, root, process.env);
   }
 
   get connectString(): string {
@@ -141,10 +161,7 @@ export class BenchServer {
   spawn(): void {
     if (this.running()) throw new Error(`${this.kind} is already running`);
     const [exe, ...args] = this.command;
-    // ZooKeeper runs in its own directory (a heap dump would land there); Ensemble from the
-    // repository, where `--import tsx` resolves.
-    const cwd = this.kind === 'zookeeper' ? this.dir : REPO_ROOT;
-    const child = spawn(exe, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: this.env });
+    const child = spawn(exe, args, { cwd: this.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: this.env });
     this.output = '';
     const collect = (d: Buffer): void => {
       this.output = (this.output + d.toString('utf8')).slice(-OUTPUT_LIMIT);

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { LatencyHistogram } from '../../bench/latency-histogram.ts';
 import { parseOptions } from '../../bench/options.ts';
 import { parseMachineTicks, parseStatCpuTicks, parseVmRssBytes } from '../../bench/proc.ts';
-import { evaluateTargets, renderFloorTable, summarizeLoad, type RoundMeasurement } from '../../bench/report.ts';
-import type { ServerKind } from '../../bench/servers.ts';
+import { evaluateTargets, renderBaselineTable, renderDetailTable, renderFloorTable, summarizeBigTree, summarizeLoad, type RoundMeasurement } from '../../bench/report.ts';
+import { serverOrder, type ServerKind } from '../../bench/servers.ts';
 import { median, percentile, ratio, spread } from '../../bench/stats.ts';
 
 test('median, spread and ratio of round results', () => {
@@ -95,7 +95,7 @@ test('--floor: the no-logic server has its own cell and table, and no part in th
   assert.equal(rows[0].ratio, 3);
   const table = renderFloorTable(rows);
   const cells = table.split('\n')[2].split('|').map((c) => c.trim()).filter((c) => c !== '');
-  assert.deepEqual(cells, ['read (our client)', 'ops/s', '100', '300', '400', '3.00×', '4.00×', '0.75×', '20.0 / 10.0 / 5.00']);
+  assert.deepEqual(cells, ['read (our client)', 'ops/s', '100', '300', '400', '3.00×', '4.00×', '0.75×', '20.0 / 10.0 / 5.00', '2.00×']);
   assert.equal(renderFloorTable(summarizeLoad([measurement('zookeeper', 1, 100, 1000, 20)])).split('\n').length, 2); // header only
   assert.equal(evaluateTargets(rows).find((t) => t.target.startsWith('throughput'))?.ratio, 3);
   assert.equal(parseOptions(['--floor'])!.floor, true);
@@ -121,4 +121,39 @@ test('options: quick runs are short; --big and --znodes add the big-tree workloa
   assert.throws(() => parseOptions(['--workloads', 'nope']));
   assert.throws(() => parseOptions(['--rounds', '0']));
   assert.equal(parseOptions(['--help']), null);
+});
+
+test('--baseline: its cell, its ratio to ZooKeeper, and current / baseline of throughput and CPU per op', () => {
+  const rows = summarizeLoad([
+    measurement('zookeeper', 1, 100, 1000, 20), measurement('ensemble', 1, 300, 900, 10), measurement('ensemble-baseline', 1, 250, 950, 8),
+  ]);
+  const [row] = rows;
+  assert.equal(row.baseline?.median, 250);
+  assert.equal(row.baselineRatio, 2.5);
+  assert.deepEqual(row.currentOverBaseline, { metric: 300 / 250, serverCpuUsPerOp: 10 / 8 });
+  const cells = renderBaselineTable(rows, 'ensemble@abc1234').split('\n')[2].split('|').map((c) => c.trim()).filter((c) => c !== '');
+  assert.deepEqual(cells, ['read (our client)', 'ops/s', '100', '300', '250', '3.00×', '2.50×', '1.20×', '20.0 / 10.0 / 8.00', '1.25×']);
+  assert.match(renderBaselineTable(rows, 'ensemble@abc1234').split('\n')[0], /ensemble@abc1234/);
+  assert.match(renderDetailTable(rows, 'ensemble@abc1234'), /\| ensemble@abc1234 /);
+  assert.equal(evaluateTargets(rows).find((t) => t.target.startsWith('throughput'))?.ratio, 3);
+  assert.equal(summarizeLoad([measurement('zookeeper', 1, 100, 1000, 20), measurement('ensemble', 1, 300, 900, 10)])[0].baseline, undefined);
+  const bigTree = summarizeBigTree(['zookeeper', 'ensemble', 'ensemble-baseline'].map((server, i) => ({
+    server: server as ServerKind, znodes: 1000, loadSeconds: 1, rssBeforeBytes: 0, rssAfterBytes: 0, rssBytesPerZnode: 100 * (i + 1), startupMs: [10 * (i + 1)],
+  })), ['startup', 'memory']);
+  assert.deepEqual(bigTree.map((r) => r.currentOverBaseline?.metric), [20 / 30, 200 / 300]);
+});
+
+test('server order: rotated each round, so that every server takes every place', () => {
+  assert.deepEqual(serverOrder(1, ['z', 'e']), ['z', 'e']);
+  assert.deepEqual(serverOrder(2, ['z', 'e']), ['e', 'z']);
+  assert.deepEqual(serverOrder(0, ['z', 'e']), ['e', 'z']);
+  const rounds = [1, 2, 3].map((round) => serverOrder(round, ['z', 'e', 'b']));
+  assert.deepEqual(rounds, [['z', 'e', 'b'], ['e', 'b', 'z'], ['b', 'z', 'e']]);
+  assert.deepEqual(serverOrder(0, ['z', 'e', 'b']), ['b', 'z', 'e']);
+});
+
+test('options: --baseline REV', () => {
+  assert.equal(parseOptions(['--baseline', 'HEAD~3', '--quick'])!.baseline, 'HEAD~3');
+  assert.equal(parseOptions([])!.baseline, null);
+  assert.throws(() => parseOptions(['--baseline']));
 });
