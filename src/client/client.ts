@@ -4,62 +4,47 @@
  *
  *   (connecting) -> SyncConnected | ConnectedReadOnly <-> Disconnected -> Expired | Closed | AuthFailed
  *
- * IO happens here; everything the application sees goes through the Dispatcher, in server order.
+ * The ConnectionLoop does the IO; everything the application sees goes through the Dispatcher, in
+ * server order.
  */
 import { EventEmitter } from 'node:events';
-import { CreateFlag, Err, EventType as EventCode, MAX_TTL_MS, OpCode, WatcherType as WatcherTypeCode, Xid } from '../protocol/constants.ts';
-import { JuteError, JuteReader, type JuteWriter } from '../protocol/jute.ts';
+import { Err, EventType as EventCode, OpCode, WatcherType as WatcherTypeCode, Xid } from '../protocol/constants.ts';
+import { JuteReader, type JuteWriter } from '../protocol/jute.ts';
 import { pathError } from '../protocol/path.ts';
-import {
-  readConnectResponse, readStat, writeConnectRequest,
-  type ACL, type MultiOp, type Stat,
-} from '../protocol/records.ts';
+import { readStat, type ACL, type MultiOp, type Stat } from '../protocol/records.ts';
 import {
   readCreate2Response, readGetACLResponse, readGetAllChildrenNumberResponse, readGetChildren2Response,
   readGetChildrenResponse, readGetDataResponse, readGetEphemeralsResponse, readMultiResponse, readWatcherEvent,
-  readWhoAmIResponse, writeAddWatchRequest, writeAuthPacket, writeCreateRequest, writeCreateTTLRequest,
+  readWhoAmIResponse, writeAddWatchRequest, writeCreateRequest, writeCreateTTLRequest,
   writeDeleteRequest, writeMultiRequest, writePathRequest, writePathTypeRequest, writePathWatchRequest,
-  writeReconfigRequest, writeRequestHeader, writeSetACLRequest, writeSetDataRequest, writeSetWatches,
+  writeReconfigRequest, writeSetACLRequest, writeSetDataRequest,
   type ClientInfo, type MultiResult,
 } from '../protocol/requests.ts';
-import { Chroot, parseConnectString, shuffled, type HostPort } from './connect-string.ts';
+import { realClock } from './clock.ts';
+import { Chroot, parseConnectString, shuffled } from './connect-string.ts';
+import { ConnectionLoop } from './connection-loop.ts';
+import { createOp, isSequential, toBuffer, type Data } from './create-op.ts';
+import { Credentials } from './credentials.ts';
 import { Dispatcher } from './dispatcher.ts';
 import {
   AuthFailedError, BadArgumentsError, ConnectionLossError, InvalidPathError, MarshallingError, NoWatcherError,
   RequestTimeoutError, SessionExpiredError, ZooKeeperError, errorFor,
 } from './errors.ts';
-import { FrameSocket } from './frame-socket.ts';
-import { Ids, type AddWatchMode, type ConnectOptions, type CreateMode, type CreateOptions, type EventType, type Logger,
-  type RequestOptions, type RetryPolicy, type State, type VersionOptions, type WatchOptions, type Watcher, type WatcherType,
+import type { FrameSocket } from './frame-socket.ts';
+import { RequestQueue, type Request } from './request-queue.ts';
+import type {
+  AddWatchMode, Clock, ConnectOptions, CreateOptions, EventType, Logger, RequestOptions, RetryPolicy, State, VersionOptions,
+  WatchOptions, Watcher, WatcherType,
 } from './types.ts';
-import { WatchRegistry, type WatchLists } from './watch-registry.ts';
+import { WatchRegistry } from './watch-registry.ts';
 import { Transaction, multiResults, type Op, type OpResult, type ReadOp, type ReadResult } from './transaction.ts';
+
+export type { Data };
 
 const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 const DEFAULT_RETRY: RetryPolicy = { baseDelayMs: 100, maxDelayMs: 2_000 };
-const MAX_FRAME_BYTES = 64 * 1024 * 1024;
-/** ClientCnxn splits setWatches so that no packet carries more than this many bytes of paths. */
-const SET_WATCHES_MAX_BYTES = 128 * 1024;
 const CLOSE_TIMEOUT_MS = 2_000;
-
-type Phase = 'connecting' | 'connected' | 'disconnected' | 'ended';
-
-interface Request {
-  op: number;
-  xid: number;
-  encode: (w: JuteWriter) => void;
-  /** Runs when the reply arrives, in reply order: returns the result or throws the error. */
-  complete: (err: number, body: JuteReader) => unknown;
-  resolve: (value: unknown) => void;
-  reject: (err: unknown) => void;
-  settled: boolean;
-  cleanup?: () => void;
-  rescue?: (err: unknown) => boolean;
-}
-
-interface AuthEntry { scheme: string; auth: Buffer | null; waiters: Waiter[] }
-interface Waiter { resolve: () => void; reject: (err: unknown) => void }
 
 const consoleLogger: Logger = {
   debug() {},
@@ -79,16 +64,6 @@ const eventTypeName = new Map<number, EventType>([
   [EventCode.PersistentWatchRemoved, 'PersistentWatchRemoved'],
 ]);
 
-const createFlags: Record<CreateMode, number> = {
-  persistent: CreateFlag.persistent,
-  ephemeral: CreateFlag.ephemeral,
-  persistent_sequential: CreateFlag.persistentSequential,
-  ephemeral_sequential: CreateFlag.ephemeralSequential,
-  container: CreateFlag.container,
-  persistent_with_ttl: CreateFlag.persistentWithTtl,
-  persistent_sequential_with_ttl: CreateFlag.persistentSequentialWithTtl,
-};
-
 const watcherTypeCode: Record<WatcherType, number> = {
   Children: WatcherTypeCode.Children,
   Data: WatcherTypeCode.Data,
@@ -97,11 +72,6 @@ const watcherTypeCode: Record<WatcherType, number> = {
   PersistentRecursive: WatcherTypeCode.PersistentRecursive,
 };
 
-export type Data = Buffer | Uint8Array | string | null;
-
-const toBuffer = (data: Data | undefined): Buffer | null =>
-  data === undefined || data === null ? null : typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.isBuffer(data) ? data : Buffer.from(data);
-
 export interface ZooKeeperClient {
   on(event: 'state', listener: (state: State) => void): this;
   once(event: 'state', listener: (state: State) => void): this;
@@ -109,30 +79,18 @@ export interface ZooKeeperClient {
 }
 
 export class ZooKeeperClient extends EventEmitter {
-  private readonly hosts: HostPort[];
   private readonly chroot: Chroot;
   private readonly logger: Logger;
-  private readonly retry: RetryPolicy;
+  private readonly clock: Clock;
   private readonly requestTimeoutMs: number;
-  private readonly requestedTimeoutMs: number;
-  private readonly readOnlyAllowed: boolean;
   private readonly dispatcher: Dispatcher;
   private readonly watches = new WatchRegistry();
-  private readonly auths: AuthEntry[] = [];
+  private readonly credentials: Credentials;
+  private readonly requests: RequestQueue;
+  private readonly loop: ConnectionLoop;
 
-  private phase: Phase = 'connecting';
+  private ended = false;
   private currentState: State | 'Connecting' = 'Connecting';
-  private socket: FrameSocket | null = null;
-  private id = 0n;
-  private password: Buffer = Buffer.alloc(16);
-  private negotiatedTimeoutMs = 0;
-  private lastZxid = 0;
-  private xid = 0;
-  private readonly waiting: Request[] = [];
-  private inflight: Request[] = [];
-  private inflightHead = 0;
-  private authInflight: Waiter[][] = [];
-  private wake: (() => void) | null = null;
   private closing: Promise<void> | null = null;
   private everConnected = false;
 
@@ -144,19 +102,33 @@ export class ZooKeeperClient extends EventEmitter {
   constructor(connectString: string, options: ConnectOptions = {}) {
     super();
     const parsed = parseConnectString(connectString);
-    this.hosts = options.shuffleHosts === false ? parsed.hosts : shuffled(parsed.hosts);
     this.chroot = new Chroot(parsed.chroot);
     this.logger = options.logger ?? consoleLogger;
-    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.clock = options.clock ?? realClock;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 0;
-    this.requestedTimeoutMs = options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
-    this.readOnlyAllowed = options.readOnly ?? false;
     this.dispatcher = new Dispatcher(this.logger);
-    if (options.sessionId !== undefined) {
-      this.id = options.sessionId;
-      this.password = options.sessionPassword ?? Buffer.alloc(16);
-    }
-    for (const a of options.auth ?? []) this.auths.push({ scheme: a.scheme, auth: toBuffer(a.auth) ?? Buffer.alloc(0), waiters: [] });
+    this.credentials = new Credentials(this.dispatcher);
+    for (const a of options.auth ?? []) this.credentials.remember(a.scheme, toBuffer(a.auth) ?? Buffer.alloc(0));
+    this.loop = new ConnectionLoop({
+      hosts: options.shuffleHosts === false ? parsed.hosts : shuffled(parsed.hosts),
+      requestedTimeoutMs: options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
+      readOnlyAllowed: options.readOnly ?? false,
+      retry: { ...DEFAULT_RETRY, ...options.retry },
+      sessionId: options.sessionId ?? 0n,
+      sessionPassword: options.sessionId !== undefined ? options.sessionPassword ?? Buffer.alloc(16) : Buffer.alloc(16),
+      socketFactory: options.socketFactory,
+      clock: this.clock,
+      logger: this.logger,
+      watches: this.watches,
+    }, {
+      established: (conn, readOnly) => this.onEstablished(conn, readOnly),
+      frame: (body) => this.onFrame(body),
+      lost: (hadSession, error) => this.onLost(hadSession, error),
+      expired: () => this.end('Expired', new SessionExpiredError(Err.SESSIONEXPIRED, undefined, 'session expired')),
+    });
+    this.requests = new RequestQueue(this.dispatcher, (zxid) => {
+      this.loop.lastZxidSeen = zxid;
+    });
 
     this.ready = new Promise<void>((resolve, reject) => {
       this.settleReady = (err?: unknown) => {
@@ -168,27 +140,27 @@ export class ZooKeeperClient extends EventEmitter {
     });
     this.ready.catch(() => {});
     const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    const timer = setTimeout(() => {
+    const cancelConnectTimer = this.clock.schedule(connectTimeoutMs, () => {
       this.settleReady(new ConnectionLossError(Err.CONNECTIONLOSS, undefined, `no session established within ${connectTimeoutMs} ms`));
       void this.close();
-    }, connectTimeoutMs);
-    this.ready.then(() => clearTimeout(timer), () => clearTimeout(timer));
-    void this.run();
+    });
+    this.ready.then(cancelConnectTimer, cancelConnectTimer);
+    this.loop.start();
   }
 
   // ---- session facts ----
 
   get sessionId(): bigint {
-    return this.id;
+    return this.loop.sessionId;
   }
 
   get sessionPassword(): Buffer {
-    return this.password;
+    return this.loop.sessionPassword;
   }
 
   /** The timeout the server granted (0 before the first session). */
   get sessionTimeoutMs(): number {
-    return this.negotiatedTimeoutMs;
+    return this.loop.negotiatedTimeoutMs;
   }
 
   get state(): State | 'Connecting' {
@@ -197,7 +169,7 @@ export class ZooKeeperClient extends EventEmitter {
 
   /** The last zxid this client has seen in a reply; sent on reconnect so it never goes back in time. */
   get lastZxidSeen(): number {
-    return this.lastZxid;
+    return this.loop.lastZxidSeen;
   }
 
   // ---- the API ----
@@ -377,7 +349,7 @@ export class ZooKeeperClient extends EventEmitter {
           this.dispatcher.listener(() => w({ type: event, state: 'SyncConnected', path }));
         }
       };
-      if (local && this.phase !== 'connected') {
+      if (local && this.loop.connection === null) {
         removeHere();
         return Promise.resolve();
       }
@@ -444,6 +416,7 @@ export class ZooKeeperClient extends EventEmitter {
     }, options);
   }
 
+
   /**
    * Adds credentials to the session (and to every later reconnection). Resolves once the server
    * accepts them; a refusal ends the session with AuthFailed, as in ZooKeeper. `null` sends no
@@ -452,11 +425,7 @@ export class ZooKeeperClient extends EventEmitter {
   addAuthInfo(scheme: string, auth: string | Buffer | null): Promise<void> {
     const ended = this.endedError();
     if (ended) return Promise.reject(ended);
-    return new Promise<void>((resolve, reject) => {
-      const entry: AuthEntry = { scheme, auth: toBuffer(auth), waiters: [{ resolve, reject }] };
-      this.auths.push(entry);
-      if (this.phase === 'connected' && this.socket) this.sendAuth(this.socket, entry);
-    });
+    return this.credentials.add(scheme, toBuffer(auth), this.loop.connection);
   }
 
   /** Ends the session: pending requests are answered first, then ephemerals go and the state is Closed. */
@@ -508,9 +477,8 @@ export class ZooKeeperClient extends EventEmitter {
       case 'check': return { type: OpCode.check, req: { path: this.serverPath(op.path), version: op.version ?? -1 } };
     }
   }
-
   private endedError(): ZooKeeperError | null {
-    if (this.phase !== 'ended' && this.closing === null) return null;
+    if (!this.ended && this.closing === null) return null;
     if (this.currentState === 'AuthFailed') return new AuthFailedError(Err.AUTHFAILED);
     return new SessionExpiredError(Err.SESSIONEXPIRED, undefined, this.currentState === 'Expired' ? 'session expired' : 'client closed');
   }
@@ -534,249 +502,35 @@ export class ZooKeeperClient extends EventEmitter {
     return new Promise<T>((resolve, reject) => {
       const req: Request = { op, xid: 0, encode, complete, resolve: resolve as (v: unknown) => void, reject, settled: false, rescue };
       const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
-      const timer = timeoutMs > 0
-        ? setTimeout(() => this.fail(req, new RequestTimeoutError(Err.REQUESTTIMEOUT, undefined, `no reply within ${timeoutMs} ms`)), timeoutMs)
+      const cancelTimer = timeoutMs > 0
+        ? this.clock.schedule(timeoutMs, () => this.requests.fail(req, new RequestTimeoutError(Err.REQUESTTIMEOUT, undefined, `no reply within ${timeoutMs} ms`)))
         : undefined;
       if (signal !== undefined) {
-        const onAbort = (): void => this.fail(req, signal.reason);
+        const onAbort = (): void => this.requests.fail(req, signal.reason);
         signal.addEventListener('abort', onAbort, { once: true });
         req.cleanup = () => {
-          clearTimeout(timer);
+          cancelTimer?.();
           signal.removeEventListener('abort', onAbort);
         };
-      } else if (timer !== undefined) {
-        req.cleanup = () => clearTimeout(timer);
+      } else if (cancelTimer !== undefined) {
+        req.cleanup = cancelTimer;
       }
-      if (this.phase === 'connected' && this.socket) this.send(this.socket, req);
-      else this.waiting.push(req);
+      this.requests.submit(req, this.loop.connection);
     });
   }
 
-  private send(sock: FrameSocket, req: Request): void {
-    this.xid = this.xid >= 0x7fffffff ? 1 : this.xid + 1;
-    req.xid = this.xid;
-    const w = sock.out;
-    const mark = w.beginFrame();
-    writeRequestHeader(w, req.xid, req.op);
-    req.encode(w);
-    w.endFrame(mark);
-    sock.scheduleFlush();
-    this.inflight.push(req);
-  }
+  // ---- what the connection loop reports ----
 
-  /** Settles a request with an error (in order); a reply that comes later for it is dropped. */
-  private fail(req: Request, err: unknown): void {
-    if (req.settled) return;
-    req.settled = true;
-    req.cleanup?.();
-    const i = this.waiting.indexOf(req);
-    if (i >= 0) this.waiting.splice(i, 1);
-    this.dispatcher.result(() => (req.rescue?.(err) ? req.resolve(undefined) : req.reject(err)));
-  }
-
-  private onReply(xid: number, zxid: number, err: number, body: JuteReader): void {
-    const req = this.inflight[this.inflightHead];
-    if (req === undefined || req.xid !== xid) {
-      throw new JuteError(`reply xid ${xid} out of order (expected ${req?.xid ?? 'none'})`);
-    }
-    this.inflight[this.inflightHead++] = undefined as unknown as Request;
-    if (this.inflightHead === this.inflight.length) {
-      this.inflight = [];
-      this.inflightHead = 0;
-    }
-    if (zxid > 0) this.lastZxid = zxid;
-    if (req.settled) return;
-    req.settled = true;
-    req.cleanup?.();
-    let value: unknown;
-    let error: unknown;
-    let failed = false;
-    try {
-      value = req.complete(err, body);
-    } catch (e) {
-      failed = true;
-      error = e instanceof JuteError ? new MarshallingError(Err.MARSHALLINGERROR, undefined, e.message) : e;
-    }
-    if (failed) this.dispatcher.result(() => req.reject(error));
-    else this.dispatcher.resolve(req.resolve, value);
-  }
-
-  // ---- connections ----
-
-  private async run(): Promise<void> {
-    let failedInARow = 0;
-    let delayMs = this.retry.baseDelayMs;
-    for (let i = 0; !this.ended; i++) {
-      const host = this.hosts[i % this.hosts.length];
-      const established = await this.attempt(host);
-      if (this.ended || this.closing !== null) break;
-      if (established) {
-        failedInARow = 0;
-        delayMs = this.retry.baseDelayMs;
-        continue;
-      }
-      failedInARow++;
-      if (failedInARow % this.hosts.length === 0) {
-        // Every host failed once: pause, with jitter so that many clients do not retry in step.
-        await this.sleep(delayMs / 2 + Math.random() * (delayMs / 2));
-        delayMs = Math.min(delayMs * 2, this.retry.maxDelayMs);
-      }
-    }
-  }
-
-  private get ended(): boolean {
-    return this.phase === 'ended';
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    }).then(() => {
-      this.wake = null;
-    });
-  }
-
-  /** One connection, from TCP connect to close. Resolves whether a session was established on it. */
-  private attempt(host: HostPort): Promise<boolean> {
-    return new Promise((resolve) => {
-      let established = false;
-      let ticker: NodeJS.Timeout | undefined;
-      const timeoutMs = this.negotiatedTimeoutMs || this.requestedTimeoutMs;
-      const handshakeTimer = setTimeout(() => sock.destroy(new Error('handshake timed out')), Math.max(1, Math.floor(timeoutMs / this.hosts.length)));
-      const sock: FrameSocket = new FrameSocket(host.host, host.port, MAX_FRAME_BYTES, {
-        connected: () => {
-          const w = sock.out;
-          const mark = w.beginFrame();
-          writeConnectRequest(w, {
-            protocolVersion: 0,
-            lastZxidSeen: this.lastZxid,
-            timeOutMs: this.requestedTimeoutMs,
-            sessionId: this.id,
-            passwd: this.password,
-            readOnly: this.readOnlyAllowed,
-          });
-          w.endFrame(mark);
-          sock.flush();
-        },
-        frame: (body) => {
-          if (established) {
-            this.onFrame(body);
-            return;
-          }
-          clearTimeout(handshakeTimer);
-          established = this.onHandshake(sock, body);
-          if (established) ticker = this.startTicker(sock);
-          else sock.destroy();
-        },
-        closed: (error) => {
-          clearTimeout(handshakeTimer);
-          clearInterval(ticker);
-          if (this.socket === sock) this.socket = null;
-          this.onDisconnect(established, host, error);
-          resolve(established);
-        },
-      });
-      this.socket = sock;
-    });
-  }
-
-  private onHandshake(sock: FrameSocket, body: Buffer): boolean {
-    const res = readConnectResponse(new JuteReader(body));
-    if (res.timeOutMs <= 0) {
-      this.end('Expired', new SessionExpiredError(Err.SESSIONEXPIRED, undefined, 'session expired'));
-      return false;
-    }
-    this.id = res.sessionId;
-    this.password = Buffer.from(res.passwd);
-    this.negotiatedTimeoutMs = res.timeOutMs;
-    this.phase = 'connected';
-    this.setState(res.readOnly ? 'ConnectedReadOnly' : 'SyncConnected');
-    this.resetWatches(sock);
+  private onEstablished(conn: FrameSocket, readOnly: boolean): void {
+    this.setState(readOnly ? 'ConnectedReadOnly' : 'SyncConnected');
     const first = !this.everConnected;
     this.everConnected = true;
     // The first session is ready once the credentials given to connect() are accepted.
-    const acks = first ? this.auths.map((entry) => new Promise<void>((resolve, reject) => entry.waiters.push({ resolve, reject }))) : [];
-    for (const entry of this.auths) this.sendAuth(sock, entry);
-    for (const req of this.waiting.splice(0)) this.send(sock, req);
+    const accepted = first ? this.credentials.accepted() : null;
+    this.credentials.sendAll(conn);
+    this.requests.sendWaiting(conn);
     // Through the dispatcher, so that connect() resolves after the SyncConnected state is delivered.
-    if (first) Promise.all(acks).then(() => this.dispatcher.result(() => this.settleReady()), (err: unknown) => this.settleReady(err));
-    return true;
-  }
-
-  private sendAuth(sock: FrameSocket, entry: AuthEntry): void {
-    const w = sock.out;
-    const mark = w.beginFrame();
-    writeRequestHeader(w, Xid.auth, OpCode.auth);
-    writeAuthPacket(w, { type: 0, scheme: entry.scheme, auth: entry.auth });
-    w.endFrame(mark);
-    sock.scheduleFlush();
-    this.authInflight.push(entry.waiters.splice(0));
-  }
-
-  /** Re-registers every watch on the new connection, with the last zxid seen, so that missed events fire. */
-  private resetWatches(sock: FrameSocket): void {
-    if (this.watches.size === 0) return;
-    const lists = this.watches.lists();
-    const order = ['dataWatches', 'existWatches', 'childWatches', 'persistentWatches', 'persistentRecursiveWatches'] as const;
-    let batch = emptyLists();
-    let bytes = 0;
-    const flush = (): void => {
-      const v2 = batch.persistentWatches.length > 0 || batch.persistentRecursiveWatches.length > 0;
-      const w = sock.out;
-      const mark = w.beginFrame();
-      writeRequestHeader(w, Xid.setWatches, v2 ? OpCode.setWatches2 : OpCode.setWatches);
-      writeSetWatches(w, { relativeZxid: this.lastZxid, ...batch }, v2);
-      w.endFrame(mark);
-      batch = emptyLists();
-      bytes = 0;
-    };
-    for (const key of order) {
-      for (const path of lists[key]) {
-        if (bytes > 0 && bytes + path.length > SET_WATCHES_MAX_BYTES) flush();
-        batch[key].push(path);
-        bytes += path.length;
-      }
-    }
-    if (bytes > 0) flush();
-    sock.scheduleFlush();
-  }
-
-  /** Pings at a third of the session timeout when idle; a silent server is dropped after two thirds. */
-  private startTicker(sock: FrameSocket): NodeJS.Timeout {
-    const timeoutMs = this.negotiatedTimeoutMs;
-    const readTimeoutMs = (timeoutMs * 2) / 3;
-    const pingAfterMs = timeoutMs / 3;
-    const intervalMs = Math.max(10, Math.floor(timeoutMs / 10));
-    let lastTickAt = Date.now();
-    const ping = (): void => {
-      const w = sock.out;
-      const mark = w.beginFrame();
-      writeRequestHeader(w, Xid.ping, OpCode.ping);
-      w.endFrame(mark);
-      sock.flush();
-    };
-    return setInterval(() => {
-      const now = Date.now();
-      const stalled = now - lastTickAt > 3 * intervalMs;
-      lastTickAt = now;
-      if (stalled) {
-        // This process was blocked (a slow listener, a long GC): the server's answers may be sitting
-        // unread. Ping, and judge the silence at the next tick, once they have been read.
-        ping();
-        return;
-      }
-      if (now - sock.lastReceiveAt >= readTimeoutMs) {
-        this.logger.warn({ sessionId: this.id.toString(16) }, `no answer from the server for ${now - sock.lastReceiveAt} ms: reconnecting`);
-        sock.destroy(new Error('read timeout'));
-        return;
-      }
-      if (now - sock.lastSendAt >= pingAfterMs) ping();
-    }, intervalMs);
+    accepted?.then(() => this.dispatcher.result(() => this.settleReady()), (err: unknown) => this.settleReady(err));
   }
 
   private onFrame(body: Buffer): void {
@@ -791,18 +545,12 @@ export class ZooKeeperClient extends EventEmitter {
       case Xid.setWatches:
         return;
       case Xid.auth: {
-        const waiters = this.authInflight.shift() ?? [];
-        if (err === Err.OK) {
-          for (const w of waiters) this.dispatcher.result(w.resolve);
-          return;
-        }
-        const error = new AuthFailedError(Err.AUTHFAILED, undefined, 'the server refused the credentials');
-        for (const w of waiters) this.dispatcher.result(() => w.reject(error));
-        this.end('AuthFailed', error);
+        const refused = this.credentials.answered(err);
+        if (refused) this.end('AuthFailed', refused);
         return;
       }
       default:
-        this.onReply(xid, zxid, err, r);
+        this.requests.reply(xid, zxid, err, r);
     }
   }
 
@@ -816,21 +564,14 @@ export class ZooKeeperClient extends EventEmitter {
     for (const w of this.watches.trigger(type, e.path)) this.dispatcher.listener(() => w(event));
   }
 
-  private onDisconnect(established: boolean, host: HostPort, error?: Error): void {
-    if (error) this.logger.debug({ host: `${host.host}:${host.port}`, err: error.message }, 'connection closed');
+  private onLost(hadSession: boolean, error?: Error): void {
     const reason = (): ZooKeeperError => this.endedError() ?? new ConnectionLossError(Err.CONNECTIONLOSS, undefined, error?.message ?? 'connection closed');
-    const inflight = this.inflight.slice(this.inflightHead);
-    this.inflight = [];
-    this.inflightHead = 0;
-    for (const req of inflight) this.fail(req, reason());
-    for (const req of [...this.waiting]) this.fail(req, reason());
-    for (const waiters of this.authInflight) for (const w of waiters) this.dispatcher.result(() => w.reject(reason()));
-    this.authInflight = [];
-    if (established && this.phase === 'connected') {
-      this.phase = 'disconnected';
-      this.setState('Disconnected');
-    }
+    this.requests.failAll(reason);
+    this.credentials.failInflight(reason);
+    if (hadSession && !this.ended) this.setState('Disconnected');
   }
+
+  // ---- the session's end ----
 
   private setState(state: State): void {
     if (this.currentState === state) return;
@@ -840,60 +581,33 @@ export class ZooKeeperClient extends EventEmitter {
 
   /** The session is over: everything pending fails, watchers hear it once, no reconnection follows. */
   private end(state: 'Expired' | 'Closed' | 'AuthFailed', errorOf: ZooKeeperError | (() => ZooKeeperError)): void {
-    if (this.phase === 'ended') return;
-    this.phase = 'ended';
+    if (this.ended) return;
+    this.ended = true;
     this.setState(state);
     // Made only when something is left to fail: an Error captures a stack, and a plain close has nothing.
     let made: ZooKeeperError | undefined;
     const error = (): ZooKeeperError => (made ??= typeof errorOf === 'function' ? errorOf() : errorOf);
     if (!this.readySettled) this.settleReady(error());
-    for (const req of this.inflight.slice(this.inflightHead)) this.fail(req, error());
-    for (const req of [...this.waiting]) this.fail(req, error());
-    for (const entry of this.auths) for (const w of entry.waiters.splice(0)) this.dispatcher.result(() => w.reject(error()));
+    this.requests.failAll(error);
+    this.credentials.failWaiting(error);
     const event = { type: 'None' as const, state, path: null };
     for (const w of this.watches.clear()) this.dispatcher.listener(() => w(event));
-    this.wake?.();
-    this.socket?.destroy();
+    this.loop.stop();
   }
 
   private async doClose(): Promise<void> {
     if (this.ended) return;
+    this.loop.finish();
     // Connected, or a connection attempt under way that may yet reopen the session: close it there,
     // so that its ephemerals go now rather than when it times out.
-    if (this.socket !== null && this.id !== 0n) {
-      const timeoutMs = Math.min(CLOSE_TIMEOUT_MS, this.negotiatedTimeoutMs || CLOSE_TIMEOUT_MS);
+    if (this.loop.connecting && this.loop.sessionId !== 0n) {
+      const timeoutMs = Math.min(CLOSE_TIMEOUT_MS, this.loop.negotiatedTimeoutMs || CLOSE_TIMEOUT_MS);
       await this.submit(OpCode.closeSession, () => {}, () => {}, { timeoutMs }, undefined, true).catch(() => {});
     }
     this.end('Closed', () => new SessionExpiredError(Err.SESSIONEXPIRED, undefined, 'client closed'));
     // Resolve after the Closed state has been delivered.
     await new Promise<void>((resolve) => this.dispatcher.result(resolve));
   }
-}
-
-function isSequential(mode: CreateMode | undefined): boolean {
-  return mode === 'persistent_sequential' || mode === 'ephemeral_sequential' || mode === 'persistent_sequential_with_ttl';
-}
-
-/** The wire op for a create: create2 for plain modes (so that the Stat comes back), createContainer, createTTL. */
-function createOp(path: string, data: Data | undefined, options: { mode?: CreateMode; acl?: ACL[]; ttl?: number }): Extract<MultiOp, { req: { flags: number } }> {
-  const mode = options.mode ?? 'persistent';
-  const flags = createFlags[mode];
-  if (flags === undefined) throw new BadArgumentsError(Err.BADARGUMENTS, path, `unknown create mode ${String(mode)}`);
-  const ttlMode = mode === 'persistent_with_ttl' || mode === 'persistent_sequential_with_ttl';
-  const ttl = options.ttl;
-  if (ttlMode && (ttl === undefined || !Number.isInteger(ttl) || ttl <= 0 || ttl > Number(MAX_TTL_MS))) {
-    throw new BadArgumentsError(Err.BADARGUMENTS, path, `a TTL mode needs a ttl in 1..${MAX_TTL_MS} ms`);
-  }
-  if (!ttlMode && ttl !== undefined) throw new BadArgumentsError(Err.BADARGUMENTS, path, `ttl is only for the *_with_ttl modes`);
-  const acl = options.acl ?? Ids.OPEN_ACL_UNSAFE;
-  if (acl.length === 0) throw errorFor(Err.INVALIDACL, path);
-  const req = { path, data: toBuffer(data), acl, flags, ttl: ttlMode ? ttl! : -1 };
-  const type = ttlMode ? OpCode.createTTL : mode === 'container' ? OpCode.createContainer : OpCode.create2;
-  return { type, req };
-}
-
-function emptyLists(): WatchLists {
-  return { dataWatches: [], existWatches: [], childWatches: [], persistentWatches: [], persistentRecursiveWatches: [] };
 }
 
 /** Connects and resolves once a session is established. */

@@ -1,11 +1,14 @@
 /**
- * One TCP connection to a server, as frames: length-prefixed frames in, and frames out encoded
+ * One connection to a server, as frames: length-prefixed frames in, and frames out encoded
  * straight into one buffer that is written once per turn of the event loop, however many requests
  * were issued in it.
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { FrameDecoder } from '../protocol/frame-decoder.ts';
 import { JuteWriter } from '../protocol/jute.ts';
+import { writeRequestHeader } from '../protocol/requests.ts';
+import type { SocketFactory } from './types.ts';
 
 export interface FrameHandlers {
   connected(): void;
@@ -21,33 +24,59 @@ export interface FrameHandlers {
  */
 const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
+export interface FrameSocketOptions {
+  maxFrameBytes: number;
+  /** Default: TCP, read into the shared buffer. */
+  socketFactory?: SocketFactory;
+  now: () => number;
+}
+
 export class FrameSocket {
   /** Encode outgoing frames here (beginFrame / endFrame), then call scheduleFlush(). It grows as needed. */
   readonly out = new JuteWriter(1024);
   private readonly decoder: FrameDecoder;
-  private readonly socket: Socket;
+  private readonly socket: Duplex;
+  private readonly now: () => number;
   private flushScheduled = false;
   private done = false;
-  lastSendAt = Date.now();
-  lastReceiveAt = Date.now();
+  lastSendAt: number;
+  lastReceiveAt: number;
 
-  constructor(host: string, port: number, maxFrameBytes: number, private readonly handlers: FrameHandlers) {
-    this.decoder = new FrameDecoder(maxFrameBytes);
-    // Reads land in the shared buffer, without a stream chunk or a new buffer per read.
-    this.socket = netConnect({
-      host, port, noDelay: true,
-      onread: { buffer: readBuffer, callback: (n: number) => {
-        this.onData(readBuffer.subarray(0, n));
-        return true;
-      } },
-    });
-    this.socket.on('connect', () => this.handlers.connected());
+  constructor(host: string, port: number, options: FrameSocketOptions, private readonly handlers: FrameHandlers) {
+    this.decoder = new FrameDecoder(options.maxFrameBytes);
+    this.now = options.now;
+    this.lastSendAt = this.lastReceiveAt = this.now();
+    if (options.socketFactory === undefined) {
+      // Reads land in the shared buffer, without a stream chunk or a new buffer per read.
+      this.socket = netConnect({
+        host, port, noDelay: true,
+        onread: { buffer: readBuffer, callback: (n: number) => {
+          this.onData(readBuffer.subarray(0, n));
+          return true;
+        } },
+      });
+    } else {
+      this.socket = options.socketFactory(host, port);
+      this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    }
+    // Not from here: the owner is still constructing this object and may not hold it yet.
+    if ((this.socket as { connecting?: boolean }).connecting === true) this.socket.once('connect', () => this.onConnect());
+    else queueMicrotask(() => this.onConnect());
     this.socket.on('error', (err) => this.finish(err));
+    this.socket.on('end', () => this.finish());
     this.socket.on('close', () => this.finish());
   }
 
   get closed(): boolean {
     return this.done;
+  }
+
+  /** Encodes one request frame (the RequestHeader, then the body) into `out`; flushing is the caller's. */
+  writeRequest(xid: number, op: number, encodeBody?: (w: JuteWriter) => void): void {
+    const mark = this.out.beginFrame();
+    writeRequestHeader(this.out, xid, op);
+    encodeBody?.(this.out);
+    this.out.endFrame(mark);
   }
 
   scheduleFlush(): void {
@@ -64,7 +93,7 @@ export class FrameSocket {
     }
     this.socket.write(Buffer.from(this.out.bytes()));
     this.out.reset();
-    this.lastSendAt = Date.now();
+    this.lastSendAt = this.now();
   };
 
   /** Closes the socket; `closed` is called (once) with the reason. */
@@ -76,7 +105,7 @@ export class FrameSocket {
 
   private onData(chunk: Buffer): void {
     if (this.done) return;
-    this.lastReceiveAt = Date.now();
+    this.lastReceiveAt = this.now();
     this.decoder.push(chunk);
     try {
       for (let body = this.decoder.next(); body !== null && !this.done; body = this.decoder.next()) {
@@ -86,6 +115,10 @@ export class FrameSocket {
       this.destroy(err instanceof Error ? err : new Error(String(err)));
     }
     this.decoder.detach();
+  }
+
+  private onConnect(): void {
+    if (!this.done && !this.socket.destroyed) this.handlers.connected();
   }
 
   private finish(error?: Error): void {

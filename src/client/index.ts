@@ -5,8 +5,8 @@ export { Transaction, type Op, type OpResult, type OpOutcome, type MultiFailure,
 export { watchOnce } from './watch-once.ts';
 export {
   CreateMode, Ids, Perms,
-  type ACL, type AddWatchMode, type ConnectOptions, type CreateOptions, type EventType, type Id, type Logger,
-  type RequestOptions, type RetryPolicy, type Stat, type State, type VersionOptions, type WatchOptions,
+  type ACL, type AddWatchMode, type Clock, type ConnectOptions, type CreateOptions, type EventType, type Id, type Logger,
+  type RequestOptions, type RetryPolicy, type SocketFactory, type Stat, type State, type VersionOptions, type WatchOptions,
   type WatchedEvent, type Watcher, type WatcherType,
 } from './types.ts';
 export { digestOf as digestId } from '../protocol/digest.ts';

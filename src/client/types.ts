@@ -1,4 +1,5 @@
 /** The names of the client API: ZooKeeper's Java enums as string literal types, and the option shapes. */
+import type { Duplex } from 'node:stream';
 import type { ACL, Id, Stat } from '../protocol/records.ts';
 
 export type { ACL, Id, Stat };
@@ -66,6 +67,24 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
+/**
+ * Opens a byte stream to host:port, in place of a TCP connection (for a simulated network, a proxy,
+ * a test that drops connections). A stream whose `connecting` is true (a net.Socket still
+ * connecting) counts as connected at its 'connect' event, any other at once. The connection is over
+ * at its 'end', 'close' or 'error'; the client ends it with destroy().
+ */
+export type SocketFactory = (host: string, port: number) => Duplex;
+
+/**
+ * The time the client reads and the timers it sets (pings, timeouts, pauses between reconnections),
+ * for tests that control time. Default: Date.now and setTimeout.
+ */
+export interface Clock {
+  now(): number;
+  /** Calls `callback` once, `delayMs` from now; the returned function cancels it. */
+  schedule(delayMs: number, callback: () => void): () => void;
+}
+
 export interface ConnectOptions {
   /** Requested session timeout; the server negotiates it into its [min, max]. Default 30000. */
   sessionTimeoutMs?: number;
@@ -85,6 +104,10 @@ export interface ConnectOptions {
   sessionPassword?: Buffer;
   /** Shuffle the hosts of the connection string (default true). */
   shuffleHosts?: boolean;
+  /** Opens the connections to the servers. Default: a TCP connection (net.connect) with Nagle off. */
+  socketFactory?: SocketFactory;
+  /** Default: the real clock and timers. */
+  clock?: Clock;
 }
 
 /** What every request accepts. */

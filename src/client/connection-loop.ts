@@ -1,0 +1,253 @@
+/**
+ * The IO loop of one session: connects to the hosts of the connection string in turn, does the
+ * handshake (the session id and password, the last zxid seen, the read-only flag), re-registers the
+ * watches on each new connection, pings an idle server, drops a silent one, and pauses between
+ * rounds of failed attempts. Frames after the handshake go to the owner, which sends its requests
+ * on `connection` while it is not null.
+ */
+import { OpCode, Xid } from '../protocol/constants.ts';
+import { JuteReader } from '../protocol/jute.ts';
+import { readConnectResponse, writeConnectRequest } from '../protocol/records.ts';
+import { writeSetWatches } from '../protocol/requests.ts';
+import { Backoff } from './backoff.ts';
+import type { HostPort } from './connect-string.ts';
+import { FrameSocket } from './frame-socket.ts';
+import type { Clock, Logger, RetryPolicy, SocketFactory } from './types.ts';
+import type { WatchLists } from './watch-registry.ts';
+
+const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+/** ClientCnxn splits setWatches so that no packet carries more than this many bytes of paths. */
+const SET_WATCHES_MAX_BYTES = 128 * 1024;
+
+export interface SessionHandlers {
+  /** A session is up on `conn`, its watches already re-registered: send what waited for it. */
+  established(conn: FrameSocket, readOnly: boolean): void;
+  /** A frame that came after the handshake. */
+  frame(body: Buffer): void;
+  /** A connection closed; `hadSession` says whether a session was up on it. */
+  lost(hadSession: boolean, error?: Error): void;
+  /** The server answered the handshake that the session is gone. */
+  expired(): void;
+}
+
+export interface ConnectionLoopOptions {
+  hosts: HostPort[];
+  requestedTimeoutMs: number;
+  readOnlyAllowed: boolean;
+  retry: RetryPolicy;
+  /** 0n for a new session. */
+  sessionId: bigint;
+  sessionPassword: Buffer;
+  socketFactory?: SocketFactory;
+  clock: Clock;
+  logger: Logger;
+  watches: { readonly size: number; lists(): WatchLists };
+}
+
+export class ConnectionLoop {
+  sessionId: bigint;
+  sessionPassword: Buffer;
+  /** The timeout the server granted (0 before the first session). */
+  negotiatedTimeoutMs = 0;
+  /** Sent in each handshake, so that a server behind this client's view refuses it. */
+  lastZxidSeen = 0;
+  private readonly backoff: Backoff;
+  /** The connection under way or up, if any. */
+  private socket: FrameSocket | null = null;
+  private session: FrameSocket | null = null;
+  private finished = false;
+  private wake: (() => void) | null = null;
+
+  constructor(private readonly options: ConnectionLoopOptions, private readonly handlers: SessionHandlers) {
+    this.sessionId = options.sessionId;
+    this.sessionPassword = options.sessionPassword;
+    this.backoff = new Backoff(options.retry);
+  }
+
+  /** The connection a session is up on, or null. */
+  get connection(): FrameSocket | null {
+    return this.session;
+  }
+
+  /** Whether a connection is under way or up. */
+  get connecting(): boolean {
+    return this.socket !== null;
+  }
+
+  start(): void {
+    void this.run();
+  }
+
+  /** No connection attempt after the current one. */
+  finish(): void {
+    this.finished = true;
+  }
+
+  /** No connection attempt after the current one, which closes now. */
+  stop(): void {
+    this.finished = true;
+    this.wake?.();
+    this.socket?.destroy();
+  }
+
+  private async run(): Promise<void> {
+    const { hosts } = this.options;
+    let failedInARow = 0;
+    for (let i = 0; !this.finished; i++) {
+      const established = await this.attempt(hosts[i % hosts.length]);
+      if (this.finished) break;
+      if (established) {
+        failedInARow = 0;
+        this.backoff.reset();
+        continue;
+      }
+      failedInARow++;
+      if (failedInARow % hosts.length === 0) await this.sleep(this.backoff.nextDelayMs());
+    }
+  }
+
+  /** Ends early on stop(). */
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        cancel();
+        this.wake = null;
+        resolve();
+      };
+      const cancel = this.options.clock.schedule(ms, done);
+      this.wake = done;
+    });
+  }
+
+  /** One connection, from connect to close. Resolves whether a session was established on it. */
+  private attempt(host: HostPort): Promise<boolean> {
+    const { clock, socketFactory, logger } = this.options;
+    return new Promise((resolve) => {
+      let established = false;
+      let stopTicker = (): void => {};
+      const timeoutMs = this.negotiatedTimeoutMs || this.options.requestedTimeoutMs;
+      const handshakeTimeoutMs = Math.max(1, Math.floor(timeoutMs / this.options.hosts.length));
+      const cancelHandshakeTimer = clock.schedule(handshakeTimeoutMs, () => sock.destroy(new Error('handshake timed out')));
+      const sock: FrameSocket = new FrameSocket(host.host, host.port, { maxFrameBytes: MAX_FRAME_BYTES, socketFactory, now: clock.now }, {
+        connected: () => this.sendConnectRequest(sock),
+        frame: (body) => {
+          if (established) {
+            this.handlers.frame(body);
+            return;
+          }
+          cancelHandshakeTimer();
+          established = this.onHandshake(sock, body);
+          if (established) stopTicker = this.startTicker(sock);
+          else sock.destroy();
+        },
+        closed: (error) => {
+          cancelHandshakeTimer();
+          stopTicker();
+          if (this.socket === sock) this.socket = null;
+          if (this.session === sock) this.session = null;
+          if (error) logger.debug({ host: `${host.host}:${host.port}`, err: error.message }, 'connection closed');
+          this.handlers.lost(established, error);
+          resolve(established);
+        },
+      });
+      this.socket = sock;
+    });
+  }
+
+  private sendConnectRequest(sock: FrameSocket): void {
+    const w = sock.out;
+    const mark = w.beginFrame();
+    writeConnectRequest(w, {
+      protocolVersion: 0,
+      lastZxidSeen: this.lastZxidSeen,
+      timeOutMs: this.options.requestedTimeoutMs,
+      sessionId: this.sessionId,
+      passwd: this.sessionPassword,
+      readOnly: this.options.readOnlyAllowed,
+    });
+    w.endFrame(mark);
+    sock.flush();
+  }
+
+  private onHandshake(sock: FrameSocket, body: Buffer): boolean {
+    const res = readConnectResponse(new JuteReader(body));
+    if (res.timeOutMs <= 0) {
+      this.handlers.expired();
+      return false;
+    }
+    this.sessionId = res.sessionId;
+    this.sessionPassword = Buffer.from(res.passwd);
+    this.negotiatedTimeoutMs = res.timeOutMs;
+    this.session = sock;
+    this.resetWatches(sock);
+    this.handlers.established(sock, res.readOnly);
+    return true;
+  }
+
+  /** Re-registers every watch on the new connection, with the last zxid seen, so that missed events fire. */
+  private resetWatches(sock: FrameSocket): void {
+    const { watches } = this.options;
+    if (watches.size === 0) return;
+    const lists = watches.lists();
+    const order = ['dataWatches', 'existWatches', 'childWatches', 'persistentWatches', 'persistentRecursiveWatches'] as const;
+    let batch = emptyLists();
+    let bytes = 0;
+    const flush = (): void => {
+      const v2 = batch.persistentWatches.length > 0 || batch.persistentRecursiveWatches.length > 0;
+      const watches = { relativeZxid: this.lastZxidSeen, ...batch };
+      sock.writeRequest(Xid.setWatches, v2 ? OpCode.setWatches2 : OpCode.setWatches, (w) => writeSetWatches(w, watches, v2));
+      batch = emptyLists();
+      bytes = 0;
+    };
+    for (const key of order) {
+      for (const path of lists[key]) {
+        if (bytes > 0 && bytes + path.length > SET_WATCHES_MAX_BYTES) flush();
+        batch[key].push(path);
+        bytes += path.length;
+      }
+    }
+    if (bytes > 0) flush();
+    sock.scheduleFlush();
+  }
+
+  /**
+   * Pings at a third of the session timeout when idle; a silent server is dropped after two thirds.
+   * Returns the function that stops it.
+   */
+  private startTicker(sock: FrameSocket): () => void {
+    const { clock, logger } = this.options;
+    const timeoutMs = this.negotiatedTimeoutMs;
+    const readTimeoutMs = (timeoutMs * 2) / 3;
+    const pingAfterMs = timeoutMs / 3;
+    const intervalMs = Math.max(10, Math.floor(timeoutMs / 10));
+    let lastTickAt = clock.now();
+    const ping = (): void => {
+      sock.writeRequest(Xid.ping, OpCode.ping);
+      sock.flush();
+    };
+    const tick = (): void => {
+      cancel = clock.schedule(intervalMs, tick);
+      const now = clock.now();
+      const stalled = now - lastTickAt > 3 * intervalMs;
+      lastTickAt = now;
+      if (stalled) {
+        // This process was blocked (a slow listener, a long GC): the server's answers may be sitting
+        // unread. Ping, and judge the silence at the next tick, once they have been read.
+        ping();
+        return;
+      }
+      if (now - sock.lastReceiveAt >= readTimeoutMs) {
+        logger.warn({ sessionId: this.sessionId.toString(16) }, `no answer from the server for ${now - sock.lastReceiveAt} ms: reconnecting`);
+        sock.destroy(new Error('read timeout'));
+        return;
+      }
+      if (now - sock.lastSendAt >= pingAfterMs) ping();
+    };
+    let cancel = clock.schedule(intervalMs, tick);
+    return () => cancel();
+  }
+}
+
+function emptyLists(): WatchLists {
+  return { dataWatches: [], existWatches: [], childWatches: [], persistentWatches: [], persistentRecursiveWatches: [] };
+}
