@@ -1,6 +1,7 @@
-/** The client's pure parts: connection strings, chroot mapping, watch bookkeeping, ordered dispatch, multi results. */
+/** The client's pure parts: connection strings, chroot mapping, watch bookkeeping, ordered dispatch, multi results, backoff. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Backoff, backoffDelayMs } from '../../src/client/backoff.ts';
 import { Chroot, parseConnectString, shuffled } from '../../src/client/connect-string.ts';
 import { Dispatcher } from '../../src/client/dispatcher.ts';
 import { BadArgumentsError, BadVersionError, NoNodeError, ZooKeeperError, errorFor } from '../../src/client/errors.ts';
@@ -170,4 +171,22 @@ test('errors: one class per code under one base, unknown codes still typed', () 
   const unknown = errorFor(-999);
   assert.equal(unknown.constructor, ZooKeeperError);
   assert.equal(unknown.codeName, 'UNKNOWN(-999)');
+});
+
+describe('backoff', () => {
+  const policy = { baseDelayMs: 100, maxDelayMs: 1000 };
+
+  test('each pause is in the upper half of a ceiling that doubles up to the maximum', () => {
+    const ceilings = [0, 1, 2, 3, 4, 5, 2000].map((attempt) => backoffDelayMs(policy, attempt, () => 1));
+    assert.deepEqual(ceilings, [100, 200, 400, 800, 1000, 1000, 1000]);
+    assert.equal(backoffDelayMs(policy, 3, () => 0), 400);
+    assert.equal(backoffDelayMs({ baseDelayMs: 0, maxDelayMs: 1000 }, 5000, () => 1), 0);
+  });
+
+  test('a success starts again from the base', () => {
+    const backoff = new Backoff(policy, () => 1);
+    assert.deepEqual([backoff.nextDelayMs(), backoff.nextDelayMs(), backoff.nextDelayMs()], [100, 200, 400]);
+    backoff.reset();
+    assert.equal(backoff.nextDelayMs(), 100);
+  });
 });
