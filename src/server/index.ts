@@ -20,9 +20,11 @@ export async function startServer(config: Partial<ServerConfig> = {}, deps: Serv
   const log = deps.log ?? pino({ name: 'ensemble', level: process.env.ENSEMBLE_LOG_LEVEL ?? 'warn' });
   let storage: Storage | undefined;
   if (!deps.commit) {
-    storage = new Storage(storageOptions(resolved), log);
+    storage = new Storage(storageOptions(resolved), log, deps.env);
+    // Sessions outlive a restart: their passwords come from the data dir's secret.
+    storage.tree.adoptSettings({ ...storage.tree.settings, sessionSecret: storage.secret });
   }
-  const server = new EnsembleServer(resolved, { ...deps, log, ...(storage && { commit: storage, tree: storage.tree, sessionSecret: storage.secret }) });
+  const server = new EnsembleServer(resolved, { ...deps, log, ...(storage && { commit: storage, tree: storage.tree }) });
   storage?.onFailure(() => {
     void server.close().finally(() => process.exit(1));
   });

@@ -1,69 +1,95 @@
 /**
- * The standalone server: owns the tree, the pipeline (prep -> commit -> apply -> reply), the
- * sessions and the connections. Everything that changes the tree passes through submitWrite.
+ * The standalone server's shell: the TCP listener, the connections, the commit stage and the timers,
+ * around the replica core (src/server/replica) that holds the tree, prep, sessions and watches.
+ * Replies come back from the core keyed by (sessionId, cxid) and go to the connection holding
+ * that session.
  */
 import { createServer, type Server as TcpServer, type Socket } from 'node:net';
-import { timingSafeEqual } from 'node:crypto';
 import pino, { type Logger } from 'pino';
-import { OpCode } from '../protocol/constants.ts';
 import type { Id } from '../protocol/records.ts';
+import { fourLetterWord } from './admin/four-letter.ts';
 import { authenticate } from './auth/acl.ts';
 import type { ServerConfig } from './config.ts';
-import { Connection, type Pending } from './net/connection.ts';
+import type { Clock, Environment, Scheduler, Timer } from './env/environment.ts';
+import { realEnvironment } from './env/real.ts';
+import { Connection, type ConnectionHost } from './net/connection.ts';
 import { InMemoryCommit, type CommitStage } from './pipeline/commit.ts';
-import { Prep, type WriteRequest } from './pipeline/prep.ts';
+import type { WriteRequest } from './pipeline/prep.ts';
 import type { ReadContext } from './pipeline/reads.ts';
-import { SessionTracker } from './session/session-tracker.ts';
+import { Replica } from './replica/replica.ts';
+import type { SessionTracker } from './session/session-tracker.ts';
 import { ServerStats } from './stats.ts';
-import { DataTree, ephemeralKind, ttlOf } from './tree/data-tree.ts';
-import type { TxnEntry } from './tree/txn.ts';
+import { DataTree } from './tree/data-tree.ts';
+import { SESSION_SECRET_BYTES } from './tree/settings.ts';
+import type { Watches } from './watches/watches.ts';
 
 export interface ServerDeps {
   log?: Logger;
   commit?: CommitStage;
-  now?: () => number;
+  /** Time, timers and randomness (the real ones otherwise). */
+  env?: Environment;
   /** The recovered state (an empty tree otherwise). */
   tree?: DataTree;
-  /** Key of the session passwords (random otherwise: sessions then cannot outlive the process). */
-  sessionSecret?: Buffer;
 }
 
-export class EnsembleServer {
+export class EnsembleServer implements ConnectionHost {
   readonly tree: DataTree;
-  readonly sessions: SessionTracker;
+  readonly replica: Replica;
   readonly stats = new ServerStats();
   readonly log: Logger;
   readonly connections = new Set<Connection>();
   readonly startedAtMs: number;
-  private readonly prep: Prep;
+  readonly clock: Clock;
+  readonly scheduler: Scheduler;
   private readonly commit: CommitStage;
-  private readonly now: () => number;
   private readonly bySession = new Map<bigint, Connection>();
   private readonly tcp: TcpServer;
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly timers: Timer[] = [];
   private closing = false;
 
   constructor(readonly config: ServerConfig, deps: ServerDeps = {}) {
+    const env = deps.env ?? realEnvironment;
     this.log = deps.log ?? pino({ name: 'ensemble' });
-    this.now = deps.now ?? Date.now;
-    this.startedAtMs = this.now();
+    this.clock = env.clock;
+    this.scheduler = env.scheduler;
+    this.startedAtMs = this.clock.now();
     this.tree = deps.tree ?? new DataTree({ extendedTypes: config.extendedTypesEnabled });
+    // A tree that no storage created (in memory): its sessions need not outlive the process.
+    if (this.tree.settings.sessionSecret.length === 0) {
+      this.tree.adoptSettings({ ...this.tree.settings, sessionSecret: env.random.bytes(SESSION_SECRET_BYTES) });
+    }
     this.tree.onQuotaError = (err, path) => {
       // Where ZooKeeper's own quota code throws (malformed stats text, a limits node right under
       // /zookeeper/quota): it stops serving; Ensemble applies the change and leaves the quota as is.
       this.log.warn({ path, err: err.message }, 'quota statistics not updated');
     };
-    this.sessions = new SessionTracker(config.tickTimeMs, this.now(), 0n, deps.sessionSecret);
-    // Recovered sessions start with fresh timers: those that are not renewed expire as usual.
-    for (const [id, timeoutMs] of this.tree.sessions) this.sessions.add(id, timeoutMs, this.now());
-    this.prep = new Prep(this.tree, {
-      extendedTypes: config.extendedTypesEnabled,
+    this.commit = deps.commit ?? new InMemoryCommit();
+    this.replica = new Replica(this.tree, {
+      serverId: 0,
+      tickTimeMs: config.tickTimeMs,
       maxDataBytes: config.juteMaxBufferBytes,
       enforceQuota: config.enforceQuota,
-      sessionLive: (id) => this.sessions.isLive(id),
+      clock: this.clock,
+      log: { info: (msg) => this.log.info(msg) },
+    }, {
+      propose: (entry) => this.commit.submit(entry, () => this.replica.committed(entry)),
+      reply: (sessionId, cxid, zxid, result, failed) => this.bySession.get(sessionId)?.writeDone(cxid, zxid, result, failed),
+      sessionOpened: (sessionId, passwd) => this.bySession.get(sessionId)?.sendConnectResponse(true, passwd),
+      sessionClosed: (sessionId) => this.bySession.get(sessionId)?.closeAfterFlush(),
     });
-    this.commit = deps.commit ?? new InMemoryCommit();
     this.tcp = createServer((socket) => this.accept(socket));
+  }
+
+  get sessions(): SessionTracker {
+    return this.replica.sessions;
+  }
+
+  get watches(): Watches {
+    return this.replica.watches;
+  }
+
+  get lastZxid(): number {
+    return this.tree.lastProcessedZxid;
   }
 
   async listen(): Promise<{ host: string; port: number }> {
@@ -74,9 +100,8 @@ export class EnsembleServer {
         resolve();
       });
     });
-    this.timers.push(setInterval(() => this.expireSessions(), this.config.tickTimeMs));
-    this.timers.push(setInterval(() => this.reapContainers(), this.config.containerCheckIntervalMs));
-    for (const t of this.timers) t.unref();
+    this.timers.push(this.scheduler.every(this.config.tickTimeMs, () => this.replica.tick()));
+    this.timers.push(this.scheduler.every(this.config.containerCheckIntervalMs, () => this.replica.reapContainers()));
     return this.address;
   }
 
@@ -89,7 +114,7 @@ export class EnsembleServer {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) t.cancel();
     const closed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
     for (const c of [...this.connections]) c.close();
     await this.commit.close();
@@ -115,15 +140,21 @@ export class EnsembleServer {
     this.connections.add(new Connection(socket, this));
   }
 
+  // ---- what connections ask of the server ----
+
+  fourLetterWord(code: number): string | null {
+    return fourLetterWord(code, this);
+  }
+
   /** A connection went away: its watches go with it; its session lives on until it expires. */
   forget(conn: Connection): void {
     this.connections.delete(conn);
-    this.tree.removeWatcher(conn);
+    this.replica.watches.removeWatcher(conn);
     if (this.bySession.get(conn.sessionId) === conn) this.bySession.delete(conn.sessionId);
   }
 
   readContext(conn: Connection): ReadContext {
-    return { tree: this.tree, watcher: conn, sessionId: conn.sessionId, authInfo: conn.authInfo, reconfigEnabled: this.config.reconfigEnabled };
+    return { tree: this.tree, watches: this.replica.watches, watcher: conn, sessionId: conn.sessionId, authInfo: conn.authInfo, reconfigEnabled: this.config.reconfigEnabled };
   }
 
   authenticate(scheme: string, auth: Buffer | null, clientAddr: string): Id[] | null {
@@ -131,49 +162,38 @@ export class EnsembleServer {
   }
 
   touch(conn: Connection): void {
-    this.sessions.touch(conn.sessionId, this.now());
+    this.replica.touch(conn.sessionId);
   }
 
-  // ---- sessions ----
-
   createSession(conn: Connection, timeoutMs: number): void {
-    const id = this.sessions.newSessionId();
+    // The connection is found by its session id when the createSession Txn is applied.
+    const id = this.replica.newSessionId();
     conn.sessionId = id;
-    this.sessions.add(id, timeoutMs, this.now());
     this.bySession.set(id, conn);
-    this.submit(conn, id, 0, [], { type: OpCode.createSession, timeoutMs }, null);
+    this.replica.openSession(id, timeoutMs);
   }
 
   reopenSession(conn: Connection, sessionId: bigint, passwd: Buffer, timeoutMs: number): void {
     const previous = this.bySession.get(sessionId);
     if (previous && previous !== conn) previous.close();
-    const expected = this.sessions.passwordFor(sessionId);
-    const valid = passwd.length === expected.length && timingSafeEqual(passwd, expected)
-      && this.sessions.isLive(sessionId);
     conn.sessionId = sessionId;
-    if (valid) {
-      this.sessions.add(sessionId, timeoutMs, this.now());
-      this.bySession.set(sessionId, conn);
-    }
-    conn.sendConnectResponse(valid, expected);
+    const valid = this.replica.reopenSession(sessionId, passwd, timeoutMs);
+    if (valid) this.bySession.set(sessionId, conn);
+    conn.sendConnectResponse(valid, this.replica.passwordFor(sessionId));
   }
 
-  private expireSessions(): void {
-    for (const s of this.sessions.expire(this.now())) {
-      this.log.info(`expiring session 0x${BigInt.asUintN(64, s.id).toString(16)}, timeout of ${s.timeoutMs}ms exceeded`);
-      this.submit(null, s.id, 0, [], { type: OpCode.closeSession }, null);
-    }
+  submitWrite(conn: Connection, xid: number, request: WriteRequest): void {
+    this.replica.submit(conn.sessionId, xid, conn.authInfo, request);
   }
+
+  // ---- for tests ----
 
   /**
    * End a live session now, exactly as its expiry would (its ephemerals go, its client is told the
-   * session expired when it reconnects). For tests; false when the session is not live.
+   * session expired when it reconnects). False when the session is not live.
    */
   expireSession(id: bigint): boolean {
-    if (!this.sessions.isLive(id)) return false;
-    this.log.info(`expiring session 0x${BigInt.asUintN(64, id).toString(16)} on request`);
-    this.submit(null, id, 0, [], { type: OpCode.closeSession }, null);
-    return true;
+    return this.replica.expireSession(id, 'on request');
   }
 
   /** Close every client connection; the sessions live on, for their clients to reconnect to. */
@@ -182,52 +202,4 @@ export class EnsembleServer {
     for (const c of all) c.close();
     return all.length;
   }
-
-  /** ContainerManager: empty containers that once had children, and TTL nodes past their time. */
-  private reapContainers(): void {
-    const now = this.now();
-    const candidates: string[] = [];
-    for (const path of this.tree.containers) {
-      const n = this.tree.get(path);
-      if (n && n.children.size === 0 && n.cversion > 0) candidates.push(path);
-    }
-    for (const path of this.tree.ttls) {
-      const n = this.tree.get(path);
-      if (!n || n.children.size !== 0 || ephemeralKind(n.ephemeralOwner, this.config.extendedTypesEnabled) !== 'ttl') continue;
-      const ttl = ttlOf(n.ephemeralOwner);
-      if (ttl !== 0 && now - n.mtime > ttl) candidates.push(path);
-    }
-    for (const path of candidates) this.submit(null, 0n, 0, [], { type: OpCode.deleteContainer, path }, null);
-  }
-
-  // ---- the write pipeline ----
-
-  submitWrite(conn: Connection, xid: number, request: WriteRequest, pending: Pending): void {
-    this.submit(conn, conn.sessionId, xid, conn.authInfo, request, pending);
-  }
-
-  private submit(conn: Connection | null, sessionId: bigint, cxid: number, authInfo: readonly Id[], request: WriteRequest, pending: Pending | null): void {
-    const entry = this.prep.prepare({ sessionId, cxid, authInfo, timeMs: this.now() }, request);
-    if (entry.header.type === OpCode.closeSession) this.sessions.setClosing(sessionId);
-    this.commit.submit(entry, () => this.apply(entry, conn, pending));
-  }
-
-  private apply(entry: TxnEntry, conn: Connection | null, pending: Pending | null): void {
-    const result = this.tree.apply(entry);
-    const { zxid, type, sessionId } = entry.header;
-    this.prep.applied(zxid);
-    switch (type) {
-      case OpCode.createSession:
-        if (conn && !conn.isClosed) conn.sendConnectResponse(true, this.sessions.passwordFor(sessionId));
-        return;
-      case OpCode.closeSession: {
-        this.sessions.remove(sessionId);
-        const owner = this.bySession.get(sessionId);
-        if (owner && owner !== conn) owner.closeAfterFlush();
-        break;
-      }
-    }
-    if (conn && pending && !conn.isClosed) conn.writeDone(pending, zxid, result, type === OpCode.error);
-  }
 }
-

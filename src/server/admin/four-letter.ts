@@ -3,15 +3,53 @@
  * connection; the server answers in text and closes. Only whitelisted words run.
  */
 import { hostname } from 'node:os';
-import type { EnsembleServer } from '../server.ts';
+import type { ServerConfig } from '../config.ts';
+import type { Clock } from '../env/environment.ts';
+import type { SessionTracker } from '../session/session-tracker.ts';
+import type { ServerStats } from '../stats.ts';
 import { filesSize } from '../storage/files.ts';
+import type { DataTree } from '../tree/data-tree.ts';
 import { VERSION } from '../version.ts';
+import type { Watches } from '../watches/watches.ts';
 
-type Command = (s: EnsembleServer) => string;
+/** What the words report on a connection. */
+export interface ConnectionView {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly outstanding: number;
+  readonly sessionId: bigint;
+  readonly sessionTimeoutMs: number;
+  readonly connectedAtMs: number;
+  readonly packetsReceived: number;
+  readonly packetsSent: number;
+  readonly lastOp: string;
+  readonly lastCxid: number;
+  readonly lastZxid: number;
+  readonly lastLatencyMs: number;
+  readonly minLatencyMs: number;
+  readonly maxLatencyMs: number;
+  readonly totalLatencyMs: number;
+  readonly latencyCount: number;
+}
+
+/** What the words report on the server. */
+export interface ServerView {
+  readonly config: ServerConfig;
+  readonly stats: ServerStats;
+  readonly tree: DataTree;
+  readonly sessions: SessionTracker;
+  readonly watches: Watches;
+  readonly connections: ReadonlySet<ConnectionView>;
+  readonly startedAtMs: number;
+  readonly clock: Clock;
+  readonly address: { host: string; port: number };
+}
+
+type Command = (s: ServerView) => string;
 
 const hex = (n: bigint | number): string => '0x' + (typeof n === 'bigint' ? BigInt.asUintN(64, n) : n).toString(16);
 
-function summary(s: EnsembleServer): string[] {
+function summary(s: ServerView): string[] {
   const st = s.stats;
   const min = st.latencyCount === 0 ? 0 : st.minLatencyMs;
   return [
@@ -26,11 +64,11 @@ function summary(s: EnsembleServer): string[] {
   ];
 }
 
-function connectionLine(c: EnsembleServer['connections'] extends Set<infer C> ? C : never, full: boolean): string {
+function connectionLine(c: ConnectionView, full: boolean, nowMs: number): string {
   const base = ` /${c.remoteAddress}:${c.remotePort}[1](queued=${c.outstanding},recved=${c.packetsReceived},sent=${c.packetsSent}`;
   if (!full) return base + ')';
   const avg = c.latencyCount === 0 ? 0 : Math.floor(c.totalLatencyMs / c.latencyCount);
-  return base + `,sid=${hex(c.sessionId)},lop=${c.lastOp},est=${c.connectedAtMs},to=${c.sessionTimeoutMs},lcxid=${hex(c.lastCxid)},lzxid=${hex(c.lastZxid)},lresp=${Date.now()},llat=${c.lastLatencyMs},minlat=${c.latencyCount === 0 ? 0 : c.minLatencyMs},avglat=${avg},maxlat=${c.maxLatencyMs})`;
+  return base + `,sid=${hex(c.sessionId)},lop=${c.lastOp},est=${c.connectedAtMs},to=${c.sessionTimeoutMs},lcxid=${hex(c.lastCxid)},lzxid=${hex(c.lastZxid)},lresp=${nowMs},llat=${c.lastLatencyMs},minlat=${c.latencyCount === 0 ? 0 : c.minLatencyMs},avglat=${avg},maxlat=${c.maxLatencyMs})`;
 }
 
 const commands: Record<string, Command> = {
@@ -40,12 +78,12 @@ const commands: Record<string, Command> = {
   stat: (s) => [
     `Zookeeper version: ${VERSION.zookeeperCompatible}, built on ${VERSION.builtOn}`,
     'Clients:',
-    ...[...s.connections].map((c) => connectionLine(c, false)),
+    ...[...s.connections].map((c) => connectionLine(c, false, s.clock.now())),
     '',
     ...summary(s),
     '',
   ].join('\n'),
-  cons: (s) => [...[...s.connections].map((c) => connectionLine(c, true)), '', ''].join('\n'),
+  cons: (s) => [...[...s.connections].map((c) => connectionLine(c, true, s.clock.now())), '', ''].join('\n'),
   conf: (s) => {
     const c = s.config;
     return [
@@ -94,29 +132,29 @@ const commands: Record<string, Command> = {
       ['zk_num_alive_connections', s.connections.size],
       ['zk_outstanding_requests', [...s.connections].reduce((n, c) => n + c.outstanding, 0)],
       ['zk_znode_count', s.tree.nodeCount],
-      ['zk_watch_count', s.tree.dataWatches.watchCount + s.tree.childWatches.watchCount],
+      ['zk_watch_count', s.watches.watchCount],
       ['zk_ephemerals_count', ephemerals],
       ['zk_approximate_data_size', dataSize],
       ['zk_global_sessions', s.sessions.size],
       ['zk_local_sessions', 0],
-      ['zk_uptime', Date.now() - s.startedAtMs],
+      ['zk_uptime', s.clock.now() - s.startedAtMs],
     ];
     return rows.map(([k, v]) => `${k}\t${v}`).join('\n') + '\n';
   },
   // ZooKeeper 3.8 reports its data-watch table only (exists, getData, persistent and recursive
   // watches): a getChildren watch shows in none of the three words.
   wchs: (s) => {
-    const watches = s.tree.dataWatches;
+    const watches = s.watches.data;
     return `${watches.bySession().size} connections watching ${watches.pathCount} paths\nTotal watches:${watches.watchCount}\n`;
   },
   wchc: (s) => {
     let out = '';
-    for (const [id, paths] of s.tree.dataWatches.bySession()) out += `${hex(id)}\n` + [...paths].map((p) => `\t${p}\n`).join('');
+    for (const [id, paths] of s.watches.data.bySession()) out += `${hex(id)}\n` + [...paths].map((p) => `\t${p}\n`).join('');
     return out;
   },
   wchp: (s) => {
     let out = '';
-    for (const [p, ids] of s.tree.dataWatches.byPathSessions()) out += `${p}\n` + [...ids].map((id) => `\t${hex(id)}\n`).join('');
+    for (const [p, ids] of s.watches.data.byPathSessions()) out += `${p}\n` + [...ids].map((id) => `\t${hex(id)}\n`).join('');
     return out;
   },
   dump: (s) => {
@@ -141,7 +179,7 @@ const byCode = new Map<number, string>(Object.keys(commands).map((w) => [Buffer.
  * If `code` is a four-letter word, the text to answer with (a refusal when not whitelisted);
  * null when it is not one, so the bytes are a normal frame length.
  */
-export function fourLetterWord(code: number, server: EnsembleServer): string | null {
+export function fourLetterWord(code: number, server: ServerView): string | null {
   const word = byCode.get(code);
   if (word === undefined) return null;
   const allowed = server.config.fourLetterWhitelist;

@@ -11,15 +11,44 @@ import {
   type Id,
 } from '../../protocol/records.ts';
 import { KeeperState } from '../../protocol/constants.ts';
+import type { ServerConfig } from '../config.ts';
+import type { Clock, Scheduler } from '../env/environment.ts';
 import type { WriteRequest } from '../pipeline/prep.ts';
 import { READ_OPS, executeRead, type ReadContext } from '../pipeline/reads.ts';
 import { frame, writeFrame, writeHeader, writeReply } from '../pipeline/replies.ts';
+import type { ServerStats } from '../stats.ts';
 import type { ApplyResult } from '../tree/data-tree.ts';
+import type { Watcher } from '../watches/watches.ts';
 import { OutputBuffer } from './output-buffer.ts';
-import type { Watcher } from '../tree/watch-manager.ts';
 import { FrameDecoder, FrameTooLargeError } from '../../protocol/frame-decoder.ts';
-import { fourLetterWord } from '../admin/four-letter.ts';
-import type { EnsembleServer } from '../server.ts';
+
+/** What a connection needs from the server that accepted it. */
+export interface ConnectionHost {
+  readonly config: ServerConfig;
+  readonly log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void };
+  readonly stats: ServerStats;
+  readonly clock: Clock;
+  readonly scheduler: Scheduler;
+  /** The last zxid applied: the one replies carry. */
+  readonly lastZxid: number;
+  /** The answer to a four-letter word, or null when `code` is not one. */
+  fourLetterWord(code: number): string | null;
+  readContext(conn: Connection): ReadContext;
+  authenticate(scheme: string, auth: Buffer | null, clientAddr: string): Id[] | null;
+  touch(conn: Connection): void;
+  createSession(conn: Connection, timeoutMs: number): void;
+  reopenSession(conn: Connection, sessionId: bigint, passwd: Buffer, timeoutMs: number): void;
+  submitWrite(conn: Connection, xid: number, request: WriteRequest): void;
+  /** The connection is closed. */
+  forget(conn: Connection): void;
+}
+
+/**
+ * Where a connection is in its life: waiting for the ConnectRequest, waiting for its session to be
+ * created or checked (nothing more is read), serving, closing its session (ZooKeeper reads nothing
+ * after closeSession), closed.
+ */
+const enum Phase { Handshake, AwaitingSession, Open, ClosingSession, Closed }
 
 /** A request waiting for its turn to be answered. */
 export interface Pending {
@@ -27,6 +56,8 @@ export interface Pending {
   type: number;
   /** Reads run when they reach the head of the queue; writes are answered once applied. */
   reader?: JuteReader;
+  /** A write sent on for its Txn to be applied. */
+  write?: boolean;
   /** A reply prepared in advance. */
   reply?: Buffer;
   /** An applied write: its result, encoded when it reaches the head of the queue. */
@@ -46,15 +77,11 @@ export class Connection implements Watcher {
   readonly authInfo: Id[];
   readonly remoteAddress: string;
   readonly remotePort: number;
-  readonly connectedAtMs = Date.now();
+  readonly connectedAtMs: number;
   private readonly decoder: FrameDecoder;
   private readonly queue: Pending[] = [];
-  private handshakeDone = false;
-  private awaitingSession = false;
-  /** closeSession was received: ZooKeeper reads nothing after it. */
-  private sessionClosing = false;
+  private phase = Phase.Handshake;
   private oldClient = false;
-  private closed = false;
   /** Replies and events of this turn of the event loop, written to the socket at its end. */
   private readonly out = new OutputBuffer();
   private flushScheduled = false;
@@ -75,7 +102,8 @@ export class Connection implements Watcher {
   totalLatencyMs = 0;
   latencyCount = 0;
 
-  constructor(private readonly socket: Socket, private readonly server: EnsembleServer) {
+  constructor(private readonly socket: Socket, private readonly server: ConnectionHost) {
+    this.connectedAtMs = server.clock.now();
     this.remoteAddress = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.remotePort = socket.remotePort ?? 0;
     this.authInfo = [{ scheme: 'ip', id: this.remoteAddress }];
@@ -88,7 +116,11 @@ export class Connection implements Watcher {
   }
 
   get isClosed(): boolean {
-    return this.closed;
+    return this.phase === Phase.Closed;
+  }
+
+  private get closed(): boolean {
+    return this.phase === Phase.Closed;
   }
 
   get outstanding(): number {
@@ -109,23 +141,23 @@ export class Connection implements Watcher {
 
   private processFrames(): void {
     try {
-      if (!this.handshakeDone) {
+      if (this.phase === Phase.Handshake) {
         const word = this.decoder.peekInt();
         if (word !== null && this.packetsReceived === 0) {
-          const reply = fourLetterWord(word, this.server);
+          const reply = this.server.fourLetterWord(word);
           if (reply !== null) {
             this.socket.end(reply);
-            this.closed = true;
+            this.phase = Phase.Closed;
             this.server.forget(this);
             return;
           }
         }
       }
       let body: JuteReader | null;
-      while (!this.closed && !this.awaitingSession && !this.sessionClosing && (body = this.decoder.nextReader()) !== null) {
+      while ((this.phase === Phase.Handshake || this.phase === Phase.Open) && (body = this.decoder.nextReader()) !== null) {
         this.packetsReceived++;
         this.server.stats.packetsReceived++;
-        if (!this.handshakeDone) this.handleConnect(body);
+        if (this.phase === Phase.Handshake) this.handleConnect(body);
         else this.handleRequest(body);
       }
     } catch (e) {
@@ -145,22 +177,22 @@ export class Connection implements Watcher {
   private handleConnect(r: JuteReader): void {
     const req = readConnectRequest(r);
     this.oldClient = !req.hasReadOnlyFlag;
-    if (req.lastZxidSeen > this.server.tree.lastProcessedZxid) {
-      this.server.log.info({ remote: this.remoteAddress }, `refusing session: client has seen zxid 0x${req.lastZxidSeen.toString(16)}, ours is 0x${this.server.tree.lastProcessedZxid.toString(16)}`);
+    if (req.lastZxidSeen > this.server.lastZxid) {
+      this.server.log.info({ remote: this.remoteAddress }, `refusing session: client has seen zxid 0x${req.lastZxidSeen.toString(16)}, ours is 0x${this.server.lastZxid.toString(16)}`);
       this.close();
       return;
     }
     const { minSessionTimeoutMs, maxSessionTimeoutMs } = this.server.config;
     this.sessionTimeoutMs = Math.min(Math.max(req.timeOutMs, minSessionTimeoutMs), maxSessionTimeoutMs);
-    this.handshakeDone = true;
     // Nothing after the handshake is read until it is answered, so no reply overtakes it.
-    this.awaitingSession = true;
+    this.phase = Phase.AwaitingSession;
     if (req.sessionId === 0n) this.server.createSession(this, this.sessionTimeoutMs);
     else this.server.reopenSession(this, req.sessionId, req.passwd, this.sessionTimeoutMs);
   }
 
   /** Answer the handshake; an invalid session gets timeout 0 and the connection closes. */
   sendConnectResponse(valid: boolean, passwd: Buffer): void {
+    if (this.closed) return;
     const w = new JuteWriter(64);
     const mark = w.beginFrame();
     writeConnectResponse(w, {
@@ -172,7 +204,7 @@ export class Connection implements Watcher {
     }, !this.oldClient);
     w.endFrame(mark);
     this.send(w.bytes());
-    this.awaitingSession = false;
+    this.phase = Phase.Open;
     if (!valid) this.closeAfterFlush();
     else if (this.decoder.buffered > 0) queueMicrotask(() => this.processFrames());
   }
@@ -200,14 +232,14 @@ export class Connection implements Watcher {
       this.pump();
       return;
     }
-    const pending: Pending = { xid, type };
+    const pending: Pending = { xid, type, write: true };
     if (type === OpCode.closeSession) {
       pending.closeAfter = true;
-      this.sessionClosing = true;
+      this.phase = Phase.ClosingSession;
     }
     this.queue.push(pending);
     this.inFlightWrites++;
-    this.server.submitWrite(this, xid, write, pending);
+    this.server.submitWrite(this, xid, write);
   }
 
   private handleAuth(xid: number, r: JuteReader): void {
@@ -225,10 +257,14 @@ export class Connection implements Watcher {
   }
 
   /**
-   * A write was applied: keep its result (the reply is encoded when its turn comes) and answer
-   * whatever is now at the head of the queue. `failed`: it failed in prep (an error txn).
+   * The write `xid` was applied: keep its result (the reply is encoded when its turn comes) and
+   * answer whatever is now at the head of the queue. `failed`: it failed in prep (an error txn).
    */
-  writeDone(pending: Pending, zxid: number, result: ApplyResult, failed: boolean): void {
+  writeDone(xid: number, zxid: number, result: ApplyResult, failed: boolean): void {
+    if (this.closed) return;
+    // Writes are applied in the order they were sent: the oldest one waiting is this one.
+    const pending = this.queue.find((p) => p.write === true && p.result === undefined && p.xid === xid);
+    if (pending === undefined) return;
     pending.zxid = zxid;
     pending.result = result;
     pending.failed = failed;
@@ -255,7 +291,7 @@ export class Connection implements Watcher {
         this.queue.shift();
         this.send(head.reply);
         this.lastOp = opShortName(head.type);
-        this.lastZxid = this.server.tree.lastProcessedZxid;
+        this.lastZxid = this.server.lastZxid;
       } else {
         return; // a write still in commit
       }
@@ -269,7 +305,7 @@ export class Connection implements Watcher {
 
   /** Run a read against the applied tree and encode its reply. */
   private answerRead(xid: number, type: number, r: JuteReader): void {
-    const started = Date.now();
+    const started = this.server.clock.now();
     this.readContext ??= this.server.readContext(this);
     executeRead(this.readContext, type, xid, r, this.out);
     this.recordLatency(started);
@@ -279,12 +315,12 @@ export class Connection implements Watcher {
   /** A reply was encoded into the output: count it and have it written at the end of this turn. */
   private sent(type: number): void {
     this.lastOp = opShortName(type);
-    this.lastZxid = this.server.tree.lastProcessedZxid;
+    this.lastZxid = this.server.lastZxid;
     this.queued();
   }
 
   private recordLatency(startedMs: number): void {
-    const ms = Date.now() - startedMs;
+    const ms = this.server.clock.now() - startedMs;
     this.lastLatencyMs = ms;
     this.minLatencyMs = Math.min(this.minLatencyMs, ms);
     this.maxLatencyMs = Math.max(this.maxLatencyMs, ms);
@@ -321,7 +357,7 @@ export class Connection implements Watcher {
     }
     if (this.flushScheduled || this.inData) return;
     this.flushScheduled = true;
-    setImmediate(this.flushBound);
+    this.server.scheduler.soon(this.flushBound);
   }
 
   private readonly flushBound = (): void => {
@@ -353,7 +389,7 @@ export class Connection implements Watcher {
     if (this.closed) return;
     this.flush();
     if (this.closed) return;
-    this.closed = true;
+    this.phase = Phase.Closed;
     this.socket.end();
     this.server.forget(this);
   }
@@ -363,7 +399,7 @@ export class Connection implements Watcher {
       if (!this.socket.destroyed) this.socket.destroy();
       return;
     }
-    this.closed = true;
+    this.phase = Phase.Closed;
     this.socket.destroy();
     this.server.forget(this);
   }

@@ -57,7 +57,6 @@ interface ChangeRecord {
 class PrepFailure extends Error {}
 
 export interface PrepOptions {
-  extendedTypes: boolean;
   maxDataBytes: number;
   /** zookeeper.enforceQuota: refuse creates and setData beyond a hard quota limit (QUOTAEXCEEDED). */
   enforceQuota?: boolean;
@@ -219,7 +218,7 @@ export class Prep {
         const parentPath = this.parentForDelete(path);
         const node = this.record(path);
         if (node.childCount > 0) throw new KeeperError(Err.NOTEMPTY, path);
-        if (ephemeralKind(node.ephemeralOwner, this.options.extendedTypes) === 'normal') throw new KeeperError(Err.BADVERSION, path);
+        if (ephemeralKind(node.ephemeralOwner, this.tree.extendedTypes) === 'normal') throw new KeeperError(Err.BADVERSION, path);
         const parent = this.record(parentPath);
         this.add(derive(parent, zxid)).childCount--;
         this.add(derive(node, zxid)).exists = false;
@@ -289,7 +288,7 @@ export class Prep {
     const isContainer = flags === CreateFlag.container;
     const isEphemeral = flags === CreateFlag.ephemeral || flags === CreateFlag.ephemeralSequential;
     const isSequential = flags === CreateFlag.persistentSequential || flags === CreateFlag.ephemeralSequential || flags === CreateFlag.persistentSequentialWithTtl;
-    if (isTTL && !this.options.extendedTypes) throw new KeeperError(Err.UNIMPLEMENTED, req.path);
+    if (isTTL && !this.tree.extendedTypes) throw new KeeperError(Err.UNIMPLEMENTED, req.path);
     if (isTTL ? ttl <= 0 || ttl > Number(MAX_TTL_MS) : ttl >= 0) throw new KeeperError(Err.BADARGUMENTS, req.path);
     this.checkSession(ctx.sessionId);
 
@@ -303,7 +302,7 @@ export class Prep {
     if (isSequential) path += sequenceSuffix(parent.cversion);
     this.validatePath(path);
     if (this.exists(path)) throw new KeeperError(Err.NODEEXISTS, path);
-    if (ephemeralKind(parent.ephemeralOwner, this.options.extendedTypes) === 'normal') throw new KeeperError(Err.NOCHILDRENFOREPHEMERALS, path);
+    if (ephemeralKind(parent.ephemeralOwner, this.tree.extendedTypes) === 'normal') throw new KeeperError(Err.NOCHILDRENFOREPHEMERALS, path);
     const data = copyOf(req.data);
     if (data !== null && data.length > this.options.maxDataBytes) throw new KeeperError(Err.BADARGUMENTS, path);
     if (this.options.enforceQuota) this.checkQuota(path, lengthOf(data), 1);

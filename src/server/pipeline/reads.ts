@@ -7,11 +7,14 @@ import {
 } from '../../protocol/records.ts';
 import { checkACL, inJavaSetOrder, redactDigests, userOf } from '../auth/acl.ts';
 import { statOf, type DataTree, type ZNode } from '../tree/data-tree.ts';
-import type { Watcher } from '../tree/watch-manager.ts';
+import type { Watcher, Watches } from '../watches/watches.ts';
+import type { WatchTable } from '../watches/watch-table.ts';
 import { writeFrame, writeHeader, writeNodeStat } from './replies.ts';
 
 export interface ReadContext {
   tree: DataTree;
+  /** The member's watch tables, where this connection's watches are set. */
+  watches: Watches;
   watcher: Watcher;
   sessionId: bigint;
   authInfo: readonly Id[];
@@ -64,7 +67,8 @@ function getDataNode(ctx: ReadContext, r: JuteReader): ZNode {
   const n = ctx.tree.get(path);
   if (!n) throw new KeeperError(Err.NONODE, path);
   readable(ctx, n, path);
-  return ctx.tree.getData(path, watch ? ctx.watcher : null);
+  if (watch) ctx.watches.data.add(path, ctx.watcher);
+  return n;
 }
 
 /** ExistsRequest: the watch is set whether or not the node exists. */
@@ -72,7 +76,10 @@ function existsNode(ctx: ReadContext, r: JuteReader): ZNode {
   const path = r.string();
   const watch = r.bool();
   if (path.includes('\0')) throw new KeeperError(Err.BADARGUMENTS, path);
-  return ctx.tree.statNode(path, watch ? ctx.watcher : null);
+  if (watch) ctx.watches.data.add(path, ctx.watcher);
+  const n = ctx.tree.get(path);
+  if (!n) throw new KeeperError(Err.NONODE, path);
+  return n;
 }
 
 function readable(ctx: ReadContext, n: ZNode, path: string): void {
@@ -146,13 +153,13 @@ function read(ctx: ReadContext, type: number, r: JuteReader): Body {
     case OpCode.addWatch: {
       const { path, mode } = readAddWatch(r);
       if (mode !== 0 && mode !== 1) throw new JuteError(`unknown addWatch mode ${mode}`);
-      tree.addWatch(path, ctx.watcher, mode === 1);
+      ctx.watches.addWatch(path, ctx.watcher, mode === 1);
       return (w) => w.int(0);
     }
     case OpCode.setWatches:
     case OpCode.setWatches2: {
       const sw = readSetWatches(r, type === OpCode.setWatches2);
-      tree.setWatches(sw.relativeZxid, sw, ctx.watcher);
+      ctx.watches.setWatches(tree, sw.relativeZxid, sw, ctx.watcher);
       return undefined;
     }
     case OpCode.checkWatches:
@@ -164,15 +171,15 @@ function read(ctx: ReadContext, type: number, r: JuteReader): Body {
         throw new KeeperError(Err.MARSHALLINGERROR, path);
       }
       const fn = type === OpCode.checkWatches
-        ? (m: DataTree['dataWatches']) => m.contains(path, ctx.watcher)
-        : (m: DataTree['dataWatches']) => m.remove(path, ctx.watcher);
+        ? (m: WatchTable) => m.contains(path, ctx.watcher)
+        : (m: WatchTable) => m.remove(path, ctx.watcher);
       let found: boolean;
       switch (watcherType) {
-        case WatcherType.Children: found = fn(tree.childWatches); break;
-        case WatcherType.Data: found = fn(tree.dataWatches); break;
+        case WatcherType.Children: found = fn(ctx.watches.child); break;
+        case WatcherType.Data: found = fn(ctx.watches.data); break;
         case WatcherType.Any: {
-          const c = fn(tree.childWatches);
-          const d = fn(tree.dataWatches);
+          const c = fn(ctx.watches.child);
+          const d = fn(ctx.watches.data);
           found = c || d;
           break;
         }
@@ -213,7 +220,7 @@ function getData(ctx: ReadContext, path: string, watch: boolean) {
   const n = ctx.tree.get(path);
   if (!n) throw new KeeperError(Err.NONODE, path);
   readable(ctx, n, path);
-  ctx.tree.getData(path, watch ? ctx.watcher : null);
+  if (watch) ctx.watches.data.add(path, ctx.watcher);
   return { data: n.data, stat: statOf(n, ctx.tree.extendedTypes) };
 }
 
@@ -221,5 +228,6 @@ function getChildren(ctx: ReadContext, path: string, watch: boolean): ZNode {
   const n = ctx.tree.get(path);
   if (!n) throw new KeeperError(Err.NONODE, path);
   readable(ctx, n, path);
-  return ctx.tree.getChildren(path, watch ? ctx.watcher : null);
+  if (watch) ctx.watches.child.add(path, ctx.watcher);
+  return n;
 }

@@ -1,8 +1,13 @@
 /**
  * Session expiry by tick buckets (SessionTrackerImpl): a session's deadline is rounded up to the next
  * tick, so one timer per tick expires a whole bucket. Pure: the caller passes the time in.
+ *
+ * Ids carry the id of the member that created them in their top byte, as ZooKeeper's do, and
+ * passwords are derived from the id and the ensemble's secret (replicated state), so any member can
+ * check a reconnecting client's. Each session has an owner: the member holding its connection.
  */
-import { hash, randomBytes } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { Err, KeeperError } from '../../protocol/constants.ts';
 
 export interface Session {
   readonly id: bigint;
@@ -10,18 +15,21 @@ export interface Session {
   /** Deadline bucket, a multiple of tickMs. */
   expiresAtMs: number;
   closing: boolean;
+  /** The member that holds the session's connection. */
+  owner: number;
 }
 
 export class SessionTracker {
   private readonly sessions = new Map<bigint, Session>();
   private readonly buckets = new Map<number, Set<Session>>();
   private nextId: bigint;
-  private readonly secret: Buffer;
 
-  constructor(private readonly tickMs: number, nowMs: number, serverId = 0n, secret: Buffer = randomBytes(32)) {
-    // As ZooKeeper: the time in the high bits makes ids unique across restarts; the top byte is the server id.
-    this.nextId = (BigInt.asUintN(64, BigInt(Math.floor(nowMs)) << 24n) >> 8n) | (serverId << 56n);
-    this.secret = secret;
+  /**
+   * `wallMs` seeds the ids: as ZooKeeper, the time in the high bits keeps them unique across
+   * restarts; the top byte is the server id. `secret` is read at each use (it is replicated state).
+   */
+  constructor(private readonly tickMs: number, wallMs: number, serverId: number, private readonly secret: () => Buffer) {
+    this.nextId = (BigInt.asUintN(64, BigInt(Math.floor(wallMs)) << 24n) >> 8n) | (BigInt(serverId & 0xff) << 56n);
   }
 
   newSessionId(): bigint {
@@ -31,9 +39,10 @@ export class SessionTracker {
   /** The session password is derived from its id, so it needs no storage. */
   passwordFor(id: bigint): Buffer {
     // secret || id, both of fixed length: a keyed hash without an Hmac object per session.
-    const b = Buffer.allocUnsafe(this.secret.length + 8);
-    this.secret.copy(b);
-    b.writeBigInt64BE(id, this.secret.length);
+    const secret = this.secret();
+    const b = Buffer.allocUnsafe(secret.length + 8);
+    secret.copy(b);
+    b.writeBigInt64BE(id, secret.length);
     return hash('sha256', b, 'buffer').subarray(0, 16);
   }
 
@@ -53,13 +62,14 @@ export class SessionTracker {
     return (Math.floor((nowMs + timeoutMs) / this.tickMs) + 1) * this.tickMs;
   }
 
-  add(id: bigint, timeoutMs: number, nowMs: number): Session {
+  add(id: bigint, timeoutMs: number, nowMs: number, owner: number): Session {
     let s = this.sessions.get(id);
     if (!s) {
-      s = { id, timeoutMs, expiresAtMs: 0, closing: false };
+      s = { id, timeoutMs, expiresAtMs: 0, closing: false, owner };
       this.sessions.set(id, s);
     }
     s.timeoutMs = timeoutMs;
+    s.owner = owner;
     this.touch(id, nowMs);
     return s;
   }
@@ -81,6 +91,16 @@ export class SessionTracker {
   isLive(id: bigint): boolean {
     const s = this.sessions.get(id);
     return s !== undefined && !s.closing;
+  }
+
+  /**
+   * SessionTrackerImpl.checkSession: SESSIONEXPIRED for a session that is unknown or closing,
+   * SESSIONMOVED when another member now holds its connection.
+   */
+  check(id: bigint, owner: number): void {
+    const s = this.sessions.get(id);
+    if (s === undefined || s.closing) throw new KeeperError(Err.SESSIONEXPIRED);
+    if (s.owner !== owner) throw new KeeperError(Err.SESSIONMOVED);
   }
 
   setClosing(id: bigint): void {

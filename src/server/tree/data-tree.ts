@@ -1,6 +1,7 @@
 /**
- * The znode tree and everything derived from it: ephemeral owners, containers, TTL nodes, the
- * sessions table and the watches. `apply` is the one function that changes it.
+ * The znode tree and everything derived from it: ephemeral owners, containers, TTL nodes and the
+ * sessions table: the replicated state. `apply` is the one function that changes it; it returns
+ * the result and the watch events the Txn caused, and touches nothing outside the tree.
  */
 import { CONTAINER_EPHEMERAL_OWNER, Err, EventType, KeeperError, OpCode, TTL_OWNER_MARK } from '../../protocol/constants.ts';
 import type { ACL, Stat } from '../../protocol/records.ts';
@@ -12,7 +13,7 @@ import { NodeTable, type FrozenNodes } from './node-table.ts';
 import { PathTrie } from './quota.ts';
 import type { ReplicatedSettings } from './settings.ts';
 import type { Txn, TxnEntry } from './txn.ts';
-import { WatchManager, WatchMode, type Watcher } from './watch-manager.ts';
+import type { WatchEvent } from '../watches/watches.ts';
 
 export const OPEN_ACL: ACL[] = [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }];
 export const READ_ACL: ACL[] = [{ perms: 1, id: { scheme: 'world', id: 'anyone' } }];
@@ -97,6 +98,23 @@ export interface ApplyResult {
   multi?: Array<{ type: number; err: number; path?: string; stat?: Stat }>;
 }
 
+/** What applying a Txn did: its result, and the changes watches may be waiting for, in order. */
+export interface Applied extends ApplyResult {
+  events: WatchEvent[];
+}
+
+/** A zxid's epoch (its high 32 bits). */
+export function epochOf(zxid: number): number {
+  return Math.floor(zxid / 0x1_0000_0000);
+}
+
+/** The zxid after `last` is last + 1, or the first of a later epoch. */
+export function followsZxid(last: number, zxid: number): boolean {
+  return zxid === last + 1 || (zxid > last && epochOf(zxid) > epochOf(last));
+}
+
+export class ZxidOrderError extends Error {}
+
 function newNode(data: Buffer | null, acl: ACL[], zxid: number, timeMs: number, ephemeralOwner: bigint): ZNode {
   return {
     data, acl, czxid: zxid, mzxid: zxid, ctime: timeMs, mtime: timeMs,
@@ -142,13 +160,13 @@ export class DataTree {
   readonly ttls = new Set<string>();
   /** Live sessions and their negotiated timeouts: part of the state, like the nodes. */
   readonly sessions = new Map<bigint, number>();
-  readonly dataWatches = new WatchManager();
-  readonly childWatches = new WatchManager();
   /** The quota'd paths (DataTree.pTrie); empty unless a client set a quota. */
   readonly quotaTrie = new PathTrie();
   /** Told of what ZooKeeper's quota code would have thrown out of a txn (the server logs it). */
   onQuotaError: (err: QuotaError, path: string) => void = () => {};
   lastProcessedZxid = 0;
+  /** The events of the Txn being applied. */
+  private events: WatchEvent[] = [];
 
   settings: ReplicatedSettings;
 
@@ -181,30 +199,6 @@ export class DataTree {
     return this.nodes.size;
   }
 
-  // ---- reads (watch registration included, as ZooKeeper does it) ----
-
-  getData(path: string, watcher: Watcher | null): ZNode {
-    const n = this.get(path);
-    if (!n) throw new KeeperError(Err.NONODE, path);
-    if (watcher) this.dataWatches.add(path, watcher);
-    return n;
-  }
-
-  /** exists: the watch is set even when the node is missing (it then waits for NodeCreated). */
-  statNode(path: string, watcher: Watcher | null): ZNode {
-    if (watcher) this.dataWatches.add(path, watcher);
-    const n = this.get(path);
-    if (!n) throw new KeeperError(Err.NONODE, path);
-    return n;
-  }
-
-  getChildren(path: string, watcher: Watcher | null): ZNode {
-    const n = this.get(path);
-    if (!n) throw new KeeperError(Err.NONODE, path);
-    if (watcher) this.childWatches.add(path, watcher);
-    return n;
-  }
-
   /** Descendants of path (the system nodes count under "/"). */
   allChildrenNumber(path: string): number {
     if (path === '/') return this.nodes.size - 1;
@@ -221,43 +215,6 @@ export class DataTree {
       }
     }
     return count;
-  }
-
-  addWatch(path: string, watcher: Watcher, recursive: boolean): void {
-    const mode = recursive ? WatchMode.PersistentRecursive : WatchMode.Persistent;
-    this.dataWatches.add(path, watcher, mode);
-    this.childWatches.add(path, watcher, mode);
-  }
-
-  /** Re-arm a reconnecting client's watches, firing at once those whose change it missed. */
-  setWatches(relativeZxid: number, w: {
-    dataWatches: string[]; existWatches: string[]; childWatches: string[];
-    persistentWatches: string[]; persistentRecursiveWatches: string[];
-  }, watcher: Watcher): void {
-    const zxid = this.lastProcessedZxid;
-    for (const path of w.dataWatches) {
-      const n = this.nodes.get(path);
-      if (!n) watcher.notify(EventType.NodeDeleted, path, zxid);
-      else if (n.mzxid > relativeZxid) watcher.notify(EventType.NodeDataChanged, path, zxid);
-      else this.dataWatches.add(path, watcher);
-    }
-    for (const path of w.existWatches) {
-      if (this.nodes.has(path)) watcher.notify(EventType.NodeCreated, path, zxid);
-      else this.dataWatches.add(path, watcher);
-    }
-    for (const path of w.childWatches) {
-      const n = this.nodes.get(path);
-      if (!n) watcher.notify(EventType.NodeDeleted, path, zxid);
-      else if (n.pzxid > relativeZxid) watcher.notify(EventType.NodeChildrenChanged, path, zxid);
-      else this.childWatches.add(path, watcher);
-    }
-    for (const path of w.persistentWatches) this.addWatch(path, watcher, false);
-    for (const path of w.persistentRecursiveWatches) this.addWatch(path, watcher, true);
-  }
-
-  removeWatcher(watcher: Watcher): void {
-    this.dataWatches.removeWatcher(watcher);
-    this.childWatches.removeWatcher(watcher);
   }
 
   /** The session's ephemeral paths, in insertion order. */
@@ -316,10 +273,19 @@ export class DataTree {
 
   // ---- the one mutator ----
 
-  apply(entry: TxnEntry): ApplyResult {
+  /**
+   * Applies the Txn that follows the last one applied (zxid last + 1, or the first of a later
+   * epoch): anything else is a bug upstream, refused before the tree changes.
+   */
+  apply(entry: TxnEntry): Applied {
     const { header, txn } = entry;
-    const result = this.applyTxn(header.sessionId, header.zxid, header.timeMs, txn);
-    if (header.zxid > this.lastProcessedZxid) this.lastProcessedZxid = header.zxid;
+    if (!followsZxid(this.lastProcessedZxid, header.zxid)) {
+      throw new ZxidOrderError(`txn 0x${header.zxid.toString(16)} does not follow 0x${this.lastProcessedZxid.toString(16)}`);
+    }
+    const events: WatchEvent[] = (this.events = []);
+    const result = this.applyTxn(header.sessionId, header.zxid, header.timeMs, txn) as Applied;
+    this.lastProcessedZxid = header.zxid;
+    result.events = events;
     return result;
   }
 
@@ -401,8 +367,7 @@ export class DataTree {
     const stat = statOf(node, this.extendedTypes);
     if (parentPath.startsWith(QUOTA_ROOT)) this.quotaNodeCreated(parentPath, name, path);
     if (this.quotaTrie.size !== 0) this.updateQuotaStat(path, data === null ? 0 : data.length, 1);
-    this.dataWatches.trigger(path, EventType.NodeCreated, zxid, acl);
-    this.childWatches.trigger(parentPath, EventType.NodeChildrenChanged, zxid, parent.acl);
+    this.events.push({ type: EventType.NodeCreated, path, acl }, { type: EventType.NodeChildrenChanged, path: parentPath, acl: parent.acl });
     return stat;
   }
 
@@ -424,9 +389,7 @@ export class DataTree {
     }
     if (name === LIMIT_NODE && parentPath.startsWith('/zookeeper')) this.quotaLimitDeleted(parentPath, path);
     if (this.quotaTrie.size !== 0) this.updateQuotaStat(path, node.data === null ? 0 : -node.data.length, -1);
-    const fired = this.dataWatches.trigger(path, EventType.NodeDeleted, zxid, node.acl);
-    this.childWatches.trigger(path, EventType.NodeDeleted, zxid, node.acl, fired);
-    this.childWatches.trigger(parentPath, EventType.NodeChildrenChanged, zxid, parent.acl);
+    this.events.push({ type: EventType.NodeDeleted, path, acl: node.acl }, { type: EventType.NodeChildrenChanged, path: parentPath, acl: parent.acl });
   }
 
   private setData(path: string, data: Buffer | null, version: number, zxid: number, timeMs: number): Stat {
@@ -439,7 +402,7 @@ export class DataTree {
     n.version = version;
     const stat = statOf(n, this.extendedTypes);
     if (this.quotaTrie.size !== 0) this.updateQuotaStat(path, (data === null ? 0 : data.length) - (old === null ? 0 : old.length), 0);
-    this.dataWatches.trigger(path, EventType.NodeDataChanged, zxid, n.acl);
+    this.events.push({ type: EventType.NodeDataChanged, path, acl: n.acl });
     return stat;
   }
 

@@ -12,7 +12,7 @@ export interface Watcher {
   readonly sessionId: bigint;
   /** The identities an event's ACL is checked against when it is delivered. */
   readonly authInfo: readonly Id[];
-  /** Deliver one event. Called synchronously while a txn is applied. */
+  /** Deliver one event. Called right after the txn that caused it is applied, before its reply. */
   notify(type: number, path: string, zxid: number): void;
 }
 
@@ -20,7 +20,7 @@ const NONE: ReadonlySet<Watcher> = new Set();
 
 export enum WatchMode { Standard = 0, Persistent = 1, PersistentRecursive = 2 }
 
-export class WatchManager {
+export class WatchTable {
   private readonly byPath = new Map<string, Map<Watcher, WatchMode>>();
   private readonly byWatcher = new Map<Watcher, Set<string>>();
   private recursiveCount = 0;

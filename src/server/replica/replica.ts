@@ -1,0 +1,172 @@
+/**
+ * The deterministic core of one member. In: client writes (with their session, cxid and auth ids),
+ * session opens and touches, committed Txns, and ticks. Out, through ReplicaOutput: Txns to make
+ * durable or agreed, replies keyed by (sessionId, cxid), handshake answers and ended sessions; and
+ * watch events, to the watchers the member's reads registered. No sockets, no timers, no randomness:
+ * the shell passes time in through the clock it is given.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { OpCode } from '../../protocol/constants.ts';
+import type { Id } from '../../protocol/records.ts';
+import type { Clock } from '../env/environment.ts';
+import { Prep, type WriteRequest } from '../pipeline/prep.ts';
+import { SessionTracker } from '../session/session-tracker.ts';
+import { ephemeralKind, ttlOf, type ApplyResult, type DataTree } from '../tree/data-tree.ts';
+import type { TxnEntry } from '../tree/txn.ts';
+import { Watches } from '../watches/watches.ts';
+
+export interface ReplicaOutput {
+  /** Make the Txn durable (a log) or agreed (a quorum); then hand it back to `committed`. */
+  propose(entry: TxnEntry): void;
+  /** The answer to this member's request (sessionId, cxid). `failed`: it failed in prep. */
+  reply(sessionId: bigint, cxid: number, zxid: number, result: ApplyResult, failed: boolean): void;
+  /** A session this member opened is created: answer its handshake. */
+  sessionOpened(sessionId: bigint, passwd: Buffer): void;
+  /** A session ended (closed or expired): whatever connection this member holds for it goes. */
+  sessionClosed(sessionId: bigint): void;
+}
+
+export interface ReplicaOptions {
+  /** This member's id: the top byte of the session ids it creates, and the owner of its sessions. */
+  serverId: number;
+  tickTimeMs: number;
+  maxDataBytes: number;
+  enforceQuota: boolean;
+  clock: Clock;
+  log: { info(msg: string): void };
+}
+
+export class Replica {
+  readonly watches = new Watches();
+  readonly sessions: SessionTracker;
+  private readonly prep: Prep;
+  /** Per session, the cxids of this member's writes not yet applied, in the order they were sent. */
+  private readonly local = new Map<bigint, number[]>();
+
+  constructor(readonly tree: DataTree, private readonly options: ReplicaOptions, private readonly out: ReplicaOutput) {
+    const { clock } = options;
+    this.sessions = new SessionTracker(options.tickTimeMs, clock.now(), options.serverId, () => tree.settings.sessionSecret);
+    // Recovered sessions start with fresh timers: those that are not renewed expire as usual.
+    for (const [id, timeoutMs] of tree.sessions) this.sessions.add(id, timeoutMs, clock.monotonic(), options.serverId);
+    this.prep = new Prep(tree, {
+      maxDataBytes: options.maxDataBytes,
+      enforceQuota: options.enforceQuota,
+      sessionLive: (id) => this.sessions.isLive(id),
+    });
+  }
+
+  get lastZxid(): number {
+    return this.tree.lastProcessedZxid;
+  }
+
+  // ---- sessions ----
+
+  /** An id for a new session of a client of this member. */
+  newSessionId(): bigint {
+    return this.sessions.newSessionId();
+  }
+
+  /** Create the session `id`: answered by sessionOpened once it is committed. */
+  openSession(id: bigint, timeoutMs: number): void {
+    this.sessions.add(id, timeoutMs, this.options.clock.monotonic(), this.options.serverId);
+    this.submit(id, 0, [], { type: OpCode.createSession, timeoutMs });
+  }
+
+  /** A client reconnects with its session id and password: true when both hold and it is live. */
+  reopenSession(id: bigint, passwd: Buffer, timeoutMs: number): boolean {
+    const expected = this.sessions.passwordFor(id);
+    const valid = passwd.length === expected.length && timingSafeEqual(passwd, expected) && this.sessions.isLive(id);
+    if (valid) this.sessions.add(id, timeoutMs, this.options.clock.monotonic(), this.options.serverId);
+    return valid;
+  }
+
+  passwordFor(id: bigint): Buffer {
+    return this.sessions.passwordFor(id);
+  }
+
+  touch(sessionId: bigint): void {
+    this.sessions.touch(sessionId, this.options.clock.monotonic());
+  }
+
+  /** End a live session now, as its expiry would. False when it is not live. */
+  expireSession(id: bigint, why: string): boolean {
+    if (!this.sessions.isLive(id)) return false;
+    this.options.log.info(`expiring session 0x${BigInt.asUintN(64, id).toString(16)}, ${why}`);
+    this.sessions.setClosing(id);
+    this.propose(id, 0, [], { type: OpCode.closeSession });
+    return true;
+  }
+
+  // ---- ticks ----
+
+  /** Expire the sessions whose deadline passed. */
+  tick(): void {
+    for (const s of this.sessions.expire(this.options.clock.monotonic())) {
+      this.options.log.info(`expiring session 0x${BigInt.asUintN(64, s.id).toString(16)}, timeout of ${s.timeoutMs}ms exceeded`);
+      this.propose(s.id, 0, [], { type: OpCode.closeSession });
+    }
+  }
+
+  /** ContainerManager: empty containers that once had children, and TTL nodes past their time. */
+  reapContainers(): void {
+    const tree = this.tree;
+    const now = this.options.clock.now();
+    const candidates: string[] = [];
+    for (const path of tree.containers) {
+      const n = tree.get(path);
+      if (n && n.children.size === 0 && n.cversion > 0) candidates.push(path);
+    }
+    for (const path of tree.ttls) {
+      const n = tree.get(path);
+      if (!n || n.children.size !== 0 || ephemeralKind(n.ephemeralOwner, tree.extendedTypes) !== 'ttl') continue;
+      const ttl = ttlOf(n.ephemeralOwner);
+      if (ttl !== 0 && now - n.mtime > ttl) candidates.push(path);
+    }
+    for (const path of candidates) this.propose(0n, 0, [], { type: OpCode.deleteContainer, path });
+  }
+
+  // ---- writes ----
+
+  /** A write from a client of this member; answered by `reply` once its Txn is applied. */
+  submit(sessionId: bigint, cxid: number, authInfo: readonly Id[], request: WriteRequest): void {
+    let cxids = this.local.get(sessionId);
+    if (cxids === undefined) this.local.set(sessionId, (cxids = []));
+    cxids.push(cxid);
+    if (request.type === OpCode.closeSession) this.sessions.setClosing(sessionId);
+    this.propose(sessionId, cxid, authInfo, request);
+  }
+
+  private propose(sessionId: bigint, cxid: number, authInfo: readonly Id[], request: WriteRequest): void {
+    this.out.propose(this.prep.prepare({ sessionId, cxid, authInfo, timeMs: this.options.clock.now() }, request));
+  }
+
+  /** A Txn is committed: apply it, fire the watches it triggers, then answer it if it is ours. */
+  committed(entry: TxnEntry): void {
+    const applied = this.tree.apply(entry);
+    const { zxid, type, sessionId, cxid } = entry.header;
+    this.prep.applied(zxid);
+    if (applied.events.length > 0) this.watches.deliver(applied.events, zxid);
+    const ours = this.takeLocal(sessionId, cxid);
+    switch (type) {
+      case OpCode.createSession:
+        if (ours) this.out.sessionOpened(sessionId, this.sessions.passwordFor(sessionId));
+        return;
+      case OpCode.closeSession:
+        this.sessions.remove(sessionId);
+        if (ours) this.out.reply(sessionId, cxid, zxid, applied, false);
+        this.local.delete(sessionId);
+        this.out.sessionClosed(sessionId);
+        return;
+    }
+    if (ours) this.out.reply(sessionId, cxid, zxid, applied, type === OpCode.error);
+  }
+
+  /** Is (sessionId, cxid) the oldest write this member sent for the session? Then it is answered here. */
+  private takeLocal(sessionId: bigint, cxid: number): boolean {
+    const cxids = this.local.get(sessionId);
+    if (cxids === undefined || cxids[0] !== cxid) return false;
+    cxids.shift();
+    if (cxids.length === 0) this.local.delete(sessionId);
+    return true;
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * A member's watches: the data and child tables (ZooKeeper's two WatchManagers), filled by reads and
+ * fired by the events that applying a Txn returns. Not replicated: each member holds the watches of
+ * its own connections.
+ */
+import { EventType } from '../../protocol/constants.ts';
+import type { ACL } from '../../protocol/records.ts';
+import type { DataTree } from '../tree/data-tree.ts';
+import { WatchMode, WatchTable, type Watcher } from './watch-table.ts';
+
+/** A change a Txn made that watches may be waiting for, with the ACL that decides who may hear of it. */
+export interface WatchEvent {
+  type: number;
+  path: string;
+  /** The znode's ACL (the parent's for NodeChildrenChanged). */
+  acl: readonly ACL[];
+}
+
+export interface SetWatchesRequest {
+  dataWatches: string[];
+  existWatches: string[];
+  childWatches: string[];
+  persistentWatches: string[];
+  persistentRecursiveWatches: string[];
+}
+
+export class Watches {
+  readonly data = new WatchTable();
+  readonly child = new WatchTable();
+
+  /** Fire what a Txn's events trigger, in their order; a delete tells each watcher once. */
+  deliver(events: readonly WatchEvent[], zxid: number): void {
+    for (const e of events) {
+      switch (e.type) {
+        case EventType.NodeCreated:
+        case EventType.NodeDataChanged:
+          this.data.trigger(e.path, e.type, zxid, e.acl);
+          break;
+        case EventType.NodeChildrenChanged:
+          this.child.trigger(e.path, e.type, zxid, e.acl);
+          break;
+        case EventType.NodeDeleted: {
+          const fired = this.data.trigger(e.path, e.type, zxid, e.acl);
+          this.child.trigger(e.path, e.type, zxid, e.acl, fired);
+          break;
+        }
+      }
+    }
+  }
+
+  addWatch(path: string, watcher: Watcher, recursive: boolean): void {
+    const mode = recursive ? WatchMode.PersistentRecursive : WatchMode.Persistent;
+    this.data.add(path, watcher, mode);
+    this.child.add(path, watcher, mode);
+  }
+
+  /** Re-arm a reconnecting client's watches, firing at once those whose change it missed. */
+  setWatches(tree: DataTree, relativeZxid: number, w: SetWatchesRequest, watcher: Watcher): void {
+    const zxid = tree.lastProcessedZxid;
+    for (const path of w.dataWatches) {
+      const n = tree.nodes.get(path);
+      if (!n) watcher.notify(EventType.NodeDeleted, path, zxid);
+      else if (n.mzxid > relativeZxid) watcher.notify(EventType.NodeDataChanged, path, zxid);
+      else this.data.add(path, watcher);
+    }
+    for (const path of w.existWatches) {
+      if (tree.nodes.has(path)) watcher.notify(EventType.NodeCreated, path, zxid);
+      else this.data.add(path, watcher);
+    }
+    for (const path of w.childWatches) {
+      const n = tree.nodes.get(path);
+      if (!n) watcher.notify(EventType.NodeDeleted, path, zxid);
+      else if (n.pzxid > relativeZxid) watcher.notify(EventType.NodeChildrenChanged, path, zxid);
+      else this.child.add(path, watcher);
+    }
+    for (const path of w.persistentWatches) this.addWatch(path, watcher, false);
+    for (const path of w.persistentRecursiveWatches) this.addWatch(path, watcher, true);
+  }
+
+  /** A connection went away: its watches go with it. */
+  removeWatcher(watcher: Watcher): void {
+    this.data.removeWatcher(watcher);
+    this.child.removeWatcher(watcher);
+  }
+
+  get watchCount(): number {
+    return this.data.watchCount + this.child.watchCount;
+  }
+}
+
+export { WatchMode, type Watcher } from './watch-table.ts';
