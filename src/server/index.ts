@@ -21,8 +21,6 @@ export async function startServer(config: Partial<ServerConfig> = {}, deps: Serv
   let storage: Storage | undefined;
   if (!deps.commit) {
     storage = new Storage(storageOptions(resolved), log, deps.env);
-    // Sessions outlive a restart: their passwords come from the data dir's secret.
-    storage.tree.adoptSettings({ ...storage.tree.settings, sessionSecret: storage.secret });
   }
   const server = new EnsembleServer(resolved, { ...deps, log, ...(storage && { commit: storage, tree: storage.tree }) });
   storage?.onFailure(() => {

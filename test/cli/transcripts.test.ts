@@ -78,7 +78,7 @@ import { SUPER_AUTH, SUPER_DIGEST, withBothServers, type RunningServer } from '.
 import { RawClient } from '../support/raw-client.ts';
 import { Interactive, ZKCLI, zkCliEnv } from '../real-clients/lib/process.ts';
 import { maskDates, renumberHex, stripJavaNoise, stripJavaStackFrames, tidy, withoutClosedEvent } from '../real-clients/lib/normalize.ts';
-import { WAYS, type ClientName, type Way } from './ways.ts';
+import { WAYS, type Way } from './ways.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const SCRIPTS_DIR = resolve(import.meta.dirname, 'transcripts');
@@ -426,6 +426,7 @@ function normalizeTranscript(text: string, { root, server }: { root: string; ser
     .replaceAll(server, '$SERVER')
     // `version`: the client's own version and build
     .replace(/^ZooKeeper CLI version: .*$/gm, 'ZooKeeper CLI version: <version>');
+  // oxlint-disable-next-line no-control-regex -- control characters are what it makes visible
   const visible = masked.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => `<\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}>`);
   return tidy(renumberHex(maskDates(visible), 'H', isTtlOwner));
 }

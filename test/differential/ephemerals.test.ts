@@ -7,9 +7,6 @@ import { CreateFlag } from '../../src/protocol/constants.ts';
 import type { Call } from './harness.ts';
 import { differential } from './harness.ts';
 
-/** How long due watch events may take to arrive: generous, for a busy machine (the wait ends once they have). */
-const EVENT_WAIT_MS = 15_000;
-
 const NAMES = ['a', 'b', 'c', 'zz', 'q1', 'node-7', 'x/y', 'ab', 'ba', 'worker-10', 'worker-3', 'e', 'f', 'g', 'h'];
 
 differential('ephemerals', {}, ({ scenario }) => {

@@ -16,7 +16,7 @@ import { JuteReader, JuteWriter } from '../../src/protocol/jute.ts';
 import { writeACLs } from '../../src/protocol/records.ts';
 import {
   HealthyClient, JUTE_MAX_BUFFER, OPEN_ACL, RawClient, REPLY_WAIT_MS, body, connectBody, createRecord, frameOf,
-  pathWatchRecord, requestFrame, setDataRecord, validRequestFrames,
+  pathWatchRecord, requestFrame, validRequestFrames,
 } from './frames.ts';
 import { assertNothingEscaped, eventually, installUncaughtGuard, startInProcess, type InProcess } from './harness.ts';
 
