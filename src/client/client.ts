@@ -20,7 +20,7 @@ import {
   writeReconfigRequest, writeSetACLRequest, writeSetDataRequest,
   type ClientInfo, type MultiResult,
 } from '../protocol/requests.ts';
-import { realClock } from './clock.ts';
+import { realClock, realScheduler } from './clock.ts';
 import { Chroot, parseConnectString, shuffled } from './connect-string.ts';
 import { ConnectionLoop } from './connection-loop.ts';
 import { createOp, isSequential, toBuffer, type Data } from './create-op.ts';
@@ -33,7 +33,7 @@ import {
 import type { FrameSocket } from './frame-socket.ts';
 import { RequestQueue, type Request } from './request-queue.ts';
 import type {
-  AddWatchMode, Clock, ConnectOptions, CreateOptions, EventType, Logger, RequestOptions, RetryPolicy, State, VersionOptions,
+  AddWatchMode, ConnectOptions, CreateOptions, EventType, Logger, RequestOptions, RetryPolicy, Scheduler, State, VersionOptions,
   WatchOptions, Watcher, WatcherType,
 } from './types.ts';
 import { WatchRegistry } from './watch-registry.ts';
@@ -81,7 +81,7 @@ export interface ZooKeeperClient {
 export class ZooKeeperClient extends EventEmitter {
   private readonly chroot: Chroot;
   private readonly logger: Logger;
-  private readonly clock: Clock;
+  private readonly scheduler: Scheduler;
   private readonly requestTimeoutMs: number;
   private readonly dispatcher: Dispatcher;
   private readonly watches = new WatchRegistry();
@@ -104,7 +104,7 @@ export class ZooKeeperClient extends EventEmitter {
     const parsed = parseConnectString(connectString);
     this.chroot = new Chroot(parsed.chroot);
     this.logger = options.logger ?? consoleLogger;
-    this.clock = options.clock ?? realClock;
+    this.scheduler = options.scheduler ?? realScheduler;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 0;
     this.dispatcher = new Dispatcher(this.logger);
     this.credentials = new Credentials(this.dispatcher);
@@ -117,7 +117,8 @@ export class ZooKeeperClient extends EventEmitter {
       sessionId: options.sessionId ?? 0n,
       sessionPassword: options.sessionId !== undefined ? options.sessionPassword ?? Buffer.alloc(16) : Buffer.alloc(16),
       socketFactory: options.socketFactory,
-      clock: this.clock,
+      clock: options.clock ?? realClock,
+      scheduler: this.scheduler,
       logger: this.logger,
       watches: this.watches,
     }, {
@@ -140,11 +141,11 @@ export class ZooKeeperClient extends EventEmitter {
     });
     this.ready.catch(() => {});
     const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    const cancelConnectTimer = this.clock.schedule(connectTimeoutMs, () => {
+    const connectTimer = this.scheduler.after(connectTimeoutMs, () => {
       this.settleReady(new ConnectionLossError(Err.CONNECTIONLOSS, undefined, `no session established within ${connectTimeoutMs} ms`));
       void this.close();
     });
-    this.ready.then(cancelConnectTimer, cancelConnectTimer);
+    this.ready.then(() => connectTimer.cancel(), () => connectTimer.cancel());
     this.loop.start();
   }
 
@@ -502,18 +503,18 @@ export class ZooKeeperClient extends EventEmitter {
     return new Promise<T>((resolve, reject) => {
       const req: Request = { op, xid: 0, encode, complete, resolve: resolve as (v: unknown) => void, reject, settled: false, rescue };
       const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
-      const cancelTimer = timeoutMs > 0
-        ? this.clock.schedule(timeoutMs, () => this.requests.fail(req, new RequestTimeoutError(Err.REQUESTTIMEOUT, undefined, `no reply within ${timeoutMs} ms`)))
+      const timer = timeoutMs > 0
+        ? this.scheduler.after(timeoutMs, () => this.requests.fail(req, new RequestTimeoutError(Err.REQUESTTIMEOUT, undefined, `no reply within ${timeoutMs} ms`)))
         : undefined;
       if (signal !== undefined) {
         const onAbort = (): void => this.requests.fail(req, signal.reason);
         signal.addEventListener('abort', onAbort, { once: true });
         req.cleanup = () => {
-          cancelTimer?.();
+          timer?.cancel();
           signal.removeEventListener('abort', onAbort);
         };
-      } else if (cancelTimer !== undefined) {
-        req.cleanup = cancelTimer;
+      } else if (timer !== undefined) {
+        req.cleanup = () => timer.cancel();
       }
       this.requests.submit(req, this.loop.connection);
     });

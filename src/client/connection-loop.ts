@@ -12,7 +12,7 @@ import { writeSetWatches } from '../protocol/requests.ts';
 import { Backoff } from './backoff.ts';
 import type { HostPort } from './connect-string.ts';
 import { FrameSocket } from './frame-socket.ts';
-import type { Clock, Logger, RetryPolicy, SocketFactory } from './types.ts';
+import type { Clock, Logger, RetryPolicy, Scheduler, SocketFactory, Timer } from './types.ts';
 import type { WatchLists } from './watch-registry.ts';
 
 const MAX_FRAME_BYTES = 64 * 1024 * 1024;
@@ -40,6 +40,7 @@ export interface ConnectionLoopOptions {
   sessionPassword: Buffer;
   socketFactory?: SocketFactory;
   clock: Clock;
+  scheduler: Scheduler;
   logger: Logger;
   watches: { readonly size: number; lists(): WatchLists };
 }
@@ -110,39 +111,40 @@ export class ConnectionLoop {
   private sleep(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
       const done = (): void => {
-        cancel();
+        timer.cancel();
         this.wake = null;
         resolve();
       };
-      const cancel = this.options.clock.schedule(ms, done);
+      const timer = this.options.scheduler.after(ms, done);
       this.wake = done;
     });
   }
 
   /** One connection, from connect to close. Resolves whether a session was established on it. */
   private attempt(host: HostPort): Promise<boolean> {
-    const { clock, socketFactory, logger } = this.options;
+    const { clock, scheduler, socketFactory, logger } = this.options;
     return new Promise((resolve) => {
       let established = false;
-      let stopTicker = (): void => {};
+      let ticker: Timer | undefined;
       const timeoutMs = this.negotiatedTimeoutMs || this.options.requestedTimeoutMs;
       const handshakeTimeoutMs = Math.max(1, Math.floor(timeoutMs / this.options.hosts.length));
-      const cancelHandshakeTimer = clock.schedule(handshakeTimeoutMs, () => sock.destroy(new Error('handshake timed out')));
-      const sock: FrameSocket = new FrameSocket(host.host, host.port, { maxFrameBytes: MAX_FRAME_BYTES, socketFactory, now: clock.now }, {
+      const handshakeTimer = scheduler.after(handshakeTimeoutMs, () => sock.destroy(new Error('handshake timed out')));
+      const now = (): number => clock.now();
+      const sock: FrameSocket = new FrameSocket(host.host, host.port, { maxFrameBytes: MAX_FRAME_BYTES, socketFactory, now }, {
         connected: () => this.sendConnectRequest(sock),
         frame: (body) => {
           if (established) {
             this.handlers.frame(body);
             return;
           }
-          cancelHandshakeTimer();
+          handshakeTimer.cancel();
           established = this.onHandshake(sock, body);
-          if (established) stopTicker = this.startTicker(sock);
+          if (established) ticker = this.startTicker(sock);
           else sock.destroy();
         },
         closed: (error) => {
-          cancelHandshakeTimer();
-          stopTicker();
+          handshakeTimer.cancel();
+          ticker?.cancel();
           if (this.socket === sock) this.socket = null;
           if (this.session === sock) this.session = null;
           if (error) logger.debug({ host: `${host.host}:${host.port}`, err: error.message }, 'connection closed');
@@ -210,12 +212,9 @@ export class ConnectionLoop {
     sock.scheduleFlush();
   }
 
-  /**
-   * Pings at a third of the session timeout when idle; a silent server is dropped after two thirds.
-   * Returns the function that stops it.
-   */
-  private startTicker(sock: FrameSocket): () => void {
-    const { clock, logger } = this.options;
+  /** Pings at a third of the session timeout when idle; a silent server is dropped after two thirds. */
+  private startTicker(sock: FrameSocket): Timer {
+    const { clock, scheduler, logger } = this.options;
     const timeoutMs = this.negotiatedTimeoutMs;
     const readTimeoutMs = (timeoutMs * 2) / 3;
     const pingAfterMs = timeoutMs / 3;
@@ -225,8 +224,7 @@ export class ConnectionLoop {
       sock.writeRequest(Xid.ping, OpCode.ping);
       sock.flush();
     };
-    const tick = (): void => {
-      cancel = clock.schedule(intervalMs, tick);
+    return scheduler.every(intervalMs, () => {
       const now = clock.now();
       const stalled = now - lastTickAt > 3 * intervalMs;
       lastTickAt = now;
@@ -242,9 +240,7 @@ export class ConnectionLoop {
         return;
       }
       if (now - sock.lastSendAt >= pingAfterMs) ping();
-    };
-    let cancel = clock.schedule(intervalMs, tick);
-    return () => cancel();
+    });
   }
 }
 

@@ -6,7 +6,7 @@ export { watchOnce } from './watch-once.ts';
 export {
   CreateMode, Ids, Perms,
   type ACL, type AddWatchMode, type Clock, type ConnectOptions, type CreateOptions, type EventType, type Id, type Logger,
-  type RequestOptions, type RetryPolicy, type SocketFactory, type Stat, type State, type VersionOptions, type WatchOptions,
+  type RequestOptions, type RetryPolicy, type Scheduler, type SocketFactory, type Stat, type State, type VersionOptions, type WatchOptions,
   type WatchedEvent, type Watcher, type WatcherType,
 } from './types.ts';
 export { digestOf as digestId } from '../protocol/digest.ts';

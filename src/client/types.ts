@@ -71,18 +71,30 @@ export interface RetryPolicy {
  * Opens a byte stream to host:port, in place of a TCP connection (for a simulated network, a proxy,
  * a test that drops connections). A stream whose `connecting` is true (a net.Socket still
  * connecting) counts as connected at its 'connect' event, any other at once. The connection is over
- * at its 'end', 'close' or 'error'; the client ends it with destroy().
+ * at its 'end', 'close' or 'error' (also the way to refuse one: the factory must not throw); the
+ * client ends it with destroy().
  */
 export type SocketFactory = (host: string, port: number) => Duplex;
 
-/**
- * The time the client reads and the timers it sets (pings, timeouts, pauses between reconnections),
- * for tests that control time. Default: Date.now and setTimeout.
- */
+/** The time the client reads (to judge a silent server). Default: Date.now. */
 export interface Clock {
   now(): number;
-  /** Calls `callback` once, `delayMs` from now; the returned function cancels it. */
-  schedule(delayMs: number, callback: () => void): () => void;
+}
+
+export interface Timer {
+  cancel(): void;
+}
+
+/**
+ * The timers the client sets: pings, handshake, connect and request timeouts, pauses between
+ * reconnections. Default: setTimeout and setInterval. The shape is the server's Scheduler, so one
+ * simulated environment can drive both.
+ */
+export interface Scheduler {
+  /** Runs `fn` once after `ms` milliseconds. */
+  after(ms: number, fn: () => void): Timer;
+  /** Runs `fn` every `ms` milliseconds. */
+  every(ms: number, fn: () => void): Timer;
 }
 
 export interface ConnectOptions {
@@ -106,8 +118,10 @@ export interface ConnectOptions {
   shuffleHosts?: boolean;
   /** Opens the connections to the servers. Default: a TCP connection (net.connect) with Nagle off. */
   socketFactory?: SocketFactory;
-  /** Default: the real clock and timers. */
+  /** Default: the real clock (for tests that control time, with scheduler). */
   clock?: Clock;
+  /** Default: the real timers. */
+  scheduler?: Scheduler;
 }
 
 /** What every request accepts. */

@@ -1,13 +1,14 @@
 /**
  * The client's network and clock can be replaced: connections go through the socketFactory option
- * and timers through the clock option, as a network simulator would use them. Each scenario runs
+ * and time through the clock and scheduler options, as a network simulator would use them. Each scenario runs
  * against an in-process Ensemble (TestingServer).
  */
 import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
 import { Duplex } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { connect, type Clock, type SocketFactory, type State } from '../../src/client/index.ts';
+import { connect, type Clock, type Scheduler, type SocketFactory, type State } from '../../src/client/index.ts';
+import type { Timer } from '../../src/client/types.ts';
 import { TestingServer } from '../../src/testing/index.ts';
 
 let server: TestingServer;
@@ -40,28 +41,39 @@ function silentPeer(): Duplex {
 }
 
 /** Time that moves only when the test says so. */
-class ManualClock implements Clock {
+class ManualTime implements Clock, Scheduler {
   private nowMs = 0;
-  private timers: { atMs: number; callback: () => void }[] = [];
+  private timers: { atMs: number; everyMs: number; fn: () => void }[] = [];
 
-  now = (): number => this.nowMs;
-
-  schedule(delayMs: number, callback: () => void): () => void {
-    const timer = { atMs: this.nowMs + delayMs, callback };
-    this.timers.push(timer);
-    return () => {
-      this.timers = this.timers.filter((t) => t !== timer);
-    };
+  now(): number {
+    return this.nowMs;
   }
 
+  after(ms: number, fn: () => void): Timer {
+    return this.add({ atMs: this.nowMs + ms, everyMs: 0, fn });
+  }
+
+  every(ms: number, fn: () => void): Timer {
+    return this.add({ atMs: this.nowMs + ms, everyMs: ms, fn });
+  }
+
+  /** Runs every timer that falls due, in time order, as the clock moves on by `ms`. */
   advance(ms: number): void {
-    this.nowMs += ms;
+    const endMs = this.nowMs + ms;
     for (;;) {
-      const due = this.timers.filter((t) => t.atMs <= this.nowMs).sort((a, b) => a.atMs - b.atMs)[0];
-      if (due === undefined) return;
-      this.timers = this.timers.filter((t) => t !== due);
-      due.callback();
+      const due = this.timers.filter((t) => t.atMs <= endMs).sort((a, b) => a.atMs - b.atMs)[0];
+      if (due === undefined) break;
+      this.nowMs = due.atMs;
+      if (due.everyMs > 0) due.atMs += due.everyMs;
+      else this.timers = this.timers.filter((t) => t !== due);
+      due.fn();
     }
+    this.nowMs = endMs;
+  }
+
+  private add(timer: { atMs: number; everyMs: number; fn: () => void }): Timer {
+    this.timers.push(timer);
+    return { cancel: () => (this.timers = this.timers.filter((t) => t !== timer)) };
   }
 }
 
@@ -116,8 +128,8 @@ test('connections the factory refuses are retried until one is accepted', async 
   }
 });
 
-test('a host that never answers the handshake is left for the next host when the clock says so', async () => {
-  const clock = new ManualClock();
+test('a host that never answers the handshake is left for the next host when the scheduler says so', async () => {
+  const time = new ManualTime();
   const { factory: real, opened } = recordingFactory();
   const asked: string[] = [];
   const factory: SocketFactory = (host, port) => {
@@ -125,13 +137,13 @@ test('a host that never answers the handshake is left for the next host when the
     return host === 'silent.invalid' ? silentPeer() : real(host, port);
   };
   const port = server.connectString.split(':').pop()!;
-  const zk = connect(`silent.invalid:1,127.0.0.1:${port}`, { socketFactory: factory, clock, shuffleHosts: false, sessionTimeoutMs: 4000 });
+  const zk = connect(`silent.invalid:1,127.0.0.1:${port}`, { socketFactory: factory, clock: time, scheduler: time, shuffleHosts: false, sessionTimeoutMs: 4000 });
   await eventually(() => asked.length === 1, 'the first attempt');
   await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(asked, ['silent.invalid'], 'no time has passed: still waiting for the handshake');
 
   // The handshake timeout is the session timeout shared among the hosts.
-  clock.advance(2000);
+  time.advance(2000);
   const client = await zk;
   try {
     assert.deepEqual(asked, ['silent.invalid', '127.0.0.1']);
@@ -139,5 +151,25 @@ test('a host that never answers the handshake is left for the next host when the
     assert.equal(client.state, 'SyncConnected');
   } finally {
     await client.close();
+  }
+});
+
+test('a server silent for two thirds of the session timeout, by the scheduler, is left for a new connection', async () => {
+  const time = new ManualTime();
+  const { factory, opened } = recordingFactory();
+  const warnings: string[] = [];
+  const logger = { debug() {}, info() {}, warn: (_: unknown, msg?: string) => warnings.push(msg ?? ''), error() {} };
+  const zk = await connect(server.connectString, { socketFactory: factory, clock: time, scheduler: time, logger, sessionTimeoutMs: 4000 });
+  try {
+    const states: State[] = [];
+    zk.on('state', (s) => states.push(s));
+    // Synchronous: no answer to the pings can arrive while the time moves.
+    time.advance((zk.sessionTimeoutMs * 2) / 3 + zk.sessionTimeoutMs / 10);
+    await eventually(() => states.includes('SyncConnected'), 'the client to reconnect');
+    assert.deepEqual(states, ['Disconnected', 'SyncConnected']);
+    assert.equal(opened.length, 2);
+    assert.match(warnings.join('\n'), /no answer from the server/);
+  } finally {
+    await zk.close();
   }
 });
