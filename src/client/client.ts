@@ -110,7 +110,7 @@ export class ZooKeeperClient extends EventEmitter {
     this.credentials = new Credentials(this.dispatcher);
     for (const a of options.auth ?? []) this.credentials.remember(a.scheme, toBuffer(a.auth) ?? Buffer.alloc(0));
     this.loop = new ConnectionLoop({
-      hosts: options.shuffleHosts === false ? parsed.hosts : shuffled(parsed.hosts),
+      hosts: options.shuffleHosts === false ? parsed.hosts : shuffled(parsed.hosts, options.random),
       requestedTimeoutMs: options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
       readOnlyAllowed: options.readOnly ?? false,
       retry: { ...DEFAULT_RETRY, ...options.retry },
@@ -119,6 +119,7 @@ export class ZooKeeperClient extends EventEmitter {
       socketFactory: options.socketFactory,
       clock: options.clock ?? realClock,
       scheduler: this.scheduler,
+      random: options.random,
       logger: this.logger,
       watches: this.watches,
     }, {

@@ -41,6 +41,8 @@ export interface ConnectionLoopOptions {
   socketFactory?: SocketFactory;
   clock: Clock;
   scheduler: Scheduler;
+  /** The backoff's jitter (default Math.random). */
+  random?: () => number;
   logger: Logger;
   watches: { readonly size: number; lists(): WatchLists };
 }
@@ -62,7 +64,7 @@ export class ConnectionLoop {
   constructor(private readonly options: ConnectionLoopOptions, private readonly handlers: SessionHandlers) {
     this.sessionId = options.sessionId;
     this.sessionPassword = options.sessionPassword;
-    this.backoff = new Backoff(options.retry);
+    this.backoff = new Backoff(options.retry, options.random);
   }
 
   /** The connection a session is up on, or null. */

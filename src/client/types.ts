@@ -122,6 +122,8 @@ export interface ConnectOptions {
   clock?: Clock;
   /** Default: the real timers. */
   scheduler?: Scheduler;
+  /** Numbers in [0, 1) for shuffling hosts and jittering the backoff. Default: Math.random. */
+  random?: () => number;
 }
 
 /** What every request accepts. */

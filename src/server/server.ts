@@ -4,7 +4,7 @@
  * Replies come back from the core keyed by (sessionId, cxid) and go to the connection holding
  * that session.
  */
-import { createServer, type Server as TcpServer, type Socket } from 'node:net';
+import { createServer, type Server as TcpServer } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { Id } from '../protocol/records.ts';
 import { fourLetterWord } from './admin/four-letter.ts';
@@ -12,7 +12,7 @@ import { authenticate } from './auth/acl.ts';
 import type { ServerConfig } from './config.ts';
 import type { Clock, Environment, Scheduler, Timer } from './env/environment.ts';
 import { realEnvironment } from './env/real.ts';
-import { Connection, type ConnectionHost } from './net/connection.ts';
+import { Connection, type ConnectionHost, type ConnectionSocket } from './net/connection.ts';
 import { InMemoryCommit, type CommitStage } from './pipeline/commit.ts';
 import type { WriteRequest } from './pipeline/prep.ts';
 import type { ReadContext } from './pipeline/reads.ts';
@@ -100,9 +100,15 @@ export class EnsembleServer implements ConnectionHost {
         resolve();
       });
     });
+    this.start();
+    return this.address;
+  }
+
+  /** Start the core's clockwork (session expiry, the container reaper); listen() does it too. */
+  start(): void {
+    if (this.timers.length > 0) return;
     this.timers.push(this.scheduler.every(this.config.tickTimeMs, () => this.replica.tick()));
     this.timers.push(this.scheduler.every(this.config.containerCheckIntervalMs, () => this.replica.reapContainers()));
-    return this.address;
   }
 
   get address(): { host: string; port: number } {
@@ -121,7 +127,8 @@ export class EnsembleServer implements ConnectionHost {
     await closed;
   }
 
-  private accept(socket: Socket): void {
+  /** Serve a client connection: one the listener accepted, or a simulated one. */
+  accept(socket: ConnectionSocket): void {
     const max = this.config.maxClientCnxns;
     if (this.closing) {
       socket.destroy();

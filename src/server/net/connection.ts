@@ -22,6 +22,11 @@ import type { Watcher } from '../watches/watches.ts';
 import { OutputBuffer } from './output-buffer.ts';
 import { FrameDecoder, FrameTooLargeError } from '../../protocol/frame-decoder.ts';
 
+/** What a connection uses of its socket: a TCP socket, or a simulated one. */
+export type ConnectionSocket = Pick<Socket,
+  'remoteAddress' | 'remotePort' | 'setNoDelay' | 'on' | 'write' | 'end' | 'destroy' | 'pause' | 'resume'
+  | 'writableLength' | 'writableNeedDrain' | 'destroyed'>;
+
 /** What a connection needs from the server that accepted it. */
 export interface ConnectionHost {
   readonly config: ServerConfig;
@@ -102,7 +107,7 @@ export class Connection implements Watcher {
   totalLatencyMs = 0;
   latencyCount = 0;
 
-  constructor(private readonly socket: Socket, private readonly server: ConnectionHost) {
+  constructor(private readonly socket: ConnectionSocket, private readonly server: ConnectionHost) {
     this.connectedAtMs = server.clock.now();
     this.remoteAddress = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.remotePort = socket.remotePort ?? 0;
