@@ -2,7 +2,6 @@
  * One client connection: the handshake, then requests in, replies out in request order, watch
  * events pushed as they fire. A connection is the Watcher its watches are registered to.
  */
-import type { Socket } from 'node:net';
 import { Err, OpCode, Xid } from '../../protocol/constants.ts';
 import { JuteError, JuteReader, JuteWriter } from '../../protocol/jute.ts';
 import {
@@ -23,9 +22,22 @@ import { OutputBuffer } from './output-buffer.ts';
 import { FrameDecoder, FrameTooLargeError } from '../../protocol/frame-decoder.ts';
 
 /** What a connection uses of its socket: a TCP socket, or a simulated one. */
-export type ConnectionSocket = Pick<Socket,
-  'remoteAddress' | 'remotePort' | 'setNoDelay' | 'on' | 'write' | 'end' | 'destroy' | 'pause' | 'resume'
-  | 'writableLength' | 'writableNeedDrain' | 'destroyed'>;
+export interface ConnectionSocket {
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+  readonly writableLength: number;
+  readonly writableNeedDrain: boolean;
+  readonly destroyed: boolean;
+  setNoDelay(noDelay?: boolean): unknown;
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'error' | 'close' | 'drain', listener: () => void): unknown;
+  write(data: Buffer): boolean;
+  end(): unknown;
+  end(data: string | Buffer): unknown;
+  destroy(): unknown;
+  pause(): unknown;
+  resume(): unknown;
+}
 
 /** What a connection needs from the server that accepted it. */
 export interface ConnectionHost {
