@@ -9,7 +9,7 @@
  * password) with an ephemeral, a TTL node (extendedTypes on).
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -126,6 +126,7 @@ test('a fresh data dir records its settings in snapshot.0 at once; a session sur
   assert.deepEqual([snap0.version, snap0.index, snap0.zxid], [3, 0, 0]);
   assert.equal(snap0.settings!.sessionSecret.length, 32);
   assert.equal(snap0.settings!.extendedTypes, true);
+  assert.equal(statSync(join(dir, 'snapshot.0')).mode & 0o777, 0o600, 'the secret is readable by the owner only');
   const zk = await connect(`127.0.0.1:${first.port}`, { sessionTimeoutMs: 30_000 });
   const [id, password] = [zk.sessionId, Buffer.from(zk.sessionPassword)];
   await zk.create('/mine', 'x', { mode: 'ephemeral' });

@@ -49,6 +49,8 @@ const CHUNK_HEADER_BYTES = 8;
 /** Slices are gathered into chunks of about this size, one write each. */
 const CHUNK_TARGET_BYTES = 256 * 1024;
 const ITEM = { session: 1, acl: 2, node: 3, end: 9 } as const;
+/** Owner only: the header holds the session secret (as session.secret, mode 0600, did before). */
+const SNAPSHOT_MODE = 0o600;
 
 /** How much one slice encodes before yielding to requests (tests shrink it to make snapshots fuzzier). */
 export const snapshotSlice = { nodes: 20_000, ms: 4 };
@@ -72,7 +74,7 @@ export async function writeSnapshot(tree: DataTree, dir: string, options: WriteS
   const meta = metaOf(tree, options.meta ?? {}, env);
   const path = join(dir, fileName('snapshot', meta.index));
   const tmp = `${path}.tmp`;
-  const file = await openAsync(tmp, 'w');
+  const file = await openAsync(tmp, 'w', SNAPSHOT_MODE);
   try {
     const enc = new SnapshotEncoder(tree, meta);
     let bytes = 0;
@@ -104,7 +106,7 @@ export function writeSnapshotNow(tree: DataTree, dir: string, options: WriteSnap
   const path = join(dir, fileName('snapshot', meta.index));
   const tmp = `${path}.tmp`;
   const enc = new SnapshotEncoder(tree, meta);
-  const fd = openSync(tmp, 'w');
+  const fd = openSync(tmp, 'w', SNAPSHOT_MODE);
   let bytes = 0;
   try {
     const put = (b: Buffer): void => {
