@@ -16,9 +16,9 @@ const SESSION = 0x100n;
 
 function setup(): { tree: DataTree; prep: Prep; write(request: WriteRequest): TxnEntry; apply(e: TxnEntry): void } {
   const tree = new DataTree({ extendedTypes: true });
-  const prep = new Prep(tree, { maxDataBytes: 1 << 20, sessionLive: () => true });
+  const prep = new Prep(tree, { maxDataBytes: 1 << 20, checkSession: () => {} });
   let cxid = 0;
-  const write = (request: WriteRequest): TxnEntry => prep.prepare({ sessionId: SESSION, cxid: ++cxid, authInfo: [], timeMs: 1 }, request);
+  const write = (request: WriteRequest): TxnEntry => prep.prepare({ sessionId: SESSION, cxid: ++cxid, owner: 0, authInfo: [], timeMs: 1 }, request);
   const apply = (e: TxnEntry): void => {
     tree.apply(e);
     prep.applied(e.header.zxid);

@@ -29,6 +29,8 @@ export type WriteRequest =
 
 export interface PrepContext {
   sessionId: bigint;
+  /** The member the request came through (the one holding the session's connection). */
+  owner: number;
   cxid: number;
   authInfo: readonly Id[];
   timeMs: number;
@@ -60,8 +62,11 @@ export interface PrepOptions {
   maxDataBytes: number;
   /** zookeeper.enforceQuota: refuse creates and setData beyond a hard quota limit (QUOTAEXCEEDED). */
   enforceQuota?: boolean;
-  /** Is the session live and not closing? */
-  sessionLive(sessionId: bigint): boolean;
+  /**
+   * SessionTrackerImpl.checkSession: throws SESSIONEXPIRED unless the session is live and not
+   * closing, SESSIONMOVED unless `owner` holds its connection.
+   */
+  checkSession(sessionId: bigint, owner: number): void;
 }
 
 export class Prep {
@@ -189,9 +194,6 @@ export class Prep {
     return c;
   }
 
-  private checkSession(sessionId: bigint): void {
-    if (!this.options.sessionLive(sessionId)) throw new KeeperError(Err.SESSIONEXPIRED);
-  }
 
   private toTxn(ctx: PrepContext, zxid: number, request: WriteRequest): Txn {
     switch (request.type) {
@@ -201,7 +203,7 @@ export class Prep {
       case OpCode.createTTL:
         return this.create(ctx, zxid, (request as { req: CreateRequest }).req);
       case OpCode.delete: {
-        this.checkSession(ctx.sessionId);
+        this.options.checkSession(ctx.sessionId, ctx.owner);
         const { path, version } = (request as { req: DeleteRequest }).req;
         const parentPath = this.parentForDelete(path);
         const parent = this.record(parentPath);
@@ -225,7 +227,7 @@ export class Prep {
         return { kind: 'delete', path };
       }
       case OpCode.setData: {
-        this.checkSession(ctx.sessionId);
+        this.options.checkSession(ctx.sessionId, ctx.owner);
         const { path, data, version } = (request as { req: SetDataRequest }).req;
         this.validatePath(path);
         const node = this.record(path);
@@ -239,7 +241,7 @@ export class Prep {
         return { kind: 'setData', path, data: copy, version: newVersion };
       }
       case OpCode.setACL: {
-        this.checkSession(ctx.sessionId);
+        this.options.checkSession(ctx.sessionId, ctx.owner);
         const { path, acl, version } = (request as { req: SetACLRequest }).req;
         this.validatePath(path);
         const fixed = fixupACL(path, ctx.authInfo, acl);
@@ -252,7 +254,7 @@ export class Prep {
         return { kind: 'setACL', path, acl: fixed, version: newVersion };
       }
       case OpCode.check: {
-        this.checkSession(ctx.sessionId);
+        this.options.checkSession(ctx.sessionId, ctx.owner);
         const { path, version } = (request as { req: CheckVersionRequest }).req;
         this.validatePath(path);
         const node = this.record(path);
@@ -290,7 +292,7 @@ export class Prep {
     const isSequential = flags === CreateFlag.persistentSequential || flags === CreateFlag.ephemeralSequential || flags === CreateFlag.persistentSequentialWithTtl;
     if (isTTL && !this.tree.extendedTypes) throw new KeeperError(Err.UNIMPLEMENTED, req.path);
     if (isTTL ? ttl <= 0 || ttl > Number(MAX_TTL_MS) : ttl >= 0) throw new KeeperError(Err.BADARGUMENTS, req.path);
-    this.checkSession(ctx.sessionId);
+    this.options.checkSession(ctx.sessionId, ctx.owner);
 
     let path = req.path;
     const lastSlash = path.lastIndexOf('/');

@@ -51,7 +51,7 @@ export class Replica {
     this.prep = new Prep(tree, {
       maxDataBytes: options.maxDataBytes,
       enforceQuota: options.enforceQuota,
-      sessionLive: (id) => this.sessions.isLive(id),
+      checkSession: (id, owner) => this.sessions.check(id, owner),
     });
   }
 
@@ -137,7 +137,7 @@ export class Replica {
   }
 
   private propose(sessionId: bigint, cxid: number, authInfo: readonly Id[], request: WriteRequest): void {
-    this.out.propose(this.prep.prepare({ sessionId, cxid, authInfo, timeMs: this.options.clock.now() }, request));
+    this.out.propose(this.prep.prepare({ sessionId, cxid, owner: this.options.serverId, authInfo, timeMs: this.options.clock.now() }, request));
   }
 
   /** A Txn is committed: apply it, fire the watches it triggers, then answer it if it is ours. */
@@ -150,6 +150,10 @@ export class Replica {
     switch (type) {
       case OpCode.createSession:
         if (ours) this.out.sessionOpened(sessionId, this.sessions.passwordFor(sessionId));
+        else if (entry.txn.kind === 'createSession') {
+          // Opened through another member (the one in its id's top byte), which holds its connection.
+          this.sessions.add(sessionId, entry.txn.timeoutMs, this.options.clock.monotonic(), Number(BigInt.asUintN(64, sessionId) >> 56n));
+        }
         return;
       case OpCode.closeSession:
         this.sessions.remove(sessionId);

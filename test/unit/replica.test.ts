@@ -1,0 +1,127 @@
+/**
+ * The replica core driven by hand: requests and committed Txns in, proposals, replies keyed by
+ * (sessionId, cxid), handshake answers, ended sessions and watch events out; time only as given.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Err, EventType, OpCode } from '../../src/protocol/constants.ts';
+import { Replica, type ReplicaOutput } from '../../src/server/replica/replica.ts';
+import { DataTree, type ApplyResult } from '../../src/server/tree/data-tree.ts';
+import type { TxnEntry } from '../../src/server/tree/txn.ts';
+import type { Watcher } from '../../src/server/watches/watches.ts';
+
+const OPEN = [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }];
+
+interface Out {
+  proposed: TxnEntry[];
+  replies: Array<{ sessionId: bigint; cxid: number; zxid: number; result: ApplyResult; failed: boolean }>;
+  opened: Array<{ sessionId: bigint; passwd: Buffer }>;
+  closed: bigint[];
+}
+
+function member(serverId: number, tree = new DataTree({ sessionSecret: Buffer.alloc(32, 7) })) {
+  let time = 1_000;
+  const out: Out = { proposed: [], replies: [], opened: [], closed: [] };
+  const output: ReplicaOutput = {
+    propose: (e) => void out.proposed.push(e),
+    reply: (sessionId, cxid, zxid, result, failed) => void out.replies.push({ sessionId, cxid, zxid, result, failed }),
+    sessionOpened: (sessionId, passwd) => void out.opened.push({ sessionId, passwd }),
+    sessionClosed: (sessionId) => void out.closed.push(sessionId),
+  };
+  const replica = new Replica(tree, {
+    serverId, tickTimeMs: 100, maxDataBytes: 1 << 20, enforceQuota: false,
+    clock: { now: () => 1_700_000_000_000 + time, monotonic: () => time },
+    log: { info() {} },
+  }, output);
+  /** The commit stage: everything proposed so far, committed in order. */
+  const commitAll = (): void => {
+    for (const e of out.proposed.splice(0)) replica.committed(e);
+  };
+  return { replica, out, commitAll, advance: (ms: number) => { time += ms; }, tree };
+}
+
+function watcher(sessionId: bigint): Watcher & { events: Array<[number, string]> } {
+  const events: Array<[number, string]> = [];
+  return { sessionId, authInfo: [], events, notify: (type, path) => void events.push([type, path]) };
+}
+
+describe('replica core', () => {
+  it('answers its own writes by (sessionId, cxid) once their Txn is committed, in order', () => {
+    const m = member(1);
+    const id = m.replica.newSessionId();
+    m.replica.openSession(id, 5_000);
+    m.commitAll();
+    assert.equal(m.out.opened.length, 1);
+    m.replica.submit(id, 1, [], { type: OpCode.create, req: { path: '/a', data: null, acl: OPEN, flags: 0, ttl: -1 } });
+    m.replica.submit(id, 2, [], { type: OpCode.create, req: { path: '/a', data: null, acl: OPEN, flags: 0, ttl: -1 } });
+    assert.equal(m.out.replies.length, 0, 'nothing is answered before it is committed');
+    m.commitAll();
+    assert.deepEqual(m.out.replies.map((r) => [r.sessionId, r.cxid, r.result.err, r.failed]), [[id, 1, 0, false], [id, 2, Err.NODEEXISTS, true]]);
+    assert.deepEqual(m.out.replies.map((r) => r.zxid), [2, 3]);
+  });
+
+  it('applies a Txn committed through another member: its watches fire, nobody here is answered', () => {
+    const a = member(1);
+    const b = member(2);
+    const id = a.replica.newSessionId();
+    a.replica.openSession(id, 5_000);
+    a.replica.submit(id, 1, [], { type: OpCode.create, req: { path: '/x', data: null, acl: OPEN, flags: 0, ttl: -1 } });
+    const w = watcher(99n);
+    b.replica.watches.data.add('/x', w);
+    b.replica.watches.child.add('/', w);
+    const entries = [...a.out.proposed];
+    a.commitAll();
+    for (const e of entries) b.replica.committed(e);
+    assert.equal(b.out.replies.length, 0);
+    assert.equal(b.out.opened.length, 0);
+    assert.deepEqual(w.events, [[EventType.NodeCreated, '/x'], [EventType.NodeChildrenChanged, '/']]);
+    assert.equal(b.tree.lastProcessedZxid, a.tree.lastProcessedZxid);
+  });
+
+  it('session ids carry the member id in the top byte; any member with the same state checks the password', () => {
+    const a = member(3);
+    const id = a.replica.newSessionId();
+    assert.equal(BigInt.asUintN(64, id) >> 56n, 3n);
+    a.replica.openSession(id, 5_000);
+    const entries = [...a.out.proposed];
+    a.commitAll();
+    const passwd = a.out.opened[0].passwd;
+    const b = member(4);
+    for (const e of entries) b.replica.committed(e);
+    assert.equal(b.replica.reopenSession(id, passwd, 5_000), true);
+    assert.equal(b.replica.reopenSession(id, Buffer.alloc(16), 5_000), false);
+    const other = member(4, new DataTree({ sessionSecret: Buffer.alloc(32, 8) }));
+    for (const e of entries) other.replica.committed(e);
+    assert.equal(other.replica.reopenSession(id, passwd, 5_000), false, 'another ensemble secret, another password');
+  });
+
+  it('a write through a member that no longer holds the session fails SESSIONMOVED', () => {
+    const m = member(1);
+    const id = m.replica.newSessionId();
+    m.replica.openSession(id, 5_000);
+    m.commitAll();
+    m.replica.sessions.add(id, 5_000, 0, 2);
+    m.replica.submit(id, 1, [], { type: OpCode.setData, req: { path: '/', data: null, version: -1 } });
+    m.commitAll();
+    assert.deepEqual(m.out.replies.map((r) => [r.result.err, r.failed]), [[Err.SESSIONMOVED, true]]);
+  });
+
+  it('expires a session only when a tick finds it past its deadline, through a closeSession Txn', () => {
+    const m = member(1);
+    const id = m.replica.newSessionId();
+    m.replica.openSession(id, 1_000);
+    m.replica.submit(id, 1, [], { type: OpCode.create, req: { path: '/e', data: null, acl: OPEN, flags: 1, ttl: -1 } });
+    m.commitAll();
+    assert.ok(m.tree.get('/e'));
+    m.advance(900);
+    m.replica.tick();
+    assert.equal(m.out.proposed.length, 0, 'not yet');
+    m.advance(500);
+    m.replica.tick();
+    assert.deepEqual(m.out.proposed.map((e) => e.header.type), [OpCode.closeSession]);
+    m.commitAll();
+    assert.deepEqual(m.out.closed, [id]);
+    assert.equal(m.tree.get('/e'), undefined);
+    assert.equal(m.out.replies.length, 1, 'the expiry itself is nobody\'s request');
+  });
+});
