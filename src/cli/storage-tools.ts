@@ -20,7 +20,7 @@ import { listFiles, type DataFile } from '../server/storage/files.ts';
 import { MIN_SNAP_RETAIN_COUNT, purge } from '../server/storage/purge.ts';
 import { headerMissing, LogFormatError, readSegment as readSegmentFile, scanSegment, type ScannedRecord, type ScannedSegment } from '../server/storage/segment.ts';
 import { SnapshotFormatError, visitSnapshot, type SnapshotSummary } from '../server/storage/snapshot.ts';
-import { hex, zxidFollows } from '../server/storage/zxid.ts';
+import { hex, zxidFollows } from '../server/tree/zxid.ts';
 import { ephemeralKind, ttlOf, type ZNode } from '../server/tree/data-tree.ts';
 import type { Txn, TxnEntry } from '../server/tree/txn.ts';
 

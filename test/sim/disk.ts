@@ -9,7 +9,7 @@ import { MemoryLogStore } from '../../src/server/storage/memory-log-store.ts';
 import { restoreFromStores } from '../../src/server/storage/restore.ts';
 import { MemorySnapshotStore } from '../../src/server/storage/snapshot-stores.ts';
 import type { LogStore } from '../../src/server/storage/stores.ts';
-import { epochOf } from '../../src/server/storage/zxid.ts';
+import { epochOf } from '../../src/server/tree/zxid.ts';
 import { DataTree } from '../../src/server/tree/data-tree.ts';
 import { SESSION_SECRET_BYTES } from '../../src/server/tree/settings.ts';
 import type { TxnEntry } from '../../src/server/tree/txn.ts';

@@ -11,7 +11,7 @@ import { rmSync, truncateSync } from 'node:fs';
 import { listFiles } from './files.ts';
 import { headerMissing, LogFormatError, readSegment, scanSegment, type ScannedRecord } from './segment.ts';
 import type { LogPosition } from './stores.ts';
-import { hex, zxidFollows } from './zxid.ts';
+import { hex, zxidFollows } from '../tree/zxid.ts';
 
 export class RecoveryError extends Error {
   constructor(message: string) {

@@ -10,7 +10,7 @@ import { listFiles } from './files.ts';
 import { RecoveryError, replayLog, type Replayed } from './log-replay.ts';
 import { FileSnapshotStore } from './snapshot-stores.ts';
 import { EMPTY_POSITION, type LogPosition } from './stores.ts';
-import { hex } from './zxid.ts';
+import { hex } from '../tree/zxid.ts';
 
 export { RecoveryError };
 

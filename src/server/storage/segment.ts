@@ -16,7 +16,7 @@ import { crc32 } from 'node:zlib';
 import { JuteReader, type JuteWriter } from '../../protocol/jute.ts';
 import type { TxnEntry } from '../tree/txn.ts';
 import { readTxnEntry, writeTxnEntry } from './txn-codec.ts';
-import { epochOf, hex, zxidFollows } from './zxid.ts';
+import { epochOf, hex, zxidFollows } from '../tree/zxid.ts';
 
 export const LOG_MAGIC = 0x454c4f47; // "ELOG"
 export const LOG_VERSION = 2;

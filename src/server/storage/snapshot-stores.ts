@@ -6,7 +6,7 @@ import type { DataTree } from '../tree/data-tree.ts';
 import { listFiles } from './files.ts';
 import { decodeSnapshot, encodeSnapshot, readSnapshot, SnapshotFormatError, writeSnapshot, writeSnapshotNow, type LoadedSnapshot } from './snapshot.ts';
 import type { RestoredSnapshot, SnapshotInfo, SnapshotListing, SnapshotMeta, SnapshotStore } from './stores.ts';
-import { hex } from './zxid.ts';
+import { hex } from '../tree/zxid.ts';
 
 type Usable = (s: RestoredSnapshot) => string | null;
 

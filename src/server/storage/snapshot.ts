@@ -39,7 +39,7 @@ import { fsyncFile } from './file-log-store.ts';
 import { FrozenSnapshot, FrozenSnapshotBuilder } from './frozen-snapshot.ts';
 import { readNodeRecord, RECORD_TAIL_BYTES, recordPath, writeNodeRecord } from './node-record.ts';
 import type { SnapshotInfo, SnapshotMeta } from './stores.ts';
-import { epochOf, hex } from './zxid.ts';
+import { epochOf, hex } from '../tree/zxid.ts';
 
 export const SNAP_MAGIC = 0x45534e50; // "ESNP"
 /** 3: the header carries index, term and the replicated settings. 2: the end item carries endZxid. */

@@ -16,7 +16,7 @@ import { purge } from './purge.ts';
 import { recover, type Recovered } from './recovery.ts';
 import { FileSnapshotStore } from './snapshot-stores.ts';
 import type { SnapshotInfo, SnapshotMeta } from './stores.ts';
-import { epochOf, hex } from './zxid.ts';
+import { epochOf, hex } from '../tree/zxid.ts';
 
 export interface StorageOptions {
   dataDir: string;

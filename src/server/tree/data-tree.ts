@@ -13,6 +13,7 @@ import { NodeTable, type FrozenNodes } from './node-table.ts';
 import { PathTrie } from './quota.ts';
 import type { ReplicatedSettings } from './settings.ts';
 import type { Txn, TxnEntry } from './txn.ts';
+import { zxidFollows } from './zxid.ts';
 import type { WatchEvent } from '../watches/watches.ts';
 
 export const OPEN_ACL: ACL[] = [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }];
@@ -101,16 +102,6 @@ export interface ApplyResult {
 /** What applying a Txn did: its result, and the changes watches may be waiting for, in order. */
 export interface Applied extends ApplyResult {
   events: WatchEvent[];
-}
-
-/** A zxid's epoch (its high 32 bits). */
-export function epochOf(zxid: number): number {
-  return Math.floor(zxid / 0x1_0000_0000);
-}
-
-/** The zxid after `last` is last + 1, or the first of a later epoch. */
-export function followsZxid(last: number, zxid: number): boolean {
-  return zxid === last + 1 || (zxid > last && epochOf(zxid) > epochOf(last));
 }
 
 export class ZxidOrderError extends Error {}
@@ -279,7 +270,7 @@ export class DataTree {
    */
   apply(entry: TxnEntry): Applied {
     const { header, txn } = entry;
-    if (!followsZxid(this.lastProcessedZxid, header.zxid)) {
+    if (!zxidFollows(this.lastProcessedZxid, header.zxid)) {
       throw new ZxidOrderError(`txn 0x${header.zxid.toString(16)} does not follow 0x${this.lastProcessedZxid.toString(16)}`);
     }
     const events: WatchEvent[] = (this.events = []);
