@@ -14,7 +14,7 @@ import type { Clock, Environment, Scheduler, Timer } from './env/environment.ts'
 import { realEnvironment } from './env/real.ts';
 import { Connection, type ConnectionHost, type ConnectionSocket } from './net/connection.ts';
 import { InMemoryCommit, type CommitStage } from './pipeline/commit.ts';
-import type { WriteRequest } from './pipeline/prep.ts';
+import type { ClientWrite } from './pipeline/client-write.ts';
 import type { ReadContext } from './pipeline/reads.ts';
 import { Replica } from './replica/replica.ts';
 import type { SessionTracker } from './session/session-tracker.ts';
@@ -189,8 +189,8 @@ export class EnsembleServer implements ConnectionHost {
     conn.sendConnectResponse(valid, this.replica.passwordFor(sessionId));
   }
 
-  submitWrite(conn: Connection, xid: number, request: WriteRequest): void {
-    this.replica.submit(conn.sessionId, xid, conn.authInfo, request);
+  submitWrite(conn: Connection, xid: number, write: ClientWrite): void {
+    this.replica.submit(conn.sessionId, xid, conn.authInfo, write);
   }
 
   // ---- for tests ----

@@ -4,15 +4,11 @@
  */
 import { Err, OpCode, Xid } from '../../protocol/constants.ts';
 import { JuteError, JuteReader, JuteWriter } from '../../protocol/jute.ts';
-import {
-  readAuth, readCheckVersion, readConnectRequest, readCreate, readCreateTTL, readDelete, readMulti,
-  readSetACL, readSetData, writeConnectResponse, writeWatcherEvent,
-  type Id,
-} from '../../protocol/records.ts';
+import { readAuth, readConnectRequest, writeConnectResponse, writeWatcherEvent, type Id } from '../../protocol/records.ts';
 import { KeeperState } from '../../protocol/constants.ts';
 import type { ServerConfig } from '../config.ts';
 import type { Clock, Scheduler } from '../env/environment.ts';
-import type { WriteRequest } from '../pipeline/prep.ts';
+import { WRITE_OPS, type ClientWrite } from '../pipeline/client-write.ts';
 import { READ_OPS, executeRead, type ReadContext } from '../pipeline/reads.ts';
 import { frame, writeFrame, writeHeader, writeReply } from '../pipeline/replies.ts';
 import type { ServerStats } from '../stats.ts';
@@ -55,7 +51,7 @@ export interface ConnectionHost {
   touch(conn: Connection): void;
   createSession(conn: Connection, timeoutMs: number): void;
   reopenSession(conn: Connection, sessionId: bigint, passwd: Buffer, timeoutMs: number): void;
-  submitWrite(conn: Connection, xid: number, request: WriteRequest): void;
+  submitWrite(conn: Connection, xid: number, write: ClientWrite): void;
   /** The connection is closed. */
   forget(conn: Connection): void;
 }
@@ -242,8 +238,7 @@ export class Connection implements Watcher {
       return;
     }
     const xid = requestXid;
-    const write = decodeWrite(type, r);
-    if (write === null) {
+    if (!WRITE_OPS.has(type)) {
       // UnimplementedRequestProcessor: answer, then close.
       this.queue.push({ xid, type, reply: frame(xid, -1, Err.UNIMPLEMENTED), closeAfter: true });
       this.pump();
@@ -256,7 +251,7 @@ export class Connection implements Watcher {
     }
     this.queue.push(pending);
     this.inFlightWrites++;
-    this.server.submitWrite(this, xid, write);
+    this.server.submitWrite(this, xid, { type, body: r.buf.subarray(r.offset, r.end) });
   }
 
   private handleAuth(xid: number, r: JuteReader): void {
@@ -420,31 +415,6 @@ export class Connection implements Watcher {
     this.socket.destroy();
     this.server.forget(this);
   }
-}
-
-/** Decode a write request; a body that does not parse still becomes a write that fails. Null = unknown opcode. */
-function decodeWrite(type: number, r: JuteReader): WriteRequest | null {
-  try {
-    switch (type) {
-      case OpCode.create:
-      case OpCode.create2:
-      case OpCode.createContainer:
-        return { type, req: readCreate(r) };
-      case OpCode.createTTL: return { type, req: readCreateTTL(r) };
-      case OpCode.delete: return { type, req: readDelete(r) };
-      case OpCode.setData: return { type, req: readSetData(r) };
-      case OpCode.setACL: return { type, req: readSetACL(r) };
-      case OpCode.check: return { type, req: readCheckVersion(r) };
-      case OpCode.multi: return { type, ops: readMulti(r, false) };
-      case OpCode.closeSession: return { type };
-      // The container reaper's opcode: ZooKeeper preps it from a client too, and refuses it.
-      case OpCode.deleteContainer: return { type, rejectWith: Err.BADARGUMENTS };
-    }
-  } catch (e) {
-    if (e instanceof JuteError) return { type, rejectWith: Err.MARSHALLINGERROR };
-    throw e;
-  }
-  return null;
 }
 
 const SHORT_NAMES: Record<number, string> = {

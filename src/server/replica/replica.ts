@@ -9,6 +9,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { OpCode } from '../../protocol/constants.ts';
 import type { Id } from '../../protocol/records.ts';
 import type { Clock } from '../env/environment.ts';
+import { decodeWrite, type ClientWrite } from '../pipeline/client-write.ts';
 import { Prep, type WriteRequest } from '../pipeline/prep.ts';
 import { SessionTracker } from '../session/session-tracker.ts';
 import { ephemeralKind, ttlOf, type ApplyResult, type DataTree } from '../tree/data-tree.ts';
@@ -69,7 +70,7 @@ export class Replica {
   /** Create the session `id`: answered by sessionOpened once it is committed. */
   openSession(id: bigint, timeoutMs: number): void {
     this.sessions.add(id, timeoutMs, this.options.clock.monotonic(), this.options.serverId);
-    this.submit(id, 0, [], { type: OpCode.createSession, timeoutMs });
+    this.submitRequest(id, 0, [], { type: OpCode.createSession, timeoutMs });
   }
 
   /** A client reconnects with its session id and password: true when both hold and it is live. */
@@ -127,8 +128,12 @@ export class Replica {
 
   // ---- writes ----
 
-  /** A write from a client of this member; answered by `reply` once its Txn is applied. */
-  submit(sessionId: bigint, cxid: number, authInfo: readonly Id[], request: WriteRequest): void {
+  /** A write from a client of this member, as it came off the wire; answered by `reply` once its Txn is applied. */
+  submit(sessionId: bigint, cxid: number, authInfo: readonly Id[], write: ClientWrite): void {
+    this.submitRequest(sessionId, cxid, authInfo, decodeWrite(write));
+  }
+
+  private submitRequest(sessionId: bigint, cxid: number, authInfo: readonly Id[], request: WriteRequest): void {
     let cxids = this.local.get(sessionId);
     if (cxids === undefined) this.local.set(sessionId, (cxids = []));
     cxids.push(cxid);
