@@ -43,6 +43,8 @@ export class EnsembleServer implements ConnectionHost {
   readonly scheduler: Scheduler;
   private readonly commit: CommitStage;
   private readonly bySession = new Map<bigint, Connection>();
+  /** Whoever waits for a session's end to be applied (expireSession). */
+  private readonly sessionEndWaiters = new Map<bigint, Array<() => void>>();
   private readonly tcp: TcpServer;
   private readonly timers: Timer[] = [];
   private closing = false;
@@ -75,7 +77,11 @@ export class EnsembleServer implements ConnectionHost {
       propose: (entry) => this.commit.submit(entry, () => this.replica.committed(entry)),
       reply: (sessionId, cxid, zxid, result, failed) => this.bySession.get(sessionId)?.writeDone(cxid, zxid, result, failed),
       sessionOpened: (sessionId, passwd) => this.bySession.get(sessionId)?.sendConnectResponse(true, passwd),
-      sessionClosed: (sessionId) => this.bySession.get(sessionId)?.closeAfterFlush(),
+      sessionClosed: (sessionId) => {
+        this.bySession.get(sessionId)?.closeAfterFlush();
+        for (const resolve of this.sessionEndWaiters.get(sessionId) ?? []) resolve();
+        this.sessionEndWaiters.delete(sessionId);
+      },
     });
     this.tcp = createServer((socket) => this.accept(socket));
   }
@@ -197,10 +203,16 @@ export class EnsembleServer implements ConnectionHost {
 
   /**
    * End a live session now, exactly as its expiry would (its ephemerals go, its client is told the
-   * session expired when it reconnects). False when the session is not live.
+   * session expired when it reconnects). Resolves once that is applied; false when the session is
+   * not live.
    */
-  expireSession(id: bigint): boolean {
-    return this.replica.expireSession(id, 'on request');
+  expireSession(id: bigint): Promise<boolean> {
+    if (!this.replica.expireSession(id, 'on request')) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      let waiters = this.sessionEndWaiters.get(id);
+      if (!waiters) this.sessionEndWaiters.set(id, (waiters = []));
+      waiters.push(() => resolve(true));
+    });
   }
 
   /** Close every client connection; the sessions live on, for their clients to reconnect to. */

@@ -66,9 +66,10 @@ export class TestingServer {
 
   /**
    * End a session now, as its expiry would: its ephemerals are deleted, watchers are told, and its
-   * client learns that the session expired. False when no such session is live.
+   * client learns that the session expired. Resolves once the session's end is applied (its
+   * ephemerals are gone); false when no such session is live.
    */
-  expireSession(sessionId: bigint): boolean {
+  expireSession(sessionId: bigint): Promise<boolean> {
     return this.running.server.expireSession(sessionId);
   }
 

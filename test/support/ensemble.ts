@@ -24,5 +24,6 @@ export async function startEnsemble(opts: ServerOptions = {}): Promise<RunningSe
     stop: () => server.stop(),
     /** A new server on the same port and data dir: it recovers what the old one logged. */
     restart: () => server.restart(),
+    expireSession: (sessionId) => server.expireSession(sessionId),
   };
 }

@@ -199,9 +199,10 @@ export interface Sessions {
    */
   cutOff(client: ZooKeeperClient, link: Proxy): Promise<void>;
   /**
-   * Expires the client's session as kazoo forces it: the client is cut off, and another client
-   * takes the session over and closes it. The link keeps refusing: `link.refuse(false)` lets the
-   * client reconnect and learn that its session is gone.
+   * Expires the client's session once it is cut off: Ensemble's TestingServer expires it
+   * (expireSession); Apache ZooKeeper's is taken over by another client and closed, as kazoo forces
+   * an expiry. The link keeps refusing: `link.refuse(false)` lets the client reconnect and learn
+   * that its session is gone.
    */
   expire(client: ZooKeeperClient, link: Proxy): Promise<void>;
 }
@@ -260,6 +261,11 @@ export function sessions(server: () => RunningServer): Sessions {
     cutOff,
     expire: async (client, link) => {
       await cutOff(client, link);
+      const running = server();
+      if (running.expireSession) {
+        await running.expireSession(client.sessionId);
+        return;
+      }
       const thief = await open(server().connectString, { sessionId: client.sessionId, sessionPassword: client.sessionPassword });
       await thief.close();
     },

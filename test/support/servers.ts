@@ -22,6 +22,8 @@ export interface RunningServer {
    * Connections are dropped; resolves once the server answers again.
    */
   restart(): Promise<void>;
+  /** Ensemble only (its TestingServer): end a session as its expiry would; resolves once applied. */
+  expireSession?(sessionId: bigint): Promise<boolean>;
 }
 
 export type ServerName = RunningServer['name'];

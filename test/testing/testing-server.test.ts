@@ -67,12 +67,12 @@ describe('TestingServer', () => {
     await zk.create('/lease', 'held', { mode: CreateMode.EPHEMERAL });
     const deleted = new Promise<string>((resolve) => void watcher.exists('/lease', { watch: (e) => resolve(e.type) }));
     const expired = reach(zk, 'Expired');
-    assert.equal(server.expireSession(zk.sessionId), true);
+    assert.equal(await server.expireSession(zk.sessionId), true);
+    assert.equal(await watcher.exists('/lease'), null, 'gone once expireSession resolves');
     await expired;
     assert.equal(await deleted, 'NodeDeleted');
-    assert.equal(await watcher.exists('/lease'), null);
-    assert.equal(server.expireSession(zk.sessionId), false, 'no longer live');
-    assert.equal(server.expireSession(0x1234n), false, 'never existed');
+    assert.equal(await server.expireSession(zk.sessionId), false, 'no longer live');
+    assert.equal(await server.expireSession(0x1234n), false, 'never existed');
     await watcher.close();
     await zk.close();
   });
