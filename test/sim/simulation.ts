@@ -12,7 +12,8 @@ import { resolveConfig } from '../../src/server/config.ts';
 import { EnsembleServer } from '../../src/server/server.ts';
 import pino from 'pino';
 import { Checker, digest } from './checker.ts';
-import { SimCommit, SimDisk, type PlantedBug } from './disk.ts';
+import { SimDisk, type PlantedBug } from './disk.ts';
+import type { CommitStage } from '../../src/server/pipeline/commit.ts';
 import { SimNetwork } from './network.ts';
 import { runUntilSettled, VirtualWorld } from './virtual-env.ts';
 
@@ -62,23 +63,32 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
   const config = resolveConfig({ tickTimeMs: 200, containerCheckIntervalMs: 1_000, dataDir: '/nonexistent' });
   const ops = { ok: 0, failed: 0 };
   let restarts = 0;
-  let server: { server: EnsembleServer; commit: SimCommit } | null = null;
+  let server: { server: EnsembleServer; crash(): void } | null = null;
 
   const startServer = (): void => {
-    const tree = disk.open(bug);
-    if (restarts === 0 && server === null && tree.lastProcessedZxid === 0) checker.started(tree);
+    const { tree, commit } = disk.open(bug);
+    if (restarts === 0) checker.started(tree);
     else checker.restarted(tree);
-    const commit = new SimCommit(disk, tree, world, { snapEvery: 30 + random.int(60), bug, applied: (e) => checker.applied(e) });
-    const s = new EnsembleServer(config, { env: world, commit, tree, log: silentServerLog });
+    let crashed = false;
+    // What the commit stage hands back to be applied is what the server may then acknowledge.
+    const observed: CommitStage = {
+      submit: (entry, done) => commit.submit(entry, () => {
+        if (crashed) return;
+        checker.applied(entry);
+        done();
+      }),
+      close: () => commit.close(),
+    };
+    const s = new EnsembleServer(config, { env: world, commit: observed, tree, log: silentServerLog });
     s.start();
-    server = { server: s, commit };
+    server = { server: s, crash: () => { crashed = true; } };
   };
 
   const crashServer = (): void => {
     if (server === null) return;
     note('server crashes');
     disk.crash();
-    server.commit.crash();
+    server.crash();
     void server.server.close();
     server = null;
   };

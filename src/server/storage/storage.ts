@@ -1,7 +1,7 @@
 /**
- * Durable storage as the pipeline's commit stage: recovery at open, the replicated settings made
- * durable, every txn into the log (group commit) before it is applied, a snapshot every snapCount
- * txns, and retention.
+ * The files' storage as the pipeline's commit stage: recovery from the data dir at open, the
+ * replicated settings made durable, then the durable commit (log with group commit, snapshots)
+ * over the file stores, and retention.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,9 +14,9 @@ import type { TxnEntry } from '../tree/txn.ts';
 import { FileLogStore } from './file-log-store.ts';
 import { purge } from './purge.ts';
 import { recover, type Recovered } from './recovery.ts';
+import { DurableCommit } from './durable-commit.ts';
 import { FileSnapshotStore } from './snapshot-stores.ts';
-import type { SnapshotInfo, SnapshotMeta } from './stores.ts';
-import { epochOf, hex } from '../tree/zxid.ts';
+import { hex } from '../tree/zxid.ts';
 
 export interface StorageOptions {
   dataDir: string;
@@ -49,14 +49,7 @@ const SNAPSHOT_AFTER_REPLAY_MS = 1_000;
 export class Storage implements CommitStage {
   readonly tree: DataTree;
   readonly recovered: Recovered;
-  private readonly log: FileLogStore;
-  private readonly snapshots: FileSnapshotStore;
-  /** The last entry submitted. A standalone entry's index follows the last one, its term is its zxid's epoch. */
-  private lastIndex: number;
-  private lastZxid: number;
-  private txnsSinceSnapshot = 0;
-  private nextSnapshotAt: number;
-  private snapshotting: Promise<void> | null = null;
+  private readonly commit: DurableCommit;
   private snapshotTimer: Timer | null = null;
   private purgeTimer: Timer | null = null;
   private fatal: ((err: Error) => void) | null = null;
@@ -79,10 +72,7 @@ export class Storage implements CommitStage {
       snapshot: r.snapshot, snapshotZxid: hex(r.snapshotZxid), replayed: r.replayed, lastZxid: hex(r.lastZxid),
       znodes: this.tree.nodeCount, sessions: this.tree.sessions.size, ms: Math.round(env.clock.monotonic() - started),
     }, 'state recovered');
-    this.lastIndex = r.last.index;
-    this.lastZxid = r.last.zxid;
-    this.snapshots = new FileSnapshotStore(options.dataDir, env);
-    this.log = new FileLogStore({
+    const log = new FileLogStore({
       dir: options.logDir,
       forceSync: options.forceSync,
       rollBytes: options.rollBytes,
@@ -90,7 +80,7 @@ export class Storage implements CommitStage {
       maxRecordBytes: options.maxRecordBytes,
       onFatal: (err) => this.onFatal(err),
     }, env, r.last);
-    this.nextSnapshotAt = this.randomSnapInterval();
+    this.commit = new DurableCommit(this.tree, log, new FileSnapshotStore(options.dataDir, env), { snapCount: options.snapCount, env, logger }, r.last);
     const recorded = this.settleSettings();
     // A replay is folded into a snapshot once the server has started, so the next start is quick.
     if (r.replayed > 0 && !recorded) this.snapshotTimer = env.scheduler.after(SNAPSHOT_AFTER_REPLAY_MS, () => this.snapshotSoon());
@@ -108,28 +98,29 @@ export class Storage implements CommitStage {
   }
 
   submit(entry: TxnEntry, done: () => void): void {
-    const zxid = entry.header.zxid;
-    this.lastZxid = zxid;
-    this.log.append(++this.lastIndex, epochOf(zxid), entry, done);
-    if (++this.txnsSinceSnapshot >= this.nextSnapshotAt) this.snapshotSoon();
+    this.commit.submit(entry, done);
   }
 
   /** Resolves once every txn submitted so far is on disk. */
   sync(): Promise<void> {
-    return this.log.sync();
+    return this.commit.sync();
   }
 
   async close(): Promise<void> {
     this.purgeTimer?.cancel();
     if (this.snapshotTimer) this.snapshotSoon();
-    await this.snapshotting;
-    await this.log.close();
+    await this.commit.close();
   }
 
   /** Takes a snapshot now (unless one is being written); resolves when it is on disk. */
   snapshot(): Promise<void> {
-    this.snapshotSoon();
-    return this.snapshotting ?? Promise.resolve();
+    this.snapshotTimer?.cancel();
+    this.snapshotTimer = null;
+    return this.commit.snapshot();
+  }
+
+  private snapshotSoon(): void {
+    void this.snapshot();
   }
 
   /**
@@ -157,38 +148,8 @@ export class Storage implements CommitStage {
     } else {
       return false;
     }
-    this.logSnapshot(this.snapshots.saveNow(this.tree, this.snapshotMeta()), this.env.clock.monotonic());
+    this.commit.snapshotNow();
     return true;
-  }
-
-  private snapshotMeta(): SnapshotMeta {
-    const zxid = this.tree.lastProcessedZxid;
-    // Standalone, each zxid and each index is the one before + 1: the applied zxid's index is as far
-    // behind the last index as the zxid is behind the last zxid.
-    return { index: this.lastIndex - (this.lastZxid - zxid), term: epochOf(zxid), zxid, timeMs: this.env.clock.now() };
-  }
-
-  private snapshotSoon(): void {
-    this.snapshotTimer?.cancel();
-    this.snapshotTimer = null;
-    if (this.snapshotting) return;
-    this.txnsSinceSnapshot = 0;
-    this.nextSnapshotAt = this.randomSnapInterval();
-    this.log.roll();
-    // No need to wait for the log: the tree holds only applied txns, and a txn is applied only
-    // once it is durable, so whatever the snapshot catches is in the log too.
-    const started = this.env.clock.monotonic();
-    this.snapshotting = this.snapshots.save(this.tree, this.snapshotMeta()).then((info) => this.logSnapshot(info, started), (err: unknown) => {
-      this.logger.error({ err }, 'snapshot failed; the log still holds every txn');
-    }).finally(() => {
-      this.snapshotting = null;
-    });
-  }
-
-  private logSnapshot(info: SnapshotInfo, started: number): void {
-    this.logger.info({
-      path: info.path, index: info.index, zxid: hex(info.zxid), znodes: info.nodes, bytes: info.bytes, ms: Math.round(this.env.clock.monotonic() - started),
-    }, 'snapshot written');
   }
 
   private purge(): void {
@@ -198,12 +159,6 @@ export class Storage implements CommitStage {
     } catch (err) {
       this.logger.error({ err }, 'autopurge failed');
     }
-  }
-
-  private randomSnapInterval(): number {
-    // As ZooKeeper: after more than snapCount/2 txns plus a random share of the other half.
-    const half = Math.max(1, Math.floor(this.options.snapCount / 2));
-    return half + 1 + Math.floor(this.env.random.float() * half);
   }
 
   private onFatal(err: Error): void {

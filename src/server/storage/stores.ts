@@ -42,6 +42,8 @@ export interface LogStore {
   last(): LogPosition;
   /** The index of the first entry held, or last().index + 1 when none is. */
   firstIndex(): number;
+  /** At a snapshot: a store that keeps segments starts a new one, so that old ones can be purged. */
+  roll?(): void;
   close(): Promise<void>;
 }
 
