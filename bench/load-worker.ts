@@ -239,6 +239,14 @@ function send(message: WorkerMessage): void {
   process.send?.(message);
 }
 
+/** Sends a message and resolves once it has left (exiting before then can lose it). */
+function sent(message: WorkerMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.send === undefined) resolve();
+    else process.send(message, undefined, {}, () => resolve());
+  });
+}
+
 async function main(): Promise<void> {
   const params = JSON.parse(process.argv[2] ?? '{}') as LoadParams;
   const window = new Window();
@@ -262,11 +270,8 @@ async function main(): Promise<void> {
     if (message.type === 'mark') window.open();
     else if (message.type === 'count') send({ type: 'count', ops: window.ops });
     else if (message.type === 'stop') {
-      send({ type: 'result', result: window.close() });
-      void load.stop().then(
-        () => process.exit(0),
-        () => process.exit(0),
-      );
+      const result = sent({ type: 'result', result: window.close() });
+      void Promise.allSettled([result, load.stop()]).then(() => process.exit(0));
     }
   });
   send({ type: 'ready' });
