@@ -6,6 +6,7 @@
  */
 import { createServer, type Server as TcpServer } from 'node:net';
 import pino, { type Logger } from 'pino';
+import type { JuteReader } from '../protocol/jute.ts';
 import type { Id } from '../protocol/records.ts';
 import { fourLetterWord } from './admin/four-letter.ts';
 import { authenticate } from './auth/acl.ts';
@@ -14,7 +15,6 @@ import type { Clock, Environment, Scheduler, Timer } from './env/environment.ts'
 import { realEnvironment } from './env/real.ts';
 import { Connection, type ConnectionHost, type ConnectionSocket } from './net/connection.ts';
 import { InMemoryCommit, type CommitStage } from './pipeline/commit.ts';
-import type { ClientWrite } from './pipeline/client-write.ts';
 import type { ReadContext } from './pipeline/reads.ts';
 import { Replica } from './replica/replica.ts';
 import type { SessionTracker } from './session/session-tracker.ts';
@@ -195,8 +195,8 @@ export class EnsembleServer implements ConnectionHost {
     conn.sendConnectResponse(valid, this.replica.passwordFor(sessionId));
   }
 
-  submitWrite(conn: Connection, xid: number, write: ClientWrite): void {
-    this.replica.submit(conn.sessionId, xid, conn.authInfo, write);
+  submitWrite(conn: Connection, xid: number, type: number, body: JuteReader): void {
+    this.replica.submit(conn.sessionId, xid, conn.authInfo, type, body);
   }
 
   // ---- for tests ----

@@ -9,15 +9,14 @@ import { Replica, type ReplicaOutput } from '../../src/server/replica/replica.ts
 import { DataTree, type ApplyResult } from '../../src/server/tree/data-tree.ts';
 import type { TxnEntry } from '../../src/server/tree/txn.ts';
 import type { Watcher } from '../../src/server/watches/watches.ts';
-import { JuteWriter } from '../../src/protocol/jute.ts';
 import { writeCreateRequest, writeSetDataRequest } from '../../src/protocol/requests.ts';
-import type { ClientWrite } from '../../src/server/pipeline/client-write.ts';
+import { JuteReader, JuteWriter } from '../../src/protocol/jute.ts';
 
 const OPEN = [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }];
 
 /** A create as a client sends it (flags 1: ephemeral). */
-const create = (path: string, flags = 0): ClientWrite => ({ type: OpCode.create, body: writeCreateRequest(new JuteWriter(64), { path, data: null, acl: OPEN, flags }).bytes() });
-const setData = (path: string): ClientWrite => ({ type: OpCode.setData, body: writeSetDataRequest(new JuteWriter(64), { path, data: null, version: -1 }).bytes() });
+const create = (path: string, flags = 0): [number, JuteReader] => [OpCode.create, new JuteReader(writeCreateRequest(new JuteWriter(64), { path, data: null, acl: OPEN, flags }).bytes())];
+const setData = (path: string): [number, JuteReader] => [OpCode.setData, new JuteReader(writeSetDataRequest(new JuteWriter(64), { path, data: null, version: -1 }).bytes())];
 
 interface Out {
   proposed: TxnEntry[];
@@ -59,8 +58,8 @@ describe('replica core', () => {
     m.replica.openSession(id, 5_000);
     m.commitAll();
     assert.equal(m.out.opened.length, 1);
-    m.replica.submit(id, 1, [], create('/a'));
-    m.replica.submit(id, 2, [], create('/a'));
+    m.replica.submit(id, 1, [], ...create('/a'));
+    m.replica.submit(id, 2, [], ...create('/a'));
     assert.equal(m.out.replies.length, 0, 'nothing is answered before it is committed');
     m.commitAll();
     assert.deepEqual(m.out.replies.map((r) => [r.sessionId, r.cxid, r.result.err, r.failed]), [[id, 1, 0, false], [id, 2, Err.NODEEXISTS, true]]);
@@ -72,7 +71,7 @@ describe('replica core', () => {
     const b = member(2);
     const id = a.replica.newSessionId();
     a.replica.openSession(id, 5_000);
-    a.replica.submit(id, 1, [], create('/x'));
+    a.replica.submit(id, 1, [], ...create('/x'));
     const w = watcher(99n);
     b.replica.watches.data.add('/x', w);
     b.replica.watches.child.add('/', w);
@@ -108,7 +107,7 @@ describe('replica core', () => {
     m.replica.openSession(id, 5_000);
     m.commitAll();
     m.replica.sessions.add(id, 5_000, 0, 2);
-    m.replica.submit(id, 1, [], setData('/'));
+    m.replica.submit(id, 1, [], ...setData('/'));
     m.commitAll();
     assert.deepEqual(m.out.replies.map((r) => [r.result.err, r.failed]), [[Err.SESSIONMOVED, true]]);
   });
@@ -117,7 +116,7 @@ describe('replica core', () => {
     const m = member(1);
     const id = m.replica.newSessionId();
     m.replica.openSession(id, 1_000);
-    m.replica.submit(id, 1, [], create('/e', 1));
+    m.replica.submit(id, 1, [], ...create('/e', 1));
     m.commitAll();
     assert.ok(m.tree.get('/e'));
     m.advance(900);

@@ -9,8 +9,9 @@ function unrefTimer(t: NodeJS.Timeout, clear: (t: NodeJS.Timeout) => void): Time
 
 export const realEnvironment: Environment = {
   clock: {
-    now: () => Date.now(),
-    monotonic: () => performance.now(),
+    // The functions themselves, not wrappers: they are read on every request.
+    now: Date.now,
+    monotonic: performance.now.bind(performance),
   },
   scheduler: {
     after: (ms, fn) => unrefTimer(setTimeout(fn, ms), clearTimeout),

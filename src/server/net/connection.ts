@@ -8,7 +8,7 @@ import { readAuth, readConnectRequest, writeConnectResponse, writeWatcherEvent, 
 import { KeeperState } from '../../protocol/constants.ts';
 import type { ServerConfig } from '../config.ts';
 import type { Clock, Scheduler } from '../env/environment.ts';
-import { WRITE_OPS, type ClientWrite } from '../pipeline/client-write.ts';
+import { WRITE_OPS } from '../pipeline/client-write.ts';
 import { READ_OPS, executeRead, type ReadContext } from '../pipeline/reads.ts';
 import { frame, writeFrame, writeHeader, writeReply } from '../pipeline/replies.ts';
 import type { ServerStats } from '../stats.ts';
@@ -51,7 +51,8 @@ export interface ConnectionHost {
   touch(conn: Connection): void;
   createSession(conn: Connection, timeoutMs: number): void;
   reopenSession(conn: Connection, sessionId: bigint, passwd: Buffer, timeoutMs: number): void;
-  submitWrite(conn: Connection, xid: number, write: ClientWrite): void;
+  /** A write as it came off the wire: its opcode, and its body still in `body`. */
+  submitWrite(conn: Connection, xid: number, type: number, body: JuteReader): void;
   /** The connection is closed. */
   forget(conn: Connection): void;
 }
@@ -63,23 +64,42 @@ export interface ConnectionHost {
  */
 const enum Phase { Handshake, AwaitingSession, Open, ClosingSession, Closed }
 
-/** A request waiting for its turn to be answered. */
-export interface Pending {
-  xid: number;
-  type: number;
+/** A request waiting for its turn to be answered. One shape for every kind, so that the queue stays fast. */
+class Pending {
   /** Reads run when they reach the head of the queue; writes are answered once applied. */
-  reader?: JuteReader;
+  reader: JuteReader | undefined = undefined;
   /** A write sent on for its Txn to be applied. */
-  write?: boolean;
+  write = false;
   /** A reply prepared in advance. */
-  reply?: Buffer;
+  reply: Buffer | undefined = undefined;
   /** An applied write: its result, encoded when it reaches the head of the queue. */
-  result?: ApplyResult;
-  zxid?: number;
+  result: ApplyResult | undefined = undefined;
+  zxid = 0;
   /** The write failed in prep: the reply is the bare error, whatever the request type. */
-  failed?: boolean;
+  failed = false;
   /** Close the connection once this reply is sent. */
-  closeAfter?: boolean;
+  closeAfter = false;
+
+  constructor(readonly xid: number, readonly type: number) {}
+
+  static read(xid: number, type: number, reader: JuteReader): Pending {
+    const p = new Pending(xid, type);
+    p.reader = reader;
+    return p;
+  }
+
+  static write(xid: number, type: number): Pending {
+    const p = new Pending(xid, type);
+    p.write = true;
+    return p;
+  }
+
+  static answered(xid: number, type: number, reply: Buffer, closeAfter = false): Pending {
+    const p = new Pending(xid, type);
+    p.reply = reply;
+    p.closeAfter = closeAfter;
+    return p;
+  }
 }
 
 const MAX_QUEUED_OUTPUT_BYTES = 64 * 1024 * 1024;
@@ -234,36 +254,36 @@ export class Connection implements Watcher {
       const xid = type === OpCode.ping ? Xid.ping : requestXid;
       // Nothing ahead of it: answered at once, with nothing queued.
       if (this.queue.length === 0) this.answerRead(xid, type, r);
-      else this.queue.push({ xid, type, reader: r });
+      else this.queue.push(Pending.read(xid, type, r));
       return;
     }
     const xid = requestXid;
     if (!WRITE_OPS.has(type)) {
       // UnimplementedRequestProcessor: answer, then close.
-      this.queue.push({ xid, type, reply: frame(xid, -1, Err.UNIMPLEMENTED), closeAfter: true });
+      this.queue.push(Pending.answered(xid, type, frame(xid, -1, Err.UNIMPLEMENTED), true));
       this.pump();
       return;
     }
-    const pending: Pending = { xid, type, write: true };
+    const pending = Pending.write(xid, type);
     if (type === OpCode.closeSession) {
       pending.closeAfter = true;
       this.phase = Phase.ClosingSession;
     }
     this.queue.push(pending);
     this.inFlightWrites++;
-    this.server.submitWrite(this, xid, { type, body: r.buf.subarray(r.offset, r.end) });
+    this.server.submitWrite(this, xid, type, r);
   }
 
   private handleAuth(xid: number, r: JuteReader): void {
     const { scheme, auth } = readAuth(r);
     const ids = this.server.authenticate(scheme, auth, this.remoteAddress);
     if (ids === null) {
-      this.queue.push({ xid, type: OpCode.auth, reply: frame(xid, 0, Err.AUTHFAILED), closeAfter: true });
+      this.queue.push(Pending.answered(xid, OpCode.auth, frame(xid, 0, Err.AUTHFAILED), true));
     } else {
       for (const id of ids) {
         if (!this.authInfo.some((a) => a.scheme === id.scheme && a.id === id.id)) this.authInfo.push(id);
       }
-      this.queue.push({ xid, type: OpCode.auth, reply: frame(xid, 0, 0) });
+      this.queue.push(Pending.answered(xid, OpCode.auth, frame(xid, 0, 0)));
     }
     this.pump();
   }
@@ -275,8 +295,15 @@ export class Connection implements Watcher {
   writeDone(xid: number, zxid: number, result: ApplyResult, failed: boolean): void {
     if (this.closed) return;
     // Writes are applied in the order they were sent: the oldest one waiting is this one.
-    const pending = this.queue.find((p) => p.write === true && p.result === undefined && p.xid === xid);
-    if (pending === undefined) return;
+    let pending: Pending | undefined;
+    const queue = this.queue;
+    for (let i = 0; i < queue.length; i++) {
+      if (queue[i].write && queue[i].result === undefined) {
+        pending = queue[i];
+        break;
+      }
+    }
+    if (pending === undefined || pending.xid !== xid) return;
     pending.zxid = zxid;
     pending.result = result;
     pending.failed = failed;
@@ -296,8 +323,8 @@ export class Connection implements Watcher {
       if (head.result !== undefined) {
         this.queue.shift();
         const out = this.out;
-        if (head.failed) writeFrame(out, head.xid, head.zxid!, head.result.err);
-        else writeReply(out, head.type, head.xid, head.zxid!, head.result);
+        if (head.failed) writeFrame(out, head.xid, head.zxid, head.result.err);
+        else writeReply(out, head.type, head.xid, head.zxid, head.result);
         this.sent(head.type);
       } else if (head.reply !== undefined) {
         this.queue.shift();

@@ -1,17 +1,12 @@
 /**
- * A client's write as it came off the wire: its opcode and the bytes of its body. In this form a
- * write enters the replica core (and, in an ensemble, a follower forwards it to the leader); prep's
- * side decodes it.
+ * A client's write as it came off the wire: its opcode and a reader over the bytes of its body. In
+ * this form a write enters the replica core (and, in an ensemble, a follower forwards those bytes to
+ * the leader); prep's side decodes it.
  */
 import { Err, OpCode } from '../../protocol/constants.ts';
-import { JuteError, JuteReader } from '../../protocol/jute.ts';
+import { JuteError, type JuteReader } from '../../protocol/jute.ts';
 import { readCheckVersion, readCreate, readCreateTTL, readDelete, readMulti, readSetACL, readSetData } from '../../protocol/records.ts';
 import type { WriteRequest } from './prep.ts';
-
-export interface ClientWrite {
-  type: number;
-  body: Buffer;
-}
 
 /** The opcodes that become Txns. Any other one that is not a read is refused as UNIMPLEMENTED. */
 export const WRITE_OPS = new Set<number>([
@@ -20,8 +15,7 @@ export const WRITE_OPS = new Set<number>([
 ]);
 
 /** Decode a write; a body that does not parse still becomes a write, one that fails. */
-export function decodeWrite({ type, body }: ClientWrite): WriteRequest {
-  const r = new JuteReader(body);
+export function decodeWrite(type: number, r: JuteReader): WriteRequest {
   try {
     switch (type) {
       case OpCode.create:

@@ -9,12 +9,13 @@ import { timingSafeEqual } from 'node:crypto';
 import { OpCode } from '../../protocol/constants.ts';
 import type { Id } from '../../protocol/records.ts';
 import type { Clock } from '../env/environment.ts';
-import { decodeWrite, type ClientWrite } from '../pipeline/client-write.ts';
+import type { JuteReader } from '../../protocol/jute.ts';
+import { decodeWrite } from '../pipeline/client-write.ts';
 import { Prep, type WriteRequest } from '../pipeline/prep.ts';
 import { SessionTracker } from '../session/session-tracker.ts';
 import { ephemeralKind, ttlOf, type ApplyResult, type DataTree } from '../tree/data-tree.ts';
 import type { TxnEntry } from '../tree/txn.ts';
-import { Watches } from '../watches/watches.ts';
+import { Watches, type WatchEvent } from '../watches/watches.ts';
 
 export interface ReplicaOutput {
   /** Make the Txn durable (a log) or agreed (a quorum); then hand it back to `committed`. */
@@ -41,8 +42,14 @@ export class Replica {
   readonly watches = new Watches();
   readonly sessions: SessionTracker;
   private readonly prep: Prep;
-  /** Per session, the cxids of this member's writes not yet applied, in the order they were sent. */
-  private readonly local = new Map<bigint, number[]>();
+  /** The watch events of the Txn being applied (one array for all). */
+  private readonly events: WatchEvent[] = [];
+  /**
+   * This member's writes not yet applied (session and cxid), in the order it proposed them, which
+   * is the order they are applied in: a committed Txn that is not the oldest of them came from
+   * elsewhere (another member's client, a session's expiry).
+   */
+  private readonly local = new LocalWrites();
 
   constructor(readonly tree: DataTree, private readonly options: ReplicaOptions, private readonly out: ReplicaOutput) {
     const { clock } = options;
@@ -128,15 +135,16 @@ export class Replica {
 
   // ---- writes ----
 
-  /** A write from a client of this member, as it came off the wire; answered by `reply` once its Txn is applied. */
-  submit(sessionId: bigint, cxid: number, authInfo: readonly Id[], write: ClientWrite): void {
-    this.submitRequest(sessionId, cxid, authInfo, decodeWrite(write));
+  /**
+   * A write from a client of this member as it came off the wire (its opcode, and a reader over its
+   * body); answered by `reply` once its Txn is applied.
+   */
+  submit(sessionId: bigint, cxid: number, authInfo: readonly Id[], type: number, body: JuteReader): void {
+    this.submitRequest(sessionId, cxid, authInfo, decodeWrite(type, body));
   }
 
   private submitRequest(sessionId: bigint, cxid: number, authInfo: readonly Id[], request: WriteRequest): void {
-    let cxids = this.local.get(sessionId);
-    if (cxids === undefined) this.local.set(sessionId, (cxids = []));
-    cxids.push(cxid);
+    this.local.push(sessionId, cxid);
     if (request.type === OpCode.closeSession) this.sessions.setClosing(sessionId);
     this.propose(sessionId, cxid, authInfo, request);
   }
@@ -147,10 +155,16 @@ export class Replica {
 
   /** A Txn is committed: apply it, fire the watches it triggers, then answer it if it is ours. */
   committed(entry: TxnEntry): void {
-    const applied = this.tree.apply(entry);
+    const applied = this.tree.apply(entry, this.watches.isEmpty ? null : this.events);
     const { zxid, type, sessionId, cxid } = entry.header;
     this.prep.applied(zxid);
-    if (applied.events.length > 0) this.watches.deliver(applied.events, zxid);
+    if (this.events.length > 0) {
+      try {
+        this.watches.deliver(this.events, zxid);
+      } finally {
+        this.events.length = 0;
+      }
+    }
     const ours = this.takeLocal(sessionId, cxid);
     switch (type) {
       case OpCode.createSession:
@@ -163,19 +177,43 @@ export class Replica {
       case OpCode.closeSession:
         this.sessions.remove(sessionId);
         if (ours) this.out.reply(sessionId, cxid, zxid, applied, false);
-        this.local.delete(sessionId);
         this.out.sessionClosed(sessionId);
         return;
     }
     if (ours) this.out.reply(sessionId, cxid, zxid, applied, type === OpCode.error);
   }
 
-  /** Is (sessionId, cxid) the oldest write this member sent for the session? Then it is answered here. */
+  /** Is (sessionId, cxid) the oldest write this member proposed? Then it is answered here. */
   private takeLocal(sessionId: bigint, cxid: number): boolean {
-    const cxids = this.local.get(sessionId);
-    if (cxids === undefined || cxids[0] !== cxid) return false;
-    cxids.shift();
-    if (cxids.length === 0) this.local.delete(sessionId);
+    return this.local.takeIf(sessionId, cxid);
+  }
+}
+
+/** A FIFO of (sessionId, cxid) without an allocation per entry. */
+class LocalWrites {
+  private sessions: bigint[] = [];
+  private cxids: number[] = [];
+  private head = 0;
+
+  push(sessionId: bigint, cxid: number): void {
+    this.sessions.push(sessionId);
+    this.cxids.push(cxid);
+  }
+
+  /** Removes the oldest entry if it is (sessionId, cxid). */
+  takeIf(sessionId: bigint, cxid: number): boolean {
+    const i = this.head;
+    if (i === this.cxids.length || this.cxids[i] !== cxid || this.sessions[i] !== sessionId) return false;
+    this.head = i + 1;
+    if (this.head === this.cxids.length) {
+      this.head = 0;
+      this.sessions.length = 0;
+      this.cxids.length = 0;
+    } else if (this.head >= 1024) {
+      this.sessions = this.sessions.slice(this.head);
+      this.cxids = this.cxids.slice(this.head);
+      this.head = 0;
+    }
     return true;
   }
 }

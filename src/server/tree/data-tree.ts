@@ -99,11 +99,6 @@ export interface ApplyResult {
   multi?: Array<{ type: number; err: number; path?: string; stat?: Stat }>;
 }
 
-/** What applying a Txn did: its result, and the changes watches may be waiting for, in order. */
-export interface Applied extends ApplyResult {
-  events: WatchEvent[];
-}
-
 export class ZxidOrderError extends Error {}
 
 function newNode(data: Buffer | null, acl: ACL[], zxid: number, timeMs: number, ephemeralOwner: bigint): ZNode {
@@ -156,8 +151,8 @@ export class DataTree {
   /** Told of what ZooKeeper's quota code would have thrown out of a txn (the server logs it). */
   onQuotaError: (err: QuotaError, path: string) => void = () => {};
   lastProcessedZxid = 0;
-  /** The events of the Txn being applied. */
-  private events: WatchEvent[] = [];
+  /** Where the events of the Txn being applied go (null: nowhere). */
+  private events: WatchEvent[] | null = null;
 
   settings: ReplicatedSettings;
 
@@ -266,17 +261,18 @@ export class DataTree {
 
   /**
    * Applies the Txn that follows the last one applied (zxid last + 1, or the first of a later
-   * epoch): anything else is a bug upstream, refused before the tree changes.
+   * epoch): anything else is a bug upstream, refused before the tree changes. Returns the result;
+   * the changes that watches may wait for are appended to `events`, in order (the caller's array,
+   * so that a member reuses one for every Txn; null when nobody is listening).
    */
-  apply(entry: TxnEntry): Applied {
+  apply(entry: TxnEntry, events: WatchEvent[] | null = null): ApplyResult {
     const { header, txn } = entry;
     if (!zxidFollows(this.lastProcessedZxid, header.zxid)) {
       throw new ZxidOrderError(`txn 0x${header.zxid.toString(16)} does not follow 0x${this.lastProcessedZxid.toString(16)}`);
     }
-    const events: WatchEvent[] = (this.events = []);
-    const result = this.applyTxn(header.sessionId, header.zxid, header.timeMs, txn) as Applied;
+    this.events = events;
+    const result = this.applyTxn(header.sessionId, header.zxid, header.timeMs, txn);
     this.lastProcessedZxid = header.zxid;
-    result.events = events;
     return result;
   }
 
@@ -358,7 +354,7 @@ export class DataTree {
     const stat = statOf(node, this.extendedTypes);
     if (parentPath.startsWith(QUOTA_ROOT)) this.quotaNodeCreated(parentPath, name, path);
     if (this.quotaTrie.size !== 0) this.updateQuotaStat(path, data === null ? 0 : data.length, 1);
-    this.events.push({ type: EventType.NodeCreated, path, acl }, { type: EventType.NodeChildrenChanged, path: parentPath, acl: parent.acl });
+    this.events?.push({ type: EventType.NodeCreated, path, acl }, { type: EventType.NodeChildrenChanged, path: parentPath, acl: parent.acl });
     return stat;
   }
 
@@ -380,7 +376,7 @@ export class DataTree {
     }
     if (name === LIMIT_NODE && parentPath.startsWith('/zookeeper')) this.quotaLimitDeleted(parentPath, path);
     if (this.quotaTrie.size !== 0) this.updateQuotaStat(path, node.data === null ? 0 : -node.data.length, -1);
-    this.events.push({ type: EventType.NodeDeleted, path, acl: node.acl }, { type: EventType.NodeChildrenChanged, path: parentPath, acl: parent.acl });
+    this.events?.push({ type: EventType.NodeDeleted, path, acl: node.acl }, { type: EventType.NodeChildrenChanged, path: parentPath, acl: parent.acl });
   }
 
   private setData(path: string, data: Buffer | null, version: number, zxid: number, timeMs: number): Stat {
@@ -393,7 +389,7 @@ export class DataTree {
     n.version = version;
     const stat = statOf(n, this.extendedTypes);
     if (this.quotaTrie.size !== 0) this.updateQuotaStat(path, (data === null ? 0 : data.length) - (old === null ? 0 : old.length), 0);
-    this.events.push({ type: EventType.NodeDataChanged, path, acl: n.acl });
+    this.events?.push({ type: EventType.NodeDataChanged, path, acl: n.acl });
     return stat;
   }
 

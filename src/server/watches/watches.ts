@@ -77,6 +77,11 @@ export class Watches {
     for (const path of w.persistentRecursiveWatches) this.addWatch(path, watcher, true);
   }
 
+  /** No watch is set: no event can be heard. */
+  get isEmpty(): boolean {
+    return this.data.pathCount === 0 && this.child.pathCount === 0;
+  }
+
   /** A connection went away: its watches go with it. */
   removeWatcher(watcher: Watcher): void {
     this.data.removeWatcher(watcher);
