@@ -6,6 +6,7 @@
  * live session.
  */
 import { createHash } from 'node:crypto';
+import { FrameDecoder } from '../../src/protocol/frame-decoder.ts';
 import { DataTree, ephemeralKind } from '../../src/server/tree/data-tree.ts';
 import type { TxnEntry } from '../../src/server/tree/txn.ts';
 import type { Link } from './network.ts';
@@ -13,7 +14,7 @@ import type { Link } from './network.ts';
 const NOTIFICATION_XID = -1;
 
 interface LinkState {
-  buf: Buffer;
+  frames: FrameDecoder;
   /** The ConnectResponse is the first frame, and has no reply header. */
   handshook: boolean;
   sessionId: bigint;
@@ -51,13 +52,9 @@ export class Checker {
   /** Bytes the server sent on a connection. */
   observe(link: Link, chunk: Buffer): void {
     let s = this.links.get(link.id);
-    if (!s) this.links.set(link.id, (s = { buf: Buffer.alloc(0), handshook: false, sessionId: 0n, lastXid: 0 }));
-    s.buf = s.buf.length === 0 ? chunk : Buffer.concat([s.buf, chunk]);
-    while (s.buf.length >= 4) {
-      const len = s.buf.readInt32BE(0);
-      if (s.buf.length < 4 + len) break;
-      const frame = s.buf.subarray(4, 4 + len);
-      s.buf = s.buf.subarray(4 + len);
+    if (!s) this.links.set(link.id, (s = { frames: new FrameDecoder(1 << 30), handshook: false, sessionId: 0n, lastXid: 0 }));
+    s.frames.push(chunk);
+    for (let frame = s.frames.next(); frame !== null; frame = s.frames.next()) {
       if (!s.handshook) {
         s.handshook = true;
         s.sessionId = frame.readBigInt64BE(8);
