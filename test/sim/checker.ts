@@ -1,13 +1,14 @@
 /**
  * What the simulator checks. On the wire (every byte the server sends): each connection's replies
  * come in the order of their requests, and a session never sees the zxid go back, across
- * reconnections and restarts. On the state: a restarted server holds every zxid a client has seen
- * and exactly the tree that replaying the Txns it applied produces; every ephemeral belongs to a
- * live session.
+ * reconnections and restarts. On the state: a restarted server holds every zxid a client has seen,
+ * and its tree is exactly what replaying its durable log from the start produces (a plain loop of
+ * apply, not the snapshot-and-replay path under test); every ephemeral belongs to a live session.
  */
 import { createHash } from 'node:crypto';
 import { FrameDecoder } from '../../src/protocol/frame-decoder.ts';
 import { DataTree, ephemeralKind } from '../../src/server/tree/data-tree.ts';
+import type { ReplicatedSettings } from '../../src/server/tree/settings.ts';
 import type { TxnEntry } from '../../src/server/tree/txn.ts';
 import type { Link } from './network.ts';
 
@@ -27,26 +28,20 @@ export class Checker {
   maxZxidSeen = 0;
   private readonly links = new Map<number, LinkState>();
   private readonly sessionZxid = new Map<bigint, number>();
-  /** The tree as replaying every Txn the server applied makes it. */
-  private reference: DataTree;
+  /** The settings of the first tree (its secret): a replay from the start begins with them. */
+  private settings: ReplicatedSettings | null = null;
 
   /** `onFail` runs at the first violation (the simulator stops there). */
-  constructor(private readonly now: () => number, private readonly onFail: () => void = () => {}) {
-    this.reference = new DataTree();
-  }
+  constructor(private readonly now: () => number, private readonly onFail: () => void = () => {}) {}
 
   fail(what: string): void {
     this.violations.push(`t=${this.now().toFixed(1)}ms ${what}`);
     this.onFail();
   }
 
-  /** A fresh server started from empty stores: the reference starts from its (empty) tree's settings. */
+  /** The first server started, on empty stores. */
   started(tree: DataTree): void {
-    if (this.reference.lastProcessedZxid === 0) this.reference = new DataTree(tree.settings);
-  }
-
-  applied(entry: TxnEntry): void {
-    this.reference.apply(entry);
+    this.settings = { ...tree.settings };
   }
 
   /** Bytes the server sent on a connection. */
@@ -76,18 +71,24 @@ export class Checker {
     if (zxid > this.maxZxidSeen) this.maxZxidSeen = zxid;
   }
 
-  /** A server restarted on what its disk kept. */
-  restarted(tree: DataTree): void {
+  /** A server restarted on what its disk kept (`log`: every Txn durable in it). */
+  restarted(tree: DataTree, log: readonly TxnEntry[]): void {
     if (tree.lastProcessedZxid < this.maxZxidSeen) {
       this.fail(`restart lost acknowledged state: clients saw zxid 0x${this.maxZxidSeen.toString(16)}, the server restarted at 0x${tree.lastProcessedZxid.toString(16)}`);
     }
-    this.sameAsReference(tree, 'after restart');
+    this.sameAsLog(tree, log, 'after restart');
   }
 
-  sameAsReference(tree: DataTree, when: string): void {
+  /**
+   * The tree equals the replay of the durable log. Between events that holds at any time: a Txn is
+   * applied right when it becomes durable.
+   */
+  sameAsLog(tree: DataTree, log: readonly TxnEntry[], when: string): void {
+    const replay = new DataTree(this.settings ?? {});
+    for (const entry of log) replay.apply(entry);
     const got = digest(tree);
-    const want = digest(this.reference);
-    if (got !== want) this.fail(`${when}: the tree (zxid 0x${tree.lastProcessedZxid.toString(16)}, digest ${got.slice(0, 12)}) differs from the replay of the Txns applied (zxid 0x${this.reference.lastProcessedZxid.toString(16)}, ${want.slice(0, 12)})`);
+    const want = digest(replay);
+    if (got !== want) this.fail(`${when}: the tree (zxid 0x${tree.lastProcessedZxid.toString(16)}, digest ${got.slice(0, 12)}) differs from a replay of the durable log (zxid 0x${replay.lastProcessedZxid.toString(16)}, ${want.slice(0, 12)})`);
   }
 
   /** Every ephemeral belongs to a session that is live; the tracker and the tree agree on sessions. */

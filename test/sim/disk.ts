@@ -13,6 +13,7 @@ import { DurableCommit } from '../../src/server/storage/durable-commit.ts';
 import type { LogStore, SnapshotStore } from '../../src/server/storage/stores.ts';
 import { DataTree } from '../../src/server/tree/data-tree.ts';
 import { SESSION_SECRET_BYTES } from '../../src/server/tree/settings.ts';
+import type { TxnEntry } from '../../src/server/tree/txn.ts';
 import type { VirtualWorld } from './virtual-env.ts';
 
 export const PLANTED_BUGS = ['ack-before-fsync', 'drop-last-replayed'] as const;
@@ -36,10 +37,18 @@ export class SimDisk {
     this.snapshots = new MemorySnapshotStore(this.env);
   }
 
-  /** Power lost: the log keeps only what was synced, and a snapshot being written is lost. */
+  /**
+   * Power lost: the log keeps what was synced and, of the batch being written, a random part (the
+   * writes that reached the disk first); a snapshot being written is lost.
+   */
   crash(): void {
     this.generation++;
-    this.log.crash();
+    this.log.crash(this.world.random.int(this.log.unsyncedCount + 1));
+  }
+
+  /** Every Txn the log holds durably, in order. */
+  durableEntries(): TxnEntry[] {
+    return this.log.entries(1, this.log.last().index + 1).map((e) => e.entry);
   }
 
   /**

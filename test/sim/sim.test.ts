@@ -39,7 +39,7 @@ describe('simulation: the standalone server under faults', () => {
         tried.push(seed);
         const r = await simulate({ seed, durationMs: DURATION_MS, clients: 3, bug });
         if (r.violations.length > 0) {
-          assert.match(r.violations[0], /restart lost acknowledged state|differs from the replay/);
+          assert.match(r.violations[0], /restart lost acknowledged state|differs from a replay/);
           return;
         }
       }

@@ -62,10 +62,19 @@ export class MemoryLogStore implements LogStore {
     await this.sync();
   }
 
-  /** Power lost: what was not yet durable is gone, its callbacks never run. */
-  crash(): void {
+  /** Entries appended and not yet durable. */
+  get unsyncedCount(): number {
+    return this.unsynced.length;
+  }
+
+  /**
+   * Power lost: what was not yet durable is gone and its callbacks never run, but for the first
+   * `keep` entries of it, which reached the disk before the power went (a batch cut short).
+   */
+  crash(keep = 0): void {
     this.generation++;
     this.scheduled = false;
+    this.synced.push(...this.unsynced.slice(0, Math.max(0, keep)));
     this.unsynced = [];
     this.callbacks = [];
     this.drained = [];
