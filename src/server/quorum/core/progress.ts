@@ -1,0 +1,90 @@
+/**
+ * What a leader knows of one follower's log (etcd's Progress): the highest index known to match,
+ * the next one to send, and the flow-control state. Probe: one append at a time until the match is
+ * found. Replicate: appends pipelined, at most `maxInflight` unacknowledged.
+ */
+
+export class Progress {
+  match = 0;
+  next: number;
+  state: 'probe' | 'replicate' = 'probe';
+  /** Probe: an append is out and unanswered; wait for its answer or a heartbeat's. */
+  paused = false;
+  /** Replicate: the last index of each append in flight, oldest first. */
+  private readonly inflight: number[] = [];
+  /** Heard from since the last CheckQuorum round. */
+  recentActive = false;
+
+  constructor(lastIndex: number, private readonly maxInflight: number) {
+    this.next = lastIndex + 1;
+  }
+
+  /** No append may go now. */
+  get isPaused(): boolean {
+    return this.state === 'probe' ? this.paused : this.inflight.length >= this.maxInflight;
+  }
+
+  /** An append with entries up to `last` went out. */
+  sent(last: number): void {
+    if (this.state === 'replicate') {
+      this.inflight.push(last);
+      this.next = last + 1;
+    } else {
+      this.paused = true;
+    }
+  }
+
+  /** The follower matches up to `index`. False when that is old news. */
+  acked(index: number): boolean {
+    if (index <= this.match) {
+      this.paused = false;
+      return false;
+    }
+    this.match = index;
+    if (this.next <= index) this.next = index + 1;
+    this.paused = false;
+    while (this.inflight.length > 0 && this.inflight[0] <= index) this.inflight.shift();
+    return true;
+  }
+
+  /**
+   * The follower rejected an append at `rejected`, hinting it could match at `hint`. Returns whether
+   * the rejection was news (not a stale answer to an older append).
+   */
+  rejected(rejected: number, hint: number): boolean {
+    if (this.state === 'replicate') {
+      if (rejected <= this.match) return false;
+      this.becomeProbe();
+      this.next = this.match + 1;
+      return true;
+    }
+    if (this.next - 1 !== rejected) return false;
+    this.next = Math.max(Math.min(rejected, hint + 1), this.match + 1);
+    this.paused = false;
+    return true;
+  }
+
+  /**
+   * The follower answered a heartbeat: it is reachable. A probe may go again, and a full window frees
+   * a slot, so that appends lost on the way do not stall replication (the follower will reject the
+   * next one if it left a gap, and probing finds the match).
+   */
+  heartbeatAnswered(): void {
+    this.paused = false;
+    if (this.state === 'replicate' && this.inflight.length >= this.maxInflight) this.inflight.shift();
+  }
+
+  becomeProbe(): void {
+    this.state = 'probe';
+    this.paused = false;
+    this.inflight.length = 0;
+    this.next = Math.max(this.next, this.match + 1);
+  }
+
+  becomeReplicate(): void {
+    this.state = 'replicate';
+    this.paused = false;
+    this.inflight.length = 0;
+    this.next = this.match + 1;
+  }
+}

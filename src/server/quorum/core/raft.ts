@@ -1,0 +1,395 @@
+/**
+ * Raft as a pure state machine, in the shape of etcd-io/raft: no IO, no clock, no randomness of its
+ * own. In: tick(), step(message), propose(payload), campaign(). Out: ready() — hard state and
+ * entries to persist, messages to send once they are, committed entries to apply — acknowledged
+ * with advance(ready).
+ *
+ * Built so far: elections with randomized timeouts (from the injected random source), PreVote,
+ * CheckQuorum (and the vote lease it implies), the leader's no-op on election, replication with
+ * probe/replicate flow control and a bound on appends in flight, fast backtracking by term,
+ * truncation of a follower's conflicting tail, and commit only by counting replicas of an entry of
+ * the leader's own term. Not yet: snapshots, ReadIndex, leadership transfer, learners.
+ */
+import { Progress } from './progress.ts';
+import { RaftLog } from './raft-log.ts';
+import { NONE, type Entry, type HardState, type Message, type NodeId, type Ready, type Role } from './types.ts';
+
+export interface RaftOptions {
+  id: NodeId;
+  /** Every voting member, this one included. */
+  voters: readonly NodeId[];
+  /** Ticks without a leader before a follower campaigns (randomized up to twice this). */
+  electionTick: number;
+  /** Ticks between a leader's heartbeats. */
+  heartbeatTick: number;
+  preVote: boolean;
+  checkQuorum: boolean;
+  /** Appends a leader keeps in flight to one follower in the replicate state. */
+  maxInflight: number;
+  /** Entries in one append. */
+  maxEntriesPerMessage: number;
+  /** A number in [0, 1): the election timeout's randomization. */
+  random: () => number;
+  /** What the shell recovered from its disk. */
+  hardState?: HardState;
+  entries?: readonly Entry[];
+}
+
+export class Raft {
+  readonly id: NodeId;
+  term = 0;
+  vote: NodeId = NONE;
+  lead: NodeId = NONE;
+  role: Role = 'follower';
+  readonly log: RaftLog;
+  private readonly voters: readonly NodeId[];
+  private readonly progress = new Map<NodeId, Progress>();
+  private readonly votes = new Map<NodeId, boolean>();
+  private msgs: Message[] = [];
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+  private persisted: HardState;
+
+  constructor(private readonly options: RaftOptions) {
+    this.id = options.id;
+    this.voters = [...options.voters];
+    const hs = options.hardState ?? { term: 0, vote: NONE, commit: 0 };
+    this.log = new RaftLog(options.entries ?? [], hs.commit);
+    this.persisted = { ...hs };
+    this.becomeFollower(hs.term, NONE);
+    this.vote = hs.vote;
+  }
+
+  private get quorum(): number {
+    return Math.floor(this.voters.length / 2) + 1;
+  }
+
+  // ---- inputs ----
+
+  tick(): void {
+    this.electionElapsed++;
+    if (this.role !== 'leader') {
+      if (this.electionElapsed >= this.randomizedElectionTimeout) {
+        this.electionElapsed = 0;
+        this.campaign();
+      }
+      return;
+    }
+    this.heartbeatElapsed++;
+    if (this.electionElapsed >= this.options.electionTick) {
+      this.electionElapsed = 0;
+      if (this.options.checkQuorum) {
+        // A leader that has not heard from a quorum in an election timeout may be cut off: it steps
+        // down rather than keep a lease nobody else honours.
+        if (!this.quorumActive()) {
+          this.becomeFollower(this.term, NONE);
+          return;
+        }
+        for (const [id, pr] of this.progress) if (id !== this.id) pr.recentActive = false;
+      }
+    }
+    if (this.heartbeatElapsed >= this.options.heartbeatTick) {
+      this.heartbeatElapsed = 0;
+      this.broadcastHeartbeat();
+    }
+  }
+
+  /** Start an election now (after a pre-vote round when PreVote is on). */
+  campaign(): void {
+    if (this.role === 'leader') return;
+    if (this.options.preVote) this.startCampaign(true);
+    else this.startCampaign(false);
+  }
+
+  /** A leader appends a payload and replicates it; false anywhere else. */
+  propose(data: Buffer): boolean {
+    if (this.role !== 'leader') return false;
+    this.log.append(this.term, data);
+    this.broadcastAppend();
+    return true;
+  }
+
+  step(m: Message): void {
+    if (m.term > this.term) {
+      if (m.type === 'vote' || m.type === 'preVote') {
+        // CheckQuorum's lease: while a leader is heard from, a disruptive candidate is ignored.
+        const inLease = this.options.checkQuorum && this.lead !== NONE && this.electionElapsed < this.options.electionTick;
+        if (inLease) return;
+      }
+      if (m.type === 'preVote') {
+        // A pre-vote changes no term.
+      } else if (m.type === 'preVoteResp' && !m.reject) {
+        // Granted for the term this member would campaign in; it takes that term once it has a quorum.
+      } else if (m.type === 'app' || m.type === 'heartbeat') {
+        this.becomeFollower(m.term, m.from);
+      } else {
+        this.becomeFollower(m.term, NONE);
+      }
+    } else if (m.term < this.term) {
+      if ((this.options.checkQuorum || this.options.preVote) && (m.type === 'app' || m.type === 'heartbeat')) {
+        // A leader cut off in an older term learns of the newer one and steps down.
+        this.send({ type: 'appResp', to: m.from, term: this.term });
+      } else if (m.type === 'preVote') {
+        this.send({ type: 'preVoteResp', to: m.from, term: this.term, reject: true });
+      }
+      return;
+    }
+
+    if (m.type === 'vote' || m.type === 'preVote') {
+      this.handleVote(m);
+      return;
+    }
+    switch (this.role) {
+      case 'leader': return this.stepLeader(m);
+      case 'candidate':
+      case 'preCandidate': return this.stepCandidate(m);
+      case 'follower': return this.stepFollower(m);
+    }
+  }
+
+  // ---- output ----
+
+  hasReady(): boolean {
+    return this.msgs.length > 0 || this.log.unstable().length > 0 || this.hardStateChanged() || this.log.toApply().length > 0;
+  }
+
+  /**
+   * The work for the shell: persist, then send, then apply (see Ready). Call advance() with it
+   * once done; nothing may be stepped in between.
+   */
+  ready(): Ready {
+    const ready: Ready = {
+      hardState: this.hardStateChanged() ? { term: this.term, vote: this.vote, commit: this.log.committed } : null,
+      entries: this.log.unstable(),
+      messages: this.msgs,
+      committed: this.log.toApply(),
+    };
+    this.msgs = [];
+    return ready;
+  }
+
+  advance(ready: Ready): void {
+    if (ready.hardState !== null) this.persisted = ready.hardState;
+    const lastEntry = ready.entries.at(-1);
+    if (lastEntry !== undefined && this.log.term(lastEntry.index) === lastEntry.term) {
+      this.log.stable = Math.max(this.log.stable, lastEntry.index);
+    }
+    const lastApplied = ready.committed.at(-1);
+    if (lastApplied !== undefined) this.log.applied = lastApplied.index;
+    // The leader's own entries count toward a quorum once durable.
+    if (this.role === 'leader' && lastEntry !== undefined && this.maybeCommit()) this.broadcastAppend();
+  }
+
+  // ---- roles ----
+
+  private reset(term: number): void {
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = NONE;
+    }
+    this.lead = NONE;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.randomizedElectionTimeout = this.options.electionTick + Math.floor(this.options.random() * this.options.electionTick);
+    this.votes.clear();
+    this.progress.clear();
+  }
+
+  private becomeFollower(term: number, lead: NodeId): void {
+    this.reset(term);
+    this.role = 'follower';
+    this.lead = lead;
+  }
+
+  private becomeLeader(): void {
+    this.reset(this.term);
+    this.role = 'leader';
+    this.lead = this.id;
+    for (const v of this.voters) {
+      const pr = new Progress(this.log.lastIndex, this.options.maxInflight);
+      pr.recentActive = true;
+      this.progress.set(v, pr);
+    }
+    // Its no-op: entries of earlier terms commit once an entry of this term does.
+    this.log.append(this.term, null);
+    this.broadcastAppend();
+  }
+
+  private startCampaign(pre: boolean): void {
+    let term: number;
+    if (pre) {
+      // A pre-candidate keeps its term and vote: it only asks whether it could win.
+      this.role = 'preCandidate';
+      this.lead = NONE;
+      this.votes.clear();
+      term = this.term + 1;
+    } else {
+      this.reset(this.term + 1);
+      this.role = 'candidate';
+      this.vote = this.id;
+      term = this.term;
+    }
+    if (this.tally(this.id, true)) return;
+    for (const v of this.voters) {
+      if (v === this.id) continue;
+      this.send({ type: pre ? 'preVote' : 'vote', to: v, term, index: this.log.lastIndex, logTerm: this.log.lastTerm });
+    }
+  }
+
+  /** Counts a vote; true when it decided the round (won or lost). */
+  private tally(from: NodeId, vote: boolean): boolean {
+    if (!this.votes.has(from)) this.votes.set(from, vote);
+    let yes = 0;
+    let no = 0;
+    for (const granted of this.votes.values()) {
+      if (granted) yes++;
+      else no++;
+    }
+    if (yes >= this.quorum) {
+      if (this.role === 'preCandidate') this.startCampaign(false);
+      else this.becomeLeader();
+      return true;
+    }
+    if (no >= this.quorum) {
+      this.becomeFollower(this.term, NONE);
+      return true;
+    }
+    return false;
+  }
+
+  private handleVote(m: Message): void {
+    const pre = m.type === 'preVote';
+    const canVote = this.vote === m.from || (this.vote === NONE && this.lead === NONE) || (pre && m.term > this.term);
+    const respType = pre ? 'preVoteResp' : 'voteResp';
+    if (canVote && this.log.isUpToDate(m.index ?? 0, m.logTerm ?? 0)) {
+      // The answer carries the term asked about, so a granted pre-vote is not mistaken for stale.
+      this.send({ type: respType, to: m.from, term: m.term, reject: false });
+      if (!pre) {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      this.send({ type: respType, to: m.from, term: this.term, reject: true });
+    }
+  }
+
+  private stepCandidate(m: Message): void {
+    const expected = this.role === 'preCandidate' ? 'preVoteResp' : 'voteResp';
+    switch (m.type) {
+      case 'app':
+        this.becomeFollower(m.term, m.from);
+        this.handleAppend(m);
+        return;
+      case 'heartbeat':
+        this.becomeFollower(m.term, m.from);
+        this.handleHeartbeat(m);
+        return;
+      default:
+        if (m.type === expected) this.tally(m.from, !m.reject);
+    }
+  }
+
+  private stepFollower(m: Message): void {
+    if (m.type !== 'app' && m.type !== 'heartbeat') return;
+    this.electionElapsed = 0;
+    this.lead = m.from;
+    if (m.type === 'app') this.handleAppend(m);
+    else this.handleHeartbeat(m);
+  }
+
+  private stepLeader(m: Message): void {
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    if (m.type === 'heartbeatResp') {
+      pr.heartbeatAnswered();
+      if (pr.match < this.log.lastIndex) this.sendAppend(m.from);
+      return;
+    }
+    if (m.type !== 'appResp') return;
+    if (m.reject) {
+      // Skip back past every entry of a term the follower cannot have.
+      let hint = m.rejectHint ?? 0;
+      if ((m.rejectHintTerm ?? 0) > 0) hint = this.log.conflictHint(hint, m.rejectHintTerm!);
+      if (pr.rejected(m.index ?? 0, hint)) this.sendAppend(m.from);
+      return;
+    }
+    if (!pr.acked(m.index ?? 0)) return;
+    if (pr.state === 'probe') pr.becomeReplicate();
+    if (this.maybeCommit()) this.broadcastAppend();
+    else while (pr.next <= this.log.lastIndex && this.sendAppend(m.from));
+  }
+
+  // ---- replication ----
+
+  private handleAppend(m: Message): void {
+    const index = m.index ?? 0;
+    if (index < this.log.committed) {
+      this.send({ type: 'appResp', to: m.from, term: this.term, index: this.log.committed });
+      return;
+    }
+    const last = this.log.maybeAppend(index, m.logTerm ?? 0, m.entries ?? []);
+    if (last !== null) {
+      this.log.commitTo(Math.min(m.commit ?? 0, last));
+      this.send({ type: 'appResp', to: m.from, term: this.term, index: last });
+      return;
+    }
+    const hint = this.log.conflictHint(index, m.logTerm ?? 0);
+    this.send({ type: 'appResp', to: m.from, term: this.term, index, reject: true, rejectHint: hint, rejectHintTerm: this.log.term(hint) });
+  }
+
+  private handleHeartbeat(m: Message): void {
+    this.log.commitTo(m.commit ?? 0);
+    this.send({ type: 'heartbeatResp', to: m.from, term: this.term });
+  }
+
+  /** Sends the follower what it lacks, unless flow control holds it back. */
+  private sendAppend(to: NodeId): boolean {
+    const pr = this.progress.get(to);
+    if (pr === undefined || pr.isPaused) return false;
+    const prev = pr.next - 1;
+    const entries = this.log.slice(pr.next, Math.min(this.log.lastIndex + 1, pr.next + this.options.maxEntriesPerMessage));
+    if (pr.state === 'replicate' && entries.length === 0) return false;
+    this.send({ type: 'app', to, term: this.term, index: prev, logTerm: this.log.term(prev), entries, commit: this.log.committed });
+    pr.sent(prev + entries.length);
+    return true;
+  }
+
+  private broadcastAppend(): void {
+    for (const v of this.voters) if (v !== this.id) this.sendAppend(v);
+  }
+
+  private broadcastHeartbeat(): void {
+    for (const v of this.voters) {
+      if (v === this.id) continue;
+      // Never a commit index beyond what the follower is known to hold.
+      const commit = Math.min(this.progress.get(v)!.match, this.log.committed);
+      this.send({ type: 'heartbeat', to: v, term: this.term, commit });
+    }
+  }
+
+  /** Commits the highest index a quorum holds durably, if it is of this term (§5.4.2). */
+  private maybeCommit(): boolean {
+    const matches = this.voters.map((v) => (v === this.id ? this.log.stable : this.progress.get(v)!.match)).sort((a, b) => b - a);
+    const index = matches[this.quorum - 1];
+    if (index <= this.log.committed || this.log.term(index) !== this.term) return false;
+    this.log.commitTo(index);
+    return true;
+  }
+
+  private quorumActive(): boolean {
+    let active = 0;
+    for (const v of this.voters) if (v === this.id || this.progress.get(v)?.recentActive) active++;
+    return active >= this.quorum;
+  }
+
+  private hardStateChanged(): boolean {
+    const p = this.persisted;
+    return p.term !== this.term || p.vote !== this.vote || p.commit !== this.log.committed;
+  }
+
+  private send(m: Omit<Message, 'from'>): void {
+    this.msgs.push({ ...m, from: this.id });
+  }
+}

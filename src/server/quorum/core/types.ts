@@ -1,0 +1,64 @@
+/**
+ * The consensus core's vocabulary, after etcd-io/raft: entries, hard state, messages between
+ * members, and the Ready that tells the shell what to persist, send and apply.
+ */
+
+export type NodeId = number;
+
+/** No member: a vote not cast, a leader not known. */
+export const NONE: NodeId = 0;
+
+export interface Entry {
+  term: number;
+  index: number;
+  /** The payload; null for the no-op a leader appends when elected. */
+  data: Buffer | null;
+}
+
+/** What must be durable before any message that depends on it leaves. */
+export interface HardState {
+  term: number;
+  vote: NodeId;
+  commit: number;
+}
+
+export type MessageType =
+  | 'app' | 'appResp'
+  | 'vote' | 'voteResp'
+  | 'preVote' | 'preVoteResp'
+  | 'heartbeat' | 'heartbeatResp';
+
+export interface Message {
+  type: MessageType;
+  from: NodeId;
+  to: NodeId;
+  /** The sender's term (for a preVote: the term it would campaign in). */
+  term: number;
+  /** app: the index and term of the entry before `entries`. vote: the candidate's last index and term. */
+  index?: number;
+  logTerm?: number;
+  entries?: Entry[];
+  /** app, heartbeat: the leader's commit index. */
+  commit?: number;
+  /** appResp: the follower's last index that matches (accepted), or the index it rejected. */
+  reject?: boolean;
+  /** appResp on reject: where the follower's log could match (fast backtracking). */
+  rejectHint?: number;
+  /** The term of the entry at rejectHint in the follower's log. */
+  rejectHintTerm?: number;
+}
+
+export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader';
+
+/**
+ * One batch of work for the shell, in this order: persist `hardState` (if any) and `entries` (an
+ * entry overwrites any the log has at its index and after), then send `messages`, then apply
+ * `committed`; then call advance(). Nothing in `messages` may leave before what it rests on is
+ * durable: a vote, an append acknowledgement.
+ */
+export interface Ready {
+  hardState: HardState | null;
+  entries: Entry[];
+  messages: Message[];
+  committed: Entry[];
+}

@@ -1,0 +1,165 @@
+/**
+ * The consensus core in small clusters, step by step: elections, replication, the commit rule,
+ * PreVote and CheckQuorum, log conflicts, restarts.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { TestCluster } from './cluster.ts';
+
+function elect(c: TestCluster, id: number): void {
+  c.raft(id).campaign();
+  c.stabilize();
+  assert.equal(c.leader(), id);
+}
+
+describe('raft core', () => {
+  it('a single member elects itself and commits its proposals', () => {
+    const c = new TestCluster([1]);
+    elect(c, 1);
+    c.propose(1, 'a');
+    c.stabilize();
+    assert.deepEqual(c.payloads(1), ['a']);
+  });
+
+  it('three members elect one leader by timeout, and every member applies the same entries', () => {
+    const c = new TestCluster([1, 2, 3]);
+    c.tickAll(40);
+    const leader = c.leader();
+    assert.ok(leader !== null, 'a leader within 40 ticks');
+    for (const id of [1, 2, 3]) if (id !== leader) assert.equal(c.raft(id).role, 'follower');
+    for (const p of ['a', 'b', 'c']) c.propose(leader, p);
+    c.stabilize();
+    c.tickAll(2);
+    for (const id of [1, 2, 3]) assert.deepEqual(c.payloads(id), ['a', 'b', 'c'], `member ${id}`);
+  });
+
+  it('a follower refuses to propose; a leader\'s first entry of its term is a no-op', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    assert.equal(c.propose(2, 'x'), false);
+    c.tickAll(1);
+    assert.deepEqual(c.applied(2).map((e) => e.data), [null]);
+  });
+
+  it('CheckQuorum: a leader cut off from the others steps down; the majority elects another', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    c.isolate(1);
+    c.propose(1, 'lost');
+    c.tickAll(30);
+    assert.notEqual(c.raft(1).role, 'leader', 'the isolated leader stepped down');
+    const leader = c.leader();
+    assert.ok(leader === 2 || leader === 3);
+    c.propose(leader, 'kept');
+    c.stabilize();
+    c.heal();
+    c.tickAll(30);
+    for (const id of [1, 2, 3]) assert.deepEqual(c.payloads(id), ['kept'], `member ${id}: the uncommitted tail is replaced`);
+  });
+
+  it('PreVote: a member that was cut off does not disrupt the leader when it returns', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    const term = c.raft(1).term;
+    c.isolate(3);
+    for (let i = 0; i < 50; i++) {
+      c.tick(3);
+      c.tickAll(1);
+    }
+    assert.equal(c.raft(3).term, term, 'pre-votes do not raise its term');
+    c.heal();
+    c.tickAll(5);
+    assert.equal(c.leader(), 1);
+    assert.equal(c.raft(1).term, term);
+  });
+
+  it('without PreVote, that member\'s return costs the leader its term', () => {
+    const c = new TestCluster([1, 2, 3], { preVote: false, checkQuorum: false });
+    elect(c, 1);
+    const term = c.raft(1).term;
+    c.isolate(3);
+    for (let i = 0; i < 50; i++) c.tick(3);
+    c.stabilize();
+    assert.ok(c.raft(3).term > term);
+    c.heal();
+    c.tickAll(40);
+    assert.ok(c.raft(c.leader()!).term > term, 'a new election happened');
+  });
+
+  it('random partitions, elections and proposals: one leader per term, commits only onto its own term, same applied prefix', () => {
+    // The cluster checks at every step that no term has two leaders and that a leader moves its
+    // commit index only onto an entry of its own term (figure 8 of the Raft paper).
+    for (let seed = 1; seed <= Number(process.env.RAFT_SEEDS ?? 40); seed++) {
+      let x = seed;
+      const rand = (n: number): number => (x = (x * 48271) % 0x7fffffff) % n;
+      const ids = [1, 2, 3, 4, 5];
+      const c = new TestCluster(ids, { preVote: seed % 2 === 0, checkQuorum: seed % 2 === 0 });
+      for (let step = 0; step < 300; step++) {
+        const roll = rand(10);
+        if (roll < 2) c.isolate(ids[rand(5)]);
+        else if (roll < 3) c.heal();
+        else if (roll < 5) {
+          const l = c.leader();
+          if (l !== null) c.propose(l, `s${seed}-${step}`);
+        } else c.tickAll(1);
+      }
+      c.heal();
+      c.tickAll(60);
+      const leader = c.leader();
+      assert.ok(leader !== null, `seed ${seed}: a leader after healing`);
+      c.propose(leader, 'last');
+      c.stabilize();
+      c.tickAll(3);
+      const reference = c.payloads(leader);
+      for (const id of ids) assert.deepEqual(c.payloads(id), reference, `seed ${seed}: member ${id} applied the same`);
+      assert.equal(reference.at(-1), 'last');
+    }
+  });
+
+  it('a follower with a conflicting tail has it replaced by the leader\'s log', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    c.propose(1, 'a');
+    c.stabilize();
+    c.isolate(1);
+    for (const p of ['x1', 'x2', 'x3']) c.propose(1, p);
+    c.stabilize();
+    // 1 steps down (CheckQuorum), 2 and 3's lease on it lapses, one of them leads.
+    c.tickAll(30);
+    const leader = c.leader()!;
+    assert.ok(leader === 2 || leader === 3);
+    c.propose(leader, 'b');
+    c.stabilize();
+    c.heal();
+    c.tickAll(30);
+    for (const id of [1, 2, 3]) assert.deepEqual(c.payloads(id), ['a', 'b'], `member ${id}`);
+    assert.equal(c.raft(1).log.lastIndex, c.raft(leader).log.lastIndex);
+  });
+
+  it('a restarted member keeps its term, vote and log, and catches up', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    for (const p of ['a', 'b']) c.propose(1, p);
+    c.stabilize();
+    c.tickAll(1);
+    const { term, vote } = c.raft(3);
+    c.restart(3);
+    assert.equal(c.raft(3).term, term);
+    assert.equal(c.raft(3).vote, vote);
+    c.propose(1, 'c');
+    c.stabilize();
+    c.tickAll(3);
+    assert.deepEqual(c.payloads(3), ['a', 'b', 'c']);
+  });
+
+  it('flow control: a slow follower gets at most maxInflight appends at a time', () => {
+    const c = new TestCluster([1, 2, 3], { maxInflight: 2, maxEntriesPerMessage: 1 });
+    elect(c, 1);
+    c.tickAll(1);
+    for (let i = 0; i < 10; i++) c.propose(1, `p${i}`);
+    const out = c.raft(1).ready();
+    const toTwo = out.messages.filter((m) => m.to === 2 && m.type === 'app');
+    assert.equal(toTwo.length, 2);
+    c.raft(1).advance(out);
+  });
+});
