@@ -42,8 +42,8 @@ export class Raft {
   lead: NodeId = NONE;
   role: Role = 'follower';
   readonly log: RaftLog;
-  private readonly voters: readonly NodeId[];
-  private readonly progress = new Map<NodeId, Progress>();
+  protected readonly voters: readonly NodeId[];
+  protected readonly progress = new Map<NodeId, Progress>();
   private readonly votes = new Map<NodeId, boolean>();
   private msgs: Message[] = [];
   private electionElapsed = 0;
@@ -61,7 +61,7 @@ export class Raft {
     this.vote = hs.vote;
   }
 
-  private get quorum(): number {
+  protected get quorum(): number {
     return Math.floor(this.voters.length / 2) + 1;
   }
 
@@ -370,7 +370,7 @@ export class Raft {
   }
 
   /** Commits the highest index a quorum holds durably, if it is of this term (§5.4.2). */
-  private maybeCommit(): boolean {
+  protected maybeCommit(): boolean {
     const matches = this.voters.map((v) => (v === this.id ? this.log.stable : this.progress.get(v)!.match)).sort((a, b) => b - a);
     const index = matches[this.quorum - 1];
     if (index <= this.log.committed || this.log.term(index) !== this.term) return false;
