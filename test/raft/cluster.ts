@@ -10,6 +10,8 @@ interface Member {
   raft: Raft;
   disk: { hardState: HardState; entries: Entry[] };
   applied: Entry[];
+  /** Read states out of its Readys: `context@index`. */
+  reads: string[];
 }
 
 export class TestCluster {
@@ -23,7 +25,7 @@ export class TestCluster {
   private readonly commits = new Map<string, number>();
 
   constructor(readonly ids: readonly NodeId[], private readonly overrides: Partial<RaftOptions> = {}) {
-    for (const id of ids) this.members.set(id, { raft: this.newRaft(id), disk: { hardState: { term: 0, vote: NONE, commit: 0 }, entries: [] }, applied: [] });
+    for (const id of ids) this.members.set(id, { raft: this.newRaft(id), disk: { hardState: { term: 0, vote: NONE, commit: 0 }, entries: [] }, applied: [], reads: [] });
   }
 
   private newRaft(id: NodeId, disk?: Member['disk']): Raft {
@@ -101,6 +103,7 @@ export class TestCluster {
         }
         for (const msg of ready.messages) if (!this.cut.has(`${id}>${msg.to}`)) this.inFlight.push(msg);
         m.applied.push(...ready.committed);
+        for (const r of ready.readStates) m.reads.push(`${r.context}@${r.index}`);
         m.raft.advance(ready);
         this.checkLeader(m.raft);
       }
@@ -131,6 +134,10 @@ export class TestCluster {
     const known = this.leaders.get(r.term);
     if (known !== undefined && known !== r.id) throw new Error(`two leaders in term ${r.term}: ${known} and ${r.id}`);
     this.leaders.set(r.term, r.id);
+  }
+
+  reads(id: NodeId): string[] {
+    return this.members.get(id)!.reads;
   }
 
   /** Payloads applied by a member, in order (no-ops left out). */

@@ -162,4 +162,46 @@ describe('raft core', () => {
     assert.equal(toTwo.length, 2);
     c.raft(1).advance(out);
   });
+
+  it('ReadIndex: a leader serves a read at its commit index once a quorum confirms it still leads', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    c.propose(1, 'a');
+    c.stabilize();
+    const committed = c.raft(1).log.committed;
+    c.raft(1).readIndex('r1');
+    c.stabilize();
+    assert.deepEqual(c.reads(1), [`r1@${committed}`]);
+  });
+
+  it('ReadIndex through a follower: it asks the leader and gets the leader\'s commit index', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    c.propose(1, 'a');
+    c.stabilize();
+    c.raft(3).readIndex('from-3');
+    c.stabilize();
+    assert.deepEqual(c.reads(3), [`from-3@${c.raft(1).log.committed}`]);
+    assert.deepEqual(c.reads(1), []);
+  });
+
+  it('ReadIndex: a leader cut off from the quorum never confirms a read', () => {
+    const c = new TestCluster([1, 2, 3], { checkQuorum: false });
+    elect(c, 1);
+    c.isolate(1);
+    c.raft(1).readIndex('stale');
+    c.stabilize();
+    c.tick(1, 5);
+    c.stabilize();
+    assert.equal(c.raft(1).role, 'leader', 'it still believes it leads');
+    assert.deepEqual(c.reads(1), []);
+  });
+
+  it('ReadIndex on a single member is answered at once', () => {
+    const c = new TestCluster([1]);
+    elect(c, 1);
+    c.raft(1).readIndex('solo');
+    c.stabilize();
+    assert.deepEqual(c.reads(1), [`solo@${c.raft(1).log.committed}`]);
+  });
 });

@@ -35,7 +35,7 @@ describe('simulation: a Raft cluster under faults', () => {
   });
 
   // Each plant must be caught within its seed budget; the seed that first catches it today is noted.
-  for (const [bug, steps, budget] of [['send-before-sync', STEPS, 300], ['commit-by-counting', 20_000, 100]] as const) {
+  for (const [bug, steps, budget] of [['send-before-sync', STEPS, 300], ['commit-by-counting', 20_000, 100], ['read-without-quorum', STEPS, 300]] as const) {
     it(`catches a planted bug: ${bug}`, () => {
       for (let seed = 1; seed <= budget; seed++) {
         const r = simulateRaft({ seed, nodes: 3, steps, bug });

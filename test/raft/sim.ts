@@ -7,14 +7,15 @@
  *
  * Checked after every event: at most one leader per term; logs that match at an index match
  * before it; every member applies the same payload at each index; an entry once applied by any
- * member is in the log of every later leader (leader completeness). The run ends with a liveness
+ * member is in the log of every later leader (leader completeness); a read point (ReadIndex) is at
+ * or after every index committed anywhere when the read was asked. The run ends with a liveness
  * phase: the network healed and every member up, a leader must be elected and commit a proposal
  * within a bound of ticks.
  */
 import { Raft, type RaftOptions } from '../../src/server/quorum/core/raft.ts';
 import { NONE, type Entry, type HardState, type Message, type NodeId, type Ready } from '../../src/server/quorum/core/types.ts';
 
-export const RAFT_BUGS = ['send-before-sync', 'commit-by-counting'] as const;
+export const RAFT_BUGS = ['send-before-sync', 'commit-by-counting', 'read-without-quorum'] as const;
 export type RaftBug = (typeof RAFT_BUGS)[number];
 
 export interface RaftSimOptions {
@@ -44,6 +45,13 @@ class CountingRaft extends Raft {
     if (index <= this.log.committed) return false;
     this.log.commitTo(index);
     return true;
+  }
+}
+
+/** Planted bug: a leader answers a read at once, without a quorum confirming it still leads. */
+class UnconfirmedReadRaft extends Raft {
+  protected override handleReadIndex(context: string, from: NodeId): void {
+    this.answerRead(context, this.log.committed, from);
   }
 }
 
@@ -90,6 +98,9 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
   /** Index -> payload applied there (by any member): what every member must apply too. */
   const appliedAt = new Map<number, string>();
   let elections = 0;
+  /** Reads asked, by context: the highest index committed anywhere when each was asked. */
+  const reads = new Map<string, number>();
+  let readCount = 0;
   /** A disk was written since the last log-matching check. */
   let disksChanged = false;
   let proposals = 0;
@@ -103,7 +114,9 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
       maxInflight, maxEntriesPerMessage, random: () => rng.next(),
       hardState: disk.hardState, entries: disk.entries,
     };
-    return options.bug === 'commit-by-counting' ? new CountingRaft(o) : new Raft(o);
+    if (options.bug === 'commit-by-counting') return new CountingRaft(o);
+    if (options.bug === 'read-without-quorum') return new UnconfirmedReadRaft(o);
+    return new Raft(o);
   };
   const members = new Map<NodeId, Member>();
   for (const id of ids) {
@@ -131,6 +144,10 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
       disksChanged = true;
     }
     if (options.bug !== 'send-before-sync') send(r.messages);
+    for (const rs of r.readStates) {
+      const floor = reads.get(rs.context);
+      if (floor !== undefined && rs.index < floor) fail(`read ${rs.context} at member ${m.id} served at index ${rs.index}, but index ${floor} was committed before it was asked`);
+    }
     for (const e of r.committed) {
       m.applied.push(e);
       const payload = e.data === null ? '' : e.data.toString();
@@ -266,6 +283,13 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
       takeReady(m);
     } else if (roll < 0.94) {
       sync(m);
+    } else if (roll < 0.97) {
+      // A read, at any member: it must be served at or after everything committed by now.
+      if (m.up) {
+        const context = `r${++readCount}`;
+        reads.set(context, Math.max(...list.map((x) => x.raft.log.committed)));
+        m.raft.readIndex(context);
+      }
     } else if (faulty) {
       const l = leader();
       if (l !== null && l.raft.propose(Buffer.from(`p${++proposals}`))) note(`propose p${proposals} at ${l.id}`);

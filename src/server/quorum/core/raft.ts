@@ -8,11 +8,11 @@
  * CheckQuorum (and the vote lease it implies), the leader's no-op on election, replication with
  * probe/replicate flow control and a bound on appends in flight, fast backtracking by term,
  * truncation of a follower's conflicting tail, and commit only by counting replicas of an entry of
- * the leader's own term. Not yet: snapshots, ReadIndex, leadership transfer, learners.
+ * the leader's own term, and ReadIndex. Not yet: snapshots, leadership transfer, learners.
  */
 import { Progress } from './progress.ts';
 import { RaftLog } from './raft-log.ts';
-import { NONE, type Entry, type HardState, type Message, type NodeId, type Ready, type Role } from './types.ts';
+import { NONE, type Entry, type HardState, type Message, type NodeId, type ReadState, type Ready, type Role } from './types.ts';
 
 export interface RaftOptions {
   id: NodeId;
@@ -46,6 +46,11 @@ export class Raft {
   protected readonly progress = new Map<NodeId, Progress>();
   private readonly votes = new Map<NodeId, boolean>();
   private msgs: Message[] = [];
+  private readStates: ReadState[] = [];
+  /** A leader's reads waiting for a quorum to confirm it still leads, in the order asked. */
+  private readonly pendingReads = new Map<string, { index: number; from: NodeId; acks: Set<NodeId> }>();
+  /** Reads asked of a leader before it committed an entry of its term (its commit index may be stale). */
+  private waitingForCommit: Array<{ context: string; from: NodeId }> = [];
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
@@ -110,6 +115,16 @@ export class Raft {
     return true;
   }
 
+  /**
+   * Ask for a linearizable read point: a ReadState with this context comes out of ready() once a
+   * quorum has confirmed the leader's commit index, on this member (a follower asks its leader).
+   * Dropped when there is no leader or leadership changes: the caller asks again.
+   */
+  readIndex(context: string): void {
+    if (this.role === 'leader') this.handleReadIndex(context, this.id);
+    else if (this.lead !== NONE) this.send({ type: 'readIndex', to: this.lead, term: this.term, context });
+  }
+
   step(m: Message): void {
     if (m.term > this.term) {
       if (m.type === 'vote' || m.type === 'preVote') {
@@ -151,7 +166,7 @@ export class Raft {
   // ---- output ----
 
   hasReady(): boolean {
-    return this.msgs.length > 0 || this.log.unstable().length > 0 || this.hardStateChanged() || this.log.toApply().length > 0;
+    return this.msgs.length > 0 || this.readStates.length > 0 || this.log.unstable().length > 0 || this.hardStateChanged() || this.log.toApply().length > 0;
   }
 
   /**
@@ -164,8 +179,10 @@ export class Raft {
       entries: this.log.unstable(),
       messages: this.msgs,
       committed: this.log.toApply(),
+      readStates: this.readStates,
     };
     this.msgs = [];
+    this.readStates = [];
     return ready;
   }
 
@@ -178,7 +195,7 @@ export class Raft {
     const lastApplied = ready.committed.at(-1);
     if (lastApplied !== undefined) this.log.applied = lastApplied.index;
     // The leader's own entries count toward a quorum once durable.
-    if (this.role === 'leader' && lastEntry !== undefined && this.maybeCommit()) this.broadcastAppend();
+    if (this.role === 'leader' && lastEntry !== undefined && this.maybeCommit()) this.committedMore();
   }
 
   // ---- roles ----
@@ -194,6 +211,8 @@ export class Raft {
     this.randomizedElectionTimeout = this.options.electionTick + Math.floor(this.options.random() * this.options.electionTick);
     this.votes.clear();
     this.progress.clear();
+    this.pendingReads.clear();
+    this.waitingForCommit = [];
   }
 
   private becomeFollower(term: number, lead: NodeId): void {
@@ -291,6 +310,10 @@ export class Raft {
   }
 
   private stepFollower(m: Message): void {
+    if (m.type === 'readIndexResp') {
+      this.readStates.push({ context: m.context ?? '', index: m.index ?? 0 });
+      return;
+    }
     if (m.type !== 'app' && m.type !== 'heartbeat') return;
     this.electionElapsed = 0;
     this.lead = m.from;
@@ -302,9 +325,14 @@ export class Raft {
     const pr = this.progress.get(m.from);
     if (pr === undefined) return;
     pr.recentActive = true;
+    if (m.type === 'readIndex') {
+      this.handleReadIndex(m.context ?? '', m.from);
+      return;
+    }
     if (m.type === 'heartbeatResp') {
       pr.heartbeatAnswered();
       if (pr.match < this.log.lastIndex) this.sendAppend(m.from);
+      if (m.context !== undefined) this.confirmRead(m.context, m.from);
       return;
     }
     if (m.type !== 'appResp') return;
@@ -317,7 +345,7 @@ export class Raft {
     }
     if (!pr.acked(m.index ?? 0)) return;
     if (pr.state === 'probe') pr.becomeReplicate();
-    if (this.maybeCommit()) this.broadcastAppend();
+    if (this.maybeCommit()) this.committedMore();
     else while (pr.next <= this.log.lastIndex && this.sendAppend(m.from));
   }
 
@@ -341,7 +369,59 @@ export class Raft {
 
   private handleHeartbeat(m: Message): void {
     this.log.commitTo(m.commit ?? 0);
-    this.send({ type: 'heartbeatResp', to: m.from, term: this.term });
+    this.send({ type: 'heartbeatResp', to: m.from, term: this.term, ...(m.context !== undefined && { context: m.context }) });
+  }
+
+  // ---- ReadIndex ----
+
+  /**
+   * A read at the leader's commit index, once a quorum answers a heartbeat sent after it was asked
+   * (so this member still leads). Not before the leader has committed an entry of its own term:
+   * until then its commit index may be behind what an earlier leader committed.
+   */
+  protected handleReadIndex(context: string, from: NodeId): void {
+    if (this.log.term(this.log.committed) !== this.term) {
+      this.waitingForCommit.push({ context, from });
+      return;
+    }
+    const read = { index: this.log.committed, from, acks: new Set<NodeId>([this.id]) };
+    if (read.acks.size >= this.quorum) {
+      this.answerRead(context, read.index, from);
+      return;
+    }
+    this.pendingReads.set(context, read);
+    for (const v of this.voters) {
+      if (v === this.id) continue;
+      const commit = Math.min(this.progress.get(v)!.match, this.log.committed);
+      this.send({ type: 'heartbeat', to: v, term: this.term, commit, context });
+    }
+  }
+
+  /** A member answered the heartbeat of read `context`: a quorum releases it and every read before it. */
+  private confirmRead(context: string, from: NodeId): void {
+    const read = this.pendingReads.get(context);
+    if (read === undefined) return;
+    read.acks.add(from);
+    if (read.acks.size < this.quorum) return;
+    for (const [ctx, r] of this.pendingReads) {
+      this.pendingReads.delete(ctx);
+      this.answerRead(ctx, r.index, r.from);
+      if (ctx === context) break;
+    }
+  }
+
+  protected answerRead(context: string, index: number, to: NodeId): void {
+    if (to === this.id) this.readStates.push({ context, index });
+    else this.send({ type: 'readIndexResp', to, term: this.term, index, context });
+  }
+
+  /** The commit index moved: followers hear of it, and reads waiting for this term's first commit go on. */
+  private committedMore(): void {
+    this.broadcastAppend();
+    if (this.waitingForCommit.length === 0 || this.log.term(this.log.committed) !== this.term) return;
+    const waiting = this.waitingForCommit;
+    this.waitingForCommit = [];
+    for (const w of waiting) this.handleReadIndex(w.context, w.from);
   }
 
   /** Sends the follower what it lacks, unless flow control holds it back. */

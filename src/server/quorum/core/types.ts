@@ -26,7 +26,8 @@ export type MessageType =
   | 'app' | 'appResp'
   | 'vote' | 'voteResp'
   | 'preVote' | 'preVoteResp'
-  | 'heartbeat' | 'heartbeatResp';
+  | 'heartbeat' | 'heartbeatResp'
+  | 'readIndex' | 'readIndexResp';
 
 export interface Message {
   type: MessageType;
@@ -46,6 +47,14 @@ export interface Message {
   rejectHint?: number;
   /** The term of the entry at rejectHint in the follower's log. */
   rejectHintTerm?: number;
+  /** readIndex, readIndexResp, and the heartbeats that confirm a read: the read's id. */
+  context?: string;
+}
+
+/** A read may be served once this member has applied up to `index` (ReadIndex, §6.4). */
+export interface ReadState {
+  context: string;
+  index: number;
 }
 
 export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader';
@@ -61,4 +70,6 @@ export interface Ready {
   entries: Entry[];
   messages: Message[];
   committed: Entry[];
+  /** Reads confirmed since the last Ready. */
+  readStates: ReadState[];
 }
