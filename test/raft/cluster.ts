@@ -4,6 +4,7 @@
  * cut, and time moves only by tick(). A member can be restarted from what its disk holds.
  */
 import { Raft, type RaftOptions } from '../../src/server/quorum/core/raft.ts';
+import { prng } from '../support/prng.ts';
 import { NONE, type Entry, type HardState, type Message, type NodeId } from '../../src/server/quorum/core/types.ts';
 
 interface Member {
@@ -20,7 +21,7 @@ export class TestCluster {
   private readonly cut = new Set<string>();
   /** Every (term, leader) seen: a term with two leaders is a safety violation. */
   private readonly leaders = new Map<number, NodeId>();
-  private seed = 1;
+  private readonly random = prng(1);
   /** Each leader's commit index as last seen, by member and term. */
   private readonly commits = new Map<string, number>();
 
@@ -33,7 +34,7 @@ export class TestCluster {
       id, voters: this.ids, electionTick: 10, heartbeatTick: 1, preVote: true, checkQuorum: true,
       maxInflight: 8, maxEntriesPerMessage: 16,
       // A fixed sequence per cluster: tests are deterministic.
-      random: () => ((this.seed = (this.seed * 48271) % 0x7fffffff) / 0x7fffffff),
+      random: this.random,
       hardState: disk?.hardState, entries: disk?.entries,
       ...this.overrides,
     });

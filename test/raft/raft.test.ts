@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { prng } from '../support/prng.ts';
 import { TestCluster } from './cluster.ts';
 
 function elect(c: TestCluster, id: number): void {
@@ -90,8 +91,8 @@ describe('raft core', () => {
     // The cluster checks at every step that no term has two leaders and that a leader moves its
     // commit index only onto an entry of its own term (figure 8 of the Raft paper).
     for (let seed = 1; seed <= Number(process.env.RAFT_SEEDS ?? 40); seed++) {
-      let x = seed;
-      const rand = (n: number): number => (x = (x * 48271) % 0x7fffffff) % n;
+      const next = prng(seed);
+      const rand = (n: number): number => Math.floor(next() * n);
       const ids = [1, 2, 3, 4, 5];
       const c = new TestCluster(ids, { preVote: seed % 2 === 0, checkQuorum: seed % 2 === 0 });
       for (let step = 0; step < 300; step++) {

@@ -13,6 +13,7 @@
  * within a bound of ticks.
  */
 import { Raft, type RaftOptions } from '../../src/server/quorum/core/raft.ts';
+import { prng } from '../support/prng.ts';
 import { NONE, type Entry, type HardState, type Message, type NodeId, type Ready } from '../../src/server/quorum/core/types.ts';
 
 export const RAFT_BUGS = ['send-before-sync', 'commit-by-counting', 'read-without-quorum'] as const;
@@ -55,26 +56,6 @@ class UnconfirmedReadRaft extends Raft {
   }
 }
 
-class Rng {
-  constructor(private x: number) {
-    this.x = (x >>> 0) || 1;
-  }
-
-  next(): number {
-    // xorshift32
-    let x = this.x;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.x = x >>> 0;
-    return this.x / 0x1_0000_0000;
-  }
-
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-}
-
 interface Member {
   id: NodeId;
   raft: Raft;
@@ -88,7 +69,8 @@ interface Member {
 class Violation extends Error {}
 
 export function simulateRaft(options: RaftSimOptions): RaftSimResult {
-  const rng = new Rng(options.seed);
+  const next = prng(options.seed);
+  const rng = { next, int: (n: number): number => Math.floor(next() * n) };
   const ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
   const trace: string[] = [];
   const note = (s: string): void => void trace.push(s);

@@ -2,59 +2,38 @@
  * A virtual world for the simulator: a clock that moves only when the next event runs, timers in a
  * queue ordered by (time, order of scheduling), and a seeded random source. One seed, one run.
  */
+import { prng } from '../support/prng.ts';
 import type { Environment, Random, Scheduler, Timer } from '../../src/server/env/environment.ts';
 
-/** sfc32: small, fast and good enough to drive a simulation from a 32-bit seed. */
+/** The project's seeded generator, with the draws the simulator makes. */
 export class SeededRandom implements Random {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+  private readonly next: () => number;
 
   constructor(seed: number) {
-    this.a = 0x9e3779b9;
-    this.b = 0x243f6a88;
-    this.c = 0xb7e15162;
-    this.d = seed >>> 0;
-    for (let i = 0; i < 15; i++) this.next();
-  }
-
-  private next(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
+    this.next = prng(seed);
   }
 
   float(): number {
-    return this.next() / 0x1_0000_0000;
+    return this.next();
   }
 
   bytes(n: number): Buffer {
     const b = Buffer.allocUnsafe(n);
-    for (let i = 0; i < n; i++) b[i] = this.next() & 0xff;
+    for (let i = 0; i < n; i++) b[i] = Math.floor(this.next() * 256);
     return b;
   }
 
   /** An integer in [0, n). */
   int(n: number): number {
-    return Math.floor(this.float() * n);
+    return Math.floor(this.next() * n);
   }
 
   chance(p: number): boolean {
-    return this.float() < p;
+    return this.next() < p;
   }
 
   pick<T>(items: readonly T[]): T {
     return items[this.int(items.length)];
-  }
-
-  /** A new stream drawn from this one, so that one part's draws do not shift another's. */
-  fork(): SeededRandom {
-    return new SeededRandom(this.next());
   }
 }
 
