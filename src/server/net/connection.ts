@@ -152,22 +152,18 @@ export class Connection implements Watcher {
     return this.phase === Phase.Closed;
   }
 
-  private get closed(): boolean {
-    return this.phase === Phase.Closed;
-  }
-
   get outstanding(): number {
     return this.queue.length;
   }
 
   private onData(chunk: Buffer): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     this.decoder.push(chunk);
     // The replies to this chunk's requests leave in one write as soon as it is processed.
     this.inData = true;
     this.processFrames();
     this.inData = false;
-    if (this.closed || this.out.pending === 0) return;
+    if (this.isClosed || this.out.pending === 0) return;
     this.flush();
     this.updateFlow();
   }
@@ -225,7 +221,7 @@ export class Connection implements Watcher {
 
   /** Answer the handshake; an invalid session gets timeout 0 and the connection closes. */
   sendConnectResponse(valid: boolean, passwd: Buffer): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     const w = new JuteWriter(64);
     const mark = w.beginFrame();
     writeConnectResponse(w, {
@@ -293,7 +289,7 @@ export class Connection implements Watcher {
    * answer whatever is now at the head of the queue. `failed`: it failed in prep (an error txn).
    */
   writeDone(xid: number, zxid: number, result: ApplyResult, failed: boolean): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     // Writes are applied in the order they were sent: the oldest one waiting is this one.
     let pending: Pending | undefined;
     const queue = this.queue;
@@ -313,7 +309,7 @@ export class Connection implements Watcher {
 
   /** Send replies in request order: reads run when they reach the head, writes wait to be applied. */
   pump(): void {
-    while (this.queue.length > 0 && !this.closed) {
+    while (this.queue.length > 0 && !this.isClosed) {
       const head = this.queue[0];
       if (head.reader !== undefined) {
         this.queue.shift();
@@ -369,7 +365,7 @@ export class Connection implements Watcher {
   }
 
   notify(type: number, path: string, _zxid: number): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     const w = this.out;
     const mark = w.beginFrame();
     writeHeader(w, Xid.notification, -1, 0);
@@ -380,7 +376,7 @@ export class Connection implements Watcher {
 
   /** Queue a complete frame for the end of this turn. */
   send(buf: Buffer): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     this.out.raw(buf);
     this.queued();
   }
@@ -401,7 +397,7 @@ export class Connection implements Watcher {
 
   private readonly flushBound = (): void => {
     this.flushScheduled = false;
-    if (this.closed) return;
+    if (this.isClosed) return;
     this.flush();
     this.updateFlow();
   };
@@ -413,7 +409,7 @@ export class Connection implements Watcher {
 
   /** Backpressure: stop reading while too many requests wait or the client does not read. */
   private updateFlow(): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     const busy = this.queue.length >= this.server.config.maxOutstandingPerConnection || this.socket.writableNeedDrain;
     if (busy && !this.paused) {
       this.paused = true;
@@ -425,16 +421,16 @@ export class Connection implements Watcher {
   }
 
   closeAfterFlush(): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     this.flush();
-    if (this.closed) return;
+    if (this.isClosed) return;
     this.phase = Phase.Closed;
     this.socket.end();
     this.server.forget(this);
   }
 
   close(): void {
-    if (this.closed) {
+    if (this.isClosed) {
       if (!this.socket.destroyed) this.socket.destroy();
       return;
     }

@@ -63,10 +63,6 @@ export class Replica {
     });
   }
 
-  get lastZxid(): number {
-    return this.tree.lastProcessedZxid;
-  }
-
   // ---- sessions ----
 
   /** An id for a new session of a client of this member. */
@@ -99,20 +95,22 @@ export class Replica {
   /** End a live session now, as its expiry would. False when it is not live. */
   expireSession(id: bigint, why: string): boolean {
     if (!this.sessions.isLive(id)) return false;
+    this.expire(id, why);
+    return true;
+  }
+
+  /** A closeSession Txn for a session that is no longer wanted; it is closing from now on. */
+  private expire(id: bigint, why: string): void {
     this.options.log.info(`expiring session 0x${BigInt.asUintN(64, id).toString(16)}, ${why}`);
     this.sessions.setClosing(id);
     this.propose(id, 0, [], { type: OpCode.closeSession });
-    return true;
   }
 
   // ---- ticks ----
 
   /** Expire the sessions whose deadline passed. */
   tick(): void {
-    for (const s of this.sessions.expire(this.options.clock.monotonic())) {
-      this.options.log.info(`expiring session 0x${BigInt.asUintN(64, s.id).toString(16)}, timeout of ${s.timeoutMs}ms exceeded`);
-      this.propose(s.id, 0, [], { type: OpCode.closeSession });
-    }
+    for (const s of this.sessions.expire(this.options.clock.monotonic())) this.expire(s.id, `timeout of ${s.timeoutMs}ms exceeded`);
   }
 
   /** ContainerManager: empty containers that once had children, and TTL nodes past their time. */
@@ -165,7 +163,7 @@ export class Replica {
         this.events.length = 0;
       }
     }
-    const ours = this.takeLocal(sessionId, cxid);
+    const ours = this.local.takeIf(sessionId, cxid);
     switch (type) {
       case OpCode.createSession:
         if (ours) this.out.sessionOpened(sessionId, this.sessions.passwordFor(sessionId));
@@ -182,11 +180,6 @@ export class Replica {
     }
     if (ours) this.out.reply(sessionId, cxid, zxid, applied, type === OpCode.error);
   }
-
-  /** Is (sessionId, cxid) the oldest write this member proposed? Then it is answered here. */
-  private takeLocal(sessionId: bigint, cxid: number): boolean {
-    return this.local.takeIf(sessionId, cxid);
-  }
 }
 
 /** A FIFO of (sessionId, cxid) without an allocation per entry. */
@@ -200,7 +193,7 @@ class LocalWrites {
     this.cxids.push(cxid);
   }
 
-  /** Removes the oldest entry if it is (sessionId, cxid). */
+  /** Removes the oldest entry if it is (sessionId, cxid): the write is this member's to answer. */
   takeIf(sessionId: bigint, cxid: number): boolean {
     const i = this.head;
     if (i === this.cxids.length || this.cxids[i] !== cxid || this.sessions[i] !== sessionId) return false;
