@@ -60,10 +60,15 @@ export class Raft {
     this.id = options.id;
     this.voters = [...options.voters];
     const hs = options.hardState ?? { term: 0, vote: NONE, commit: 0 };
-    this.log = new RaftLog(options.entries ?? [], hs.commit);
+    this.log = this.createLog(options.entries ?? [], hs.commit);
     this.persisted = { ...hs };
     this.becomeFollower(hs.term, NONE);
     this.vote = hs.vote;
+  }
+
+  /** The log this member keeps (a seam for the simulator's planted bugs). */
+  protected createLog(entries: readonly Entry[], commit: number): RaftLog {
+    return new RaftLog(entries, commit);
   }
 
   protected get quorum(): number {
