@@ -1,16 +1,30 @@
 /**
  * Raft cores wired together in memory for tests: each member's Ready is handled as a shell would
  * (persist to its disk, then send, then apply), messages are delivered in order unless a link is
- * cut, and time moves only by tick(). A member can be restarted from what its disk holds.
+ * cut or a filter drops them, and time moves only by tick(). The state machine is the list of
+ * payloads applied; a snapshot is that list. A member can be restarted from what its disk holds,
+ * compact its log, or join the cluster knowing no members.
  */
 import { Raft, type RaftOptions } from '../../src/server/quorum/core/raft.ts';
 import { prng } from '../support/prng.ts';
-import { NONE, type Entry, type HardState, type Message, type NodeId } from '../../src/server/quorum/core/types.ts';
+import { NONE, type Entry, type HardState, type Message, type NodeId, type Snapshot } from '../../src/server/quorum/core/types.ts';
+
+interface Disk {
+  hardState: HardState;
+  snapshot?: Snapshot;
+  /** The entries after the snapshot. */
+  entries: Entry[];
+}
 
 interface Member {
   raft: Raft;
-  disk: { hardState: HardState; entries: Entry[] };
+  /** The membership it started with. */
+  voters: readonly NodeId[];
+  disk: Disk;
+  /** Entries applied since it started or installed a snapshot. */
   applied: Entry[];
+  /** The state machine: payloads applied, no-ops and configuration entries left out. */
+  state: string[];
   /** Read states out of its Readys: `context@index`. */
   reads: string[];
 }
@@ -24,18 +38,26 @@ export class TestCluster {
   private readonly random = prng(1);
   /** Each leader's commit index as last seen, by member and term. */
   private readonly commits = new Map<string, number>();
+  /** Messages for which this returns true are lost. */
+  drop: (m: Message) => boolean = () => false;
 
   constructor(readonly ids: readonly NodeId[], private readonly overrides: Partial<RaftOptions> = {}) {
-    for (const id of ids) this.members.set(id, { raft: this.newRaft(id), disk: { hardState: { term: 0, vote: NONE, commit: 0 }, entries: [] }, applied: [], reads: [] });
+    for (const id of ids) this.addMember(id, ids);
   }
 
-  private newRaft(id: NodeId, disk?: Member['disk']): Raft {
+  /** A member starts; one joining an existing cluster starts knowing no members. */
+  addMember(id: NodeId, voters: readonly NodeId[] = []): void {
+    const disk: Disk = { hardState: { term: 0, vote: NONE, commit: 0 }, entries: [] };
+    this.members.set(id, { raft: this.newRaft(id, voters, disk), voters, disk, applied: [], state: [], reads: [] });
+  }
+
+  private newRaft(id: NodeId, voters: readonly NodeId[], disk: Disk): Raft {
     return new Raft({
-      id, voters: this.ids, electionTick: 10, heartbeatTick: 1, preVote: true, checkQuorum: true,
+      id, voters, electionTick: 10, heartbeatTick: 1, preVote: true, checkQuorum: true,
       maxInflight: 8, maxEntriesPerMessage: 16,
       // A fixed sequence per cluster: tests are deterministic.
       random: this.random,
-      hardState: disk?.hardState, entries: disk?.entries,
+      hardState: disk.hardState, snapshot: disk.snapshot, entries: disk.entries,
       ...this.overrides,
     });
   }
@@ -56,7 +78,7 @@ export class TestCluster {
   }
 
   isolate(id: NodeId): void {
-    for (const other of this.ids) {
+    for (const other of this.members.keys()) {
       if (other === id) continue;
       this.cut.add(`${id}>${other}`);
       this.cut.add(`${other}>${id}`);
@@ -73,7 +95,7 @@ export class TestCluster {
 
   tickAll(times = 1): void {
     for (let i = 0; i < times; i++) {
-      for (const id of this.ids) this.raft(id).tick();
+      for (const m of this.members.values()) m.raft.tick();
       this.stabilize();
     }
   }
@@ -82,11 +104,22 @@ export class TestCluster {
     return this.raft(id).propose(Buffer.from(data));
   }
 
-  /** The member restarts from its disk; what it had not persisted is gone. */
+  /** The member restarts from its disk; what it had not persisted is gone. It replays what it committed. */
   restart(id: NodeId): void {
     const m = this.members.get(id)!;
-    m.raft = this.newRaft(id, m.disk);
-    m.applied = m.applied.slice(0, m.disk.hardState.commit);
+    m.raft = this.newRaft(id, m.voters, m.disk);
+    m.state = m.disk.snapshot === undefined ? [] : JSON.parse(m.disk.snapshot.data.toString());
+    m.applied = m.disk.entries.filter((e) => e.index <= m.disk.hardState.commit);
+    for (const e of m.applied) if (e.data !== null) m.state.push(e.data.toString());
+  }
+
+  /** The member snapshots its state machine as of what it applied and compacts its log. */
+  compact(id: NodeId): Snapshot {
+    const m = this.members.get(id)!;
+    const snapshot = m.raft.compact(m.raft.log.applied, Buffer.from(JSON.stringify(m.state)));
+    m.disk.snapshot = snapshot;
+    m.disk.entries = m.disk.entries.filter((e) => e.index > snapshot.index);
+    return snapshot;
   }
 
   /** Handle every Ready and deliver every message until the cluster is quiet. */
@@ -97,13 +130,21 @@ export class TestCluster {
         if (!m.raft.hasReady()) continue;
         busy = true;
         const ready = m.raft.ready();
+        if (ready.snapshot) {
+          m.disk.snapshot = ready.snapshot;
+          m.disk.entries = [];
+          m.state = JSON.parse(ready.snapshot.data.toString());
+          m.applied = [];
+        }
         if (ready.hardState) m.disk.hardState = ready.hardState;
         if (ready.entries.length > 0) {
-          m.disk.entries.length = ready.entries[0].index - 1;
+          const first = ready.entries[0].index;
+          m.disk.entries = m.disk.entries.filter((e) => e.index < first);
           m.disk.entries.push(...ready.entries);
         }
-        for (const msg of ready.messages) if (!this.cut.has(`${id}>${msg.to}`)) this.inFlight.push(msg);
+        for (const msg of ready.messages) if (!this.cut.has(`${id}>${msg.to}`) && !this.drop(msg)) this.inFlight.push(msg);
         m.applied.push(...ready.committed);
+        for (const e of ready.committed) if (e.data !== null) m.state.push(e.data.toString());
         for (const r of ready.readStates) m.reads.push(`${r.context}@${r.index}`);
         m.raft.advance(ready);
         this.checkLeader(m.raft);
@@ -141,8 +182,8 @@ export class TestCluster {
     return this.members.get(id)!.reads;
   }
 
-  /** Payloads applied by a member, in order (no-ops left out). */
+  /** Payloads applied by a member, in order (no-ops left out), through snapshots and restarts. */
   payloads(id: NodeId): string[] {
-    return this.applied(id).filter((e) => e.data !== null).map((e) => e.data!.toString());
+    return this.members.get(id)!.state;
   }
 }

@@ -206,3 +206,249 @@ describe('raft core', () => {
     assert.deepEqual(c.reads(1), [`solo@${c.raft(1).log.committed}`]);
   });
 });
+
+describe('raft core: snapshots', () => {
+  it('a follower behind the leader\'s compacted log is caught up by its snapshot, then by appends', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    c.isolate(3);
+    for (let i = 0; i < 10; i++) c.propose(1, `p${i}`);
+    c.stabilize();
+    const snap = c.compact(1);
+    assert.equal(c.raft(1).log.firstIndex, snap.index + 1);
+    c.heal();
+    c.tickAll(3);
+    assert.deepEqual(c.payloads(3), c.payloads(1));
+    assert.equal(c.raft(3).log.snapshotIndex, snap.index, 'it installed the snapshot');
+    c.propose(1, 'after');
+    c.stabilize();
+    c.tickAll(1);
+    assert.deepEqual(c.payloads(3).at(-1), 'after');
+  });
+
+  it('a snapshot lost on the way is sent again', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    c.isolate(3);
+    for (let i = 0; i < 5; i++) c.propose(1, `p${i}`);
+    c.stabilize();
+    c.compact(1);
+    c.heal();
+    let lost = 0;
+    c.drop = (m) => m.type === 'snap' && lost++ === 0;
+    c.tickAll(30);
+    assert.equal(lost, 2, 'sent twice');
+    assert.deepEqual(c.payloads(3), c.payloads(1));
+  });
+
+  it('a member restarts from its snapshot and the entries after it', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    for (const p of ['a', 'b']) c.propose(1, p);
+    c.stabilize();
+    c.tickAll(1);
+    c.compact(2);
+    c.propose(1, 'c');
+    c.stabilize();
+    c.tickAll(1);
+    c.restart(2);
+    assert.deepEqual(c.payloads(2), ['a', 'b', 'c']);
+    c.propose(1, 'd');
+    c.stabilize();
+    c.tickAll(1);
+    assert.deepEqual(c.payloads(2), ['a', 'b', 'c', 'd']);
+  });
+
+  it('a snapshot the follower\'s log already holds only moves its commit index', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    for (const p of ['a', 'b']) c.propose(1, p);
+    c.stabilize();
+    const r2 = c.raft(2);
+    const before = r2.log.lastIndex;
+    r2.step({ type: 'snap', from: 1, to: 2, term: r2.term, snapshot: { index: before, term: r2.log.term(before), conf: r2.conf, data: Buffer.from('[]') } });
+    const ready = r2.ready();
+    assert.equal(ready.snapshot, null);
+    r2.advance(ready);
+  });
+});
+
+describe('raft core: leadership transfer', () => {
+  it('an up-to-date voter takes over at once, in the next term', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    c.propose(1, 'a');
+    c.stabilize();
+    const term = c.raft(1).term;
+    assert.ok(c.raft(1).transferLeadership(3));
+    c.stabilize();
+    assert.equal(c.leader(), 3);
+    assert.equal(c.raft(3).term, term + 1);
+    c.propose(3, 'b');
+    c.stabilize();
+    c.tickAll(1);
+    for (const id of [1, 2, 3]) assert.deepEqual(c.payloads(id), ['a', 'b']);
+  });
+
+  it('a lagging voter is brought up to date first; proposals are refused meanwhile', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    c.isolate(3);
+    for (let i = 0; i < 5; i++) c.propose(1, `p${i}`);
+    c.stabilize();
+    c.heal();
+    assert.ok(c.raft(1).transferLeadership(3));
+    assert.equal(c.propose(1, 'refused'), false);
+    c.stabilize();
+    assert.equal(c.leader(), 3);
+    assert.equal(c.raft(3).log.lastIndex >= c.raft(1).log.lastIndex - 1, true);
+  });
+
+  it('a transfer to an unreachable voter is given up after an election timeout', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    c.isolate(3);
+    c.propose(1, 'a');
+    c.stabilize();
+    assert.ok(c.raft(1).transferLeadership(3));
+    c.tickAll(10);
+    assert.equal(c.leader(), 1);
+    assert.equal(c.propose(1, 'b'), true);
+  });
+
+  it('refused to itself, to a non-member, and by a follower', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    assert.equal(c.raft(1).transferLeadership(1), false);
+    assert.equal(c.raft(1).transferLeadership(9), false);
+    assert.equal(c.raft(2).transferLeadership(3), false);
+  });
+});
+
+describe('raft core: learners and membership changes', () => {
+  function withLearner(): TestCluster {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    c.propose(1, 'a');
+    c.stabilize();
+    c.addMember(4);
+    assert.ok(c.raft(1).proposeConfChange({ type: 'addLearner', node: 4 }));
+    c.stabilize();
+    c.tickAll(2);
+    return c;
+  }
+
+  it('a learner receives and applies the log, and learns the membership from it', () => {
+    const c = withLearner();
+    assert.deepEqual(c.payloads(4), ['a']);
+    assert.deepEqual(c.raft(4).conf, { voters: [1, 2, 3], learners: [4] });
+    assert.equal(c.raft(4).isVoter, false);
+  });
+
+  it('a learner never campaigns, and its acknowledgements make no quorum', () => {
+    const c = withLearner();
+    const term = c.raft(1).term;
+    c.isolate(4);
+    c.tick(4, 100);
+    assert.equal(c.raft(4).role, 'follower');
+    assert.equal(c.raft(4).term, term);
+    c.heal();
+    c.isolate(2);
+    c.isolate(3);
+    const committed = c.raft(1).log.committed;
+    c.propose(1, 'b');
+    c.stabilize();
+    assert.equal(c.raft(4).log.lastIndex, c.raft(1).log.lastIndex, 'the learner has it');
+    assert.equal(c.raft(1).log.committed, committed, 'but the leader alone and a learner are no quorum');
+  });
+
+  it('a learner promoted votes and counts toward the quorum', () => {
+    const c = withLearner();
+    assert.ok(c.raft(1).proposeConfChange({ type: 'addVoter', node: 4 }));
+    c.stabilize();
+    c.tickAll(2);
+    for (const id of [1, 2, 3, 4]) assert.deepEqual(c.raft(id).conf, { voters: [1, 2, 3, 4], learners: [] }, `member ${id}`);
+    // Four voters: a quorum is three; 1, 2 and the promoted 4 commit without 3.
+    c.isolate(3);
+    c.propose(1, 'b');
+    c.stabilize();
+    assert.deepEqual(c.payloads(1), ['a', 'b']);
+    c.heal();
+    c.isolate(2);
+    c.propose(1, 'c');
+    c.stabilize();
+    assert.deepEqual(c.payloads(1), ['a', 'b', 'c']);
+  });
+
+  it('one change at a time, never before the leader committed in its term, never to the leader itself', () => {
+    const c = new TestCluster([1, 2, 3]);
+    c.raft(1).campaign();
+    c.stabilize();
+    c.addMember(4);
+    c.addMember(5);
+    c.isolate(2);
+    c.isolate(3);
+    assert.equal(c.raft(1).proposeConfChange({ type: 'addLearner', node: 4 }), true);
+    assert.equal(c.raft(1).proposeConfChange({ type: 'addLearner', node: 5 }), false, 'the first is not committed');
+    c.heal();
+    c.tickAll(2);
+    assert.equal(c.raft(1).proposeConfChange({ type: 'addLearner', node: 5 }), true);
+    c.stabilize();
+    assert.equal(c.raft(1).proposeConfChange({ type: 'remove', node: 1 }), false);
+    assert.equal(c.raft(1).proposeConfChange({ type: 'addLearner', node: 5 }), false, 'already a learner');
+    const fresh = new TestCluster([1, 2, 3]);
+    fresh.raft(1).campaign();
+    fresh.stabilize();
+    fresh.isolate(1);
+    assert.equal(fresh.raft(1).log.term(fresh.raft(1).log.committed), fresh.raft(1).term, 'its no-op committed');
+  });
+
+  it('a voter removed no longer counts: two voters commit with both', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    c.propose(1, 'a');
+    c.stabilize();
+    assert.ok(c.raft(1).proposeConfChange({ type: 'remove', node: 3 }));
+    c.stabilize();
+    c.tickAll(2);
+    assert.deepEqual(c.raft(2).conf.voters, [1, 2]);
+    c.isolate(3);
+    c.propose(1, 'b');
+    c.stabilize();
+    assert.deepEqual(c.payloads(1), ['a', 'b']);
+  });
+
+  it('a change in a conflicting tail is undone when the tail is replaced', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    c.addMember(4);
+    c.isolate(1);
+    assert.ok(c.raft(1).proposeConfChange({ type: 'addLearner', node: 4 }));
+    c.stabilize();
+    assert.deepEqual(c.raft(1).conf.learners, [4], 'in effect once in the log');
+    c.tickAll(30);
+    const leader = c.leader()!;
+    assert.ok(leader === 2 || leader === 3);
+    c.propose(leader, 'b');
+    c.stabilize();
+    c.heal();
+    c.tickAll(30);
+    assert.deepEqual(c.raft(1).conf, { voters: [1, 2, 3], learners: [] });
+    assert.deepEqual(c.payloads(1), ['b']);
+  });
+
+  it('the membership survives a restart, and reaches a new member through a snapshot', () => {
+    const c = withLearner();
+    c.restart(2);
+    assert.deepEqual(c.raft(2).conf, { voters: [1, 2, 3], learners: [4] });
+    c.compact(1);
+    c.addMember(5);
+    c.stabilize();
+    assert.ok(c.raft(1).proposeConfChange({ type: 'addLearner', node: 5 }));
+    c.stabilize();
+    c.tickAll(2);
+    assert.deepEqual(c.raft(5).conf, { voters: [1, 2, 3], learners: [4, 5] });
+    assert.deepEqual(c.payloads(5), ['a']);
+    assert.ok(c.raft(5).log.snapshotIndex > 0, 'it came by snapshot');
+  });
+});

@@ -1,13 +1,17 @@
 /**
  * What a leader knows of one follower's log (etcd's Progress): the highest index known to match,
  * the next one to send, and the flow-control state. Probe: one append at a time until the match is
- * found. Replicate: appends pipelined, at most `maxInflight` unacknowledged.
+ * found. Replicate: appends pipelined, at most `maxInflight` unacknowledged. Snapshot: the entries it
+ * needs are compacted away; a snapshot is on its way and nothing else is sent until it is answered.
  */
 
 export class Progress {
   match = 0;
   next: number;
-  state: 'probe' | 'replicate' = 'probe';
+  state: 'probe' | 'replicate' | 'snapshot' = 'probe';
+  /** Snapshot: the index of the snapshot sent, and heartbeats answered since without its answer. */
+  pendingSnapshot = 0;
+  private heartbeatsSinceSnapshot = 0;
   /** Probe: an append is out and unanswered; wait for its answer or a heartbeat's. */
   paused = false;
   /** Replicate: the last index of each append in flight, oldest first. */
@@ -21,6 +25,7 @@ export class Progress {
 
   /** No append may go now. */
   get isPaused(): boolean {
+    if (this.state === 'snapshot') return true;
     return this.state === 'probe' ? this.paused : this.inflight.length >= this.maxInflight;
   }
 
@@ -52,6 +57,7 @@ export class Progress {
    * the rejection was news (not a stale answer to an older append).
    */
   rejected(rejected: number, hint: number): boolean {
+    if (this.state === 'snapshot') return false;
     if (this.state === 'replicate') {
       if (rejected <= this.match) return false;
       this.becomeProbe();
@@ -69,16 +75,26 @@ export class Progress {
    * a slot, so that appends lost on the way do not stall replication (the follower will reject the
    * next one if it left a gap, and probing finds the match).
    */
-  heartbeatAnswered(): void {
+  heartbeatAnswered(snapshotPatience: number): void {
     this.paused = false;
+    // A snapshot lost on the way is sent again: the follower answers heartbeats but not it.
+    if (this.state === 'snapshot' && ++this.heartbeatsSinceSnapshot >= snapshotPatience) this.becomeProbe();
     if (this.state === 'replicate' && this.inflight.length >= this.maxInflight) this.inflight.shift();
   }
 
   becomeProbe(): void {
     this.state = 'probe';
+    this.pendingSnapshot = 0;
     this.paused = false;
     this.inflight.length = 0;
-    this.next = Math.max(this.next, this.match + 1);
+    this.next = this.match + 1;
+  }
+
+  becomeSnapshot(index: number): void {
+    this.state = 'snapshot';
+    this.pendingSnapshot = index;
+    this.heartbeatsSinceSnapshot = 0;
+    this.inflight.length = 0;
   }
 
   becomeReplicate(): void {

@@ -1,23 +1,29 @@
 /**
  * Raft as a pure state machine, in the shape of etcd-io/raft: no IO, no clock, no randomness of its
- * own. In: tick(), step(message), propose(payload), campaign(). Out: ready() — hard state and
- * entries to persist, messages to send once they are, committed entries to apply — acknowledged
- * with advance(ready).
+ * own. In: tick(), step(message), propose(payload), proposeConfChange(change), campaign(),
+ * readIndex(context), transferLeadership(to), compact(index, data). Out: ready() — a snapshot, hard
+ * state and entries to persist, messages to send once they are, committed entries to apply, read
+ * states — acknowledged with advance(ready).
  *
- * Built so far: elections with randomized timeouts (from the injected random source), PreVote,
- * CheckQuorum (and the vote lease it implies), the leader's no-op on election, replication with
- * probe/replicate flow control and a bound on appends in flight, fast backtracking by term,
- * truncation of a follower's conflicting tail, and commit only by counting replicas of an entry of
- * the leader's own term, and ReadIndex. Not yet: snapshots, leadership transfer, learners.
+ * Elections with randomized timeouts (from the injected random source), PreVote, CheckQuorum (and
+ * the vote lease it implies), the leader's no-op on election; replication with probe/replicate
+ * flow control and a bound on appends in flight, fast backtracking by term, truncation of a
+ * follower's conflicting tail; commit only by counting replicas of an entry of the leader's own
+ * term; ReadIndex; log compaction and snapshots sent to followers that fell behind it; leadership
+ * transfer; learners, and membership changes one member at a time.
  */
 import { Progress } from './progress.ts';
 import { RaftLog } from './raft-log.ts';
-import { NONE, type Entry, type HardState, type Message, type NodeId, type ReadState, type Ready, type Role } from './types.ts';
+import { NONE, TRANSFER, type ConfChange, type ConfState, type Entry, type HardState, type Message, type NodeId, type ReadState, type Ready, type Role, type Snapshot } from './types.ts';
 
 export interface RaftOptions {
   id: NodeId;
-  /** Every voting member, this one included. */
+  /**
+   * The membership the cluster started with (a snapshot's, and then configuration entries in the
+   * log, take over). A member joining an existing cluster starts with none and learns it.
+   */
   voters: readonly NodeId[];
+  learners?: readonly NodeId[];
   /** Ticks without a leader before a follower campaigns (randomized up to twice this). */
   electionTick: number;
   /** Ticks between a leader's heartbeats. */
@@ -30,8 +36,9 @@ export interface RaftOptions {
   maxEntriesPerMessage: number;
   /** A number in [0, 1): the election timeout's randomization. */
   random: () => number;
-  /** What the shell recovered from its disk. */
+  /** What the shell recovered from its disk: the state machine is as of hardState.commit. */
   hardState?: HardState;
+  snapshot?: Snapshot;
   entries?: readonly Entry[];
 }
 
@@ -42,7 +49,18 @@ export class Raft {
   lead: NodeId = NONE;
   role: Role = 'follower';
   readonly log: RaftLog;
-  protected readonly voters: readonly NodeId[];
+  protected voters: readonly NodeId[] = [];
+  protected learners: readonly NodeId[] = [];
+  /** The membership up to the log's first entry (the snapshot's), and the last configuration entry after it. */
+  private baseConf: ConfState;
+  private confEntry: Entry | null = null;
+  /** The latest snapshot, sent to followers that need compacted entries. */
+  private snapshot: Snapshot | null;
+  /** A snapshot from the leader, installed and not yet handed to the shell. */
+  private unstableSnapshot: Snapshot | null = null;
+  /** A leader handing over to this member: no proposals meanwhile; given up after an election timeout. */
+  leadTransferee: NodeId = NONE;
+  private transferElapsed = 0;
   protected readonly progress = new Map<NodeId, Progress>();
   private readonly votes = new Map<NodeId, boolean>();
   private msgs: Message[] = [];
@@ -58,21 +76,33 @@ export class Raft {
 
   constructor(private readonly options: RaftOptions) {
     this.id = options.id;
-    this.voters = [...options.voters];
     const hs = options.hardState ?? { term: 0, vote: NONE, commit: 0 };
-    this.log = this.createLog(options.entries ?? [], hs.commit);
+    this.snapshot = options.snapshot ?? null;
+    this.log = this.createLog(this.snapshot ?? undefined, options.entries ?? [], hs.commit);
+    this.baseConf = this.snapshot?.conf ?? { voters: [...options.voters], learners: [...(options.learners ?? [])] };
+    this.refreshConf();
     this.persisted = { ...hs };
     this.becomeFollower(hs.term, NONE);
     this.vote = hs.vote;
   }
 
   /** The log this member keeps (a seam for the simulator's planted bugs). */
-  protected createLog(entries: readonly Entry[], commit: number): RaftLog {
-    return new RaftLog(entries, commit);
+  protected createLog(snapshot: Snapshot | undefined, entries: readonly Entry[], commit: number): RaftLog {
+    return new RaftLog(snapshot, entries, commit);
   }
 
   protected get quorum(): number {
     return Math.floor(this.voters.length / 2) + 1;
+  }
+
+  /** The membership as this member's log has it. */
+  get conf(): ConfState {
+    return { voters: this.voters, learners: this.learners };
+  }
+
+  /** Only voters campaign; a learner or a member removed (or not yet added) waits to be told. */
+  get isVoter(): boolean {
+    return this.voters.includes(this.id);
   }
 
   // ---- inputs ----
@@ -80,13 +110,14 @@ export class Raft {
   tick(): void {
     this.electionElapsed++;
     if (this.role !== 'leader') {
-      if (this.electionElapsed >= this.randomizedElectionTimeout) {
+      if (this.isVoter && this.electionElapsed >= this.randomizedElectionTimeout) {
         this.electionElapsed = 0;
         this.campaign();
       }
       return;
     }
     this.heartbeatElapsed++;
+    if (this.leadTransferee !== NONE && ++this.transferElapsed >= this.options.electionTick) this.leadTransferee = NONE;
     if (this.electionElapsed >= this.options.electionTick) {
       this.electionElapsed = 0;
       if (this.options.checkQuorum) {
@@ -107,17 +138,62 @@ export class Raft {
 
   /** Start an election now (after a pre-vote round when PreVote is on). */
   campaign(): void {
-    if (this.role === 'leader') return;
-    if (this.options.preVote) this.startCampaign(true);
-    else this.startCampaign(false);
+    if (this.role === 'leader' || !this.isVoter) return;
+    this.startCampaign(this.options.preVote);
   }
 
-  /** A leader appends a payload and replicates it; false anywhere else. */
+  /** A leader appends a payload and replicates it; false anywhere else, or while handing over. */
   propose(data: Buffer): boolean {
-    if (this.role !== 'leader') return false;
+    if (this.role !== 'leader' || this.leadTransferee !== NONE) return false;
     this.log.append(this.term, data);
     this.broadcastAppend();
     return true;
+  }
+
+  /**
+   * A leader appends a membership change; it takes effect on every member once in its log. False
+   * when refused: not the leader or handing over; no entry of this term committed yet, or an
+   * earlier change not yet committed (one change at a time, §4.1 and its fix); a change to the
+   * leader itself (transfer leadership first); or one that changes nothing.
+   */
+  proposeConfChange(change: ConfChange): boolean {
+    if (this.role !== 'leader' || this.leadTransferee !== NONE || change.node === this.id) return false;
+    if (this.log.term(this.log.committed) !== this.term) return false;
+    if (this.confEntry !== null && this.confEntry.index > this.log.committed) return false;
+    const conf = changed(this.conf, change);
+    if (conf === null) return false;
+    this.confEntry = this.log.append(this.term, null, conf);
+    this.applyConf(conf);
+    this.broadcastAppend();
+    return true;
+  }
+
+  /**
+   * A leader hands over to a voter: it stops taking proposals, brings the voter up to date and
+   * tells it to campaign at once (its vote requests override the other voters' leader lease).
+   * Given up after an election timeout. False when not the leader or `to` is not another voter.
+   */
+  transferLeadership(to: NodeId): boolean {
+    if (this.role !== 'leader' || to === this.id || !this.voters.includes(to)) return false;
+    this.leadTransferee = to;
+    this.transferElapsed = 0;
+    if (this.progress.get(to)!.match === this.log.lastIndex) this.send({ type: 'timeoutNow', to, term: this.term });
+    else this.sendAppend(to, true);
+    return true;
+  }
+
+  /**
+   * The shell has made a snapshot of the state machine as of `index` (applied, at most): the log
+   * up to it is dropped, and followers that need it get the snapshot instead. Returns it, with the
+   * term and membership the shell persists with it.
+   */
+  compact(index: number, data: Buffer): Snapshot {
+    const conf = this.confAt(index);
+    this.log.compact(index);
+    if (this.confEntry !== null && this.confEntry.index <= index) this.confEntry = null;
+    this.baseConf = conf;
+    this.snapshot = { index, term: this.log.snapshotTerm, conf, data };
+    return this.snapshot;
   }
 
   /**
@@ -132,7 +208,7 @@ export class Raft {
 
   step(m: Message): void {
     if (m.term > this.term) {
-      if (m.type === 'vote' || m.type === 'preVote') {
+      if ((m.type === 'vote' || m.type === 'preVote') && m.context !== TRANSFER) {
         // CheckQuorum's lease: while a leader is heard from, a disruptive candidate is ignored.
         const inLease = this.options.checkQuorum && this.lead !== NONE && this.electionElapsed < this.options.electionTick;
         if (inLease) return;
@@ -141,13 +217,13 @@ export class Raft {
         // A pre-vote changes no term.
       } else if (m.type === 'preVoteResp' && !m.reject) {
         // Granted for the term this member would campaign in; it takes that term once it has a quorum.
-      } else if (m.type === 'app' || m.type === 'heartbeat') {
+      } else if (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap') {
         this.becomeFollower(m.term, m.from);
       } else {
         this.becomeFollower(m.term, NONE);
       }
     } else if (m.term < this.term) {
-      if ((this.options.checkQuorum || this.options.preVote) && (m.type === 'app' || m.type === 'heartbeat')) {
+      if ((this.options.checkQuorum || this.options.preVote) && (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap')) {
         // A leader cut off in an older term learns of the newer one and steps down.
         this.send({ type: 'appResp', to: m.from, term: this.term });
       } else if (m.type === 'preVote') {
@@ -171,7 +247,7 @@ export class Raft {
   // ---- output ----
 
   hasReady(): boolean {
-    return this.msgs.length > 0 || this.readStates.length > 0 || this.log.unstable().length > 0 || this.hardStateChanged() || this.log.toApply().length > 0;
+    return this.unstableSnapshot !== null || this.msgs.length > 0 || this.readStates.length > 0 || this.log.unstable().length > 0 || this.hardStateChanged() || this.log.toApply().length > 0;
   }
 
   /**
@@ -180,6 +256,7 @@ export class Raft {
    */
   ready(): Ready {
     const ready: Ready = {
+      snapshot: this.unstableSnapshot,
       hardState: this.hardStateChanged() ? { term: this.term, vote: this.vote, commit: this.log.committed } : null,
       entries: this.log.unstable(),
       messages: this.msgs,
@@ -188,6 +265,7 @@ export class Raft {
     };
     this.msgs = [];
     this.readStates = [];
+    this.unstableSnapshot = null;
     return ready;
   }
 
@@ -198,7 +276,7 @@ export class Raft {
       this.log.stable = Math.max(this.log.stable, lastEntry.index);
     }
     const lastApplied = ready.committed.at(-1);
-    if (lastApplied !== undefined) this.log.applied = lastApplied.index;
+    if (lastApplied !== undefined) this.log.applied = Math.max(this.log.applied, lastApplied.index);
     // The leader's own entries count toward a quorum once durable.
     if (this.role === 'leader' && lastEntry !== undefined && this.maybeCommit()) this.committedMore();
   }
@@ -218,6 +296,7 @@ export class Raft {
     this.progress.clear();
     this.pendingReads.clear();
     this.waitingForCommit = [];
+    this.leadTransferee = NONE;
   }
 
   private becomeFollower(term: number, lead: NodeId): void {
@@ -230,17 +309,19 @@ export class Raft {
     this.reset(this.term);
     this.role = 'leader';
     this.lead = this.id;
-    for (const v of this.voters) {
-      const pr = new Progress(this.log.lastIndex, this.options.maxInflight);
-      pr.recentActive = true;
-      this.progress.set(v, pr);
-    }
+    for (const v of [...this.voters, ...this.learners]) this.addProgress(v);
     // Its no-op: entries of earlier terms commit once an entry of this term does.
     this.log.append(this.term, null);
     this.broadcastAppend();
   }
 
-  private startCampaign(pre: boolean): void {
+  private addProgress(id: NodeId): void {
+    const pr = new Progress(this.log.lastIndex, this.options.maxInflight);
+    pr.recentActive = true;
+    this.progress.set(id, pr);
+  }
+
+  private startCampaign(pre: boolean, context?: string): void {
     let term: number;
     if (pre) {
       // A pre-candidate keeps its term and vote: it only asks whether it could win.
@@ -257,12 +338,13 @@ export class Raft {
     if (this.tally(this.id, true)) return;
     for (const v of this.voters) {
       if (v === this.id) continue;
-      this.send({ type: pre ? 'preVote' : 'vote', to: v, term, index: this.log.lastIndex, logTerm: this.log.lastTerm });
+      this.send({ type: pre ? 'preVote' : 'vote', to: v, term, index: this.log.lastIndex, logTerm: this.log.lastTerm, ...(context !== undefined && { context }) });
     }
   }
 
   /** Counts a vote; true when it decided the round (won or lost). */
   private tally(from: NodeId, vote: boolean): boolean {
+    if (!this.voters.includes(from)) return false;
     if (!this.votes.has(from)) this.votes.set(from, vote);
     let yes = 0;
     let no = 0;
@@ -309,6 +391,10 @@ export class Raft {
         this.becomeFollower(m.term, m.from);
         this.handleHeartbeat(m);
         return;
+      case 'snap':
+        this.becomeFollower(m.term, m.from);
+        this.handleSnapshot(m);
+        return;
       default:
         if (m.type === expected) this.tally(m.from, !m.reject);
     }
@@ -319,10 +405,16 @@ export class Raft {
       this.readStates.push({ context: m.context ?? '', index: m.index ?? 0 });
       return;
     }
-    if (m.type !== 'app' && m.type !== 'heartbeat') return;
+    if (m.type === 'timeoutNow') {
+      // The leader hands over: campaign now, without a pre-vote round.
+      if (this.isVoter) this.startCampaign(false, TRANSFER);
+      return;
+    }
+    if (m.type !== 'app' && m.type !== 'heartbeat' && m.type !== 'snap') return;
     this.electionElapsed = 0;
     this.lead = m.from;
     if (m.type === 'app') this.handleAppend(m);
+    else if (m.type === 'snap') this.handleSnapshot(m);
     else this.handleHeartbeat(m);
   }
 
@@ -335,8 +427,9 @@ export class Raft {
       return;
     }
     if (m.type === 'heartbeatResp') {
-      pr.heartbeatAnswered();
-      if (pr.match < this.log.lastIndex) this.sendAppend(m.from);
+      pr.heartbeatAnswered(Math.max(1, Math.floor(this.options.electionTick / this.options.heartbeatTick)));
+      // Even an empty append: appends lost on the way leave a gap the follower reports by rejecting it.
+      if (pr.match < this.log.lastIndex) this.sendAppend(m.from, true);
       if (m.context !== undefined) this.confirmRead(m.context, m.from);
       return;
     }
@@ -349,9 +442,11 @@ export class Raft {
       return;
     }
     if (!pr.acked(m.index ?? 0)) return;
+    if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) pr.becomeProbe();
     if (pr.state === 'probe') pr.becomeReplicate();
     if (this.maybeCommit()) this.committedMore();
     else while (pr.next <= this.log.lastIndex && this.sendAppend(m.from));
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex) this.send({ type: 'timeoutNow', to: m.from, term: this.term });
   }
 
   // ---- replication ----
@@ -364,12 +459,36 @@ export class Raft {
     }
     const last = this.log.maybeAppend(index, m.logTerm ?? 0, m.entries ?? []);
     if (last !== null) {
+      this.confAppended(m.entries ?? []);
       this.log.commitTo(Math.min(m.commit ?? 0, last));
       this.send({ type: 'appResp', to: m.from, term: this.term, index: last });
       return;
     }
     const hint = this.log.conflictHint(index, m.logTerm ?? 0);
     this.send({ type: 'appResp', to: m.from, term: this.term, index, reject: true, rejectHint: hint, rejectHintTerm: this.log.term(hint) });
+  }
+
+  /**
+   * A leader's snapshot: installed unless this member has committed that far, or its log already
+   * holds the snapshot's last entry (then only the commit index moves).
+   */
+  private handleSnapshot(m: Message): void {
+    const s = m.snapshot!;
+    if (s.index <= this.log.committed) {
+      this.send({ type: 'appResp', to: m.from, term: this.term, index: this.log.committed });
+      return;
+    }
+    if (this.log.term(s.index) === s.term) {
+      this.log.commitTo(s.index);
+    } else {
+      this.log.restore(s);
+      this.snapshot = s;
+      this.unstableSnapshot = s;
+      this.baseConf = s.conf;
+      this.confEntry = null;
+      this.applyConf(s.conf);
+    }
+    this.send({ type: 'appResp', to: m.from, term: this.term, index: s.index });
   }
 
   private handleHeartbeat(m: Message): void {
@@ -402,10 +521,12 @@ export class Raft {
     }
   }
 
+  /** Only voters' answers confirm that this member still leads. */
+
   /** A member answered the heartbeat of read `context`: a quorum releases it and every read before it. */
   private confirmRead(context: string, from: NodeId): void {
     const read = this.pendingReads.get(context);
-    if (read === undefined) return;
+    if (read === undefined || !this.voters.includes(from)) return;
     read.acks.add(from);
     if (read.acks.size < this.quorum) return;
     for (const [ctx, r] of this.pendingReads) {
@@ -430,28 +551,86 @@ export class Raft {
   }
 
   /** Sends the follower what it lacks, unless flow control holds it back. */
-  private sendAppend(to: NodeId): boolean {
+  private sendAppend(to: NodeId, evenEmpty = false): boolean {
     const pr = this.progress.get(to);
     if (pr === undefined || pr.isPaused) return false;
+    if (pr.next <= this.log.snapshotIndex) {
+      // What it needs is compacted away: the snapshot instead.
+      this.send({ type: 'snap', to, term: this.term, snapshot: this.snapshot! });
+      pr.becomeSnapshot(this.snapshot!.index);
+      return true;
+    }
     const prev = pr.next - 1;
     const entries = this.log.slice(pr.next, Math.min(this.log.lastIndex + 1, pr.next + this.options.maxEntriesPerMessage));
-    if (pr.state === 'replicate' && entries.length === 0) return false;
+    if (pr.state === 'replicate' && entries.length === 0 && !evenEmpty) return false;
     this.send({ type: 'app', to, term: this.term, index: prev, logTerm: this.log.term(prev), entries, commit: this.log.committed });
     pr.sent(prev + entries.length);
     return true;
   }
 
   private broadcastAppend(): void {
-    for (const v of this.voters) if (v !== this.id) this.sendAppend(v);
+    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id);
   }
 
   private broadcastHeartbeat(): void {
-    for (const v of this.voters) {
-      if (v === this.id) continue;
+    for (const [id, pr] of this.progress) {
+      if (id === this.id) continue;
       // Never a commit index beyond what the follower is known to hold.
-      const commit = Math.min(this.progress.get(v)!.match, this.log.committed);
-      this.send({ type: 'heartbeat', to: v, term: this.term, commit });
+      const commit = Math.min(pr.match, this.log.committed);
+      this.send({ type: 'heartbeat', to: id, term: this.term, commit });
     }
+  }
+
+  // ---- membership ----
+
+  /** The membership as of `index`: the last configuration entry at or before it, or the base one. */
+  private confAt(index: number): ConfState {
+    for (let i = Math.min(index, this.log.lastIndex); i > this.log.snapshotIndex; i--) {
+      const conf = this.log.entry(i)?.conf;
+      if (conf !== undefined) return conf;
+    }
+    return this.baseConf;
+  }
+
+  /** Recomputes the membership from the log (on start, and when a tail with a change in it was cut). */
+  private refreshConf(): void {
+    this.confEntry = null;
+    for (let i = this.log.lastIndex; i > this.log.snapshotIndex; i--) {
+      const e = this.log.entry(i)!;
+      if (e.conf !== undefined) {
+        this.confEntry = e;
+        break;
+      }
+    }
+    this.applyConf(this.confEntry?.conf ?? this.baseConf);
+  }
+
+  /** A follower appended entries: a change among them, or a cut tail that held one, moves its membership. */
+  private confAppended(entries: readonly Entry[]): void {
+    if (this.confEntry !== null && this.log.entry(this.confEntry.index) !== this.confEntry) {
+      this.refreshConf();
+      return;
+    }
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const e = entries[i];
+      if (e.conf === undefined || e.index <= (this.confEntry?.index ?? this.log.snapshotIndex)) continue;
+      this.confEntry = this.log.entry(e.index) ?? null;
+      this.applyConf(e.conf);
+      return;
+    }
+  }
+
+  private applyConf(conf: ConfState): void {
+    if (conf.voters === this.voters && conf.learners === this.learners) return;
+    this.voters = conf.voters;
+    this.learners = conf.learners;
+    if (this.role !== 'leader') return;
+    const members = new Set([...conf.voters, ...conf.learners]);
+    for (const id of members) if (!this.progress.has(id)) this.addProgress(id);
+    for (const id of this.progress.keys()) if (!members.has(id)) this.progress.delete(id);
+    if (this.leadTransferee !== NONE && !conf.voters.includes(this.leadTransferee)) this.leadTransferee = NONE;
+    // A smaller quorum may already hold more.
+    if (this.maybeCommit()) this.committedMore();
   }
 
   /** Commits the highest index a quorum holds durably, if it is of this term (§5.4.2). */
@@ -476,5 +655,20 @@ export class Raft {
 
   private send(m: Omit<Message, 'from'>): void {
     this.msgs.push({ ...m, from: this.id });
+  }
+}
+
+/** The membership after one change, or null when the change changes nothing or is not one step. */
+function changed(conf: ConfState, change: ConfChange): ConfState | null {
+  const isVoter = conf.voters.includes(change.node);
+  const isLearner = conf.learners.includes(change.node);
+  const without = (list: readonly NodeId[]): NodeId[] => list.filter((id) => id !== change.node);
+  switch (change.type) {
+    case 'addLearner':
+      return isVoter || isLearner ? null : { voters: conf.voters, learners: [...conf.learners, change.node] };
+    case 'addVoter':
+      return isVoter ? null : { voters: [...conf.voters, change.node], learners: without(conf.learners) };
+    case 'remove':
+      return isVoter || isLearner ? { voters: without(conf.voters), learners: without(conf.learners) } : null;
   }
 }

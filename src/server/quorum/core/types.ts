@@ -11,8 +11,31 @@ export const NONE: NodeId = 0;
 export interface Entry {
   term: number;
   index: number;
-  /** The payload; null for the no-op a leader appends when elected. */
+  /** The payload; null for the no-op a leader appends when elected, and for a configuration. */
   data: Buffer | null;
+  /** A configuration entry: the membership from this entry on (it takes effect once in the log). */
+  conf?: ConfState;
+}
+
+/** Who replicates the log: voters elect and make quorums; learners only receive it. */
+export interface ConfState {
+  voters: readonly NodeId[];
+  learners: readonly NodeId[];
+}
+
+/** One membership change at a time (§4.1 of Ongaro's dissertation). */
+export type ConfChange =
+  | { type: 'addLearner'; node: NodeId }
+  /** A new voter, or a learner promoted. */
+  | { type: 'addVoter'; node: NodeId }
+  | { type: 'remove'; node: NodeId };
+
+/** The state machine as of `index` (the term of that entry and the membership then). */
+export interface Snapshot {
+  index: number;
+  term: number;
+  conf: ConfState;
+  data: Buffer;
 }
 
 /** What must be durable before any message that depends on it leaves. */
@@ -27,7 +50,9 @@ export type MessageType =
   | 'vote' | 'voteResp'
   | 'preVote' | 'preVoteResp'
   | 'heartbeat' | 'heartbeatResp'
-  | 'readIndex' | 'readIndexResp';
+  | 'readIndex' | 'readIndexResp'
+  | 'snap'
+  | 'timeoutNow';
 
 export interface Message {
   type: MessageType;
@@ -49,7 +74,12 @@ export interface Message {
   rejectHintTerm?: number;
   /** readIndex, readIndexResp, and the heartbeats that confirm a read: the read's id. */
   context?: string;
+  /** snap: the leader's snapshot, for a follower whose next entry it has compacted away. */
+  snapshot?: Snapshot;
 }
+
+/** The context of the vote a transfer of leadership starts: voters set their leader lease aside. */
+export const TRANSFER = 'transfer';
 
 /** A read may be served once this member has applied up to `index` (ReadIndex, §6.4). */
 export interface ReadState {
@@ -60,12 +90,14 @@ export interface ReadState {
 export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader';
 
 /**
- * One batch of work for the shell, in this order: persist `hardState` (if any) and `entries` (an
- * entry overwrites any the log has at its index and after), then send `messages`, then apply
- * `committed`; then call advance(). Nothing in `messages` may leave before what it rests on is
- * durable: a vote, an append acknowledgement.
+ * One batch of work for the shell, in this order: persist `snapshot` (if any: it replaces the log
+ * up to its index and the state machine), `hardState` (if any) and `entries` (an entry overwrites
+ * any the log has at its index and after), then send `messages`, then apply `committed`; then call
+ * advance(). Nothing in `messages` may leave before what it rests on is durable: a vote, an append
+ * acknowledgement.
  */
 export interface Ready {
+  snapshot: Snapshot | null;
   hardState: HardState | null;
   entries: Entry[];
   messages: Message[];
