@@ -60,6 +60,8 @@ export class Raft {
   private unstableSnapshot: Snapshot | null = null;
   /** A leader handing over to this member: no proposals meanwhile; given up after an election timeout. */
   leadTransferee: NodeId = NONE;
+  /** As leader: the index of the no-op that opened its term (where its zxids count from). */
+  termStart = 0;
   private transferElapsed = 0;
   protected readonly progress = new Map<NodeId, Progress>();
   private readonly votes = new Map<NodeId, boolean>();
@@ -311,7 +313,7 @@ export class Raft {
     this.lead = this.id;
     for (const v of [...this.voters, ...this.learners]) this.addProgress(v);
     // Its no-op: entries of earlier terms commit once an entry of this term does.
-    this.log.append(this.term, null);
+    this.termStart = this.log.append(this.term, null).index;
     this.broadcastAppend();
   }
 
