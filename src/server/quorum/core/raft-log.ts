@@ -112,6 +112,14 @@ export class RaftLog {
     if (index > this.committed) this.committed = Math.min(index, this.lastIndex);
   }
 
+  get hasUnstable(): boolean {
+    return this.stable < this.lastIndex;
+  }
+
+  get hasToApply(): boolean {
+    return Math.min(this.committed, this.stable) > this.applied;
+  }
+
   /** Entries the shell has not yet persisted. */
   unstable(): Entry[] {
     return this.stable >= this.lastIndex ? [] : this.slice(Math.max(this.stable, this.snapshotIndex) + 1, this.lastIndex + 1);

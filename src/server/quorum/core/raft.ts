@@ -249,7 +249,7 @@ export class Raft {
   // ---- output ----
 
   hasReady(): boolean {
-    return this.unstableSnapshot !== null || this.msgs.length > 0 || this.readStates.length > 0 || this.log.unstable().length > 0 || this.hardStateChanged() || this.log.toApply().length > 0;
+    return this.unstableSnapshot !== null || this.msgs.length > 0 || this.readStates.length > 0 || this.log.hasUnstable || this.hardStateChanged() || this.log.hasToApply;
   }
 
   /**
