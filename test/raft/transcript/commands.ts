@@ -3,7 +3,8 @@
  * that reads its arguments (each `key=value` must be read, see Args) and acts on the environment,
  * printing what happened. A command that prints nothing outputs `ok`.
  */
-import { describeEntry, describeHardState, type InteractionEnv } from './env.ts';
+import { describeConf, describeEntry, describeHardState, describeSnapshot, type InteractionEnv } from './env.ts';
+import type { ConfChange } from '../../../src/server/quorum/core/types.ts';
 import type { Args, Case } from './parse.ts';
 
 export interface Command {
@@ -150,8 +151,47 @@ export const commands: Record<string, Command> = {
     run(env, args) {
       const disk = env.member(args.id()).disk;
       env.print(describeHardState(disk.hardState));
+      if (disk.snapshot !== undefined) env.print(describeSnapshot(disk.snapshot));
       if (disk.entries.length === 0) env.print('no entries');
       for (const e of disk.entries) env.print(describeEntry(e));
+    },
+  },
+
+  'transfer-leadership': {
+    usage: 'transfer-leadership ID to=ID   (the leader hands over)',
+    run(env, args) {
+      const to = args.int('to', 0);
+      env.input(args.id(), (r) => {
+        if (!r.transferLeadership(to)) env.print(`refused: ${r.id} is ${r.role} in term ${r.term}`);
+      });
+    },
+  },
+
+  'conf-change': {
+    usage: 'conf-change ID add-learner|add-voter|remove NODE   (the leader proposes one membership change)',
+    run(env, args) {
+      const type = { 'add-learner': 'addLearner', 'add-voter': 'addVoter', remove: 'remove' }[args.positional[1]] as ConfChange['type'] | undefined;
+      if (type === undefined) throw new Error('expected add-learner, add-voter or remove');
+      const node = Number(args.positional[2]);
+      env.input(args.id(0, 2), (r) => {
+        if (!r.proposeConfChange({ type, node })) env.print(`refused: ${r.id} is ${r.role} in term ${r.term}, membership ${describeConf(r.conf)}`);
+      });
+    },
+  },
+
+  conf: {
+    usage: 'conf [ID...]   (the membership as each member\'s log has it)',
+    run(env, args) {
+      for (const id of env.ids(args.ids())) env.print(`${id}: ${describeConf(env.member(id).raft.conf)}`);
+    },
+  },
+
+  compact: {
+    usage: 'compact ID [index=applied]   (the member snapshots its state machine and drops its log up to index)',
+    run(env, args) {
+      const id = args.id();
+      const snapshot = env.compact(id, args.int('index', env.member(id).raft.log.applied));
+      env.print(`${id} compacted: ${describeSnapshot(snapshot)}`);
     },
   },
 

@@ -106,6 +106,15 @@ export class InteractionEnv {
     m.raft = new Raft({ ...m.options, hardState: { ...hardState }, snapshot, entries: [...entries] });
   }
 
+  /** The member snapshots its state machine (here: the index it is as of) and compacts its log. */
+  compact(id: NodeId, index: number): Snapshot {
+    const m = this.member(id);
+    const snapshot = m.raft.compact(index, Buffer.from(`state@${index}`));
+    m.disk.snapshot = snapshot;
+    m.disk.entries = m.disk.entries.filter((e) => e.index > index);
+    return snapshot;
+  }
+
   // ---- the shell ----
 
   /** Handles one Ready as a shell does: persist, send, apply, then advance. False if none. */

@@ -41,14 +41,12 @@ export class Progress {
 
   /** The follower matches up to `index`. False when that is old news. */
   acked(index: number): boolean {
-    if (index <= this.match) {
-      this.paused = false;
-      return false;
-    }
+    // Appends up to it are answered, even ones that carried nothing new (a commit index).
+    while (this.inflight.length > 0 && this.inflight[0] <= index) this.inflight.shift();
+    this.paused = false;
+    if (index <= this.match) return false;
     this.match = index;
     if (this.next <= index) this.next = index + 1;
-    this.paused = false;
-    while (this.inflight.length > 0 && this.inflight[0] <= index) this.inflight.shift();
     return true;
   }
 

@@ -201,7 +201,8 @@ export class Raft {
   /**
    * Ask for a linearizable read point: a ReadState with this context comes out of ready() once a
    * quorum has confirmed the leader's commit index, on this member (a follower asks its leader).
-   * Dropped when there is no leader or leadership changes: the caller asks again.
+   * Dropped when there is no leader or leadership changes: the caller asks again. Contexts must be
+   * unique across the cluster (a leader keys the reads it confirms by them).
    */
   readIndex(context: string): void {
     if (this.role === 'leader') this.handleReadIndex(context, this.id);
@@ -443,11 +444,17 @@ export class Raft {
       if (pr.rejected(m.index ?? 0, hint)) this.sendAppend(m.from);
       return;
     }
+    const wasPaused = pr.isPaused;
     if (!pr.acked(m.index ?? 0)) return;
     if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) pr.becomeProbe();
     if (pr.state === 'probe') pr.becomeReplicate();
-    if (this.maybeCommit()) this.committedMore();
-    else while (pr.next <= this.log.lastIndex && this.sendAppend(m.from));
+    if (this.maybeCommit()) {
+      this.committedMore();
+    } else {
+      // A follower that was held back may have missed a commit index sent meanwhile.
+      if (wasPaused) this.sendAppend(m.from, true);
+      while (pr.next <= this.log.lastIndex && this.sendAppend(m.from));
+    }
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex) this.send({ type: 'timeoutNow', to: m.from, term: this.term });
   }
 
@@ -545,7 +552,7 @@ export class Raft {
 
   /** The commit index moved: followers hear of it, and reads waiting for this term's first commit go on. */
   private committedMore(): void {
-    this.broadcastAppend();
+    this.broadcastAppend(true);
     if (this.waitingForCommit.length === 0 || this.log.term(this.log.committed) !== this.term) return;
     const waiting = this.waitingForCommit;
     this.waitingForCommit = [];
@@ -570,8 +577,9 @@ export class Raft {
     return true;
   }
 
-  private broadcastAppend(): void {
-    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id);
+  /** `evenEmpty`: a follower with every entry still hears of a new commit index. */
+  private broadcastAppend(evenEmpty = false): void {
+    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id, evenEmpty);
   }
 
   private broadcastHeartbeat(): void {
