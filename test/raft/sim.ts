@@ -1,23 +1,27 @@
 /**
  * A seeded simulation of a Raft cluster: N cores, each behind a shell that takes a Ready, makes it
  * durable some time later (a sync), and only then sends its messages and applies; a network that
- * drops, delays, duplicates and reorders messages and can be partitioned; members that crash
- * (what was not yet synced is lost) and restart from their disks; ticks that reach members at
- * different rates. One seed, one run.
+ * drops, delays, duplicates and reorders messages and can be partitioned; members that crash and
+ * restart from their disks; ticks that reach members at different rates (each member's clock runs
+ * at its own rate, drawn from the seed). A crash during a sync may tear it: some of the Ready
+ * reached the disk, none of its messages left (see tear()). Clients run a key-value workload
+ * (sim/kv.ts) against the cluster. One seed, one run.
  *
  * Checked after every event: at most one leader per term; logs that match at an index match
- * before it; every member applies the same payload at each index; an entry once applied by any
- * member is in the log of every later leader (leader completeness); a read point (ReadIndex) is at
+ * before it; every member applies the same payload at each index; an entry committed in a term is
+ * in the log of every leader of a later term (leader completeness); a read point (ReadIndex) is at
  * or after every index committed anywhere when the read was asked. The run ends with a liveness
  * phase: the network healed and every member up, a leader must be elected and commit a proposal
- * within a bound of ticks.
+ * within a bound of events. Then the clients' history must be linearizable.
  */
-import { Raft, type RaftOptions } from '../../src/server/quorum/core/raft.ts';
+import type { Raft, RaftOptions } from '../../src/server/quorum/core/raft.ts';
 import { prng } from '../support/prng.ts';
+import { checkLinearizable } from '../support/linearizability.ts';
 import { NONE, type Entry, type HardState, type Message, type NodeId, type Ready } from '../../src/server/quorum/core/types.ts';
+import { newRaft as plantedRaft, RAFT_BUGS, type RaftBug } from './sim/plants.ts';
+import { KEYS, applyWrite, decodeWrite, describeCall, encodeWrite, history, readContext, type Call } from './sim/kv.ts';
 
-export const RAFT_BUGS = ['send-before-sync', 'commit-by-counting', 'read-without-quorum'] as const;
-export type RaftBug = (typeof RAFT_BUGS)[number];
+export { RAFT_BUGS, type RaftBug };
 
 export interface RaftSimOptions {
   seed: number;
@@ -25,6 +29,10 @@ export interface RaftSimOptions {
   /** Events of the faulty phase. */
   steps: number;
   bug: RaftBug | null;
+  /** Clock skew: each member's tick rate is drawn from [1 - skew, 1 + skew]. Default 0.5. */
+  skew?: number;
+  /** Client ops per run (the linearizability check's size). Default 60. */
+  ops?: number;
   /** Trace every delivered message too (for reading a failing seed). */
   verbose?: boolean;
 }
@@ -36,25 +44,18 @@ export interface RaftSimResult {
   /** Entries committed (applied by the member that applied most). */
   committed: number;
   elections: number;
+  /** Client ops answered, of those issued. */
+  answered: number;
+  issued: number;
+  /** The checker gave up on the history (too many overlapping ops): not a violation, not a pass. */
+  undecided: boolean;
 }
 
-/** Planted bug: a leader commits whatever a quorum holds, whatever its term (figure 8). */
-class CountingRaft extends Raft {
-  protected override maybeCommit(): boolean {
-    const matches = this.voters.map((v) => (v === this.id ? this.log.stable : this.progress.get(v)!.match)).sort((a, b) => b - a);
-    const index = matches[this.quorum - 1];
-    if (index <= this.log.committed) return false;
-    this.log.commitTo(index);
-    return true;
-  }
-}
-
-/** Planted bug: a leader answers a read at once, without a quorum confirming it still leads. */
-class UnconfirmedReadRaft extends Raft {
-  protected override handleReadIndex(context: string, from: NodeId): void {
-    this.answerRead(context, this.log.committed, from);
-  }
-}
+/**
+ * The order the shell makes a Ready durable in, drawn per seed. The hard state and the log are
+ * separate files, so a crash may find one written and not the other.
+ */
+type StorageOrder = 'log-first' | 'state-first';
 
 interface Member {
   id: NodeId;
@@ -64,9 +65,20 @@ interface Member {
   /** A Ready taken and not yet synced. */
   pending: Ready | null;
   applied: Entry[];
+  /** The key-value state machine: the writes in `applied`. */
+  kv: Map<string, string>;
+  /** Client ops this member has taken and not yet answered, by op id. */
+  calls: Map<number, Call>;
+  /** This member's clock rate, and the part of a tick it has accumulated. */
+  rate: number;
+  clock: number;
 }
 
 class Violation extends Error {}
+
+const CLIENTS = 3;
+/** Events a client waits for an answer before it goes on to its next op. */
+const CALL_TIMEOUT = 400;
 
 export function simulateRaft(options: RaftSimOptions): RaftSimResult {
   const next = prng(options.seed);
@@ -79,6 +91,8 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
   const leaders = new Map<number, NodeId>();
   /** Index -> payload applied there (by any member): what every member must apply too. */
   const appliedAt = new Map<number, string>();
+  /** Index -> the term of the leader that first committed it, and its payload. */
+  const committedAt = new Map<number, { term: number; payload: string }>();
   let elections = 0;
   /** Reads asked, by context: the highest index committed anywhere when each was asked. */
   const reads = new Map<string, number>();
@@ -86,25 +100,45 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
   /** A disk was written since the last log-matching check. */
   let disksChanged = false;
   let proposals = 0;
+  /** The clock of the client history: one per event. */
+  let now = 0;
+  const calls: Call[] = [];
+  /** Each client's op awaiting its answer. */
+  const busy = new Map<number, Call>();
+  /** Values written to each key, so that a cas can expect one that may be current. */
+  const written = new Map<string, string[]>(KEYS.map((k) => [k, []]));
+  const bug = options.bug;
+  const skew = options.skew ?? 0.5;
+  const maxOps = options.ops ?? 60;
 
   // Flow control varies by seed: one entry per append makes some interleavings far likelier.
   const maxEntriesPerMessage = [1, 2, 4][rng.int(3)];
   const maxInflight = [1, 4][rng.int(2)];
+  // So does the pace of the clock against the shells and the network: with ticks rarer, a disk
+  // sync or a round trip takes a smaller part of an election timeout, and more gets committed.
+  const tickShare = [0.33, 0.2, 0.1][rng.int(3)];
+  // And how often faults strike: a calmer run answers more client ops, a stormier one
+  // interleaves more terms.
+  const faultRate = [0.03, 0.01, 0.003][rng.int(3)];
+  const storage: StorageOrder = rng.next() < 0.5 ? 'log-first' : 'state-first';
+  // CheckQuorum's lease keeps disruptive elections away; without it elections race more, which is
+  // where a vote lost in a crash shows, and a deposed leader may go on as one for long.
+  const checkQuorum = rng.next() < 0.7;
   const newRaft = (id: NodeId, disk: Member['disk']): Raft => {
     const o: RaftOptions = {
-      id, voters: ids, electionTick: 10, heartbeatTick: 2, preVote: true, checkQuorum: true,
+      id, voters: ids, electionTick: 10, heartbeatTick: 2, preVote: true, checkQuorum,
       maxInflight, maxEntriesPerMessage, random: () => rng.next(),
       hardState: disk.hardState, entries: disk.entries,
     };
-    if (options.bug === 'commit-by-counting') return new CountingRaft(o);
-    if (options.bug === 'read-without-quorum') return new UnconfirmedReadRaft(o);
-    return new Raft(o);
+    return plantedRaft(o, bug);
   };
   const members = new Map<NodeId, Member>();
   for (const id of ids) {
     const disk = { hardState: { term: 0, vote: NONE, commit: 0 }, entries: [] as Entry[] };
-    members.set(id, { id, raft: newRaft(id, disk), up: true, disk, pending: null, applied: [] });
+    const rate = 1 + skew * (2 * rng.next() - 1);
+    members.set(id, { id, raft: newRaft(id, disk), up: true, disk, pending: null, applied: [], kv: new Map(), calls: new Map(), rate, clock: 0 });
   }
+  note(`${storage}; checkQuorum ${checkQuorum}; tick share ${tickShare}; fault rate ${faultRate}; clock rates ${[...members.values()].map((m) => m.rate.toFixed(2)).join(' ')}`);
 
   const fail = (what: string): never => {
     throw new Violation(what);
@@ -112,6 +146,25 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
 
   const send = (msgs: Message[]): void => {
     for (const m of msgs) if (!cut.has(`${m.from}>${m.to}`)) net.push(m);
+  };
+
+  const answer = (m: Member, c: Call, value: string | null, swapped: boolean): void => {
+    c.answer = { at: now, value, swapped };
+    m.calls.delete(c.id);
+    if (busy.get(c.client) === c) busy.delete(c.client);
+    note(`${describeCall(c)} -> ${c.request.kind === 'get' ? JSON.stringify(value) : c.request.kind === 'cas' ? swapped : 'ok'}`);
+  };
+
+
+  /** Applies an entry to the member's state machine; for a client's write, whether a cas swapped. */
+  const apply = (m: Member, e: Entry): boolean | null => {
+    m.applied.push(e);
+    const payload = e.data === null ? '' : e.data.toString();
+    const known = appliedAt.get(e.index);
+    if (known !== undefined && known !== payload) fail(`member ${m.id} applied ${JSON.stringify(payload)} at index ${e.index}, another applied ${JSON.stringify(known)}`);
+    appliedAt.set(e.index, payload);
+    const w = decodeWrite(e.data);
+    return w === null ? null : applyWrite(m.kv, w);
   };
 
   /** The shell's sync: persist, then send, then apply, then advance. */
@@ -125,26 +178,67 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
       m.disk.entries.push(...r.entries);
       disksChanged = true;
     }
-    if (options.bug !== 'send-before-sync') send(r.messages);
+    send(r.messages);
     for (const rs of r.readStates) {
       const floor = reads.get(rs.context);
       if (floor !== undefined && rs.index < floor) fail(`read ${rs.context} at member ${m.id} served at index ${rs.index}, but index ${floor} was committed before it was asked`);
+      const c = rs.context.startsWith('kv') ? m.calls.get(Number(rs.context.slice(2))) : undefined;
+      if (c === undefined) continue;
+      c.readIndex = rs.index;
+      if (bug === 'stale-read') answer(m, c, m.kv.get(c.request.key) ?? null, false);
     }
     for (const e of r.committed) {
-      m.applied.push(e);
-      const payload = e.data === null ? '' : e.data.toString();
-      const known = appliedAt.get(e.index);
-      if (known !== undefined && known !== payload) fail(`member ${m.id} applied ${JSON.stringify(payload)} at index ${e.index}, another applied ${JSON.stringify(known)}`);
-      appliedAt.set(e.index, payload);
+      const swapped = apply(m, e);
+      const c = swapped === null ? undefined : m.calls.get(decodeWrite(e.data)!.id);
+      if (c !== undefined) answer(m, c, null, swapped!);
+    }
+    for (const c of m.calls.values()) {
+      if (c.readIndex !== null && c.readIndex <= m.applied.length) answer(m, c, m.kv.get(c.request.key) ?? null, false);
     }
     m.raft.advance(r);
   };
 
-  /** The shell takes the next Ready (the buggy shell sends before it is durable). */
+  /** Messages a buggy shell sends before the Ready is durable. */
+  const early = (msg: Message): boolean =>
+    (bug === 'vote-before-sync' && (msg.type === 'voteResp' || msg.type === 'preVoteResp')) ||
+    (bug === 'ack-before-sync' && msg.type === 'appResp');
+
   const takeReady = (m: Member): void => {
     if (!m.up || m.pending !== null || !m.raft.hasReady()) return;
-    m.pending = m.raft.ready();
-    if (options.bug === 'send-before-sync') send(m.pending.messages);
+    const r = m.raft.ready();
+    if (bug === 'vote-before-sync' || bug === 'ack-before-sync') {
+      send(r.messages.filter(early));
+      r.messages = r.messages.filter((msg) => !early(msg));
+    }
+    m.pending = r;
+  };
+
+  /**
+   * A crash during the sync of `r`: what of it reached the disk. The log is a sequence of
+   * checksummed records, so recovery drops a torn record and all after it: a prefix of the entries
+   * survives (the first of them replaces the tail it conflicts with, as in the full write). The
+   * hard state is a file of its own, written before the log or after it, and either old or new.
+   * Nothing was sent: sends follow the sync.
+   */
+  const tear = (m: Member, r: Ready): string => {
+    const n = r.entries.length;
+    if (rng.next() < 0.3 || (n === 0 && r.hardState === null)) return 'an unsynced Ready lost';
+    let kept = rng.int(n + 1);
+    let newState = r.hardState !== null && rng.next() < 0.5;
+    if (storage === 'log-first' && kept < n) newState = false;
+    if (storage === 'state-first' && r.hardState !== null && !newState) kept = 0;
+    if (newState) m.disk.hardState = r.hardState!;
+    if (kept > 0) {
+      m.disk.entries.length = r.entries[0].index - 1;
+      m.disk.entries.push(...r.entries.slice(0, kept));
+      disksChanged = true;
+    }
+    return `a sync torn: ${kept} of ${n} entries, the ${newState ? 'new' : 'old'} hard state`;
+  };
+
+  const payloadAt = (r: Raft, index: number): string | undefined => {
+    const e = r.log.slice(index, index + 1)[0];
+    return e === undefined ? undefined : e.data === null ? '' : e.data.toString();
   };
 
   const check = (): void => {
@@ -158,11 +252,11 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
         elections++;
         note(`member ${r.id} leads term ${r.term}`);
       }
-      // Leader completeness: every entry applied anywhere is in this leader's log.
-      for (const [index, payload] of appliedAt) {
-        const e = r.log.slice(index, index + 1)[0];
-        const mine = e === undefined ? undefined : e.data === null ? '' : e.data.toString();
-        if (mine !== payload) fail(`leader ${r.id} of term ${r.term} lacks the applied entry ${index} (${JSON.stringify(payload)})`);
+      for (let i = r.log.committed; i > 0 && !committedAt.has(i); i--) committedAt.set(i, { term: r.term, payload: payloadAt(r, i)! });
+      // Leader completeness: every entry committed in an earlier term is in this leader's log (a
+      // deposed leader that does not know it yet may lack what later ones commit).
+      for (const [index, c] of committedAt) {
+        if (c.term < r.term && payloadAt(r, index) !== c.payload) fail(`leader ${r.id} of term ${r.term} lacks entry ${index} (${JSON.stringify(c.payload)}), committed in term ${c.term}`);
       }
     }
     // Log matching over durable logs: same index and term means the same entry.
@@ -191,27 +285,78 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     const [m] = net.splice(reorder ? rng.int(net.length) : 0, 1);
     const to = members.get(m.to)!;
     if (!to.up || cut.has(`${m.from}>${m.to}`)) return;
-    if (options.verbose) note(`deliver ${m.type} ${m.from}>${m.to} t${m.term} i${m.index} lt${m.logTerm} n${m.entries?.length ?? '-'} c${m.commit} r${m.reject ?? ''} h${m.rejectHint ?? ''}/${m.rejectHintTerm ?? ''}`);
+    if (options.verbose) note(`deliver ${m.type} ${m.from}>${m.to} t${m.term} i${m.index} lt${m.logTerm} n${m.entries?.length ?? '-'} c${m.commit} r${m.reject ?? ''} h${m.rejectHint ?? ''}/${m.rejectHintTerm ?? ''}${m.context === undefined ? '' : ` ${m.context}`}`);
     to.raft.step(m);
   };
 
+  /** A member's clock advances by its rate: a fast one ticks more often, a slow one less. */
+  const tick = (m: Member): void => {
+    if (!m.up) return;
+    for (m.clock += m.rate; m.clock >= 1; m.clock--) m.raft.tick();
+  };
+
   const crash = (m: Member): void => {
-    note(`member ${m.id} crashes${m.pending ? ' (an unsynced Ready lost)' : ''}`);
+    note(`member ${m.id} crashes${m.pending ? ` (${tear(m, m.pending)})` : ''}`);
     m.up = false;
     m.pending = null;
+    // Its clients learn nothing more: those ops' outcomes stay unknown.
+    for (const c of m.calls.values()) if (busy.get(c.client) === c) busy.delete(c.client);
+    m.calls.clear();
   };
 
   const restart = (m: Member): void => {
     note(`member ${m.id} restarts at term ${m.disk.hardState.term}`);
     m.up = true;
     m.raft = newRaft(m.id, m.disk);
-    m.applied = m.applied.slice(0, m.raft.log.applied);
+    // The core starts applied up to the commit index it recovered: the shell replays its log to there.
+    m.applied = [];
+    m.kv = new Map();
+    for (const e of m.disk.entries.slice(0, m.raft.log.applied)) apply(m, e);
   };
 
   const leader = (): Member | null => {
     let best: Member | null = null;
     for (const m of members.values()) if (m.up && m.raft.role === 'leader' && (best === null || m.raft.term > best.raft.term)) best = m;
     return best;
+  };
+
+  /**
+   * A client issues its next op, unless it is still waiting for an answer. It stops waiting after a
+   * while and goes on; an answer that comes later still counts.
+   */
+  const client = (): void => {
+    const id = rng.int(CLIENTS);
+    const waiting = busy.get(id);
+    if (waiting !== undefined && now - waiting.invokedAt <= CALL_TIMEOUT) return;
+    if (calls.length >= maxOps) return;
+    const key = KEYS[rng.int(KEYS.length)];
+    const roll = rng.next();
+    const up = [...members.values()].filter((m) => m.up);
+    // Reads go to any member that knows a leader (another turns the client away), writes to a
+    // member that believes it leads (perhaps a deposed one).
+    const to = up.filter((m) => (roll < 0.4 ? m.raft.lead !== NONE : m.raft.role === 'leader'));
+    if (to.length === 0) return;
+    const m = to[rng.int(to.length)];
+    const opId = calls.length + 1;
+    const values = written.get(key)!;
+    const value = `v${opId}`;
+    let request: Call['request'];
+    if (roll < 0.4) request = { kind: 'get', key };
+    else if (roll < 0.65) request = { kind: 'put', key, value };
+    else if (roll < 0.75) request = { kind: 'delete', key };
+    else request = { kind: 'cas', key, expected: values.length === 0 || rng.next() < 0.2 ? null : values[values.length - 1 - rng.int(Math.min(2, values.length))], value };
+    const c: Call = { id: opId, client: id, member: m.id, invokedAt: now, request, readIndex: null, answer: null };
+    calls.push(c);
+    busy.set(id, c);
+    m.calls.set(opId, c);
+    note(describeCall(c));
+    if (request.kind === 'get') {
+      reads.set(readContext(opId), Math.max(...[...members.values()].map((x) => x.raft.log.committed)));
+      m.raft.readIndex(readContext(opId));
+    } else {
+      if (request.kind !== 'delete') values.push(value);
+      m.raft.propose(encodeWrite({ ...request, id: opId }));
+    }
   };
 
   /** One fault: a message dropped or duplicated, a link cut, the network healed, a crash, a restart. */
@@ -241,7 +386,14 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
       const l = leader();
       if (l !== null) crash(l);
     } else if (roll < 0.8) {
-      if (m.up) crash(m);
+      // Crashes mid-sync are the ones that test what a Ready may send before it is durable; a
+      // member back at once (a process restarted) takes part again before the others move on.
+      const syncing = list.filter((x) => x.up && x.pending !== null);
+      const victim = syncing.length > 0 && rng.next() < 0.5 ? syncing[rng.int(syncing.length)] : m.up ? m : null;
+      if (victim !== null) {
+        crash(victim);
+        if (rng.next() < 0.5) restart(victim);
+      }
     } else {
       const down = list.filter((x) => !x.up);
       if (down.length > 0) restart(down[rng.int(down.length)]);
@@ -249,35 +401,49 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
   };
 
   const event = (faulty: boolean): void => {
-    if (faulty && rng.next() < 0.03) {
+    now++;
+    if (faulty && rng.next() < faultRate) {
       fault();
       check();
       return;
     }
     const list = [...members.values()];
     const m = list[rng.int(list.length)];
+    // Raft is live only while a round trip takes well under an election timeout (with skew, on the
+    // fastest clock): the quiet phase ticks slowly.
+    const ticks = faulty ? tickShare : 0.1;
     const roll = rng.next();
-    if (roll < 0.35) {
-      if (m.up) m.raft.tick();
-    } else if (roll < 0.7) {
+    if (roll < ticks) {
+      tick(m);
+      check();
+      return;
+    }
+    const rest = (roll - ticks) / (1 - ticks);
+    if (rest < 0.52) {
       deliverOne(faulty);
-    } else if (roll < 0.82) {
+    } else if (rest < 0.7) {
       takeReady(m);
-    } else if (roll < 0.94) {
+    } else if (rest < 0.88) {
       sync(m);
-    } else if (roll < 0.97) {
+    } else if (rest < 0.91) {
       // A read, at any member: it must be served at or after everything committed by now.
       if (m.up) {
         const context = `r${++readCount}`;
         reads.set(context, Math.max(...list.map((x) => x.raft.log.committed)));
         m.raft.readIndex(context);
       }
-    } else if (faulty) {
+    } else if (rest < 0.94) {
       const l = leader();
-      if (l !== null && l.raft.propose(Buffer.from(`p${++proposals}`))) note(`propose p${proposals} at ${l.id}`);
+      if (faulty && l !== null && l.raft.propose(Buffer.from(`p${++proposals}`))) note(`propose p${proposals} at ${l.id}`);
+    } else {
+      client();
     }
     check();
   };
+
+  const result = (violation: string | null, committed: number, undecided = false): RaftSimResult => ({
+    seed: options.seed, violation, trace, committed, elections, answered: calls.filter((c) => c.answer !== null).length, issued: calls.length, undecided,
+  });
 
   try {
     for (let i = 0; i < options.steps; i++) event(true);
@@ -294,14 +460,17 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
       const l = leader();
       if (l !== null && l.raft.term !== proposedInTerm && l.raft.propose(Buffer.from(target))) proposedInTerm = l.raft.term;
       if ([...members.values()].every((m) => m.applied.some((e) => e.data?.toString() === target))) {
-        return { seed: options.seed, violation: null, trace, committed: Math.max(...[...members.values()].map((x) => x.applied.length)), elections };
+        const committed = Math.max(...[...members.values()].map((x) => x.applied.length));
+        const lin = checkLinearizable(history(calls), { maxSteps: 200_000 });
+        if (lin.ok === false) fail(`the clients' history is not linearizable: ${lin.explanation}`);
+        return result(null, committed, lin.ok === 'unknown');
       }
     }
     const states = [...members.values()].map((m) => `${m.id}: ${m.raft.role} term ${m.raft.term} last ${m.raft.log.lastIndex} committed ${m.raft.log.committed} applied ${m.applied.length}${m.pending ? ' (a Ready unsynced)' : ''}`);
     fail(`liveness: no leader committed a proposal within 40,000 quiet events (${states.join('; ')})`);
   } catch (err) {
     if (!(err instanceof Violation)) throw err;
-    return { seed: options.seed, violation: err.message, trace, committed: 0, elections };
+    return result(err.message, 0);
   }
-  return { seed: options.seed, violation: 'unreachable', trace, committed: 0, elections };
+  return result('unreachable', 0);
 }

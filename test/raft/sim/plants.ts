@@ -1,0 +1,65 @@
+/**
+ * Bugs the cluster simulation plants to prove it can catch them. Some live in the core (a Raft or
+ * RaftLog subclass), some in the shell around it (see sim.ts).
+ */
+import { Raft, type RaftOptions } from '../../../src/server/quorum/core/raft.ts';
+import { RaftLog } from '../../../src/server/quorum/core/raft-log.ts';
+import type { Entry, NodeId } from '../../../src/server/quorum/core/types.ts';
+
+export const RAFT_BUGS = [
+  /** The shell sends vote and pre-vote answers before the hard state is durable. */
+  'vote-before-sync',
+  /** The shell sends append acknowledgements before the entries are durable. */
+  'ack-before-sync',
+  /** A leader commits whatever a quorum holds, whatever its term (figure 8). */
+  'commit-by-counting',
+  /** A leader answers a read at once, without a quorum confirming it still leads. */
+  'read-without-quorum',
+  /** A follower overwrites conflicting entries in place and keeps the stale tail after them. */
+  'no-truncate',
+  /** A member serves a read before it has applied up to the read index. */
+  'stale-read',
+] as const;
+export type RaftBug = (typeof RAFT_BUGS)[number];
+
+class CountingRaft extends Raft {
+  protected override maybeCommit(): boolean {
+    const matches = this.voters.map((v) => (v === this.id ? this.log.stable : this.progress.get(v)!.match)).sort((a, b) => b - a);
+    const index = matches[this.quorum - 1];
+    if (index <= this.log.committed) return false;
+    this.log.commitTo(index);
+    return true;
+  }
+}
+
+class UnconfirmedReadRaft extends Raft {
+  protected override handleReadIndex(context: string, from: NodeId): void {
+    this.answerRead(context, this.log.committed, from);
+  }
+}
+
+class NoTruncateLog extends RaftLog {
+  override maybeAppend(index: number, logTerm: number, entries: readonly Entry[]): number | null {
+    const before = this.slice(1, this.lastIndex + 1);
+    const last = super.maybeAppend(index, logTerm, entries);
+    // What the conflict cut off comes back after the new entries, at its old indexes.
+    if (last !== null) for (const e of before) if (e.index > this.lastIndex) this.append(e.term, e.data);
+    return last;
+  }
+}
+
+class NoTruncateRaft extends Raft {
+  protected override createLog(entries: readonly Entry[], commit: number): RaftLog {
+    return new NoTruncateLog(entries, commit);
+  }
+}
+
+/** A core, with the planted bug if it lives in the core. */
+export function newRaft(options: RaftOptions, bug: RaftBug | null): Raft {
+  switch (bug) {
+    case 'commit-by-counting': return new CountingRaft(options);
+    case 'read-without-quorum': return new UnconfirmedReadRaft(options);
+    case 'no-truncate': return new NoTruncateRaft(options);
+    default: return new Raft(options);
+  }
+}
