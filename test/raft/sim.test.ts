@@ -43,11 +43,11 @@ describe('simulation: a Raft cluster under faults', () => {
   // catches it today, printed again when the test runs.
   const plants: Array<{ bug: RaftBug; steps: number; budget: number; first: number }> = [
     { bug: 'vote-before-sync', steps: STEPS, budget: 200, first: 64 },
-    { bug: 'ack-before-sync', steps: STEPS, budget: 250, first: 96 },
-    { bug: 'commit-by-counting', steps: 20_000, budget: 60, first: 4 },
-    { bug: 'read-without-quorum', steps: STEPS, budget: 100, first: 17 },
-    { bug: 'no-truncate', steps: STEPS, budget: 60, first: 1 },
-    { bug: 'stale-read', steps: STEPS, budget: 100, first: 19 },
+    { bug: 'ack-before-sync', steps: STEPS, budget: 250, first: 11 },
+    { bug: 'commit-by-counting', steps: 20_000, budget: 60, first: 23 },
+    { bug: 'read-without-quorum', steps: STEPS, budget: 100, first: 11 },
+    { bug: 'no-truncate', steps: STEPS, budget: 60, first: 12 },
+    { bug: 'stale-read', steps: STEPS, budget: 100, first: 16 },
   ];
   for (const { bug, steps, budget, first } of plants) {
     it(`catches a planted bug: ${bug}`, () => {

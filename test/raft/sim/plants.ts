@@ -4,7 +4,7 @@
  */
 import { Raft, type RaftOptions } from '../../../src/server/quorum/core/raft.ts';
 import { RaftLog } from '../../../src/server/quorum/core/raft-log.ts';
-import type { Entry, NodeId } from '../../../src/server/quorum/core/types.ts';
+import type { Entry, NodeId, Snapshot } from '../../../src/server/quorum/core/types.ts';
 
 export const RAFT_BUGS = [
   /** The shell sends vote and pre-vote answers before the hard state is durable. */
@@ -40,7 +40,7 @@ class UnconfirmedReadRaft extends Raft {
 
 class NoTruncateLog extends RaftLog {
   override maybeAppend(index: number, logTerm: number, entries: readonly Entry[]): number | null {
-    const before = this.slice(1, this.lastIndex + 1);
+    const before = this.slice(this.firstIndex, this.lastIndex + 1);
     const last = super.maybeAppend(index, logTerm, entries);
     // What the conflict cut off comes back after the new entries, at its old indexes.
     if (last !== null) for (const e of before) if (e.index > this.lastIndex) this.append(e.term, e.data);
@@ -49,8 +49,8 @@ class NoTruncateLog extends RaftLog {
 }
 
 class NoTruncateRaft extends Raft {
-  protected override createLog(entries: readonly Entry[], commit: number): RaftLog {
-    return new NoTruncateLog(entries, commit);
+  protected override createLog(snapshot: Snapshot | undefined, entries: readonly Entry[], commit: number): RaftLog {
+    return new NoTruncateLog(snapshot, entries, commit);
   }
 }
 
