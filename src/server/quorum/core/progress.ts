@@ -15,18 +15,19 @@ export class Progress {
   /** Probe: an append is out and unanswered; wait for its answer or a heartbeat's. */
   paused = false;
   /** Replicate: the last index of each append in flight, oldest first. */
-  private readonly inflight: number[] = [];
+  private readonly inflight: Inflight;
   /** Heard from since the last CheckQuorum round. */
   recentActive = false;
 
   constructor(lastIndex: number, private readonly maxInflight: number) {
     this.next = lastIndex + 1;
+    this.inflight = new Inflight(maxInflight);
   }
 
   /** No append may go now. */
   get isPaused(): boolean {
     if (this.state === 'snapshot') return true;
-    return this.state === 'probe' ? this.paused : this.inflight.length >= this.maxInflight;
+    return this.state === 'probe' ? this.paused : this.inflight.full;
   }
 
   /** An append with entries up to `last` went out. */
@@ -42,7 +43,7 @@ export class Progress {
   /** The follower matches up to `index`. False when that is old news. */
   acked(index: number): boolean {
     // Appends up to it are answered, even ones that carried nothing new (a commit index).
-    while (this.inflight.length > 0 && this.inflight[0] <= index) this.inflight.shift();
+    this.inflight.freeTo(index);
     this.paused = false;
     if (index <= this.match) return false;
     this.match = index;
@@ -77,14 +78,14 @@ export class Progress {
     this.paused = false;
     // A snapshot lost on the way is sent again: the follower answers heartbeats but not it.
     if (this.state === 'snapshot' && ++this.heartbeatsSinceSnapshot >= snapshotPatience) this.becomeProbe();
-    if (this.state === 'replicate' && this.inflight.length >= this.maxInflight) this.inflight.shift();
+    if (this.state === 'replicate' && this.inflight.full) this.inflight.freeFirst();
   }
 
   becomeProbe(): void {
     this.state = 'probe';
     this.pendingSnapshot = 0;
     this.paused = false;
-    this.inflight.length = 0;
+    this.inflight.clear();
     this.next = this.match + 1;
   }
 
@@ -92,13 +93,49 @@ export class Progress {
     this.state = 'snapshot';
     this.pendingSnapshot = index;
     this.heartbeatsSinceSnapshot = 0;
-    this.inflight.length = 0;
+    this.inflight.clear();
   }
 
   becomeReplicate(): void {
     this.state = 'replicate';
     this.paused = false;
-    this.inflight.length = 0;
+    this.inflight.clear();
     this.next = this.match + 1;
+  }
+}
+
+/** The last index of each append in flight, oldest first: a ring of fixed size (etcd's inflights). */
+class Inflight {
+  private readonly ring: number[];
+  private start = 0;
+  private count = 0;
+
+  constructor(private readonly size: number) {
+    this.ring = new Array<number>(size).fill(0);
+  }
+
+  get full(): boolean {
+    return this.count >= this.size;
+  }
+
+  push(last: number): void {
+    this.ring[(this.start + this.count) % this.size] = last;
+    this.count++;
+  }
+
+  /** Appends up to `index` are answered. */
+  freeTo(index: number): void {
+    while (this.count > 0 && this.ring[this.start] <= index) this.freeFirst();
+  }
+
+  freeFirst(): void {
+    if (this.count === 0) return;
+    this.start = (this.start + 1) % this.size;
+    this.count--;
+  }
+
+  clear(): void {
+    this.start = 0;
+    this.count = 0;
   }
 }

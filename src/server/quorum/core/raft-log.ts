@@ -82,6 +82,10 @@ export class RaftLog {
   maybeAppend(index: number, logTerm: number, entries: readonly Entry[]): number | null {
     if (this.term(index) !== logTerm) return null;
     for (const e of entries) {
+      if (e.index > this.lastIndex) {
+        this.entries.push(e);
+        continue;
+      }
       if (e.index <= this.snapshotIndex) continue;
       const mine = this.term(e.index);
       if (mine === e.term) continue;

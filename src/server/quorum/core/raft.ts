@@ -66,6 +66,11 @@ export class Raft {
   protected readonly progress = new Map<NodeId, Progress>();
   private readonly votes = new Map<NodeId, boolean>();
   private msgs: Message[] = [];
+  /**
+   * A leader's appends wait for the next ready(): everything proposed meanwhile goes in one append
+   * per follower, and commit index moves in one announcement. `'commit'`: send even empty ones.
+   */
+  private broadcastPending: 'none' | 'entries' | 'commit' = 'none';
   private readStates: ReadState[] = [];
   /** A leader's reads waiting for a quorum to confirm it still leads, in the order asked. */
   private readonly pendingReads = new Map<string, { index: number; from: NodeId; acks: Set<NodeId> }>();
@@ -148,7 +153,7 @@ export class Raft {
   propose(data: Buffer): boolean {
     if (this.role !== 'leader' || this.leadTransferee !== NONE) return false;
     this.log.append(this.term, data);
-    this.broadcastAppend();
+    this.broadcast('entries');
     return true;
   }
 
@@ -166,7 +171,7 @@ export class Raft {
     if (conf === null) return false;
     this.confEntry = this.log.append(this.term, null, conf);
     this.applyConf(conf);
-    this.broadcastAppend();
+    this.broadcast('entries');
     return true;
   }
 
@@ -250,7 +255,7 @@ export class Raft {
   // ---- output ----
 
   hasReady(): boolean {
-    return this.unstableSnapshot !== null || this.msgs.length > 0 || this.readStates.length > 0 || this.log.hasUnstable || this.hardStateChanged() || this.log.hasToApply;
+    return this.unstableSnapshot !== null || this.broadcastPending !== 'none' || this.msgs.length > 0 || this.readStates.length > 0 || this.log.hasUnstable || this.hardStateChanged() || this.log.hasToApply;
   }
 
   /**
@@ -258,6 +263,7 @@ export class Raft {
    * once done; nothing may be stepped in between.
    */
   ready(): Ready {
+    this.flushBroadcast();
     const ready: Ready = {
       snapshot: this.unstableSnapshot,
       hardState: this.hardStateChanged() ? { term: this.term, vote: this.vote, commit: this.log.committed } : null,
@@ -300,6 +306,7 @@ export class Raft {
     this.pendingReads.clear();
     this.waitingForCommit = [];
     this.leadTransferee = NONE;
+    this.broadcastPending = 'none';
   }
 
   private becomeFollower(term: number, lead: NodeId): void {
@@ -315,7 +322,7 @@ export class Raft {
     for (const v of [...this.voters, ...this.learners]) this.addProgress(v);
     // Its no-op: entries of earlier terms commit once an entry of this term does.
     this.termStart = this.log.append(this.term, null).index;
-    this.broadcastAppend();
+    this.broadcast('entries');
   }
 
   private addProgress(id: NodeId): void {
@@ -448,11 +455,11 @@ export class Raft {
     if (!pr.acked(m.index ?? 0)) return;
     if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) pr.becomeProbe();
     if (pr.state === 'probe') pr.becomeReplicate();
-    if (this.maybeCommit()) {
+    if (pr.match > this.log.committed && this.maybeCommit()) {
       this.committedMore();
     } else {
       // A follower that was held back may have missed a commit index sent meanwhile.
-      if (wasPaused) this.sendAppend(m.from, true);
+      if (wasPaused && this.broadcastPending !== 'commit') this.sendAppend(m.from, true);
       while (pr.next <= this.log.lastIndex && this.sendAppend(m.from));
     }
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex) this.send({ type: 'timeoutNow', to: m.from, term: this.term });
@@ -552,7 +559,7 @@ export class Raft {
 
   /** The commit index moved: followers hear of it, and reads waiting for this term's first commit go on. */
   private committedMore(): void {
-    this.broadcastAppend(true);
+    this.broadcast('commit');
     if (this.waitingForCommit.length === 0 || this.log.term(this.log.committed) !== this.term) return;
     const waiting = this.waitingForCommit;
     this.waitingForCommit = [];
@@ -577,9 +584,20 @@ export class Raft {
     return true;
   }
 
-  /** `evenEmpty`: a follower with every entry still hears of a new commit index. */
-  private broadcastAppend(evenEmpty = false): void {
-    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id, evenEmpty);
+  private broadcast(what: 'entries' | 'commit'): void {
+    if (this.broadcastPending !== 'commit') this.broadcastPending = what;
+  }
+
+  /** Sends what the leader has for every follower: new entries, and (`'commit'`) a new commit index even to those with every entry. */
+  private flushBroadcast(): void {
+    if (this.broadcastPending === 'none') return;
+    const evenEmpty = this.broadcastPending === 'commit';
+    this.broadcastPending = 'none';
+    if (this.role !== 'leader') return;
+    for (const [id, pr] of this.progress) {
+      if (id === this.id || !this.sendAppend(id, evenEmpty)) continue;
+      while (pr.next <= this.log.lastIndex && this.sendAppend(id));
+    }
   }
 
   private broadcastHeartbeat(): void {
@@ -595,6 +613,8 @@ export class Raft {
 
   /** The membership as of `index`: the last configuration entry at or before it, or the base one. */
   private confAt(index: number): ConfState {
+    if (this.confEntry === null) return this.baseConf;
+    if (this.confEntry.index <= index) return this.confEntry.conf!;
     for (let i = Math.min(index, this.log.lastIndex); i > this.log.snapshotIndex; i--) {
       const conf = this.log.entry(i)?.conf;
       if (conf !== undefined) return conf;
@@ -645,11 +665,21 @@ export class Raft {
 
   /** Commits the highest index a quorum holds durably, if it is of this term (§5.4.2). */
   protected maybeCommit(): boolean {
-    const matches = this.voters.map((v) => (v === this.id ? this.log.stable : this.progress.get(v)!.match)).sort((a, b) => b - a);
-    const index = matches[this.quorum - 1];
+    const index = this.quorumMatch();
     if (index <= this.log.committed || this.log.term(index) !== this.term) return false;
     this.log.commitTo(index);
     return true;
+  }
+
+  private readonly matches: number[] = [];
+
+  /** The highest index a quorum of voters holds durably. */
+  protected quorumMatch(): number {
+    const m = this.matches;
+    m.length = 0;
+    for (const v of this.voters) m.push(v === this.id ? this.log.stable : this.progress.get(v)!.match);
+    m.sort(descending);
+    return m[this.quorum - 1];
   }
 
   private quorumActive(): boolean {
@@ -664,9 +694,13 @@ export class Raft {
   }
 
   private send(m: Omit<Message, 'from'>): void {
-    this.msgs.push({ ...m, from: this.id });
+    // Each call site builds a fresh object: stamping it is cheaper than copying it.
+    (m as Message).from = this.id;
+    this.msgs.push(m as Message);
   }
 }
+
+const descending = (a: number, b: number): number => b - a;
 
 /** The membership after one change, or null when the change changes nothing or is not one step. */
 function changed(conf: ConfState, change: ConfChange): ConfState | null {
