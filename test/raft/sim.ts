@@ -17,7 +17,7 @@
 import type { Raft, RaftOptions } from '../../src/server/quorum/core/raft.ts';
 import { prng } from '../support/prng.ts';
 import { checkLinearizable } from '../support/linearizability.ts';
-import { NONE, type Entry, type HardState, type Message, type NodeId, type Ready } from '../../src/server/quorum/core/types.ts';
+import { NONE, type ConfChange, type Entry, type HardState, type Message, type NodeId, type Ready, type Snapshot } from '../../src/server/quorum/core/types.ts';
 import { newRaft as plantedRaft, RAFT_BUGS, type RaftBug } from './sim/plants.ts';
 import { KEYS, applyWrite, decodeWrite, describeCall, encodeWrite, history, readContext, type Call } from './sim/kv.ts';
 
@@ -51,21 +51,34 @@ export interface RaftSimResult {
   undecided: boolean;
 }
 
-/**
- * The order the shell makes a Ready durable in, drawn per seed. The hard state and the log are
- * separate files, so a crash may find one written and not the other.
- */
-type StorageOrder = 'log-first' | 'state-first';
+interface Disk {
+  hardState: HardState;
+  /** The state machine as of an index, and the log up to it dropped. */
+  snapshot?: Snapshot;
+  /** The entries after the snapshot, in order. */
+  entries: Entry[];
+}
+
+/** Entries on disk from index `first` on are replaced by `entries` (and what follows them goes). */
+function writeEntries(disk: Disk, entries: readonly Entry[]): void {
+  if (entries.length === 0) return;
+  disk.entries.length = Math.max(0, entries[0].index - (disk.snapshot?.index ?? 0) - 1);
+  disk.entries.push(...entries);
+}
+
+const encodeState = (kv: Map<string, string>): Buffer => Buffer.from(JSON.stringify([...kv]));
+const decodeState = (data: Buffer): Map<string, string> => new Map(JSON.parse(data.toString()) as Array<[string, string]>);
 
 interface Member {
   id: NodeId;
   raft: Raft;
   up: boolean;
-  disk: { hardState: HardState; entries: Entry[] };
+  disk: Disk;
   /** A Ready taken and not yet synced. */
   pending: Ready | null;
-  applied: Entry[];
-  /** The key-value state machine: the writes in `applied`. */
+  /** The last index its state machine has applied. */
+  applied: number;
+  /** The key-value state machine. */
   kv: Map<string, string>;
   /** Client ops this member has taken and not yet answered, by op id. */
   calls: Map<number, Call>;
@@ -120,25 +133,26 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
   // And how often faults strike: a calmer run answers more client ops, a stormier one
   // interleaves more terms.
   const faultRate = [0.03, 0.01, 0.003][rng.int(3)];
-  const storage: StorageOrder = rng.next() < 0.5 ? 'log-first' : 'state-first';
+  // How often members snapshot their state machine and drop their log (never, often, now and then).
+  const compactEvery = [0, 4, 16][rng.int(3)];
   // CheckQuorum's lease keeps disruptive elections away; without it elections race more, which is
   // where a vote lost in a crash shows, and a deposed leader may go on as one for long.
   const checkQuorum = rng.next() < 0.7;
-  const newRaft = (id: NodeId, disk: Member['disk']): Raft => {
+  const newRaft = (id: NodeId, disk: Disk): Raft => {
     const o: RaftOptions = {
       id, voters: ids, electionTick: 10, heartbeatTick: 2, preVote: true, checkQuorum,
       maxInflight, maxEntriesPerMessage, random: () => rng.next(),
-      hardState: disk.hardState, entries: disk.entries,
+      hardState: disk.hardState, snapshot: disk.snapshot, entries: disk.entries,
     };
     return plantedRaft(o, bug);
   };
   const members = new Map<NodeId, Member>();
   for (const id of ids) {
-    const disk = { hardState: { term: 0, vote: NONE, commit: 0 }, entries: [] as Entry[] };
+    const disk: Disk = { hardState: { term: 0, vote: NONE, commit: 0 }, entries: [] };
     const rate = 1 + skew * (2 * rng.next() - 1);
-    members.set(id, { id, raft: newRaft(id, disk), up: true, disk, pending: null, applied: [], kv: new Map(), calls: new Map(), rate, clock: 0 });
+    members.set(id, { id, raft: newRaft(id, disk), up: true, disk, pending: null, applied: 0, kv: new Map(), calls: new Map(), rate, clock: 0 });
   }
-  note(`${storage}; checkQuorum ${checkQuorum}; tick share ${tickShare}; fault rate ${faultRate}; clock rates ${[...members.values()].map((m) => m.rate.toFixed(2)).join(' ')}`);
+  note(`compact every ${compactEvery || 'never'}; checkQuorum ${checkQuorum}; tick share ${tickShare}; fault rate ${faultRate}; clock rates ${[...members.values()].map((m) => m.rate.toFixed(2)).join(' ')}`);
 
   const fail = (what: string): never => {
     throw new Violation(what);
@@ -158,7 +172,7 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
 
   /** Applies an entry to the member's state machine; for a client's write, whether a cas swapped. */
   const apply = (m: Member, e: Entry): boolean | null => {
-    m.applied.push(e);
+    m.applied = e.index;
     const payload = e.data === null ? '' : e.data.toString();
     const known = appliedAt.get(e.index);
     if (known !== undefined && known !== payload) fail(`member ${m.id} applied ${JSON.stringify(payload)} at index ${e.index}, another applied ${JSON.stringify(known)}`);
@@ -168,16 +182,28 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
   };
 
   /** The shell's sync: persist, then send, then apply, then advance. */
+  /** The member's pending Ready replaces entries its disk holds. */
+  const overwrites = (m: Member): boolean => {
+    const first = m.pending?.entries[0]?.index;
+    return first !== undefined && first <= (m.disk.snapshot?.index ?? 0) + m.disk.entries.length;
+  };
+
   const sync = (m: Member): void => {
     const r = m.pending;
     if (r === null) return;
     m.pending = null;
-    if (r.hardState) m.disk.hardState = r.hardState;
-    if (r.entries.length > 0) {
-      m.disk.entries.length = r.entries[0].index - 1;
-      m.disk.entries.push(...r.entries);
+    // A leader's snapshot replaces the log and the state machine; the log is written before the
+    // hard state, whose commit index may cover the entries (a planted shell does it the other way).
+    if (r.snapshot !== null) {
+      m.disk.snapshot = r.snapshot;
+      m.disk.entries = [];
+      m.kv = decodeState(r.snapshot.data);
+      m.applied = r.snapshot.index;
       disksChanged = true;
     }
+    writeEntries(m.disk, r.entries);
+    if (r.entries.length > 0) disksChanged = true;
+    if (r.hardState) m.disk.hardState = r.hardState;
     send(r.messages);
     for (const rs of r.readStates) {
       const floor = reads.get(rs.context);
@@ -193,9 +219,14 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
       if (c !== undefined) answer(m, c, null, swapped!);
     }
     for (const c of m.calls.values()) {
-      if (c.readIndex !== null && c.readIndex <= m.applied.length) answer(m, c, m.kv.get(c.request.key) ?? null, false);
+      if (c.readIndex !== null && c.readIndex <= m.applied) answer(m, c, m.kv.get(c.request.key) ?? null, false);
     }
     m.raft.advance(r);
+    if (compactEvery > 0 && m.applied - m.raft.log.snapshotIndex >= compactEvery) {
+      const snapshot = m.raft.compact(m.applied, encodeState(m.kv));
+      m.disk.snapshot = snapshot;
+      m.disk.entries = m.disk.entries.filter((e) => e.index > snapshot.index);
+    }
   };
 
   /** Messages a buggy shell sends before the Ready is durable. */
@@ -214,31 +245,38 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
   };
 
   /**
-   * A crash during the sync of `r`: what of it reached the disk. The log is a sequence of
-   * checksummed records, so recovery drops a torn record and all after it: a prefix of the entries
-   * survives (the first of them replaces the tail it conflicts with, as in the full write). The
-   * hard state is a file of its own, written before the log or after it, and either old or new.
-   * Nothing was sent: sends follow the sync.
+   * A crash during the sync of `r`: what of it reached the disk. A snapshot is a file renamed into
+   * place, there or not. The log is a sequence of checksummed records, so recovery drops a torn
+   * record and all after it: a prefix of the entries survives (the first of them replaces the tail
+   * it conflicts with, as in the full write). The hard state is a file of its own, written after
+   * the log, so new only if every entry made it (the planted `state-before-log` shell writes it
+   * first: new with any prefix). Nothing was sent: sends follow the sync.
    */
   const tear = (m: Member, r: Ready): string => {
     const n = r.entries.length;
-    if (rng.next() < 0.3 || (n === 0 && r.hardState === null)) return 'an unsynced Ready lost';
-    let kept = rng.int(n + 1);
+    if (rng.next() < 0.3 || (n === 0 && r.hardState === null && r.snapshot === null)) return 'an unsynced Ready lost';
+    const snapshot = r.snapshot !== null && rng.next() < 0.5;
+    let kept = r.snapshot !== null && !snapshot ? 0 : rng.int(n + 1);
     let newState = r.hardState !== null && rng.next() < 0.5;
-    if (storage === 'log-first' && kept < n) newState = false;
-    if (storage === 'state-first' && r.hardState !== null && !newState) kept = 0;
-    if (newState) m.disk.hardState = r.hardState!;
-    if (kept > 0) {
-      m.disk.entries.length = r.entries[0].index - 1;
-      m.disk.entries.push(...r.entries.slice(0, kept));
-      disksChanged = true;
+    if (bug === 'state-before-log') {
+      if (r.hardState !== null && !newState) kept = 0;
+    } else if (kept < n || (r.snapshot !== null && !snapshot)) {
+      newState = false;
     }
-    return `a sync torn: ${kept} of ${n} entries, the ${newState ? 'new' : 'old'} hard state`;
+    if (snapshot) {
+      m.disk.snapshot = r.snapshot!;
+      m.disk.entries = [];
+    }
+    if (newState) m.disk.hardState = r.hardState!;
+    writeEntries(m.disk, r.entries.slice(0, kept));
+    if (kept > 0 || snapshot) disksChanged = true;
+    return `a sync torn: ${snapshot ? 'the snapshot and ' : ''}${kept} of ${n} entries, the ${newState ? 'new' : 'old'} hard state`;
   };
 
+  /** The payload at an index of a member's log; undefined past its end or compacted away. */
   const payloadAt = (r: Raft, index: number): string | undefined => {
-    const e = r.log.slice(index, index + 1)[0];
-    return e === undefined ? undefined : e.data === null ? '' : e.data.toString();
+    const e = r.log.entry(index);
+    return e === undefined ? undefined : e.data === null ? (e.conf === undefined ? '' : `conf ${JSON.stringify(e.conf)}`) : e.data.toString();
   };
 
   const check = (): void => {
@@ -252,26 +290,30 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
         elections++;
         note(`member ${r.id} leads term ${r.term}`);
       }
-      for (let i = r.log.committed; i > 0 && !committedAt.has(i); i--) committedAt.set(i, { term: r.term, payload: payloadAt(r, i)! });
+      for (let i = r.log.committed; i > r.log.snapshotIndex && !committedAt.has(i); i--) committedAt.set(i, { term: r.term, payload: payloadAt(r, i)! });
       // Leader completeness: every entry committed in an earlier term is in this leader's log (a
-      // deposed leader that does not know it yet may lack what later ones commit).
+      // deposed leader that does not know it yet may lack what later ones commit), or in its
+      // snapshot (only committed entries are).
       for (const [index, c] of committedAt) {
-        if (c.term < r.term && payloadAt(r, index) !== c.payload) fail(`leader ${r.id} of term ${r.term} lacks entry ${index} (${JSON.stringify(c.payload)}), committed in term ${c.term}`);
+        if (c.term < r.term && index > r.log.snapshotIndex && payloadAt(r, index) !== c.payload) fail(`leader ${r.id} of term ${r.term} lacks entry ${index} (${JSON.stringify(c.payload)}), committed in term ${c.term}`);
       }
     }
     // Log matching over durable logs: same index and term means the same entry.
     if (!disksChanged) return;
     disksChanged = false;
-    const disks = [...members.values()].map((m) => m.disk.entries);
+    // Over the indexes both still hold (snapshots hold committed entries only).
+    const disks = [...members.values()].map((m) => m.disk);
+    const at = (d: Disk, i: number): Entry => d.entries[i - (d.snapshot?.index ?? 0) - 1];
     for (let a = 0; a < disks.length; a++) {
       for (let b = a + 1; b < disks.length; b++) {
-        const n = Math.min(disks[a].length, disks[b].length);
-        for (let i = n - 1; i >= 0; i--) {
-          if (disks[a][i].term !== disks[b][i].term) continue;
-          for (let j = 0; j <= i; j++) {
-            const x = disks[a][j];
-            const y = disks[b][j];
-            if (x.term !== y.term || String(x.data) !== String(y.data)) fail(`logs of members ${a + 1} and ${b + 1} agree at index ${i + 1} but not at ${j + 1}`);
+        const from = Math.max(disks[a].snapshot?.index ?? 0, disks[b].snapshot?.index ?? 0) + 1;
+        const to = Math.min((disks[a].snapshot?.index ?? 0) + disks[a].entries.length, (disks[b].snapshot?.index ?? 0) + disks[b].entries.length);
+        for (let i = to; i >= from; i--) {
+          if (at(disks[a], i).term !== at(disks[b], i).term) continue;
+          for (let j = from; j <= i; j++) {
+            const x = at(disks[a], j);
+            const y = at(disks[b], j);
+            if (x.term !== y.term || String(x.data) !== String(y.data)) fail(`logs of members ${a + 1} and ${b + 1} agree at index ${i} but not at ${j}`);
           }
           break;
         }
@@ -308,10 +350,11 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     note(`member ${m.id} restarts at term ${m.disk.hardState.term}`);
     m.up = true;
     m.raft = newRaft(m.id, m.disk);
-    // The core starts applied up to the commit index it recovered: the shell replays its log to there.
-    m.applied = [];
-    m.kv = new Map();
-    for (const e of m.disk.entries.slice(0, m.raft.log.applied)) apply(m, e);
+    // The core starts applied up to the commit index it recovered: the shell loads its snapshot and
+    // replays its log to there.
+    m.kv = m.disk.snapshot === undefined ? new Map() : decodeState(m.disk.snapshot.data);
+    m.applied = m.disk.snapshot?.index ?? 0;
+    for (const e of m.disk.entries) if (e.index <= m.raft.log.applied) apply(m, e);
   };
 
   const leader = (): Member | null => {
@@ -359,6 +402,29 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     }
   };
 
+  /**
+   * The leader hands over to another voter, or changes the membership by one: a voter removed (a
+   * majority of the members stay voters), a non-member added as a learner, a learner promoted.
+   */
+  const reconfigure = (): void => {
+    const l = leader();
+    if (l === null) return;
+    const { voters, learners } = l.raft.conf;
+    // Members out of the voters come back (as learners, then voters) more often than a random pick
+    // would bring them: removals alone would shrink the cluster to its floor.
+    const out = ids.filter((id) => !voters.includes(id));
+    const pool = learners.length > 0 && rng.next() < 0.5 ? learners : out.length > 0 && rng.next() < 0.7 ? out : ids;
+    const node = pool[rng.int(pool.length)];
+    if (rng.next() < 0.3) {
+      if (l.raft.transferLeadership(node)) note(`member ${l.id} hands leadership to ${node}`);
+      return;
+    }
+    let change: ConfChange | null = null;
+    if (voters.includes(node)) change = voters.length > Math.ceil(ids.length / 2) ? { type: 'remove', node } : null;
+    else change = learners.includes(node) ? { type: 'addVoter', node } : { type: 'addLearner', node };
+    if (change !== null && l.raft.proposeConfChange(change)) note(`member ${l.id} proposes ${change.type} ${node}`);
+  };
+
   /** One fault: a message dropped or duplicated, a link cut, the network healed, a crash, a restart. */
   const fault = (): void => {
     const list = [...members.values()];
@@ -388,8 +454,11 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     } else if (roll < 0.8) {
       // Crashes mid-sync are the ones that test what a Ready may send before it is durable; a
       // member back at once (a process restarted) takes part again before the others move on.
+      // The riskiest of those is a sync that overwrites the log's tail: favoured too.
       const syncing = list.filter((x) => x.up && x.pending !== null);
-      const victim = syncing.length > 0 && rng.next() < 0.5 ? syncing[rng.int(syncing.length)] : m.up ? m : null;
+      const overwriting = syncing.filter(overwrites);
+      const pool = overwriting.length > 0 && rng.next() < 0.5 ? overwriting : syncing;
+      const victim = pool.length > 0 && rng.next() < 0.5 ? pool[rng.int(pool.length)] : m.up ? m : null;
       if (victim !== null) {
         crash(victim);
         if (rng.next() < 0.5) restart(victim);
@@ -424,7 +493,9 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     } else if (rest < 0.7) {
       takeReady(m);
     } else if (rest < 0.88) {
-      sync(m);
+      // A process dies most harmfully while rewriting its log's tail: that sync tears now and then.
+      if (faulty && m.pending !== null && overwrites(m) && rng.next() < 0.5) crash(m);
+      else sync(m);
     } else if (rest < 0.91) {
       // A read, at any member: it must be served at or after everything committed by now.
       if (m.up) {
@@ -435,10 +506,21 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     } else if (rest < 0.94) {
       const l = leader();
       if (faulty && l !== null && l.raft.propose(Buffer.from(`p${++proposals}`))) note(`propose p${proposals} at ${l.id}`);
+    } else if (rest < 0.955) {
+      if (faulty) reconfigure();
     } else {
       client();
     }
     check();
+  };
+
+  /** The target is committed, and every member of the leader's membership has applied it. */
+  const converged = (l: Member, target: string): boolean => {
+    let index = 0;
+    for (const [i, payload] of appliedAt) if (payload === target) index = i;
+    if (index === 0) return false;
+    const { voters, learners } = l.raft.conf;
+    return [...voters, ...learners].every((id) => members.get(id)!.applied >= index);
   };
 
   const result = (violation: string | null, committed: number, undecided = false): RaftSimResult => ({
@@ -459,14 +541,14 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
       event(false);
       const l = leader();
       if (l !== null && l.raft.term !== proposedInTerm && l.raft.propose(Buffer.from(target))) proposedInTerm = l.raft.term;
-      if ([...members.values()].every((m) => m.applied.some((e) => e.data?.toString() === target))) {
-        const committed = Math.max(...[...members.values()].map((x) => x.applied.length));
+      if (l !== null && converged(l, target)) {
+        const committed = Math.max(...[...members.values()].map((x) => x.applied));
         const lin = checkLinearizable(history(calls), { maxSteps: 200_000 });
         if (lin.ok === false) fail(`the clients' history is not linearizable: ${lin.explanation}`);
         return result(null, committed, lin.ok === 'unknown');
       }
     }
-    const states = [...members.values()].map((m) => `${m.id}: ${m.raft.role} term ${m.raft.term} last ${m.raft.log.lastIndex} committed ${m.raft.log.committed} applied ${m.applied.length}${m.pending ? ' (a Ready unsynced)' : ''}`);
+    const states = [...members.values()].map((m) => `${m.id}: ${m.raft.role} term ${m.raft.term} last ${m.raft.log.lastIndex} committed ${m.raft.log.committed} applied ${m.applied}${m.pending ? ' (a Ready unsynced)' : ''}`);
     fail(`liveness: no leader committed a proposal within 40,000 quiet events (${states.join('; ')})`);
   } catch (err) {
     if (!(err instanceof Violation)) throw err;

@@ -19,6 +19,8 @@ export const RAFT_BUGS = [
   'no-truncate',
   /** A member serves a read before it has applied up to the read index. */
   'stale-read',
+  /** The shell writes the hard state before the log, so a crash can leave a commit index over stale entries. */
+  'state-before-log',
 ] as const;
 export type RaftBug = (typeof RAFT_BUGS)[number];
 

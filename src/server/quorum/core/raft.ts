@@ -195,6 +195,7 @@ export class Raft {
    * term and membership the shell persists with it.
    */
   compact(index: number, data: Buffer): Snapshot {
+    if (index <= this.log.snapshotIndex) throw new Error(`already compacted to ${this.log.snapshotIndex}`);
     const conf = this.confAt(index);
     this.log.compact(index);
     if (this.confEntry !== null && this.confEntry.index <= index) this.confEntry = null;

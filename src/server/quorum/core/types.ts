@@ -91,10 +91,11 @@ export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader';
 
 /**
  * One batch of work for the shell, in this order: persist `snapshot` (if any: it replaces the log
- * up to its index and the state machine), `hardState` (if any) and `entries` (an entry overwrites
- * any the log has at its index and after), then send `messages`, then apply `committed`; then call
- * advance(). Nothing in `messages` may leave before what it rests on is durable: a vote, an append
- * acknowledgement.
+ * up to its index and the state machine), then `entries` (an entry overwrites any the log has at
+ * its index and after), then `hardState` (if any: its commit index may cover those entries, so
+ * written first a crash could leave it over stale ones); then send `messages`, then apply
+ * `committed`; then call advance(). Nothing in `messages` may leave before what it rests on is
+ * durable: a vote, an append acknowledgement.
  */
 export interface Ready {
   snapshot: Snapshot | null;
