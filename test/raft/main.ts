@@ -1,5 +1,5 @@
 /**
- * npm run sim:raft -- [--seed N] [--seeds K] [--nodes 3|5] [--steps S] [--skew X] [--ops K]
+ * npm run sim:raft -- [--seed N] [--seeds K] [--nodes 3|5] [--steps S | --ticks T] [--skew X] [--ops K]
  *                     [--plant BUG] [--quiet] [--verbose]
  *
  * Runs K seeded cluster simulations from seed N (a fresh one when none is given); a failing seed
@@ -14,6 +14,8 @@ const { values } = parseArgs({
     seeds: { type: 'string', default: '1' },
     nodes: { type: 'string', default: '3' },
     steps: { type: 'string', default: '3000' },
+    /** The faulty phase lasts until this many ticks have reached members (instead of --steps events). */
+    ticks: { type: 'string' },
     /** Clock skew: tick rates drawn from [1 - skew, 1 + skew]. */
     skew: { type: 'string', default: '0.5' },
     /** Client ops per run, checked for linearizability. */
@@ -29,12 +31,13 @@ if (bug !== null && !RAFT_BUGS.includes(bug)) {
   process.exit(2);
 }
 const first = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 0x7fffffff);
-const flags = `--nodes ${values.nodes} --steps ${values.steps} --skew ${values.skew} --ops ${values.ops}${bug ? ` --plant ${bug}` : ''}`;
+const length = values.ticks !== undefined ? `--ticks ${values.ticks}` : `--steps ${values.steps}`;
+const flags = `--nodes ${values.nodes} ${length} --skew ${values.skew} --ops ${values.ops}${bug ? ` --plant ${bug}` : ''}`;
 let failed = 0;
 let undecided = 0;
 for (let i = 0; i < Number(values.seeds); i++) {
   const seed = first + i;
-  const r = simulateRaft({ seed, nodes: Number(values.nodes), steps: Number(values.steps), skew: Number(values.skew), ops: Number(values.ops), bug, verbose: values.verbose });
+  const r = simulateRaft({ seed, nodes: Number(values.nodes), steps: Number(values.steps), ...(values.ticks !== undefined && { ticks: Number(values.ticks) }), skew: Number(values.skew), ops: Number(values.ops), bug, verbose: values.verbose });
   if (r.undecided) undecided++;
   if (r.violation === null) {
     if (!values.quiet) console.log(`seed ${seed}: ok — ${r.elections} elections, ${r.committed} entries applied, ${r.answered} of ${r.issued} client ops answered${r.undecided ? ' (history too tangled to check)' : ''}`);

@@ -28,6 +28,8 @@ export interface RaftSimOptions {
   nodes: number;
   /** Events of the faulty phase. */
   steps: number;
+  /** Instead: the faulty phase lasts until this many ticks have reached members. */
+  ticks?: number;
   bug: RaftBug | null;
   /** Clock skew: each member's tick rate is drawn from [1 - skew, 1 + skew]. Default 0.5. */
   skew?: number;
@@ -332,9 +334,13 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
   };
 
   /** A member's clock advances by its rate: a fast one ticks more often, a slow one less. */
+  let ticks = 0;
   const tick = (m: Member): void => {
     if (!m.up) return;
-    for (m.clock += m.rate; m.clock >= 1; m.clock--) m.raft.tick();
+    for (m.clock += m.rate; m.clock >= 1; m.clock--) {
+      m.raft.tick();
+      ticks++;
+    }
   };
 
   const crash = (m: Member): void => {
@@ -436,7 +442,7 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
         if (rng.next() < 0.5) net.splice(i, 1);
         else net.push(net[i]);
       }
-    } else if (roll < 0.5) {
+    } else if (roll < 0.4) {
       const a = rng.int(ids.length) + 1;
       const b = rng.int(ids.length) + 1;
       if (a !== b) {
@@ -444,6 +450,20 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
         if (rng.next() < 0.7) cut.add(`${b}>${a}`);
         note(`link ${a}-${b} cut`);
       }
+    } else if (roll < 0.45) {
+      // One member cut off from all the others.
+      const a = ids[rng.int(ids.length)];
+      for (const b of ids) {
+        if (b === a) continue;
+        cut.add(`${a}>${b}`);
+        cut.add(`${b}>${a}`);
+      }
+      note(`member ${a} isolated`);
+    } else if (roll < 0.5) {
+      // The members split in two random halves.
+      const side = new Map(ids.map((id) => [id, rng.next() < 0.5]));
+      for (const a of ids) for (const b of ids) if (side.get(a) !== side.get(b)) cut.add(`${a}>${b}`);
+      note(`partition ${ids.filter((id) => side.get(id)).join(',')} | ${ids.filter((id) => !side.get(id)).join(',')}`);
     } else if (roll < 0.6) {
       cut.clear();
       note('network healed');
@@ -520,7 +540,7 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     for (const [i, payload] of appliedAt) if (payload === target) index = i;
     if (index === 0) return false;
     const { voters, learners } = l.raft.conf;
-    return [...voters, ...learners].every((id) => members.get(id)!.applied >= index);
+    return [...voters, ...learners].every((id) => !members.get(id)!.up || members.get(id)!.applied >= index);
   };
 
   const result = (violation: string | null, committed: number, undecided = false): RaftSimResult => ({
@@ -528,12 +548,21 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
   });
 
   try {
-    for (let i = 0; i < options.steps; i++) event(true);
-    // Liveness: heal everything, restart everyone, deliver in order; a leader must commit a new
-    // proposal. Messages of the faulty phase still in flight arrive first.
+    if (options.ticks !== undefined) while (ticks < options.ticks) event(true);
+    else for (let i = 0; i < options.steps; i++) event(true);
+    // Liveness: heal the network, restart everyone but perhaps one member whose absence leaves a
+    // quorum of every membership in sight, deliver in order; a leader must commit a new proposal.
+    // Messages of the faulty phase still in flight arrive first.
     cut.clear();
     for (const m of members.values()) if (!m.up) restart(m);
-    note('quiet: network healed, every member up');
+    const spare = ids.filter((id) => [...members.values()].every((m) => m.raft.conf.voters.length >= 3 || !m.raft.conf.voters.includes(id)));
+    if (spare.length > 0 && rng.next() < 0.5) {
+      const down = members.get(spare[rng.int(spare.length)])!;
+      crash(down);
+      note(`quiet: network healed, every member up but ${down.id}`);
+    } else {
+      note('quiet: network healed, every member up');
+    }
     const target = `final-${options.seed}`;
     // Proposed again under each new leader: one that loses its leadership may lose the entry.
     let proposedInTerm = -1;
