@@ -15,7 +15,7 @@ function report(r: RaftSimResult, nodes: number, steps: number, bug: RaftBug | n
 }
 
 describe('simulation: a Raft cluster under faults', () => {
-  for (const [nodes, count] of [[3, 600], [5, 400]] as const) {
+  for (const [nodes, count] of [[3, 1500], [5, 800]] as const) {
     it(`${nodes} members, ${count} fixed seeds and 20 fresh ones`, () => {
       const extra = Array.from({ length: 20 }, fresh);
       console.log(`fresh seeds (${nodes} members): ${extra.join(' ')}`);
