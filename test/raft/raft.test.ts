@@ -13,6 +13,21 @@ function elect(c: TestCluster, id: number): void {
   assert.equal(c.leader(), id);
 }
 
+/**
+ * Member 1, leading and cut off, steps down (CheckQuorum); once 2 and 3's lease on it lapses one of
+ * them leads and commits 'b'; then 1 returns and its uncommitted tail is replaced. The new leader.
+ */
+function outvoteIsolated(c: TestCluster): number {
+  c.tickAll(30);
+  const leader = c.leader()!;
+  assert.ok(leader === 2 || leader === 3);
+  c.propose(leader, 'b');
+  c.stabilize();
+  c.heal();
+  c.tickAll(30);
+  return leader;
+}
+
 describe('raft core', () => {
   it('a single member elects itself and commits its proposals', () => {
     const c = new TestCluster([1]);
@@ -125,14 +140,7 @@ describe('raft core', () => {
     c.isolate(1);
     for (const p of ['x1', 'x2', 'x3']) c.propose(1, p);
     c.stabilize();
-    // 1 steps down (CheckQuorum), 2 and 3's lease on it lapses, one of them leads.
-    c.tickAll(30);
-    const leader = c.leader()!;
-    assert.ok(leader === 2 || leader === 3);
-    c.propose(leader, 'b');
-    c.stabilize();
-    c.heal();
-    c.tickAll(30);
+    const leader = outvoteIsolated(c);
     for (const id of [1, 2, 3]) assert.deepEqual(c.payloads(id), ['a', 'b'], `member ${id}`);
     assert.equal(c.raft(1).log.lastIndex, c.raft(leader).log.lastIndex);
   });
@@ -427,13 +435,7 @@ describe('raft core: learners and membership changes', () => {
     assert.ok(c.raft(1).proposeConfChange({ type: 'addLearner', node: 4 }));
     c.stabilize();
     assert.deepEqual(c.raft(1).conf.learners, [4], 'in effect once in the log');
-    c.tickAll(30);
-    const leader = c.leader()!;
-    assert.ok(leader === 2 || leader === 3);
-    c.propose(leader, 'b');
-    c.stabilize();
-    c.heal();
-    c.tickAll(30);
+    outvoteIsolated(c);
     assert.deepEqual(c.raft(1).conf, { voters: [1, 2, 3], learners: [] });
     assert.deepEqual(c.payloads(1), ['b']);
   });

@@ -26,8 +26,7 @@ export type RaftBug = (typeof RAFT_BUGS)[number];
 
 class CountingRaft extends Raft {
   protected override maybeCommit(): boolean {
-    const matches = this.voters.map((v) => (v === this.id ? this.log.stable : this.progress.get(v)!.match)).sort((a, b) => b - a);
-    const index = matches[this.quorum - 1];
+    const index = this.quorumMatch();
     if (index <= this.log.committed) return false;
     this.log.commitTo(index);
     return true;
