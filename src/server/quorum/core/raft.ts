@@ -261,7 +261,8 @@ export class Raft {
 
   /**
    * The work for the shell: persist, then send, then apply (see Ready). Call advance() with it
-   * once done; nothing may be stepped in between.
+   * once done, before taking the next one. Inputs may go on meanwhile (a shell that persists in the
+   * background): what they cause comes in the next Ready.
    */
   ready(): Ready {
     this.flushBroadcast();
