@@ -172,6 +172,28 @@ describe('raft core', () => {
     c.raft(1).advance(out);
   });
 
+  it('flow control by bytes: appends carry at most maxMessageBytes, and maxInflightBytes bound what is unanswered', () => {
+    const c = new TestCluster([1, 2, 3], { maxInflight: 100, maxEntriesPerMessage: 100, maxMessageBytes: 250, maxInflightBytes: 400 });
+    elect(c, 1);
+    c.tickAll(1);
+    for (let i = 0; i < 10; i++) c.propose(1, 'x'.repeat(100));
+    const out = c.raft(1).ready();
+    const toTwo = out.messages.filter((m) => m.to === 2 && m.type === 'app');
+    assert.deepEqual(toTwo.map((m) => m.entries!.length), [2, 2], 'two entries per append, two appends (400 bytes) in flight');
+    c.raft(1).advance(out);
+    c.stabilize();
+    c.tickAll(2);
+    assert.equal(c.payloads(2).length, 10, 'and all of it arrives');
+  });
+
+  it('a single entry larger than maxMessageBytes still goes', () => {
+    const c = new TestCluster([1, 2, 3], { maxMessageBytes: 10 });
+    elect(c, 1);
+    c.propose(1, 'y'.repeat(50));
+    c.stabilize();
+    assert.deepEqual(c.payloads(2), ['y'.repeat(50)]);
+  });
+
   it('ReadIndex: a leader serves a read at its commit index once a quorum confirms it still leads', () => {
     const c = new TestCluster([1, 2, 3]);
     elect(c, 1);

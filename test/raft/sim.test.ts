@@ -42,13 +42,13 @@ describe('simulation: a Raft cluster under faults', () => {
   // Each plant must be caught within its seed budget (3 members); `first` is the seed that first
   // catches it today, printed again when the test runs.
   const plants: Array<{ bug: RaftBug; steps: number; budget: number; first: number }> = [
-    { bug: 'vote-before-sync', steps: STEPS, budget: 500, first: 176 },
-    { bug: 'ack-before-sync', steps: STEPS, budget: 150, first: 41 },
-    { bug: 'commit-by-counting', steps: 20_000, budget: 150, first: 50 },
-    { bug: 'read-without-quorum', steps: STEPS, budget: 100, first: 20 },
-    { bug: 'no-truncate', steps: STEPS, budget: 250, first: 79 },
-    { bug: 'stale-read', steps: STEPS, budget: 330, first: 110 },
-    { bug: 'state-before-log', steps: 20_000, budget: 200, first: 50 },
+    { bug: 'vote-before-sync', steps: STEPS, budget: 150, first: 38 },
+    { bug: 'ack-before-sync', steps: STEPS, budget: 300, first: 99 },
+    { bug: 'commit-by-counting', steps: 20_000, budget: 100, first: 35 },
+    { bug: 'read-without-quorum', steps: STEPS, budget: 100, first: 2 },
+    { bug: 'no-truncate', steps: STEPS, budget: 200, first: 53 },
+    { bug: 'stale-read', steps: STEPS, budget: 200, first: 63 },
+    { bug: 'state-before-log', steps: 20_000, budget: 150, first: 50 },
   ];
   for (const { bug, steps, budget, first } of plants) {
     it(`catches a planted bug: ${bug}`, () => {

@@ -129,6 +129,9 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
   // Flow control varies by seed: one entry per append makes some interleavings far likelier.
   const maxEntriesPerMessage = [1, 2, 4][rng.int(3)];
   const maxInflight = [1, 4][rng.int(2)];
+  // And bytes: entries are a few dozen bytes, so the small bounds bite.
+  const maxMessageBytes = [Infinity, 64][rng.int(2)];
+  const maxInflightBytes = [Infinity, 150][rng.int(2)];
   // So does the pace of the clock against the shells and the network: with ticks rarer, a disk
   // sync or a round trip takes a smaller part of an election timeout, and more gets committed.
   const tickShare = [0.33, 0.2, 0.1][rng.int(3)];
@@ -143,7 +146,7 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
   const newRaft = (id: NodeId, disk: Disk): Raft => {
     const o: RaftOptions = {
       id, voters: ids, electionTick: 10, heartbeatTick: 2, preVote: true, checkQuorum,
-      maxInflight, maxEntriesPerMessage, random: () => rng.next(),
+      maxInflight, maxEntriesPerMessage, maxMessageBytes, maxInflightBytes, random: () => rng.next(),
       hardState: disk.hardState, snapshot: disk.snapshot, entries: disk.entries,
     };
     return plantedRaft(o, bug);
@@ -183,13 +186,21 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     return w === null ? null : applyWrite(m.kv, w);
   };
 
-  /** The shell's sync: persist, then send, then apply, then advance. */
-  /** The member's pending Ready replaces entries its disk holds. */
+  /**
+   * The member's pending Ready is one whose loss or tearing is most telling: it replaces entries
+   * its disk holds, or it records a vote for another member.
+   */
   const overwrites = (m: Member): boolean => {
     const first = m.pending?.entries[0]?.index;
     return first !== undefined && first <= (m.disk.snapshot?.index ?? 0) + m.disk.entries.length;
   };
+  const votes = (m: Member): boolean => {
+    const hs = m.pending?.hardState;
+    return hs != null && hs.vote !== NONE && hs.vote !== m.id && hs.vote !== m.disk.hardState.vote;
+  };
+  const risky = (m: Member): boolean => overwrites(m) || votes(m);
 
+  /** The shell's sync: persist, then send, then apply, then advance. */
   const sync = (m: Member): void => {
     const r = m.pending;
     if (r === null) return;
@@ -474,10 +485,10 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     } else if (roll < 0.8) {
       // Crashes mid-sync are the ones that test what a Ready may send before it is durable; a
       // member back at once (a process restarted) takes part again before the others move on.
-      // The riskiest of those is a sync that overwrites the log's tail: favoured too.
+      // The riskiest of those (see risky()) are favoured too.
       const syncing = list.filter((x) => x.up && x.pending !== null);
-      const overwriting = syncing.filter(overwrites);
-      const pool = overwriting.length > 0 && rng.next() < 0.5 ? overwriting : syncing;
+      const riskiest = syncing.filter(risky);
+      const pool = riskiest.length > 0 && rng.next() < 0.5 ? riskiest : syncing;
       const victim = pool.length > 0 && rng.next() < 0.5 ? pool[rng.int(pool.length)] : m.up ? m : null;
       if (victim !== null) {
         crash(victim);
@@ -513,8 +524,9 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     } else if (rest < 0.7) {
       takeReady(m);
     } else if (rest < 0.88) {
-      // A process dies most harmfully while rewriting its log's tail: that sync tears now and then.
-      if (faulty && m.pending !== null && overwrites(m) && rng.next() < 0.5) crash(m);
+      // A process dies most harmfully while rewriting its log's tail or recording a vote: such a
+      // sync tears now and then.
+      if (faulty && ((overwrites(m) && rng.next() < 0.5) || (votes(m) && rng.next() < 0.1))) crash(m);
       else sync(m);
     } else if (rest < 0.91) {
       // A read, at any member: it must be served at or after everything committed by now.

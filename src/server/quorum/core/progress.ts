@@ -1,7 +1,8 @@
 /**
  * What a leader knows of one follower's log (etcd's Progress): the highest index known to match,
  * the next one to send, and the flow-control state. Probe: one append at a time until the match is
- * found. Replicate: appends pipelined, at most `maxInflight` unacknowledged. Snapshot: the entries it
+ * found. Replicate: appends pipelined, at most `maxInflight` of them and `maxInflightBytes` of
+ * payload unacknowledged. Snapshot: the entries it
  * needs are compacted away; a snapshot is on its way and nothing else is sent until it is answered.
  */
 
@@ -19,9 +20,9 @@ export class Progress {
   /** Heard from since the last CheckQuorum round. */
   recentActive = false;
 
-  constructor(lastIndex: number, private readonly maxInflight: number) {
+  constructor(lastIndex: number, maxInflight: number, maxInflightBytes = Infinity) {
     this.next = lastIndex + 1;
-    this.inflight = new Inflight(maxInflight);
+    this.inflight = new Inflight(maxInflight, maxInflightBytes);
   }
 
   /** No append may go now. */
@@ -30,10 +31,10 @@ export class Progress {
     return this.state === 'probe' ? this.paused : this.inflight.full;
   }
 
-  /** An append with entries up to `last` went out. */
-  sent(last: number): void {
+  /** An append with entries up to `last`, of `bytes` of payload, went out. */
+  sent(last: number, bytes: number): void {
     if (this.state === 'replicate') {
-      this.inflight.push(last);
+      this.inflight.push(last, bytes);
       this.next = last + 1;
     } else {
       this.paused = true;
@@ -104,32 +105,42 @@ export class Progress {
   }
 }
 
-/** The last index of each append in flight, oldest first: a ring of fixed size (etcd's inflights). */
+/**
+ * The last index and payload size of each append in flight, oldest first: a ring of fixed size
+ * (etcd's inflights). Full at `size` appends, or at `maxBytes` of payload (one append always goes).
+ */
 class Inflight {
-  private readonly ring: number[];
+  private readonly last: number[];
+  private readonly sizes: number[];
   private start = 0;
   private count = 0;
+  private bytes = 0;
 
-  constructor(private readonly size: number) {
-    this.ring = new Array<number>(size).fill(0);
+  constructor(private readonly size: number, private readonly maxBytes: number) {
+    this.last = new Array<number>(size).fill(0);
+    this.sizes = new Array<number>(size).fill(0);
   }
 
   get full(): boolean {
-    return this.count >= this.size;
+    return this.count >= this.size || this.bytes >= this.maxBytes;
   }
 
-  push(last: number): void {
-    this.ring[(this.start + this.count) % this.size] = last;
+  push(last: number, bytes: number): void {
+    const at = (this.start + this.count) % this.size;
+    this.last[at] = last;
+    this.sizes[at] = bytes;
     this.count++;
+    this.bytes += bytes;
   }
 
   /** Appends up to `index` are answered. */
   freeTo(index: number): void {
-    while (this.count > 0 && this.ring[this.start] <= index) this.freeFirst();
+    while (this.count > 0 && this.last[this.start] <= index) this.freeFirst();
   }
 
   freeFirst(): void {
     if (this.count === 0) return;
+    this.bytes -= this.sizes[this.start];
     this.start = (this.start + 1) % this.size;
     this.count--;
   }
@@ -137,5 +148,6 @@ class Inflight {
   clear(): void {
     this.start = 0;
     this.count = 0;
+    this.bytes = 0;
   }
 }

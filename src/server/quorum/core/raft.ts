@@ -34,6 +34,10 @@ export interface RaftOptions {
   maxInflight: number;
   /** Entries in one append. */
   maxEntriesPerMessage: number;
+  /** Payload bytes in one append (at least one entry goes); unbounded when absent. */
+  maxMessageBytes?: number;
+  /** Payload bytes of appends in flight to one follower; unbounded when absent. */
+  maxInflightBytes?: number;
   /** A number in [0, 1): the election timeout's randomization. */
   random: () => number;
   /** What the shell recovered from its disk: the state machine is as of hardState.commit. */
@@ -328,7 +332,7 @@ export class Raft {
   }
 
   private addProgress(id: NodeId): void {
-    const pr = new Progress(this.log.lastIndex, this.options.maxInflight);
+    const pr = new Progress(this.log.lastIndex, this.options.maxInflight, this.options.maxInflightBytes);
     pr.recentActive = true;
     this.progress.set(id, pr);
   }
@@ -581,8 +585,9 @@ export class Raft {
     const prev = pr.next - 1;
     const entries = this.log.slice(pr.next, Math.min(this.log.lastIndex + 1, pr.next + this.options.maxEntriesPerMessage));
     if (pr.state === 'replicate' && entries.length === 0 && !evenEmpty) return false;
+    const bytes = limitBytes(entries, this.options.maxMessageBytes ?? Infinity);
     this.send({ type: 'app', to, term: this.term, index: prev, logTerm: this.log.term(prev), entries, commit: this.log.committed });
-    pr.sent(prev + entries.length);
+    pr.sent(prev + entries.length, bytes);
     return true;
   }
 
@@ -703,6 +708,20 @@ export class Raft {
 }
 
 const descending = (a: number, b: number): number => b - a;
+
+/** Cuts `entries` (in place) to at most `max` payload bytes, keeping at least one; their bytes. */
+function limitBytes(entries: Entry[], max: number): number {
+  let bytes = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const size = entries[i].data?.length ?? 0;
+    if (i > 0 && bytes + size > max) {
+      entries.length = i;
+      break;
+    }
+    bytes += size;
+  }
+  return bytes;
+}
 
 /** The membership after one change, or null when the change changes nothing or is not one step. */
 function changed(conf: ConfState, change: ConfChange): ConfState | null {
