@@ -1,0 +1,38 @@
+/**
+ * What members of an ensemble say to each other, besides the consensus core's own messages: a
+ * follower forwards its clients' writes and session touches to the leader. The transport carries
+ * them in order per pair of members and may lose any of them (a connection drops): every sender
+ * copes with loss (Raft retries; a lost forwarded write is answered by dropping its client's
+ * connection, as ZooKeeper's clients learn of any lost request).
+ */
+import type { Message, NodeId } from './core/types.ts';
+
+export type PeerMessage =
+  /** The consensus core's message. */
+  | { kind: 'raft'; message: Message }
+  /**
+   * A client's write as it came off the wire, forwarded by the member holding the client's
+   * connection to the leader, which preps it; the answer comes back as the committed Txn.
+   */
+  | { kind: 'forward'; sessionId: bigint; cxid: number; opcode: number; body: Buffer; auth: ReadonlyArray<{ scheme: string; id: string }> }
+  /** Sessions whose clients were heard from since the last touch (the leader runs expiry). */
+  | { kind: 'touch'; sessions: readonly bigint[] };
+
+/** A frame between two members: the sender and the addressee travel with the message. */
+export interface PeerFrame {
+  from: NodeId;
+  to: NodeId;
+  message: PeerMessage;
+}
+
+/**
+ * How a member reaches the others. `send` never throws and never blocks: a message that cannot be
+ * delivered now (no connection, a full queue) may be dropped. Messages from one member to another
+ * arrive in the order sent, or not at all.
+ */
+export interface PeerTransport {
+  send(to: NodeId, message: PeerMessage): void;
+  /** Called for every message that arrives from another member. */
+  onMessage(handler: (from: NodeId, message: PeerMessage) => void): void;
+  close(): Promise<void>;
+}
