@@ -23,9 +23,28 @@ import { DataTree } from './tree/data-tree.ts';
 import { SESSION_SECRET_BYTES } from './tree/settings.ts';
 import type { Watches } from './watches/watches.ts';
 
+/**
+ * What an ensemble member adds to the server around it: its followers' writes go to the leader,
+ * reads that must be current wait for a read barrier, and clients are taken only while the member
+ * can serve them.
+ */
+export interface QuorumHooks {
+  forward(sessionId: bigint, cxid: number, authInfo: readonly Id[], type: number, body: Buffer): void;
+  /** Runs `then` once this member has applied everything committed before the call (ReadIndex). */
+  readBarrier(then: () => void): void;
+  /** A client was heard from on this member. */
+  touched(sessionId: bigint): void;
+  /** Whether this member takes clients now (it knows a leader and has caught up). */
+  serving(): boolean;
+}
+
 export interface ServerDeps {
   log?: Logger;
   commit?: CommitStage;
+  /** Set when the server is a member of an ensemble (its session secret then comes from the ensemble). */
+  quorum?: QuorumHooks;
+  /** The member's id in its ensemble: the top byte of its session ids (0 standalone). */
+  serverId?: number;
   /** Time, timers and randomness (the real ones otherwise). */
   env?: Environment;
   /** The recovered state (an empty tree otherwise). */
@@ -48,6 +67,7 @@ export class EnsembleServer implements ConnectionHost {
   private readonly tcp: TcpServer;
   private readonly timers: Timer[] = [];
   private closing = false;
+  private readonly quorum: QuorumHooks | undefined;
 
   constructor(readonly config: ServerConfig, deps: ServerDeps = {}) {
     const env = deps.env ?? realEnvironment;
@@ -57,7 +77,7 @@ export class EnsembleServer implements ConnectionHost {
     this.startedAtMs = this.clock.now();
     this.tree = deps.tree ?? new DataTree({ extendedTypes: config.extendedTypesEnabled });
     // A tree that no storage created (in memory): its sessions need not outlive the process.
-    if (this.tree.settings.sessionSecret.length === 0) {
+    if (this.tree.settings.sessionSecret.length === 0 && deps.quorum === undefined) {
       this.tree.adoptSettings({ ...this.tree.settings, sessionSecret: env.random.bytes(SESSION_SECRET_BYTES) });
     }
     this.tree.onQuotaError = (err, path) => {
@@ -66,8 +86,9 @@ export class EnsembleServer implements ConnectionHost {
       this.log.warn({ path, err: err.message }, 'quota statistics not updated');
     };
     this.commit = deps.commit ?? new InMemoryCommit();
+    this.quorum = deps.quorum;
     this.replica = new Replica(this.tree, {
-      serverId: 0,
+      serverId: deps.serverId ?? 0,
       tickTimeMs: config.tickTimeMs,
       maxDataBytes: config.juteMaxBufferBytes,
       enforceQuota: config.enforceQuota,
@@ -75,6 +96,7 @@ export class EnsembleServer implements ConnectionHost {
       log: { info: (msg) => this.log.info(msg) },
     }, {
       propose: (entry) => this.commit.submit(entry, () => this.replica.committed(entry)),
+      forward: (sessionId, cxid, authInfo, type, body) => this.quorum?.forward(sessionId, cxid, authInfo, type, body),
       reply: (sessionId, cxid, zxid, result, failed) => this.bySession.get(sessionId)?.writeDone(cxid, zxid, result, failed),
       sessionOpened: (sessionId, passwd) => this.bySession.get(sessionId)?.sendConnectResponse(true, passwd),
       sessionClosed: (sessionId) => {
@@ -136,7 +158,7 @@ export class EnsembleServer implements ConnectionHost {
   /** Serve a client connection: one the listener accepted, or a simulated one. */
   accept(socket: ConnectionSocket): void {
     const max = this.config.maxClientCnxns;
-    if (this.closing) {
+    if (this.closing || (this.quorum !== undefined && !this.quorum.serving())) {
       socket.destroy();
       return;
     }
@@ -176,6 +198,13 @@ export class EnsembleServer implements ConnectionHost {
 
   touch(conn: Connection): void {
     this.replica.touch(conn.sessionId);
+    this.quorum?.touched(conn.sessionId);
+  }
+
+  /** Set for an ensemble member: sync waits until this member has applied all that was committed before it. */
+  get readBarrier(): ((then: () => void) => void) | undefined {
+    const quorum = this.quorum;
+    return quorum === undefined ? undefined : (then) => quorum.readBarrier(then);
   }
 
   createSession(conn: Connection, timeoutMs: number): void {
@@ -187,11 +216,22 @@ export class EnsembleServer implements ConnectionHost {
   }
 
   reopenSession(conn: Connection, sessionId: bigint, passwd: Buffer, timeoutMs: number): void {
+    // In an ensemble the session may have been created, or ended, through another member: judge it
+    // on a tree that has applied everything committed before the client asked.
+    if (this.quorum !== undefined) this.quorum.readBarrier(() => this.reopenNow(conn, sessionId, passwd, timeoutMs));
+    else this.reopenNow(conn, sessionId, passwd, timeoutMs);
+  }
+
+  private reopenNow(conn: Connection, sessionId: bigint, passwd: Buffer, timeoutMs: number): void {
+    if (conn.isClosed) return;
     const previous = this.bySession.get(sessionId);
     if (previous && previous !== conn) previous.close();
     conn.sessionId = sessionId;
     const valid = this.replica.reopenSession(sessionId, passwd, timeoutMs);
-    if (valid) this.bySession.set(sessionId, conn);
+    if (valid) {
+      this.bySession.set(sessionId, conn);
+      this.quorum?.touched(sessionId);
+    }
     conn.sendConnectResponse(valid, this.replica.passwordFor(sessionId));
   }
 

@@ -53,6 +53,8 @@ export interface ConnectionHost {
   reopenSession(conn: Connection, sessionId: bigint, passwd: Buffer, timeoutMs: number): void;
   /** A write as it came off the wire: its opcode, and its body still in `body`. */
   submitWrite(conn: Connection, xid: number, type: number, body: JuteReader): void;
+  /** Set in an ensemble: a sync is answered only once `then` runs (ReadIndex). */
+  readonly readBarrier?: (then: () => void) => void;
   /** The connection is closed. */
   forget(conn: Connection): void;
 }
@@ -79,6 +81,8 @@ class Pending {
   failed = false;
   /** Close the connection once this reply is sent. */
   closeAfter = false;
+  /** A read that waits for a read barrier before it may run (an ensemble's sync). */
+  held = false;
 
   constructor(readonly xid: number, readonly type: number) {}
 
@@ -245,6 +249,16 @@ export class Connection implements Watcher {
     this.server.touch(this);
     this.lastCxid = requestXid;
     if (type === OpCode.auth) return this.handleAuth(requestXid, r);
+    if (type === OpCode.sync && this.server.readBarrier !== undefined) {
+      const pending = Pending.read(requestXid, type, r);
+      pending.held = true;
+      this.queue.push(pending);
+      this.server.readBarrier(() => {
+        pending.held = false;
+        this.pump();
+      });
+      return;
+    }
     if (READ_OPS.has(type)) {
       // Pings are answered with the ping xid whatever the request carried.
       const xid = type === OpCode.ping ? Xid.ping : requestXid;
@@ -312,6 +326,7 @@ export class Connection implements Watcher {
     while (this.queue.length > 0 && !this.isClosed) {
       const head = this.queue[0];
       if (head.reader !== undefined) {
+        if (head.held) return;
         this.queue.shift();
         this.answerRead(head.xid, head.type, head.reader);
         continue;

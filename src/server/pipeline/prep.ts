@@ -83,6 +83,16 @@ export class Prep {
   }
 
   /**
+   * Start over from the applied tree, numbering from `lastZxid` (a member that became its
+   * ensemble's leader, once it has applied its whole log): no write is in flight.
+   */
+  restart(lastZxid: number): void {
+    this.outstanding.clear();
+    this.changes.length = 0;
+    this.zxid = lastZxid;
+  }
+
+  /**
    * The paths closeSession deletes, in the order ZooKeeper's prep lists them (and so deletes them and
    * fires their watches): a copy of the session's HashSet, then each write in flight removes a path
    * it deletes or adds one of the session's ephemerals.

@@ -9,7 +9,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { OpCode } from '../../protocol/constants.ts';
 import type { Id } from '../../protocol/records.ts';
 import type { Clock } from '../env/environment.ts';
-import type { JuteReader } from '../../protocol/jute.ts';
+import { JuteReader } from '../../protocol/jute.ts';
 import { decodeWrite } from '../pipeline/client-write.ts';
 import { Prep, type WriteRequest } from '../pipeline/prep.ts';
 import { SessionTracker } from '../session/session-tracker.ts';
@@ -17,9 +17,17 @@ import { ephemeralKind, ttlOf, type ApplyResult, type DataTree } from '../tree/d
 import type { TxnEntry } from '../tree/txn.ts';
 import { Watches, type WatchEvent } from '../watches/watches.ts';
 
+/**
+ * Standalone and leader prep writes into Txns; a follower forwards them to its leader, as they came
+ * off the wire, and answers them when their Txns come back committed.
+ */
+export type ReplicaRole = 'standalone' | 'leader' | 'follower';
+
 export interface ReplicaOutput {
   /** Make the Txn durable (a log) or agreed (a quorum); then hand it back to `committed`. */
   propose(entry: TxnEntry): void;
+  /** A follower's client write, for the leader to prep (its session's owner is this member). */
+  forward?(sessionId: bigint, cxid: number, authInfo: readonly Id[], type: number, body: Buffer): void;
   /** The answer to this member's request (sessionId, cxid). `failed`: it failed in prep. */
   reply(sessionId: bigint, cxid: number, zxid: number, result: ApplyResult, failed: boolean): void;
   /** A session this member opened is created: answer its handshake. */
@@ -50,6 +58,7 @@ export class Replica {
    * elsewhere (another member's client, a session's expiry).
    */
   private readonly local = new LocalWrites();
+  private role: ReplicaRole = 'standalone';
 
   constructor(readonly tree: DataTree, private readonly options: ReplicaOptions, private readonly out: ReplicaOutput) {
     const { clock } = options;
@@ -61,6 +70,29 @@ export class Replica {
       enforceQuota: options.enforceQuota,
       checkSession: (id, owner) => this.sessions.check(id, owner),
     });
+  }
+
+  get currentRole(): ReplicaRole {
+    return this.role;
+  }
+
+  /**
+   * This member leads its ensemble, and has applied its whole log: prep starts over from the tree,
+   * numbering Txns on from `lastZxid`; every session's timer starts afresh (the leader runs expiry).
+   */
+  lead(lastZxid: number): void {
+    this.role = 'leader';
+    this.prep.restart(lastZxid);
+    this.sessions.renewAll(this.options.clock.monotonic());
+  }
+
+  /**
+   * This member follows (or knows no leader). `forget`: its writes in flight may never commit (the
+   * leader changed), so they are forgotten; the shell drops the connections that sent them.
+   */
+  follow(forget: boolean): void {
+    this.role = 'follower';
+    if (forget) this.local.clear();
   }
 
   // ---- sessions ----
@@ -108,13 +140,15 @@ export class Replica {
 
   // ---- ticks ----
 
-  /** Expire the sessions whose deadline passed. */
+  /** Expire the sessions whose deadline passed (only where Txns are prepped: a follower's leader does it). */
   tick(): void {
+    if (this.role === 'follower') return;
     for (const s of this.sessions.expire(this.options.clock.monotonic())) this.expire(s.id, `timeout of ${s.timeoutMs}ms exceeded`);
   }
 
   /** ContainerManager: empty containers that once had children, and TTL nodes past their time. */
   reapContainers(): void {
+    if (this.role === 'follower') return;
     const tree = this.tree;
     const now = this.options.clock.now();
     const candidates: string[] = [];
@@ -138,17 +172,42 @@ export class Replica {
    * body); answered by `reply` once its Txn is applied.
    */
   submit(sessionId: bigint, cxid: number, authInfo: readonly Id[], type: number, body: JuteReader): void {
+    if (this.role === 'follower') {
+      this.local.push(sessionId, cxid);
+      if (type === OpCode.closeSession) this.sessions.setClosing(sessionId);
+      this.out.forward!(sessionId, cxid, authInfo, type, body.buf.subarray(body.offset, body.end));
+      return;
+    }
     this.submitRequest(sessionId, cxid, authInfo, decodeWrite(type, body));
+  }
+
+  /** The leader preps a write a follower forwarded for its client (`owner`: that follower). */
+  submitForwarded(owner: number, sessionId: bigint, cxid: number, authInfo: readonly Id[], type: number, body: Buffer): void {
+    const request = type === OpCode.createSession ? { type, timeoutMs: body.readInt32BE(0) } : decodeWrite(type, new JuteReader(body));
+    if (request.type === OpCode.closeSession) this.sessions.setClosing(sessionId);
+    this.propose(sessionId, cxid, authInfo, request, owner);
   }
 
   private submitRequest(sessionId: bigint, cxid: number, authInfo: readonly Id[], request: WriteRequest): void {
     this.local.push(sessionId, cxid);
     if (request.type === OpCode.closeSession) this.sessions.setClosing(sessionId);
+    if (this.role === 'follower') {
+      // Only createSession comes here on a follower: the other writes arrive as bytes (submit).
+      const body = Buffer.alloc(4);
+      body.writeInt32BE((request as { timeoutMs: number }).timeoutMs);
+      this.out.forward!(sessionId, cxid, authInfo, request.type, body);
+      return;
+    }
     this.propose(sessionId, cxid, authInfo, request);
   }
 
-  private propose(sessionId: bigint, cxid: number, authInfo: readonly Id[], request: WriteRequest): void {
-    this.out.propose(this.prep.prepare({ sessionId, cxid, owner: this.options.serverId, authInfo, timeMs: this.options.clock.now() }, request));
+  private propose(sessionId: bigint, cxid: number, authInfo: readonly Id[], request: WriteRequest, owner = this.options.serverId): void {
+    this.out.propose(this.prep.prepare({ sessionId, cxid, owner, authInfo, timeMs: this.options.clock.now() }, request));
+  }
+
+  /** A member that holds the session's connection is heard from: it owns the session now. */
+  touchFrom(owner: number, sessionId: bigint): void {
+    this.sessions.touch(sessionId, this.options.clock.monotonic(), owner);
   }
 
   /** A Txn is committed: apply it, fire the watches it triggers, then answer it if it is ours. */
@@ -191,6 +250,12 @@ class LocalWrites {
   push(sessionId: bigint, cxid: number): void {
     this.sessions.push(sessionId);
     this.cxids.push(cxid);
+  }
+
+  clear(): void {
+    this.head = 0;
+    this.sessions.length = 0;
+    this.cxids.length = 0;
   }
 
   /** Removes the oldest entry if it is (sessionId, cxid): the write is this member's to answer. */

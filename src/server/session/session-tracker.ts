@@ -74,10 +74,14 @@ export class SessionTracker {
     return s;
   }
 
-  /** Extend a live session's deadline. False when it is unknown or closing. */
-  touch(id: bigint, nowMs: number): boolean {
+  /**
+   * Extend a live session's deadline (`owner`: the member it was heard through now holds its
+   * connection). False when it is unknown or closing.
+   */
+  touch(id: bigint, nowMs: number, owner?: number): boolean {
     const s = this.sessions.get(id);
     if (!s || s.closing) return false;
+    if (owner !== undefined) s.owner = owner;
     const at = this.bucketFor(nowMs, s.timeoutMs);
     if (at <= s.expiresAtMs) return true;
     this.buckets.get(s.expiresAtMs)?.delete(s);
@@ -113,6 +117,11 @@ export class SessionTracker {
     if (!s) return;
     this.sessions.delete(id);
     this.buckets.get(s.expiresAtMs)?.delete(s);
+  }
+
+  /** Every live session's timer starts afresh (a new leader knows nothing of the old one's). */
+  renewAll(nowMs: number): void {
+    for (const s of this.sessions.values()) this.touch(s.id, nowMs);
   }
 
   /** Sessions whose deadline has passed; they are marked closing. */

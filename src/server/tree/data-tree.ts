@@ -233,6 +233,15 @@ export class DataTree {
    * Takes new settings (a data dir started with a different extendedTypesEnabled): the owners are
    * indexed again, since whether an owner marks a TTL node depends on it.
    */
+  /** Settings agreed by an ensemble, at the zxid of the entry that carried them. */
+  applySettings(zxid: number, settings: ReplicatedSettings): void {
+    if (!zxidFollows(this.lastProcessedZxid, zxid)) {
+      throw new ZxidOrderError(`settings at 0x${zxid.toString(16)} do not follow 0x${this.lastProcessedZxid.toString(16)}`);
+    }
+    this.lastProcessedZxid = zxid;
+    this.adoptSettings(settings);
+  }
+
   adoptSettings(settings: ReplicatedSettings): void {
     const reindex = settings.extendedTypes !== this.settings.extendedTypes;
     this.settings = { ...settings };

@@ -1,0 +1,277 @@
+/**
+ * One member of a replicated ensemble: the server (connections, replica core) with the consensus
+ * core between prep and apply. The leader preps its clients' writes and those its followers forward,
+ * and proposes the Txns; every member applies committed Txns in log order, each with the zxid its
+ * entry's place gives it (entry-zxid.ts), and answers the writes of the clients it holds. Reads are
+ * served from the member's own tree; sync, and a client's return to its session, wait for a read
+ * barrier (ReadIndex). A member whose leader changes drops its clients' connections: the writes they
+ * had in flight may or may not have been committed, which is what a lost connection tells a client.
+ *
+ * Not yet: the log and hard state are kept in memory only (a member restarted starts empty and
+ * catches up from the others), snapshots are not taken or sent, and membership is fixed.
+ */
+import pino, { type Logger } from 'pino';
+import { JuteReader, JuteWriter } from '../../protocol/jute.ts';
+import type { Id } from '../../protocol/records.ts';
+import type { ServerConfig } from '../config.ts';
+import type { Environment, Timer } from '../env/environment.ts';
+import { realEnvironment } from '../env/real.ts';
+import type { CommitStage } from '../pipeline/commit.ts';
+import { EnsembleServer, type QuorumHooks } from '../server.ts';
+import { readTxnEntry, writeTxnEntry } from '../storage/txn-codec.ts';
+import type { DataTree } from '../tree/data-tree.ts';
+import type { TxnEntry } from '../tree/txn.ts';
+import { SESSION_SECRET_BYTES } from '../tree/settings.ts';
+import { zxidOf } from '../tree/zxid.ts';
+import { Raft } from './core/raft.ts';
+import { NONE, type Entry, type NodeId, type ReadState } from './core/types.ts';
+import { EntryZxids } from './entry-zxid.ts';
+import type { PeerMessage, PeerTransport } from './peer-messages.ts';
+
+export interface MemberOptions {
+  id: NodeId;
+  voters: readonly NodeId[];
+  config: ServerConfig;
+  transport: PeerTransport;
+  env?: Environment;
+  log?: Logger;
+  tree?: DataTree;
+  /** Consensus ticks per tickTime (default 10): heartbeats every tick, elections after 10 to 20. */
+  ticksPerTickTime?: number;
+}
+
+/** The first byte of an entry's payload: a Txn, or the ensemble's session secret. */
+const PAYLOAD_TXN = Buffer.from([1]);
+const PAYLOAD_SETTINGS = Buffer.from([2]);
+
+/** Forwarded writes that reached a leader before it could prep (it had not applied its whole log). */
+type Forwarded = Extract<PeerMessage, { kind: 'forward' }> & { from: NodeId };
+
+export class Member implements CommitStage {
+  readonly id: NodeId;
+  readonly server: EnsembleServer;
+  readonly raft: Raft;
+  private readonly transport: PeerTransport;
+  private readonly env: Environment;
+  private readonly log: Logger;
+  private readonly zxids = new EntryZxids(0, 0);
+  /** The leader this member last acted on (its role follows it). */
+  private leader: NodeId = NONE;
+  /** As leader: its whole log is applied, so prep may run. */
+  private leading = false;
+  private waitingForwards: Forwarded[] = [];
+  /** Sessions heard from since the last touch sent to the leader. */
+  private touches = new Set<bigint>();
+  /** Read barriers asked and not yet given a read point, by context. */
+  private readonly barriers = new Map<string, () => void>();
+  /** Read barriers with a read point, waiting for this member to apply up to it. */
+  private readonly readPoints: Array<{ index: number; then: () => void }> = [];
+  private readSeq = 0;
+  private applied = 0;
+  private readyScheduled = false;
+  private readonly timers: Timer[] = [];
+  private closed = false;
+
+  constructor(options: MemberOptions) {
+    this.id = options.id;
+    this.transport = options.transport;
+    this.env = options.env ?? realEnvironment;
+    this.log = options.log ?? pino({ name: `ensemble-${options.id}` });
+    this.raft = new Raft({
+      id: options.id,
+      voters: options.voters,
+      electionTick: 10,
+      heartbeatTick: 1,
+      preVote: true,
+      checkQuorum: true,
+      maxInflight: 256,
+      maxEntriesPerMessage: 1024,
+      maxMessageBytes: 1024 * 1024,
+      random: () => this.env.random.float(),
+    });
+    const hooks: QuorumHooks = {
+      forward: (sessionId, cxid, authInfo, type, body) => this.forward(sessionId, cxid, authInfo, type, body),
+      readBarrier: (then) => this.readBarrier(then),
+      touched: (sessionId) => void this.touches.add(sessionId),
+      serving: () => this.raft.lead !== NONE,
+    };
+    this.server = new EnsembleServer(options.config, { env: this.env, log: this.log, commit: this, quorum: hooks, tree: options.tree, serverId: options.id });
+    this.server.replica.follow(false);
+    this.transport.onMessage((from, m) => this.receive(from, m));
+    const tickMs = options.config.tickTimeMs / (options.ticksPerTickTime ?? 10);
+    this.timers.push(this.env.scheduler.every(tickMs, () => this.tick()));
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    return this.server.listen();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) t.cancel();
+    await this.server.close();
+    await this.transport.close();
+  }
+
+  // ---- the commit stage of the leader's replica ----
+
+  submit(entry: TxnEntry): void {
+    // Lost if leadership went meanwhile; the change of leader drops the connections that wait on it.
+    const w = new JuteWriter();
+    w.raw(PAYLOAD_TXN);
+    if (this.raft.propose(writeTxnEntry(w, entry).bytes())) this.scheduleReady();
+  }
+
+  // ---- inputs ----
+
+  private tick(): void {
+    if (this.closed) return;
+    this.raft.tick();
+    if (!this.leading && this.raft.lead !== NONE && this.raft.lead !== this.id) this.sendTouches();
+    this.scheduleReady();
+  }
+
+  private receive(from: NodeId, m: PeerMessage): void {
+    if (this.closed) return;
+    switch (m.kind) {
+      case 'raft':
+        this.raft.step(m.message);
+        this.scheduleReady();
+        return;
+      case 'forward':
+        if (this.leading) this.server.replica.submitForwarded(from, m.sessionId, m.cxid, m.auth, m.opcode, m.body);
+        else if (this.raft.role === 'leader') this.waitingForwards.push({ ...m, from });
+        // Anywhere else the write is lost: its member drops the connection when it learns the leader changed.
+        return;
+      case 'touch':
+        if (this.raft.role === 'leader') for (const s of m.sessions) this.server.replica.touchFrom(from, s);
+        return;
+    }
+  }
+
+  /** A follower's client write goes to the leader, after the touches that tell it where the session is. */
+  private forward(sessionId: bigint, cxid: number, authInfo: readonly Id[], opcode: number, body: Buffer): void {
+    const message: Forwarded = { kind: 'forward', from: this.id, sessionId, cxid, opcode, body: Buffer.from(body), auth: authInfo };
+    const leader = this.raft.lead;
+    if (leader === this.id) {
+      this.waitingForwards.push(message);
+    } else if (leader === NONE) {
+      // Nowhere to send it: the clients find another member.
+      this.loseClients();
+    } else {
+      this.touches.add(sessionId);
+      this.sendTouches();
+      this.transport.send(leader, { kind: 'forward', sessionId, cxid, opcode, body: message.body, auth: authInfo });
+    }
+  }
+
+  private sendTouches(): void {
+    if (this.touches.size === 0) return;
+    this.transport.send(this.raft.lead, { kind: 'touch', sessions: [...this.touches] });
+    this.touches.clear();
+  }
+
+  /** Runs `then` once this member has applied everything committed before now. */
+  private readBarrier(then: () => void): void {
+    const context = `${this.id}.${++this.readSeq}`;
+    this.barriers.set(context, then);
+    this.raft.readIndex(context);
+    this.scheduleReady();
+  }
+
+  // ---- the consensus core's output ----
+
+  private scheduleReady(): void {
+    if (this.readyScheduled || this.closed) return;
+    this.readyScheduled = true;
+    this.env.scheduler.soon(() => {
+      this.readyScheduled = false;
+      this.processReady();
+    });
+  }
+
+  private processReady(): void {
+    if (this.closed) return;
+    while (this.raft.hasReady()) {
+      const ready = this.raft.ready();
+      // Kept in memory only, for now: nothing to persist before sending.
+      for (const m of ready.messages) this.transport.send(m.to, { kind: 'raft', message: m });
+      for (const e of ready.committed) this.apply(e);
+      for (const rs of ready.readStates) this.readPoint(rs);
+      this.raft.advance(ready);
+      this.followLeader();
+    }
+    this.followLeader();
+  }
+
+  private apply(e: Entry): void {
+    const zxid = this.zxids.next(e);
+    this.applied = e.index;
+    if (e.data !== null && e.data[0] === PAYLOAD_TXN[0]) {
+      const entry = readTxnEntry(new JuteReader(e.data, 1));
+      if (entry.header.zxid !== zxid) throw new Error(`entry ${e.index} carries zxid ${entry.header.zxid}, its place gives ${zxid}`);
+      this.server.replica.committed(entry);
+    } else if (e.data !== null) {
+      const tree = this.server.tree;
+      tree.applySettings(zxid, { ...tree.settings, sessionSecret: e.data.subarray(1) });
+    } else if (e.conf === undefined && this.raft.role === 'leader' && e.term === this.raft.term && e.index === this.raft.termStart) {
+      this.startLeading();
+    }
+    while (this.readPoints.length > 0 && this.readPoints[0].index <= this.applied) this.readPoints.shift()!.then();
+  }
+
+  private readPoint(rs: ReadState): void {
+    const then = this.barriers.get(rs.context);
+    if (then === undefined) return;
+    this.barriers.delete(rs.context);
+    if (rs.index <= this.applied) {
+      then();
+      return;
+    }
+    let i = this.readPoints.length;
+    while (i > 0 && this.readPoints[i - 1].index > rs.index) i--;
+    this.readPoints.splice(i, 0, { index: rs.index, then });
+  }
+
+  /** Its own no-op is applied, so is all of its log: the leader preps from here on. */
+  private startLeading(): void {
+    this.leading = true;
+    let lastZxid = zxidOf(this.raft.term, 0);
+    if (this.server.tree.settings.sessionSecret.length === 0) {
+      // The ensemble's first leader: the secret every member derives session passwords from.
+      this.raft.propose(Buffer.concat([PAYLOAD_SETTINGS, this.env.random.bytes(SESSION_SECRET_BYTES)]));
+      lastZxid++;
+    }
+    this.server.replica.lead(lastZxid);
+    this.log.info({ term: this.raft.term }, 'leading');
+    const waiting = this.waitingForwards;
+    this.waitingForwards = [];
+    for (const f of waiting) this.server.replica.submitForwarded(f.from, f.sessionId, f.cxid, f.auth, f.opcode, f.body);
+  }
+
+  /**
+   * The leader changed: the writes in flight may never commit, so the clients that sent them lose
+   * their connections (their sessions live on); read barriers are asked of the new leader.
+   */
+  private followLeader(): void {
+    const lead = this.raft.lead;
+    if (lead === this.leader) return;
+    const before = this.leader;
+    this.leader = lead;
+    this.log.info({ leader: lead, term: this.raft.term }, lead === NONE ? 'no leader' : lead === this.id ? 'elected' : 'following');
+    if (this.leading || before !== NONE) this.loseClients();
+    this.leading = false;
+    this.waitingForwards = [];
+    if (lead !== NONE) for (const context of this.barriers.keys()) this.raft.readIndex(context);
+  }
+
+  private loseClients(): void {
+    this.server.replica.follow(true);
+    this.server.dropConnections();
+  }
+}

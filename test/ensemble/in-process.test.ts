@@ -1,0 +1,128 @@
+/**
+ * Three members in one process over an in-memory network, each with a real client port, and our
+ * client library with a multi-host connect string: writes through any member, reads and sync on
+ * any member, the leader's loss, sessions that live on across members, expiry run by the leader.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { connect, type ZooKeeperClient } from '../../src/client/index.ts';
+import { resolveConfig } from '../../src/server/config.ts';
+import { realEnvironment } from '../../src/server/env/real.ts';
+import { Member } from '../../src/server/quorum/member.ts';
+import { MemoryNetwork } from '../../src/server/quorum/memory-transport.ts';
+
+const IDS = [1, 2, 3];
+
+class Cluster {
+  readonly network = new MemoryNetwork(realEnvironment.scheduler);
+  readonly members = new Map<number, Member>();
+  readonly ports = new Map<number, number>();
+
+  async start(): Promise<void> {
+    for (const id of IDS) {
+      const config = resolveConfig({ clientPort: 0, clientPortAddress: '127.0.0.1', tickTimeMs: 200, fourLetterWhitelist: ['*'] });
+      const m = new Member({ id, voters: IDS, config, transport: this.network.join(id), log: pino({ level: 'silent' }) });
+      this.members.set(id, m);
+      this.ports.set(id, (await m.listen()).port);
+    }
+    await this.leader();
+  }
+
+  connectString(ids = IDS): string {
+    return ids.map((id) => `127.0.0.1:${this.ports.get(id)}`).join(',');
+  }
+
+  /** The member leading (and prepping), once there is one. */
+  async leader(): Promise<Member> {
+    for (let i = 0; i < 500; i++) {
+      const l = [...this.members.values()].find((m) => m.isLeader);
+      if (l !== undefined) return l;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error('no leader within 5 s');
+  }
+
+  async stop(id: number): Promise<void> {
+    this.network.isolate(id, IDS);
+    await this.members.get(id)!.close();
+    this.members.delete(id);
+  }
+
+  async close(): Promise<void> {
+    for (const m of this.members.values()) await m.close();
+  }
+}
+
+describe('an ensemble of three in one process', () => {
+  const cluster = new Cluster();
+  const clients: ZooKeeperClient[] = [];
+  const client = async (ids?: number[]): Promise<ZooKeeperClient> => {
+    const c = await connect(cluster.connectString(ids), { sessionTimeoutMs: 4000 });
+    clients.push(c);
+    return c;
+  };
+
+  before(() => cluster.start());
+  after(async () => {
+    for (const c of clients) await c.close().catch(() => {});
+    await cluster.close();
+  });
+
+  it('a write through a follower is applied on every member, with zxids of the leader\'s term', async () => {
+    const leader = await cluster.leader();
+    const follower = IDS.find((id) => id !== leader.id)!;
+    const c = await client([follower]);
+    await c.create('/a', Buffer.from('1'));
+    await c.sync('/a');
+    const { stat } = await c.getData('/a');
+    assert.ok(stat.czxid >= 2 ** 32, `czxid ${stat.czxid} has the term in its high half`);
+    for (const id of IDS) {
+      const other = await client([id]);
+      await other.sync('/');
+      assert.equal((await other.getData('/a')).data?.toString(), '1', `member ${id}`);
+    }
+  });
+
+  it('sync then read sees a write made through another member', async () => {
+    const [a, b] = [await client([1]), await client([2])];
+    for (let i = 0; i < 20; i++) {
+      await a.setData('/a', Buffer.from(`v${i}`));
+      await b.sync('/a');
+      assert.equal((await b.getData('/a')).data?.toString(), `v${i}`);
+    }
+  });
+
+  it('errors come back from the leader\'s prep through the member that forwarded them', async () => {
+    const leader = await cluster.leader();
+    const c = await client([IDS.find((id) => id !== leader.id)!]);
+    await assert.rejects(c.create('/a'), /NodeExists|NODEEXISTS/i);
+    await assert.rejects(c.delete('/missing'), /NoNode|NONODE/i);
+  });
+
+  it('an ephemeral goes everywhere when its session closes', async () => {
+    const c = await connect(cluster.connectString([3]), { sessionTimeoutMs: 4000 });
+    await c.create('/eph', null, { mode: "ephemeral" });
+    await c.close();
+    const d = await client([1]);
+    await d.sync('/');
+    assert.equal(await d.exists('/eph'), null);
+  });
+
+  it('the leader lost: another is elected, and a client moves to a surviving member with its session', async () => {
+    const leader = await cluster.leader();
+    const survivors = IDS.filter((id) => id !== leader.id);
+    const c = await client(IDS);
+    await c.create('/before', Buffer.from('x'));
+    const session = c.sessionId;
+    await cluster.stop(leader.id);
+    const next = await cluster.leader();
+    assert.ok(survivors.includes(next.id));
+    await c.create('/after', Buffer.from('y'));
+    assert.equal(c.sessionId, session, 'the same session');
+    const d = await client(survivors);
+    await d.sync('/');
+    assert.ok(await d.exists('/before'));
+    assert.ok(await d.exists('/after'));
+  });
+});
