@@ -8,7 +8,7 @@ import { createServer, type Server as TcpServer } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { JuteReader } from '../protocol/jute.ts';
 import type { Id } from '../protocol/records.ts';
-import { fourLetterWord } from './admin/four-letter.ts';
+import { fourLetterWord, type QuorumStatus } from './admin/four-letter.ts';
 import { authenticate } from './auth/acl.ts';
 import type { ServerConfig } from './config.ts';
 import type { Clock, Environment, Scheduler, Timer } from './env/environment.ts';
@@ -36,6 +36,7 @@ export interface QuorumHooks {
   touched(sessionId: bigint): void;
   /** Whether this member takes clients now (it knows a leader and has caught up). */
   serving(): boolean;
+  status(): QuorumStatus;
 }
 
 export interface ServerDeps {
@@ -114,6 +115,10 @@ export class EnsembleServer implements ConnectionHost {
 
   get watches(): Watches {
     return this.replica.watches;
+  }
+
+  get quorumStatus(): QuorumStatus | undefined {
+    return this.quorum?.status();
   }
 
   get lastZxid(): number {

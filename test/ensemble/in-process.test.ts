@@ -11,6 +11,7 @@ import { resolveConfig } from '../../src/server/config.ts';
 import { realEnvironment } from '../../src/server/env/real.ts';
 import { Member } from '../../src/server/quorum/member.ts';
 import { MemoryNetwork } from '../../src/server/quorum/memory-transport.ts';
+import { fourLetterWord } from '../support/zookeeper.ts';
 
 const IDS = [1, 2, 3];
 
@@ -82,6 +83,18 @@ describe('an ensemble of three in one process', () => {
       await other.sync('/');
       assert.equal((await other.getData('/a')).data?.toString(), '1', `member ${id}`);
     }
+  });
+
+  it('srvr and mntr say which member leads, and the leader counts its followers', async () => {
+    const leader = await cluster.leader();
+    for (const id of IDS) {
+      const srvr = await fourLetterWord('127.0.0.1', cluster.ports.get(id)!, 'srvr');
+      assert.match(srvr, new RegExp(`Mode: ${id === leader.id ? 'leader' : 'follower'}\n`), `member ${id}`);
+    }
+    const mntr = await fourLetterWord('127.0.0.1', cluster.ports.get(leader.id)!, 'mntr');
+    assert.match(mntr, /zk_server_state\tleader\n/);
+    assert.match(mntr, /zk_followers\t2\n/);
+    assert.match(mntr, /zk_synced_followers\t2\n/);
   });
 
   it('sync then read sees a write made through another member', async () => {

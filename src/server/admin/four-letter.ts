@@ -43,6 +43,17 @@ export interface ServerView {
   readonly startedAtMs: number;
   readonly clock: Clock;
   readonly address: { host: string; port: number };
+  /** Set for a member of an ensemble. */
+  readonly quorumStatus?: QuorumStatus;
+}
+
+/** An ensemble member's part, as ZooKeeper's words report it. */
+export interface QuorumStatus {
+  mode: 'leader' | 'follower';
+  serverId: number;
+  /** The leader's: followers (voters and learners), and those in step with its log. */
+  followers: number;
+  syncedFollowers: number;
 }
 
 type Command = (s: ServerView) => string;
@@ -59,7 +70,7 @@ function summary(s: ServerView): string[] {
     `Connections: ${s.connections.size}`,
     `Outstanding: ${[...s.connections].reduce((n, c) => n + c.outstanding, 0)}`,
     `Zxid: ${hex(s.tree.lastProcessedZxid)}`,
-    'Mode: standalone',
+    `Mode: ${s.quorumStatus?.mode ?? 'standalone'}`,
     `Node count: ${s.tree.nodeCount}`,
   ];
 }
@@ -98,7 +109,7 @@ const commands: Record<string, Command> = {
       `minSessionTimeout=${c.minSessionTimeoutMs}`,
       `maxSessionTimeout=${c.maxSessionTimeoutMs}`,
       'clientPortListenBacklog=-1',
-      'serverId=0',
+      `serverId=${s.quorumStatus?.serverId ?? 0}`,
       '',
     ].join('\n');
   },
@@ -123,7 +134,7 @@ const commands: Record<string, Command> = {
     for (const [p, n] of s.tree.nodes) dataSize += p.length + (n.data?.length ?? 0);
     const rows: Array<[string, string | number]> = [
       ['zk_version', `${VERSION.zookeeperCompatible}, built on ${VERSION.builtOn}`],
-      ['zk_server_state', 'standalone'],
+      ['zk_server_state', s.quorumStatus?.mode ?? 'standalone'],
       ['zk_avg_latency', st.avgLatencyMs.toFixed(4)],
       ['zk_max_latency', st.maxLatencyMs],
       ['zk_min_latency', st.latencyCount === 0 ? 0 : st.minLatencyMs],
@@ -139,6 +150,8 @@ const commands: Record<string, Command> = {
       ['zk_local_sessions', 0],
       ['zk_uptime', s.clock.now() - s.startedAtMs],
     ];
+    const q = s.quorumStatus;
+    if (q?.mode === 'leader') rows.push(['zk_followers', q.followers], ['zk_synced_followers', q.syncedFollowers], ['zk_pending_syncs', 0]);
     return rows.map(([k, v]) => `${k}\t${v}`).join('\n') + '\n';
   },
   // ZooKeeper 3.8 reports its data-watch table only (exists, getData, persistent and recursive

@@ -17,6 +17,7 @@ import type { ServerConfig } from '../config.ts';
 import type { Environment, Timer } from '../env/environment.ts';
 import { realEnvironment } from '../env/real.ts';
 import type { CommitStage } from '../pipeline/commit.ts';
+import type { QuorumStatus } from '../admin/four-letter.ts';
 import { EnsembleServer, type QuorumHooks } from '../server.ts';
 import { readTxnEntry, writeTxnEntry } from '../storage/txn-codec.ts';
 import type { DataTree } from '../tree/data-tree.ts';
@@ -94,6 +95,7 @@ export class Member implements CommitStage {
       readBarrier: (then) => this.readBarrier(then),
       touched: (sessionId) => void this.touches.add(sessionId),
       serving: () => this.raft.lead !== NONE,
+      status: () => this.status(),
     };
     this.server = new EnsembleServer(options.config, { env: this.env, log: this.log, commit: this, quorum: hooks, tree: options.tree, serverId: options.id });
     this.server.replica.follow(false);
@@ -116,6 +118,13 @@ export class Member implements CommitStage {
     for (const t of this.timers) t.cancel();
     await this.server.close();
     await this.transport.close();
+  }
+
+  private status(): QuorumStatus {
+    const followers = this.raft.followers();
+    let synced = 0;
+    for (const f of followers) if (f.match === this.raft.log.lastIndex || f.state === 'replicate') synced++;
+    return { mode: this.leading ? 'leader' : 'follower', serverId: this.id, followers: followers.length, syncedFollowers: synced };
   }
 
   // ---- the commit stage of the leader's replica ----

@@ -111,6 +111,14 @@ export class Raft {
     return { voters: this.voters, learners: this.learners };
   }
 
+  /** As leader: what it knows of each other member's log; empty anywhere else. */
+  followers(): Array<{ id: NodeId; match: number; state: Progress['state'] }> {
+    const out: Array<{ id: NodeId; match: number; state: Progress['state'] }> = [];
+    if (this.role !== 'leader') return out;
+    for (const [id, pr] of this.progress) if (id !== this.id) out.push({ id, match: pr.match, state: pr.state });
+    return out;
+  }
+
   /** Only voters campaign; a learner or a member removed (or not yet added) waits to be told. */
   get isVoter(): boolean {
     return this.voters.includes(this.id);
