@@ -32,10 +32,10 @@ async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promi
   }
 }
 
-interface Record_ { level: string; obj: object; msg?: string }
+interface LogRecord { level: string; obj: object; msg?: string }
 
-function recordingLog(): PeerLog & { records: Record_[] } {
-  const records: Record_[] = [];
+function recordingLog(): PeerLog & { records: LogRecord[] } {
+  const records: LogRecord[] = [];
   const at = (level: string) => (obj: object, msg?: string) => void records.push({ level, obj, msg });
   return { records, info: at('info'), warn: at('warn'), debug: at('debug') };
 }
