@@ -6,8 +6,7 @@
  * restart it. A run ends with a quiet phase in which every client must reconnect and be served.
  */
 import { ZooKeeperClient } from '../../src/client/client.ts';
-import { ConnectionLossError, ZooKeeperError } from '../../src/client/errors.ts';
-import { CreateMode, type Logger } from '../../src/client/types.ts';
+import type { Logger } from '../../src/client/types.ts';
 import { resolveConfig } from '../../src/server/config.ts';
 import { EnsembleServer } from '../../src/server/server.ts';
 import pino from 'pino';
@@ -16,6 +15,7 @@ import { SimDisk, type PlantedBug } from './disk.ts';
 import type { CommitStage } from '../../src/server/pipeline/commit.ts';
 import { SimNetwork } from './network.ts';
 import { runUntilSettled, VirtualWorld } from './virtual-env.ts';
+import { Workload } from './workload.ts';
 
 export interface SimOptions {
   seed: number;
@@ -38,18 +38,9 @@ export interface SimResult {
 }
 
 const SESSION_TIMEOUT_MS = 3_000;
-const NAMES = ['a', 'b', 'c', 'd'];
 const silentClientLog: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 const silentServerLog = pino({ level: 'silent' });
 
-interface Slot {
-  index: number;
-  client: ZooKeeperClient;
-  /** Ephemerals this session created and did not delete, as far as it knows. */
-  ephemerals: Set<string>;
-  inflight: number;
-  expired: boolean;
-}
 
 export async function simulate(options: SimOptions): Promise<SimResult> {
   const { seed, bug } = options;
@@ -61,7 +52,6 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
   const network = new SimNetwork(world, (link, chunk) => checker.observe(link, chunk));
   const disk = new SimDisk(world);
   const config = resolveConfig({ tickTimeMs: 200, containerCheckIntervalMs: 1_000, dataDir: '/nonexistent' });
-  const ops = { ok: 0, failed: 0 };
   let restarts = 0;
   let server: { server: EnsembleServer; crash(): void } | null = null;
 
@@ -91,92 +81,18 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
     server = null;
   };
 
-  const slots: Slot[] = [];
-  const newSlot = (index: number): Slot => {
-    const client = new ZooKeeperClient('127.0.0.1:2181', {
-      socketFactory: () => network.connect(index, server === null ? null : ((s) => server?.server.accept(s))),
-      clock: { now: () => world.clock.monotonic() },
-      scheduler: world.scheduler,
-      random: () => random.float(),
-      logger: silentClientLog,
-      sessionTimeoutMs: SESSION_TIMEOUT_MS,
-      connectTimeoutMs: 3_600_000,
-      shuffleHosts: false,
-      retry: { baseDelayMs: 50, maxDelayMs: 1_000 },
-    });
-    client.ready.catch(() => {});
-    const slot: Slot = { index, client, ephemerals: new Set(), inflight: 0, expired: false };
-    client.on('state', (state: string) => {
-      if (state !== 'Expired' || slot.expired) return;
-      slot.expired = true;
-      note(`client ${index}: session expired`);
-      void client.close();
-      world.scheduler.after(10 + random.int(200), () => { slots[index] = newSlot(index); });
-    });
-    return slot;
-  };
-
-  const run = <T>(slot: Slot, op: () => Promise<T>, then?: (v: T) => void, otherwise?: (e: unknown) => void): void => {
-    slot.inflight++;
-    op().then((v) => {
-      ops.ok++;
-      then?.(v);
-    }, (e: unknown) => {
-      if (!(e instanceof ZooKeeperError)) checker.fail(`client ${slot.index}: unexpected error ${String(e)}`);
-      ops.failed++;
-      otherwise?.(e);
-    }).finally(() => { slot.inflight--; });
-  };
-
-  const randomOp = (slot: Slot): void => {
-    const c = slot.client;
-    const data = random.bytes(random.int(8));
-    const shared = `/s/${random.pick(NAMES)}`;
-    const own = `/c${slot.index}/${random.pick(NAMES)}`;
-    switch (random.int(10)) {
-      case 0:
-      case 1:
-        return run(slot, () => c.create(shared, data));
-      case 2:
-        return run(slot, () => c.create(own, data, { mode: CreateMode.EPHEMERAL }), (p) => slot.ephemerals.add(p));
-      case 3:
-        return run(slot, () => c.create(`/c${slot.index}/q-`, data, { mode: CreateMode.EPHEMERAL_SEQUENTIAL }), (p) => slot.ephemerals.add(p));
-      case 4:
-        return run(slot, () => c.setData(random.chance(0.5) ? shared : own, data, { version: random.chance(0.7) ? -1 : random.int(3) }));
-      case 5: {
-        const mine = [...slot.ephemerals];
-        if (mine.length > 0 && random.chance(0.5)) {
-          const path = random.pick(mine);
-          return run(slot, () => c.delete(path), () => slot.ephemerals.delete(path), (e) => {
-            if (e instanceof ConnectionLossError) slot.ephemerals.delete(path);
-          });
-        }
-        return run(slot, () => c.delete(shared));
-      }
-      case 6:
-        return run(slot, () => c.getData(shared, { watch: () => {} }));
-      case 7:
-        if (random.chance(0.5)) return run(slot, () => c.getChildren('/s', { watch: () => {} }));
-        return run(slot, () => c.exists(own, { watch: () => {} }));
-      case 8:
-        return run(slot, () => c.multi([
-          { type: 'create', path: shared, data },
-          { type: 'setData', path: shared, data, version: random.chance(0.5) ? 0 : 1 },
-        ]));
-      default:
-        return run(slot, () => c.sync('/s').then(() => c.getData(shared)));
-    }
-  };
-
-  const scheduleOps = (index: number, until: number): void => {
-    const tick = (): void => {
-      if (world.now >= until) return;
-      const slot = slots[index];
-      if (!slot.expired && slot.client.state === 'SyncConnected' && slot.inflight < 4) randomOp(slot);
-      world.scheduler.after(1 + random.float() * 30, tick);
-    };
-    world.scheduler.after(random.float() * 30, tick);
-  };
+  const workload = new Workload(world, checker, note, (index) => new ZooKeeperClient('127.0.0.1:2181', {
+    socketFactory: () => network.connect(index, server === null ? null : ((s) => server?.server.accept(s))),
+    clock: { now: () => world.clock.monotonic() },
+    scheduler: world.scheduler,
+    random: () => random.float(),
+    logger: silentClientLog,
+    sessionTimeoutMs: SESSION_TIMEOUT_MS,
+    connectTimeoutMs: 3_600_000,
+    shuffleHosts: false,
+    retry: { baseDelayMs: 50, maxDelayMs: 1_000 },
+  }));
+  const { slots, ops } = workload;
 
   const scheduleFaults = (until: number): void => {
     const next = (): void => {
@@ -209,12 +125,12 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
 
   try {
     startServer();
-    for (let i = 0; i < options.clients; i++) slots.push(newSlot(i));
+    for (let i = 0; i < options.clients; i++) workload.open(i);
     await world.runUntil(2_000);
     const setup = slots[0].client;
     for (const path of ['/s', ...slots.map((s) => `/c${s.index}`)]) await runUntilSettled(world, setup.create(path), 10_000);
     const loadUntil = world.now + options.durationMs;
-    for (let i = 0; i < options.clients; i++) scheduleOps(i, loadUntil);
+    for (let i = 0; i < options.clients; i++) workload.load(i, loadUntil);
     scheduleFaults(loadUntil);
     await world.runUntil(loadUntil);
     if (world.isStopped) return stopped();
