@@ -1,5 +1,10 @@
 /** Server configuration: defaults, and Apache ZooKeeper's zoo.cfg format. */
 import { readFileSync } from 'node:fs';
+import {
+  parseServerLine, resolveEnsemble, ZOOKEEPER_DEFAULT_TICK_MS, type EnsembleConfig, type ServerLine,
+} from './ensemble-config.ts';
+
+export type { EnsembleConfig, EnsembleMember } from './ensemble-config.ts';
 
 export interface ServerConfig {
   tickTimeMs: number;
@@ -33,6 +38,8 @@ export interface ServerConfig {
   /** autopurge.snapRetainCount and autopurge.purgeInterval (hours; 0 = off). */
   snapRetainCount: number;
   purgeIntervalHours: number;
+  /** Present when zoo.cfg describes a replicated ensemble; clientPort is then this member's. */
+  ensemble?: EnsembleConfig;
 }
 
 export const DEFAULT_TICK_MS = 2000;
@@ -153,27 +160,24 @@ function notActedUpon(key: string): string | undefined {
   return undefined;
 }
 
-/**
- * Lines that make a zoo.cfg an ensemble (ZooKeeper's QuorumPeerConfig): server.N, group.N and
- * weight.N, an observer, or a dynamic config file that holds the server list.
- */
-function meansEnsemble(key: string, value: string): boolean {
-  return /^(server|group|weight)\.\d+$/.test(key) || key === 'dynamicConfigFile'
-    || (key === 'peerType' && value.trim().toLowerCase() === 'observer');
-}
+/** Keys that only a replicated ensemble acts on: in standalone mode each is a warning, as before. */
+const ENSEMBLE_KEYS = new Set(['initLimit', 'syncLimit', 'standaloneEnabled']);
 
 /**
  * Parse zoo.cfg text (java.util.Properties style: key=value, # and ! comments). `origin` names the
- * text in messages (the file, or --property). A config that describes a replicated ensemble (more
- * than one server, or standalone mode disabled) is refused (thrown), naming its lines: replication
- * is not supported yet.
+ * text in messages (the file, or --property). Without server.N lines (or with one, standalone mode
+ * allowed) it is a standalone server's configuration. With more, or standaloneEnabled=false, it
+ * describes a replicated ensemble, as ZooKeeper's QuorumPeerConfig reads it: `ensemble` holds the
+ * members, and this member's id is read from dataDir/myid. What Ensemble does not support (observers,
+ * hierarchical quorums, dynamic reconfiguration) is refused (thrown), by name.
  */
 export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
   const config: Partial<ServerConfig> = {};
   const warnings: string[] = [];
-  const ensembleLines: string[] = [];
-  let serverLines = 0;
-  let standaloneDisabled = false;
+  /** Indexes in `warnings` of the ones about ENSEMBLE_KEYS, dropped when they are acted upon. */
+  const ensembleKeyWarnings = new Set<number>();
+  const serverLines: ServerLine[] = [];
+  const settings = new Map<string, string>();
   const lines = text.split(/\r?\n/);
   for (const [index, raw] of lines.entries()) {
     const line = raw.trim();
@@ -185,12 +189,13 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
     }
     const [, key, value] = m;
     const k = key.startsWith('zookeeper.') ? key.slice('zookeeper.'.length) : key;
-    if (meansEnsemble(k, value)) {
-      ensembleLines.push(`line ${index + 1}: ${line}`);
-      if (/^server\.\d+$/.test(k)) serverLines++;
+    const where = `line ${index + 1}: ${line}`;
+    if (k.startsWith('server.')) {
+      serverLines.push({ key: k, value, where });
       continue;
     }
-    if (k === 'standaloneEnabled' && value.trim().toLowerCase() === 'false') standaloneDisabled = true;
+    refuseUnsupported(origin, k, value, where);
+    if (ENSEMBLE_KEYS.has(k)) settings.set(k, value.trim());
     switch (k) {
       case 'tickTime': config.tickTimeMs = integer(key, value); break;
       case 'clientPort': config.clientPort = integer(key, value); break;
@@ -218,22 +223,56 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
         const reason = notActedUpon(k);
         if (reason === undefined) warnings.push(`${origin}: unknown key "${key}" ignored`);
         else if (ALREADY_SO[k] !== value.trim().toLowerCase()) {
+          if (ENSEMBLE_KEYS.has(k)) ensembleKeyWarnings.add(warnings.length);
           warnings.push(`${origin}: "${key}" is recognised but not acted upon (${reason}): ignored`);
         }
       }
     }
   }
+  const standaloneEnabled = settings.get('standaloneEnabled')?.toLowerCase() !== 'false';
+  if (serverLines.length === 0) return { config, warnings };
   // As QuorumPeerConfig.isDistributed: one server line, with standalone mode allowed, is a
   // standalone server (the official image's default zoo.cfg has one).
-  if (ensembleLines.length === 1 && serverLines === 1 && !standaloneDisabled) {
-    warnings.push(`${origin}: ${ensembleLines[0]} names a single server: running standalone, as ZooKeeper does`);
-  } else if (ensembleLines.length > 0) {
-    throw new Error(`${origin} describes a replicated ensemble (${ensembleLines.join('; ')}), `
-      + 'and replication is not supported yet: Ensemble runs one standalone server only. '
-      + 'Remove the server.N, group.N and weight.N lines (and peerType=observer, dynamicConfigFile) '
-      + 'to run it standalone.');
+  if (serverLines.length === 1 && standaloneEnabled) {
+    parseServerLine(serverLines[0], origin);
+    warnings.push(`${origin}: ${serverLines[0].where} names a single server: running standalone, as ZooKeeper does`);
+    return { config, warnings };
   }
-  return { config, warnings };
+  const resolved = resolveEnsemble({
+    origin,
+    lines: serverLines,
+    dataDir: config.dataDir,
+    initLimit: settings.get('initLimit'),
+    syncLimit: settings.get('syncLimit'),
+    clientPort: config.clientPort,
+    clientPortAddress: config.clientPortAddress,
+    reconfigEnabled: config.reconfigEnabled,
+    extendedTypesEnabled: config.extendedTypesEnabled,
+  });
+  config.ensemble = resolved.ensemble;
+  // Standalone keeps Ensemble's default tick; an ensemble ticks as ZooKeeper's would from the same file.
+  config.tickTimeMs ??= ZOOKEEPER_DEFAULT_TICK_MS;
+  config.clientPort = resolved.clientPort;
+  config.clientPortAddress = resolved.clientPortAddress;
+  if (config.clientPortAddress === undefined) delete config.clientPortAddress;
+  return {
+    config,
+    warnings: [...warnings.filter((_, i) => !ensembleKeyWarnings.has(i)), ...resolved.warnings],
+  };
+}
+
+/** Observers, hierarchical quorums and a dynamic config file: refused whatever else the file says. */
+function refuseUnsupported(origin: string, key: string, value: string, where: string): void {
+  const refuse = (what: string) => new Error(`${origin}: ${where}: ${what}`);
+  if (/^(group|weight)\.\d+$/.test(key)) {
+    throw refuse('hierarchical quorums (group.N, weight.N) are not supported yet: every member has one vote');
+  }
+  if (key === 'dynamicConfigFile') {
+    throw refuse('a dynamic config file is not supported yet: put the server.N lines in this file');
+  }
+  if (key === 'peerType' && value.trim().toLowerCase() === 'observer') {
+    throw refuse('observers are not supported yet: every member must be a participant');
+  }
 }
 
 export function loadZooCfg(file: string): ParsedZooCfg {

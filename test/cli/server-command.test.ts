@@ -94,6 +94,7 @@ test('a zoo.cfg with server.N lines is refused: non-zero exit, the lines named, 
   try {
     const port = await freePort();
     const cfg = join(dir, 'zoo.cfg');
+    writeFileSync(join(dir, 'myid'), '1\n');
     writeFileSync(cfg, [
       'tickTime=2000', `dataDir=${dir}`, `clientPort=${port}`, 'clientPortAddress=127.0.0.1', 'initLimit=5', 'syncLimit=2',
       'server.1=127.0.0.1:2888:3888', 'server.2=127.0.0.1:2889:3889', 'server.3=127.0.0.1:2890:3890', '',
@@ -101,7 +102,8 @@ test('a zoo.cfg with server.N lines is refused: non-zero exit, the lines named, 
     const { output, exited } = startCommand(['--config', cfg]);
     const code = await exited;
     assert.notEqual(code, 0);
-    assert.ok(output.text.includes(`ensemble: ${cfg} describes a replicated ensemble (line 7: server.1=127.0.0.1:2888:3888; line 8: server.2=`), output.text);
+    assert.ok(output.text.includes(`ensemble: ${cfg} describes a replicated ensemble (server.1=127.0.0.1:2888:3888:participant, server.2=`), output.text);
+    assert.match(output.text, /; this is member 1\)/);
     assert.match(output.text, /replication is not supported yet/);
     assert.doesNotMatch(output.text, /listening on/);
     assert.doesNotMatch(output.text, /at .*\.ts:\d+/);

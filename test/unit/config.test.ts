@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseZooCfg, resolveConfig } from '../../src/server/config.ts';
 
 test('zoo.cfg keys map onto the server config, zookeeper.-prefixed properties included', () => {
@@ -39,22 +42,25 @@ test('a non-integer value or inverted bounds are clear errors', () => {
   assert.throws(() => resolveConfig({ minSessionTimeoutMs: 5000, maxSessionTimeoutMs: 4000 }), /must not be larger/);
 });
 
-test('a zoo.cfg that describes an ensemble is refused, naming its lines', () => {
-  const cfg = ['tickTime=2000', 'dataDir=/var/lib/ens', 'clientPort=2181', 'initLimit=5', 'syncLimit=2',
-    'server.1=10.0.0.1:2888:3888', 'server.2=10.0.0.2:2888:3888', 'server.3=10.0.0.3:2888:3888'].join('\n');
-  assert.throws(() => parseZooCfg(cfg, '/etc/ens/zoo.cfg'), (e: Error) => {
-    assert.match(e.message, /^\/etc\/ens\/zoo\.cfg describes a replicated ensemble/);
-    assert.match(e.message, /line 6: server\.1=10\.0\.0\.1:2888:3888; line 7: server\.2=10\.0\.0\.2:2888:3888; line 8: server\.3=/);
-    assert.match(e.message, /replication is not supported yet/);
-    return true;
-  });
-  // The lines that only an ensemble has, with or without the zookeeper. prefix.
-  for (const line of ['group.1=1:2:3', 'weight.2=0', 'peerType=observer', 'peerType = Observer', 'dynamicConfigFile=/etc/ens/zoo.cfg.dynamic']) {
-    assert.throws(() => parseZooCfg(`clientPort=2181\n${line}`), /describes a replicated ensemble \(line 2: .*replication is not supported yet/, line);
+test('a zoo.cfg with server lines describes an ensemble (test/unit/ensemble-config.test.ts has the details)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ensemble-config-'));
+  try {
+    writeFileSync(join(dir, 'myid'), '3\n');
+    const cfg = ['tickTime=2000', `dataDir=${dir}`, 'clientPort=2181', 'initLimit=5', 'syncLimit=2',
+      'server.1=10.0.0.1:2888:3888', 'server.2=10.0.0.2:2888:3888', 'server.3=10.0.0.3:2888:3888'].join('\n');
+    const { config, warnings } = parseZooCfg(cfg, '/etc/ens/zoo.cfg');
+    assert.equal(config.ensemble?.myid, 3);
+    assert.deepEqual(config.ensemble?.members.map((m) => m.host), ['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+    assert.deepEqual(warnings, []);
+    // One server with standalone mode disabled is a (one-member) ensemble too.
+    assert.equal(parseZooCfg(`dataDir=${dir}\ninitLimit=5\nsyncLimit=2\nclientPort=2181\nserver.3=h:1:2\nstandaloneEnabled=false`).config.ensemble?.myid, 3);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  assert.throws(() => parseZooCfg('server.1=h:1:2\nzookeeper.server.2=h:3:4'), /describes a replicated ensemble/);
-  // One server with standalone mode disabled is a (one-member) ensemble too.
-  assert.throws(() => parseZooCfg('server.1=h:1:2\nstandaloneEnabled=false', '--property'), /--property describes a replicated ensemble/);
+  // The lines that only an ensemble Ensemble does not support has, with or without the zookeeper. prefix.
+  for (const line of ['group.1=1:2:3', 'weight.2=0', 'peerType=observer', 'peerType = Observer', 'zookeeper.dynamicConfigFile=/etc/ens/zoo.cfg.dynamic']) {
+    assert.throws(() => parseZooCfg(`clientPort=2181\n${line}`), new RegExp(`^Error: zoo\\.cfg: line 2: .* not supported yet`), line);
+  }
 });
 
 test('a zoo.cfg with a single server line runs standalone, as ZooKeeper does, with a warning', () => {
