@@ -1,12 +1,12 @@
 /**
- * Names of the files in a data dir: `log.<index>` and `snapshot.<index>`, in hex as ZooKeeper names
- * its files by zxid. Files written before log format 2 and snapshot format 3 are named by zxid, and
- * there the index is the zxid (as it is on a standalone server).
+ * Names of the files in a data dir: `log.<index>`, `snapshot.<index>` and a member's `raft-log.<index>`,
+ * in hex as ZooKeeper names its files by zxid. Files written before log format 2 and snapshot
+ * format 3 are named by zxid, and there the index is the zxid (as it is on a standalone server).
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type FileKind = 'log' | 'snapshot';
+export type FileKind = 'log' | 'snapshot' | 'raft-log';
 
 export interface DataFile {
   kind: FileKind;
