@@ -83,6 +83,8 @@ class Pending {
   closeAfter = false;
   /** A read that waits for a read barrier before it may run (an ensemble's sync). */
   held = false;
+  /** A write that came behind a held sync: sent on once the syncs before it are done. */
+  body: JuteReader | undefined = undefined;
 
   constructor(readonly xid: number, readonly type: number) {}
 
@@ -110,6 +112,8 @@ const MAX_QUEUED_OUTPUT_BYTES = 64 * 1024 * 1024;
 
 export class Connection implements Watcher {
   sessionId = 0n;
+  /** Syncs waiting for their read barrier. */
+  private heldSyncs = 0;
   sessionTimeoutMs = 0;
   readonly authInfo: Id[];
   readonly remoteAddress: string;
@@ -253,8 +257,11 @@ export class Connection implements Watcher {
       const pending = Pending.read(requestXid, type, r);
       pending.held = true;
       this.queue.push(pending);
+      this.heldSyncs++;
       this.server.readBarrier(() => {
         pending.held = false;
+        this.heldSyncs--;
+        this.releaseWrites();
         this.pump();
       });
       return;
@@ -281,7 +288,20 @@ export class Connection implements Watcher {
     }
     this.queue.push(pending);
     this.inFlightWrites++;
-    this.server.submitWrite(this, xid, type, r);
+    // A session's write follows its sync (its Txn, and so its zxid, comes after the sync's point).
+    if (this.heldSyncs > 0) pending.body = r;
+    else this.server.submitWrite(this, xid, type, r);
+  }
+
+  /** Writes that waited behind syncs now done go on, in order, up to the next sync still held. */
+  private releaseWrites(): void {
+    for (const p of this.queue) {
+      if (p.held) return;
+      if (p.body === undefined) continue;
+      const body = p.body;
+      p.body = undefined;
+      this.server.submitWrite(this, p.xid, p.type, body);
+    }
   }
 
   private handleAuth(xid: number, r: JuteReader): void {

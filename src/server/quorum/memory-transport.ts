@@ -1,9 +1,9 @@
 /**
  * Members of an ensemble in one process, connected by an in-memory network: messages are delivered
- * in order, a turn of the event loop later (through the scheduler), unless the link between sender
- * and addressee is cut. For tests and the simulator.
+ * in order, a turn of the event loop later (through the scheduler) or after a latency drawn per
+ * message, unless the link between sender and addressee is cut. For tests and the simulator.
  */
-import type { Scheduler } from '../env/environment.ts';
+import type { Clock, Scheduler } from '../env/environment.ts';
 import type { NodeId } from './core/types.ts';
 import type { PeerMessage, PeerTransport } from './peer-messages.ts';
 
@@ -13,7 +13,11 @@ export class MemoryNetwork {
   private queue: Array<{ from: NodeId; to: NodeId; message: PeerMessage }> = [];
   private scheduled = false;
 
-  constructor(private readonly scheduler: Scheduler) {}
+  /** When each link last delivered, so that a later message never overtakes an earlier one. */
+  private readonly lastDelivery = new Map<string, number>();
+
+  /** `latency`: milliseconds a message takes (with the clock it is measured on); none by default. */
+  constructor(private readonly scheduler: Scheduler, private readonly latency?: { clock: Clock; ms: () => number }) {}
 
   /** The transport of member `id`. */
   join(id: NodeId): PeerTransport {
@@ -40,7 +44,17 @@ export class MemoryNetwork {
   }
 
   private send(from: NodeId, to: NodeId, message: PeerMessage): void {
-    if (this.cut.has(`${from}>${to}`)) return;
+    const link = `${from}>${to}`;
+    if (this.cut.has(link)) return;
+    if (this.latency !== undefined) {
+      const now = this.latency.clock.monotonic();
+      const at = Math.max(now + this.latency.ms(), this.lastDelivery.get(link) ?? 0);
+      this.lastDelivery.set(link, at);
+      this.scheduler.after(at - now, () => {
+        if (!this.cut.has(link)) this.handlers.get(to)?.(from, message);
+      });
+      return;
+    }
     this.queue.push({ from, to, message });
     if (this.scheduled) return;
     this.scheduled = true;
