@@ -3,15 +3,16 @@
  * and consensus core) on a simulated network between them, and real clients with a multi-host
  * connect string on simulated connections, all in virtual time. Clients send a random mix of reads
  * and writes; faults cut client connections, stall a client's traffic, delay and cut the links
- * between members, and cut a member off from the others while its clients still reach it. A run
- * ends with a quiet phase in which every client must be served.
+ * between members, cut a member off from the others while its clients still reach it, and crash a
+ * member (what its disk had not made durable is lost, a batch possibly cut short) and restart it
+ * from its disk. A run ends with a quiet phase in which every client must be served.
  *
  * Checked: on the wire, each connection's replies in request order and a session's zxids never
  * going back (across members); at the end, every member's tree the same (digest at the same zxid),
  * no zxid a client was told of missing from it, every ephemeral owned by a live session, and every
  * ephemeral a live client created still there.
  *
- * Not yet: members do not crash (their log is kept in memory only), and no member's clock is skewed.
+ * Not yet: no member's clock is skewed, and no member's disk is wiped.
  */
 import pino from 'pino';
 import { ZooKeeperClient } from '../../src/client/client.ts';
@@ -19,6 +20,7 @@ import type { Logger } from '../../src/client/types.ts';
 import { resolveConfig } from '../../src/server/config.ts';
 import { Member } from '../../src/server/quorum/member.ts';
 import { MemoryNetwork } from '../../src/server/quorum/memory-transport.ts';
+import { MemoryRaftStorage } from '../../src/server/quorum/raft-storage.ts';
 import { Checker, digest } from './checker.ts';
 import { SimNetwork } from './network.ts';
 import { runUntilSettled, VirtualWorld } from './virtual-env.ts';
@@ -40,6 +42,8 @@ export interface EnsembleSimResult {
   ops: { ok: number; failed: number };
   /** Terms the ensemble went through. */
   terms: number;
+  /** Members crashed and restarted. */
+  restarts: number;
   /** The final tree's digest: equal for two runs of one seed. */
   digest: string;
 }
@@ -60,12 +64,15 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
   const ids = Array.from({ length: options.members }, (_, i) => i + 1);
   const config = resolveConfig({ tickTimeMs: 200, containerCheckIntervalMs: 1_000, dataDir: '/nonexistent' });
   const members = new Map<number, Member>();
-  for (const id of ids) {
-    const m = new Member({ id, voters: ids, config, transport: peerNet.join(id), env: world, log: silentServerLog });
+  const disks = new Map(ids.map((id) => [id, new MemoryRaftStorage(world, () => 0.5 + random.float() * 8)]));
+  const start = (id: number): void => {
+    const m = new Member({ id, voters: ids, config, transport: peerNet.join(id), storage: disks.get(id)!, env: world, log: silentServerLog });
     m.server.start();
     members.set(id, m);
-  }
+  };
+  for (const id of ids) start(id);
   const isolated = new Set<number>();
+  let restarts = 0;
 
   const connectString = ids.map((id) => `m${id}:${id}`).join(',');
   const workload = new Workload(world, checker, note, (index) => new ZooKeeperClient(connectString, {
@@ -106,7 +113,25 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
           note(`member ${id} rejoins`);
           rebuildLinks();
         });
-      } else if (roll < 0.7) {
+      } else if (roll < 0.8) {
+        // A member dies, the leader often; it comes back from its disk a while later.
+        const up = [...members.values()];
+        const leader = up.find((m) => m.isLeader);
+        const victim = leader !== undefined && random.chance(0.5) ? leader : random.pick(up);
+        if (victim !== undefined && up.length > 1) {
+          const keep = random.int(3);
+          note(`member ${victim.id} crashes${victim.isLeader ? ' (the leader)' : ''}`);
+          victim.crash();
+          disks.get(victim.id)!.crash(keep);
+          members.delete(victim.id);
+          world.scheduler.after(50 + random.float() * 3_000, () => {
+            if (members.has(victim.id)) return;
+            restarts++;
+            note(`member ${victim.id} restarts`);
+            start(victim.id);
+          });
+        }
+      } else if (roll < 0.9) {
         const [a, b] = [random.pick(ids), random.pick(ids)];
         if (a !== b) {
           note(`link ${a}-${b} cut`);
@@ -128,7 +153,7 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
     for (const id of isolated) peerNet.isolate(id, ids);
   };
 
-  const stopped = (): EnsembleSimResult => ({ seed, violations: checker.violations, trace, steps: world.steps, ops, terms: terms(), digest: '' });
+  const stopped = (): EnsembleSimResult => ({ seed, violations: checker.violations, trace, steps: world.steps, ops, terms: terms(), restarts, digest: '' });
 
   try {
     for (let i = 0; i < options.clients; i++) workload.open(i);
@@ -144,7 +169,12 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
     // Quiet: every link back, every client reconnected and served, every member caught up.
     isolated.clear();
     peerNet.heal();
-    note('quiet: every link back');
+    for (const id of ids) {
+      if (members.has(id)) continue;
+      restarts++;
+      start(id);
+    }
+    note('quiet: every link back, every member up');
     await world.runUntil(world.now + 4 * SESSION_TIMEOUT_MS);
     const finals = slots.map((slot) => slot.client.sync('/').then(() => slot.client.exists('/')).then(() => true, () => false));
     const served = await runUntilSettled(world, Promise.all(finals), 20_000);
@@ -175,7 +205,7 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
       else if (digest(t) !== want) checker.fail(`member ${m.id}'s tree differs from the leader's at zxid 0x${t.lastProcessedZxid.toString(16)}`);
     }
     checker.ephemeralsOwned(tree, [...leader.server.sessions.all()].map((x) => x.id));
-    const result: EnsembleSimResult = { seed, violations: checker.violations, trace, steps: world.steps, ops, terms: terms(), digest: want };
+    const result: EnsembleSimResult = { seed, violations: checker.violations, trace, steps: world.steps, ops, terms: terms(), restarts, digest: want };
     for (const slot of slots) void slot.client.close();
     await runUntilSettled(world, Promise.all([...members.values()].map((m) => m.close())), 10_000);
     return result;

@@ -29,7 +29,7 @@ describe('simulation: a replicated ensemble under faults', () => {
   it('one seed is one run: the same events, operations, terms and final tree', async () => {
     const a = await simulateEnsemble({ seed: 11, durationMs: DURATION_MS, clients: 3, members: 3 });
     const b = await simulateEnsemble({ seed: 11, durationMs: DURATION_MS, clients: 3, members: 3 });
-    assert.deepEqual({ steps: b.steps, ops: b.ops, trace: b.trace, digest: b.digest, terms: b.terms }, { steps: a.steps, ops: a.ops, trace: a.trace, digest: a.digest, terms: a.terms });
-    assert.ok(a.terms > 1 && a.digest !== '', 'the run changed leaders');
+    assert.deepEqual({ steps: b.steps, ops: b.ops, trace: b.trace, digest: b.digest, terms: b.terms, restarts: b.restarts }, { steps: a.steps, ops: a.ops, trace: a.trace, digest: a.digest, terms: a.terms, restarts: a.restarts });
+    assert.ok(a.terms > 1 && a.restarts > 0 && a.digest !== '', 'the run changed leaders and restarted members');
   });
 });

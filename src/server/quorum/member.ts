@@ -7,8 +7,11 @@
  * barrier (ReadIndex). A member whose leader changes drops its clients' connections: the writes they
  * had in flight may or may not have been committed, which is what a lost connection tells a client.
  *
- * Not yet: the log and hard state are kept in memory only (a member restarted starts empty and
- * catches up from the others), snapshots are not taken or sent, and membership is fixed.
+ * Each Ready is made durable (RaftStorage: entries, then the hard state) before its messages leave
+ * and its entries are applied; a restarted member replays its committed log into a fresh tree.
+ *
+ * Not yet: snapshots are not taken or sent (the log grows, and a restart replays all of it), and
+ * membership is fixed.
  */
 import pino, { type Logger } from 'pino';
 import { JuteReader, JuteWriter } from '../../protocol/jute.ts';
@@ -28,12 +31,15 @@ import { Raft } from './core/raft.ts';
 import { NONE, type Entry, type NodeId, type ReadState } from './core/types.ts';
 import { EntryZxids } from './entry-zxid.ts';
 import type { PeerMessage, PeerTransport } from './peer-messages.ts';
+import { MemoryRaftStorage, type RaftStorage } from './raft-storage.ts';
 
 export interface MemberOptions {
   id: NodeId;
   voters: readonly NodeId[];
   config: ServerConfig;
   transport: PeerTransport;
+  /** Where the log and hard state are kept (in memory when absent: for tests). */
+  storage?: RaftStorage;
   env?: Environment;
   log?: Logger;
   tree?: DataTree;
@@ -70,6 +76,9 @@ export class Member implements CommitStage {
   private readSeq = 0;
   private applied = 0;
   private readyScheduled = false;
+  /** A Ready is being made durable: the next waits for it. */
+  private persisting = false;
+  private readonly storage: RaftStorage;
   private readonly timers: Timer[] = [];
   private closed = false;
 
@@ -78,6 +87,8 @@ export class Member implements CommitStage {
     this.transport = options.transport;
     this.env = options.env ?? realEnvironment;
     this.log = options.log ?? pino({ name: `ensemble-${options.id}` });
+    this.storage = options.storage ?? new MemoryRaftStorage(this.env);
+    const recovered = this.storage.load((msg) => this.log.warn(msg));
     this.raft = new Raft({
       id: options.id,
       voters: options.voters,
@@ -89,6 +100,8 @@ export class Member implements CommitStage {
       maxEntriesPerMessage: 1024,
       maxMessageBytes: 1024 * 1024,
       random: () => this.env.random.float(),
+      hardState: recovered.hardState,
+      entries: recovered.entries,
     });
     const hooks: QuorumHooks = {
       forward: (sessionId, cxid, authInfo, type, body) => this.forward(sessionId, cxid, authInfo, type, body),
@@ -99,6 +112,8 @@ export class Member implements CommitStage {
     };
     this.server = new EnsembleServer(options.config, { env: this.env, log: this.log, commit: this, quorum: hooks, tree: options.tree, serverId: options.id });
     this.server.replica.follow(false);
+    // The core starts as of its commit index: the tree gets there by replaying the log.
+    for (const e of recovered.entries) if (e.index <= this.raft.log.committed) this.apply(e);
     this.transport.onMessage((from, m) => this.receive(from, m));
     const tickMs = options.config.tickTimeMs / (options.ticksPerTickTime ?? 10);
     this.timers.push(this.env.scheduler.every(tickMs, () => this.tick()));
@@ -118,6 +133,15 @@ export class Member implements CommitStage {
     for (const t of this.timers) t.cancel();
     await this.server.close();
     await this.transport.close();
+    await this.storage.close();
+  }
+
+  /** The process dies: nothing more happens, nothing more is made durable (the simulator's crash). */
+  crash(): void {
+    this.closed = true;
+    for (const t of this.timers) t.cancel();
+    void this.server.close();
+    void this.transport.close();
   }
 
   private status(): QuorumStatus {
@@ -204,18 +228,23 @@ export class Member implements CommitStage {
     });
   }
 
+  /** One Ready at a time: durable first, then its messages leave and its entries are applied. */
   private processReady(): void {
-    if (this.closed) return;
-    while (this.raft.hasReady()) {
-      const ready = this.raft.ready();
-      // Kept in memory only, for now: nothing to persist before sending.
+    if (this.closed || this.persisting) return;
+    this.followLeader();
+    if (!this.raft.hasReady()) return;
+    const ready = this.raft.ready();
+    this.persisting = true;
+    this.storage.persist(ready.entries, ready.hardState, () => {
+      this.persisting = false;
+      if (this.closed) return;
       for (const m of ready.messages) this.transport.send(m.to, { kind: 'raft', message: m });
       for (const e of ready.committed) this.apply(e);
       for (const rs of ready.readStates) this.readPoint(rs);
       this.raft.advance(ready);
       this.followLeader();
-    }
-    this.followLeader();
+      this.scheduleReady();
+    });
   }
 
   private apply(e: Entry): void {

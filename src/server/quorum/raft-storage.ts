@@ -147,7 +147,8 @@ export class MemoryRaftStorage implements RaftStorage {
   private drained: Array<() => void> = [];
   readonly stats: RaftStorageStats = { batches: 0, entryWrites: 0, hardStateWrites: 0 };
 
-  constructor(private readonly env: Environment) {}
+  /** `syncMs`: how long a batch takes to become durable (a simulated disk); a turn of the loop by default. */
+  constructor(private readonly env: Environment, private readonly syncMs?: () => number) {}
 
   load(warn: (msg: string) => void = () => {}): { hardState: HardState; entries: Entry[] } {
     return { hardState: clampCommit(this.hardState, this.lastIndex, warn), entries: this.entries.map(copyEntry) };
@@ -196,9 +197,11 @@ export class MemoryRaftStorage implements RaftStorage {
     if (this.scheduled) return;
     this.scheduled = true;
     const generation = this.generation;
-    this.env.scheduler.soon(() => {
+    const complete = (): void => {
       if (generation === this.generation) this.complete();
-    });
+    };
+    if (this.syncMs === undefined) this.env.scheduler.soon(complete);
+    else this.env.scheduler.after(this.syncMs(), complete);
   }
 
   private complete(): void {
