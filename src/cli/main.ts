@@ -2,8 +2,8 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadZooCfg, parseZooCfg, type ServerConfig } from '../server/config.ts';
-import { formatServerLine } from '../server/ensemble-config.ts';
 import { startServer } from '../server/index.ts';
+import { startMember } from '../server/quorum/start-member.ts';
 import { demoCommand } from './demo-command.ts';
 import { cliCommand } from './shell/cli-command.ts';
 import { logsCommand, purgeCommand, snapshotCommand } from './storage-tools.ts';
@@ -64,12 +64,7 @@ async function runServer(args: string[]): Promise<void> {
     partial.clientPort = port;
   }
   if (values['data-dir'] !== undefined) partial.dataDir = values['data-dir'];
-  if (partial.ensemble) {
-    throw new Error(`${values.config ?? '--property'} describes a replicated ensemble (${partial.ensemble.members.map(formatServerLine).join(', ')}; `
-      + `this is member ${partial.ensemble.myid}), and replication is not supported yet: Ensemble runs one standalone server only. `
-      + 'Remove the server.N lines to run it standalone.');
-  }
-  const { host, port, close } = await startServer(partial, { log });
+  const { host, port, close } = partial.ensemble ? await startMember(partial, { log }) : await startServer(partial, { log });
   log.info(`ensemble listening on ${host.includes(':') ? `[${host}]` : host}:${port}`);
   const stop = (signal: string) => {
     log.info(`${signal}: shutting down`);

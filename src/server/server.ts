@@ -163,7 +163,7 @@ export class EnsembleServer implements ConnectionHost {
   /** Serve a client connection: one the listener accepted, or a simulated one. */
   accept(socket: ConnectionSocket): void {
     const max = this.config.maxClientCnxns;
-    if (this.closing || (this.quorum !== undefined && !this.quorum.serving())) {
+    if (this.closing) {
       socket.destroy();
       return;
     }
@@ -213,6 +213,11 @@ export class EnsembleServer implements ConnectionHost {
   }
 
   createSession(conn: Connection, timeoutMs: number): void {
+    if (this.quorum !== undefined && !this.quorum.serving()) {
+      // A member with no leader takes no sessions: the client tries another.
+      conn.close();
+      return;
+    }
     // The connection is found by its session id when the createSession Txn is applied.
     const id = this.replica.newSessionId();
     conn.sessionId = id;
@@ -221,6 +226,10 @@ export class EnsembleServer implements ConnectionHost {
   }
 
   reopenSession(conn: Connection, sessionId: bigint, passwd: Buffer, timeoutMs: number): void {
+    if (this.quorum !== undefined && !this.quorum.serving()) {
+      conn.close();
+      return;
+    }
     // In an ensemble the session may have been created, or ended, through another member: judge it
     // on a tree that has applied everything committed before the client asked.
     if (this.quorum !== undefined) this.quorum.readBarrier(() => this.reopenNow(conn, sessionId, passwd, timeoutMs));

@@ -51,6 +51,8 @@ export interface ServerView {
 export interface QuorumStatus {
   mode: 'leader' | 'follower';
   serverId: number;
+  /** It knows a leader, and so takes clients. */
+  serving: boolean;
   /** The leader's: followers (voters and learners), and those in step with its log. */
   followers: number;
   syncedFollowers: number;
@@ -197,5 +199,7 @@ export function fourLetterWord(code: number, server: ServerView): string | null 
   if (word === undefined) return null;
   const allowed = server.config.fourLetterWhitelist;
   if (!allowed.includes('*') && !allowed.includes(word)) return `${word} is not executed because it is not in the whitelist.\n`;
+  // A member that knows no leader serves nothing, as ZooKeeper's words say; ruok and envi still answer.
+  if (server.quorumStatus?.serving === false && word !== 'ruok' && word !== 'envi') return 'This ZooKeeper instance is not currently serving requests\n';
   return commands[word](server);
 }

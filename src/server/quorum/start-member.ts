@@ -1,0 +1,56 @@
+/**
+ * Start a member of a replicated ensemble from its configuration (zoo.cfg's server lines and
+ * myid): its log and hard state in the data dir, the connections to the other members on its quorum
+ * port, and the client port.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { resolveConfig, type ServerConfig } from '../config.ts';
+import { formatServerLine } from '../ensemble-config.ts';
+import { realEnvironment } from '../env/real.ts';
+import type { StartedServer } from '../index.ts';
+import { FileRaftStorage } from './file-raft-storage.ts';
+import { Member } from './member.ts';
+import { TcpTransport } from './tcp-transport.ts';
+
+export async function startMember(config: Partial<ServerConfig>, deps: { log?: Logger } = {}): Promise<StartedServer & { member: Member }> {
+  const resolved = resolveConfig(config);
+  const ensemble = resolved.ensemble;
+  if (ensemble === undefined) throw new Error('not an ensemble: the configuration has no server lines');
+  const log = deps.log ?? pino({ name: 'ensemble', level: process.env.ENSEMBLE_LOG_LEVEL ?? 'info' });
+  const env = realEnvironment;
+  // Its own directory, apart from a standalone server's files.
+  const dir = join(resolved.dataLogDir ?? resolved.dataDir, 'member');
+  mkdirSync(dir, { recursive: true });
+  let member: Member | undefined;
+  const storage = new FileRaftStorage({
+    dir,
+    forceSync: resolved.forceSync,
+    rollBytes: resolved.preAllocSizeBytes,
+    preallocBytes: resolved.preAllocSizeBytes,
+    maxRecordBytes: resolved.juteMaxBufferBytes + 1024 * 1024,
+    onFatal: (err) => {
+      log.error({ err: err.message }, 'the log cannot be written: stopping');
+      void (member?.close() ?? Promise.resolve()).finally(() => process.exit(1));
+    },
+  }, env);
+  const transport = new TcpTransport({
+    myId: ensemble.myid,
+    // Members of another ensemble (another member list) are refused.
+    ensembleId: createHash('sha256').update(ensemble.members.map(formatServerLine).sort().join('\n')).digest('hex').slice(0, 16),
+    members: ensemble.members.map((m) => ({ id: m.id, host: m.host, port: m.quorumPort })),
+    env,
+    log,
+  });
+  await transport.listen();
+  member = new Member({ id: ensemble.myid, voters: ensemble.members.map((m) => m.id), config: resolved, transport, storage, env, log });
+  try {
+    const { host, port } = await member.listen();
+    return { host, port, server: member.server, member, close: () => member.close() };
+  } catch (err) {
+    await member.close();
+    throw err;
+  }
+}
