@@ -5,104 +5,14 @@
  * member restarted from its data dir and caught up.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { connect, type ZooKeeperClient } from '../../src/client/index.ts';
-import { freePort } from '../support/ports.ts';
-import { fourLetterWord } from '../support/zookeeper.ts';
-
-const MAIN = resolve(import.meta.dirname, '../../src/cli/main.ts');
-const IDS = [1, 2, 3];
-
-interface Proc {
-  id: number;
-  clientPort: number;
-  config: string;
-  child: ChildProcess | null;
-  output: string;
-}
-
-class ProcessEnsemble {
-  readonly dir = mkdtempSync(join(tmpdir(), 'ensemble-procs-'));
-  readonly procs = new Map<number, Proc>();
-
-  async configure(): Promise<void> {
-    const ports = new Map<number, number[]>();
-    for (const id of IDS) ports.set(id, [await freePort(), await freePort(), await freePort()]);
-    const servers = IDS.map((id) => {
-      const [quorum, election, client] = ports.get(id)!;
-      return `server.${id}=127.0.0.1:${quorum}:${election};127.0.0.1:${client}`;
-    }).join('\n');
-    for (const id of IDS) {
-      const dataDir = join(this.dir, `m${id}`);
-      mkdirSync(dataDir);
-      writeFileSync(join(dataDir, 'myid'), `${id}\n`);
-      const config = join(this.dir, `zoo${id}.cfg`);
-      writeFileSync(config, `tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir=${dataDir}\n4lw.commands.whitelist=*\n${servers}\n`);
-      this.procs.set(id, { id, clientPort: ports.get(id)![2], config, child: null, output: '' });
-    }
-  }
-
-  start(id: number): void {
-    const p = this.procs.get(id)!;
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'server', '--config', p.config], { stdio: ['ignore', 'pipe', 'pipe'] });
-    p.output = '';
-    child.stdout!.on('data', (d) => (p.output += d));
-    child.stderr!.on('data', (d) => (p.output += d));
-    p.child = child;
-  }
-
-  kill(id: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const child = this.procs.get(id)!.child;
-    if (child === null || child.exitCode !== null) return Promise.resolve();
-    return new Promise((done) => {
-      child.once('exit', () => done());
-      child.kill(signal);
-    });
-  }
-
-  connectString(ids = IDS): string {
-    return ids.map((id) => `127.0.0.1:${this.procs.get(id)!.clientPort}`).join(',');
-  }
-
-  async mode(id: number): Promise<string | null> {
-    try {
-      return /Mode: (\w+)/.exec(await fourLetterWord('127.0.0.1', this.procs.get(id)!.clientPort, 'srvr', 2000))?.[1] ?? null;
-    } catch {
-      return null;
-    }
-  }
-
-  async zxid(id: number): Promise<string | null> {
-    try {
-      return /Zxid: (0x[0-9a-f]+)/.exec(await fourLetterWord('127.0.0.1', this.procs.get(id)!.clientPort, 'srvr', 2000))?.[1] ?? null;
-    } catch {
-      return null;
-    }
-  }
-
-  /** The member that says it leads, once the given ones all answer and one of them leads. */
-  async leader(among = IDS): Promise<number> {
-    for (let i = 0; i < 600; i++) {
-      const modes = await Promise.all(among.map((id) => this.mode(id)));
-      const l = among.find((_, k) => modes[k] === 'leader');
-      if (l !== undefined && modes.every((m) => m !== null)) return l;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`no leader among ${among.join(',')}:\n${among.map((id) => `--- ${id}\n${this.procs.get(id)!.output.slice(-2000)}`).join('\n')}`);
-  }
-
-  async close(): Promise<void> {
-    for (const id of IDS) await this.kill(id, 'SIGTERM');
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
+import { ProcessEnsemble } from '../support/process-ensemble.ts';
 
 describe('an ensemble of three processes', { timeout: 180_000 }, () => {
-  const e = new ProcessEnsemble();
+  const e = new ProcessEnsemble({ size: 3 });
+  const IDS = e.ids;
   const clients: ZooKeeperClient[] = [];
   const client = async (ids?: number[]): Promise<ZooKeeperClient> => {
     const c = await connect(e.connectString(ids), { sessionTimeoutMs: 6000, connectTimeoutMs: 30_000 });
