@@ -4,6 +4,7 @@ import pino from 'pino';
 import { loadZooCfg, parseZooCfg, type ServerConfig } from '../server/config.ts';
 import { startServer } from '../server/index.ts';
 import { startMember } from '../server/quorum/start-member.ts';
+import { clusterCommand } from './cluster-command.ts';
 import { demoCommand } from './demo-command.ts';
 import { cliCommand } from './shell/cli-command.ts';
 import { logsCommand, purgeCommand, snapshotCommand } from './storage-tools.ts';
@@ -15,7 +16,12 @@ commands:
                                   zkCli's shell: run one command, or read commands (interactive
                                   on a terminal; "ensemble cli help" lists them)
   server [--port N] [--data-dir DIR] [--config zoo.cfg] [--property key=value]...
-                                  run a standalone server
+                                  run a server: standalone, or a member of the ensemble that
+                                  the zoo.cfg's server.N lines describe
+  cluster [--size N] [--base-port PORT] [--dir DIR] [--tick-time MS]
+                                  an ensemble of N members (odd, default 3) on this machine, as
+                                  child processes with their own zoo.cfg; prints the connect
+                                  string; Ctrl-C stops them all
   demo [--scenario | --herd N] [--connect host:port] [--workers N]
                                   the leader/worker cluster example: an embedded server (or the
                                   given one) and 4 workers that elect a leader, register, and
@@ -82,6 +88,8 @@ async function main(argv: string[]): Promise<void> {
     case 'cli':
     case 'shell':
       process.exit(await cliCommand(rest));
+    case 'cluster':
+      process.exit(await clusterCommand(rest));
     case 'demo':
       process.exit(await demoCommand(rest));
     case 'logs':

@@ -1,0 +1,229 @@
+/**
+ * `ensemble cluster`: a replicated ensemble on this machine, to try one out. N members on loopback,
+ * each an `ensemble server --config zoo.cfg` child process with its own zoo.cfg and myid, their log
+ * lines shown with the member's id in front. SIGINT or SIGTERM stops them all; a member that dies
+ * by itself stops the others and the command fails.
+ *
+ * Ports, for member k of N (k from 0): client base+k, quorum base+10+k, election base+20+k.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { extname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+export const CLUSTER_USAGE = `usage: ensemble cluster [--size N] [--base-port PORT] [--dir DIR] [--tick-time MS]
+
+  --size N          members, odd, 1 to 9 (default 3)
+  --base-port PORT  client ports PORT.., quorum ports PORT+10.., election ports PORT+20..
+                    (default 2181)
+  --dir DIR         keep the members' zoo.cfg, myid and data under DIR (a run with the same DIR
+                    starts from that data); by default a temporary directory, removed at exit
+  --tick-time MS    tickTime (default 2000)
+`;
+
+const MAX_SIZE = 9;
+/** What is shown of a member that died. */
+const LAST_LINES = 20;
+const STOP_TIMEOUT_MS = 10_000;
+const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+
+interface RunningMember {
+  id: number;
+  clientPort: number;
+  config: string;
+  child: ChildProcess;
+  lastLines: string[];
+  listening: boolean;
+  exited: Promise<void>;
+}
+
+interface ClusterOptions {
+  size: number;
+  basePort: number;
+  dir?: string;
+  tickTimeMs: number;
+}
+
+class UsageError extends Error {}
+
+export async function clusterCommand(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(CLUSTER_USAGE);
+    return 0;
+  }
+  let options: ClusterOptions;
+  try {
+    options = parseOptions(args);
+  } catch (err) {
+    if (!(err instanceof UsageError) && !(err instanceof TypeError)) throw err;
+    process.stderr.write(`ensemble cluster: ${err.message}\n${CLUSTER_USAGE}`);
+    return 2;
+  }
+  const { size, basePort, tickTimeMs } = options;
+  const dir = options.dir === undefined ? mkdtempSync(join(tmpdir(), 'ensemble-cluster-')) : resolve(options.dir);
+  mkdirSync(dir, { recursive: true });
+
+  const ids = Array.from({ length: size }, (_, k) => k + 1);
+  const servers = ids.map((id) => `server.${id}=127.0.0.1:${basePort + 10 + id - 1}:${basePort + 20 + id - 1};127.0.0.1:${basePort + id - 1}`);
+  const configs = ids.map((id) => {
+    const memberDir = join(dir, String(id));
+    mkdirSync(memberDir, { recursive: true });
+    writeFileSync(join(memberDir, 'myid'), `${id}\n`);
+    const config = join(memberDir, 'zoo.cfg');
+    writeFileSync(config, [
+      `tickTime=${tickTimeMs}`, 'initLimit=10', 'syncLimit=5', `dataDir=${memberDir}`, '4lw.commands.whitelist=*',
+      // One member is an ensemble of one, not a standalone server.
+      'standaloneEnabled=false', ...servers, '',
+    ].join('\n'));
+    return config;
+  });
+
+  const [command, entry] = serverCommand();
+  const members: RunningMember[] = [];
+  let stopping = false;
+  let failed = false;
+  let finish!: () => void;
+  const finished = new Promise<void>((done) => (finish = done));
+  const stopAll = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    for (const m of members) signal(m.child, 'SIGTERM');
+    const timer = setTimeout(() => {
+      for (const m of members) signal(m.child, 'SIGKILL');
+    }, STOP_TIMEOUT_MS);
+    await Promise.all(members.map((m) => m.exited));
+    clearTimeout(timer);
+    finish();
+  };
+  const killOnExit = () => {
+    for (const m of members) signal(m.child, 'SIGKILL');
+  };
+  process.once('exit', killOnExit);
+
+  let announced = false;
+  for (const [k, id] of ids.entries()) {
+    // In its own process group: a Ctrl-C at the terminal reaches this command alone, which stops the members.
+    const child = spawn(command, [...entry, 'server', '--config', configs[k]], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const exited = new Promise<void>((done) => child.once('close', (code, sig) => {
+      done();
+      if (stopping) return;
+      failed = true;
+      process.stderr.write(`ensemble cluster: member ${id} (pid ${child.pid}) ${sig ? `was killed by ${sig}` : `exited with status ${code}`}; its last lines:\n`);
+      for (const line of m.lastLines) process.stderr.write(`[${id}] ${line}\n`);
+      void stopAll();
+    }));
+    const m: RunningMember = { id, clientPort: basePort + k, config: configs[k], child, lastLines: [], listening: false, exited };
+    child.once('error', (err) => process.stderr.write(`ensemble cluster: member ${id} could not start: ${err.message}\n`));
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (raw) => {
+        const line = render(raw);
+        m.lastLines.push(line);
+        if (m.lastLines.length > LAST_LINES) m.lastLines.shift();
+        process.stdout.write(`[${id}] ${line}\n`);
+        if (!m.listening && /listening on /.test(line)) {
+          m.listening = true;
+          if (!announced && members.length === size && members.every((x) => x.listening)) {
+            announced = true;
+            const connect = members.map((x) => `127.0.0.1:${x.clientPort}`).join(',');
+            process.stdout.write(`connect string: ${connect}\n(try: ensemble cli -server ${connect}; Ctrl-C stops the members)\n`);
+          }
+        }
+      });
+    }
+    members.push(m);
+  }
+
+  process.stdout.write(`ensemble cluster: ${size} member${size === 1 ? '' : 's'} on 127.0.0.1, tickTime ${tickTimeMs} ms, in ${dir}${options.dir === undefined ? ' (removed at exit)' : ''}\n`);
+  for (const m of members) {
+    const k = m.id - 1;
+    process.stdout.write(`  member ${m.id}: pid ${m.child.pid}, client port ${m.clientPort}, quorum ${basePort + 10 + k}, election ${basePort + 20 + k}, ${m.config}\n`);
+  }
+
+  const stopOn = (sig: NodeJS.Signals) => {
+    if (stopping) return;
+    process.stdout.write(`ensemble cluster: ${sig}: stopping the members\n`);
+    void stopAll();
+  };
+  process.on('SIGINT', stopOn);
+  process.on('SIGTERM', stopOn);
+
+  // Until a signal, or a member's death, stops them all.
+  await finished;
+  process.off('SIGINT', stopOn);
+  process.off('SIGTERM', stopOn);
+  process.off('exit', killOnExit);
+  if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
+  return failed ? 1 : 0;
+}
+
+function parseOptions(args: string[]): ClusterOptions {
+  const { values } = parseArgs({
+    args,
+    options: {
+      size: { type: 'string', short: 'n' },
+      'base-port': { type: 'string' },
+      dir: { type: 'string' },
+      'tick-time': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  const size = integer('--size', values.size ?? '3');
+  if (size < 1 || size > MAX_SIZE) throw new UsageError(`--size must be from 1 to ${MAX_SIZE}, got ${size}`);
+  if (size % 2 === 0) {
+    const tolerated = size / 2 - 1;
+    throw new UsageError(
+      `--size must be odd, got ${size}: a quorum is a majority, so ${size} members tolerate ${tolerated} failure${tolerated === 1 ? '' : 's'}, ` +
+      `no more than ${size - 1} do, and need a bigger quorum (${size / 2 + 1} rather than ${size / 2})`,
+    );
+  }
+  const basePort = integer('--base-port', values['base-port'] ?? '2181');
+  if (basePort < 1 || basePort + 20 + MAX_SIZE - 1 > 65535) throw new UsageError(`--base-port must be from 1 to ${65535 - 20 - MAX_SIZE + 1}, got ${basePort}`);
+  const tickTimeMs = integer('--tick-time', values['tick-time'] ?? '2000');
+  if (tickTimeMs < 1) throw new UsageError(`--tick-time must be at least 1 ms, got ${tickTimeMs}`);
+  return { size, basePort, dir: values.dir, tickTimeMs };
+}
+
+function integer(name: string, text: string): number {
+  if (!/^\d+$/.test(text)) throw new UsageError(`${name} must be a whole number, got "${text}"`);
+  return Number(text);
+}
+
+/** This installation's `ensemble` entry, run as this process runs (the TypeScript loader for sources). */
+function serverCommand(): [string, string[]] {
+  const here = fileURLToPath(import.meta.url);
+  const main = join(here, '..', `main${extname(here)}`);
+  if (!existsSync(main)) throw new Error(`the ensemble command is not installed here (${main})`);
+  if (extname(here) !== '.ts') return [process.execPath, [main]];
+  return [process.execPath, ['--import', import.meta.resolve('tsx'), main]];
+}
+
+function signal(child: ChildProcess, sig: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(child.pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+/** A member's JSON log line as `time LEVEL message key=value…`; other lines as they are. */
+function render(line: string): string {
+  if (!line.startsWith('{')) return line;
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  if (typeof record.msg !== 'string' || typeof record.time !== 'number') return line;
+  const parts = [new Date(record.time).toISOString().slice(11, 23), LEVELS[record.level as number] ?? String(record.level), record.msg];
+  for (const [key, value] of Object.entries(record)) {
+    if (['level', 'time', 'pid', 'hostname', 'name', 'msg'].includes(key)) continue;
+    parts.push(`${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  }
+  return parts.join(' ');
+}
