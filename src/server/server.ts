@@ -53,8 +53,9 @@ export interface ServerDeps {
 }
 
 export class EnsembleServer implements ConnectionHost {
-  readonly tree: DataTree;
-  readonly replica: Replica;
+  /** Replaced only when an ensemble member installs a snapshot (replaceTree). */
+  tree: DataTree;
+  replica: Replica;
   readonly stats = new ServerStats();
   readonly log: Logger;
   readonly connections = new Set<Connection>();
@@ -69,6 +70,7 @@ export class EnsembleServer implements ConnectionHost {
   private readonly timers: Timer[] = [];
   private closing = false;
   private readonly quorum: QuorumHooks | undefined;
+  private readonly serverId: number;
 
   constructor(readonly config: ServerConfig, deps: ServerDeps = {}) {
     const env = deps.env ?? realEnvironment;
@@ -81,18 +83,39 @@ export class EnsembleServer implements ConnectionHost {
     if (this.tree.settings.sessionSecret.length === 0 && deps.quorum === undefined) {
       this.tree.adoptSettings({ ...this.tree.settings, sessionSecret: env.random.bytes(SESSION_SECRET_BYTES) });
     }
+    this.watchQuotaErrors();
+    this.commit = deps.commit ?? new InMemoryCommit();
+    this.quorum = deps.quorum;
+    this.serverId = deps.serverId ?? 0;
+    this.replica = this.newReplica();
+    this.tcp = createServer((socket) => this.accept(socket));
+  }
+
+  /**
+   * An ensemble member installs a leader's snapshot: the tree is replaced, and so is the replica
+   * core around it; every connection goes (its session lives on, for its client to reconnect).
+   */
+  replaceTree(tree: DataTree): void {
+    this.dropConnections();
+    this.tree = tree;
+    this.watchQuotaErrors();
+    this.replica = this.newReplica();
+  }
+
+  private watchQuotaErrors(): void {
     this.tree.onQuotaError = (err, path) => {
       // Where ZooKeeper's own quota code throws (malformed stats text, a limits node right under
       // /zookeeper/quota): it stops serving; Ensemble applies the change and leaves the quota as is.
       this.log.warn({ path, err: err.message }, 'quota statistics not updated');
     };
-    this.commit = deps.commit ?? new InMemoryCommit();
-    this.quorum = deps.quorum;
-    this.replica = new Replica(this.tree, {
-      serverId: deps.serverId ?? 0,
-      tickTimeMs: config.tickTimeMs,
-      maxDataBytes: config.juteMaxBufferBytes,
-      enforceQuota: config.enforceQuota,
+  }
+
+  private newReplica(): Replica {
+    return new Replica(this.tree, {
+      serverId: this.serverId,
+      tickTimeMs: this.config.tickTimeMs,
+      maxDataBytes: this.config.juteMaxBufferBytes,
+      enforceQuota: this.config.enforceQuota,
       clock: this.clock,
       log: { info: (msg) => this.log.info(msg) },
     }, {
@@ -106,7 +129,6 @@ export class EnsembleServer implements ConnectionHost {
         this.sessionEndWaiters.delete(sessionId);
       },
     });
-    this.tcp = createServer((socket) => this.accept(socket));
   }
 
   get sessions(): SessionTracker {

@@ -23,7 +23,8 @@ class Cluster {
   async start(): Promise<void> {
     for (const id of IDS) {
       const config = resolveConfig({ clientPort: 0, clientPortAddress: '127.0.0.1', tickTimeMs: 200, fourLetterWhitelist: ['*'] });
-      const m = new Member({ id, voters: IDS, config, transport: this.network.join(id), log: pino({ level: 'silent' }) });
+      // Snapshots often, so that a member left behind is caught up by one.
+      const m = new Member({ id, voters: IDS, config, transport: this.network.join(id), log: pino({ level: 'silent' }), snapshotEvery: 20 });
       this.members.set(id, m);
       this.ports.set(id, (await m.listen()).port);
     }
@@ -120,6 +121,22 @@ describe('an ensemble of three in one process', () => {
     const d = await client([1]);
     await d.sync('/');
     assert.equal(await d.exists('/eph'), null);
+  });
+
+  it('a member cut off while the others write and compact their logs is caught up by a snapshot', async () => {
+    const leader = await cluster.leader();
+    const behind = IDS.find((id) => id !== leader.id)!;
+    cluster.network.isolate(behind, IDS);
+    const c = await client(IDS.filter((id) => id !== behind));
+    await c.create('/many');
+    for (let i = 0; i < 60; i++) await c.create(`/many/n${i}`, Buffer.from(String(i)));
+    assert.ok(leader.raft.log.snapshotIndex > 0, 'the leader compacted its log');
+    cluster.network.heal();
+    const d = await client([behind]);
+    await d.sync('/many');
+    assert.equal((await d.getChildren('/many')).length, 60);
+    assert.equal((await d.getData('/many/n59')).data?.toString(), '59');
+    assert.ok(cluster.members.get(behind)!.raft.log.snapshotIndex > 0, 'it installed a snapshot');
   });
 
   it('the leader lost: another is elected, and a client moves to a surviving member with its session', async () => {

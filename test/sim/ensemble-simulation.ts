@@ -5,7 +5,8 @@
  * and writes; faults cut client connections, stall a client's traffic, delay and cut the links
  * between members, cut a member off from the others while its clients still reach it, and crash a
  * member (what its disk had not made durable is lost, a batch possibly cut short) and restart it
- * from its disk. A run ends with a quiet phase in which every client must be served.
+ * from its disk (its newest snapshot and the log after it). Members snapshot and compact their logs
+ * every 25 or 150 entries, or never, by seed, so members behind catch up by snapshot. A run ends with a quiet phase in which every client must be served.
  *
  * Checked: on the wire, each connection's replies in request order and a session's zxids never
  * going back (across members); at the end, every member's tree the same (digest at the same zxid),
@@ -21,6 +22,7 @@ import { resolveConfig } from '../../src/server/config.ts';
 import { Member } from '../../src/server/quorum/member.ts';
 import { MemoryNetwork } from '../../src/server/quorum/memory-transport.ts';
 import { MemoryRaftStorage } from '../../src/server/quorum/raft-storage.ts';
+import { MemoryMemberSnapshots } from '../../src/server/quorum/member-snapshots.ts';
 import { Checker, digest } from './checker.ts';
 import { SimNetwork } from './network.ts';
 import { runUntilSettled, VirtualWorld } from './virtual-env.ts';
@@ -65,8 +67,11 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
   const config = resolveConfig({ tickTimeMs: 200, containerCheckIntervalMs: 1_000, dataDir: '/nonexistent' });
   const members = new Map<number, Member>();
   const disks = new Map(ids.map((id) => [id, new MemoryRaftStorage(world, () => 0.5 + random.float() * 8)]));
+  const snapshotDirs = new Map(ids.map((id) => [id, new MemoryMemberSnapshots()]));
+  // Snapshots often, now and then, or (nearly) never: followers behind get them, restarts begin at them.
+  const snapshotEvery = [25, 150, 100_000][random.int(3)];
   const start = (id: number): void => {
-    const m = new Member({ id, voters: ids, config, transport: peerNet.join(id), storage: disks.get(id)!, env: world, log: silentServerLog });
+    const m = new Member({ id, voters: ids, config, transport: peerNet.join(id), storage: disks.get(id)!, snapshots: snapshotDirs.get(id)!, snapshotEvery, env: world, log: silentServerLog });
     m.server.start();
     members.set(id, m);
   };

@@ -10,11 +10,14 @@ export class EntryZxids {
   private term: number;
   /** The index of the current term's no-op. */
   private termStart: number;
+  /** The zxid of the last entry. */
+  last: number;
 
   /** From the last entry applied: its zxid and index (0 and 0 for an empty log). */
   constructor(lastZxid: number, lastIndex: number) {
     this.term = epochOf(lastZxid);
     this.termStart = lastIndex - counterOf(lastZxid);
+    this.last = lastZxid;
   }
 
   /** The zxid of the next entry applied, in log order. */
@@ -29,6 +32,7 @@ export class EntryZxids {
     }
     const zxid = zxidAt(this.term, this.termStart, entry.index);
     if (zxid === null) throw new Error(`entry ${entry.index} is past the last zxid of term ${this.term}`);
+    this.last = zxid;
     return zxid;
   }
 }

@@ -8,9 +8,12 @@
  * had in flight may or may not have been committed, which is what a lost connection tells a client.
  *
  * Each Ready is made durable (RaftStorage: entries, then the hard state) before its messages leave
- * and its entries are applied; a restarted member replays its committed log into a fresh tree.
+ * and its entries are applied. Every `snapshotEvery` entries applied, the member snapshots its tree
+ * and compacts its log; a follower behind the compacted log gets the leader's snapshot and installs
+ * it (its clients reconnect). A restarted member loads its newest snapshot and replays its committed
+ * log after it.
  *
- * Not yet: snapshots are not taken or sent (the log grows, and a restart replays all of it), and
+ * Not yet: snapshots are taken whole, in one turn of the event loop (not fuzzy, in slices), and
  * membership is fixed.
  */
 import pino, { type Logger } from 'pino';
@@ -23,7 +26,6 @@ import type { CommitStage } from '../pipeline/commit.ts';
 import type { QuorumStatus } from '../admin/four-letter.ts';
 import { EnsembleServer, type QuorumHooks } from '../server.ts';
 import { readTxnEntry, writeTxnEntry } from '../storage/txn-codec.ts';
-import type { DataTree } from '../tree/data-tree.ts';
 import type { TxnEntry } from '../tree/txn.ts';
 import { SESSION_SECRET_BYTES } from '../tree/settings.ts';
 import { zxidOf } from '../tree/zxid.ts';
@@ -32,6 +34,9 @@ import { NONE, type Entry, type NodeId, type ReadState } from './core/types.ts';
 import { EntryZxids } from './entry-zxid.ts';
 import type { PeerMessage, PeerTransport } from './peer-messages.ts';
 import { MemoryRaftStorage, type RaftStorage } from './raft-storage.ts';
+import { MemoryMemberSnapshots, type MemberSnapshots } from './member-snapshots.ts';
+import { decodeSnapshot, encodeSnapshot } from '../storage/snapshot.ts';
+import { DataTree } from '../tree/data-tree.ts';
 
 export interface MemberOptions {
   id: NodeId;
@@ -40,9 +45,12 @@ export interface MemberOptions {
   transport: PeerTransport;
   /** Where the log and hard state are kept (in memory when absent: for tests). */
   storage?: RaftStorage;
+  /** Where snapshots of the tree are kept (in memory when absent). */
+  snapshots?: MemberSnapshots;
+  /** Entries applied between snapshots (default: the config's snapCount). */
+  snapshotEvery?: number;
   env?: Environment;
   log?: Logger;
-  tree?: DataTree;
   /** Consensus ticks per tickTime (default 10): heartbeats every tick, elections after 10 to 20. */
   ticksPerTickTime?: number;
 }
@@ -61,7 +69,10 @@ export class Member implements CommitStage {
   private readonly transport: PeerTransport;
   private readonly env: Environment;
   private readonly log: Logger;
-  private readonly zxids = new EntryZxids(0, 0);
+  private zxids = new EntryZxids(0, 0);
+  private readonly snapshots: MemberSnapshots;
+  private readonly snapshotEvery: number;
+  private readonly voters: readonly NodeId[];
   /** The leader this member last acted on (its role follows it). */
   private leader: NodeId = NONE;
   /** As leader: its whole log is applied, so prep may run. */
@@ -88,7 +99,12 @@ export class Member implements CommitStage {
     this.env = options.env ?? realEnvironment;
     this.log = options.log ?? pino({ name: `ensemble-${options.id}` });
     this.storage = options.storage ?? new MemoryRaftStorage(this.env);
+    this.snapshots = options.snapshots ?? new MemoryMemberSnapshots();
+    this.snapshotEvery = options.snapshotEvery ?? options.config.snapCount;
+    this.voters = options.voters;
     const recovered = this.storage.load((msg) => this.log.warn(msg));
+    const snapshot = this.snapshots.newest();
+    const restored = snapshot === null ? null : decodeSnapshot(snapshot.data, options.config.extendedTypesEnabled);
     this.raft = new Raft({
       id: options.id,
       voters: options.voters,
@@ -102,7 +118,12 @@ export class Member implements CommitStage {
       random: () => this.env.random.float(),
       hardState: recovered.hardState,
       entries: recovered.entries,
+      ...(snapshot !== null && { snapshot: { index: snapshot.index, term: snapshot.term, conf: { voters: this.voters, learners: [] }, data: snapshot.data } }),
     });
+    if (restored !== null) {
+      this.zxids = new EntryZxids(restored.zxid, snapshot!.index);
+      this.applied = snapshot!.index;
+    }
     const hooks: QuorumHooks = {
       forward: (sessionId, cxid, authInfo, type, body) => this.forward(sessionId, cxid, authInfo, type, body),
       readBarrier: (then) => this.readBarrier(then),
@@ -110,10 +131,10 @@ export class Member implements CommitStage {
       serving: () => this.raft.lead !== NONE,
       status: () => this.status(),
     };
-    this.server = new EnsembleServer(options.config, { env: this.env, log: this.log, commit: this, quorum: hooks, tree: options.tree, serverId: options.id });
+    this.server = new EnsembleServer(options.config, { env: this.env, log: this.log, commit: this, quorum: hooks, tree: restored?.tree, serverId: options.id });
     this.server.replica.follow(false);
     // The core starts as of its commit index: the tree gets there by replaying the log.
-    for (const e of recovered.entries) if (e.index <= this.raft.log.committed) this.apply(e);
+    for (const e of recovered.entries) if (e.index > this.applied && e.index <= this.raft.log.committed) this.apply(e);
     this.transport.onMessage((from, m) => this.receive(from, m));
     const tickMs = options.config.tickTimeMs / (options.ticksPerTickTime ?? 10);
     this.timers.push(this.env.scheduler.every(tickMs, () => this.tick()));
@@ -235,16 +256,45 @@ export class Member implements CommitStage {
     if (!this.raft.hasReady()) return;
     const ready = this.raft.ready();
     this.persisting = true;
+    if (ready.snapshot !== null) {
+      // A leader's snapshot replaces the log: kept first, then the log starts over after it.
+      this.snapshots.save(ready.snapshot);
+      this.storage.reset(ready.snapshot.index);
+    }
     this.storage.persist(ready.entries, ready.hardState, () => {
       this.persisting = false;
       if (this.closed) return;
       for (const m of ready.messages) this.transport.send(m.to, { kind: 'raft', message: m });
+      if (ready.snapshot !== null) this.install(ready.snapshot.index, ready.snapshot.data);
       for (const e of ready.committed) this.apply(e);
       for (const rs of ready.readStates) this.readPoint(rs);
       this.raft.advance(ready);
       this.followLeader();
+      if (this.applied - this.raft.log.snapshotIndex >= this.snapshotEvery) this.snapshot();
       this.scheduleReady();
     });
+  }
+
+  /** The tree as of what is applied goes to a snapshot; the log before it is dropped. */
+  private snapshot(): void {
+    const index = this.applied;
+    const term = this.raft.log.term(index);
+    const data = encodeSnapshot(this.server.tree, { index, term, zxid: this.zxids.last, timeMs: this.env.clock.now() });
+    this.snapshots.save({ index, term, data });
+    this.raft.compact(index, data);
+    this.storage.compact(index);
+  }
+
+  /** A leader's snapshot replaces the tree: applied up to its index, its clients reconnect. */
+  private install(index: number, data: Buffer): void {
+    if (index <= this.applied) return;
+    const restored = decodeSnapshot(data, this.server.config.extendedTypesEnabled);
+    this.log.info({ index, zxid: restored.zxid }, 'installing a snapshot from the leader');
+    this.server.replaceTree(restored.tree);
+    this.server.replica.follow(true);
+    this.zxids = new EntryZxids(restored.zxid, index);
+    this.applied = index;
+    while (this.readPoints.length > 0 && this.readPoints[0].index <= this.applied) this.readPoints.shift()!.then();
   }
 
   private apply(e: Entry): void {

@@ -13,6 +13,7 @@ import { realEnvironment } from '../env/real.ts';
 import type { StartedServer } from '../index.ts';
 import { FileRaftStorage } from './file-raft-storage.ts';
 import { Member } from './member.ts';
+import { FileMemberSnapshots } from './member-snapshots.ts';
 import { TcpTransport } from './tcp-transport.ts';
 
 export async function startMember(config: Partial<ServerConfig>, deps: { log?: Logger } = {}): Promise<StartedServer & { member: Member }> {
@@ -45,7 +46,8 @@ export async function startMember(config: Partial<ServerConfig>, deps: { log?: L
     log,
   });
   await transport.listen();
-  member = new Member({ id: ensemble.myid, voters: ensemble.members.map((m) => m.id), config: resolved, transport, storage, env, log });
+  const snapshots = new FileMemberSnapshots(dir);
+  member = new Member({ id: ensemble.myid, voters: ensemble.members.map((m) => m.id), config: resolved, transport, storage, snapshots, env, log });
   try {
     const { host, port } = await member.listen();
     return { host, port, server: member.server, member, close: () => member.close() };
