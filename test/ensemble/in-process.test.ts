@@ -24,7 +24,7 @@ class Cluster {
     for (const id of IDS) {
       const config = resolveConfig({ clientPort: 0, clientPortAddress: '127.0.0.1', tickTimeMs: 200, fourLetterWhitelist: ['*'] });
       // Snapshots often, so that a member left behind is caught up by one.
-      const m = new Member({ id, voters: IDS, config, transport: this.network.join(id), log: pino({ level: 'silent' }), snapshotEvery: 20 });
+      const m = new Member({ id, voters: IDS, config, transport: this.network.join(id), log: pino({ level: 'silent' }), snapshotEvery: 20, serverLines: IDS.map((i) => `server.${i}=127.0.0.1:${2887 + i}:${3887 + i}:participant;0.0.0.0:0`) });
       this.members.set(id, m);
       this.ports.set(id, (await m.listen()).port);
     }
@@ -96,6 +96,12 @@ describe('an ensemble of three in one process', () => {
     assert.match(mntr, /zk_server_state\tleader\n/);
     assert.match(mntr, /zk_followers\t2\n/);
     assert.match(mntr, /zk_synced_followers\t2\n/);
+  });
+
+  it('/zookeeper/config lists the members, as ZooKeeper\'s members show them', async () => {
+    const c = await client([2]);
+    const { data } = await c.getData('/zookeeper/config');
+    assert.equal(data?.toString(), [1, 2, 3].map((i) => `server.${i}=127.0.0.1:${2887 + i}:${3887 + i}:participant;0.0.0.0:0`).join('\n') + '\nversion=0');
   });
 
   it('sync then read sees a write made through another member', async () => {

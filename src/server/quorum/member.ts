@@ -49,6 +49,8 @@ export interface MemberOptions {
   snapshots?: MemberSnapshots;
   /** Entries applied between snapshots (default: the config's snapCount). */
   snapshotEvery?: number;
+  /** What /zookeeper/config shows: the members' server lines (ZooKeeper's form). */
+  serverLines?: readonly string[];
   env?: Environment;
   log?: Logger;
   /** Consensus ticks per tickTime (default 10): heartbeats every tick, elections after 10 to 20. */
@@ -73,6 +75,7 @@ export class Member implements CommitStage {
   private readonly snapshots: MemberSnapshots;
   private readonly snapshotEvery: number;
   private readonly voters: readonly NodeId[];
+  private readonly configData: Buffer | null;
   /** The leader this member last acted on (its role follows it). */
   private leader: NodeId = NONE;
   /** As leader: its whole log is applied, so prep may run. */
@@ -102,6 +105,7 @@ export class Member implements CommitStage {
     this.snapshots = options.snapshots ?? new MemoryMemberSnapshots();
     this.snapshotEvery = options.snapshotEvery ?? options.config.snapCount;
     this.voters = options.voters;
+    this.configData = options.serverLines === undefined ? null : Buffer.from([...options.serverLines, 'version=0'].join('\n'));
     const recovered = this.storage.load((msg) => this.log.warn(msg));
     const snapshot = this.snapshots.newest();
     const restored = snapshot === null ? null : decodeSnapshot(snapshot.data, options.config.extendedTypesEnabled);
@@ -133,6 +137,7 @@ export class Member implements CommitStage {
     };
     this.server = new EnsembleServer(options.config, { env: this.env, log: this.log, commit: this, quorum: hooks, tree: restored?.tree, serverId: options.id });
     this.server.replica.follow(false);
+    if (this.configData !== null) this.server.tree.setConfigData(this.configData);
     // The core starts as of its commit index: the tree gets there by replaying the log.
     for (const e of recovered.entries) if (e.index > this.applied && e.index <= this.raft.log.committed) this.apply(e);
     this.transport.onMessage((from, m) => this.receive(from, m));
@@ -291,6 +296,7 @@ export class Member implements CommitStage {
     const restored = decodeSnapshot(data, this.server.config.extendedTypesEnabled);
     this.log.info({ index, zxid: restored.zxid }, 'installing a snapshot from the leader');
     this.server.replaceTree(restored.tree);
+    if (this.configData !== null) this.server.tree.setConfigData(this.configData);
     this.server.replica.follow(true);
     this.zxids = new EntryZxids(restored.zxid, index);
     this.applied = index;

@@ -47,7 +47,7 @@ export async function startMember(config: Partial<ServerConfig>, deps: { log?: L
   });
   await transport.listen();
   const snapshots = new FileMemberSnapshots(dir);
-  member = new Member({ id: ensemble.myid, voters: ensemble.members.map((m) => m.id), config: resolved, transport, storage, snapshots, env, log });
+  member = new Member({ id: ensemble.myid, voters: ensemble.members.map((m) => m.id), config: resolved, transport, storage, snapshots, env, log, serverLines: ensemble.members.map(formatServerLine) });
   try {
     const { host, port } = await member.listen();
     return { host, port, server: member.server, member, close: () => member.close() };

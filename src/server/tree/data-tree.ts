@@ -233,6 +233,14 @@ export class DataTree {
    * Takes new settings (a data dir started with a different extendedTypesEnabled): the owners are
    * indexed again, since whether an owner marks a TTL node depends on it.
    */
+  /**
+   * /zookeeper/config's data: an ensemble member's view of its membership, as ZooKeeper's members
+   * show it (set by each member, not replicated).
+   */
+  setConfigData(data: Buffer): void {
+    this.nodes.get('/zookeeper/config')!.data = data;
+  }
+
   /** Settings agreed by an ensemble, at the zxid of the entry that carried them. */
   applySettings(zxid: number, settings: ReplicatedSettings): void {
     if (!zxidFollows(this.lastProcessedZxid, zxid)) {
