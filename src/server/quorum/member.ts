@@ -30,7 +30,7 @@ import type { TxnEntry } from '../tree/txn.ts';
 import { SESSION_SECRET_BYTES } from '../tree/settings.ts';
 import { zxidOf } from '../tree/zxid.ts';
 import { Raft } from './core/raft.ts';
-import { NONE, type Entry, type NodeId, type ReadState } from './core/types.ts';
+import { NONE, type Entry, type Message, type NodeId, type ReadState } from './core/types.ts';
 import { EntryZxids } from './entry-zxid.ts';
 import type { PeerMessage, PeerTransport } from './peer-messages.ts';
 import { MemoryRaftStorage, type RaftStorage } from './raft-storage.ts';
@@ -60,6 +60,9 @@ export interface MemberOptions {
 /** The first byte of an entry's payload: a Txn, or the ensemble's session secret. */
 const PAYLOAD_TXN = Buffer.from([1]);
 const PAYLOAD_SETTINGS = Buffer.from([2]);
+
+/** What a leader sends that depends on no state of its own still being written. */
+const leaderOnly = (m: Message): boolean => m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap';
 
 /** Forwarded writes that reached a leader before it could prep (it had not applied its whole log). */
 type Forwarded = Extract<PeerMessage, { kind: 'forward' }> & { from: NodeId };
@@ -266,10 +269,14 @@ export class Member implements CommitStage {
       this.snapshots.save(ready.snapshot);
       this.storage.reset(ready.snapshot.index);
     }
+    // A leader's appends rest on nothing it is writing now (its own copy counts once durable), so
+    // they leave at once and the followers write in parallel with it; everything else waits.
+    const early = this.raft.role === 'leader' ? ready.messages.filter(leaderOnly) : [];
+    for (const m of early) this.transport.send(m.to, { kind: 'raft', message: m });
     this.storage.persist(ready.entries, ready.hardState, () => {
       this.persisting = false;
       if (this.closed) return;
-      for (const m of ready.messages) this.transport.send(m.to, { kind: 'raft', message: m });
+      for (const m of ready.messages) if (early.length === 0 || !early.includes(m)) this.transport.send(m.to, { kind: 'raft', message: m });
       if (ready.snapshot !== null) this.install(ready.snapshot.index, ready.snapshot.data);
       for (const e of ready.committed) this.apply(e);
       for (const rs of ready.readStates) this.readPoint(rs);
@@ -313,8 +320,9 @@ export class Member implements CommitStage {
     } else if (e.data !== null) {
       const tree = this.server.tree;
       tree.applySettings(zxid, { ...tree.settings, sessionSecret: e.data.subarray(1) });
-    } else if (e.conf === undefined && this.raft.role === 'leader' && e.term === this.raft.term && e.index === this.raft.termStart) {
-      this.startLeading();
+    } else {
+      this.server.tree.advance(zxid);
+      if (e.conf === undefined && this.raft.role === 'leader' && e.term === this.raft.term && e.index === this.raft.termStart) this.startLeading();
     }
     while (this.readPoints.length > 0 && this.readPoints[0].index <= this.applied) this.readPoints.shift()!.then();
   }

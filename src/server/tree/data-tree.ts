@@ -243,11 +243,19 @@ export class DataTree {
 
   /** Settings agreed by an ensemble, at the zxid of the entry that carried them. */
   applySettings(zxid: number, settings: ReplicatedSettings): void {
+    this.advance(zxid);
+    this.adoptSettings(settings);
+  }
+
+  /**
+   * An ensemble's entry that changes no node (a new leader's first, whose zxid opens its epoch)
+   * still moves the tree's zxid on, as a ZooKeeper follower's moves to its new leader's.
+   */
+  advance(zxid: number): void {
     if (!zxidFollows(this.lastProcessedZxid, zxid)) {
-      throw new ZxidOrderError(`settings at 0x${zxid.toString(16)} do not follow 0x${this.lastProcessedZxid.toString(16)}`);
+      throw new ZxidOrderError(`entry at 0x${zxid.toString(16)} does not follow 0x${this.lastProcessedZxid.toString(16)}`);
     }
     this.lastProcessedZxid = zxid;
-    this.adoptSettings(settings);
   }
 
   adoptSettings(settings: ReplicatedSettings): void {
