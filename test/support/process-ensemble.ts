@@ -82,7 +82,7 @@ export class ProcessEnsemble {
   /** Signals a member by its PID and waits for it to exit. */
   kill(id: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const child = this.member(id).child;
-    if (child === null || child.exitCode !== null) return Promise.resolve();
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
     return new Promise((done) => {
       child.once('exit', () => done());
       child.kill(signal);
