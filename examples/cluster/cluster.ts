@@ -70,6 +70,7 @@ export class Workers {
     private readonly documentsDir: string,
     private readonly sessionTimeoutMs: number,
     private readonly onLine: (line: string) => void,
+    private readonly extra: { hostsInOrder?: boolean; countDelayMs?: number } = {},
   ) {}
 
   names(): string[] {
@@ -79,7 +80,9 @@ export class Workers {
   /** Starts a worker and resolves once its HTTP endpoint listens. */
   async start(name: string): Promise<void> {
     if (this.running.has(name)) throw new Error(`${name} is already running`);
-    const child = spawn(process.execPath, [...process.execArgv, WORKER_SCRIPT, '--connect', this.connectString, '--name', name, '--documents', this.documentsDir, '--session-timeout', String(this.sessionTimeoutMs)], {
+    const args = ['--connect', this.connectString, '--name', name, '--documents', this.documentsDir, '--session-timeout', String(this.sessionTimeoutMs), '--count-delay', String(this.extra.countDelayMs ?? 0)];
+    if (this.extra.hostsInOrder) args.push('--hosts-in-order');
+    const child = spawn(process.execPath, [...process.execArgv, WORKER_SCRIPT, ...args], {
       // The IPC channel closes when this process dies, however it dies: the worker then stops too.
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });

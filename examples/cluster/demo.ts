@@ -7,14 +7,21 @@
  *   ensemble demo --herd 50               counts the watch notifications a leader's death causes,
  *                                         predecessor watches against everyone watching the leader
  *   --connect host:port                   use that server (Ensemble or Apache ZooKeeper) instead
+ *   --ensemble N                          start a replicated Ensemble of N members (processes)
+ *                                         instead; with --scenario, kill members under the cluster
  *   --workers N  --documents DIR  --session-timeout MS
  */
 import { parseArgs } from 'node:util';
 import { connect } from 'ensemble';
 import { createRoot, DEFAULT_DOCUMENTS, deleteTree, openServer, Workers } from './cluster.ts';
+import { LocalEnsemble } from './ensemble.ts';
+import { runFailover } from './failover.ts';
 import { measureHerd } from './herd.ts';
 import { Observer } from './observer.ts';
 import { runScenarios } from './scenarios.ts';
+
+/** Each worker's pause over its share in the failover scenarios: long enough to kill a member mid-job. */
+const FAILOVER_COUNT_DELAY_MS = 1500;
 
 const print = (line: string): void => void process.stdout.write(`${line}\n`);
 
@@ -22,6 +29,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       connect: { type: 'string' },
+      ensemble: { type: 'string' },
       scenario: { type: 'boolean', default: false },
       herd: { type: 'string' },
       workers: { type: 'string', default: '4' },
@@ -32,17 +40,28 @@ async function main(): Promise<number> {
     strict: true,
   });
   if (values.help) {
-    print('usage: ensemble demo [--scenario | --herd N] [--connect host:port] [--workers N] [--documents DIR] [--session-timeout MS]');
+    print('usage: ensemble demo [--scenario | --herd N] [--connect host:port | --ensemble N] [--workers N] [--documents DIR] [--session-timeout MS]');
     return 0;
   }
   const sessionTimeoutMs = positive(values['session-timeout'], '--session-timeout');
-  const server = await openServer(values.connect);
-  print(values.connect ? `using the server at ${server.address}` : `embedded Ensemble server on ${server.address}`);
+  if (values.ensemble !== undefined && values.connect !== undefined) throw new Error('--ensemble and --connect exclude each other');
+  const size = values.ensemble === undefined ? 0 : positive(values.ensemble, '--ensemble');
+  if (values.ensemble !== undefined && (size < 3 || size % 2 === 0)) throw new Error(`--ensemble needs an odd number of members, at least 3, got ${size}`);
+  const ensemble = size > 0 ? await LocalEnsemble.start(size) : null;
+  const server = ensemble ? { address: ensemble.connectString(), close: () => ensemble.close() } : await openServer(values.connect);
+  if (ensemble) {
+    print(`Ensemble of ${size} members on ${server.address}, tickTime ${ensemble.tickTimeMs} ms; member ${await ensemble.leader()} leads`);
+  } else {
+    print(values.connect ? `using the server at ${server.address}` : `embedded Ensemble server on ${server.address}`);
+  }
   try {
     if (values.herd !== undefined) {
       const result = await measureHerd(server.address, positive(values.herd, '--herd'), print);
       print(`herd: ${result.candidates} candidates; leader's death → ${result.predecessor} notification(s) with predecessor watches, ${result.naive} when everyone watches the leader`);
       return result.predecessor === 1 && result.naive === result.candidates - 1 ? 0 : 1;
+    }
+    if (values.scenario && ensemble) {
+      return (await runFailover({ ensemble, documentsDir: values.documents, sessionTimeoutMs, countDelayMs: FAILOVER_COUNT_DELAY_MS, print })) ? 0 : 1;
     }
     if (values.scenario) {
       return (await runScenarios({ address: server.address, documentsDir: values.documents, sessionTimeoutMs, print })) ? 0 : 1;

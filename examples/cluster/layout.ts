@@ -18,6 +18,8 @@ export interface WorkerStatus {
   pid: number;
   role: Role;
   sessionId: string | null;
+  /** The job round it is running as leader, if any. */
+  job?: number | null;
   result: JobResult | null;
 }
 

@@ -26,7 +26,33 @@ export interface ScenarioOptions {
 
 const POLL_MS = 100;
 
-class Failure extends Error {}
+export class Failure extends Error {}
+
+/** Runs checked steps one after another, printing ✓ or ✗ for each, and counts them. */
+export class Steps {
+  passed = 0;
+  failed = 0;
+
+  constructor(private readonly print: (line: string) => void) {}
+
+  async run(title: string, body: () => Promise<void>): Promise<void> {
+    this.print(`\n== ${title}`);
+    try {
+      await body();
+      this.passed++;
+      this.print(`✓ ${title}`);
+    } catch (err) {
+      this.failed++;
+      this.print(`✗ ${title}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** Prints the tally; true if every step held. */
+  report(): boolean {
+    this.print(`\n${this.passed} passed, ${this.failed} failed`);
+    return this.failed === 0;
+  }
+}
 
 /** Plays the four scenarios; resolves true only if every check held. */
 export async function runScenarios(options: ScenarioOptions): Promise<boolean> {
@@ -41,19 +67,8 @@ export async function runScenarios(options: ScenarioOptions): Promise<boolean> {
   const observer = await Observer.start(connectString, print);
   const workers = new Workers(connectString, documentsDir, sessionTimeoutMs, (line) => print(`  ${line}`));
   const monitor = new LeaderMonitor(workers);
-  let passed = 0;
-  let failed = 0;
-  const scenario = async (title: string, body: () => Promise<void>): Promise<void> => {
-    print(`\n== ${title}`);
-    try {
-      await body();
-      passed++;
-      print(`✓ ${title}`);
-    } catch (err) {
-      failed++;
-      print(`✗ ${title}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  };
+  const steps = new Steps(print);
+  const scenario = (title: string, body: () => Promise<void>): Promise<void> => steps.run(title, body);
   const jobTimeoutMs = 2 * sessionTimeoutMs + 10_000;
 
   try {
@@ -129,8 +144,7 @@ export async function runScenarios(options: ScenarioOptions): Promise<boolean> {
     await deleteTree(zk, root);
     await zk.close();
   }
-  print(`\n${passed} passed, ${failed} failed`);
-  return failed === 0;
+  return steps.report();
 }
 
 export interface Settled {
@@ -166,7 +180,7 @@ export function settled(statuses: WorkerStatus[], observer: Pick<Observer, 'lead
 }
 
 /** Re-evaluates check until it returns a value, or fails after timeoutMs with what was missing last. */
-async function until<T>(timeoutMs: number, what: string, check: () => Promise<T | string>): Promise<T> {
+export async function until<T>(timeoutMs: number, what: string, check: () => Promise<T | string>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
@@ -179,7 +193,7 @@ async function until<T>(timeoutMs: number, what: string, check: () => Promise<T 
 }
 
 /** Samples every worker's role in the background; more than one leader in a sample is a violation. */
-class LeaderMonitor {
+export class LeaderMonitor {
   samples = 0;
   readonly violations: string[] = [];
   private timer: NodeJS.Timeout | undefined;

@@ -22,6 +22,10 @@ interface Options {
   name: string;
   documentsDir: string;
   sessionTimeoutMs: number;
+  /** Try the connect string's servers in the order given (the client shuffles them by default). */
+  hostsInOrder: boolean;
+  /** A pause before each count is answered: long jobs, to fail a server in the middle of one. */
+  countDelayMs: number;
 }
 
 class Worker {
@@ -32,6 +36,7 @@ class Worker {
   private discovery: ServiceDiscovery | null = null;
   private result: JobResult | null = null;
   private round = 0;
+  private running: number | null = null;
   private job: Promise<void> | null = null;
   private rerun = false;
   private port = 0;
@@ -64,7 +69,7 @@ class Worker {
 
   /** One session: join, then serve until it is lost. */
   private async session(): Promise<void> {
-    const client = await connect(this.options.connectString, { sessionTimeoutMs: this.options.sessionTimeoutMs });
+    const client = await connect(this.options.connectString, { sessionTimeoutMs: this.options.sessionTimeoutMs, shuffleHosts: !this.options.hostsInOrder });
     this.client = client;
     const ended = new Promise<string>((resolve) => client.on('state', (s) => (s === 'Expired' || s === 'Closed' || s === 'AuthFailed') && resolve(s)));
     client.on('state', (s) => {
@@ -148,6 +153,15 @@ class Worker {
 
   private async runJob(): Promise<void> {
     const round = ++this.round;
+    this.running = round;
+    try {
+      await this.countRound(round);
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private async countRound(round: number): Promise<void> {
     const documents = await listDocuments(this.options.documentsDir);
     const outcome = await runJob(documents, this.discovery?.instances ?? [], {
       name: nameOf,
@@ -155,7 +169,10 @@ class Worker {
       failed: (w, share, err) => this.log(`job ${round}: ${nameOf(w)} failed (${err instanceof Error ? err.message : String(err)}); its ${share.length} documents go to the others`),
       proceed: () => this.role === 'leader',
     });
-    if (this.role !== 'leader') return;
+    if (this.role !== 'leader') {
+      this.log(`job ${round} abandoned: no longer leading`);
+      return;
+    }
     if (outcome === null) {
       this.log(`job ${round}: no workers left to run it`);
       return;
@@ -172,6 +189,7 @@ class Worker {
     const known = new Set(await listDocuments(this.options.documentsDir));
     const unknown = requested.filter((d) => typeof d !== 'string' || !known.has(d));
     if (unknown.length > 0) throw new Error(`unknown documents: ${unknown.join(', ')}`);
+    if (this.options.countDelayMs > 0) await new Promise((r) => setTimeout(r, this.options.countDelayMs));
     const counts = await countDocuments(this.options.documentsDir, requested as string[]);
     this.log(`counted ${requested.length} documents for the leader`);
     return { worker: this.options.name, counts: [...counts] };
@@ -179,7 +197,7 @@ class Worker {
 
   private status(): WorkerStatus {
     const id = this.client?.sessionId;
-    return { name: this.options.name, pid: process.pid, role: this.role, sessionId: id ? `0x${id.toString(16)}` : null, result: this.role === 'leader' ? this.result : null };
+    return { name: this.options.name, pid: process.pid, role: this.role, sessionId: id ? `0x${id.toString(16)}` : null, job: this.running, result: this.role === 'leader' ? this.result : null };
   }
 
   async stop(): Promise<void> {
@@ -205,11 +223,13 @@ async function main(): Promise<void> {
       name: { type: 'string' },
       documents: { type: 'string' },
       'session-timeout': { type: 'string', default: '4000' },
+      'hosts-in-order': { type: 'boolean', default: false },
+      'count-delay': { type: 'string', default: '0' },
     },
     strict: true,
   });
-  if (!values.connect || !values.name || !values.documents) throw new Error('usage: worker.ts --connect host:port[/root] --name NAME --documents DIR [--session-timeout MS]');
-  const worker = new Worker({ connectString: values.connect, name: values.name, documentsDir: values.documents, sessionTimeoutMs: Number(values['session-timeout']) });
+  if (!values.connect || !values.name || !values.documents) throw new Error('usage: worker.ts --connect host:port[/root] --name NAME --documents DIR [--session-timeout MS] [--hosts-in-order] [--count-delay MS]');
+  const worker = new Worker({ connectString: values.connect, name: values.name, documentsDir: values.documents, sessionTimeoutMs: Number(values['session-timeout']), hostsInOrder: values['hosts-in-order'], countDelayMs: Number(values['count-delay']) });
   const stop = (): void => void worker.stop().finally(() => process.exit(0));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

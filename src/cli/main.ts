@@ -22,10 +22,11 @@ commands:
                                   an ensemble of N members (odd, default 3) on this machine, as
                                   child processes with their own zoo.cfg; prints the connect
                                   string; Ctrl-C stops them all
-  demo [--scenario | --herd N] [--connect host:port] [--workers N]
+  demo [--scenario | --herd N] [--connect host:port | --ensemble N] [--workers N]
                                   the leader/worker cluster example: an embedded server (or the
-                                  given one) and 4 workers that elect a leader, register, and
-                                  share a word count; --scenario checks four failure scenarios
+                                  given one, or N members as processes) and 4 workers that elect
+                                  a leader, register, and share a word count; --scenario checks
+                                  four failure scenarios (with --ensemble, members killed mid-job)
   logs DIR|SEGMENT [--from ZXID] [--to ZXID] [--json]
                                   print the txns of the log segments in DIR (or one segment)
   snapshot DIR|FILE [--json] [--nodes]
