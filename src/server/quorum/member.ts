@@ -36,7 +36,6 @@ import type { PeerMessage, PeerTransport } from './peer-messages.ts';
 import { MemoryRaftStorage, type RaftStorage } from './raft-storage.ts';
 import { MemoryMemberSnapshots, type MemberSnapshots } from './member-snapshots.ts';
 import { decodeSnapshot, encodeSnapshot } from '../storage/snapshot.ts';
-import { DataTree } from '../tree/data-tree.ts';
 
 export interface MemberOptions {
   id: NodeId;
