@@ -6,6 +6,7 @@
  * CPU split.
  * `--baseline REV` adds Ensemble as built from an earlier commit as a third server, and the ratios
  * current / baseline.
+ * `--ensemble N` runs both as replicated ensembles of N members instead, and adds failover.
  * `npm run bench -- --help` lists the options; docs/benchmarks.md explains the method.
  * This is not a test: `npm test` only runs test/**\/*.test.ts.
  */
@@ -15,12 +16,14 @@ import { join } from 'node:path';
 import { buildBaseline, removeBaseline, type Baseline } from './baseline.ts';
 import { BIG_TREE_SERVER_PROPERTIES, buildBigTree, restartToFirstReplyMs, type BigTree } from './big-tree.ts';
 import { loadOurClient } from './client-sessions.ts';
+import { BenchEnsemble } from './ensembles.ts';
+import { FAILOVER_SIGNALS, failoverRatios, measureFailover, renderFailoverTable, stopHoldMs, summarizeFailover, type FailoverMeasurement } from './failover.ts';
 import { LOAD_WORKLOADS, SUPPORTED_CLIENTS, type LoadClient, type LoadWorkload } from './load-protocol.ts';
-import { liveLoadPids, runLoad, type LoadMeasurement } from './load-run.ts';
+import { liveLoadPids, runLoad, type LoadMeasurement, type LoadTarget } from './load-run.ts';
 import { describeMachine, describeSource } from './machine.ts';
-import { parseOptions, USAGE, type BenchOptions } from './options.ts';
+import { FAILOVER, parseOptions, USAGE, type BenchOptions } from './options.ts';
 import {
-  evaluateTargets, renderBaselineTable, renderDetailTable, renderFloorTable, renderSummaryTable, renderTargetTable, summarizeBigTree, summarizeLoad,
+  ENSEMBLE_TARGETS, evaluateTargets, renderBaselineTable, renderDetailTable, renderFloorTable, renderSummaryTable, renderTargetTable, summarizeBigTree, summarizeLoad,
   type BigTreeMeasurement, type RoundMeasurement,
 } from './report.ts';
 import { BenchServer, REPO_ROOT, SERVER_KINDS, serverOrder, type ServerKind } from './servers.ts';
@@ -34,6 +37,8 @@ const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 /** Servers created by this run, stopped (and their data deleted) at the end or on an interrupt. */
 const liveServers = new Set<BenchServer>();
+/** The same for the ensembles of `--ensemble`. */
+const liveEnsembles = new Set<BenchEnsemble>();
 /** Each server's command line as run (data dir and port elided), for the report, by server and role. */
 const serverCommands = new Map<string, string>();
 /** `--baseline`: the baseline of this run, once built. */
@@ -73,9 +78,25 @@ async function disposeServer(server: BenchServer): Promise<void> {
   liveServers.delete(server);
 }
 
+/** Both systems as ensembles of opts.ensemble members, started, with a leader. */
+async function startEnsemble(kind: 'zookeeper' | 'ensemble', opts: BenchOptions, role: 'load' | 'failover'): Promise<BenchEnsemble> {
+  const ensemble = await BenchEnsemble.create(kind, opts.ensemble, opts.timing);
+  liveEnsembles.add(ensemble);
+  serverCommands.set(`${kind} (each of ${opts.ensemble} members), ${role}`, ensemble.command);
+  await ensemble.start();
+  log(`${kind}: ${opts.ensemble} members, pids ${ensemble.pids.join(' ')}, leader ${await ensemble.leader()}, on ${ensemble.connectString()}`);
+  return ensemble;
+}
+
+async function disposeEnsemble(ensemble: BenchEnsemble): Promise<void> {
+  await ensemble.dispose();
+  liveEnsembles.delete(ensemble);
+}
+
 /** Stops the servers still running (deleting their data) and removes the baseline's worktree. */
 async function cleanUp(): Promise<void> {
   await Promise.all([...liveServers].map(disposeServer));
+  await Promise.all([...liveEnsembles].map(disposeEnsemble));
   const worktree = liveWorktree;
   liveWorktree = null;
   if (worktree !== null) await removeBaseline(worktree);
@@ -104,20 +125,32 @@ function describeMeasurement(m: LoadMeasurement): string {
 
 async function runLoadWorkloads(opts: BenchOptions, workloads: readonly LoadWorkload[]): Promise<RoundMeasurement[]> {
   const measurements: RoundMeasurement[] = [];
-  const servers = new Map<ServerKind, BenchServer>();
+  const servers = new Map<ServerKind, LoadTarget>();
+  const ensembles: BenchEnsemble[] = [];
   try {
     const { connect } = await loadOurClient(CLIENT_MODULE);
     const kinds: readonly ServerKind[] = opts.floor ? [...comparedKinds(), 'node-floor'] : comparedKinds();
     for (const kind of kinds) {
-      const server = await createServer(kind, 'load');
-      servers.set(kind, server);
-      await server.start();
-      log(`${serverName(kind)}: pid ${server.pid} on ${server.connectString}`);
+      let connectString: string;
+      if (opts.ensemble > 0 && (kind === 'zookeeper' || kind === 'ensemble')) {
+        const ensemble = await startEnsemble(kind, opts, 'load');
+        ensembles.push(ensemble);
+        servers.set(kind, ensemble);
+        connectString = ensemble.connectString();
+      } else {
+        const server = await createServer(kind, 'load');
+        servers.set(kind, server);
+        await server.start();
+        log(`${serverName(kind)}: pid ${server.pid} on ${server.connectString}`);
+        connectString = server.connectString;
+      }
       if (kind === 'node-floor') continue;
-      const zk = await connect(server.connectString);
+      const zk = await connect(connectString);
       await createWorkloadZnodes(zk, PAYLOAD, workloads.includes('get-children') ? opts.children : 0);
       await zk.close();
     }
+    // Every member has the workloads' znodes before a load process reads them there.
+    for (const ensemble of ensembles) await ensemble.waitCaughtUp();
     // Round 0 (discarded) warms both servers up on every workload.
     for (let round = opts.serverWarmupMs > 0 ? 0 : 1; round <= opts.rounds; round++) {
       const warmup = round === 0;
@@ -137,7 +170,10 @@ async function runLoadWorkloads(opts: BenchOptions, workloads: readonly LoadWork
       }
     }
   } finally {
-    for (const server of servers.values()) await disposeServer(server);
+    for (const server of servers.values()) {
+      if (server instanceof BenchEnsemble) await disposeEnsemble(server);
+      else await disposeServer(server as BenchServer);
+    }
   }
   return measurements;
 }
@@ -181,10 +217,48 @@ async function runBigTreeWorkloads(opts: BenchOptions): Promise<BigTreeMeasureme
   }
 }
 
+/**
+ * `--workloads failover`: both ensembles up side by side; for each signal, opts.kills failovers
+ * of each, alternating which system goes first.
+ */
+async function runFailovers(opts: BenchOptions): Promise<FailoverMeasurement[]> {
+  const measurements: FailoverMeasurement[] = [];
+  const ensembles = new Map<ServerKind, BenchEnsemble>();
+  try {
+    for (const kind of SERVER_KINDS) ensembles.set(kind, await startEnsemble(kind as 'zookeeper' | 'ensemble', opts, 'failover'));
+    // A system whose run threw (its members not back, say) runs no more: its state is unknown.
+    const broken = new Set<ServerKind>();
+    for (const signal of FAILOVER_SIGNALS) {
+      for (let run = 1; run <= opts.kills; run++) {
+        for (const kind of serverOrder(run, [...ensembles.keys()])) {
+          if (broken.has(kind)) continue;
+          const m = await measureFailover(ensembles.get(kind)!, signal, run).catch((err: unknown): FailoverMeasurement => {
+            broken.add(kind);
+            return { server: kind, signal, run, leader: 0, ms: NaN, writesPerSecBefore: NaN, error: err instanceof Error ? err.message : String(err) };
+          });
+          measurements.push(m);
+          log(`failover ${signal} ${run}/${opts.kills} ${paddedName(kind)} leader ${m.leader}: ${fmt(m.ms, 0)} ms to the first write after the signal ` +
+            `(${fmt(m.writesPerSecBefore, 0)} writes/s before)${m.error === undefined ? '' : ` FAILED: ${m.error}`}  (load avg ${loadavg()[0].toFixed(2)})`);
+        }
+      }
+    }
+  } finally {
+    for (const ensemble of ensembles.values()) await disposeEnsemble(ensemble);
+  }
+  return measurements;
+}
+
 /** The lines under the tables: how the run was set up, and what did not run. */
 function notes(opts: BenchOptions, loadMeasurements: readonly RoundMeasurement[]): string[] {
   const lines: string[] = [];
   const sessions = opts.procs * opts.sessionsPerProc;
+  if (opts.ensemble > 0) {
+    const t = opts.timing;
+    lines.push(
+      `Replicated: ${opts.ensemble}-member ensembles of both on loopback, tickTime=${t.tickTimeMs} initLimit=${t.initLimit} syncLimit=${t.syncLimit}, ` +
+        `forceSync on; load process i connects to member i mod ${opts.ensemble} only; server CPU is the sum over the members.`,
+    );
+  }
   const window = opts.opsTarget === null ? `${opts.durationMs / 1000} s windows` : `windows of at least ${opts.opsTarget} ops`;
   if (loadMeasurements.length > 0) lines.push(
     `${opts.procs} load processes × ${opts.sessionsPerProc} sessions, ${opts.inflightTotal} requests in flight in total ` +
@@ -208,7 +282,14 @@ function notes(opts: BenchOptions, loadMeasurements: readonly RoundMeasurement[]
         '(negative: the event came before the writer\'s reply, as both servers send it first).',
     );
   }
-  if (opts.bigTreeZnodes === 0) lines.push('startup and memory: not run (they need --big, or --znodes N).');
+  if (opts.ensemble > 0) {
+    if (opts.workloads.includes(FAILOVER)) {
+      lines.push(
+        `failover: ${opts.kills} runs per signal and system; one session of our client, 8 setData in flight, through the members other than the leader; ` +
+          `time from the signal to the first write acknowledged among those issued after it; a SIGSTOPped leader is continued after ${stopHoldMs(opts.timing) / 1000} s at least.`,
+      );
+    } else lines.push('failover: not run (--workloads failover).');
+  } else if (opts.bigTreeZnodes === 0) lines.push('startup and memory: not run (they need --big, or --znodes N).');
   else lines.push(`startup and memory: ${opts.bigTreeZnodes.toLocaleString('en-US')} znodes of 100 bytes; memory is one sample per server.`);
   return lines;
 }
@@ -251,25 +332,26 @@ async function main(): Promise<void> {
   const loadWorkloads = LOAD_WORKLOADS.filter((w) => opts.workloads.includes(w));
   const loadMeasurements = loadWorkloads.length > 0 ? await runLoadWorkloads(opts, loadWorkloads) : [];
   const bigTree = opts.bigTreeZnodes > 0 ? await runBigTreeWorkloads(opts) : [];
+  const failovers = opts.workloads.includes(FAILOVER) ? await runFailovers(opts) : [];
   await cleanUp();
   const durationSeconds = (performance.now() - startedAt) / 1000;
 
   const rows = [...summarizeLoad(loadMeasurements), ...summarizeBigTree(bigTree, opts.workloads)];
-  const targets = evaluateTargets(rows);
+  const targets = opts.ensemble > 0 ? evaluateTargets(rows, ENSEMBLE_TARGETS) : evaluateTargets(rows);
+  const failoverRows = summarizeFailover(failovers);
   const servers = Object.fromEntries(serverCommands);
 
   const out = [
     '',
-    `Ensemble / Apache ZooKeeper 3.8 — ${new Date().toISOString()}, ${Math.round(durationSeconds)} s`,
+    `Ensemble / Apache ZooKeeper 3.8${opts.ensemble > 0 ? `, ${opts.ensemble}-member ensembles` : ''} — ${new Date().toISOString()}, ${Math.round(durationSeconds)} s`,
     ...notes(opts, loadMeasurements),
     '',
-    renderSummaryTable(rows),
-    '',
+    ...(rows.length > 0 ? [renderSummaryTable(rows), ''] : []),
+    ...(failoverRows.length > 0 ? [renderFailoverTable(failoverRows), ''] : []),
     ...(baseline !== null ? [baselineNote(baseline.name), '', renderBaselineTable(rows, baseline.name), ''] : []),
     ...(loadMeasurements.length > 0 ? [renderDetailTable(rows, baseline?.name), ''] : []),
     ...(rows.some((r) => r.floor) ? [FLOOR_NOTE, '', renderFloorTable(rows), ''] : []),
-    renderTargetTable(targets),
-    '',
+    ...(rows.length > 0 ? [renderTargetTable(targets), ''] : []),
   ];
   process.stdout.write(out.join('\n') + '\n');
 
@@ -287,6 +369,7 @@ async function main(): Promise<void> {
       targets,
       measurements: loadMeasurements,
       bigTree,
+      ...(failovers.length > 0 ? { failover: { rows: failoverRows, ratios: failoverRatios(failoverRows), measurements: failovers } } : {}),
     };
     writeFileSync(opts.out, JSON.stringify(report, null, 2) + '\n');
     log(`wrote ${opts.out}`);

@@ -1,7 +1,8 @@
 /**
  * One measurement of one workload against one server: forks the load processes (load-worker.ts),
  * lets them warm up, then opens the same window in all of them and reads, from /proc at the window's
- * edges, the CPU time of the server process, of the load processes and of the whole machine.
+ * edges, the CPU time of the server process (of every member's, summed, for an ensemble), of the
+ * load processes and of the whole machine.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -9,9 +10,20 @@ import { performance } from 'node:perf_hooks';
 import { LatencyHistogram } from './latency-histogram.ts';
 import { WATCH_PACED_PER_SECOND, watchPairs, type DriverMessage, type LoadClient, type LoadParams, type LoadProcessResult, type LoadWorkload, type WorkerMessage } from './load-protocol.ts';
 import { machineBusySeconds, processCpuSeconds } from './proc.ts';
-import type { BenchServer, ServerKind } from './servers.ts';
+import type { ServerKind } from './servers.ts';
 import { REPO_ROOT } from './servers.ts';
 import { percentile } from './stats.ts';
+
+/**
+ * What a measurement loads: a server (BenchServer), or the members of an ensemble
+ * (BenchEnsemble), whose CPU is summed and whose members the load processes take in turn.
+ */
+export interface LoadTarget {
+  readonly kind: ServerKind;
+  readonly pids: readonly number[];
+  /** Load process i connects to connectStrings[i % length]. */
+  readonly connectStrings: readonly string[];
+}
 
 export interface LoadRunSpec {
   workload: LoadWorkload;
@@ -120,15 +132,15 @@ class LoadProcess {
 /** The pids of the load processes running now (for an interrupt to end them). */
 export const liveLoadPids = new Set<number>();
 
-export async function runLoad(server: BenchServer, spec: LoadRunSpec): Promise<LoadMeasurement> {
-  const serverPid = server.pid;
-  if (serverPid === undefined) throw new Error(`${server.kind} is not running`);
+export async function runLoad(server: LoadTarget, spec: LoadRunSpec): Promise<LoadMeasurement> {
+  const serverPids = [...server.pids];
+  if (serverPids.length === 0) throw new Error(`${server.kind} is not running`);
   const perSession = inflightPerSession(spec.inflightTotal, spec.procs * spec.sessionsPerProc);
   const processes = Array.from({ length: spec.procs }, (_, procIndex) => {
     const params: LoadParams = {
       workload: spec.workload,
       client: spec.client,
-      connectString: server.connectString,
+      connectString: server.connectStrings[procIndex % server.connectStrings.length],
       clientModule: spec.clientModule,
       procIndex,
       sessions: spec.sessionsPerProc,
@@ -149,7 +161,7 @@ export async function runLoad(server: BenchServer, spec: LoadRunSpec): Promise<L
     await delay(spec.warmupMs);
 
     const cpuNow = (): { server: number; load: number; machine: number; at: number } => ({
-      server: processCpuSeconds(serverPid),
+      server: serverPids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0),
       load: processes.reduce((sum, p) => sum + processCpuSeconds(p.pid), 0),
       machine: machineBusySeconds(),
       at: performance.now(),

@@ -1,11 +1,14 @@
 /** The command line of `npm run bench`. */
 import { parseArgs } from 'node:util';
+import { DEFAULT_TIMING, type EnsembleTiming } from './ensembles.ts';
 import { LOAD_CLIENTS, LOAD_WORKLOADS, type LoadClient, type LoadWorkload } from './load-protocol.ts';
 
 export const BIG_TREE_WORKLOADS = ['startup', 'memory'] as const;
 export type BigTreeWorkload = (typeof BIG_TREE_WORKLOADS)[number];
-export type Workload = LoadWorkload | BigTreeWorkload;
-export const WORKLOADS: readonly Workload[] = [...LOAD_WORKLOADS, ...BIG_TREE_WORKLOADS];
+/** With --ensemble only: the leader killed (SIGKILL), then stopped (SIGSTOP), under writes. */
+export const FAILOVER = 'failover';
+export type Workload = LoadWorkload | BigTreeWorkload | typeof FAILOVER;
+export const WORKLOADS: readonly Workload[] = [...LOAD_WORKLOADS, ...BIG_TREE_WORKLOADS, FAILOVER];
 
 export const BIG_ZNODES = 1_000_000;
 
@@ -43,6 +46,21 @@ rotates from round to round.
                      same configuration, in every round beside the others; the report adds its
                      figures and the current / baseline ratios of throughput and server CPU per op
   --out FILE         also write every measurement and the summary as JSON
+
+Replicated (docs/benchmarks.md, "Replicated ensemble"):
+
+  --ensemble N       an ensemble of N members of each (loopback, own ports and data dirs) instead
+                     of standalone servers; server CPU is summed over the members. Load process i
+                     connects to member i mod N only (default --procs N). Default workloads
+                     read,write; default client ours. Not with --floor, --baseline, --big
+  --workloads failover
+                     with --ensemble: under writes through the other members, the leader is
+                     SIGKILLed (then restarted), and in a second series SIGSTOPped (then
+                     continued); time from the signal to the first write acknowledged after it
+  --kills N          failovers per signal and system (default 10)
+  --tick-time MS     tickTime of both ensembles (default 2000)
+  --init-limit N     initLimit, in ticks (default 10)
+  --sync-limit N     syncLimit, in ticks (default 5)
 `;
 
 export interface BenchOptions {
@@ -67,6 +85,11 @@ export interface BenchOptions {
   /** The git revision to build the baseline Ensemble from; null: no baseline. */
   baseline: string | null;
   out: string | null;
+  /** Members of each ensemble; 0: standalone servers. */
+  ensemble: number;
+  /** Failovers per signal and system. */
+  kills: number;
+  timing: EnsembleTiming;
 }
 
 /** The options, or null when only the usage was asked for. */
@@ -91,6 +114,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
       floor: { type: 'boolean', default: false },
       baseline: { type: 'string' },
       out: { type: 'string' },
+      ensemble: { type: 'string' },
+      kills: { type: 'string' },
+      'tick-time': { type: 'string' },
+      'init-limit': { type: 'string' },
+      'sync-limit': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -111,20 +139,29 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
     return allowed.filter((a) => items.includes(a));
   };
 
+  const ensemble = number('ensemble', values.ensemble, 0, 0);
+  if (ensemble > 0) {
+    if (ensemble < 3) throw new Error('--ensemble: at least 3 members');
+    if (values.floor || values.baseline !== undefined || values.big || values.znodes !== undefined) throw new Error('--ensemble runs without --floor, --baseline, --big and --znodes');
+  }
   let bigTreeZnodes = number('znodes', values.znodes, values.big ? BIG_ZNODES : 0, 1);
   let workloads: Workload[];
-  if (values.workloads === undefined) {
-    workloads = WORKLOADS.filter((w) => bigTreeZnodes > 0 || !(BIG_TREE_WORKLOADS as readonly string[]).includes(w));
+  if (ensemble > 0) {
+    workloads = values.workloads === undefined ? ['read', 'write'] : list('workloads', values.workloads, WORKLOADS);
+    if (workloads.some((w) => (BIG_TREE_WORKLOADS as readonly string[]).includes(w))) throw new Error('--ensemble: no startup or memory workloads');
+  } else if (values.workloads === undefined) {
+    workloads = WORKLOADS.filter((w) => w !== FAILOVER && (bigTreeZnodes > 0 || !(BIG_TREE_WORKLOADS as readonly string[]).includes(w)));
   } else {
     workloads = list('workloads', values.workloads, WORKLOADS);
     if (bigTreeZnodes === 0 && workloads.some((w) => (BIG_TREE_WORKLOADS as readonly string[]).includes(w))) bigTreeZnodes = BIG_ZNODES;
   }
   if (!workloads.some((w) => (BIG_TREE_WORKLOADS as readonly string[]).includes(w))) bigTreeZnodes = 0;
+  if (ensemble === 0 && workloads.includes(FAILOVER)) throw new Error('--workloads failover needs --ensemble N');
   return {
     workloads,
-    clients: values.clients === undefined ? null : list('clients', values.clients, LOAD_CLIENTS),
+    clients: values.clients === undefined ? (ensemble > 0 ? ['ensemble'] : null) : list('clients', values.clients, LOAD_CLIENTS),
     rounds: number('rounds', values.rounds, quick ? 1 : 3, 1),
-    procs: number('procs', values.procs, 2, 1),
+    procs: number('procs', values.procs, ensemble > 0 ? ensemble : 2, 1),
     sessionsPerProc: number('sessions', values.sessions, 4, 1),
     inflightTotal: number('inflight', values.inflight, 256, 1),
     durationMs: number('duration', values.duration, quick ? 0.5 : 5, 0.1, false) * 1000,
@@ -137,5 +174,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
     floor: values.floor,
     baseline: values.baseline ?? null,
     out: values.out ?? null,
+    ensemble,
+    kills: number('kills', values.kills, 10, 1),
+    timing: {
+      tickTimeMs: number('tick-time', values['tick-time'], DEFAULT_TIMING.tickTimeMs, 1),
+      initLimit: number('init-limit', values['init-limit'], DEFAULT_TIMING.initLimit, 1),
+      syncLimit: number('sync-limit', values['sync-limit'], DEFAULT_TIMING.syncLimit, 1),
+    },
   };
 }

@@ -189,9 +189,18 @@ export function rowLabel(row: SummaryRow): string {
   return row.client === null ? row.workload : `${row.workload} (${CLIENT_LABELS[row.client]})`;
 }
 
-export function evaluateTargets(rows: readonly SummaryRow[]): TargetResult[] {
+/**
+ * With `--ensemble`: what replication aims at, with our client as the load (failover has its own
+ * table).
+ */
+export const ENSEMBLE_TARGETS: readonly Target[] = [
+  { text: 'replicated writes ≥ 3×', workloads: ['write'], ratioOf: (r) => r.ratio, atLeast: 3 },
+  { text: 'reads spread over the members ≥ 2×', workloads: ['read'], ratioOf: (r) => r.ratio, atLeast: 2 },
+];
+
+export function evaluateTargets(rows: readonly SummaryRow[], targets: readonly Target[] = TARGETS): TargetResult[] {
   const results: TargetResult[] = [];
-  for (const t of TARGETS) {
+  for (const t of targets) {
     const matching = rows.filter((r) => t.workloads.includes(r.workload));
     if (matching.length === 0) {
       results.push({ target: t.text, row: `${t.workloads.join(', ')}: not run`, ratio: NaN, met: null });

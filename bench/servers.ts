@@ -49,6 +49,22 @@ const ZOOKEEPER_PACKAGE_CLASSPATH = '/etc/zookeeper/conf:/usr/share/java/zookeep
 const ZOOKEEPER_MAIN = 'org.apache.zookeeper.server.ZooKeeperServerMain';
 const OUTPUT_LIMIT = 16 * 1024;
 
+/**
+ * The JVM's command line for one ZooKeeper process, as zkServer.sh builds it (JVMFLAGS is empty in
+ * the package's environment file): no heap flags, so the JVM's defaults. mainClass:
+ * ZooKeeperServerMain (standalone) or QuorumPeerMain (a member of an ensemble).
+ */
+export function zooKeeperCommand(dir: string, cfg: string, mainClass: string): string[] {
+  return [
+    JAVA,
+    `-Dzookeeper.log.dir=${dir}`, '-Dzookeeper.log.file=zookeeper.log',
+    '-XX:+HeapDumpOnOutOfMemoryError', '-XX:OnOutOfMemoryError=kill -9 %p',
+    '-cp', ZOOKEEPER_PACKAGE_CLASSPATH,
+    '-Dcom.sun.management.jmxremote', '-Dcom.sun.management.jmxremote.local.only=true',
+    mainClass, cfg,
+  ];
+}
+
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -111,16 +127,7 @@ export class BenchServer {
         ...properties,
       };
       await writeFile(cfg, Object.entries(lines).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
-      const command = [
-        JAVA,
-        // What zkServer.sh passes (JVMFLAGS is empty in the package's environment file).
-        `-Dzookeeper.log.dir=${dir}`, '-Dzookeeper.log.file=zookeeper.log',
-        '-XX:+HeapDumpOnOutOfMemoryError', '-XX:OnOutOfMemoryError=kill -9 %p',
-        '-cp', ZOOKEEPER_PACKAGE_CLASSPATH,
-        '-Dcom.sun.management.jmxremote', '-Dcom.sun.management.jmxremote.local.only=true',
-        ZOOKEEPER_MAIN, cfg,
-      ];
-      return new BenchServer(kind, port, dir, command, dir, process.env);
+      return new BenchServer(kind, port, dir, zooKeeperCommand(dir, cfg, ZOOKEEPER_MAIN), dir, process.env);
     }
     if (kind === 'node-floor') {
       return new BenchServer(kind, port, dir, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'bench/floor-server.ts'), String(port)], REPO_ROOT, process.env);
@@ -146,6 +153,15 @@ export class BenchServer {
   /** The process id (for a JVM, the JVM's own: it is spawned directly, not through a script). */
   get pid(): number | undefined {
     return this.running() ? this.child?.pid : undefined;
+  }
+
+  /** What runLoad reads: the server's processes, and the connect string of each load process. */
+  get pids(): number[] {
+    return this.pid === undefined ? [] : [this.pid];
+  }
+
+  get connectStrings(): string[] {
+    return [this.connectString];
   }
 
   /** The last lines the process wrote, for error messages. */
