@@ -477,3 +477,37 @@ describe('raft core: learners and membership changes', () => {
     assert.ok(c.raft(5).log.snapshotIndex > 0, 'it came by snapshot');
   });
 });
+
+describe('raft core: a follower told its leader is gone', () => {
+  it('campaigns within a few ticks instead of an election timeout', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    c.isolate(1);
+    // Both followers lose their connection to it at once, as when its process dies.
+    c.raft(2).leaderLost();
+    c.raft(3).leaderLost();
+    let leader = 1;
+    // Well inside the 10 ticks an election timeout takes at the least.
+    for (let i = 0; i < 5 && leader === 1; i++) {
+      c.tick(2);
+      c.tick(3);
+      c.stabilize();
+      leader = c.leader()!;
+    }
+    assert.ok(leader === 2 || leader === 3, `a new leader within 5 ticks (got ${leader})`);
+  });
+
+  it('does not disturb a leader the others still hear: its pre-vote fails', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    const term = c.raft(1).term;
+    c.raft(2).leaderLost();
+    for (let i = 0; i < 3; i++) {
+      c.tick(2);
+      c.stabilize();
+    }
+    c.tickAll(2);
+    assert.equal(c.leader(), 1);
+    assert.equal(c.raft(1).term, term);
+  });
+});

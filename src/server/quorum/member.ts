@@ -52,7 +52,7 @@ export interface MemberOptions {
   serverLines?: readonly string[];
   env?: Environment;
   log?: Logger;
-  /** Consensus ticks per tickTime (default 10): heartbeats every tick, elections after 10 to 20. */
+  /** Consensus ticks per tickTime (default 20): heartbeats every tick, elections after 10 to 20 ticks (half a tickTime to one). */
   ticksPerTickTime?: number;
 }
 
@@ -143,7 +143,12 @@ export class Member implements CommitStage {
     // The core starts as of its commit index: the tree gets there by replaying the log.
     for (const e of recovered.entries) if (e.index > this.applied && e.index <= this.raft.log.committed) this.apply(e);
     this.transport.onMessage((from, m) => this.receive(from, m));
-    const tickMs = options.config.tickTimeMs / (options.ticksPerTickTime ?? 10);
+    this.transport.onPeerDown?.((id) => {
+      if (this.closed || id !== this.raft.lead) return;
+      this.raft.leaderLost();
+      this.scheduleReady();
+    });
+    const tickMs = options.config.tickTimeMs / (options.ticksPerTickTime ?? 20);
     this.timers.push(this.env.scheduler.every(tickMs, () => this.tick()));
   }
 

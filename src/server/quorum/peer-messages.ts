@@ -34,5 +34,7 @@ export interface PeerTransport {
   send(to: NodeId, message: PeerMessage): void;
   /** Called for every message that arrives from another member. */
   onMessage(handler: (from: NodeId, message: PeerMessage) => void): void;
+  /** Called when the connection with a member is lost (a transport that can tell). */
+  onPeerDown?(handler: (id: NodeId) => void): void;
   close(): Promise<void>;
 }

@@ -85,6 +85,7 @@ export class TcpTransport implements PeerTransport {
   private flushQueued = false;
   private handshaking = 0;
   private closed = false;
+  private downHandler: ((id: NodeId) => void) | null = null;
   private readonly maxQueueBytes: number;
   private readonly maxFrameBytes: number;
   private readonly handshakeTimeoutMs: number;
@@ -122,6 +123,10 @@ export class TcpTransport implements PeerTransport {
     const a = this.server.address();
     if (a === null || typeof a === 'string') throw new Error('quorum listener has no address');
     return { host: a.address, port: a.port };
+  }
+
+  onPeerDown(handler: (id: NodeId) => void): void {
+    this.downHandler = handler;
   }
 
   onMessage(handler: (from: NodeId, message: PeerMessage) => void): void {
@@ -280,7 +285,10 @@ export class TcpTransport implements PeerTransport {
       if (peer !== null && peer.socket === socket) {
         peer.socket = null;
         peer.out.reset();
-        if (!this.closed) log.info({ member: peer.address.id }, 'quorum connection lost');
+        if (!this.closed) {
+          log.info({ member: peer.address.id }, 'quorum connection lost');
+          this.downHandler?.(peer.address.id);
+        }
       }
       if (dialled !== null && dialled.dialling === socket) {
         dialled.dialling = null;

@@ -155,6 +155,17 @@ export class Raft {
     }
   }
 
+  /**
+   * The shell lost its connection to the leader (its process died, say): this member forgets it,
+   * which ends the lease it granted, and campaigns within a few ticks instead of an election
+   * timeout. A leader still alive and heard by a quorum is not disturbed: PreVote fails.
+   */
+  leaderLost(): void {
+    if (this.role !== 'follower' || this.lead === NONE) return;
+    this.lead = NONE;
+    this.electionElapsed = Math.max(this.electionElapsed, this.randomizedElectionTimeout - 1 - Math.floor(this.options.random() * 3));
+  }
+
   /** Start an election now (after a pre-vote round when PreVote is on). */
   campaign(): void {
     if (this.role === 'leader' || !this.isVoter) return;
