@@ -51,8 +51,9 @@ export class TestCluster {
     this.members.set(id, { raft: this.newRaft(id, voters, disk), voters, disk, applied: [], state: [], reads: [] });
   }
 
-  private newRaft(id: NodeId, voters: readonly NodeId[], disk: Disk): Raft {
+  private newRaft(id: NodeId, voters: readonly NodeId[], disk: Disk, recovering = false): Raft {
     return new Raft({
+      recovering,
       id, voters, electionTick: 10, heartbeatTick: 1, preVote: true, checkQuorum: true,
       maxInflight: 8, maxEntriesPerMessage: 16,
       // A fixed sequence per cluster: tests are deterministic.
@@ -111,6 +112,15 @@ export class TestCluster {
     m.state = m.disk.snapshot === undefined ? [] : JSON.parse(m.disk.snapshot.data.toString());
     m.applied = m.disk.entries.filter((e) => e.index <= m.disk.hardState.commit);
     for (const e of m.applied) if (e.data !== null) m.state.push(e.data.toString());
+  }
+
+  /** The member loses its disk and restarts empty, recovering (RaftOptions.recovering). */
+  wipe(id: NodeId): void {
+    const m = this.members.get(id)!;
+    m.disk = { hardState: { term: 0, vote: NONE, commit: 0 }, entries: [] };
+    m.raft = this.newRaft(id, m.voters, m.disk, true);
+    m.state = [];
+    m.applied = [];
   }
 
   /** The member snapshots its state machine as of what it applied and compacts its log. */

@@ -1,6 +1,6 @@
 /**
  * npm run sim:raft -- [--seed N] [--seeds K] [--nodes 3|5] [--steps S | --ticks T] [--skew X] [--ops K]
- *                     [--plant BUG] [--quiet] [--verbose]
+ *                     [--wipes] [--plant BUG] [--quiet] [--verbose]
  *
  * Runs K seeded cluster simulations from seed N (a fresh one when none is given); a failing seed
  * prints the violation and the events before it, and the command that replays it.
@@ -20,6 +20,8 @@ const { values } = parseArgs({
     skew: { type: 'string', default: '0.5' },
     /** Client ops per run, checked for linearizability. */
     ops: { type: 'string', default: '60' },
+    /** Some crashes also wipe the member's disk. */
+    wipes: { type: 'boolean', default: false },
     plant: { type: 'string' },
     quiet: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
@@ -32,12 +34,12 @@ if (bug !== null && !RAFT_BUGS.includes(bug)) {
 }
 const first = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 0x7fffffff);
 const length = values.ticks !== undefined ? `--ticks ${values.ticks}` : `--steps ${values.steps}`;
-const flags = `--nodes ${values.nodes} ${length} --skew ${values.skew} --ops ${values.ops}${bug ? ` --plant ${bug}` : ''}`;
+const flags = `--nodes ${values.nodes} ${length} --skew ${values.skew} --ops ${values.ops}${values.wipes ? ' --wipes' : ''}${bug ? ` --plant ${bug}` : ''}`;
 let failed = 0;
 let undecided = 0;
 for (let i = 0; i < Number(values.seeds); i++) {
   const seed = first + i;
-  const r = simulateRaft({ seed, nodes: Number(values.nodes), steps: Number(values.steps), ...(values.ticks !== undefined && { ticks: Number(values.ticks) }), skew: Number(values.skew), ops: Number(values.ops), bug, verbose: values.verbose });
+  const r = simulateRaft({ seed, nodes: Number(values.nodes), steps: Number(values.steps), ...(values.ticks !== undefined && { ticks: Number(values.ticks) }), skew: Number(values.skew), ops: Number(values.ops), bug, verbose: values.verbose, wipes: values.wipes });
   if (r.undecided) undecided++;
   if (r.violation === null) {
     if (!values.quiet) console.log(`seed ${seed}: ok — ${r.elections} elections, ${r.committed} entries applied, ${r.answered} of ${r.issued} client ops answered${r.undecided ? ' (history too tangled to check)' : ''}`);

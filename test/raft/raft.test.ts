@@ -511,3 +511,75 @@ describe('raft core: a follower told its leader is gone', () => {
     assert.equal(c.raft(1).term, term);
   });
 });
+
+describe('raft core: a member that lost its data (recovering)', () => {
+  it('neither campaigns nor votes until a leader has brought it up to date, then counts that term\'s vote as cast', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    for (const p of ['a', 'b', 'c']) c.propose(1, p);
+    c.stabilize();
+    c.isolate(3);
+    c.wipe(3);
+    const wiped = c.raft(3);
+    assert.equal(wiped.recovering, true);
+    c.tick(3, 50);
+    c.stabilize();
+    assert.equal(wiped.role, 'follower', 'it never campaigns');
+    // A candidate asks it for a vote: refused, pre-vote or vote.
+    const term = c.raft(1).term;
+    wiped.step({ type: 'preVote', from: 2, to: 3, term: term + 1, index: 10, logTerm: term });
+    wiped.step({ type: 'vote', from: 2, to: 3, term, index: 10, logTerm: term });
+    const answers = wiped.ready().messages.filter((m) => m.type === 'voteResp' || m.type === 'preVoteResp');
+    assert.deepEqual(answers.map((m) => m.reject), [true, true]);
+    assert.equal(wiped.vote, 0);
+    c.heal();
+    c.tickAll(30);
+    assert.deepEqual(c.payloads(3), ['a', 'b', 'c'], 'caught up from the leader');
+    assert.equal(wiped.recovering, false);
+    assert.equal(wiped.vote, 1, 'the vote of the term it joined counts as cast, for its leader');
+  });
+
+  it('a leader that counted it as holding entries forgets that and starts over with it', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    for (const p of ['a', 'b']) c.propose(1, p);
+    c.stabilize();
+    // Wiped and back within a heartbeat: the leader still counts it as matching its whole log.
+    c.wipe(3);
+    c.tickAll(2);
+    assert.deepEqual(c.payloads(3), ['a', 'b']);
+    // Its acknowledgements count again: with member 2 gone, 1 and 3 commit.
+    c.isolate(2);
+    c.propose(1, 'c');
+    c.stabilize();
+    assert.deepEqual(c.payloads(1), ['a', 'b', 'c']);
+    assert.deepEqual(c.payloads(3), ['a', 'b', 'c']);
+  });
+
+  it('takes no commit index from heartbeats while recovering (the leader may count it as further along)', () => {
+    const c = new TestCluster([1, 2, 3]);
+    elect(c, 1);
+    c.propose(1, 'a');
+    c.stabilize();
+    c.wipe(3);
+    const wiped = c.raft(3);
+    wiped.step({ type: 'app', from: 1, to: 3, term: c.raft(1).term, index: 0, logTerm: 0, entries: [{ term: 9, index: 1, data: Buffer.from('stale') }], commit: 0 });
+    wiped.step({ type: 'heartbeat', from: 1, to: 3, term: c.raft(1).term, commit: 2 });
+    assert.equal(wiped.log.committed, 0);
+    const resp = wiped.ready().messages.find((m) => m.type === 'heartbeatResp');
+    assert.equal(resp?.recovering, 1, 'its answers carry its last index');
+  });
+
+  it('ends recovery when told (a new cluster: every member found empty)', () => {
+    const c = new TestCluster([1, 2, 3]);
+    for (const id of [1, 2, 3]) c.wipe(id);
+    c.tickAll(50);
+    assert.equal(c.leader(), null, 'nobody campaigns');
+    for (const id of [1, 2, 3]) {
+      assert.equal(c.raft(id).pristine, true);
+      c.raft(id).endRecovery();
+    }
+    c.tickAll(30);
+    assert.notEqual(c.leader(), null);
+  });
+});

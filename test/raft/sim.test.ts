@@ -10,8 +10,8 @@ import { simulateRaft, type RaftBug, type RaftSimResult } from './sim.ts';
 const STEPS = 3000;
 const fresh = (): number => Math.floor(Math.random() * 0x7fffffff);
 
-function report(r: RaftSimResult, nodes: number, steps: number, bug: RaftBug | null = null): string {
-  return [`seed ${r.seed}: ${r.violation}`, ...r.trace.slice(-15), `replay: npm run sim:raft -- --seed ${r.seed} --nodes ${nodes} --steps ${steps}${bug ? ` --plant ${bug}` : ''}`].join('\n');
+function report(r: RaftSimResult, nodes: number, steps: number, bug: RaftBug | null = null, wipes = false): string {
+  return [`seed ${r.seed}: ${r.violation}`, ...r.trace.slice(-15), `replay: npm run sim:raft -- --seed ${r.seed} --nodes ${nodes} --steps ${steps}${wipes ? ' --wipes' : ''}${bug ? ` --plant ${bug}` : ''}`].join('\n');
 }
 
 describe('simulation: a Raft cluster under faults', () => {
@@ -33,6 +33,20 @@ describe('simulation: a Raft cluster under faults', () => {
     });
   }
 
+  for (const [nodes, count] of [[3, 600], [5, 200]] as const) {
+    it(`${nodes} members whose disks are wiped now and then, ${count} fixed seeds and 10 fresh ones`, () => {
+      const extra = Array.from({ length: 10 }, fresh);
+      console.log(`fresh seeds (${nodes} members, wipes): ${extra.join(' ')}`);
+      let wiped = 0;
+      for (const seed of [...Array.from({ length: count }, (_, i) => i + 1), ...extra]) {
+        const r = simulateRaft({ seed, nodes, steps: STEPS, bug: null, wipes: true });
+        assert.equal(r.violation, null, report(r, nodes, STEPS, null, true));
+        wiped += r.trace.filter((line) => line.endsWith(' wiped')).length;
+      }
+      assert.ok(wiped > count / 10, `members were wiped (${wiped} times over ${count} runs)`);
+    });
+  }
+
   it('one seed is one run', () => {
     const a = simulateRaft({ seed: 42, nodes: 5, steps: STEPS, bug: null });
     const b = simulateRaft({ seed: 42, nodes: 5, steps: STEPS, bug: null });
@@ -41,7 +55,7 @@ describe('simulation: a Raft cluster under faults', () => {
 
   // Each plant must be caught within its seed budget (3 members); `first` is the seed that first
   // catches it today, printed again when the test runs.
-  const plants: Array<{ bug: RaftBug; steps: number; budget: number; first: number }> = [
+  const plants: Array<{ bug: RaftBug; steps: number; budget: number; first: number; wipes?: boolean }> = [
     { bug: 'vote-before-sync', steps: STEPS, budget: 150, first: 38 },
     { bug: 'ack-before-sync', steps: STEPS, budget: 300, first: 99 },
     { bug: 'commit-by-counting', steps: 20_000, budget: 100, first: 35 },
@@ -49,11 +63,12 @@ describe('simulation: a Raft cluster under faults', () => {
     { bug: 'no-truncate', steps: STEPS, budget: 200, first: 53 },
     { bug: 'stale-read', steps: STEPS, budget: 200, first: 63 },
     { bug: 'state-before-log', steps: 20_000, budget: 150, first: 50 },
+    { bug: 'wiped-votes', steps: STEPS, budget: 60, first: 7, wipes: true },
   ];
-  for (const { bug, steps, budget, first } of plants) {
+  for (const { bug, steps, budget, first, wipes } of plants) {
     it(`catches a planted bug: ${bug}`, () => {
       for (let seed = 1; seed <= budget; seed++) {
-        const r = simulateRaft({ seed, nodes: 3, steps, bug });
+        const r = simulateRaft({ seed, nodes: 3, steps, bug, wipes });
         if (r.violation === null) continue;
         console.log(`${bug}: first caught at seed ${seed} (recorded: ${first}) — ${r.violation.split('\n')[0]}`);
         return;

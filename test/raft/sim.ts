@@ -37,6 +37,11 @@ export interface RaftSimOptions {
   ops?: number;
   /** Trace every delivered message too (for reading a failing seed). */
   verbose?: boolean;
+  /**
+   * Some crashes also lose the member's whole disk: it restarts recovering (RaftOptions.recovering).
+   * One member at a time lacks its data.
+   */
+  wipes?: boolean;
 }
 
 export interface RaftSimResult {
@@ -59,6 +64,8 @@ interface Disk {
   snapshot?: Snapshot;
   /** The entries after the snapshot, in order. */
   entries: Entry[];
+  /** The member lost its data and has not been brought up to date since (the shell's marker). */
+  recovering?: boolean;
 }
 
 /** Entries on disk from index `first` on are replaced by `entries` (and what follows them goes). */
@@ -76,8 +83,9 @@ interface Member {
   raft: Raft;
   up: boolean;
   disk: Disk;
-  /** A Ready taken and not yet synced. */
+  /** A Ready taken and not yet synced, and whether its member was out of recovery when it was taken. */
   pending: Ready | null;
+  pendingRecovered: boolean;
   /** The last index its state machine has applied. */
   applied: number;
   /** The key-value state machine. */
@@ -148,6 +156,7 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
       id, voters: ids, electionTick: 10, heartbeatTick: 2, preVote: true, checkQuorum,
       maxInflight, maxEntriesPerMessage, maxMessageBytes, maxInflightBytes, random: () => rng.next(),
       hardState: disk.hardState, snapshot: disk.snapshot, entries: disk.entries,
+      recovering: disk.recovering === true && bug !== 'wiped-votes',
     };
     return plantedRaft(o, bug);
   };
@@ -155,7 +164,7 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
   for (const id of ids) {
     const disk: Disk = { hardState: { term: 0, vote: NONE, commit: 0 }, entries: [] };
     const rate = 1 + skew * (2 * rng.next() - 1);
-    members.set(id, { id, raft: newRaft(id, disk), up: true, disk, pending: null, applied: 0, kv: new Map(), calls: new Map(), rate, clock: 0 });
+    members.set(id, { id, raft: newRaft(id, disk), up: true, disk, pending: null, pendingRecovered: true, applied: 0, kv: new Map(), calls: new Map(), rate, clock: 0 });
   }
   note(`compact every ${compactEvery || 'never'}; checkQuorum ${checkQuorum}; tick share ${tickShare}; fault rate ${faultRate}; clock rates ${[...members.values()].map((m) => m.rate.toFixed(2)).join(' ')}`);
 
@@ -217,6 +226,8 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     writeEntries(m.disk, r.entries);
     if (r.entries.length > 0) disksChanged = true;
     if (r.hardState) m.disk.hardState = r.hardState;
+    // Out of recovery once the Ready taken after it (with the vote it counts as cast) is durable.
+    if (m.pendingRecovered) m.disk.recovering = false;
     send(r.messages);
     for (const rs of r.readStates) {
       const floor = reads.get(rs.context);
@@ -255,6 +266,7 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
       r.messages = r.messages.filter((msg) => !early(msg));
     }
     m.pending = r;
+    m.pendingRecovered = !m.raft.recovering;
   };
 
   /**
@@ -374,6 +386,8 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     for (const e of m.disk.entries) if (e.index <= m.raft.log.applied) apply(m, e);
   };
 
+  const anyRecovering = (): boolean => [...members.values()].some((x) => x.disk.recovering === true || (x.up && x.raft.recovering));
+
   const leader = (): Member | null => {
     let best: Member | null = null;
     for (const m of members.values()) if (m.up && m.raft.role === 'leader' && (best === null || m.raft.term > best.raft.term)) best = m;
@@ -437,7 +451,8 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
       return;
     }
     let change: ConfChange | null = null;
-    if (voters.includes(node)) change = voters.length > Math.ceil(ids.length / 2) ? { type: 'remove', node } : null;
+    // With a member recovering (it takes no part in elections), a smaller membership could be left without a quorum.
+    if (voters.includes(node)) change = voters.length > Math.ceil(ids.length / 2) && !anyRecovering() ? { type: 'remove', node } : null;
     else change = learners.includes(node) ? { type: 'addVoter', node } : { type: 'addLearner', node };
     if (change !== null && l.raft.proposeConfChange(change)) note(`member ${l.id} proposes ${change.type} ${node}`);
   };
@@ -482,6 +497,15 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
       // Leaders come and go: the interleavings of several terms are where Raft's rules matter.
       const l = leader();
       if (l !== null) crash(l);
+    } else if (roll < 0.72 && options.wipes === true) {
+      // A member loses its disk (replaced, or wiped by mistake) and comes back empty. One at a time:
+      // two members without their data at once is more than a majority can make up for.
+      // And only while every membership in sight has a member to spare.
+      if (anyRecovering() || [...members.values()].some((x) => x.raft.conf.voters.length < 3)) return;
+      if (m.up) crash(m);
+      m.disk = { hardState: { term: 0, vote: NONE, commit: 0 }, entries: [], recovering: true };
+      note(`member ${m.id} wiped`);
+      restart(m);
     } else if (roll < 0.8) {
       // Crashes mid-sync are the ones that test what a Ready may send before it is durable; a
       // member back at once (a process restarted) takes part again before the others move on.
@@ -567,7 +591,8 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     // Messages of the faulty phase still in flight arrive first.
     cut.clear();
     for (const m of members.values()) if (!m.up) restart(m);
-    const spare = ids.filter((id) => [...members.values()].every((m) => m.raft.conf.voters.length >= 3 || !m.raft.conf.voters.includes(id)));
+    // A member still recovering takes no part in elections: no other member may be missing then.
+    const spare = anyRecovering() ? [] : ids.filter((id) => [...members.values()].every((m) => m.raft.conf.voters.length >= 3 || !m.raft.conf.voters.includes(id)));
     if (spare.length > 0 && rng.next() < 0.5) {
       const down = members.get(spare[rng.int(spare.length)])!;
       crash(down);

@@ -37,7 +37,7 @@ const arbMessage: fc.Arbitrary<Message> = fc.record({
   type: fc.constantFrom<MessageType>('app', 'appResp', 'vote', 'voteResp', 'preVote', 'preVoteResp', 'heartbeat', 'heartbeatResp', 'readIndex', 'readIndexResp', 'snap', 'timeoutNow'),
   from: id, to: id, term: u64,
   index: u64, logTerm: u64, entries: fc.array(arbEntry, { maxLength: 5 }), commit: u64,
-  reject: fc.boolean(), rejectHint: u64, rejectHintTerm: u64, context: text, snapshot: arbSnapshot,
+  reject: fc.boolean(), rejectHint: u64, rejectHintTerm: u64, context: text, snapshot: arbSnapshot, recovering: u64,
 }, { requiredKeys: ['type', 'from', 'to', 'term'], noNullPrototype: true });
 const i64 = fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n });
 const arbPeerMessage: fc.Arbitrary<PeerMessage> = fc.oneof(
@@ -69,6 +69,7 @@ describe('peer wire: hand-written frames', () => {
     ['an acceptance (reject: false)', raft({ type: 'appResp', from: 2, to: 1, term: 3, index: 9, reject: false })],
     ['a vote for a transfer', raft({ type: 'vote', from: 3, to: 1, term: 4, index: 10, logTerm: 3, context: 'transfer' })],
     ['a read index with a non-ASCII context', raft({ type: 'readIndex', from: 2, to: 1, term: 1, context: 'lecture é 读 🎉' })],
+    ['a heartbeat answer from a member that lost its data', raft({ type: 'heartbeatResp', from: 2, to: 1, term: 5, recovering: 17 })],
     ['a snapshot', raft({ type: 'snap', from: 1, to: 4, term: 5, snapshot: { index: 100, term: 4, conf, data: Buffer.from('tree') } })],
     ['a forwarded write', { from: 2, to: 1, message: {
       kind: 'forward', sessionId: -0x7fffffffffffffffn - 1n, cxid: -2, opcode: 1, body: Buffer.from('create /a'),

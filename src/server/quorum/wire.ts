@@ -10,7 +10,7 @@
  *   touch    = version kind=3 from:u32 to:u32 count:u32 sessionId:i64*
  *   message  = type:u8 from:u32 to:u32 term:u64 fields:u16, then the fields present, in bit order:
  *              index:u64 logTerm:u64 commit:u64 rejectHint:u64 rejectHintTerm:u64 context:string
- *              count:u32 entry* snapshot (reject is two bits: present, true)
+ *              count:u32 entry* snapshot recovering:u64 (reject is two bits: present, true)
  *   entry    = term:u64 index:u64 flags:u8 [data:bytes] [conf]
  *   snapshot = index:u64 term:u64 conf data:bytes
  *   conf     = count:u32 voter:u32* count:u32 learner:u32*
@@ -62,7 +62,8 @@ const F_ENTRIES = 1 << 6;
 const F_SNAPSHOT = 1 << 7;
 const F_REJECT = 1 << 8;
 const F_REJECT_TRUE = 1 << 9;
-const F_ALL = (1 << 10) - 1;
+const F_RECOVERING = 1 << 10;
+const F_ALL = (1 << 11) - 1;
 
 const E_DATA = 1;
 const E_CONF = 2;
@@ -277,6 +278,7 @@ function writeMessage(w: WireWriter, m: Message): void {
   if (m.entries !== undefined) fields |= F_ENTRIES;
   if (m.snapshot !== undefined) fields |= F_SNAPSHOT;
   if (m.reject !== undefined) fields |= m.reject ? F_REJECT | F_REJECT_TRUE : F_REJECT;
+  if (m.recovering !== undefined) fields |= F_RECOVERING;
   w.u8(type).u32(m.from).u32(m.to).u64(m.term).u16(fields);
   if (m.index !== undefined) w.u64(m.index);
   if (m.logTerm !== undefined) w.u64(m.logTerm);
@@ -289,6 +291,7 @@ function writeMessage(w: WireWriter, m: Message): void {
     for (const e of m.entries) writeEntry(w, e);
   }
   if (m.snapshot !== undefined) writeSnapshot(w, m.snapshot);
+  if (m.recovering !== undefined) w.u64(m.recovering);
 }
 
 function writeEntry(w: WireWriter, e: Entry): void {
@@ -368,6 +371,7 @@ function readMessage(r: WireReader): Message {
     m.entries = entries;
   }
   if (fields & F_SNAPSHOT) m.snapshot = readSnapshot(r);
+  if (fields & F_RECOVERING) m.recovering = r.u64();
   if (fields & F_REJECT) m.reject = (fields & F_REJECT_TRUE) !== 0;
   return m;
 }

@@ -21,6 +21,8 @@ export const RAFT_BUGS = [
   'stale-read',
   /** The shell writes the hard state before the log, so a crash can leave a commit index over stale entries. */
   'state-before-log',
+  /** A member whose disk was wiped votes and campaigns again at once (as ZooKeeper's members do). */
+  'wiped-votes',
 ] as const;
 export type RaftBug = (typeof RAFT_BUGS)[number];
 

@@ -82,6 +82,13 @@ export class Progress {
     if (this.state === 'replicate' && this.inflight.full) this.inflight.freeFirst();
   }
 
+  /** The follower lost its log after `last`: nothing it acknowledged before counts; probe from there. */
+  forget(last: number): void {
+    this.match = 0;
+    this.becomeProbe();
+    this.next = last + 1;
+  }
+
   becomeProbe(): void {
     this.state = 'probe';
     this.pendingSnapshot = 0;

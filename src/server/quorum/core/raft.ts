@@ -10,7 +10,8 @@
  * flow control and a bound on appends in flight, fast backtracking by term, truncation of a
  * follower's conflicting tail; commit only by counting replicas of an entry of the leader's own
  * term; ReadIndex; log compaction and snapshots sent to followers that fell behind it; leadership
- * transfer; learners, and membership changes one member at a time.
+ * transfer; learners, and membership changes one member at a time; members that lost their data
+ * (recovering) kept out of elections until a leader has brought them up to date.
  */
 import { Progress } from './progress.ts';
 import { RaftLog } from './raft-log.ts';
@@ -44,6 +45,11 @@ export interface RaftOptions {
   hardState?: HardState;
   snapshot?: Snapshot;
   entries?: readonly Entry[];
+  /**
+   * This member lost what it had made durable (its data wiped or damaged), or has never had any:
+   * it may have voted, and acknowledged entries, that it no longer remembers. See `recovering`.
+   */
+  recovering?: boolean;
 }
 
 export class Raft {
@@ -64,6 +70,15 @@ export class Raft {
   private unstableSnapshot: Snapshot | null = null;
   /** A leader handing over to this member: no proposals meanwhile; given up after an election timeout. */
   leadTransferee: NodeId = NONE;
+  /**
+   * A member that lost its data neither campaigns nor votes, and takes no commit index from
+   * heartbeats, until a leader has brought it up to date: its log holds the leader's up to a commit
+   * index at an entry of the leader's term (so every entry committed before is in it). It then
+   * counts the vote of that term as cast (it may have cast one before). Meanwhile its answers carry
+   * its last index, so that a leader that counted it as further along starts over with it. The
+   * shell may end it sooner with endRecovery(): every member was found empty, a new cluster.
+   */
+  recovering: boolean;
   /** As leader: the index of the no-op that opened its term (where its zxids count from). */
   termStart = 0;
   private transferElapsed = 0;
@@ -95,6 +110,7 @@ export class Raft {
     this.persisted = { ...hs };
     this.becomeFollower(hs.term, NONE);
     this.vote = hs.vote;
+    this.recovering = options.recovering ?? false;
   }
 
   /** The log this member keeps (a seam for the simulator's planted bugs). */
@@ -124,12 +140,25 @@ export class Raft {
     return this.voters.includes(this.id);
   }
 
+  /** Nothing ever reached this member's log: no term, no entry, no snapshot. */
+  get pristine(): boolean {
+    return this.term === 0 && this.log.lastIndex === 0;
+  }
+
+  /** Recovery is over: this member votes and campaigns again. */
+  endRecovery(): void {
+    if (!this.recovering) return;
+    this.recovering = false;
+    // It may have voted in this term before it lost its data: count that vote as cast.
+    if (this.vote === NONE && this.lead !== NONE) this.vote = this.lead;
+  }
+
   // ---- inputs ----
 
   tick(): void {
     this.electionElapsed++;
     if (this.role !== 'leader') {
-      if (this.isVoter && this.electionElapsed >= this.randomizedElectionTimeout) {
+      if (this.isVoter && !this.recovering && this.electionElapsed >= this.randomizedElectionTimeout) {
         this.electionElapsed = 0;
         this.campaign();
       }
@@ -401,7 +430,7 @@ export class Raft {
 
   private handleVote(m: Message): void {
     const pre = m.type === 'preVote';
-    const canVote = this.vote === m.from || (this.vote === NONE && this.lead === NONE) || (pre && m.term > this.term);
+    const canVote = !this.recovering && (this.vote === m.from || (this.vote === NONE && this.lead === NONE) || (pre && m.term > this.term));
     const respType = pre ? 'preVoteResp' : 'voteResp';
     if (canVote && this.log.isUpToDate(m.index ?? 0, m.logTerm ?? 0)) {
       // The answer carries the term asked about, so a granted pre-vote is not mistaken for stale.
@@ -442,7 +471,7 @@ export class Raft {
     }
     if (m.type === 'timeoutNow') {
       // The leader hands over: campaign now, without a pre-vote round.
-      if (this.isVoter) this.startCampaign(false, TRANSFER);
+      if (this.isVoter && !this.recovering) this.startCampaign(false, TRANSFER);
       return;
     }
     if (m.type !== 'app' && m.type !== 'heartbeat' && m.type !== 'snap') return;
@@ -457,6 +486,11 @@ export class Raft {
     const pr = this.progress.get(m.from);
     if (pr === undefined) return;
     pr.recentActive = true;
+    // It lost entries this leader counted it as holding: they no longer count, and it is probed anew.
+    if (m.recovering !== undefined && m.recovering < pr.match) {
+      pr.forget(m.recovering);
+      this.sendAppend(m.from);
+    }
     if (m.type === 'readIndex') {
       this.handleReadIndex(m.context ?? '', m.from);
       return;
@@ -501,7 +535,10 @@ export class Raft {
     const last = this.log.maybeAppend(index, m.logTerm ?? 0, m.entries ?? []);
     if (last !== null) {
       this.confAppended(m.entries ?? []);
-      this.log.commitTo(Math.min(m.commit ?? 0, last));
+      const commit = m.commit ?? 0;
+      this.log.commitTo(Math.min(commit, last));
+      // Up to date once it holds the leader's commit index at an entry of the leader's own term.
+      if (this.recovering && last >= commit && this.log.term(commit) === this.term) this.endRecovery();
       this.send({ type: 'appResp', to: m.from, term: this.term, index: last });
       return;
     }
@@ -533,7 +570,8 @@ export class Raft {
   }
 
   private handleHeartbeat(m: Message): void {
-    this.log.commitTo(m.commit ?? 0);
+    // A heartbeat's commit index rests on what the leader believes this member holds.
+    if (!this.recovering) this.log.commitTo(m.commit ?? 0);
     this.send({ type: 'heartbeatResp', to: m.from, term: this.term, ...(m.context !== undefined && { context: m.context }) });
   }
 
@@ -722,6 +760,7 @@ export class Raft {
   private send(m: Omit<Message, 'from'>): void {
     // Each call site builds a fresh object: stamping it is cheaper than copying it.
     (m as Message).from = this.id;
+    if (this.recovering && (m.type === 'appResp' || m.type === 'heartbeatResp')) m.recovering = this.log.lastIndex;
     this.msgs.push(m as Message);
   }
 }

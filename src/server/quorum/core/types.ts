@@ -76,6 +76,8 @@ export interface Message {
   context?: string;
   /** snap: the leader's snapshot, for a follower whose next entry it has compacted away. */
   snapshot?: Snapshot;
+  /** appResp, heartbeatResp from a member that lost its data (recovering): its last index. */
+  recovering?: number;
 }
 
 /** The context of the vote a transfer of leadership starts: voters set their leader lease aside. */
