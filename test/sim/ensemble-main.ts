@@ -22,7 +22,7 @@ for (let i = 0; i < Number(values.seeds); i++) {
   const seed = first + i;
   const started = performance.now();
   const r = await simulateEnsemble({ seed, durationMs: Number(values.duration), clients: Number(values.clients), members: Number(values.members) });
-  const summary = `${r.ops.ok + r.ops.failed} ops (${r.ops.failed} failed), ${r.terms} terms, ${r.restarts} restarts, ${r.steps} events, ${((performance.now() - started) / 1000).toFixed(1)} s`;
+  const summary = `${r.ops.ok + r.ops.failed} ops (${r.ops.failed} failed), ${r.terms} terms, ${r.restarts} restarts, ${r.history.ops} ops on shared nodes (${r.history.unknown} unknown) ${r.history.verdict}, ${r.steps} events, ${((performance.now() - started) / 1000).toFixed(1)} s`;
   if (r.violations.length === 0) {
     console.log(`seed ${seed}: ok — ${summary}`);
     continue;

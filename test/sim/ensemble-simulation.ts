@@ -23,6 +23,7 @@ import { Member } from '../../src/server/quorum/member.ts';
 import { MemoryNetwork } from '../../src/server/quorum/memory-transport.ts';
 import { MemoryRaftStorage } from '../../src/server/quorum/raft-storage.ts';
 import { MemoryMemberSnapshots } from '../../src/server/quorum/member-snapshots.ts';
+import { checkLinearizable } from '../support/linearizability.ts';
 import { Checker, digest } from './checker.ts';
 import { SimNetwork } from './network.ts';
 import { runUntilSettled, VirtualWorld } from './virtual-env.ts';
@@ -48,6 +49,8 @@ export interface EnsembleSimResult {
   restarts: number;
   /** The final tree's digest: equal for two runs of one seed. */
   digest: string;
+  /** The linearizability check of the shared nodes' history. */
+  history: { ops: number; unknown: number; verdict: string };
 }
 
 const SESSION_TIMEOUT_MS = 4_000;
@@ -91,6 +94,7 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
     retry: { baseDelayMs: 50, maxDelayMs: 1_000 },
   }));
   const { slots, ops } = workload;
+  const history = { ops: 0, unknown: 0, verdict: 'not checked' };
 
   const terms = (): number => Math.max(...[...members.values()].map((m) => m.raft.term));
 
@@ -158,7 +162,7 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
     for (const id of isolated) peerNet.isolate(id, ids);
   };
 
-  const stopped = (): EnsembleSimResult => ({ seed, violations: checker.violations, trace, steps: world.steps, ops, terms: terms(), restarts, digest: '' });
+  const stopped = (): EnsembleSimResult => ({ seed, violations: checker.violations, trace, steps: world.steps, ops, terms: terms(), restarts, digest: '', history });
 
   try {
     for (let i = 0; i < options.clients; i++) workload.open(i);
@@ -210,7 +214,12 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
       else if (digest(t) !== want) checker.fail(`member ${m.id}'s tree differs from the leader's at zxid 0x${t.lastProcessedZxid.toString(16)}`);
     }
     checker.ephemeralsOwned(tree, [...leader.server.sessions.all()].map((x) => x.id));
-    const result: EnsembleSimResult = { seed, violations: checker.violations, trace, steps: world.steps, ops, terms: terms(), restarts, digest: want };
+    history.ops = workload.history.length;
+    history.unknown = workload.history.filter((op) => op.outcome === 'unknown').length;
+    const linear = checkLinearizable(workload.history);
+    if (linear.ok === false) checker.fail(`the history of the shared nodes is not linearizable: ${linear.explanation}`);
+    history.verdict = linear.ok === true ? 'linearizable' : linear.ok === 'unknown' ? `undecided on ${linear.key}` : 'not linearizable';
+    const result: EnsembleSimResult = { seed, violations: checker.violations, trace, steps: world.steps, ops, terms: terms(), restarts, digest: want, history };
     for (const slot of slots) void slot.client.close();
     await runUntilSettled(world, Promise.all([...members.values()].map((m) => m.close())), 10_000);
     return result;

@@ -2,14 +2,48 @@
  * The simulated clients and what they do: each slot holds one real client (a new one after its
  * session expires) that sends a random mix of reads and writes, a few at a time, until the load
  * ends. Outcomes are counted; an error that is not a ZooKeeper error is a violation.
+ *
+ * The writes to the shared nodes (/s/a to /s/d: create, setData and delete with or without a
+ * version, a multi of both) and the reads that follow a sync on the same session are recorded as a
+ * history for the linearizability checker: a node's value is its version and data (absent: null),
+ * a write's outcome the answer it got (a new version, or NONODE, NODEEXISTS, BADVERSION), and any
+ * other end (a lost connection, an expired session) an unknown outcome. Plain reads are only
+ * sequentially consistent, so they are not in it; they are checked to be monotonic per session.
  */
 import type { ZooKeeperClient } from '../../src/client/client.ts';
 import { ConnectionLossError, ZooKeeperError } from '../../src/client/errors.ts';
-import { CreateMode } from '../../src/client/types.ts';
+import { CreateMode, type Stat } from '../../src/client/types.ts';
+import type { Op } from '../support/linearizability.ts';
 import type { Checker } from './checker.ts';
 import type { VirtualWorld } from './virtual-env.ts';
 
 const NAMES = ['a', 'b', 'c', 'd'];
+
+type Value = string | null;
+type Answer = { value: Value; result: string };
+
+/** The answers of a write that are the server's own: anything else leaves its outcome unknown. */
+const DEFINITE = new Set(['NONODE', 'NODEEXISTS', 'BADVERSION']);
+
+const valueOf = (version: number, data: Buffer | null): string => `${version}:${data === null ? '-' : data.toString('hex')}`;
+const versionOf = (v: string): number => Number(v.slice(0, v.indexOf(':')));
+
+const created = (data: Buffer) => (v: Value): Answer => (v === null ? { value: valueOf(0, data), result: 'ok' } : { value: v, result: 'NODEEXISTS' });
+const setTo = (data: Buffer, version: number) => (v: Value): Answer => {
+  if (v === null) return { value: v, result: 'NONODE' };
+  if (version !== -1 && versionOf(v) !== version) return { value: v, result: 'BADVERSION' };
+  return { value: valueOf(versionOf(v) + 1, data), result: `ok:${versionOf(v) + 1}` };
+};
+const deleted = (version: number) => (v: Value): Answer => {
+  if (v === null) return { value: v, result: 'NONODE' };
+  if (version !== -1 && versionOf(v) !== version) return { value: v, result: 'BADVERSION' };
+  return { value: null, result: 'ok' };
+};
+/** multi(create, setData with `version`): both or neither. */
+const createThenSet = (data: Buffer, version: number) => (v: Value): Answer => {
+  if (v !== null) return { value: v, result: 'NODEEXISTS' };
+  return version === 0 ? { value: valueOf(1, data), result: 'ok' } : { value: v, result: 'BADVERSION' };
+};
 
 export interface Slot {
   index: number;
@@ -23,6 +57,11 @@ export interface Slot {
 export class Workload {
   readonly slots: Slot[] = [];
   readonly ops = { ok: 0, failed: 0 };
+  /** Writes to the shared nodes and reads after a sync, for the linearizability checker. */
+  readonly history: Op[] = [];
+  /** Per session and node: the highest mzxid it has read or written (reads never go below it). */
+  private readonly seenMzxid = new Map<bigint, Map<string, number>>();
+  private writeSeq = 0;
 
   constructor(
     private readonly world: VirtualWorld,
@@ -37,7 +76,12 @@ export class Workload {
     const client = this.newClient(index);
     client.ready.catch(() => {});
     const slot: Slot = { index, client, ephemerals: new Set(), inflight: 0, expired: false };
+    let sessionId: bigint | null = null;
     client.on('state', (state: string) => {
+      if (state === 'SyncConnected') {
+        if (sessionId !== null && client.sessionId !== sessionId) this.checker.fail(`client ${index}: session 0x${BigInt.asUintN(64, sessionId).toString(16)} became 0x${BigInt.asUintN(64, client.sessionId).toString(16)} without Expired`);
+        sessionId ??= client.sessionId;
+      }
       if (state !== 'Expired' || slot.expired) return;
       slot.expired = true;
       this.note(`client ${index}: session expired`);
@@ -72,22 +116,63 @@ export class Workload {
     }).finally(() => { slot.inflight--; });
   }
 
+  /** A write to a shared node, recorded with what it does to the node's value. */
+  private write<T>(slot: Slot, path: string, label: string, apply: (v: Value) => Answer, op: () => Promise<T>, answer: (v: T) => string = () => 'ok'): void {
+    const record: Op = { client: slot.index, invokedAtMs: this.world.now, kind: 'update', key: path, label, apply, outcome: 'unknown' };
+    this.history.push(record);
+    this.run(slot, op, (v) => {
+      record.outcome = { returnedAtMs: this.world.now, result: answer(v) };
+    }, (e) => {
+      if (e instanceof ZooKeeperError && DEFINITE.has(e.codeName)) record.outcome = { returnedAtMs: this.world.now, result: e.codeName };
+    });
+  }
+
+  /** A read of a shared node: monotonic for its session; after a sync (`since`), linearizable. */
+  private read(slot: Slot, path: string, since: number | null, op: () => Promise<{ data: Buffer | null; stat: Stat }>): void {
+    const record = (value: Value): void => {
+      if (since !== null) this.history.push({ client: slot.index, invokedAtMs: since, kind: 'sync-get', key: path, outcome: { returnedAtMs: this.world.now, value } });
+    };
+    this.run(slot, op, (r) => {
+      this.sawMzxid(slot, path, r.stat);
+      record(valueOf(r.stat.version, r.data));
+    }, (e) => {
+      if (e instanceof ZooKeeperError && e.codeName === 'NONODE') record(null);
+    });
+  }
+
+  private sawMzxid(slot: Slot, path: string, stat: Stat): void {
+    const session = slot.client.sessionId;
+    let seen = this.seenMzxid.get(session);
+    if (seen === undefined) this.seenMzxid.set(session, (seen = new Map()));
+    const before = seen.get(path) ?? 0;
+    if (stat.mzxid < before) this.checker.fail(`client ${slot.index}: read ${path} at mzxid 0x${stat.mzxid.toString(16)} after its session saw 0x${before.toString(16)}`);
+    seen.set(path, Math.max(before, stat.mzxid));
+  }
+
   private randomOp(slot: Slot): void {
     const random = this.world.random;
     const c = slot.client;
     const data = random.bytes(random.int(8));
-    const shared = `/s/${random.pick(NAMES)}`;
-    const own = `/c${slot.index}/${random.pick(NAMES)}`;
+    const name = random.pick(NAMES);
+    const shared = `/s/${name}`;
+    const own = `/c${slot.index}/${name}`;
+    // Shared writes carry data of their own, so a read tells which write it saw.
+    const unique = Buffer.from(`${slot.index}.${++this.writeSeq}`);
+    const version = random.chance(0.7) ? -1 : random.int(3);
     switch (random.int(10)) {
       case 0:
       case 1:
-        return this.run(slot, () => c.create(shared, data));
+        return this.write(slot, shared, `create(${unique})`, created(unique), () => c.create(shared, unique));
       case 2:
         return this.run(slot, () => c.create(own, data, { mode: CreateMode.EPHEMERAL }), (p) => slot.ephemerals.add(p));
       case 3:
         return this.run(slot, () => c.create(`/c${slot.index}/q-`, data, { mode: CreateMode.EPHEMERAL_SEQUENTIAL }), (p) => slot.ephemerals.add(p));
       case 4:
-        return this.run(slot, () => c.setData(random.chance(0.5) ? shared : own, data, { version: random.chance(0.7) ? -1 : random.int(3) }));
+        if (random.chance(0.5)) return this.run(slot, () => c.setData(own, data, { version }));
+        return this.write(slot, shared, `setData(${unique}, ${version})`, setTo(unique, version), () => c.setData(shared, unique, { version }), (stat) => {
+          this.sawMzxid(slot, shared, stat);
+          return `ok:${stat.version}`;
+        });
       case 5: {
         const mine = [...slot.ephemerals];
         if (mine.length > 0 && random.chance(0.5)) {
@@ -96,20 +181,25 @@ export class Workload {
             if (e instanceof ConnectionLossError) slot.ephemerals.delete(path);
           });
         }
-        return this.run(slot, () => c.delete(shared));
+        return this.write(slot, shared, `delete(${version})`, deleted(version), () => c.delete(shared, { version }));
       }
       case 6:
-        return this.run(slot, () => c.getData(shared, { watch: () => {} }));
+        return this.read(slot, shared, null, () => c.getData(shared, { watch: () => {} }));
       case 7:
         if (random.chance(0.5)) return this.run(slot, () => c.getChildren('/s', { watch: () => {} }));
         return this.run(slot, () => c.exists(own, { watch: () => {} }));
-      case 8:
-        return this.run(slot, () => c.multi([
-          { type: 'create', path: shared, data },
-          { type: 'setData', path: shared, data, version: random.chance(0.5) ? 0 : 1 },
+      case 8: {
+        const v = random.chance(0.5) ? 0 : 1;
+        return this.write(slot, shared, `multi(create, setData(${unique}, ${v}))`, createThenSet(unique, v), () => c.multi([
+          { type: 'create', path: shared, data: unique },
+          { type: 'setData', path: shared, data: unique, version: v },
         ]));
-      default:
-        return this.run(slot, () => c.sync('/s').then(() => c.getData(shared)));
+      }
+      default: {
+        // One linearizable read: from the sync's call to the read's answer, on one session.
+        const since = this.world.now;
+        return this.read(slot, shared, since, () => c.sync(shared).then(() => c.getData(shared)));
+      }
     }
   }
 }

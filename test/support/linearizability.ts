@@ -11,6 +11,9 @@
  *   delete(key)                   makes the key absent
  *   cas(key, expected, value)     outcome.swapped: whether the value was expected (null: absent)
  *                                 and so was replaced by `value`
+ *   update(key, apply)            any write: `apply` maps the value before to the value after and
+ *                                 what the op answers there (outcome.result); an answer that is not
+ *                                 a success leaves the value as it was
  *
  * Every key starts absent. The history is linearizable when the ops with a known outcome, plus any
  * subset of those with an unknown one, can be put in one order that a plain map would produce
@@ -36,6 +39,14 @@ export type Op = { client?: string | number; invokedAtMs: number } & (
   | { kind: 'get' | 'sync-get'; key: string; outcome: { returnedAtMs: number; value: string | null } | 'unknown' }
   | { kind: 'put'; key: string; value: string; outcome: { returnedAtMs: number } | 'unknown' }
   | { kind: 'delete'; key: string; outcome: { returnedAtMs: number } | 'unknown' }
+  | {
+      kind: 'update';
+      key: string;
+      /** How explanations show the call. */
+      label: string;
+      apply: (value: string | null) => { value: string | null; result: string };
+      outcome: { returnedAtMs: number; result: string } | 'unknown';
+    }
   | {
       kind: 'cas';
       key: string;
@@ -122,6 +133,10 @@ function step(value: Value, op: Op): Value | undefined {
       const matches = value === op.expected;
       if (op.outcome !== 'unknown' && op.outcome.swapped !== matches) return undefined;
       return matches ? op.value : value;
+    }
+    case 'update': {
+      const after = op.apply(value);
+      return op.outcome !== 'unknown' && op.outcome.result !== after.result ? undefined : after.value;
     }
   }
 }
@@ -303,5 +318,7 @@ function describeCall(op: Op): string {
       const result = op.outcome === 'unknown' ? '?' : String(op.outcome.swapped);
       return `cas(${key}, ${JSON.stringify(op.expected)}, ${JSON.stringify(op.value)}) -> ${result}`;
     }
+    case 'update':
+      return `${op.label} -> ${op.outcome === 'unknown' ? '?' : op.outcome.result}`;
   }
 }

@@ -234,3 +234,20 @@ test('a 2,000-op history over 10 keys checks quickly (a hang guard)', () => {
   const tookMs = performance.now() - startedMs;
   assert.ok(tookMs < 20_000, `took ${tookMs.toFixed(0)} ms`);
 });
+
+test('an update op: its answer must be the one its function gives on the value it is placed after', () => {
+  // A versioned setData: answers the new version, fails on an absent key.
+  const setData = (data: string, invokedAtMs: number, returned: Returned, result: string): Op => ({
+    kind: 'update', key: 'x', label: `setData(${data})`, invokedAtMs,
+    apply: (v) => (v === null ? { value: v, result: 'NONODE' } : { value: `${Number(v.split(':')[0]) + 1}:${data}`, result: `ok:${Number(v.split(':')[0]) + 1}` }),
+    outcome: returned === '?' ? 'unknown' : { returnedAtMs: returned, result },
+  });
+  assertLinearizable([put('x', '0:a', 0, 1), setData('b', 2, 3, 'ok:1'), get('x', '1:b', 4, 5)]);
+  assertLinearizable([setData('b', 0, 1, 'NONODE'), get('x', null, 2, 3)]);
+  // Two setData both answered version 1: one of them must have seen version 1 already.
+  const explanation = assertNotLinearizable([put('x', '0:a', 0, 1), setData('b', 2, 3, 'ok:1'), setData('c', 4, 5, 'ok:1')], 'x');
+  assert.match(explanation, /setData\(c\) -> ok:1/);
+  // One whose answer was lost may have happened, or not.
+  assertLinearizable([put('x', '0:a', 0, 1), setData('b', 2, '?', '?'), get('x', '1:b', 4, 5)]);
+  assertLinearizable([put('x', '0:a', 0, 1), setData('b', 2, '?', '?'), get('x', '0:a', 4, 5)]);
+});
