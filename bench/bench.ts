@@ -16,12 +16,13 @@ import { join } from 'node:path';
 import { buildBaseline, removeBaseline, type Baseline } from './baseline.ts';
 import { BIG_TREE_SERVER_PROPERTIES, buildBigTree, restartToFirstReplyMs, type BigTree } from './big-tree.ts';
 import { loadOurClient } from './client-sessions.ts';
+import { catchupRatios, measureCatchup, renderCatchupTable, summarizeCatchup, type CatchupMeasurement, type CatchupVariant } from './catchup.ts';
 import { BenchEnsemble } from './ensembles.ts';
 import { FAILOVER_SIGNALS, failoverRatios, measureFailover, renderFailoverTable, stopHoldMs, summarizeFailover, type FailoverMeasurement } from './failover.ts';
 import { LOAD_WORKLOADS, SUPPORTED_CLIENTS, type LoadClient, type LoadWorkload } from './load-protocol.ts';
 import { liveLoadPids, runLoad, type LoadMeasurement, type LoadTarget } from './load-run.ts';
 import { describeMachine, describeSource } from './machine.ts';
-import { FAILOVER, parseOptions, USAGE, type BenchOptions } from './options.ts';
+import { CATCHUP_WORKLOADS, FAILOVER, parseOptions, USAGE, type BenchOptions } from './options.ts';
 import {
   ENSEMBLE_TARGETS, evaluateTargets, renderBaselineTable, renderDetailTable, renderFloorTable, renderSummaryTable, renderTargetTable, summarizeBigTree, summarizeLoad,
   type BigTreeMeasurement, type RoundMeasurement,
@@ -79,8 +80,9 @@ async function disposeServer(server: BenchServer): Promise<void> {
 }
 
 /** Both systems as ensembles of opts.ensemble members, started, with a leader. */
-async function startEnsemble(kind: 'zookeeper' | 'ensemble', opts: BenchOptions, role: 'load' | 'failover'): Promise<BenchEnsemble> {
-  const ensemble = await BenchEnsemble.create(kind, opts.ensemble, opts.timing);
+async function startEnsemble(kind: 'zookeeper' | 'ensemble', opts: BenchOptions, role: 'load' | 'failover' | 'catchup'): Promise<BenchEnsemble> {
+  // The catch-up reads from a follower's log how it was synced.
+  const ensemble = await BenchEnsemble.create(kind, opts.ensemble, opts.timing, { zooKeeperLog: role === 'catchup' });
   liveEnsembles.add(ensemble);
   serverCommands.set(`${kind} (each of ${opts.ensemble} members), ${role}`, ensemble.command);
   await ensemble.start();
@@ -248,6 +250,35 @@ async function runFailovers(opts: BenchOptions): Promise<FailoverMeasurement[]> 
   return measurements;
 }
 
+/**
+ * `--workloads catchup,catchup-wiped`: for each variant, opts.catchups catch-ups of each system,
+ * alternating which goes first, each on a fresh ensemble (only the one measured is up).
+ */
+async function runCatchups(opts: BenchOptions): Promise<CatchupMeasurement[]> {
+  const measurements: CatchupMeasurement[] = [];
+  const variants: CatchupVariant[] = CATCHUP_WORKLOADS.filter((w) => opts.workloads.includes(w)).map((w) => (w === 'catchup' ? 'kept' : 'wiped'));
+  for (const variant of variants) {
+    for (let run = 1; run <= opts.catchups; run++) {
+      for (const kind of serverOrder(run, [...SERVER_KINDS])) {
+        const ensemble = await startEnsemble(kind as 'zookeeper' | 'ensemble', opts, 'catchup');
+        try {
+          const m = await measureCatchup(ensemble, variant, run, opts.catchupWrites).catch((err: unknown): CatchupMeasurement => ({
+            server: kind, variant, run, follower: 0, writesPerSec: NaN, answeringMs: NaN, servingMs: NaN, ms: NaN, sync: '-',
+            followerCpuSeconds: NaN, leaderCpuSeconds: NaN, error: err instanceof Error ? err.message : String(err),
+          }));
+          measurements.push(m);
+          log(`catchup ${variant} ${run}/${opts.catchups} ${paddedName(kind)} follower ${m.follower}: ${fmt(m.ms, 0)} ms to in sync ` +
+            `(answers srvr at ${fmt(m.answeringMs, 0)} ms, follower at ${fmt(m.servingMs, 0)} ms; synced by ${m.sync}; CPU s follower ${fmt(m.followerCpuSeconds, 1)} ` +
+            `leader ${fmt(m.leaderCpuSeconds, 1)}; ${fmt(m.writesPerSec, 0)} creates/s before)${m.error === undefined ? '' : ` FAILED: ${m.error}`}  (load avg ${loadavg()[0].toFixed(2)})`);
+        } finally {
+          await disposeEnsemble(ensemble);
+        }
+      }
+    }
+  }
+  return measurements;
+}
+
 /** The lines under the tables: how the run was set up, and what did not run. */
 function notes(opts: BenchOptions, loadMeasurements: readonly RoundMeasurement[]): string[] {
   const lines: string[] = [];
@@ -289,6 +320,13 @@ function notes(opts: BenchOptions, loadMeasurements: readonly RoundMeasurement[]
           `time from the signal to the first write acknowledged among those issued after it; a SIGSTOPped leader is continued after ${stopHoldMs(opts.timing) / 1000} s at least.`,
       );
     } else lines.push('failover: not run (--workloads failover).');
+    if (CATCHUP_WORKLOADS.some((w) => opts.workloads.includes(w))) {
+      lines.push(
+        `catchup: ${opts.catchups} runs per variant and system, each on a fresh ensemble; a follower SIGKILLed, ${opts.catchupWrites.toLocaleString('en-US')} creates of ` +
+          `100 bytes through the leader (one session, 256 in flight), the follower restarted on its data dir (kept) or on its myid alone (wiped); ` +
+          'time from the restart to srvr answering Mode: follower with the leader\'s Zxid.',
+      );
+    } else lines.push('catchup: not run (--workloads catchup,catchup-wiped).');
   } else if (opts.bigTreeZnodes === 0) lines.push('startup and memory: not run (they need --big, or --znodes N).');
   else lines.push(`startup and memory: ${opts.bigTreeZnodes.toLocaleString('en-US')} znodes of 100 bytes; memory is one sample per server.`);
   return lines;
@@ -333,12 +371,14 @@ async function main(): Promise<void> {
   const loadMeasurements = loadWorkloads.length > 0 ? await runLoadWorkloads(opts, loadWorkloads) : [];
   const bigTree = opts.bigTreeZnodes > 0 ? await runBigTreeWorkloads(opts) : [];
   const failovers = opts.workloads.includes(FAILOVER) ? await runFailovers(opts) : [];
+  const catchups = CATCHUP_WORKLOADS.some((w) => opts.workloads.includes(w)) ? await runCatchups(opts) : [];
   await cleanUp();
   const durationSeconds = (performance.now() - startedAt) / 1000;
 
   const rows = [...summarizeLoad(loadMeasurements), ...summarizeBigTree(bigTree, opts.workloads)];
   const targets = opts.ensemble > 0 ? evaluateTargets(rows, ENSEMBLE_TARGETS) : evaluateTargets(rows);
   const failoverRows = summarizeFailover(failovers);
+  const catchupRows = summarizeCatchup(catchups);
   const servers = Object.fromEntries(serverCommands);
 
   const out = [
@@ -348,6 +388,7 @@ async function main(): Promise<void> {
     '',
     ...(rows.length > 0 ? [renderSummaryTable(rows), ''] : []),
     ...(failoverRows.length > 0 ? [renderFailoverTable(failoverRows), ''] : []),
+    ...(catchupRows.length > 0 ? [renderCatchupTable(catchupRows), ''] : []),
     ...(baseline !== null ? [baselineNote(baseline.name), '', renderBaselineTable(rows, baseline.name), ''] : []),
     ...(loadMeasurements.length > 0 ? [renderDetailTable(rows, baseline?.name), ''] : []),
     ...(rows.some((r) => r.floor) ? [FLOOR_NOTE, '', renderFloorTable(rows), ''] : []),
@@ -370,6 +411,7 @@ async function main(): Promise<void> {
       measurements: loadMeasurements,
       bigTree,
       ...(failovers.length > 0 ? { failover: { rows: failoverRows, ratios: failoverRatios(failoverRows), measurements: failovers } } : {}),
+      ...(catchups.length > 0 ? { catchup: { rows: catchupRows, ratios: catchupRatios(catchupRows), measurements: catchups } } : {}),
     };
     writeFileSync(opts.out, JSON.stringify(report, null, 2) + '\n');
     log(`wrote ${opts.out}`);

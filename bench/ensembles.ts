@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/support/ports.ts';
@@ -19,6 +19,7 @@ import { REPO_ROOT, zooKeeperCommand, type ServerKind } from './servers.ts';
 const HOST = '127.0.0.1';
 const OUTPUT_LIMIT = 16 * 1024;
 const QUORUM_PEER_MAIN = 'org.apache.zookeeper.server.quorum.QuorumPeerMain';
+const LOG4J_BINDING = '/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar';
 const CLIENT_MODULE = join(REPO_ROOT, 'dist/index.js');
 /** The znode waitCaughtUp sets. */
 const MARKER_PATH = '/bench-caught-up';
@@ -79,8 +80,11 @@ export class BenchEnsemble {
     private readonly members: readonly MemberProcess[],
   ) {}
 
-  /** Writes every member's zoo.cfg and myid; starts nothing. */
-  static async create(kind: 'zookeeper' | 'ensemble', size: number, timing: EnsembleTiming): Promise<BenchEnsemble> {
+  /**
+   * Writes every member's zoo.cfg and myid; starts nothing. With `zooKeeperLog`, ZooKeeper's members
+   * log at INFO on their standard output, as Ensemble's always do (otherwise they log nothing).
+   */
+  static async create(kind: 'zookeeper' | 'ensemble', size: number, timing: EnsembleTiming, { zooKeeperLog = false } = {}): Promise<BenchEnsemble> {
     if (kind === 'ensemble' && !existsSync(join(REPO_ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: npm run build first');
     const dir = await mkdtemp(join(tmpdir(), `bench-${kind}-ensemble-`));
     const ids = Array.from({ length: size }, (_, i) => i + 1);
@@ -107,8 +111,15 @@ export class BenchEnsemble {
         ...serverLines,
       ];
       await writeFile(cfg, lines.join('\n') + '\n');
+      const zooKeeper = (): string[] => {
+        const [java, ...args] = zooKeeperCommand(dataDir, cfg, QUORUM_PEER_MAIN);
+        if (!zooKeeperLog) return [java, ...args];
+        // The package's classpath has no SLF4J binding (so no logging at all): log4j's, with its console.
+        const withBinding = args.map((a, i) => (args[i - 1] === '-cp' ? `${a}:${LOG4J_BINDING}` : a));
+        return [java, '-Dzookeeper.root.logger=INFO,CONSOLE', ...withBinding];
+      };
       const command = kind === 'zookeeper'
-        ? zooKeeperCommand(dataDir, cfg, QUORUM_PEER_MAIN)
+        ? zooKeeper()
         : [process.execPath, join(REPO_ROOT, 'bin/ensemble.js'), 'server', '--config', cfg];
       members.push(new MemberProcess(id, ports.get(id)![2], command, kind === 'zookeeper' ? dataDir : REPO_ROOT));
     }
@@ -170,16 +181,33 @@ export class BenchEnsemble {
     m.stopped = signal === 'SIGSTOP';
   }
 
-  /** srvr's answer on a fresh connection: Mode and Zxid, null when the member does not serve. */
-  async status(id: number): Promise<{ mode: string; zxid: string } | null> {
+  /** srvr's answer on a fresh connection, whatever it says; null when none comes. */
+  async srvr(id: number): Promise<string | null> {
     try {
-      const answer = await fourLetterWord(HOST, this.member(id).clientPort, 'srvr', 1_000);
-      const mode = /^Mode: (\S+)/m.exec(answer)?.[1];
-      const zxid = /^Zxid: (\S+)/m.exec(answer)?.[1];
-      return mode === undefined || zxid === undefined ? null : { mode, zxid };
+      return await fourLetterWord(HOST, this.member(id).clientPort, 'srvr', 1_000);
     } catch {
       return null;
     }
+  }
+
+  /** srvr's answer on a fresh connection: Mode and Zxid, null when the member does not serve. */
+  async status(id: number): Promise<{ mode: string; zxid: string } | null> {
+    const answer = await this.srvr(id);
+    const mode = answer === null ? undefined : /^Mode: (\S+)/m.exec(answer)?.[1];
+    const zxid = answer === null ? undefined : /^Zxid: (\S+)/m.exec(answer)?.[1];
+    return mode === undefined || zxid === undefined ? null : { mode, zxid };
+  }
+
+  /** What the member wrote since it was last started (the last 16 KiB). */
+  output(id: number): string {
+    return this.member(id).output;
+  }
+
+  /** Deletes everything in a member's data dir but its myid; the member must not be running. */
+  async wipe(id: number): Promise<void> {
+    if (this.member(id).running) throw new Error(`member ${id} of ${this.kind} is running`);
+    const dataDir = join(this.dir, `m${id}`);
+    for (const name of await readdir(dataDir)) if (name !== 'myid') await rm(join(dataDir, name), { recursive: true, force: true });
   }
 
   /** The member that says it leads, once one does. */

@@ -7,8 +7,12 @@ export const BIG_TREE_WORKLOADS = ['startup', 'memory'] as const;
 export type BigTreeWorkload = (typeof BIG_TREE_WORKLOADS)[number];
 /** With --ensemble only: the leader killed (SIGKILL), then stopped (SIGSTOP), under writes. */
 export const FAILOVER = 'failover';
-export type Workload = LoadWorkload | BigTreeWorkload | typeof FAILOVER;
-export const WORKLOADS: readonly Workload[] = [...LOAD_WORKLOADS, ...BIG_TREE_WORKLOADS, FAILOVER];
+/** With --ensemble only: a follower killed, writes, the follower restarted on its data (or on none) and timed to in sync. */
+export const CATCHUP_WORKLOADS = ['catchup', 'catchup-wiped'] as const;
+export type CatchupWorkload = (typeof CATCHUP_WORKLOADS)[number];
+const ENSEMBLE_ONLY: readonly string[] = [FAILOVER, ...CATCHUP_WORKLOADS];
+export type Workload = LoadWorkload | BigTreeWorkload | typeof FAILOVER | CatchupWorkload;
+export const WORKLOADS: readonly Workload[] = [...LOAD_WORKLOADS, ...BIG_TREE_WORKLOADS, FAILOVER, ...CATCHUP_WORKLOADS];
 
 export const BIG_ZNODES = 1_000_000;
 
@@ -58,6 +62,15 @@ Replicated (docs/benchmarks.md, "Replicated ensemble"):
                      SIGKILLed (then restarted), and in a second series SIGSTOPped (then
                      continued); time from the signal to the first write acknowledged after it
   --kills N          failovers per signal and system (default 10)
+  --workloads catchup,catchup-wiped
+                     with --ensemble: on a fresh ensemble per run, a follower is SIGKILLed,
+                     the leader takes --catchup-writes creates of 100 bytes (256 in flight),
+                     the follower is restarted on its data dir (catchup-wiped: on a data dir
+                     holding only its myid); time from the restart to srvr saying follower
+                     with the leader's Zxid
+  --catchups N       catch-ups per variant and system (default 3)
+  --catchup-writes N creates while the follower is down (default 100000, ZooKeeper's and
+                     Ensemble's default snapCount)
   --tick-time MS     tickTime of both ensembles (default 2000)
   --init-limit N     initLimit, in ticks (default 10)
   --sync-limit N     syncLimit, in ticks (default 5)
@@ -89,6 +102,9 @@ export interface BenchOptions {
   ensemble: number;
   /** Failovers per signal and system. */
   kills: number;
+  /** Catch-ups per variant and system, and the writes each makes while its follower is down. */
+  catchups: number;
+  catchupWrites: number;
   timing: EnsembleTiming;
 }
 
@@ -116,6 +132,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
       out: { type: 'string' },
       ensemble: { type: 'string' },
       kills: { type: 'string' },
+      catchups: { type: 'string' },
+      'catchup-writes': { type: 'string' },
       'tick-time': { type: 'string' },
       'init-limit': { type: 'string' },
       'sync-limit': { type: 'string' },
@@ -150,13 +168,14 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
     workloads = values.workloads === undefined ? ['read', 'write'] : list('workloads', values.workloads, WORKLOADS);
     if (workloads.some((w) => (BIG_TREE_WORKLOADS as readonly string[]).includes(w))) throw new Error('--ensemble: no startup or memory workloads');
   } else if (values.workloads === undefined) {
-    workloads = WORKLOADS.filter((w) => w !== FAILOVER && (bigTreeZnodes > 0 || !(BIG_TREE_WORKLOADS as readonly string[]).includes(w)));
+    workloads = WORKLOADS.filter((w) => !ENSEMBLE_ONLY.includes(w) && (bigTreeZnodes > 0 || !(BIG_TREE_WORKLOADS as readonly string[]).includes(w)));
   } else {
     workloads = list('workloads', values.workloads, WORKLOADS);
     if (bigTreeZnodes === 0 && workloads.some((w) => (BIG_TREE_WORKLOADS as readonly string[]).includes(w))) bigTreeZnodes = BIG_ZNODES;
   }
   if (!workloads.some((w) => (BIG_TREE_WORKLOADS as readonly string[]).includes(w))) bigTreeZnodes = 0;
-  if (ensemble === 0 && workloads.includes(FAILOVER)) throw new Error('--workloads failover needs --ensemble N');
+  const ensembleOnly = workloads.find((w) => ENSEMBLE_ONLY.includes(w));
+  if (ensemble === 0 && ensembleOnly !== undefined) throw new Error(`--workloads ${ensembleOnly} needs --ensemble N`);
   return {
     workloads,
     clients: values.clients === undefined ? (ensemble > 0 ? ['ensemble'] : null) : list('clients', values.clients, LOAD_CLIENTS),
@@ -176,6 +195,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
     out: values.out ?? null,
     ensemble,
     kills: number('kills', values.kills, 10, 1),
+    catchups: number('catchups', values.catchups, 3, 1),
+    catchupWrites: number('catchup-writes', values['catchup-writes'], 100_000, 1),
     timing: {
       tickTimeMs: number('tick-time', values['tick-time'], DEFAULT_TIMING.tickTimeMs, 1),
       initLimit: number('init-limit', values['init-limit'], DEFAULT_TIMING.initLimit, 1),

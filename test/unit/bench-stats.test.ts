@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { catchupRatios, renderCatchupTable, summarizeCatchup, type CatchupMeasurement, type CatchupVariant } from '../../bench/catchup.ts';
 import { LatencyHistogram } from '../../bench/latency-histogram.ts';
 import { parseOptions } from '../../bench/options.ts';
 import { parseMachineTicks, parseStatCpuTicks, parseVmRssBytes } from '../../bench/proc.ts';
@@ -156,4 +157,28 @@ test('options: --baseline REV', () => {
   assert.equal(parseOptions(['--baseline', 'HEAD~3', '--quick'])!.baseline, 'HEAD~3');
   assert.equal(parseOptions([])!.baseline, null);
   assert.throws(() => parseOptions(['--baseline']));
+});
+
+test('catch-up: options need --ensemble; rows per variant and system with the sync paths seen; E/Z of the medians', () => {
+  const opts = parseOptions(['--ensemble', '3', '--workloads', 'catchup,catchup-wiped', '--catchups', '5', '--catchup-writes', '2000'])!;
+  assert.deepEqual(opts.workloads, ['catchup', 'catchup-wiped']);
+  assert.equal(opts.catchups, 5);
+  assert.equal(opts.catchupWrites, 2000);
+  assert.equal(parseOptions(['--ensemble', '3'])!.catchupWrites, 100_000);
+  assert.throws(() => parseOptions(['--workloads', 'catchup']), /needs --ensemble/);
+  assert.ok(!parseOptions([])!.workloads.includes('catchup'));
+
+  const m = (server: ServerKind, variant: CatchupVariant, ms: number, sync: string): CatchupMeasurement => ({
+    server, variant, run: 1, follower: 2, writesPerSec: 1000, answeringMs: 100, servingMs: 200, ms, sync, followerCpuSeconds: 1, leaderCpuSeconds: 0.5,
+  });
+  const rows = summarizeCatchup([
+    m('zookeeper', 'kept', 3000, 'snapshot'), m('zookeeper', 'kept', 1000, 'diff'), m('zookeeper', 'kept', 2000, 'snapshot'),
+    m('ensemble', 'kept', 500, 'snapshot'), m('ensemble', 'kept', NaN, 'entries'), m('ensemble', 'kept', 1500, 'snapshot'),
+  ]);
+  assert.deepEqual(rows.map((r) => [r.server, r.runs, r.failed, r.min, r.median, r.max, r.syncs]), [
+    ['zookeeper', 3, 0, 1000, 2000, 3000, 'snapshot ×2, diff ×1'],
+    ['ensemble', 3, 1, 500, 1000, 1500, 'snapshot ×2, entries ×1'],
+  ]);
+  assert.deepEqual(catchupRatios(rows), [{ variant: 'kept', ratio: 0.5 }]);
+  assert.match(renderCatchupTable(rows), /\| kept +\| Ensemble +\| +3 \| +1 \|.*0\.50× \| met /);
 });
