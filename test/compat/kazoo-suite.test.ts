@@ -1,8 +1,10 @@
 /**
- * kazoo's own test suite (shipped in Debian's python3-kazoo) run against Ensemble. kazoo's harness
- * starts "java ... QuorumPeerMain zoo.cfg"; a `java` shim on PATH starts Ensemble on that zoo.cfg
- * instead, translating -Dzookeeper.* system properties into --property. It runs the built server
- * (dist/, which `npm ci` builds), as a user would.
+ * kazoo's own test suite (shipped in Debian's python3-kazoo) run against Ensemble: a standalone
+ * server, and an ensemble of three members. kazoo's harness starts "java ... QuorumPeerMain zoo.cfg"
+ * once per member (ZOOKEEPER_CLUSTER_SIZE of them, with server.N lines and a myid for more than
+ * one); a `java` shim on PATH starts Ensemble on that zoo.cfg instead, translating -Dzookeeper.*
+ * system properties into --property. It runs the built server (dist/, which `npm ci` builds), as a
+ * user would.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,9 +33,33 @@ const KNOWN_FAILURES: Record<string, string> = {
   'test_client.py::TestReconfig::test_no_super_auth': 'reconfig: needs a replicated ensemble',
 };
 
+/**
+ * Against three members: every module above (all 260 tests pass against three Apache ZooKeeper
+ * 3.8 members here), and test_connection.py, whose tests stop members under a connected client.
+ */
+const ENSEMBLE_MODULES = [...MODULES, 'test_connection.py'];
+
+const ENSEMBLE_KNOWN_FAILURES: Record<string, string> = {
+  'test_connection.py::TestReadOnlyMode::test_read_only':
+    'fails against three Apache ZooKeeper members here too (no read-only connection within its 6 s); '
+    + 'Ensemble has no read-only mode (docs/ensemble.md, Not done yet)',
+};
+
+/**
+ * Not run against three members. kazoo's zoo.cfg says reconfigEnabled=true, which an Ensemble
+ * member refuses (membership is fixed: docs/ensemble.md, Not done yet), so the shim leaves that line
+ * out; a member then answers reconfig with RECONFIGDISABLED (-123), as ZooKeeper does with
+ * reconfiguration disabled, and kazoo 2.8, which has no exception for that code, never returns from
+ * the call: these tests would hang.
+ */
+const ENSEMBLE_DESELECTED: Record<string, string> = {
+  'test_client.py::TestReconfig': 'dynamic reconfiguration is not implemented (see above)',
+};
+
 const ROOT = resolve(import.meta.dirname, '../..');
 
-test('kazoo test suite passes against Ensemble', { timeout: 420_000 }, async () => {
+/** Runs the modules under kazoo's harness with `size` Ensemble servers; returns pytest's output. */
+async function runSuite(size: 1 | 3, modules: readonly string[], deselected: readonly string[]): Promise<string> {
   const shimDir = mkdtempSync(join(tmpdir(), 'ensemble-java-shim-'));
   try {
     const shim = join(shimDir, 'java');
@@ -42,19 +68,25 @@ props=()
 for a in "$@"; do
   case "$a" in -Dzookeeper.*) props+=(--property "\${a#-D}");; esac
 done
-exec node ${JSON.stringify(join(ROOT, 'bin/ensemble.js'))} server --config "\${@: -1}" "\${props[@]}"
+cfg="\${@: -1}"
+# A member refuses reconfigEnabled=true (see ENSEMBLE_DESELECTED); a standalone server takes it.
+if grep -q '^server\\.' "$cfg"; then sed -i '/^reconfigEnabled=/d' "$cfg"; fi
+exec node ${JSON.stringify(join(ROOT, 'bin/ensemble.js'))} server --config "$cfg" "\${props[@]}"
 `);
     chmodSync(shim, 0o755);
     const offset = (await freePort()) % 20000 + 20000;
-    const out = await new Promise<string>((done, fail) => {
-      const child = spawn('/usr/bin/python3', ['-m', 'pytest', '-q', '-rfE', '-p', 'no:warnings', '-p', 'no:cacheprovider', ...MODULES.map((m) => join(SUITE, m))], {
+    return await new Promise<string>((done, fail) => {
+      const args = ['-m', 'pytest', '-q', '-rfE', '-p', 'no:warnings', '-p', 'no:cacheprovider'];
+      // (node ids relative to the suite's directory, pytest's root here)
+      for (const d of deselected) args.push('--deselect', d);
+      const child = spawn('/usr/bin/python3', [...args, ...modules.map((m) => join(SUITE, m))], {
         cwd: shimDir,
         env: {
           ...process.env,
           PATH: `${shimDir}:${process.env.PATH}`,
           ZOOKEEPER_VERSION: '3.8.0',
           ZOOKEEPER_CLASSPATH: 'ensemble',
-          ZOOKEEPER_CLUSTER_SIZE: '1',
+          ZOOKEEPER_CLUSTER_SIZE: String(size),
           ZOOKEEPER_PORT_OFFSET: String(offset),
           ENSEMBLE_LOG_LEVEL: 'warn',
         },
@@ -66,12 +98,26 @@ exec node ${JSON.stringify(join(ROOT, 'bin/ensemble.js'))} server --config "\${@
       child.on('error', fail);
       child.on('close', () => done(text));
     });
-    const summary = /(\d+) passed/.exec(out);
-    assert.ok(summary && Number(summary[1]) > 150, `kazoo suite did not run:\n${out.slice(-3000)}`);
-    const failed = [...out.matchAll(/^(?:FAILED|ERROR) \S*?tests\/(\S+?)(?: - .*)?$/gm)].map((m) => m[1]);
-    const unexpected = failed.filter((t) => !(t in KNOWN_FAILURES));
-    assert.deepEqual(unexpected, [], `unexpected kazoo failures:\n${out.slice(-6000)}`);
   } finally {
     rmSync(shimDir, { recursive: true, force: true });
   }
+}
+
+/** Asserts that enough tests ran and that none failed but the known ones. */
+function assertOnlyKnownFailures(out: string, minPassed: number, known: Record<string, string>): void {
+  const summary = /(\d+) passed/.exec(out);
+  assert.ok(summary && Number(summary[1]) >= minPassed, `kazoo suite did not run:\n${out.slice(-3000)}`);
+  const failed = [...out.matchAll(/^(?:FAILED|ERROR) \S*?tests\/(\S+?)(?: - .*)?$/gm)].map((m) => m[1]);
+  const unexpected = failed.filter((t) => !(t in known));
+  assert.deepEqual(unexpected, [], `unexpected kazoo failures:\n${out.slice(-6000)}`);
+}
+
+test('kazoo test suite passes against Ensemble', { timeout: 420_000 }, async () => {
+  assertOnlyKnownFailures(await runSuite(1, MODULES, []), 150, KNOWN_FAILURES);
+});
+
+test('kazoo test suite passes against an ensemble of three Ensemble members', { timeout: 420_000 }, async () => {
+  const out = await runSuite(3, ENSEMBLE_MODULES, Object.keys(ENSEMBLE_DESELECTED));
+  assert.match(out, /\d+ deselected/, 'the reconfig tests are left out');
+  assertOnlyKnownFailures(out, 250, ENSEMBLE_KNOWN_FAILURES);
 });
