@@ -6,7 +6,7 @@
  * already waiting for the socket, is dropped (Raft retries). Frames sent during one turn of the
  * event loop leave in one socket write.
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer, connect, isIP, type Server, type Socket } from 'node:net';
 import type { NodeId } from './core/types.ts';
 import type { PeerFrame, PeerMessage, PeerTransport } from './peer-messages.ts';
 import type { Environment, Timer } from '../env/environment.ts';
@@ -211,7 +211,11 @@ export class TcpTransport implements PeerTransport {
     peer.retryTimer = null;
     if (this.closed) return;
     const { host, port } = peer.address;
-    const socket = connect({ host, port });
+    // Dialled from this member's own address when it listens there, so that a connection shows
+    // which member made it (members sharing a machine on 127.0.0.x, partitioned by address).
+    const me = this.options.members.find((m) => m.id === this.myId)!.host;
+    const bound = this.options.listenHost === undefined && isIP(me) !== 0;
+    const socket = connect(bound ? { host, port, localAddress: me, family: isIP(me) } : { host, port });
     peer.dialling = socket;
     socket.once('connect', () => this.sayHello(socket));
     this.track(socket, peer);
