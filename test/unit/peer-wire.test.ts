@@ -48,6 +48,8 @@ const arbPeerMessage: fc.Arbitrary<PeerMessage> = fc.oneof(
     auth: fc.array(fc.record({ scheme: text, id: text }, plain), { maxLength: 3 }),
   }, plain),
   fc.record({ kind: fc.constant('touch' as const), sessions: fc.array(i64, { maxLength: 10 }) }, plain),
+  fc.constant({ kind: 'askEmpty' as const }),
+  fc.record({ kind: fc.constant('empty' as const), empty: fc.boolean() }, plain),
 );
 const arbFrame: fc.Arbitrary<PeerFrame> = fc.record({ from: id, to: id, message: arbPeerMessage }, plain);
 
@@ -70,6 +72,8 @@ describe('peer wire: hand-written frames', () => {
     ['a vote for a transfer', raft({ type: 'vote', from: 3, to: 1, term: 4, index: 10, logTerm: 3, context: 'transfer' })],
     ['a read index with a non-ASCII context', raft({ type: 'readIndex', from: 2, to: 1, term: 1, context: 'lecture é 读 🎉' })],
     ['a heartbeat answer from a member that lost its data', raft({ type: 'heartbeatResp', from: 2, to: 1, term: 5, recovering: 17 })],
+    ['a member with no data asks another', { from: 3, to: 1, message: { kind: 'askEmpty' } }],
+    ['and is answered', { from: 1, to: 3, message: { kind: 'empty', empty: true } }],
     ['a snapshot', raft({ type: 'snap', from: 1, to: 4, term: 5, snapshot: { index: 100, term: 4, conf, data: Buffer.from('tree') } })],
     ['a forwarded write', { from: 2, to: 1, message: {
       kind: 'forward', sessionId: -0x7fffffffffffffffn - 1n, cxid: -2, opcode: 1, body: Buffer.from('create /a'),

@@ -84,6 +84,8 @@ export class FileRaftStorage implements RaftStorage {
 
   load(warn: (msg: string) => void = () => {}): { hardState: HardState; entries: Entry[] } {
     if (this.loaded) throw new Error('the consensus log is already loaded');
+    // Again after a failed load (damaged files set aside): from scratch.
+    this.segments = [];
     const entries: Entry[] = [];
     const files = listFiles(this.options.dir, 'raft-log');
     for (let i = 0; i < files.length; i++) {

@@ -34,8 +34,11 @@ import { NONE, type Entry, type Message, type NodeId, type ReadState } from './c
 import { EntryZxids } from './entry-zxid.ts';
 import type { PeerMessage, PeerTransport } from './peer-messages.ts';
 import { MemoryRaftStorage, type RaftStorage } from './raft-storage.ts';
-import { MemoryMemberSnapshots, type MemberSnapshots } from './member-snapshots.ts';
-import { decodeSnapshot, encodeSnapshot } from '../storage/snapshot.ts';
+import { MemoryMemberSnapshots, type MemberSnapshots, type StoredSnapshot } from './member-snapshots.ts';
+import { decodeSnapshot, encodeSnapshot, SnapshotFormatError, type LoadedSnapshot } from '../storage/snapshot.ts';
+import { HardStateFormatError } from '../storage/hard-state.ts';
+import { RaftLogFormatError } from './file-raft-storage.ts';
+import { MemoryMemberData, type MemberData } from './member-data.ts';
 
 export interface MemberOptions {
   id: NodeId;
@@ -46,6 +49,8 @@ export interface MemberOptions {
   storage?: RaftStorage;
   /** Where snapshots of the tree are kept (in memory when absent). */
   snapshots?: MemberSnapshots;
+  /** The mark of a member recovering from lost data, and where damaged data goes (in memory when absent). */
+  data?: MemberData;
   /** Entries applied between snapshots (default: the config's snapCount). */
   snapshotEvery?: number;
   /** What /zookeeper/config shows: the members' server lines (ZooKeeper's form). */
@@ -95,6 +100,12 @@ export class Member implements CommitStage {
   /** A Ready is being made durable: the next waits for it. */
   private persisting = false;
   private readonly storage: RaftStorage;
+  private readonly data: MemberData;
+  /** The recovering mark is on disk. */
+  private marked = false;
+  /** Recovering with no data: the members found to have none either. */
+  private readonly emptyPeers = new Set<NodeId>();
+  private ticks = 0;
   private readonly timers: Timer[] = [];
   private closed = false;
 
@@ -108,10 +119,19 @@ export class Member implements CommitStage {
     this.snapshotEvery = options.snapshotEvery ?? options.config.snapCount;
     this.voters = options.voters;
     this.configData = options.serverLines === undefined ? null : Buffer.from([...options.serverLines, 'version=0'].join('\n'));
-    const recovered = this.storage.load((msg) => this.log.warn(msg));
-    const snapshot = this.snapshots.newest();
-    const restored = snapshot === null ? null : decodeSnapshot(snapshot.data, options.config.extendedTypesEnabled);
+    this.data = options.data ?? new MemoryMemberData();
+    const { recovered, snapshot, restored, damaged } = this.loadDurable(options.config.extendedTypesEnabled);
+    // A member with no data (new, or wiped) or with damaged data may have voted, and acknowledged
+    // entries, that it no longer remembers: it takes no part in elections until a leader has
+    // brought it up to date, or, all members found empty, the ensemble is new.
+    const recovering = damaged || this.data.recovering || (snapshot === null && recovered.entries.length === 0);
+    if (recovering) {
+      this.data.markRecovering(true);
+      this.marked = true;
+      this.log.warn(`this member has ${damaged ? 'damaged data (set aside)' : 'no data (new, or its data was wiped)'}: it takes no part in elections until a leader has brought it up to date, or every member is found to have no data either (a new ensemble)`);
+    }
     this.raft = new Raft({
+      recovering,
       id: options.id,
       voters: options.voters,
       electionTick: 10,
@@ -156,6 +176,21 @@ export class Member implements CommitStage {
     return this.leading;
   }
 
+  /** The log, the hard state and the newest snapshot; damaged ones are set aside and the member starts empty. */
+  private loadDurable(extendedTypes: boolean): { recovered: ReturnType<RaftStorage['load']>; snapshot: StoredSnapshot | null; restored: LoadedSnapshot | null; damaged: boolean } {
+    const warn = (msg: string): void => this.log.warn(msg);
+    try {
+      const snapshot = this.snapshots.newest();
+      const restored = snapshot === null ? null : decodeSnapshot(snapshot.data, extendedTypes);
+      return { recovered: this.storage.load(warn), snapshot, restored, damaged: false };
+    } catch (err) {
+      if (!(err instanceof RaftLogFormatError || err instanceof HardStateFormatError || err instanceof SnapshotFormatError)) throw err;
+      const aside = this.data.setAside();
+      this.log.error({ err: err.message, aside }, 'this member\'s data is damaged: set aside, the member starts empty and is brought up to date by the leader');
+      return { recovered: this.storage.load(warn), snapshot: null, restored: null, damaged: true };
+    }
+  }
+
   async listen(): Promise<{ host: string; port: number }> {
     return this.server.listen();
   }
@@ -198,6 +233,8 @@ export class Member implements CommitStage {
   private tick(): void {
     if (this.closed) return;
     this.raft.tick();
+    this.ticks++;
+    if (this.marked) this.recover();
     if (!this.leading && this.raft.lead !== NONE && this.raft.lead !== this.id) this.sendTouches();
     this.scheduleReady();
   }
@@ -217,7 +254,39 @@ export class Member implements CommitStage {
       case 'touch':
         if (this.raft.role === 'leader') for (const s of m.sessions) this.server.replica.touchFrom(from, s);
         return;
+      case 'askEmpty':
+        this.transport.send(from, { kind: 'empty', empty: this.raft.pristine });
+        return;
+      case 'empty':
+        if (m.empty) this.emptyPeers.add(from);
+        return;
     }
+  }
+
+  /**
+   * While recovering: with no leader and no data, ask the others whether they have none either;
+   * once every one has answered so, the ensemble is new and this member votes. Once out of recovery
+   * (a leader brought it up to date), the mark goes, after the vote it counts as cast is durable.
+   */
+  private recover(): void {
+    if (this.raft.recovering) {
+      if (!this.raft.pristine || this.raft.lead !== NONE) return;
+      const others = this.voters.filter((id) => id !== this.id);
+      if (others.every((id) => this.emptyPeers.has(id))) {
+        this.log.info('every member has no data: a new ensemble');
+        this.raft.endRecovery();
+      } else if (this.ticks % 2 === 1) {
+        for (const id of others) if (!this.emptyPeers.has(id)) this.transport.send(id, { kind: 'askEmpty' });
+      }
+      return;
+    }
+    this.marked = false;
+    const { term, vote } = this.raft;
+    this.storage.persist([], { term, vote, commit: Math.min(this.raft.log.committed, this.raft.log.stable) }, () => {
+      if (this.closed) return;
+      this.data.markRecovering(false);
+      this.log.info({ term, leader: this.raft.lead }, 'up to date: this member takes part in elections again');
+    });
   }
 
   /** A follower's client write goes to the leader, after the touches that tell it where the session is. */

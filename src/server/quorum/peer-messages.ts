@@ -1,6 +1,7 @@
 /**
  * What members of an ensemble say to each other, besides the consensus core's own messages: a
- * follower forwards its clients' writes and session touches to the leader. The transport carries
+ * follower forwards its clients' writes and session touches to the leader, and a member with no
+ * data asks the others whether they have none either. The transport carries
  * them in order per pair of members and may lose any of them (a connection drops): every sender
  * copes with loss (Raft retries; a lost forwarded write is answered by dropping its client's
  * connection, as ZooKeeper's clients learn of any lost request).
@@ -16,7 +17,11 @@ export type PeerMessage =
    */
   | { kind: 'forward'; sessionId: bigint; cxid: number; opcode: number; body: Buffer; auth: ReadonlyArray<{ scheme: string; id: string }> }
   /** Sessions whose clients were heard from since the last touch (the leader runs expiry). */
-  | { kind: 'touch'; sessions: readonly bigint[] };
+  | { kind: 'touch'; sessions: readonly bigint[] }
+  /** From a member with no data: has the receiver none either (is the ensemble new)? */
+  | { kind: 'askEmpty' }
+  /** The answer: nothing has ever reached the sender's log (no term, no entry). */
+  | { kind: 'empty'; empty: boolean };
 
 /** A frame between two members: the sender and the addressee travel with the message. */
 export interface PeerFrame {

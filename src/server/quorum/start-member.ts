@@ -13,6 +13,7 @@ import { realEnvironment } from '../env/real.ts';
 import type { StartedServer } from '../index.ts';
 import { FileRaftStorage } from './file-raft-storage.ts';
 import { Member } from './member.ts';
+import { FileMemberData } from './member-data.ts';
 import { FileMemberSnapshots } from './member-snapshots.ts';
 import { TcpTransport } from './tcp-transport.ts';
 
@@ -47,7 +48,7 @@ export async function startMember(config: Partial<ServerConfig>, deps: { log?: L
   });
   await transport.listen();
   const snapshots = new FileMemberSnapshots(dir);
-  member = new Member({ id: ensemble.myid, voters: ensemble.members.map((m) => m.id), config: resolved, transport, storage, snapshots, env, log, serverLines: ensemble.members.map(formatServerLine) });
+  member = new Member({ id: ensemble.myid, voters: ensemble.members.map((m) => m.id), config: resolved, transport, storage, snapshots, data: new FileMemberData(dir), env, log, serverLines: ensemble.members.map(formatServerLine) });
   try {
     const { host, port } = await member.listen();
     return { host, port, server: member.server, member, close: () => member.close() };

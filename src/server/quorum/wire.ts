@@ -8,6 +8,8 @@
  *   forward  = version kind=2 from:u32 to:u32 sessionId:i64 cxid:i32 opcode:i32 body:bytes
  *              count:u32 (scheme:string id:string)*
  *   touch    = version kind=3 from:u32 to:u32 count:u32 sessionId:i64*
+ *   askEmpty = version kind=4 from:u32 to:u32
+ *   empty    = version kind=5 from:u32 to:u32 empty:u8 (0 or 1)
  *   message  = type:u8 from:u32 to:u32 term:u64 fields:u16, then the fields present, in bit order:
  *              index:u64 logTerm:u64 commit:u64 rejectHint:u64 rejectHintTerm:u64 context:string
  *              count:u32 entry* snapshot recovering:u64 (reject is two bits: present, true)
@@ -45,6 +47,8 @@ const KIND_HELLO = 0;
 const KIND_RAFT = 1;
 const KIND_FORWARD = 2;
 const KIND_TOUCH = 3;
+const KIND_ASK_EMPTY = 4;
+const KIND_EMPTY = 5;
 
 const TYPES: readonly MessageType[] = [
   'app', 'appResp', 'vote', 'voteResp', 'preVote', 'preVoteResp',
@@ -260,6 +264,12 @@ function writeBody(w: WireWriter, { from, to, message: m }: PeerFrame): void {
       w.u8(WIRE_VERSION).u8(KIND_TOUCH).u32(from).u32(to).u32(m.sessions.length);
       for (const s of m.sessions) w.i64(s);
       return;
+    case 'askEmpty':
+      w.u8(WIRE_VERSION).u8(KIND_ASK_EMPTY).u32(from).u32(to);
+      return;
+    case 'empty':
+      w.u8(WIRE_VERSION).u8(KIND_EMPTY).u32(from).u32(to).u8(m.empty ? 1 : 0);
+      return;
     default:
       throw new WireError(`unknown peer message kind ${(m as { kind: unknown }).kind}`);
   }
@@ -321,7 +331,7 @@ export function decodeFrame(body: Buffer): PeerFrame {
   if (version !== WIRE_VERSION) throw new WireError(`format version ${version}, expected ${WIRE_VERSION}`);
   const kind = r.u8();
   if (kind === KIND_HELLO) throw new WireError('unexpected hello');
-  if (kind !== KIND_RAFT && kind !== KIND_FORWARD && kind !== KIND_TOUCH) throw new WireError(`unknown frame kind ${kind}`);
+  if (kind < KIND_RAFT || kind > KIND_EMPTY) throw new WireError(`unknown frame kind ${kind}`);
   const from = r.u32();
   const to = r.u32();
   let message: PeerMessage;
@@ -343,6 +353,15 @@ export function decodeFrame(body: Buffer): PeerFrame {
       const sessions = new Array<bigint>(r.count(8));
       for (let i = 0; i < sessions.length; i++) sessions[i] = r.i64();
       message = { kind: 'touch', sessions };
+      break;
+    }
+    case KIND_ASK_EMPTY:
+      message = { kind: 'askEmpty' };
+      break;
+    case KIND_EMPTY: {
+      const empty = r.u8();
+      if (empty > 1) throw new WireError(`bad empty flag ${empty}`);
+      message = { kind: 'empty', empty: empty === 1 };
       break;
     }
     default:
