@@ -1,7 +1,8 @@
 /**
  * An ensemble of real `ensemble server` processes on loopback, each started from its own zoo.cfg
- * (server lines, myid in its data dir) as Apache ZooKeeper's members would be. Members are started,
- * killed and restarted by id; their output is kept for failure messages.
+ * (server lines, myid in its data dir) as Apache ZooKeeper's members would be; or, with
+ * `server: 'zookeeper'`, of Apache ZooKeeper 3.8 members (QuorumPeerMain) from the same zoo.cfg.
+ * Members are started, killed and restarted by id; their output is kept for failure messages.
  *
  *   const e = new ProcessEnsemble({ size: 3 });
  *   await e.configure();
@@ -17,16 +18,20 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { connect as netConnect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { connect, ConnectionLossError, SessionMovedError, type ZooKeeperClient } from '../../src/client/index.ts';
-import { CreateFlag } from '../../src/protocol/constants.ts';
+import { connect, ConnectionLossError, NodeExistsError, SessionMovedError, type ZooKeeperClient } from '../../src/client/index.ts';
+import { CreateFlag, Err, KeeperError } from '../../src/protocol/constants.ts';
 import { freePort } from './ports.ts';
 import { RawClient } from './raw-client.ts';
 import { eventually } from './recipes.ts';
-import { fourLetterWord } from './zookeeper.ts';
+import type { RunningServer, ServerName, ServerOptions } from './servers.ts';
+import { JAVA, fourLetterWord, killOnExit, zooKeeperArgs } from './zookeeper.ts';
 
 const MAIN = resolve(import.meta.dirname, '../../src/cli/main.ts');
+const OUTPUT_LIMIT = 1024 * 1024;
 
-export interface ProcessEnsembleOptions {
+export interface ProcessEnsembleOptions extends Pick<ServerOptions, 'extendedTypesEnabled' | 'superDigest'> {
+  /** Whose members: Ensemble's (the default) or Apache ZooKeeper's. */
+  server?: ServerName;
   /** How many members (default 3). */
   size?: 3 | 5;
   /** zoo.cfg's tickTime (default 200 ms, for quick tests: a member without a leader stands after one or two ticks). */
@@ -48,6 +53,8 @@ export interface ProcessMember {
   /** The address of its quorum and client ports. */
   host: string;
   clientPort: number;
+  quorumPort: number;
+  electionPort: number;
   /** Its dataDir (myid, and its log and snapshots under member/). */
   dataDir: string;
   /** The path of its zoo.cfg. */
@@ -78,25 +85,39 @@ export class ProcessEnsemble {
       const [quorum, election, client] = ports.get(id)!;
       return `server.${id}=${host(id)}:${quorum}:${election};${host(id)}:${client}`;
     }).join('\n');
-    const { tickTimeMs = 200, initLimit = 10, syncLimit = 5, maxSessionTimeoutMs } = this.options;
+    const { tickTimeMs = 200, initLimit = 10, syncLimit = 5, maxSessionTimeoutMs, extendedTypesEnabled, superDigest } = this.options;
     const max = maxSessionTimeoutMs === undefined ? '' : `maxSessionTimeout=${maxSessionTimeoutMs}\n`;
+    // For ZooKeeper these two are system properties, on its command line (zooKeeperArgs).
+    const ensembleOnly = this.options.server === 'zookeeper' ? '' : [
+      extendedTypesEnabled === true ? 'extendedTypesEnabled=true\n' : '',
+      superDigest === undefined ? '' : `DigestAuthenticationProvider.superDigest=${superDigest}\n`,
+    ].join('');
     for (const id of this.ids) {
       const dataDir = join(this.dir, `m${id}`);
       mkdirSync(dataDir);
       writeFileSync(join(dataDir, 'myid'), `${id}\n`);
       const config = join(this.dir, `zoo${id}.cfg`);
-      writeFileSync(config, `tickTime=${tickTimeMs}\ninitLimit=${initLimit}\nsyncLimit=${syncLimit}\n${max}dataDir=${dataDir}\n4lw.commands.whitelist=*\n${servers}\n`);
-      this.procs.set(id, { id, host: host(id), clientPort: ports.get(id)![2], dataDir, config, child: null, output: '' });
+      // (maxClientCnxns: all test clients come from one address; ZooKeeper allows 60 by default)
+      writeFileSync(config, `tickTime=${tickTimeMs}\ninitLimit=${initLimit}\nsyncLimit=${syncLimit}\n${max}dataDir=${dataDir}\n`
+        + `4lw.commands.whitelist=*\nmaxClientCnxns=0\n${ensembleOnly}${servers}\n`);
+      const [quorumPort, electionPort, clientPort] = ports.get(id)!;
+      this.procs.set(id, { id, host: host(id), clientPort, quorumPort, electionPort, dataDir, config, child: null, output: '' });
     }
   }
 
   /** Starts a member (again, from its data dir, if it ran before). */
   start(id: number): void {
     const p = this.member(id);
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'server', '--config', p.config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = this.options.server === 'zookeeper'
+      ? spawn(JAVA, zooKeeperArgs(this.options, p.dataDir, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', p.config), { cwd: p.dataDir, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(process.execPath, ['--import', 'tsx', MAIN, 'server', '--config', p.config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    killOnExit(child);
     p.output = '';
-    child.stdout!.on('data', (d) => (p.output += d));
-    child.stderr!.on('data', (d) => (p.output += d));
+    const collect = (d: Buffer): void => {
+      p.output = (p.output + d.toString('utf8')).slice(-OUTPUT_LIMIT);
+    };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
     p.child = child;
   }
 
@@ -203,6 +224,36 @@ export class ProcessEnsemble {
   }
 }
 
+/**
+ * Starts three members of the named server (tickTime 2000 unless given) and waits for a leader. As
+ * a RunningServer, its connect string names every member, host and port are the first member's, and
+ * `members` lists them all; it is not restarted as a whole.
+ */
+export async function startProcessEnsemble(name: ServerName, opts: ServerOptions = {}): Promise<RunningServer> {
+  const e = new ProcessEnsemble({ server: name, tickTimeMs: opts.tickTimeMs ?? 2000, extendedTypesEnabled: opts.extendedTypesEnabled, superDigest: opts.superDigest });
+  await e.configure();
+  for (const id of e.ids) e.start(id);
+  try {
+    await e.leader();
+  } catch (err) {
+    await e.close();
+    throw err;
+  }
+  const first = e.member(e.ids[0]);
+  return {
+    name,
+    host: first.host,
+    port: first.clientPort,
+    connectString: e.connectString(),
+    members: e.ids.map((id) => {
+      const { clientPort, quorumPort, electionPort } = e.member(id);
+      return { id, clientPort, quorumPort, electionPort };
+    }),
+    stop: () => e.close(),
+    restart: () => Promise.reject(new Error('an ensemble is not restarted as a whole: restart its members')),
+  };
+}
+
 /** Test clients stay quiet: reconnecting under faults is what they are there for. */
 export const quietLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -249,12 +300,11 @@ export class WriteLoad {
   static async start(connectString: string, options: { sessions?: number; sessionTimeoutMs?: number; root?: string } = {}): Promise<WriteLoad> {
     const load = new WriteLoad(options.root ?? '/load');
     const first = await loadClient(connectString, options.sessionTimeoutMs);
-    await first.create(load.root).catch(() => {});
+    await createRetried(first, load.root);
     for (let i = 0; i < (options.sessions ?? 3); i++) {
       const client = i === 0 ? first : await loadClient(connectString, options.sessionTimeoutMs);
-      const parent = `${load.root}/w-${client.sessionId.toString(16)}`;
-      await client.create(parent);
-      const ephemeral = await client.create(`${load.root}/owner-${client.sessionId.toString(16)}`, null, { mode: 'ephemeral' });
+      const parent = await createRetried(client, `${load.root}/w-${client.sessionId.toString(16)}`);
+      const ephemeral = await createRetried(client, `${load.root}/owner-${client.sessionId.toString(16)}`, 'ephemeral');
       load.sessions.push({ client, sessionId: client.sessionId, ephemeral, parent, writes: 0 });
     }
     load.resume();
@@ -308,11 +358,44 @@ export class WriteLoad {
  */
 export async function droppedSessionEphemeral(e: ProcessEnsemble, id: number, path: string, sessionTimeoutMs = 2000): Promise<string> {
   const { host, clientPort } = e.member(id);
-  const raw = await RawClient.connect(host, clientPort, { timeoutMs: sessionTimeoutMs, handshakeTimeoutMs: 30_000 });
-  try {
-    return await raw.create(path, null, { flags: CreateFlag.ephemeral });
-  } finally {
-    raw.destroy();
+  // A leader change meanwhile closes the connection: tried again, on a new session.
+  for (const deadline = Date.now() + 60_000; ;) {
+    let raw: RawClient | null = null;
+    try {
+      raw = await RawClient.connect(host, clientPort, { timeoutMs: sessionTimeoutMs, handshakeTimeoutMs: 10_000 });
+      const r = await raw.tryCreate(path, null, { flags: CreateFlag.ephemeral });
+      // NODEEXISTS: an earlier try made it, on a session dropped as well.
+      if (r.err === 0 || r.err === Err.NODEEXISTS) return path;
+      throw new KeeperError(r.err, path);
+    } catch (err) {
+      if (err instanceof KeeperError || Date.now() > deadline) throw err;
+      await sleep(200);
+    } finally {
+      raw?.destroy();
+    }
+  }
+}
+
+/**
+ * Creates a znode, again after a lost connection (a leader change, on a slow machine); NODEEXISTS
+ * counts as done, the znode being made by an earlier try (or, for a shared parent, by another).
+ */
+export function createRetried(client: ZooKeeperClient, path: string, mode: 'persistent' | 'ephemeral' = 'persistent'): Promise<string> {
+  return retriedOnLoss(() => client.create(path, null, { mode }).catch((err) => {
+    if (err instanceof NodeExistsError) return path;
+    throw err;
+  }));
+}
+
+/** fn, again while it fails with a lost connection (a leader change, on a slow machine). */
+async function retriedOnLoss<T>(fn: () => Promise<T>): Promise<T> {
+  for (const deadline = Date.now() + 60_000; ;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof ConnectionLossError) || Date.now() > deadline) throw err;
+      await sleep(200);
+    }
   }
 }
 
@@ -342,23 +425,30 @@ export async function assertMembersHold(e: ProcessEnsemble, load: WriteLoad, opt
   for (const id of ids) {
     const c = await loadClient(e.connectString([id]));
     try {
-      await c.sync(load.root);
-      const held: string[] = [];
-      for (const s of load.sessions) for (const name of await c.getChildren(s.parent) as string[]) held.push(`${s.parent}/${name}`);
-      held.sort();
+      const held = await retriedOnLoss(async () => {
+        await c.sync(load.root);
+        const paths: string[] = [];
+        for (const s of load.sessions) for (const name of await c.getChildren(s.parent) as string[]) paths.push(`${s.parent}/${name}`);
+        return paths.sort();
+      });
       const have = new Set(held);
       const missing = acked.filter((p) => !have.has(p));
       assert.deepEqual(missing, [], `member ${id} holds every acknowledged write (${acked.length})`);
       if (first === null) first = held;
       else assert.deepEqual(held, first, `member ${id} holds the same znodes as member ${ids[0]}`);
       for (const s of load.sessions) {
-        const stat = await c.exists(s.ephemeral);
+        const stat = await retriedOnLoss(() => c.exists(s.ephemeral));
         assert.equal(stat?.ephemeralOwner, s.sessionId, `member ${id} holds ${s.ephemeral}, owned by its session`);
       }
       for (const path of options.gone ?? []) {
         await eventually(async () => {
-          await c.sync(path);
-          return (await c.exists(path)) === null;
+          try {
+            await c.sync(path);
+            return (await c.exists(path)) === null;
+          } catch (err) {
+            if (err instanceof ConnectionLossError) return false;
+            throw err;
+          }
         }, `${path} gone from member ${id}`, 60_000);
       }
     } finally {

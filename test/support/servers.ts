@@ -24,6 +24,8 @@ export interface RunningServer {
   restart(): Promise<void>;
   /** Ensemble only (its TestingServer): end a session as its expiry would; resolves once applied. */
   expireSession?(sessionId: bigint): Promise<boolean>;
+  /** An ensemble's members (absent for a standalone server); `connectString` names them all. */
+  members?: readonly { id: number; clientPort: number; quorumPort: number; electionPort: number }[];
 }
 
 export type ServerName = RunningServer['name'];
@@ -77,16 +79,20 @@ export const bothServers = forEachServer;
 
 /**
  * Starts one ZooKeeper and one Ensemble for a whole test file (in `before`/`after` hooks
- * of the enclosing suite) and returns accessors. Used by the comparison tests.
+ * of the enclosing suite) and returns accessors. Used by the comparison tests. `start` starts
+ * each (by default a standalone server; startProcessEnsemble starts ensembles).
  */
-export function withBothServers(opts: ServerOptions = {}): {
+export function withBothServers(
+  opts: ServerOptions = {},
+  start: (name: ServerName, opts: ServerOptions) => Promise<RunningServer> = startServerNamed,
+): {
   zookeeper: () => RunningServer;
   ensemble: () => RunningServer;
   get: (name: ServerName) => RunningServer;
 } {
   const running = new Map<ServerName, RunningServer>();
   before(async () => {
-    const results = await Promise.allSettled(SERVER_NAMES.map((n) => startServerNamed(n, opts)));
+    const results = await Promise.allSettled(SERVER_NAMES.map((n) => start(n, opts)));
     const errors: unknown[] = [];
     results.forEach((r, i) => {
       if (r.status === 'fulfilled') running.set(SERVER_NAMES[i], r.value);

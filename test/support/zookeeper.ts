@@ -14,7 +14,7 @@ const SLF4J_BINDINGS: readonly (readonly string[])[] = [
   ['/usr/share/java/slf4j-log4j12.jar', '/usr/share/java/log4j-1.2.jar'],
   ['/usr/share/java/slf4j-nop.jar'],
 ];
-const JAVA = existsSync('/usr/bin/java') ? '/usr/bin/java' : 'java';
+export const JAVA = existsSync('/usr/bin/java') ? '/usr/bin/java' : 'java';
 /** How long a JVM may take to answer `srvr`: about a second here, far longer on a busy machine. */
 const READY_TIMEOUT_MS = 90_000;
 const OUTPUT_LIMIT = 64 * 1024;
@@ -22,20 +22,24 @@ const OUTPUT_LIMIT = 64 * 1024;
 /** JVMs still running, killed with SIGKILL if the test process exits without stopping them. */
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of live) {
-      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-        try {
-          process.kill(child.pid, 'SIGKILL');
-        } catch {
-          /* already gone */
+/** Kills the child with SIGKILL if the test process exits while it still runs. */
+export function killOnExit(child: ChildProcess): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const c of live) {
+        if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) {
+          try {
+            process.kill(c.pid, 'SIGKILL');
+          } catch {
+            /* already gone */
+          }
         }
       }
-    }
-  });
+    });
+  }
+  live.add(child);
+  child.once('exit', () => live.delete(child));
 }
 
 /** The Debian package's jar and an SLF4J binding: what a ZooKeeper JVM needs on its class path. */
@@ -73,9 +77,28 @@ function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** The `java` arguments of a test ZooKeeper: a small heap, its log in logDir, the options' system properties. */
+export function zooKeeperArgs(opts: ServerOptions, logDir: string, mainClass: string, cfgPath: string): string[] {
+  const jvmArgs = [
+    '-Xmx256m',
+    '-XX:+UseSerialGC',
+    '-XX:TieredStopAtLevel=1',
+    '-Xshare:auto',
+    '-Djava.net.preferIPv4Stack=true',
+    '-Dzookeeper.admin.enableServer=false',
+    '-Dorg.slf4j.simpleLogger.defaultLogLevel=info',
+    `-Dzookeeper.log.dir=${logDir}`,
+  ];
+  if (opts.extendedTypesEnabled) jvmArgs.push('-Dzookeeper.extendedTypesEnabled=true');
+  if (opts.superDigest) jvmArgs.push(`-Dzookeeper.DigestAuthenticationProvider.superDigest=${opts.superDigest}`);
+  if (opts.containerCheckIntervalMs !== undefined) {
+    jvmArgs.push(`-Dznode.container.checkIntervalMs=${opts.containerCheckIntervalMs}`);
+  }
+  return [...jvmArgs, '-cp', zooKeeperClasspath(), mainClass, cfgPath];
+}
+
 /** Starts a standalone Apache ZooKeeper 3.8 (Debian jars) on a free loopback port. */
 export async function startZooKeeper(opts: ServerOptions = {}): Promise<RunningServer> {
-  installExitHook();
   const host = '127.0.0.1';
   const dir = await mkdtemp(join(tmpdir(), 'zk-test-'));
   const dataDir = join(dir, 'data');
@@ -98,23 +121,7 @@ export async function startZooKeeper(opts: ServerOptions = {}): Promise<RunningS
   const cfgPath = join(dir, 'zoo.cfg');
   await writeFile(cfgPath, cfg.join('\n') + '\n');
 
-  const jvmArgs = [
-    '-Xmx256m',
-    '-XX:+UseSerialGC',
-    '-XX:TieredStopAtLevel=1',
-    '-Xshare:auto',
-    '-Djava.net.preferIPv4Stack=true',
-    '-Dzookeeper.admin.enableServer=false',
-    '-Dorg.slf4j.simpleLogger.defaultLogLevel=info',
-    `-Dzookeeper.log.dir=${dir}`,
-  ];
-  if (opts.extendedTypesEnabled) jvmArgs.push('-Dzookeeper.extendedTypesEnabled=true');
-  if (opts.superDigest) jvmArgs.push(`-Dzookeeper.DigestAuthenticationProvider.superDigest=${opts.superDigest}`);
-  if (opts.containerCheckIntervalMs !== undefined) {
-    jvmArgs.push(`-Dznode.container.checkIntervalMs=${opts.containerCheckIntervalMs}`);
-  }
-
-  const args = [...jvmArgs, '-cp', zooKeeperClasspath(), 'org.apache.zookeeper.server.ZooKeeperServerMain', cfgPath];
+  const args = zooKeeperArgs(opts, dir, 'org.apache.zookeeper.server.ZooKeeperServerMain', cfgPath);
 
   /** One JVM: spawned, and stopped (SIGTERM, then SIGKILL) without touching the data dir. */
   interface Jvm {
@@ -125,7 +132,7 @@ export async function startZooKeeper(opts: ServerOptions = {}): Promise<RunningS
   }
   const spawnJvm = (): Jvm => {
     const child = spawn(JAVA, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    live.add(child);
+    killOnExit(child);
     let output = '';
     const collect = (d: Buffer): void => {
       output += d.toString('utf8');
@@ -141,7 +148,6 @@ export async function startZooKeeper(opts: ServerOptions = {}): Promise<RunningS
       if (child.exitCode !== null || child.signalCode !== null) resolve();
       else child.once('exit', () => resolve());
     });
-    exited.then(() => live.delete(child));
     let killing: Promise<void> | undefined;
     const kill = async (): Promise<void> => {
       if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
