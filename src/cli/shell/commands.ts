@@ -8,6 +8,7 @@ import { NoNodeError, ZooKeeperError } from '../../client/errors.ts';
 import { Ids, type ACL, type AddWatchMode, type CreateMode, type Stat, type Watcher, type WatcherType } from '../../client/types.ts';
 import { Err } from '../../protocol/constants.ts';
 import { pathError } from '../../protocol/path.ts';
+import { inHashTableOrder, javaHash } from '../../server/java-hash.ts';
 import { parseAcl } from './acl-parser.ts';
 import { aclEntry, failureMessage, keeperMessage, statLines } from './format.ts';
 import { parseInt32, parseLong } from '../../protocol/java-strings.ts';
@@ -424,21 +425,27 @@ const close: CliCommand = {
   },
 };
 
-/** ConfigUtils.getClientConfigStr: "version host:port,host:port" from the dynamic configuration. */
+/**
+ * ConfigUtils.getClientConfigStr: "version host:port,host:port" from the dynamic configuration,
+ * the servers in the order zkCli walks the java.util.Properties it loads them into (Java 17: a
+ * ConcurrentHashMap of 16 buckets, doubled once 3/4 full).
+ */
 function clientConfig(config: string): string {
-  let version = '';
-  const servers: string[] = [];
+  const entries = new Map<string, string>();
   for (const line of config.split('\n')) {
     const eq = line.indexOf('=');
-    if (eq < 0) continue;
-    const key = line.slice(0, eq).trim();
-    const value = line.slice(eq + 1).trim();
-    if (key === 'version') version = value;
+    if (eq >= 0) entries.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
+  }
+  let capacity = 16;
+  while (entries.size >= capacity * 0.75) capacity *= 2;
+  const keys = [...entries.keys()];
+  const servers: string[] = [];
+  for (const key of inHashTableOrder(keys, keys.map(javaHash), [capacity])) {
     if (!key.startsWith('server.')) continue;
-    const client = value.split(';')[1];
+    const client = entries.get(key)!.split(';')[1];
     if (client !== undefined) servers.push(client.includes(':') ? client : `0.0.0.0:${client}`);
   }
-  return `${version} ${servers.join(',')}`;
+  return `${entries.get('version') ?? ''} ${servers.join(',')}`;
 }
 
 const config: CliCommand = {
