@@ -235,10 +235,13 @@ export class DataTree {
    */
   /**
    * /zookeeper/config's data: an ensemble member's view of its membership, as ZooKeeper's members
-   * show it (set by each member, not replicated).
+   * show it (set by each member, not replicated). ZooKeeper's members set it with DataTree.setData
+   * at version -1, which becomes its dataVersion.
    */
   setConfigData(data: Buffer): void {
-    this.nodes.get('/zookeeper/config')!.data = data;
+    const node = this.nodes.get('/zookeeper/config')!;
+    node.data = data;
+    node.version = -1;
   }
 
   /** Settings agreed by an ensemble, at the zxid of the entry that carried them. */
