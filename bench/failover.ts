@@ -47,7 +47,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /**
  * How long a stopped leader stays stopped: beyond ZooKeeper's syncLimit × tickTime (when its
- * followers give it up) and beyond Ensemble's longest election timeout (2 × tickTime), with a
+ * followers give it up) and beyond Ensemble's longest election timeout (one tickTime), with a
  * tick to spare. It is continued only once writes are through again, if that takes longer.
  */
 export function stopHoldMs(timing: EnsembleTiming): number {
