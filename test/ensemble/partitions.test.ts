@@ -52,6 +52,8 @@ function minorityWrites(client: ZooKeeperClient, healed: Promise<void>, acked: s
         if (isHealed) acked.push(path);
         else early.push(path);
       } catch (err) {
+        // After the heal its session may have expired, if the cut outlasted it.
+        if (isHealed) break;
         if (!(err instanceof ConnectionLossError)) throw err;
         await new Promise((r) => setTimeout(r, 100));
       }
