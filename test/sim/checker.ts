@@ -28,6 +28,8 @@ export class Checker {
   maxZxidSeen = 0;
   private readonly links = new Map<number, LinkState>();
   private readonly sessionZxid = new Map<bigint, number>();
+  /** Sessions known closed (the leader's tree lost them), with when that was seen. */
+  readonly closedAt = new Map<bigint, number>();
   /** The settings of the first tree (its secret): a replay from the start begins with them. */
   private settings: ReplicatedSettings | null = null;
 
@@ -53,10 +55,18 @@ export class Checker {
       if (!s.handshook) {
         s.handshook = true;
         s.sessionId = frame.readBigInt64BE(8);
+        const closed = this.closedAt.get(s.sessionId);
+        // A connection opened after its session closed must be told it expired (timeout 0).
+        if (closed !== undefined && link.openedAt > closed && frame.readInt32BE(4) > 0) this.fail(`connection ${link.id} to member ${link.target}: session 0x${BigInt.asUintN(64, s.sessionId).toString(16)} reopened, closed since t=${closed.toFixed(1)}`);
         continue;
       }
       this.reply(link, s, frame.readInt32BE(0), Number(frame.readBigInt64BE(4)));
     }
+  }
+
+  /** The session a connection's handshake gave (0 before it, or when refused). */
+  sessionOn(link: Link): bigint {
+    return this.links.get(link.id)?.sessionId ?? 0n;
   }
 
   private reply(link: Link, s: LinkState, xid: number, zxid: number): void {

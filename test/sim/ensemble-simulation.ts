@@ -3,17 +3,24 @@
  * and consensus core) on a simulated network between them, and real clients with a multi-host
  * connect string on simulated connections, all in virtual time. Clients send a random mix of reads
  * and writes; faults cut client connections, stall a client's traffic, delay and cut the links
- * between members, cut a member off from the others while its clients still reach it, and crash a
- * member (what its disk had not made durable is lost, a batch possibly cut short) and restart it
- * from its disk (its newest snapshot and the log after it). Members snapshot and compact their logs
- * every 25 or 150 entries, or never, by seed, so members behind catch up by snapshot. A run ends with a quiet phase in which every client must be served.
+ * between members (one way or both), cut a member off from the others while its clients still
+ * reach it, pause a member's process (SIGSTOP: its timers fire late, what arrived meanwhile runs on
+ * resume), crash a member (what its disk had not made durable is lost, a batch possibly cut short)
+ * and restart it from its disk (its newest snapshot and the log after it), and cut the power of a
+ * majority at once. In most runs each member's clock is off by up to 10 s and runs at 0.8 to 1.25
+ * times the rate of time (its timers with it). With `wipe`, some crashes wipe the member's disk.
+ * Members snapshot and compact their logs every 25 or 150 entries, or never, by seed, so members
+ * behind catch up by snapshot. A run ends with a quiet phase in which every client must be served.
  *
  * Checked: on the wire, each connection's replies in request order and a session's zxids never
- * going back (across members); at the end, every member's tree the same (digest at the same zxid),
- * no zxid a client was told of missing from it, every ephemeral owned by a live session, and every
- * ephemeral a live client created still there.
- *
- * Not yet: no member's clock is skewed, and no member's disk is wiped.
+ * going back (across members); the history of the shared nodes linearizable (workload.ts: writes
+ * and reads after a sync; with `fifo`, a session's lost write never takes effect after its next
+ * answered write), plain reads monotonic per session; no session closed while its client's path to
+ * the leader was sound for a whole session timeout (see probe below); a connection opened after its
+ * session closed is told it expired; a client's session id never changes without Expired. At the
+ * end, every member's tree the same (digest at the same zxid), no zxid a client was told of missing
+ * from it, every ephemeral owned by a live session, every ephemeral a live client created still
+ * there, and a session closed exactly when its client was told it expired.
  */
 import pino from 'pino';
 import { ZooKeeperClient } from '../../src/client/client.ts';
@@ -23,10 +30,12 @@ import { Member } from '../../src/server/quorum/member.ts';
 import { MemoryNetwork } from '../../src/server/quorum/memory-transport.ts';
 import { MemoryRaftStorage } from '../../src/server/quorum/raft-storage.ts';
 import { MemoryMemberSnapshots } from '../../src/server/quorum/member-snapshots.ts';
+import type { PeerTransport } from '../../src/server/quorum/peer-messages.ts';
+import type { Environment } from '../../src/server/env/environment.ts';
 import { checkLinearizable } from '../support/linearizability.ts';
 import { Checker, digest } from './checker.ts';
 import { SimNetwork } from './network.ts';
-import { runUntilSettled, VirtualWorld } from './virtual-env.ts';
+import { MemberEnv, runUntilSettled, VirtualWorld } from './virtual-env.ts';
 import { Workload } from './workload.ts';
 
 export interface EnsembleSimOptions {
@@ -35,6 +44,10 @@ export interface EnsembleSimOptions {
   durationMs: number;
   clients: number;
   members: number;
+  /** Some crashes wipe the member's disk: it restarts with an empty log and no snapshot. */
+  wipe?: boolean;
+  /** A session's lost write must take effect before the answer to its next write, or never (FIFO client order). */
+  fifo?: boolean;
 }
 
 export interface EnsembleSimResult {
@@ -51,9 +64,18 @@ export interface EnsembleSimResult {
   digest: string;
   /** The linearizability check of the shared nodes' history. */
   history: { ops: number; unknown: number; verdict: string };
+  /**
+   * Writes refused as SESSIONMOVED though the client had held its one connection for over a
+   * second (its session had not moved: another member's stale touch took it).
+   */
+  movedInPlace: number;
+  /** Sessions the ensemble closed (expired). */
+  sessionsClosed: number;
 }
 
 const SESSION_TIMEOUT_MS = 4_000;
+/** How often the simulator looks at the leader's sessions and at each client's path to the leader. */
+const PROBE_MS = 5;
 const silentClientLog: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 const silentServerLog = pino({ level: 'silent' });
 
@@ -69,22 +91,40 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
   const ids = Array.from({ length: options.members }, (_, i) => i + 1);
   const config = resolveConfig({ tickTimeMs: 200, containerCheckIntervalMs: 1_000, dataDir: '/nonexistent' });
   const members = new Map<number, Member>();
-  const disks = new Map(ids.map((id) => [id, new MemoryRaftStorage(world, () => 0.5 + random.float() * 8)]));
+  /** Each member's process as it runs now: its clock, and whether it is paused. */
+  const envs = new Map<number, MemberEnv>();
+  const gate = (id: number) => (fn: () => void): void => {
+    const env = envs.get(id);
+    if (env === undefined) fn();
+    else env.run(fn);
+  };
+  // A disk's writes complete on their own, but what the member does then waits while it is paused.
+  const diskEnv = (id: number): Environment => ({ clock: world.clock, random: world.random, scheduler: { ...world.scheduler, after: (ms, fn) => world.scheduler.after(ms, () => gate(id)(fn)) } });
+  const newDisk = (id: number): MemoryRaftStorage => new MemoryRaftStorage(diskEnv(id), () => 0.5 + random.float() * 8);
+  const disks = new Map(ids.map((id) => [id, newDisk(id)]));
   const snapshotDirs = new Map(ids.map((id) => [id, new MemoryMemberSnapshots()]));
   // Snapshots often, now and then, or (nearly) never: followers behind get them, restarts begin at them.
   const snapshotEvery = [25, 150, 100_000][random.int(3)];
+  // In most runs the members' clocks disagree: each is off by up to 10 s and runs at 0.8 to 1.25 times the rate of time.
+  const skewed = random.chance(0.7);
   const start = (id: number): void => {
-    const m = new Member({ id, voters: ids, config, transport: peerNet.join(id), storage: disks.get(id)!, snapshots: snapshotDirs.get(id)!, snapshotEvery, env: world, log: silentServerLog });
+    const env = skewed ? new MemberEnv(world, random.float() * 10_000, 0.8 + random.float() * 0.45) : new MemberEnv(world, 0, 1);
+    envs.set(id, env);
+    const t = peerNet.join(id);
+    const transport: PeerTransport = { ...t, onMessage: (handler) => t.onMessage((from, m) => env.run(() => handler(from, m))) };
+    const m = new Member({ id, voters: ids, config, transport, storage: disks.get(id)!, snapshots: snapshotDirs.get(id)!, snapshotEvery, env, log: silentServerLog });
     m.server.start();
     members.set(id, m);
   };
   for (const id of ids) start(id);
   const isolated = new Set<number>();
+  /** Links cut, as `from>to`. */
+  const cutLinks = new Set<string>();
   let restarts = 0;
 
   const connectString = ids.map((id) => `m${id}:${id}`).join(',');
   const workload = new Workload(world, checker, note, (index) => new ZooKeeperClient(connectString, {
-    socketFactory: (_host, port) => clientNet.connect(index, (s) => members.get(port)?.server.accept(s)),
+    socketFactory: (_host, port) => clientNet.connect(index, (s) => members.get(port)?.server.accept(s), port, gate(port)),
     clock: { now: () => world.clock.monotonic() },
     scheduler: world.scheduler,
     random: () => random.float(),
@@ -92,61 +132,103 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
     sessionTimeoutMs: SESSION_TIMEOUT_MS,
     connectTimeoutMs: 3_600_000,
     retry: { baseDelayMs: 50, maxDelayMs: 1_000 },
-  }));
+  }), (slot) => {
+    const links = clientNet.linksOf(slot.index);
+    if (links.length === 1 && world.now - links[0].openedAt > 1_000) movedInPlace++;
+  });
+  let movedInPlace = 0;
   const { slots, ops } = workload;
+  workload.fifo = options.fifo === true;
   const history = { ops: 0, unknown: 0, verdict: 'not checked' };
 
   const terms = (): number => Math.max(...[...members.values()].map((m) => m.raft.term));
+
+  const leaderNow = (): Member | undefined => [...members.values()].find((m) => m.isLeader);
+  /** The leader often, any member otherwise. */
+  const pickMember = (): number => {
+    const leader = leaderNow();
+    return leader !== undefined && random.chance(0.5) ? leader.id : random.pick(ids);
+  };
+
+  /**
+   * The member's process dies (what its disk had not made durable is lost, but for the first `keep`
+   * entries of a batch in flight); it restarts from its disk `downMs` later, or from a new empty one
+   * when `wiped`.
+   */
+  const crash = (id: number, keep: number, downMs: number, wiped: boolean): void => {
+    const victim = members.get(id)!;
+    note(`member ${id} crashes${victim.isLeader ? ' (the leader)' : ''}${wiped ? ', its disk wiped' : ''}`);
+    victim.crash();
+    envs.get(id)!.kill();
+    disks.get(id)!.crash(keep);
+    if (wiped) {
+      disks.set(id, newDisk(id));
+      snapshotDirs.set(id, new MemoryMemberSnapshots());
+    }
+    members.delete(id);
+    world.scheduler.after(downMs, () => {
+      if (members.has(id)) return;
+      restarts++;
+      note(`member ${id} restarts`);
+      start(id);
+    });
+  };
 
   const scheduleFaults = (until: number): void => {
     const next = (): void => {
       if (world.now >= until) return;
       const roll = random.float();
       const slot = random.int(options.clients);
-      if (roll < 0.25) {
+      if (roll < 0.2) {
         note(`client ${slot}: connection cut`);
         clientNet.cut(slot);
-      } else if (roll < 0.35) {
+      } else if (roll < 0.3) {
         const ms = SESSION_TIMEOUT_MS * (0.3 + random.float() * 1.5);
         note(`client ${slot}: traffic stalled for ${ms.toFixed(0)} ms`);
         clientNet.hold(slot, world.now + ms);
-      } else if (roll < 0.6) {
+      } else if (roll < 0.5) {
         // A member cut off from the others; its clients still reach it. Often the leader.
-        const leader = [...members.values()].find((m) => m.isLeader);
-        const id = leader !== undefined && random.chance(0.5) ? leader.id : random.pick(ids);
-        note(`member ${id} cut off from the others${leader?.id === id ? ' (the leader)' : ''}`);
-        peerNet.isolate(id, ids);
+        const id = pickMember();
+        note(`member ${id} cut off from the others${leaderNow()?.id === id ? ' (the leader)' : ''}`);
         isolated.add(id);
+        rebuildLinks();
         world.scheduler.after(200 + random.float() * 5_000, () => {
           if (!isolated.delete(id)) return;
           note(`member ${id} rejoins`);
           rebuildLinks();
         });
-      } else if (roll < 0.8) {
-        // A member dies, the leader often; it comes back from its disk a while later.
-        const up = [...members.values()];
-        const leader = up.find((m) => m.isLeader);
-        const victim = leader !== undefined && random.chance(0.5) ? leader : random.pick(up);
-        if (victim !== undefined && up.length > 1) {
-          const keep = random.int(3);
-          note(`member ${victim.id} crashes${victim.isLeader ? ' (the leader)' : ''}`);
-          victim.crash();
-          disks.get(victim.id)!.crash(keep);
-          members.delete(victim.id);
-          world.scheduler.after(50 + random.float() * 3_000, () => {
-            if (members.has(victim.id)) return;
-            restarts++;
-            note(`member ${victim.id} restarts`);
-            start(victim.id);
-          });
+      } else if (roll < 0.65) {
+        // A member dies, the leader often; it comes back from its disk (or an empty one) a while later.
+        const id = pickMember();
+        const keep = random.int(3);
+        const downMs = 50 + random.float() * 3_000;
+        const wiped = random.chance(0.25);
+        if (members.has(id) && members.size > 1) crash(id, keep, downMs, wiped && options.wipe === true);
+      } else if (roll < 0.7) {
+        // A power cut: a majority dies at once, each losing what its disk had not made durable.
+        const down = [...members.keys()].sort(() => random.float() - 0.5).slice(0, Math.floor(ids.length / 2) + 1);
+        const downMs = 50 + random.float() * 2_000;
+        if (down.length < members.size) for (const id of down) crash(id, random.int(3), downMs, false);
+      } else if (roll < 0.85) {
+        // The member's process is stopped (SIGSTOP) and resumed: its timers fire late, what arrived meanwhile runs then.
+        const id = pickMember();
+        const ms = random.chance(0.5) ? 20 + random.float() * 500 : SESSION_TIMEOUT_MS * (0.2 + random.float() * 1.5);
+        if (members.has(id)) {
+          note(`member ${id} paused for ${ms.toFixed(0)} ms${leaderNow()?.id === id ? ' (the leader)' : ''}`);
+          envs.get(id)!.pause(ms);
         }
-      } else if (roll < 0.9) {
+      } else if (roll < 0.95) {
         const [a, b] = [random.pick(ids), random.pick(ids)];
         if (a !== b) {
-          note(`link ${a}-${b} cut`);
-          peerNet.cutLink(a, b, random.chance(0.3));
+          const oneWay = random.chance(0.3);
+          note(`link ${a}-${b} cut${oneWay ? ' one way' : ''}`);
+          cutLinks.add(`${a}>${b}`);
+          if (!oneWay) cutLinks.add(`${b}>${a}`);
+          rebuildLinks();
           world.scheduler.after(200 + random.float() * 3_000, () => {
             note(`link ${a}-${b} back`);
+            cutLinks.delete(`${a}>${b}`);
+            cutLinks.delete(`${b}>${a}`);
             rebuildLinks();
           });
         }
@@ -156,13 +238,62 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
     world.scheduler.after(1_000 + random.float() * 1_000, next);
   };
 
-  /** Every link works again, but those of members still cut off. */
+  const linked = (a: number, b: number): boolean => !isolated.has(a) && !isolated.has(b) && !cutLinks.has(`${a}>${b}`) && !cutLinks.has(`${b}>${a}`);
+
+  /** The network as the faults now in force make it. */
   const rebuildLinks = (): void => {
     peerNet.heal();
     for (const id of isolated) peerNet.isolate(id, ids);
+    for (const link of cutLinks) {
+      const [a, b] = link.split('>').map(Number);
+      peerNet.cutLink(a, b, true);
+    }
   };
 
-  const stopped = (): EnsembleSimResult => ({ seed, violations: checker.violations, trace, steps: world.steps, ops, terms: terms(), restarts, digest: '', history });
+  /**
+   * Sessions and the paths to the leader, looked at every PROBE_MS. A session is closed once the
+   * leader (the one of the newest term, its whole log applied) no longer holds it. A client's path
+   * is sound while it has one connection, not held, to a running member whose leader is that leader,
+   * both unpaused and linked both ways: a session closed while its path was sound (the same
+   * connection, the same leader and term) for a whole session timeout was expired wrongly, since
+   * the client pings at a third of it and the leader's clock runs at most 1.25 times as fast.
+   */
+  let leaderTerm = 0;
+  const liveSessions = new Set<bigint>();
+  const sound = new Map<number, { path: string; since: number }>();
+  const probe = (): void => {
+    const leader = leaderNow();
+    if (leader !== undefined && leader.raft.term >= leaderTerm) {
+      leaderTerm = leader.raft.term;
+      const held = leader.server.tree.sessions;
+      for (const id of held.keys()) liveSessions.add(id);
+      for (const id of liveSessions) {
+        if (held.has(id)) continue;
+        liveSessions.delete(id);
+        checker.closedAt.set(id, world.now);
+        const slot = slots.find((x) => x.client.sessionId === id);
+        const path = slot === undefined ? undefined : sound.get(slot.index);
+        if (slot !== undefined && path !== undefined && world.now - path.since >= SESSION_TIMEOUT_MS) {
+          checker.fail(`client ${slot.index}: session 0x${BigInt.asUintN(64, id).toString(16)} closed while its path ${path.path} was sound since t=${path.since.toFixed(1)}`);
+        }
+      }
+    }
+    for (const slot of slots) {
+      const links = clientNet.linksOf(slot.index);
+      const link = links.length === 1 ? links[0] : undefined;
+      const m = link === undefined ? undefined : members.get(link.target);
+      const ok = link !== undefined && m !== undefined && leader !== undefined && !clientNet.held(slot.index)
+        && slot.client.state === 'SyncConnected' && checker.sessionOn(link) === slot.client.sessionId
+        && !envs.get(m.id)!.paused && !envs.get(leader.id)!.paused && m.raft.lead === leader.id && (m === leader || linked(m.id, leader.id));
+      const path = ok ? `(connection ${link.id} to member ${m.id}, leader ${leader.id} in term ${leader.raft.term})` : '';
+      const before = sound.get(slot.index);
+      if (!ok) sound.delete(slot.index);
+      else if (before?.path !== path) sound.set(slot.index, { path, since: world.now });
+    }
+  };
+  world.scheduler.every(PROBE_MS, probe);
+
+  const stopped = (): EnsembleSimResult => ({ seed, violations: checker.violations, trace, steps: world.steps, ops, terms: terms(), restarts, digest: '', history, movedInPlace, sessionsClosed: checker.closedAt.size });
 
   try {
     for (let i = 0; i < options.clients; i++) workload.open(i);
@@ -177,6 +308,7 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
 
     // Quiet: every link back, every client reconnected and served, every member caught up.
     isolated.clear();
+    cutLinks.clear();
     peerNet.heal();
     for (const id of ids) {
       if (members.has(id)) continue;
@@ -206,6 +338,13 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
         }
       }
     });
+    // A session the ensemble closed is one its client was told expired, and the other way round.
+    for (const slot of workload.opened) {
+      const id = slot.client.sessionId;
+      const closed = checker.closedAt.get(id);
+      if (closed !== undefined && closed < world.now - SESSION_TIMEOUT_MS && !slot.expired) checker.fail(`client ${slot.index}: its session 0x${BigInt.asUintN(64, id).toString(16)} closed at t=${closed.toFixed(1)}, the client (${slot.client.state}) was never told it expired`);
+      if (slot.expired && tree.sessions.has(id)) checker.fail(`client ${slot.index} was told its session 0x${BigInt.asUintN(64, id).toString(16)} expired, yet the ensemble holds it`);
+    }
     if (tree.lastProcessedZxid < checker.maxZxidSeen) checker.fail(`clients were told of zxid 0x${checker.maxZxidSeen.toString(16)}, the leader is at 0x${tree.lastProcessedZxid.toString(16)}`);
     const want = digest(tree);
     for (const m of members.values()) {
@@ -216,10 +355,10 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
     checker.ephemeralsOwned(tree, [...leader.server.sessions.all()].map((x) => x.id));
     history.ops = workload.history.length;
     history.unknown = workload.history.filter((op) => op.outcome === 'unknown').length;
-    const linear = checkLinearizable(workload.history);
+    const linear = checkLinearizable(workload.history, { maxSteps: Number(process.env.LIN_STEPS ?? 1_000_000) });
     if (linear.ok === false) checker.fail(`the history of the shared nodes is not linearizable: ${linear.explanation}`);
     history.verdict = linear.ok === true ? 'linearizable' : linear.ok === 'unknown' ? `undecided on ${linear.key}` : 'not linearizable';
-    const result: EnsembleSimResult = { seed, violations: checker.violations, trace, steps: world.steps, ops, terms: terms(), restarts, digest: want, history };
+    const result: EnsembleSimResult = { seed, violations: checker.violations, trace, steps: world.steps, ops, terms: terms(), restarts, digest: want, history, movedInPlace, sessionsClosed: checker.closedAt.size };
     for (const slot of slots) void slot.client.close();
     await runUntilSettled(world, Promise.all([...members.values()].map((m) => m.close())), 10_000);
     return result;

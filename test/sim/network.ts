@@ -2,7 +2,7 @@
  * A simulated network between the clients and the server: each connection is a pair of streams
  * whose bytes arrive after a random delay, in order (as TCP's do). The simulator can cut a
  * connection, or stop a client's traffic for a while (its bytes wait, as on a congested link).
- * Every byte the server sends is also handed to an observer, which reads the replies' headers.
+ * Every byte that reaches a client is also handed to an observer, which reads the replies' headers.
  */
 import { Duplex } from 'node:stream';
 import type { VirtualWorld } from './virtual-env.ts';
@@ -13,6 +13,12 @@ export interface Link {
   readonly server: SimSocket;
   /** The client slot that opened it. */
   readonly slot: number;
+  /** The server it goes to (a member's id; 0 for the standalone server). */
+  readonly target: number;
+  /** Virtual time it was opened at. */
+  readonly openedAt: number;
+  /** Runs what arrives at the server's end (a paused server runs it later). */
+  readonly gate: (fn: () => void) => void;
 }
 
 export class SimSocket extends Duplex {
@@ -61,15 +67,18 @@ export class SimNetwork {
     private readonly observe: (link: Link, chunk: Buffer) => void,
   ) {}
 
-  /** A connection from client slot `slot` to `accept` (the server), or a refused one when it is null. */
-  connect(slot: number, accept: ((socket: SimSocket) => void) | null): SimSocket {
+  /**
+   * A connection from client slot `slot` to `accept` (server `target`), or a refused one when it is
+   * null. `gate` runs what happens at the server's end: a paused server runs it once resumed.
+   */
+  connect(slot: number, accept: ((socket: SimSocket) => void) | null, target = 0, gate = (fn: () => void): void => fn()): SimSocket {
     const id = this.nextId++;
     const deliver = (from: SimSocket, chunk: Buffer | null, to: SimSocket | null = from.peer): void => this.deliver(link, from, to, chunk);
     const client = new SimSocket(id, deliver);
     const server = new SimSocket(id, deliver);
     client.peer = server;
     server.peer = client;
-    const link: Link = { id, client, server, slot };
+    const link: Link = { id, client, server, slot, target, openedAt: this.world.now, gate };
     if (accept === null) {
       // Nothing listens: the connection is refused.
       this.world.scheduler.soon(() => client.destroy(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })));
@@ -77,8 +86,18 @@ export class SimNetwork {
     }
     this.links.add(link);
     client.on('close', () => this.links.delete(link));
-    this.world.scheduler.soon(() => accept(server));
+    this.world.scheduler.soon(() => gate(() => accept(server)));
     return client;
+  }
+
+  /** The open connections of a slot. */
+  linksOf(slot: number): Link[] {
+    return [...this.links].filter((l) => l.slot === slot && !l.client.destroyed);
+  }
+
+  /** A slot's traffic is held now. */
+  held(slot: number): boolean {
+    return (this.heldUntil.get(slot) ?? 0) > this.world.now;
   }
 
   /** Cut every connection of a slot (or all of them). */
@@ -103,15 +122,16 @@ export class SimNetwork {
     const held = this.heldUntil.get(link.slot) ?? 0;
     const at = Math.max(world.now + latency, held, from.lastDelivery);
     from.lastDelivery = at;
-    if (chunk !== null && from === link.server) this.observe(link, chunk);
-    world.at(at, () => {
+    const arrive = (): void => {
       if (to.destroyed) return;
       if (chunk === null) {
         if (from.destroyed) to.destroy();
         else to.push(null);
       } else {
+        if (to === link.client) this.observe(link, chunk);
         to.push(chunk);
       }
-    });
+    };
+    world.at(at, to === link.server ? () => link.gate(arrive) : arrive);
   }
 }

@@ -182,3 +182,71 @@ export async function runUntilSettled<T>(world: VirtualWorld, promise: Promise<T
 async function settle(): Promise<void> {
   for (let i = 0; i < 4; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
+
+/**
+ * One member's view of the world: its own clock, off by `offsetMs` and running `rate` times as fast
+ * as virtual time (its timers too), and a process that can be paused (SIGSTOP): what it would run
+ * meanwhile, timers and arriving messages alike, waits and runs in order once it is resumed, late.
+ * Killed, it runs nothing more.
+ */
+export class MemberEnv implements Environment {
+  readonly clock: { now(): number; monotonic(): number };
+  readonly scheduler: Scheduler;
+  private pausedUntil = -1;
+  private waiting: Array<() => void> = [];
+  private dead = false;
+
+  constructor(private readonly world: VirtualWorld, offsetMs: number, rate: number) {
+    const local = (): number => offsetMs + world.now * rate;
+    this.clock = { now: () => EPOCH_MS + Math.floor(local()), monotonic: local };
+    const after = (ms: number, fn: () => void): Timer => {
+      let cancelled = false;
+      const t = world.scheduler.after(ms / rate, () => this.run(() => { if (!cancelled) fn(); }));
+      return { cancel: () => { cancelled = true; t.cancel(); } };
+    };
+    this.scheduler = {
+      after,
+      every: (ms, fn) => {
+        // As a process's interval timer: once late after a pause, then on from there.
+        let current: Timer;
+        const again = (): void => {
+          current = after(ms, again);
+          fn();
+        };
+        current = after(ms, again);
+        return { cancel: () => current.cancel() };
+      },
+      soon: (fn) => world.scheduler.soon(() => this.run(fn)),
+    };
+  }
+
+  get random(): SeededRandom {
+    return this.world.random;
+  }
+
+  get paused(): boolean {
+    return this.world.now < this.pausedUntil;
+  }
+
+  /** Runs `fn` now, or when the pause ends. */
+  run(fn: () => void): void {
+    if (this.dead) return;
+    if (this.paused) this.waiting.push(fn);
+    else fn();
+  }
+
+  /** Nothing runs until `ms` from now (or the end of a longer pause); then everything that waited, in order. */
+  pause(ms: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, this.world.now + ms);
+    this.world.at(this.pausedUntil, () => {
+      const waiting = this.waiting;
+      this.waiting = [];
+      for (const fn of waiting) this.run(fn);
+    });
+  }
+
+  kill(): void {
+    this.dead = true;
+    this.waiting = [];
+  }
+}

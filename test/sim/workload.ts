@@ -11,7 +11,7 @@
  * sequentially consistent, so they are not in it; they are checked to be monotonic per session.
  */
 import type { ZooKeeperClient } from '../../src/client/client.ts';
-import { ConnectionLossError, ZooKeeperError } from '../../src/client/errors.ts';
+import { ConnectionLossError, SessionMovedError, ZooKeeperError } from '../../src/client/errors.ts';
 import { CreateMode, type Stat } from '../../src/client/types.ts';
 import type { Op } from '../support/linearizability.ts';
 import type { Checker } from './checker.ts';
@@ -52,16 +52,25 @@ export interface Slot {
   ephemerals: Set<string>;
   inflight: number;
   expired: boolean;
+  /** Its shared writes whose outcome is not known yet. */
+  unanswered: Op[];
 }
 
 export class Workload {
   readonly slots: Slot[] = [];
+  /** Every slot's clients, the replaced ones too. */
+  readonly opened: Slot[] = [];
   readonly ops = { ok: 0, failed: 0 };
   /** Writes to the shared nodes and reads after a sync, for the linearizability checker. */
   readonly history: Op[] = [];
   /** Per session and node: the highest mzxid it has read or written (reads never go below it). */
   private readonly seenMzxid = new Map<bigint, Map<string, number>>();
   private writeSeq = 0;
+  /**
+   * Checks FIFO client order: a session's write whose answer was lost took effect before the
+   * answer to a later write of the session, or never.
+   */
+  fifo = false;
 
   constructor(
     private readonly world: VirtualWorld,
@@ -69,13 +78,15 @@ export class Workload {
     private readonly note: (what: string) => void,
     /** A new client for slot `index`. */
     private readonly newClient: (index: number) => ZooKeeperClient,
+    /** A write of the slot's session was refused as moved to another member. */
+    private readonly sessionMoved: (slot: Slot) => void = () => {},
   ) {}
 
   /** Slot `index` gets a client; when its session expires, a new one takes its place a little later. */
   open(index: number): Slot {
     const client = this.newClient(index);
     client.ready.catch(() => {});
-    const slot: Slot = { index, client, ephemerals: new Set(), inflight: 0, expired: false };
+    const slot: Slot = { index, client, ephemerals: new Set(), inflight: 0, expired: false, unanswered: [] };
     let sessionId: bigint | null = null;
     client.on('state', (state: string) => {
       if (state === 'SyncConnected') {
@@ -89,6 +100,7 @@ export class Workload {
       this.world.scheduler.after(10 + this.world.random.int(200), () => { this.slots[index] = this.open(index); });
     });
     this.slots[index] = slot;
+    this.opened.push(slot);
     return slot;
   }
 
@@ -120,10 +132,24 @@ export class Workload {
   private write<T>(slot: Slot, path: string, label: string, apply: (v: Value) => Answer, op: () => Promise<T>, answer: (v: T) => string = () => 'ok'): void {
     const record: Op = { client: slot.index, invokedAtMs: this.world.now, kind: 'update', key: path, label, apply, outcome: 'unknown' };
     this.history.push(record);
-    this.run(slot, op, (v) => {
-      record.outcome = { returnedAtMs: this.world.now, result: answer(v) };
-    }, (e) => {
-      if (e instanceof ZooKeeperError && DEFINITE.has(e.codeName)) record.outcome = { returnedAtMs: this.world.now, result: e.codeName };
+    slot.unanswered.push(record);
+    const answered = (result: string): void => {
+      record.outcome = { returnedAtMs: this.world.now, result };
+      // A session's writes take effect in the order it sent them (FIFO client order): one it
+      // sent before this and never heard of again took effect before this answer, or never.
+      slot.unanswered = slot.unanswered.filter((w) => {
+        if (this.fifo && w.invokedAtMs < record.invokedAtMs && w.outcome === 'unknown') w.unknownByMs = this.world.now;
+        return w.outcome === 'unknown' && w.unknownByMs === undefined;
+      });
+    };
+    this.run(slot, op, (v) => answered(answer(v)), (e) => {
+      if (e instanceof ZooKeeperError && DEFINITE.has(e.codeName)) answered(e.codeName);
+      else if (e instanceof SessionMovedError) {
+        // Refused by the leader: it never took effect.
+        this.history.splice(this.history.indexOf(record), 1);
+        slot.unanswered = slot.unanswered.filter((w) => w !== record);
+        this.sessionMoved(slot);
+      }
     });
   }
 

@@ -19,13 +19,16 @@
  * subset of those with an unknown one, can be put in one order that a plain map would produce
  * the same results in, and that keeps an op before every op invoked after it returned. An op
  * with an unknown outcome may take effect at any time after its invocation, or never; a read with
- * an unknown outcome tells nothing and is ignored. Two ops are ordered only when one returned
+ * an unknown outcome tells nothing and is ignored. A write's `unknownByMs`, when the caller knows
+ * it, bounds that: it took effect by then or never (a session's lost write, once a later write of
+ * the same session was answered). Two ops are ordered only when one returned
  * strictly before the other was invoked: equal times count as overlapping.
  *
  * The search is Wing & Gong's with Lowe's memoization, as Porcupine does it: keep the ops not yet
  * placed in a list of call and return events sorted by time; repeatedly place an op whose call
  * comes before the first pending return, if the model accepts it, and backtrack at that return
- * otherwise; never revisit a (set of placed ops, value) pair. The history is split by key first,
+ * otherwise; never revisit a (set of placed ops, value) pair. An op with an unknown outcome is not
+ * placed where it would leave the value as it is (a failed create, a delete of an absent key). The history is split by key first,
  * since a map is linearizable iff each key is (P-compositionality), so each search is small.
  *
  * Limits: the search is exponential in the worst case (many overlapping ops on one key); past
@@ -35,7 +38,12 @@
  * found not linearizable, in the order keys first appear in the history.
  */
 
-export type Op = { client?: string | number; invokedAtMs: number } & (
+export type Op = {
+  client?: string | number;
+  invokedAtMs: number;
+  /** For a write with an unknown outcome: if it took effect at all, it did by this time. */
+  unknownByMs?: number;
+} & (
   | { kind: 'get' | 'sync-get'; key: string; outcome: { returnedAtMs: number; value: string | null } | 'unknown' }
   | { kind: 'put'; key: string; value: string; outcome: { returnedAtMs: number } | 'unknown' }
   | { kind: 'delete'; key: string; outcome: { returnedAtMs: number } | 'unknown' }
@@ -112,7 +120,7 @@ function isRead(op: Op): boolean {
 }
 
 function returnedAtMs(op: Op): number {
-  return op.outcome === 'unknown' ? Infinity : op.outcome.returnedAtMs;
+  return op.outcome === 'unknown' ? (op.unknownByMs ?? Infinity) : op.outcome.returnedAtMs;
 }
 
 /**
@@ -152,11 +160,14 @@ interface Event {
   next: Event | null;
 }
 
-function eventList(ops: Indexed[]): Event {
+/** The list's head, and each op's call event. */
+function eventList(ops: Indexed[]): { head: Event; calls: Event[] } {
   const events: Event[] = [];
+  const calls: Event[] = [];
   ops.forEach(({ op }, i) => {
     const ret: Event = { op: i, timeMs: returnedAtMs(op), returnEvent: null, prev: null, next: null };
-    events.push({ op: i, timeMs: op.invokedAtMs, returnEvent: ret, prev: null, next: null }, ret);
+    calls.push({ op: i, timeMs: op.invokedAtMs, returnEvent: ret, prev: null, next: null });
+    events.push(calls[i], ret);
   });
   // At equal times calls come first, so the ops overlap (the lenient reading).
   events.sort((a, b) => a.timeMs - b.timeMs || Number(a.returnEvent === null) - Number(b.returnEvent === null));
@@ -167,7 +178,7 @@ function eventList(ops: Indexed[]): Event {
     e.prev = last;
     last = e;
   }
-  return head;
+  return { head, calls };
 }
 
 /** Takes a placed op's call and return out of the list. */
@@ -212,10 +223,11 @@ class Bitset {
 type LongestPrefix = number[];
 
 function checkKey(ops: Indexed[], maxSteps: number): 'ok' | 'unknown' | LongestPrefix {
-  const head = eventList(ops);
+  const { head, calls } = eventList(ops);
   const placed = new Bitset(ops.length);
   const seen = new Set<string>();
-  const stack: { call: Event; valueBefore: Value }[] = [];
+  /** Placed ops, the dropped ones (unknown, time up, never happened) marked. */
+  const stack: { call: Event; valueBefore: Value; dropped: boolean }[] = [];
   let knownPlaced = 0;
   let longest: LongestPrefix = [];
   let longestKnown = 0;
@@ -224,16 +236,19 @@ function checkKey(ops: Indexed[], maxSteps: number): 'ok' | 'unknown' | LongestP
   for (let steps = 0; event !== null; steps++) {
     if (steps >= maxSteps) return 'unknown';
     if (event.returnEvent !== null) {
-      const next = step(value, ops[event.op].op);
-      if (next !== undefined) {
+      const op = ops[event.op].op;
+      const next = step(value, op);
+      // An op with an unknown outcome that would change nothing here is as good as never
+      // happening; left unplaced it may still take effect later, so placing it is never needed.
+      if (next !== undefined && (isKnown(op) || next !== value)) {
         placed.set(event.op);
         const memo = `${placed.key()}${next === null ? '\u0000' : `=${next}`}`;
         if (!seen.has(memo)) {
           seen.add(memo);
-          stack.push({ call: event, valueBefore: value });
+          stack.push({ call: event, valueBefore: value, dropped: false });
           if (isKnown(ops[event.op].op) && ++knownPlaced > longestKnown) {
             longestKnown = knownPlaced;
-            longest = stack.map((s) => s.call.op);
+            longest = stack.filter((s) => !s.dropped).map((s) => s.call.op);
           }
           value = next;
           lift(event);
@@ -247,6 +262,21 @@ function checkKey(ops: Indexed[], maxSteps: number): 'ok' | 'unknown' | LongestP
       // Returns at +infinity are of unknown-outcome ops: every known op is placed, and the
       // rest need never have happened.
       if (event.timeMs === Infinity) return 'ok';
+      if (!isKnown(ops[event.op].op)) {
+        // Its time is up and it did not happen: placed as changing nothing (the memo keeps the
+        // search from doing that twice in one state; backtracking undoes it as any placement).
+        const call = calls[event.op];
+        placed.set(event.op);
+        const memo = `${placed.key()}${value === null ? '\u0000' : `=${value}`}`;
+        if (!seen.has(memo)) {
+          seen.add(memo);
+          stack.push({ call, valueBefore: value, dropped: true });
+          lift(call);
+          event = head.next;
+          continue;
+        }
+        placed.clear(event.op);
+      }
       const top = stack.pop();
       if (top === undefined) return longest;
       if (isKnown(ops[top.call.op].op)) knownPlaced--;
@@ -275,7 +305,7 @@ function explain(key: string, ops: Indexed[], longest: LongestPrefix): string {
   for (const i of longest) value = step(value, ops[i].op) ?? value;
   const placed = new Set(longest);
   const pending = ops.map((_, i) => i).filter((i) => !placed.has(i));
-  const deadlineMs = pending.reduce((min, i) => Math.min(min, returnedAtMs(ops[i].op)), Infinity);
+  const deadlineMs = pending.filter((i) => isKnown(ops[i].op)).reduce((min, i) => Math.min(min, returnedAtMs(ops[i].op)), Infinity);
   const candidates = pending.filter((i) => ops[i].op.invokedAtMs <= deadlineMs);
   const refused = candidates.filter((i) => isKnown(ops[i].op));
   const unknown = candidates.filter((i) => !isKnown(ops[i].op));

@@ -251,3 +251,19 @@ test('an update op: its answer must be the one its function gives on the value i
   assertLinearizable([put('x', '0:a', 0, 1), setData('b', 2, '?', '?'), get('x', '1:b', 4, 5)]);
   assertLinearizable([put('x', '0:a', 0, 1), setData('b', 2, '?', '?'), get('x', '0:a', 4, 5)]);
 });
+
+test('a write with an unknown outcome bounded by unknownByMs took effect by then, or never', () => {
+  const bounded = (op: Op, byMs: number): Op => ({ ...op, unknownByMs: byMs });
+  // Lost, then bounded at 5: a read at [6, 7] sees it or not, but one at [8, 9] cannot see it appear after.
+  assertLinearizable([put('x', 'a', 0, 1), bounded(put('x', 'b', 2, '?'), 5), get('x', 'b', 6, 7)]);
+  assertLinearizable([put('x', 'a', 0, 1), bounded(put('x', 'b', 2, '?'), 5), get('x', 'a', 6, 7)]);
+  assertNotLinearizable([put('x', 'a', 0, 1), bounded(put('x', 'b', 2, '?'), 5), get('x', 'a', 6, 7), get('x', 'b', 8, 9)], 'x');
+  // Unbounded, it may take effect late.
+  assertLinearizable([put('x', 'a', 0, 1), put('x', 'b', 2, '?'), get('x', 'a', 6, 7), get('x', 'b', 8, 9)]);
+  // Bounded lost writes never seen: the search drops them as their time comes.
+  const history: Op[] = [put('x', 'a', 0, 1)];
+  for (let i = 0; i < 10; i++) history.push(bounded(put('x', `lost${i}`, 2 + i, '?'), 200), get('x', 'a', 2 + i, 3 + i));
+  history.push(get('x', 'a', 300, 301));
+  assertLinearizable(history);
+  assertNotLinearizable([...history, get('x', 'lost3', 302, 303)], 'x');
+});
