@@ -502,8 +502,12 @@ export class LoopbackFirewall {
     }
   }
 
-  /** Creates the chain and jumps to it from INPUT. */
+  /** Creates the chain and jumps to it from INPUT (first removing the chains of test processes that died without removing theirs). */
   install(): void {
+    const listed = execFileSync('iptables', ['-w', '-S'], { encoding: 'utf8' });
+    for (const [, name, pid] of listed.matchAll(/^-N (ens-(\d+)-[0-9a-f]+)$/gm)) {
+      if (!isAlive(Number(pid))) removeChain(name);
+    }
     iptables('-N', this.chain);
     this.installed = true;
     // Also if the test process ends without running its after hooks (a timeout, say).
@@ -530,14 +534,27 @@ export class LoopbackFirewall {
   /** Removes the chain and the jump to it, whatever state they are in. */
   remove(): void {
     if (!this.installed) return;
-    for (const args of [['-D', 'INPUT', '-j', this.chain], ['-F', this.chain], ['-X', this.chain]]) {
-      try {
-        iptables(...args);
-      } catch {
-        // Already gone.
-      }
-    }
+    removeChain(this.chain);
     this.installed = false;
+  }
+}
+
+function removeChain(chain: string): void {
+  for (const args of [['-D', 'INPUT', '-j', chain], ['-F', chain], ['-X', chain]]) {
+    try {
+      iptables(...args);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
