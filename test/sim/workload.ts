@@ -54,6 +54,8 @@ export interface Slot {
   expired: boolean;
   /** Its shared writes whose outcome is not known yet. */
   unanswered: Op[];
+  /** Per shared node, the highest mzxid its session has read or written: a later read never goes below it. */
+  seen: Map<string, number>;
 }
 
 export class Workload {
@@ -63,8 +65,6 @@ export class Workload {
   readonly ops = { ok: 0, failed: 0 };
   /** Writes to the shared nodes and reads after a sync, for the linearizability checker. */
   readonly history: Op[] = [];
-  /** Per session and node: the highest mzxid it has read or written (reads never go below it). */
-  private readonly seenMzxid = new Map<bigint, Map<string, number>>();
   private writeSeq = 0;
   /**
    * Checks FIFO client order: a session's write whose answer was lost took effect before the
@@ -86,7 +86,7 @@ export class Workload {
   open(index: number): Slot {
     const client = this.newClient(index);
     client.ready.catch(() => {});
-    const slot: Slot = { index, client, ephemerals: new Set(), inflight: 0, expired: false, unanswered: [] };
+    const slot: Slot = { index, client, ephemerals: new Set(), inflight: 0, expired: false, unanswered: [], seen: new Map() };
     let sessionId: bigint | null = null;
     client.on('state', (state: string) => {
       if (state === 'SyncConnected') {
@@ -155,24 +155,22 @@ export class Workload {
 
   /** A read of a shared node: monotonic for its session; after a sync (`since`), linearizable. */
   private read(slot: Slot, path: string, since: number | null, op: () => Promise<{ data: Buffer | null; stat: Stat }>): void {
+    // Answers may settle in another order than they arrived: what was seen before the call counts.
+    const floor = slot.seen.get(path) ?? 0;
     const record = (value: Value): void => {
       if (since !== null) this.history.push({ client: slot.index, invokedAtMs: since, kind: 'sync-get', key: path, outcome: { returnedAtMs: this.world.now, value } });
     };
     this.run(slot, op, (r) => {
-      this.sawMzxid(slot, path, r.stat);
+      if (r.stat.mzxid < floor) this.checker.fail(`client ${slot.index}: read ${path} at mzxid 0x${r.stat.mzxid.toString(16)} after its session saw 0x${floor.toString(16)}`);
+      this.saw(slot, path, r.stat);
       record(valueOf(r.stat.version, r.data));
     }, (e) => {
       if (e instanceof ZooKeeperError && e.codeName === 'NONODE') record(null);
     });
   }
 
-  private sawMzxid(slot: Slot, path: string, stat: Stat): void {
-    const session = slot.client.sessionId;
-    let seen = this.seenMzxid.get(session);
-    if (seen === undefined) this.seenMzxid.set(session, (seen = new Map()));
-    const before = seen.get(path) ?? 0;
-    if (stat.mzxid < before) this.checker.fail(`client ${slot.index}: read ${path} at mzxid 0x${stat.mzxid.toString(16)} after its session saw 0x${before.toString(16)}`);
-    seen.set(path, Math.max(before, stat.mzxid));
+  private saw(slot: Slot, path: string, stat: Stat): void {
+    slot.seen.set(path, Math.max(slot.seen.get(path) ?? 0, stat.mzxid));
   }
 
   private randomOp(slot: Slot): void {
@@ -196,7 +194,7 @@ export class Workload {
       case 4:
         if (random.chance(0.5)) return this.run(slot, () => c.setData(own, data, { version }));
         return this.write(slot, shared, `setData(${unique}, ${version})`, setTo(unique, version), () => c.setData(shared, unique, { version }), (stat) => {
-          this.sawMzxid(slot, shared, stat);
+          this.saw(slot, shared, stat);
           return `ok:${stat.version}`;
         });
       case 5: {
