@@ -36,8 +36,10 @@ describe('three ensemble processes: a follower loses its data dir', { timeout: 2
     damage(follower);
     e.start(follower);
     await load.waitForMore(50);
-    await eventually(async () => e.isRunning(follower) && (await e.mode(follower)) === 'follower',
-      () => `member ${follower} following again:\n${e.member(follower).output.slice(-3000)}`, 60_000);
+    await eventually(async () => {
+      if (!e.isRunning(follower)) throw new Error(`member ${follower} stopped:\n${e.member(follower).output.slice(-3000)}`);
+      return (await e.mode(follower)) === 'follower';
+    }, () => `member ${follower} following again:\n${e.member(follower).output.slice(-3000)}`, 60_000);
     return follower;
   }
 
