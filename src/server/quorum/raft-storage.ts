@@ -165,7 +165,8 @@ export class MemoryRaftStorage implements RaftStorage {
   }
 
   compact(index: number): void {
-    const upTo = Math.min(index, this.lastIndex);
+    // The last entry stays, as the files keep their last segment.
+    const upTo = Math.min(index, this.lastIndex - 1);
     if (upTo <= this.offset) return;
     this.entries = this.entries.slice(upTo - this.offset);
     this.offset = upTo;
