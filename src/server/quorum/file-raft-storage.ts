@@ -16,13 +16,13 @@
 import { close, closeSync, constants, fstatSync, ftruncate, openSync, rmSync, truncateSync, write, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import type { Environment } from '../env/environment.ts';
+import type { Environment, Timer } from '../env/environment.ts';
 import { fsyncFile } from '../storage/file-log-store.ts';
 import { fileName, listFiles } from '../storage/files.ts';
 import { FileHardStateStore } from '../storage/hard-state.ts';
 import { isZeros, readSegment } from '../storage/segment.ts';
 import type { ConfState, Entry, HardState } from './core/types.ts';
-import { clampCommit, sameHardState, WriteQueue, type Batch, type RaftStorage, type RaftStorageStats } from './raft-storage.ts';
+import { clampCommit, COMMIT_SAVE_MS, hardStateSave, WriteQueue, type Batch, type RaftStorage, type RaftStorageStats } from './raft-storage.ts';
 
 export const RAFT_LOG_MAGIC = 0x45524c47; // "ERLG"
 export const RAFT_LOG_VERSION = 1;
@@ -67,6 +67,9 @@ export class FileRaftStorage implements RaftStorage {
   private allocated = 0;
   private rollRequested = false;
   private saved: HardState = { term: 0, vote: 0, commit: 0 };
+  /** A hard state newer than `saved` by its commit index only, saved when commitTimer fires. */
+  private pendingCommit: HardState | null = null;
+  private commitTimer: Timer | null = null;
   private queue = new WriteQueue(0);
   private flushing = false;
   private scheduled = false;
@@ -157,6 +160,9 @@ export class FileRaftStorage implements RaftStorage {
 
   async close(): Promise<void> {
     if (!this.failed && (this.flushing || this.scheduled || !this.queue.empty)) await new Promise<void>((resolve) => this.drained.push(resolve));
+    this.commitTimer?.cancel();
+    this.commitTimer = null;
+    if (this.pendingCommit !== null && !this.failed) this.saveHardState(this.pendingCommit);
     if (this.fd >= 0) {
       const fd = this.fd;
       this.fd = -1;
@@ -224,17 +230,16 @@ export class FileRaftStorage implements RaftStorage {
     });
   }
 
-  /** The entries are durable: the hard state goes next, then the `done`s. */
+  /** The entries are durable: the hard state goes next (a new commit index alone: later), then the `done`s. */
   private finish(batch: Batch): void {
-    if (batch.hardState !== null && !sameHardState(batch.hardState, this.saved)) {
-      try {
-        this.hardStates.save(batch.hardState);
-      } catch (err) {
-        this.fail(err as Error);
-        return;
-      }
-      this.saved = batch.hardState;
-      this.stats.hardStateWrites++;
+    const save = hardStateSave(this.saved, batch.hardState);
+    if (save === 'now' && !this.saveHardState(batch.hardState!)) return;
+    if (save === 'later') {
+      this.pendingCommit = batch.hardState;
+      this.commitTimer ??= this.env.scheduler.after(COMMIT_SAVE_MS, () => {
+        this.commitTimer = null;
+        if (this.pendingCommit !== null && !this.failed) this.saveHardState(this.pendingCommit);
+      });
     }
     this.stats.batches++;
     const last = this.segments[this.segments.length - 1];
@@ -244,6 +249,19 @@ export class FileRaftStorage implements RaftStorage {
     // Given meanwhile: the next batch goes at once.
     if (!this.queue.empty) this.flush();
     else this.onDrained();
+  }
+
+  private saveHardState(hardState: HardState): boolean {
+    try {
+      this.hardStates.save(hardState);
+    } catch (err) {
+      this.fail(err as Error);
+      return false;
+    }
+    this.saved = hardState;
+    this.pendingCommit = null;
+    this.stats.hardStateWrites++;
+    return true;
   }
 
   /** The segment the batch starting at `first` goes to, open for appending. */

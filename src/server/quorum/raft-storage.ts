@@ -3,7 +3,7 @@
  * The interface, the batching both implementations share, and the in-memory twin for the simulator
  * (the files: file-raft-storage.ts).
  */
-import type { Environment } from '../env/environment.ts';
+import type { Environment, Timer } from '../env/environment.ts';
 import type { Entry, HardState } from './core/types.ts';
 
 export interface RaftStorage {
@@ -16,9 +16,10 @@ export interface RaftStorage {
   /**
    * Makes a Ready durable: `entries` replace whatever the log holds from entries[0].index on (a
    * conflicting tail is cut), then `hardState` (if not null), in that order, so that a crash never
-   * leaves a commit index over entries that were about to be replaced. `done` runs once both are
-   * durable. Calls made while an earlier batch is being written are written together after it (one
-   * sync per batch per file), and their `done`s run in call order.
+   * leaves a commit index over entries that were about to be replaced. `done` runs once the entries
+   * and the hard state's term and vote are durable; a change of the commit index alone is saved
+   * later (see COMMIT_SAVE_MS). Calls made while an earlier batch is being written are written
+   * together after it (one sync per batch per file), and their `done`s run in call order.
    */
   persist(entries: readonly Entry[], hardState: HardState | null, done: () => void): void;
   /**
@@ -39,6 +40,20 @@ export interface RaftStorageStats {
   entryWrites: number;
   /** Hard states saved (only when it changed). */
   hardStateWrites: number;
+}
+
+/**
+ * A hard state that changes only the commit index is saved at most this often, off the batches'
+ * path, and on close(). Nothing waits for a commit index to be durable (Raft keeps it volatile): a
+ * restart that finds an older one replays less of its log and learns the rest from the leader, and
+ * its clients that saw more are refused until it has (their last zxid is ahead of its).
+ */
+export const COMMIT_SAVE_MS = 1000;
+
+/** How a hard state given with a batch is saved: before its `done`s, later, or not at all. */
+export function hardStateSave(saved: HardState, given: HardState | null): 'now' | 'later' | 'none' {
+  if (given === null || sameHardState(given, saved)) return 'none';
+  return given.term !== saved.term || given.vote !== saved.vote ? 'now' : 'later';
 }
 
 export const EMPTY_HARD_STATE: Readonly<HardState> = Object.freeze({ term: 0, vote: 0, commit: 0 });
@@ -137,6 +152,9 @@ export function clampCommit(hs: HardState, lastIndex: number, warn: (msg: string
  */
 export class MemoryRaftStorage implements RaftStorage {
   private hardState: HardState = { ...EMPTY_HARD_STATE };
+  /** Newer than `hardState` by its commit index only: durable when commitTimer fires. */
+  private pendingCommit: HardState | null = null;
+  private commitTimer: Timer | null = null;
   private entries: Entry[] = [];
   /** The index before the first entry held (the log's end when it holds none). */
   private offset = 0;
@@ -174,6 +192,7 @@ export class MemoryRaftStorage implements RaftStorage {
 
   async close(): Promise<void> {
     if (this.scheduled) await new Promise<void>((resolve) => this.drained.push(resolve));
+    this.saveCommit();
   }
 
   /**
@@ -184,6 +203,9 @@ export class MemoryRaftStorage implements RaftStorage {
   crash(keep = 0): void {
     this.generation++;
     this.scheduled = false;
+    this.commitTimer?.cancel();
+    this.commitTimer = null;
+    this.pendingCommit = null;
     const b = this.queue.take();
     if (b !== null && keep > 0) this.write({ ...b, entries: b.entries.slice(0, keep), hardState: null });
     this.queue = new WriteQueue(this.lastIndex);
@@ -232,10 +254,23 @@ export class MemoryRaftStorage implements RaftStorage {
       for (const e of b.entries) this.entries.push(e);
       this.stats.entryWrites++;
     }
-    if (b.hardState !== null && !sameHardState(b.hardState, this.hardState)) {
-      this.hardState = b.hardState;
-      this.stats.hardStateWrites++;
+    const save = hardStateSave(this.hardState, b.hardState);
+    if (save === 'now') {
+      this.pendingCommit = b.hardState;
+      this.saveCommit();
+    } else if (save === 'later') {
+      this.pendingCommit = b.hardState;
+      this.commitTimer ??= this.env.scheduler.after(COMMIT_SAVE_MS, () => this.saveCommit());
     }
+  }
+
+  private saveCommit(): void {
+    this.commitTimer?.cancel();
+    this.commitTimer = null;
+    if (this.pendingCommit === null) return;
+    this.hardState = this.pendingCommit;
+    this.pendingCommit = null;
+    this.stats.hardStateWrites++;
   }
 }
 
