@@ -7,11 +7,11 @@
  * barrier (ReadIndex). A member whose leader changes drops its clients' connections: the writes they
  * had in flight may or may not have been committed, which is what a lost connection tells a client.
  *
- * Each Ready is made durable (RaftStorage: entries, then the hard state) before its messages leave
- * and its entries are applied. Every `snapshotEvery` entries applied, the member snapshots its tree
- * and compacts its log; a follower behind the compacted log gets the leader's snapshot and installs
- * it (its clients reconnect). A restarted member loads its newest snapshot and replays its committed
- * log after it.
+ * Each Ready is made durable (RaftStorage: entries, then the hard state) before its messages leave;
+ * its committed entries, durable already, are applied at once. Every `snapshotEvery` entries
+ * applied, the member snapshots its tree and compacts its log; a follower behind the compacted log
+ * gets the leader's snapshot and installs it (its clients reconnect). A restarted member loads its
+ * newest snapshot and replays its committed log after it.
  *
  * Not yet: snapshots are taken whole, in one turn of the event loop (not fuzzy, in slices), and
  * membership is fixed.
@@ -97,8 +97,10 @@ export class Member implements CommitStage {
   private readSeq = 0;
   private applied = 0;
   private readyScheduled = false;
-  /** A Ready is being made durable: the next waits for it. */
-  private persisting = false;
+  /** Readys handed to the storage and not yet durable (it completes them in order). */
+  private persisting = 0;
+  /** The last entry handed to the storage: the core hands it out again until its Ready is durable. */
+  private lastHanded: Entry | null = null;
   private readonly storage: RaftStorage;
   private readonly data: MemberData;
   /** The recovering mark is on disk. */
@@ -330,34 +332,59 @@ export class Member implements CommitStage {
     });
   }
 
-  /** One Ready at a time: durable first, then its messages leave and its entries are applied. */
+  /**
+   * A Ready's committed entries are durable already (the core hands out only those): they are
+   * applied at once. Its entries and hard state go to the storage, and its messages leave once they
+   * are durable. While earlier Readys are being written, the next is taken only when it has entries
+   * to apply: commits are not held up by a write, and new entries queue behind it.
+   */
   private processReady(): void {
-    if (this.closed || this.persisting) return;
+    if (this.closed) return;
     this.followLeader();
+    if (this.persisting > 0 && !this.raft.log.hasToApply) return;
     if (!this.raft.hasReady()) return;
     const ready = this.raft.ready();
-    this.persisting = true;
+    this.persisting++;
     if (ready.snapshot !== null) {
       // A leader's snapshot replaces the log: kept first, then the log starts over after it.
       this.snapshots.save(ready.snapshot);
       this.storage.reset(ready.snapshot.index);
+      this.lastHanded = null;
+      this.install(ready.snapshot.index, ready.snapshot.data);
     }
     // A leader's appends rest on nothing it is writing now (its own copy counts once durable), so
     // they leave at once and the followers write in parallel with it; everything else waits.
-    const early = this.raft.role === 'leader' ? ready.messages.filter(leaderOnly) : [];
-    for (const m of early) this.transport.send(m.to, { kind: 'raft', message: m });
-    this.storage.persist(ready.entries, ready.hardState, () => {
-      this.persisting = false;
+    const leading = this.raft.role === 'leader';
+    const later: Message[] = [];
+    for (const m of ready.messages) {
+      if (leading && leaderOnly(m)) this.transport.send(m.to, { kind: 'raft', message: m });
+      else later.push(m);
+    }
+    for (const e of ready.committed) this.apply(e);
+    for (const rs of ready.readStates) this.readPoint(rs);
+    this.raft.advance({ snapshot: null, hardState: null, entries: [], messages: [], committed: ready.committed, readStates: [] });
+    this.storage.persist(this.unhanded(ready.entries), ready.hardState, () => {
+      this.persisting--;
       if (this.closed) return;
-      for (const m of ready.messages) if (early.length === 0 || !early.includes(m)) this.transport.send(m.to, { kind: 'raft', message: m });
-      if (ready.snapshot !== null) this.install(ready.snapshot.index, ready.snapshot.data);
-      for (const e of ready.committed) this.apply(e);
-      for (const rs of ready.readStates) this.readPoint(rs);
-      this.raft.advance(ready);
+      for (const m of later) this.transport.send(m.to, { kind: 'raft', message: m });
+      this.raft.advance({ ...ready, committed: [] });
       this.followLeader();
       if (this.applied - this.raft.log.snapshotIndex >= this.snapshotEvery) this.snapshot();
       this.scheduleReady();
     });
+  }
+
+  /**
+   * A Ready's entries less those already handed to the storage: a Ready taken while an earlier one
+   * is written repeats its entries, unless the log was cut since (then all go, and the storage cuts).
+   */
+  private unhanded(entries: Entry[]): Entry[] {
+    const last = this.lastHanded;
+    if (entries.length === 0) return entries;
+    this.lastHanded = entries[entries.length - 1];
+    const i = last === null ? -1 : last.index - entries[0].index;
+    // The last one handed is still in the log: so is everything before it (log matching).
+    return i >= 0 && i < entries.length && entries[i].term === last!.term ? entries.slice(i + 1) : entries;
   }
 
   /** The tree as of what is applied goes to a snapshot; the log before it is dropped. */
