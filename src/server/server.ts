@@ -34,6 +34,8 @@ export interface QuorumHooks {
   readBarrier(then: () => void): void;
   /** A client was heard from on this member. */
   touched(sessionId: bigint): void;
+  /** A client is reopening its session on this member (its password right): it will hold its connection. */
+  reopening(sessionId: bigint): void;
   /** Whether this member takes clients now (it knows a leader and has caught up). */
   serving(): boolean;
   status(): QuorumStatus;
@@ -121,6 +123,7 @@ export class EnsembleServer implements ConnectionHost {
     }, {
       propose: (entry) => this.commit.submit(entry, () => this.replica.committed(entry)),
       forward: (sessionId, cxid, authInfo, type, body) => this.quorum?.forward(sessionId, cxid, authInfo, type, body),
+      sessionMoved: (sessionId) => this.bySession.get(sessionId)?.close(),
       reply: (sessionId, cxid, zxid, result, failed) => this.bySession.get(sessionId)?.writeDone(cxid, zxid, result, failed),
       sessionOpened: (sessionId, passwd) => this.bySession.get(sessionId)?.sendConnectResponse(true, passwd),
       sessionClosed: (sessionId) => {
@@ -254,8 +257,12 @@ export class EnsembleServer implements ConnectionHost {
     }
     // In an ensemble the session may have been created, or ended, through another member: judge it
     // on a tree that has applied everything committed before the client asked.
-    if (this.quorum !== undefined) this.quorum.readBarrier(() => this.reopenNow(conn, sessionId, passwd, timeoutMs));
-    else this.reopenNow(conn, sessionId, passwd, timeoutMs);
+    if (this.quorum !== undefined) {
+      if (this.replica.passwordMatches(sessionId, passwd)) this.quorum.reopening(sessionId);
+      this.quorum.readBarrier(() => this.reopenNow(conn, sessionId, passwd, timeoutMs));
+    } else {
+      this.reopenNow(conn, sessionId, passwd, timeoutMs);
+    }
   }
 
   private reopenNow(conn: Connection, sessionId: bigint, passwd: Buffer, timeoutMs: number): void {

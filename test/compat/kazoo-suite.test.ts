@@ -47,16 +47,6 @@ const ENSEMBLE_KNOWN_FAILURES: Record<string, string> = {
 };
 
 /**
- * Pass against three ZooKeeper members but fail now and then against three Ensemble members because
- * of a bug reproduced on its own elsewhere; tolerated until that is fixed (then remove the entry).
- */
-const ENSEMBLE_BUGS: Record<string, string> = {
-  'test_partitioner.py::KazooPartitionerTests::test_connection_loss':
-    'its client moves to another member; when that is the leader, a touch the old member sends afterwards '
-    + 'makes the leader answer its lock writes SESSIONMOVED (test/ensemble/session-move.test.ts)',
-};
-
-/**
  * Not run against three members. kazoo's zoo.cfg says reconfigEnabled=true, which an Ensemble
  * member refuses (membership is fixed: docs/ensemble.md, Not done yet), so the shim leaves that line
  * out; a member then answers reconfig with RECONFIGDISABLED (-123), as ZooKeeper does with
@@ -130,5 +120,5 @@ test('kazoo test suite passes against Ensemble', { timeout: 420_000 }, async () 
 test('kazoo test suite passes against an ensemble of three Ensemble members', { timeout: 420_000 }, async () => {
   const out = await runSuite(3, ENSEMBLE_MODULES, Object.keys(ENSEMBLE_DESELECTED));
   assert.match(out, /\d+ deselected/, 'the reconfig tests are left out');
-  assertOnlyKnownFailures(out, 250, { ...ENSEMBLE_KNOWN_FAILURES, ...ENSEMBLE_BUGS });
+  assertOnlyKnownFailures(out, 250, ENSEMBLE_KNOWN_FAILURES);
 });

@@ -50,6 +50,7 @@ const arbPeerMessage: fc.Arbitrary<PeerMessage> = fc.oneof(
   fc.record({ kind: fc.constant('touch' as const), sessions: fc.array(i64, { maxLength: 10 }) }, plain),
   fc.constant({ kind: 'askEmpty' as const }),
   fc.record({ kind: fc.constant('empty' as const), empty: fc.boolean() }, plain),
+  fc.record({ kind: fc.constant('reopened' as const), sessionId: i64 }, plain),
 );
 const arbFrame: fc.Arbitrary<PeerFrame> = fc.record({ from: id, to: id, message: arbPeerMessage }, plain);
 
@@ -74,6 +75,7 @@ describe('peer wire: hand-written frames', () => {
     ['a heartbeat answer from a member that lost its data', raft({ type: 'heartbeatResp', from: 2, to: 1, term: 5, recovering: 17 })],
     ['a member with no data asks another', { from: 3, to: 1, message: { kind: 'askEmpty' } }],
     ['and is answered', { from: 1, to: 3, message: { kind: 'empty', empty: true } }],
+    ['a session reopened on a follower', { from: 2, to: 1, message: { kind: 'reopened', sessionId: -5n } }],
     ['a snapshot', raft({ type: 'snap', from: 1, to: 4, term: 5, snapshot: { index: 100, term: 4, conf, data: Buffer.from('tree') } })],
     ['a forwarded write', { from: 2, to: 1, message: {
       kind: 'forward', sessionId: -0x7fffffffffffffffn - 1n, cxid: -2, opcode: 1, body: Buffer.from('create /a'),

@@ -23,16 +23,18 @@ interface Out {
   replies: Array<{ sessionId: bigint; cxid: number; zxid: number; result: ApplyResult; failed: boolean }>;
   opened: Array<{ sessionId: bigint; passwd: Buffer }>;
   closed: bigint[];
+  moved: bigint[];
 }
 
 function member(serverId: number, tree = new DataTree({ sessionSecret: Buffer.alloc(32, 7) })) {
   let time = 1_000;
-  const out: Out = { proposed: [], replies: [], opened: [], closed: [] };
+  const out: Out = { proposed: [], replies: [], opened: [], closed: [], moved: [] };
   const output: ReplicaOutput = {
     propose: (e) => void out.proposed.push(e),
     reply: (sessionId, cxid, zxid, result, failed) => void out.replies.push({ sessionId, cxid, zxid, result, failed }),
     sessionOpened: (sessionId, passwd) => void out.opened.push({ sessionId, passwd }),
     sessionClosed: (sessionId) => void out.closed.push(sessionId),
+    sessionMoved: (sessionId) => void out.moved.push(sessionId),
   };
   const replica = new Replica(tree, {
     serverId, tickTimeMs: 100, maxDataBytes: 1 << 20, enforceQuota: false,
@@ -109,7 +111,29 @@ describe('replica core', () => {
     m.replica.sessions.add(id, 5_000, 0, 2);
     m.replica.submit(id, 1, [], ...setData('/'));
     m.commitAll();
-    assert.deepEqual(m.out.replies.map((r) => [r.result.err, r.failed]), [[Err.SESSIONMOVED, true]]);
+    assert.deepEqual(m.out.replies, [], 'not answered: its connection is closed instead (ZOOKEEPER-710)');
+    assert.deepEqual(m.out.moved, [id]);
+  });
+
+  it('a session moves to another member when its client reopens it there, not when that member only touches it', () => {
+    const leader = member(1);
+    const id = leader.replica.newSessionId();
+    leader.replica.openSession(id, 5_000);
+    leader.commitAll();
+    leader.replica.lead(leader.tree.lastProcessedZxid);
+    const forwardedSetData = (cxid: number): void => {
+      const [type, body] = setData('/');
+      leader.replica.submitForwarded(2, id, cxid, [], type, body.buf.subarray(body.offset, body.end));
+    };
+    leader.replica.touchFrom(id);
+    forwardedSetData(1);
+    leader.replica.reopenedOn(2, id);
+    forwardedSetData(2);
+    // A late touch from the member the client left changes nothing.
+    leader.replica.touchFrom(id);
+    forwardedSetData(3);
+    const kinds = leader.out.proposed.map((e) => (e.txn.kind === 'error' ? e.txn.err : e.txn.kind));
+    assert.deepEqual(kinds, [Err.SESSIONMOVED, 'setData', 'setData']);
   });
 
   it('expires a session only when a tick finds it past its deadline, through a closeSession Txn', () => {

@@ -156,6 +156,7 @@ export class Member implements CommitStage {
       forward: (sessionId, cxid, authInfo, type, body) => this.forward(sessionId, cxid, authInfo, type, body),
       readBarrier: (then) => this.readBarrier(then),
       touched: (sessionId) => void this.touches.add(sessionId),
+      reopening: (sessionId) => this.reopening(sessionId),
       serving: () => this.raft.lead !== NONE,
       status: () => this.status(),
     };
@@ -254,7 +255,10 @@ export class Member implements CommitStage {
         // Anywhere else the write is lost: its member drops the connection when it learns the leader changed.
         return;
       case 'touch':
-        if (this.raft.role === 'leader') for (const s of m.sessions) this.server.replica.touchFrom(from, s);
+        if (this.raft.role === 'leader') for (const s of m.sessions) this.server.replica.touchFrom(s);
+        return;
+      case 'reopened':
+        if (this.raft.role === 'leader') this.server.replica.reopenedOn(from, m.sessionId);
         return;
       case 'askEmpty':
         this.transport.send(from, { kind: 'empty', empty: this.raft.pristine });
@@ -305,6 +309,12 @@ export class Member implements CommitStage {
       this.sendTouches();
       this.transport.send(leader, { kind: 'forward', sessionId, cxid, opcode, body: message.body, auth: authInfo });
     }
+  }
+
+  /** A client reopens its session here: the leader learns this member holds it, before the client can move on. */
+  private reopening(sessionId: bigint): void {
+    const leader = this.raft.lead;
+    if (leader !== NONE && leader !== this.id) this.transport.send(leader, { kind: 'reopened', sessionId });
   }
 
   private sendTouches(): void {
@@ -467,6 +477,8 @@ export class Member implements CommitStage {
     this.leader = lead;
     this.log.info({ leader: lead, term: this.raft.term }, lead === NONE ? 'no leader' : lead === this.id ? 'elected' : 'following');
     if (this.leading || before !== NONE) this.loseClients();
+    // Touches gathered for another leader (or as leader) are old news to the next, which renews every session anyway.
+    this.touches.clear();
     this.leading = false;
     this.waitingForwards = [];
     if (lead !== NONE) for (const context of this.barriers.keys()) this.raft.readIndex(context);

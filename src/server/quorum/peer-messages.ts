@@ -18,6 +18,12 @@ export type PeerMessage =
   | { kind: 'forward'; sessionId: bigint; cxid: number; opcode: number; body: Buffer; auth: ReadonlyArray<{ scheme: string; id: string }> }
   /** Sessions whose clients were heard from since the last touch (the leader runs expiry). */
   | { kind: 'touch'; sessions: readonly bigint[] }
+  /**
+   * A client came back to the sender with this session (its password right): the sender holds its
+   * connection now, and the leader makes it the session's owner. Sent before the read barrier its
+   * reopening waits for, so it reaches the leader before the client can have moved on.
+   */
+  | { kind: 'reopened'; sessionId: bigint }
   /** From a member with no data: has the receiver none either (is the ensemble new)? */
   | { kind: 'askEmpty' }
   /** The answer: nothing has ever reached the sender's log (no term, no entry). */

@@ -10,6 +10,7 @@
  *   touch    = version kind=3 from:u32 to:u32 count:u32 sessionId:i64*
  *   askEmpty = version kind=4 from:u32 to:u32
  *   empty    = version kind=5 from:u32 to:u32 empty:u8 (0 or 1)
+ *   reopened = version kind=6 from:u32 to:u32 sessionId:i64
  *   message  = type:u8 from:u32 to:u32 term:u64 fields:u16, then the fields present, in bit order:
  *              index:u64 logTerm:u64 commit:u64 rejectHint:u64 rejectHintTerm:u64 context:string
  *              count:u32 entry* snapshot recovering:u64 (reject is two bits: present, true)
@@ -49,6 +50,7 @@ const KIND_FORWARD = 2;
 const KIND_TOUCH = 3;
 const KIND_ASK_EMPTY = 4;
 const KIND_EMPTY = 5;
+const KIND_REOPENED = 6;
 
 const TYPES: readonly MessageType[] = [
   'app', 'appResp', 'vote', 'voteResp', 'preVote', 'preVoteResp',
@@ -270,6 +272,9 @@ function writeBody(w: WireWriter, { from, to, message: m }: PeerFrame): void {
     case 'empty':
       w.u8(WIRE_VERSION).u8(KIND_EMPTY).u32(from).u32(to).u8(m.empty ? 1 : 0);
       return;
+    case 'reopened':
+      w.u8(WIRE_VERSION).u8(KIND_REOPENED).u32(from).u32(to).i64(m.sessionId);
+      return;
     default:
       throw new WireError(`unknown peer message kind ${(m as { kind: unknown }).kind}`);
   }
@@ -331,7 +336,7 @@ export function decodeFrame(body: Buffer): PeerFrame {
   if (version !== WIRE_VERSION) throw new WireError(`format version ${version}, expected ${WIRE_VERSION}`);
   const kind = r.u8();
   if (kind === KIND_HELLO) throw new WireError('unexpected hello');
-  if (kind < KIND_RAFT || kind > KIND_EMPTY) throw new WireError(`unknown frame kind ${kind}`);
+  if (kind < KIND_RAFT || kind > KIND_REOPENED) throw new WireError(`unknown frame kind ${kind}`);
   const from = r.u32();
   const to = r.u32();
   let message: PeerMessage;
@@ -364,6 +369,9 @@ export function decodeFrame(body: Buffer): PeerFrame {
       message = { kind: 'empty', empty: empty === 1 };
       break;
     }
+    case KIND_REOPENED:
+      message = { kind: 'reopened', sessionId: r.i64() };
+      break;
     default:
       throw new WireError(`unknown frame kind ${kind}`);
   }

@@ -6,7 +6,7 @@
  * the shell passes time in through the clock it is given.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { OpCode } from '../../protocol/constants.ts';
+import { Err, OpCode } from '../../protocol/constants.ts';
 import type { Id } from '../../protocol/records.ts';
 import type { Clock } from '../env/environment.ts';
 import { JuteReader } from '../../protocol/jute.ts';
@@ -28,6 +28,11 @@ export interface ReplicaOutput {
   propose(entry: TxnEntry): void;
   /** A follower's client write, for the leader to prep (its session's owner is this member). */
   forward?(sessionId: bigint, cxid: number, authInfo: readonly Id[], type: number, body: Buffer): void;
+  /**
+   * This member's request failed with SESSIONMOVED: its client's connection has moved to another
+   * member, so this one is closed instead of answered (ZOOKEEPER-710).
+   */
+  sessionMoved(sessionId: bigint): void;
   /** The answer to this member's request (sessionId, cxid). `failed`: it failed in prep. */
   reply(sessionId: bigint, cxid: number, zxid: number, result: ApplyResult, failed: boolean): void;
   /** A session this member opened is created: answer its handshake. */
@@ -110,10 +115,15 @@ export class Replica {
 
   /** A client reconnects with its session id and password: true when both hold and it is live. */
   reopenSession(id: bigint, passwd: Buffer, timeoutMs: number): boolean {
-    const expected = this.sessions.passwordFor(id);
-    const valid = passwd.length === expected.length && timingSafeEqual(passwd, expected) && this.sessions.isLive(id);
+    const valid = this.passwordMatches(id, passwd) && this.sessions.isLive(id);
     if (valid) this.sessions.add(id, timeoutMs, this.options.clock.monotonic(), this.options.serverId);
     return valid;
+  }
+
+  /** The password is the session's (whether the session is live or not). */
+  passwordMatches(id: bigint, passwd: Buffer): boolean {
+    const expected = this.sessions.passwordFor(id);
+    return passwd.length === expected.length && timingSafeEqual(passwd, expected);
   }
 
   passwordFor(id: bigint): Buffer {
@@ -205,8 +215,13 @@ export class Replica {
     this.out.propose(this.prep.prepare({ sessionId, cxid, owner, authInfo, timeMs: this.options.clock.now() }, request));
   }
 
-  /** A member that holds the session's connection is heard from: it owns the session now. */
-  touchFrom(owner: number, sessionId: bigint): void {
+  /** A member heard from the session's client: its deadline moves (its owner does not). */
+  touchFrom(sessionId: bigint): void {
+    this.sessions.touch(sessionId, this.options.clock.monotonic());
+  }
+
+  /** The session's client reopened it on `owner`, which holds its connection from now on. */
+  reopenedOn(owner: number, sessionId: bigint): void {
     this.sessions.touch(sessionId, this.options.clock.monotonic(), owner);
   }
 
@@ -237,7 +252,9 @@ export class Replica {
         this.out.sessionClosed(sessionId);
         return;
     }
-    if (ours) this.out.reply(sessionId, cxid, zxid, applied, type === OpCode.error);
+    if (!ours) return;
+    if (entry.txn.kind === 'error' && entry.txn.err === Err.SESSIONMOVED) this.out.sessionMoved(sessionId);
+    else this.out.reply(sessionId, cxid, zxid, applied, type === OpCode.error);
   }
 }
 

@@ -75,8 +75,8 @@ export class SessionTracker {
   }
 
   /**
-   * Extend a live session's deadline (`owner`: the member it was heard through now holds its
-   * connection). False when it is unknown or closing.
+   * Extend a live session's deadline (`owner`: the member that now holds its connection, as its
+   * client reopened it there). False when it is unknown or closing.
    */
   touch(id: bigint, nowMs: number, owner?: number): boolean {
     const s = this.sessions.get(id);
