@@ -8,7 +8,8 @@
  * resume), crash a member (what its disk had not made durable is lost, a batch possibly cut short)
  * and restart it from its disk (its newest snapshot and the log after it), and cut the power of a
  * majority at once. In most runs each member's clock is off by up to 10 s and runs at 0.8 to 1.25
- * times the rate of time (its timers with it). With `wipe`, some crashes wipe the member's disk.
+ * times the rate of time (its timers with it). Some crashes wipe the member's disk (while a majority
+ * keeps its data), unless `wipe` is false.
  * Members snapshot and compact their logs every 25 or 150 entries, or never, by seed, so members
  * behind catch up by snapshot. A run ends with a quiet phase in which every client must be served.
  *
@@ -30,6 +31,7 @@ import { Member } from '../../src/server/quorum/member.ts';
 import { MemoryNetwork } from '../../src/server/quorum/memory-transport.ts';
 import { MemoryRaftStorage } from '../../src/server/quorum/raft-storage.ts';
 import { MemoryMemberSnapshots } from '../../src/server/quorum/member-snapshots.ts';
+import { MemoryMemberData } from '../../src/server/quorum/member-data.ts';
 import type { PeerTransport } from '../../src/server/quorum/peer-messages.ts';
 import type { Environment } from '../../src/server/env/environment.ts';
 import { checkLinearizable } from '../support/linearizability.ts';
@@ -44,7 +46,10 @@ export interface EnsembleSimOptions {
   durationMs: number;
   clients: number;
   members: number;
-  /** Some crashes wipe the member's disk: it restarts with an empty log and no snapshot. */
+  /**
+   * Some crashes wipe the member's disk (default): it restarts with an empty log and no snapshot,
+   * as long as a majority keeps its data.
+   */
   wipe?: boolean;
   /** A session's lost write must take effect before the answer to its next write, or never (FIFO client order). */
   fifo?: boolean;
@@ -103,6 +108,9 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
   const newDisk = (id: number): MemoryRaftStorage => new MemoryRaftStorage(diskEnv(id), () => 0.5 + random.float() * 8);
   const disks = new Map(ids.map((id) => [id, newDisk(id)]));
   const snapshotDirs = new Map(ids.map((id) => [id, new MemoryMemberSnapshots()]));
+  const dataDirs = new Map(ids.map((id) => [id, new MemoryMemberData()]));
+  /** Members wiped and not yet brought up to date by a leader. */
+  const lostData = new Set<number>();
   // Snapshots often, now and then, or (nearly) never: followers behind get them, restarts begin at them.
   const snapshotEvery = [25, 150, 100_000][random.int(3)];
   // In most runs the members' clocks disagree: each is off by up to 10 s and runs at 0.8 to 1.25 times the rate of time.
@@ -112,7 +120,7 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
     envs.set(id, env);
     const t = peerNet.join(id);
     const transport: PeerTransport = { ...t, onMessage: (handler) => t.onMessage((from, m) => env.run(() => handler(from, m))) };
-    const m = new Member({ id, voters: ids, config, transport, storage: disks.get(id)!, snapshots: snapshotDirs.get(id)!, snapshotEvery, env, log: silentServerLog });
+    const m = new Member({ id, voters: ids, config, transport, storage: disks.get(id)!, snapshots: snapshotDirs.get(id)!, data: dataDirs.get(id)!, snapshotEvery, env, log: silentServerLog });
     m.server.start();
     members.set(id, m);
   };
@@ -164,6 +172,8 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
     if (wiped) {
       disks.set(id, newDisk(id));
       snapshotDirs.set(id, new MemoryMemberSnapshots());
+      dataDirs.set(id, new MemoryMemberData());
+      lostData.add(id);
     }
     members.delete(id);
     world.scheduler.after(downMs, () => {
@@ -179,14 +189,14 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
       if (world.now >= until) return;
       const roll = random.float();
       const slot = random.int(options.clients);
-      if (roll < 0.2) {
+      if (roll < 0.17) {
         note(`client ${slot}: connection cut`);
         clientNet.cut(slot);
-      } else if (roll < 0.3) {
+      } else if (roll < 0.25) {
         const ms = SESSION_TIMEOUT_MS * (0.3 + random.float() * 1.5);
         note(`client ${slot}: traffic stalled for ${ms.toFixed(0)} ms`);
         clientNet.hold(slot, world.now + ms);
-      } else if (roll < 0.5) {
+      } else if (roll < 0.43) {
         // A member cut off from the others; its clients still reach it. Often the leader.
         const id = pickMember();
         note(`member ${id} cut off from the others${leaderNow()?.id === id ? ' (the leader)' : ''}`);
@@ -197,16 +207,20 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
           note(`member ${id} rejoins`);
           rebuildLinks();
         });
-      } else if (roll < 0.65) {
+      } else if (roll < 0.58) {
         // A member dies, the leader often; it comes back from its disk (or an empty one) a while later.
         const id = pickMember();
         const keep = random.int(3);
         const downMs = 50 + random.float() * 3_000;
-        const wiped = random.chance(0.25);
-        if (members.has(id) && members.size > 1) crash(id, keep, downMs, wiped && options.wipe === true);
+        // A wipe leaves a majority with its data: without one, no leader may be elected again.
+        const wiped = random.chance(0.25) && options.wipe !== false && ids.filter((x) => x !== id && !lostData.has(x)).length > ids.length / 2;
+        if (members.has(id) && members.size > 1) crash(id, keep, downMs, wiped);
       } else if (roll < 0.7) {
-        // A power cut: a majority dies at once, each losing what its disk had not made durable.
-        const down = [...members.keys()].sort(() => random.float() - 0.5).slice(0, Math.floor(ids.length / 2) + 1);
+        // A power cut: a majority dies at once, the leader among them, each losing what its disk
+        // had not made durable (what a member acknowledged before its disk had it is lost here).
+        const leader = leaderNow();
+        const others = [...members.keys()].filter((id) => id !== leader?.id).sort(() => random.float() - 0.5);
+        const down = [...(leader === undefined ? [] : [leader.id]), ...others].slice(0, Math.floor(ids.length / 2) + 1);
         const downMs = 50 + random.float() * 2_000;
         if (down.length < members.size) for (const id of down) crash(id, random.int(3), downMs, false);
       } else if (roll < 0.85) {
@@ -262,6 +276,7 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
   const liveSessions = new Set<bigint>();
   const sound = new Map<number, { path: string; since: number }>();
   const probe = (): void => {
+    for (const id of lostData) if (members.get(id)?.raft.recovering === false) lostData.delete(id);
     const leader = leaderNow();
     if (leader !== undefined && leader.raft.term >= leaderTerm) {
       leaderTerm = leader.raft.term;
