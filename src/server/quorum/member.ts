@@ -9,12 +9,12 @@
  *
  * Each Ready is made durable (RaftStorage: entries, then the hard state) before its messages leave;
  * its committed entries, durable already, are applied at once. Every `snapshotEvery` entries
- * applied, the member snapshots its tree and compacts its log; a follower behind the compacted log
- * gets the leader's snapshot and installs it (its clients reconnect). A restarted member loads its
- * newest snapshot and replays its committed log after it.
+ * applied, the member snapshots its tree (fuzzy, a slice at a time) and compacts its log; a
+ * follower behind the compacted log gets the leader's snapshot and installs it (its clients
+ * reconnect). A restarted member loads its newest snapshot and replays its committed log after it;
+ * it serves nobody until that replay has passed what the fuzzy snapshot may already hold.
  *
- * Not yet: snapshots are taken whole, in one turn of the event loop (not fuzzy, in slices), and
- * membership is fixed.
+ * Not yet: membership is fixed.
  */
 import pino, { type Logger } from 'pino';
 import { JuteReader, JuteWriter } from '../../protocol/jute.ts';
@@ -35,7 +35,7 @@ import { EntryZxids } from './entry-zxid.ts';
 import type { PeerMessage, PeerTransport } from './peer-messages.ts';
 import { MemoryRaftStorage, type RaftStorage } from './raft-storage.ts';
 import { MemoryMemberSnapshots, type MemberSnapshots, type StoredSnapshot } from './member-snapshots.ts';
-import { decodeSnapshot, encodeSnapshot, SnapshotFormatError, type LoadedSnapshot } from '../storage/snapshot.ts';
+import { decodeSnapshot, encodeSnapshotSliced, SnapshotFormatError, type LoadedSnapshot } from '../storage/snapshot.ts';
 import { HardStateFormatError } from '../storage/hard-state.ts';
 import { RaftLogFormatError } from './file-raft-storage.ts';
 import { MemoryMemberData, type MemberData } from './member-data.ts';
@@ -101,6 +101,8 @@ export class Member implements CommitStage {
   private persisting = 0;
   /** The last entry handed to the storage: the core hands it out again until its Ready is durable. */
   private lastHanded: Entry | null = null;
+  /** The commit index when the last Ready was taken. */
+  private readyCommit = 0;
   private readonly storage: RaftStorage;
   private readonly data: MemberData;
   /** The recovering mark is on disk. */
@@ -108,6 +110,13 @@ export class Member implements CommitStage {
   /** Recovering with no data: the members found to have none either. */
   private readonly emptyPeers = new Set<NodeId>();
   private ticks = 0;
+  /** A snapshot is being encoded. */
+  private snapshotting = false;
+  /**
+   * The tree came from a fuzzy snapshot that may hold effects of entries up to this zxid: until it
+   * has applied that far, some nodes may be ahead of others, and it serves nobody.
+   */
+  private fuzzyUntil = 0;
   private readonly timers: Timer[] = [];
   private closed = false;
 
@@ -150,6 +159,7 @@ export class Member implements CommitStage {
     });
     if (restored !== null) {
       this.zxids = new EntryZxids(restored.zxid, snapshot!.index);
+      this.fuzzyUntil = restored.endZxid;
       this.applied = snapshot!.index;
     }
     const hooks: QuorumHooks = {
@@ -157,7 +167,7 @@ export class Member implements CommitStage {
       readBarrier: (then) => this.readBarrier(then),
       touched: (sessionId) => void this.touches.add(sessionId),
       reopening: (sessionId) => this.reopening(sessionId),
-      serving: () => this.raft.lead !== NONE,
+      serving: () => this.raft.lead !== NONE && this.server.tree.lastProcessedZxid >= this.fuzzyUntil,
       status: () => this.status(),
     };
     this.server = new EnsembleServer(options.config, { env: this.env, log: this.log, commit: this, quorum: hooks, tree: restored?.tree, serverId: options.id });
@@ -345,15 +355,17 @@ export class Member implements CommitStage {
   /**
    * A Ready's committed entries are durable already (the core hands out only those): they are
    * applied at once. Its entries and hard state go to the storage, and its messages leave once they
-   * are durable. While earlier Readys are being written, the next is taken only when it has entries
-   * to apply: commits are not held up by a write, and new entries queue behind it.
+   * are durable. While earlier Readys are being written, the next is taken only when the commit
+   * index moved (a leader tells its followers at once, whose copies may be durable before its own)
+   * or there are entries to apply: commits are not held up by a write, new entries queue behind it.
    */
   private processReady(): void {
     if (this.closed) return;
     this.followLeader();
-    if (this.persisting > 0 && !this.raft.log.hasToApply) return;
+    if (this.persisting > 0 && !this.raft.log.hasToApply && this.raft.log.committed === this.readyCommit) return;
     if (!this.raft.hasReady()) return;
     const ready = this.raft.ready();
+    this.readyCommit = this.raft.log.committed;
     this.persisting++;
     if (ready.snapshot !== null) {
       // A leader's snapshot replaces the log: kept first, then the log starts over after it.
@@ -399,12 +411,24 @@ export class Member implements CommitStage {
 
   /** The tree as of what is applied goes to a snapshot; the log before it is dropped. */
   private snapshot(): void {
+    if (this.snapshotting) return;
+    this.snapshotting = true;
+    const tree = this.server.tree;
     const index = this.applied;
     const term = this.raft.log.term(index);
-    const data = encodeSnapshot(this.server.tree, { index, term, zxid: this.zxids.last, timeMs: this.env.clock.now() });
-    this.snapshots.save({ index, term, data });
-    this.raft.compact(index, data);
-    this.storage.compact(index);
+    // Fuzzy, as the standalone server's: a slice at a time while entries go on being applied, so it
+    // may hold effects of entries after `index`; replaying them over it sets the same values again.
+    encodeSnapshotSliced(tree, { index, term, zxid: this.zxids.last, timeMs: this.env.clock.now() }, this.env).then((data) => {
+      this.snapshotting = false;
+      // Meanwhile the member stopped, or installed a leader's snapshot past this one.
+      if (this.closed || this.server.tree !== tree || index <= this.raft.log.snapshotIndex) return;
+      this.snapshots.save({ index, term, data });
+      this.raft.compact(index, data);
+      this.storage.compact(index);
+    }, (err: Error) => {
+      this.snapshotting = false;
+      this.log.error({ err: err.message }, 'snapshot failed');
+    });
   }
 
   /** A leader's snapshot replaces the tree: applied up to its index, its clients reconnect. */
@@ -416,6 +440,7 @@ export class Member implements CommitStage {
     if (this.configData !== null) this.server.tree.setConfigData(this.configData);
     this.server.replica.follow(true);
     this.zxids = new EntryZxids(restored.zxid, index);
+    this.fuzzyUntil = restored.endZxid;
     this.applied = index;
     while (this.readPoints.length > 0 && this.readPoints[0].index <= this.applied) this.readPoints.shift()!.then();
   }

@@ -134,6 +134,21 @@ export function encodeSnapshot(tree: DataTree, meta: SnapshotMeta): Buffer {
   return Buffer.concat(parts);
 }
 
+/**
+ * A fuzzy snapshot as bytes in memory, encoded a slice at a time with turns of the event loop in
+ * between (an ensemble member's, which its leader may send to a follower).
+ */
+export async function encodeSnapshotSliced(tree: DataTree, meta: SnapshotMeta, env: Environment): Promise<Buffer> {
+  const enc = new SnapshotEncoder(tree, meta);
+  const parts = [enc.header()];
+  for (;;) {
+    const done = enc.slice(env.clock);
+    if (done || enc.pendingBytes >= CHUNK_TARGET_BYTES) parts.push(enc.takeChunk());
+    if (done) return Buffer.concat(parts);
+    await new Promise<void>((r) => env.scheduler.soon(r));
+  }
+}
+
 /** Turns a tree into a header and chunks, a slice at a time. */
 class SnapshotEncoder {
   private readonly w = new JuteWriter(1024 * 1024);
