@@ -105,7 +105,12 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
   };
   // A disk's writes complete on their own, but what the member does then waits while it is paused.
   const diskEnv = (id: number): Environment => ({ clock: world.clock, random: world.random, scheduler: { ...world.scheduler, after: (ms, fn) => world.scheduler.after(ms, () => gate(id)(fn)) } });
-  const newDisk = (id: number): MemoryRaftStorage => new MemoryRaftStorage(diskEnv(id), () => 0.5 + random.float() * 8);
+  // A third of the disks are slow to sync (a busy device's fsync stalls), which widens the time a
+  // write is in flight when a crash comes.
+  const newDisk = (id: number): MemoryRaftStorage => {
+    const slow = random.chance(0.33);
+    return new MemoryRaftStorage(diskEnv(id), () => (slow ? 2 + random.float() * 60 : 0.5 + random.float() * 8));
+  };
   const disks = new Map(ids.map((id) => [id, newDisk(id)]));
   const snapshotDirs = new Map(ids.map((id) => [id, new MemoryMemberSnapshots()]));
   const dataDirs = new Map(ids.map((id) => [id, new MemoryMemberData()]));
