@@ -45,7 +45,11 @@ export interface TcpTransportOptions {
   maxFrameBytes?: number;
   /** A connection must be open and have said hello within this. Default 5 s. */
   handshakeTimeoutMs?: number;
-  /** Pauses between dials of a peer: doubling from baseDelayMs to maxDelayMs, jittered. Default 50 ms to 2 s. */
+  /**
+   * Pauses between dials of a peer: doubling from baseDelayMs to maxDelayMs, jittered. Default 50 ms
+   * to 400 ms: a member with a lower id that restarts waits for this dial, so a long pause would hold
+   * back its return (a refused dial on a network that answers costs little).
+   */
   retry?: { baseDelayMs: number; maxDelayMs: number };
 }
 
@@ -95,7 +99,7 @@ export class TcpTransport implements PeerTransport {
     this.maxQueueBytes = options.maxQueueBytes ?? 32 * 1024 * 1024;
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 5000;
-    const retry = options.retry ?? { baseDelayMs: 50, maxDelayMs: 2000 };
+    const retry = options.retry ?? { baseDelayMs: 50, maxDelayMs: 400 };
     if (!options.members.some((m) => m.id === this.myId)) throw new Error(`member ${this.myId} is not among the members`);
     for (const address of options.members) {
       if (address.id === this.myId) continue;
