@@ -15,8 +15,8 @@
  *
  * Checked: on the wire, each connection's replies in request order and a session's zxids never
  * going back (across members); the history of the shared nodes linearizable (workload.ts: writes
- * and reads after a sync; with `fifo`, a session's lost write never takes effect after its next
- * answered write), plain reads monotonic per session; no session closed while its client's path to
+ * and reads after a sync; unless `fifo` is false, a session's lost write never takes effect after
+ * its next answered write), plain reads monotonic per session; no session closed while its client's path to
  * the leader was sound for a whole session timeout (see probe below); a connection opened after its
  * session closed is told it expired; a client's session id never changes without Expired. At the
  * end, every member's tree the same (digest at the same zxid), no zxid a client was told of missing
@@ -51,7 +51,7 @@ export interface EnsembleSimOptions {
    * as long as a majority keeps its data.
    */
   wipe?: boolean;
-  /** A session's lost write must take effect before the answer to its next write, or never (FIFO client order). */
+  /** A session's lost write must take effect before the answer to its next write, or never (FIFO client order; default). */
   fifo?: boolean;
 }
 
@@ -151,7 +151,7 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
   });
   let movedInPlace = 0;
   const { slots, ops } = workload;
-  workload.fifo = options.fifo === true;
+  workload.fifo = options.fifo !== false;
   const history = { ops: 0, unknown: 0, verdict: 'not checked' };
 
   const terms = (): number => Math.max(...[...members.values()].map((m) => m.raft.term));
