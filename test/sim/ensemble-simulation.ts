@@ -232,9 +232,21 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
         // The member's process is stopped (SIGSTOP) and resumed: its timers fire late, what arrived meanwhile runs then.
         const id = pickMember();
         const ms = random.chance(0.5) ? 20 + random.float() * 500 : SESSION_TIMEOUT_MS * (0.2 + random.float() * 1.5);
+        // Now and then its links to the others fail meanwhile too (a VM moved): it resumes cut off,
+        // still taking itself for the leader until it finds no quorum, while its clients reach it.
+        const alone = random.chance(0.3);
         if (members.has(id)) {
-          note(`member ${id} paused for ${ms.toFixed(0)} ms${leaderNow()?.id === id ? ' (the leader)' : ''}`);
+          note(`member ${id} paused for ${ms.toFixed(0)} ms${leaderNow()?.id === id ? ' (the leader)' : ''}${alone ? ', cut off from the others until 300 ms after' : ''}`);
           envs.get(id)!.pause(ms);
+          if (alone) {
+            isolated.add(id);
+            rebuildLinks();
+            world.scheduler.after(ms + 300, () => {
+              if (!isolated.delete(id)) return;
+              note(`member ${id} rejoins`);
+              rebuildLinks();
+            });
+          }
         }
       } else if (roll < 0.95) {
         const [a, b] = [random.pick(ids), random.pick(ids)];

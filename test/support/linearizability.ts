@@ -302,7 +302,11 @@ function isKnown(op: Op): boolean {
  */
 function explain(key: string, ops: Indexed[], longest: LongestPrefix): string {
   let value: Value = null;
-  for (const i of longest) value = step(value, ops[i].op) ?? value;
+  for (const i of longest) {
+    // null is a value here (absent), not a refusal.
+    const next = step(value, ops[i].op);
+    if (next !== undefined) value = next;
+  }
   const placed = new Set(longest);
   const pending = ops.map((_, i) => i).filter((i) => !placed.has(i));
   const deadlineMs = pending.filter((i) => isKnown(ops[i].op)).reduce((min, i) => Math.min(min, returnedAtMs(ops[i].op)), Infinity);

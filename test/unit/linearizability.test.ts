@@ -267,3 +267,8 @@ test('a write with an unknown outcome bounded by unknownByMs took effect by then
   assertLinearizable(history);
   assertNotLinearizable([...history, get('x', 'lost3', 302, 303)], 'x');
 });
+
+test('a failure names the value its longest order leaves, absent included', () => {
+  const explanation = assertNotLinearizable([put('x', 'a', 0, 1), del('x', 2, 3), get('x', 'a', 4, 5)], 'x');
+  assert.match(explanation, /leaves the value null/);
+});
