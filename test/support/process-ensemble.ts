@@ -235,6 +235,8 @@ export async function startProcessEnsemble(name: ServerName, opts: ServerOptions
   for (const id of e.ids) e.start(id);
   try {
     await e.leader();
+    // Every member serving: one that does not know the leader yet closes new connections.
+    for (const id of e.ids) while ((await e.mode(id)) === null) await new Promise((r) => setTimeout(r, 50));
   } catch (err) {
     await e.close();
     throw err;

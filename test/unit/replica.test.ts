@@ -115,6 +115,18 @@ describe('replica core', () => {
     assert.deepEqual(m.out.moved, [id]);
   });
 
+  it('a session a follower asked for is known to the leader once prepped: its next write may come before the leader applied it', () => {
+    const leader = member(1);
+    leader.replica.lead(leader.tree.lastProcessedZxid);
+    const id = (2n << 56n) | 7n;
+    const timeout = Buffer.alloc(4);
+    timeout.writeInt32BE(5_000);
+    leader.replica.submitForwarded(2, id, 0, [], OpCode.createSession, timeout);
+    const [type, body] = create('/n');
+    leader.replica.submitForwarded(2, id, 1, [], type, body.buf.subarray(body.offset, body.end));
+    assert.deepEqual(leader.out.proposed.map((e) => e.txn.kind), ['createSession', 'create']);
+  });
+
   it('a session moves to another member when its client reopens it there, not when that member only touches it', () => {
     const leader = member(1);
     const id = leader.replica.newSessionId();

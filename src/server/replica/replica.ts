@@ -194,6 +194,10 @@ export class Replica {
   /** The leader preps a write a follower forwarded for its client (`owner`: that follower). */
   submitForwarded(owner: number, sessionId: bigint, cxid: number, authInfo: readonly Id[], type: number, body: Buffer): void {
     const request = type === OpCode.createSession ? { type, timeoutMs: body.readInt32BE(0) } : decodeWrite(type, new JuteReader(body));
+    // Known from now on, as ZooKeeper's leader adds a session when it preps it: the member that asked
+    // may learn of the commit, answer its client and forward that client's next write before this
+    // member has applied it.
+    if ('timeoutMs' in request) this.sessions.add(sessionId, request.timeoutMs, this.options.clock.monotonic(), owner);
     if (request.type === OpCode.closeSession) this.sessions.setClosing(sessionId);
     this.propose(sessionId, cxid, authInfo, request, owner);
   }

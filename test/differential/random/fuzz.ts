@@ -1,13 +1,15 @@
 /**
- * npm run fuzz:diff -- [--seed N] [--seeds K] [--steps M] [--replay FILE] [--shrink-seconds S]
+ * npm run fuzz:diff -- [--seed N] [--seeds K] [--steps M] [--replay FILE] [--shrink-seconds S] [--ensemble]
  *
  * Long differential campaigns: K seeds from N (default: one seed, from the clock), M steps each,
- * against Apache ZooKeeper 3.8 and Ensemble started here. Every difference is shrunk and printed
+ * against Apache ZooKeeper 3.8 and Ensemble started here: standalone servers, or with --ensemble
+ * three members of each (the campaign's sessions all on one member, which forwards writes). Every difference is shrunk and printed
  * with its seed and a file that replays it. Exit status 1 if any difference was found.
  */
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { startServerNamed } from '../../support/servers.ts';
+import { startProcessEnsemble } from '../../support/process-ensemble.ts';
 import { campaignOn, formatFailure, type Failure } from './campaign.ts';
 import { FUZZ_SERVER_OPTIONS } from './runner.ts';
 import type { Step } from './steps.ts';
@@ -19,6 +21,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '1000' },
     replay: { type: 'string' },
     'shrink-seconds': { type: 'string', default: '120' },
+    ensemble: { type: 'boolean', default: false },
   },
 });
 
@@ -33,7 +36,8 @@ for (const [name, n] of [['--seed', firstSeed], ['--seeds', seeds], ['--steps', 
 // Interrupted: exit through process.exit, whose hook stops the ZooKeeper JVM (test/support/zookeeper.ts).
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
-const [zookeeper, ensemble] = await Promise.all([startServerNamed('zookeeper', FUZZ_SERVER_OPTIONS), startServerNamed('ensemble', FUZZ_SERVER_OPTIONS)]);
+const start = values.ensemble ? startProcessEnsemble : startServerNamed;
+const [zookeeper, ensemble] = await Promise.all([start('zookeeper', FUZZ_SERVER_OPTIONS), start('ensemble', FUZZ_SERVER_OPTIONS)]);
 const failures: Failure[] = [];
 let stepsRun = 0;
 let explained = new Map<string, number>();
