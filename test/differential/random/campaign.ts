@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { RawClient } from '../../support/raw-client.ts';
 import type { RunningServer } from '../../support/servers.ts';
 import { compare, type Comparison, type Difference, type Pair } from './runner.ts';
-import { describeStep, generate, type Req, type Step } from './steps.ts';
+import { describeStep, generate, type GenerateOptions, type Req, type Step } from './steps.ts';
 
 export const DEFAULT_SLOTS = 4;
 
@@ -38,7 +38,7 @@ export interface Campaign {
 
 let rootCounter = 0;
 
-export async function campaignOn(zookeeper: RunningServer, ensemble: RunningServer, slots = DEFAULT_SLOTS): Promise<Campaign & { close(): Promise<void> }> {
+export async function campaignOn(zookeeper: RunningServer, ensemble: RunningServer, slots = DEFAULT_SLOTS, generateOptions: GenerateOptions = {}): Promise<Campaign & { close(): Promise<void> }> {
   const control = (s: RunningServer): Promise<RawClient> => RawClient.connect(s.host, s.port, { timeoutMs: 30_000 });
   const pair: Pair = {
     zookeeper: { server: zookeeper, control: await control(zookeeper) },
@@ -65,7 +65,7 @@ export async function campaignOn(zookeeper: RunningServer, ensemble: RunningServ
   return {
     pair,
     explained,
-    runSeed: (seed, count, budget) => runSteps(generate(seed, count, { slots }), seed, budget),
+    runSeed: (seed, count, budget) => runSteps(generate(seed, count, { ...generateOptions, slots }), seed, budget),
     runSteps,
     async close() {
       await Promise.all([pair.zookeeper.control.close(), pair.ensemble.control.close()].map((p) => p.catch(() => undefined)));

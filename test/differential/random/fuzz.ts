@@ -52,7 +52,7 @@ try {
     explained = campaign.explained;
     await campaign.close();
   } else {
-    const campaign = await campaignOn(zookeeper, ensemble);
+    const campaign = await campaignOn(zookeeper, ensemble, undefined, { topLevelCheck: !values.ensemble });
     for (let seed = firstSeed; seed < firstSeed + seeds; seed++) {
       const t0 = Date.now();
       const f = await campaign.runSeed(seed, steps, shrinkMs);
