@@ -226,6 +226,12 @@ describe('raft core', () => {
     c.stabilize();
     assert.equal(c.raft(1).role, 'leader', 'it still believes it leads');
     assert.deepEqual(c.reads(1), []);
+    assert.equal(c.raft(1).pendingReadCount, 1, 'the read waits (mntr: zk_pending_syncs)');
+    c.heal();
+    c.tick(1, 2);
+    c.stabilize();
+    assert.equal(c.reads(1).length, 1);
+    assert.equal(c.raft(1).pendingReadCount, 0);
   });
 
   it('ReadIndex on a single member is answered at once', () => {

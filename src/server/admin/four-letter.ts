@@ -56,6 +56,8 @@ export interface QuorumStatus {
   /** The leader's: followers (voters and learners), and those in step with its log. */
   followers: number;
   syncedFollowers: number;
+  /** The leader's: syncs (read barriers) it has not yet confirmed with a quorum. */
+  pendingSyncs: number;
 }
 
 type Command = (s: ServerView) => string;
@@ -153,7 +155,7 @@ const commands: Record<string, Command> = {
       ['zk_uptime', s.clock.now() - s.startedAtMs],
     ];
     const q = s.quorumStatus;
-    if (q?.mode === 'leader') rows.push(['zk_followers', q.followers], ['zk_synced_followers', q.syncedFollowers], ['zk_pending_syncs', 0]);
+    if (q?.mode === 'leader') rows.push(['zk_followers', q.followers], ['zk_synced_followers', q.syncedFollowers], ['zk_pending_syncs', q.pendingSyncs]);
     return rows.map(([k, v]) => `${k}\t${v}`).join('\n') + '\n';
   },
   // ZooKeeper 3.8 reports its data-watch table only (exists, getData, persistent and recursive

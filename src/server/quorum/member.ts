@@ -229,7 +229,7 @@ export class Member implements CommitStage {
     const followers = this.raft.followers();
     let synced = 0;
     for (const f of followers) if (f.match === this.raft.log.lastIndex || f.state === 'replicate') synced++;
-    return { mode: this.leading ? 'leader' : 'follower', serverId: this.id, serving: this.raft.lead !== NONE, followers: followers.length, syncedFollowers: synced };
+    return { mode: this.leading ? 'leader' : 'follower', serverId: this.id, serving: this.raft.lead !== NONE, followers: followers.length, syncedFollowers: synced, pendingSyncs: this.raft.pendingReadCount };
   }
 
   // ---- the commit stage of the leader's replica ----

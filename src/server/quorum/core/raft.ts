@@ -135,6 +135,11 @@ export class Raft {
     return out;
   }
 
+  /** As leader: reads (ReadIndex) not yet confirmed by a quorum, or waiting for a commit of its term. */
+  get pendingReadCount(): number {
+    return this.pendingReads.size + this.waitingForCommit.length;
+  }
+
   /** Only voters campaign; a learner or a member removed (or not yet added) waits to be told. */
   get isVoter(): boolean {
     return this.voters.includes(this.id);
@@ -665,11 +670,15 @@ export class Raft {
   }
 
   private broadcastHeartbeat(): void {
+    // The newest read still waiting rides along: heartbeats of its own may have been lost, and its
+    // confirmation releases every read before it.
+    let context: string | undefined;
+    for (const ctx of this.pendingReads.keys()) context = ctx;
     for (const [id, pr] of this.progress) {
       if (id === this.id) continue;
       // Never a commit index beyond what the follower is known to hold.
       const commit = Math.min(pr.match, this.log.committed);
-      this.send({ type: 'heartbeat', to: id, term: this.term, commit });
+      this.send({ type: 'heartbeat', to: id, term: this.term, commit, ...(context !== undefined && { context }) });
     }
   }
 
