@@ -117,6 +117,9 @@ export class Member implements CommitStage {
    * has applied that far, some nodes may be ahead of others, and it serves nobody.
    */
   private fuzzyUntil = 0;
+  /** Caught up with what was committed when this member learned of its leader (of `leaderGeneration`). */
+  private synced = false;
+  private leaderGeneration = 0;
   private readonly timers: Timer[] = [];
   private closed = false;
 
@@ -167,7 +170,7 @@ export class Member implements CommitStage {
       readBarrier: (then) => this.readBarrier(then),
       touched: (sessionId) => void this.touches.add(sessionId),
       reopening: (sessionId) => this.reopening(sessionId),
-      serving: () => this.raft.lead !== NONE && this.server.tree.lastProcessedZxid >= this.fuzzyUntil,
+      serving: () => this.raft.lead !== NONE && this.synced && this.server.tree.lastProcessedZxid >= this.fuzzyUntil,
       status: () => this.status(),
     };
     this.server = new EnsembleServer(options.config, { env: this.env, log: this.log, commit: this, quorum: hooks, tree: restored?.tree, serverId: options.id });
@@ -507,6 +510,12 @@ export class Member implements CommitStage {
     this.leading = false;
     this.waitingForwards = [];
     if (lead !== NONE) for (const context of this.barriers.keys()) this.raft.readIndex(context);
+    // Clients wait until this member has applied what was committed when it learned of its leader,
+    // as a ZooKeeper follower serves once it has synced with its leader: a member back after a long
+    // absence does not answer reads from far in the past meanwhile.
+    const generation = ++this.leaderGeneration;
+    this.synced = false;
+    if (lead !== NONE) this.readBarrier(() => void (this.synced = generation === this.leaderGeneration));
   }
 
   private loseClients(): void {
