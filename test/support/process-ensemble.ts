@@ -29,7 +29,7 @@ import { JAVA, fourLetterWord, killOnExit, zooKeeperArgs } from './zookeeper.ts'
 const MAIN = resolve(import.meta.dirname, '../../src/cli/main.ts');
 const OUTPUT_LIMIT = 1024 * 1024;
 
-export interface ProcessEnsembleOptions extends Pick<ServerOptions, 'extendedTypesEnabled' | 'superDigest'> {
+export interface ProcessEnsembleOptions extends Pick<ServerOptions, 'extendedTypesEnabled' | 'superDigest' | 'containerCheckIntervalMs'> {
   /** Whose members: Ensemble's (the default) or Apache ZooKeeper's. */
   server?: ServerName;
   /** How many members (default 3). */
@@ -85,12 +85,13 @@ export class ProcessEnsemble {
       const [quorum, election, client] = ports.get(id)!;
       return `server.${id}=${host(id)}:${quorum}:${election};${host(id)}:${client}`;
     }).join('\n');
-    const { tickTimeMs = 200, initLimit = 10, syncLimit = 5, maxSessionTimeoutMs, extendedTypesEnabled, superDigest } = this.options;
+    const { tickTimeMs = 200, initLimit = 10, syncLimit = 5, maxSessionTimeoutMs, extendedTypesEnabled, superDigest, containerCheckIntervalMs } = this.options;
     const max = maxSessionTimeoutMs === undefined ? '' : `maxSessionTimeout=${maxSessionTimeoutMs}\n`;
-    // For ZooKeeper these two are system properties, on its command line (zooKeeperArgs).
+    // For ZooKeeper these are system properties, on its command line (zooKeeperArgs).
     const ensembleOnly = this.options.server === 'zookeeper' ? '' : [
       extendedTypesEnabled === true ? 'extendedTypesEnabled=true\n' : '',
       superDigest === undefined ? '' : `DigestAuthenticationProvider.superDigest=${superDigest}\n`,
+      containerCheckIntervalMs === undefined ? '' : `znode.container.checkIntervalMs=${containerCheckIntervalMs}\n`,
     ].join('');
     for (const id of this.ids) {
       const dataDir = join(this.dir, `m${id}`);
@@ -230,7 +231,7 @@ export class ProcessEnsemble {
  * `members` lists them all; it is not restarted as a whole.
  */
 export async function startProcessEnsemble(name: ServerName, opts: ServerOptions = {}): Promise<RunningServer> {
-  const e = new ProcessEnsemble({ server: name, tickTimeMs: opts.tickTimeMs ?? 2000, extendedTypesEnabled: opts.extendedTypesEnabled, superDigest: opts.superDigest });
+  const e = new ProcessEnsemble({ server: name, tickTimeMs: opts.tickTimeMs ?? 2000, extendedTypesEnabled: opts.extendedTypesEnabled, superDigest: opts.superDigest, containerCheckIntervalMs: opts.containerCheckIntervalMs });
   await e.configure();
   for (const id of e.ids) e.start(id);
   try {
