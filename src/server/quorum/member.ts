@@ -304,7 +304,7 @@ export class Member implements CommitStage {
     this.storage.persist([], { term, vote, commit: Math.min(this.raft.log.committed, this.raft.log.stable) }, () => {
       if (this.closed) return;
       this.data.markRecovering(false);
-      this.log.info({ term, leader: this.raft.lead }, 'up to date: this member takes part in elections again');
+      this.log.info({ term, leader: this.raft.lead }, 'recovered: this member takes part in elections again');
     });
   }
 
