@@ -1,8 +1,10 @@
 /**
  * `ensemble cluster`: a replicated ensemble on this machine, to try one out. N members on loopback,
  * each an `ensemble server --config zoo.cfg` child process with its own zoo.cfg and myid, their log
- * lines shown with the member's id in front. SIGINT or SIGTERM stops them all; a member that dies
- * by itself stops the others and the command fails.
+ * lines shown with the member's id in front. SIGINT or SIGTERM stops them all. A member that dies
+ * by itself (kill -9 it to see a failover) is restarted on its data dir a second later; one that
+ * dies within RESTART_MIN_UPTIME_MS of starting (it cannot run) stops the others, and the command
+ * fails.
  *
  * Ports, for member k of N (k from 0): client base+k, quorum base+10+k, election base+20+k.
  */
@@ -28,6 +30,9 @@ const MAX_SIZE = 9;
 /** What is shown of a member that died. */
 const LAST_LINES = 20;
 const STOP_TIMEOUT_MS = 10_000;
+/** A member that ran at least this long before it died is restarted. */
+const RESTART_MIN_UPTIME_MS = 2_000;
+const RESTART_DELAY_MS = 1_000;
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 
 interface RunningMember {
@@ -35,6 +40,7 @@ interface RunningMember {
   clientPort: number;
   config: string;
   child: ChildProcess;
+  startedAt: number;
   lastLines: string[];
   listening: boolean;
   exited: Promise<void>;
@@ -104,27 +110,40 @@ export async function clusterCommand(args: string[]): Promise<number> {
   process.once('exit', killOnExit);
 
   let announced = false;
-  for (const [k, id] of ids.entries()) {
+  /** Starts member k (again: on its data dir, after it died). */
+  const start = (k: number, m?: RunningMember): RunningMember => {
+    const id = ids[k];
     // In its own process group: a Ctrl-C at the terminal reaches this command alone, which stops the members.
     const child = spawn(command, [...entry, 'server', '--config', configs[k]], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const exited = new Promise<void>((done) => child.once('close', (code, sig) => {
+    const member: RunningMember = m ?? { id, clientPort: basePort + k, config: configs[k], child, startedAt: 0, lastLines: [], listening: false, exited: Promise.resolve() };
+    member.child = child;
+    member.startedAt = Date.now();
+    member.exited = new Promise<void>((done) => child.once('close', (code, sig) => {
       done();
       if (stopping) return;
-      failed = true;
       process.stderr.write(`ensemble cluster: member ${id} (pid ${child.pid}) ${sig ? `was killed by ${sig}` : `exited with status ${code}`}; its last lines:\n`);
-      for (const line of m.lastLines) process.stderr.write(`[${id}] ${line}\n`);
-      void stopAll();
+      for (const line of member.lastLines) process.stderr.write(`[${id}] ${line}\n`);
+      if (Date.now() - member.startedAt < RESTART_MIN_UPTIME_MS) {
+        process.stderr.write(`ensemble cluster: member ${id} died within ${RESTART_MIN_UPTIME_MS / 1000} s of starting: stopping the others\n`);
+        failed = true;
+        void stopAll();
+        return;
+      }
+      setTimeout(() => {
+        if (stopping) return;
+        start(k, member);
+        process.stdout.write(`  member ${id}: pid ${member.child.pid}, restarted on its data\n`);
+      }, RESTART_DELAY_MS);
     }));
-    const m: RunningMember = { id, clientPort: basePort + k, config: configs[k], child, lastLines: [], listening: false, exited };
     child.once('error', (err) => process.stderr.write(`ensemble cluster: member ${id} could not start: ${err.message}\n`));
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream, crlfDelay: Infinity }).on('line', (raw) => {
         const line = render(raw);
-        m.lastLines.push(line);
-        if (m.lastLines.length > LAST_LINES) m.lastLines.shift();
+        member.lastLines.push(line);
+        if (member.lastLines.length > LAST_LINES) member.lastLines.shift();
         process.stdout.write(`[${id}] ${line}\n`);
-        if (!m.listening && /listening on /.test(line)) {
-          m.listening = true;
+        if (!member.listening && /listening on /.test(line)) {
+          member.listening = true;
           if (!announced && members.length === size && members.every((x) => x.listening)) {
             announced = true;
             const connect = members.map((x) => `127.0.0.1:${x.clientPort}`).join(',');
@@ -133,8 +152,9 @@ export async function clusterCommand(args: string[]): Promise<number> {
         }
       });
     }
-    members.push(m);
-  }
+    return member;
+  };
+  for (const k of ids.keys()) members.push(start(k));
 
   process.stdout.write(`ensemble cluster: ${size} member${size === 1 ? '' : 's'} on 127.0.0.1, tickTime ${tickTimeMs} ms, in ${dir}${options.dir === undefined ? ' (removed at exit)' : ''}\n`);
   for (const m of members) {
@@ -150,7 +170,7 @@ export async function clusterCommand(args: string[]): Promise<number> {
   process.on('SIGINT', stopOn);
   process.on('SIGTERM', stopOn);
 
-  // Until a signal, or a member's death, stops them all.
+  // Until a signal, or a member that cannot run, stops them all.
   await finished;
   process.off('SIGINT', stopOn);
   process.off('SIGTERM', stopOn);

@@ -1,7 +1,7 @@
 /**
  * `ensemble cluster`: members started as child processes, the connect string printed, one leader,
- * all of them stopped by SIGTERM (exit 0) or by the death of one of them (exit 1, naming it); even
- * sizes refused.
+ * all of them stopped by SIGTERM (exit 0); a member killed restarted on its data, one that dies at
+ * once stopping them all (exit 1, naming it); even sizes refused.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -134,16 +134,43 @@ describe('ensemble cluster', () => {
     }
   });
 
-  test('a member that dies stops the others; the command says which and exits 1', { timeout: TEST_TIMEOUT_MS }, async () => {
+  test('a member killed is named and restarted on its data while the others serve; one that dies again at once stops them all, exit 1', { timeout: TEST_TIMEOUT_MS }, async () => {
     const base = await freeBase(3);
+    const ports = [base, base + 1, base + 2];
     const cluster = new Cluster(['--size', '3', '--base-port', String(base), '--tick-time', '200']);
     try {
-      await cluster.waitFor(/^connect string: /m);
-      const pids = cluster.pids();
-      process.kill(pids.get(2)!, 'SIGKILL');
+      await cluster.waitFor(/^connect string: (\S+)/m);
+      let leader = -1;
+      for (let i = 0; i < 200 && leader < 0; i++) {
+        leader = (await modes(ports)).indexOf('leader');
+        if (leader < 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      const id = leader + 1;
+      const c = await connect(ports.map((p) => `127.0.0.1:${p}`).join(','), { sessionTimeoutMs: 10_000 });
+      await c.create('/kept', Buffer.from('before'));
+      await c.close();
+      // Killed once it has run long enough to be worth restarting.
+      await new Promise((r) => setTimeout(r, 2_500));
+      const pid = cluster.pids().get(id)!;
+      process.kill(pid, 'SIGKILL');
+      await cluster.waitFor(new RegExp(`^ {2}member ${id}: pid (\\d+), restarted on its data$`, 'm'));
+      assert.match(cluster.stderr, new RegExp(`^ensemble cluster: member ${id} \\(pid ${pid}\\) was killed by SIGKILL; its last lines:\\n\\[${id}\\] `, 'm'));
+      assert.equal(cluster.child.exitCode, null, 'the command goes on');
+      // The others elected a leader meanwhile; the restarted member serves the data again.
+      const back = await connect(`127.0.0.1:${ports[leader]}`, { sessionTimeoutMs: 10_000, connectTimeoutMs: 30_000 });
+      assert.equal((await back.getData('/kept')).data?.toString(), 'before');
+      await back.close();
+      // Killed again, it is restarted again; killed at once after that, it is taken for a member
+      // that cannot run, and the command stops everything.
+      const again = cluster.pids().get(id)!;
+      assert.notEqual(again, pid);
+      await new Promise((r) => setTimeout(r, 2_500));
+      process.kill(again, 'SIGKILL');
+      await cluster.waitFor(new RegExp(`^ {2}member ${id}: pid (?!${again},)(\\d+), restarted on its data$`, 'm'));
+      process.kill(cluster.pids().get(id)!, 'SIGKILL');
       assert.equal(await cluster.exited, 1);
-      assert.match(cluster.stderr, new RegExp(`^ensemble cluster: member 2 \\(pid ${pids.get(2)}\\) was killed by SIGKILL; its last lines:\\n\\[2\\] `, 'm'));
-      for (const pid of pids.values()) assert.equal(alive(pid), false, `member pid ${pid} is gone`);
+      assert.match(cluster.stderr, new RegExp(`member ${id} died within 2 s of starting: stopping the others`));
+      for (const p of cluster.pids().values()) assert.equal(alive(p), false, `member pid ${p} is gone`);
     } finally {
       for (const pid of cluster.pids().values()) if (alive(pid)) process.kill(pid, 'SIGKILL');
       cluster.child.kill('SIGKILL');
