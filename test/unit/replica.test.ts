@@ -127,6 +127,24 @@ describe('replica core', () => {
     assert.deepEqual(leader.out.proposed.map((e) => e.txn.kind), ['createSession', 'create']);
   });
 
+  it('a session whose expiry a leader began, and lost with its term, is live when the member leads again', () => {
+    const m = member(1);
+    const id = m.replica.newSessionId();
+    m.replica.openSession(id, 1_000);
+    m.commitAll();
+    m.replica.lead(m.tree.lastProcessedZxid);
+    m.advance(5_000);
+    m.replica.tick();
+    assert.equal(m.out.proposed.at(-1)?.header.type, OpCode.closeSession, 'it began the expiry');
+    m.out.proposed.length = 0;
+    // The closeSession is lost with the term; later the member leads again, its log applied.
+    m.replica.follow(true);
+    m.replica.lead(m.tree.lastProcessedZxid);
+    assert.equal(m.replica.sessions.isLive(id), true);
+    m.replica.submit(id, 1, [], ...create('/after'));
+    assert.deepEqual(m.out.proposed.map((e) => e.txn.kind), ['create']);
+  });
+
   it('a session moves to another member when its client reopens it there, not when that member only touches it', () => {
     const leader = member(1);
     const id = leader.replica.newSessionId();

@@ -119,9 +119,16 @@ export class SessionTracker {
     this.buckets.get(s.expiresAtMs)?.delete(s);
   }
 
-  /** Every live session's timer starts afresh (a new leader knows nothing of the old one's). */
+  /**
+   * A new leader, its whole log applied: every session it still holds is live (a close it had begun
+   * as an earlier leader was committed and applied, or lost with that term) and its timer starts
+   * afresh (it knows nothing of the old leader's).
+   */
   renewAll(nowMs: number): void {
-    for (const s of this.sessions.values()) this.touch(s.id, nowMs);
+    for (const s of this.sessions.values()) {
+      s.closing = false;
+      this.touch(s.id, nowMs);
+    }
   }
 
   /** Sessions whose deadline has passed; they are marked closing. */

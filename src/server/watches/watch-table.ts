@@ -23,6 +23,12 @@ export enum WatchMode { Standard = 0, Persistent = 1, PersistentRecursive = 2 }
 export class WatchTable {
   private readonly byPath = new Map<string, Map<Watcher, WatchMode>>();
   private readonly byWatcher = new Map<Watcher, Set<string>>();
+  /**
+   * Watchers gone (their connection closed) whose watches are still being taken out of byPath, a
+   * slice at a time (sweep): a session with a million watches must not stall the event loop when
+   * it leaves. They are heard no more meanwhile.
+   */
+  private readonly leaving = new Map<Watcher, Iterator<string>>();
   private recursiveCount = 0;
 
   add(path: string, watcher: Watcher, mode: WatchMode = WatchMode.Standard): void {
@@ -67,6 +73,7 @@ export class WatchTable {
     if (!watchers) return;
     const atPath = at === eventPath;
     for (const [w, mode] of watchers) {
+      if (this.leaving.has(w)) continue;
       if (mode === WatchMode.PersistentRecursive) {
         if (type !== EventType.NodeChildrenChanged) into.add(w);
       } else if (atPath) {
@@ -101,18 +108,30 @@ export class WatchTable {
     return this.byPath.get(path)?.has(watcher) ?? false;
   }
 
-  /** Drop every watch of a connection that went away. */
+  /** A connection went away: none of its watches fires from now on; sweep() takes them out. */
   removeWatcher(watcher: Watcher): void {
     const paths = this.byWatcher.get(watcher);
     if (!paths) return;
     this.byWatcher.delete(watcher);
-    for (const p of paths) {
-      const watchers = this.byPath.get(p);
-      if (!watchers) continue;
-      if (watchers.get(watcher) === WatchMode.PersistentRecursive) this.recursiveCount--;
-      watchers.delete(watcher);
-      if (watchers.size === 0) this.byPath.delete(p);
+    this.leaving.set(watcher, paths.values());
+  }
+
+  /** Takes out up to `budget` watches of watchers gone; true while some remain. */
+  sweep(budget: number): boolean {
+    for (const [watcher, paths] of this.leaving) {
+      for (;;) {
+        if (budget-- <= 0) return true;
+        const next = paths.next();
+        if (next.done === true) break;
+        const watchers = this.byPath.get(next.value);
+        if (!watchers) continue;
+        if (watchers.get(watcher) === WatchMode.PersistentRecursive) this.recursiveCount--;
+        watchers.delete(watcher);
+        if (watchers.size === 0) this.byPath.delete(next.value);
+      }
+      this.leaving.delete(watcher);
     }
+    return false;
   }
 
   get pathCount(): number {
@@ -144,7 +163,11 @@ export class WatchTable {
   /** path -> session ids, for wchp. */
   byPathSessions(): Map<string, bigint[]> {
     const out = new Map<string, bigint[]>();
-    for (const [p, watchers] of this.byPath) out.set(p, Array.from(watchers.keys(), (w) => w.sessionId));
+    for (const [p, watchers] of this.byPath) {
+      const sessions: bigint[] = [];
+      for (const w of watchers.keys()) if (!this.leaving.has(w)) sessions.push(w.sessionId);
+      if (sessions.length > 0) out.set(p, sessions);
+    }
     return out;
   }
 }

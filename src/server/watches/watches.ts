@@ -82,10 +82,15 @@ export class Watches {
     return this.data.pathCount === 0 && this.child.pathCount === 0;
   }
 
-  /** A connection went away: its watches go with it. */
+  /** A connection went away: its watches go with it (taken out by sweep, a slice at a time). */
   removeWatcher(watcher: Watcher): void {
     this.data.removeWatcher(watcher);
     this.child.removeWatcher(watcher);
+  }
+
+  /** Takes out up to `budget` watches of connections gone; true while some remain. */
+  sweep(budget: number): boolean {
+    return this.data.sweep(budget) || this.child.sweep(budget);
   }
 
   get watchCount(): number {
