@@ -263,7 +263,11 @@ export class Member implements CommitStage {
         this.scheduleReady();
         return;
       case 'forward':
-        if (this.leading) this.server.replica.submitForwarded(from, m.sessionId, m.cxid, m.auth, m.opcode, m.body);
+        if (this.leading) {
+          // A write is word from its client too.
+          this.server.replica.touchFrom(m.sessionId);
+          this.server.replica.submitForwarded(from, m.sessionId, m.cxid, m.auth, m.opcode, m.body);
+        }
         else if (this.raft.role === 'leader') this.waitingForwards.push({ ...m, from });
         // Anywhere else the write is lost: its member drops the connection when it learns the leader changed.
         return;
@@ -308,7 +312,7 @@ export class Member implements CommitStage {
     });
   }
 
-  /** A follower's client write goes to the leader, after the touches that tell it where the session is. */
+  /** A follower's client write goes to the leader, which preps it (and takes it as word from the session's client). */
   private forward(sessionId: bigint, cxid: number, authInfo: readonly Id[], opcode: number, body: Buffer): void {
     const message: Forwarded = { kind: 'forward', from: this.id, sessionId, cxid, opcode, body: Buffer.from(body), auth: authInfo };
     const leader = this.raft.lead;
@@ -318,8 +322,8 @@ export class Member implements CommitStage {
       // Nowhere to send it: the clients find another member.
       this.loseClients();
     } else {
-      this.touches.add(sessionId);
-      this.sendTouches();
+      // The leader takes the write as a touch of its session: no touch of its own needs to go.
+      this.touches.delete(sessionId);
       this.transport.send(leader, { kind: 'forward', sessionId, cxid, opcode, body: message.body, auth: authInfo });
     }
   }
