@@ -13,7 +13,7 @@ import { loadOurClient } from './client-sessions.ts';
 import type { BenchEnsemble } from './ensembles.ts';
 import { processCpuSeconds } from './proc.ts';
 import { REPO_ROOT, type ServerKind } from './servers.ts';
-import { fmt, markdownTable, median, ratio } from './stats.ts';
+import { fmt, markdownTable, median, medianRatios } from './stats.ts';
 
 export const CATCHUP_VARIANTS = ['kept', 'wiped'] as const;
 export type CatchupVariant = (typeof CATCHUP_VARIANTS)[number];
@@ -172,10 +172,7 @@ export function summarizeCatchup(measurements: readonly CatchupMeasurement[]): C
 
 /** The ratio of the medians, Ensemble / ZooKeeper, per variant; the target is below 1×. */
 export function catchupRatios(rows: readonly CatchupRow[]): { variant: CatchupVariant; ratio: number }[] {
-  return CATCHUP_VARIANTS.flatMap((variant) => {
-    const of = (server: ServerKind): number => rows.find((r) => r.variant === variant && r.server === server)?.median ?? NaN;
-    return rows.some((r) => r.variant === variant) ? [{ variant, ratio: ratio(of('ensemble'), of('zookeeper')) }] : [];
-  });
+  return medianRatios(rows, CATCHUP_VARIANTS, (r) => r.variant).map(({ kind, ratio }) => ({ variant: kind, ratio }));
 }
 
 export function renderCatchupTable(rows: readonly CatchupRow[]): string {

@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { loadOurClient } from './client-sessions.ts';
 import type { BenchEnsemble, EnsembleTiming } from './ensembles.ts';
 import { REPO_ROOT, type ServerKind } from './servers.ts';
-import { fmt, markdownTable, median, percentile, ratio } from './stats.ts';
+import { fmt, markdownTable, median, medianRatios, percentile } from './stats.ts';
 
 export const FAILOVER_SIGNALS = ['SIGKILL', 'SIGSTOP'] as const;
 export type FailoverSignal = (typeof FAILOVER_SIGNALS)[number];
@@ -154,10 +154,7 @@ export function summarizeFailover(measurements: readonly FailoverMeasurement[]):
 
 /** The ratio of the medians, Ensemble / ZooKeeper, per signal; the target is at most 0.5×. */
 export function failoverRatios(rows: readonly FailoverRow[]): { signal: FailoverSignal; ratio: number }[] {
-  return FAILOVER_SIGNALS.flatMap((signal) => {
-    const of = (server: ServerKind): number => rows.find((r) => r.signal === signal && r.server === server)?.median ?? NaN;
-    return rows.some((r) => r.signal === signal) ? [{ signal, ratio: ratio(of('ensemble'), of('zookeeper')) }] : [];
-  });
+  return medianRatios(rows, FAILOVER_SIGNALS, (r) => r.signal).map(({ kind, ratio }) => ({ signal: kind, ratio }));
 }
 
 export function renderFailoverTable(rows: readonly FailoverRow[]): string {

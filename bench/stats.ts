@@ -18,6 +18,17 @@ export function ratio(a: number, b: number): number {
   return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : NaN;
 }
 
+/**
+ * Ensemble's median over ZooKeeper's for each kind of run (a signal, a variant) that has rows. Rows
+ * name their system `ensemble` or `zookeeper`.
+ */
+export function medianRatios<K, R extends { server: string; median: number }>(rows: readonly R[], kinds: readonly K[], kindOf: (r: R) => K): Array<{ kind: K; ratio: number }> {
+  return kinds.flatMap((kind) => {
+    const of = (server: string): number => rows.find((r) => kindOf(r) === kind && r.server === server)?.median ?? NaN;
+    return rows.some((r) => kindOf(r) === kind) ? [{ kind, ratio: ratio(of('ensemble'), of('zookeeper')) }] : [];
+  });
+}
+
 /** Nearest-rank percentile (p in 0..1) of values sorted ascending. */
 export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return NaN;
