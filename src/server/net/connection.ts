@@ -259,6 +259,9 @@ export class Connection implements Watcher {
       this.queue.push(pending);
       this.heldSyncs++;
       this.server.readBarrier(() => {
+        // A write held behind the sync of a connection gone must never go: its client has given it
+        // up, and may have written since through another member.
+        if (this.isClosed) return;
         pending.held = false;
         this.heldSyncs--;
         this.releaseWrites();

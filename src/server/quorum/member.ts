@@ -65,6 +65,14 @@ export interface MemberOptions {
 const PAYLOAD_TXN = Buffer.from([1]);
 const PAYLOAD_SETTINGS = Buffer.from([2]);
 
+/** The log goes on from the snapshot: no gap after it, and the same entry where they overlap. */
+function logFollows(entries: readonly Entry[], snapshot: StoredSnapshot): boolean {
+  if (entries.length === 0) return true;
+  const first = entries[0].index;
+  if (first > snapshot.index + 1 || entries[entries.length - 1].index < snapshot.index) return false;
+  return first > snapshot.index || entries[snapshot.index - first].term === snapshot.term;
+}
+
 /** What a leader sends that depends on no state of its own still being written. */
 const leaderOnly = (m: Message): boolean => m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap';
 
@@ -198,7 +206,15 @@ export class Member implements CommitStage {
     try {
       const snapshot = this.snapshots.newest();
       const restored = snapshot === null ? null : decodeSnapshot(snapshot.data, extendedTypes);
-      return { recovered: this.storage.load(warn), snapshot, restored, damaged: false };
+      let recovered = this.storage.load(warn);
+      if (snapshot !== null && !logFollows(recovered.entries, snapshot)) {
+        // A leader's snapshot is kept at once, the log's reset after it with the next write: a crash
+        // came in between. The log starts over after the snapshot.
+        this.log.warn({ index: snapshot.index }, 'the log does not follow the newest snapshot (a crash while one from the leader was installed): it starts over after it');
+        this.storage.reset(snapshot.index);
+        recovered = { hardState: { ...recovered.hardState, commit: snapshot.index }, entries: [] };
+      }
+      return { recovered, snapshot, restored, damaged: false };
     } catch (err) {
       if (!(err instanceof RaftLogFormatError || err instanceof HardStateFormatError || err instanceof SnapshotFormatError)) throw err;
       const aside = this.data.setAside();
