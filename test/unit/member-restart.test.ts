@@ -1,7 +1,7 @@
 /**
- * A member restarting from what its disk holds after a crash in an awkward place: a leader's
- * snapshot kept (it is durable at once) while the log's reset after it was not yet, so the log on
- * disk is the one from before the snapshot.
+ * A member at the edges: restarting from what its disk holds after a crash in an awkward place (a
+ * leader's snapshot kept, it is durable at once, while the log's reset after it was not yet, so the
+ * log on disk is the one from before the snapshot); a leader at the end of its term's zxids.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -15,6 +15,7 @@ import { MemoryRaftStorage } from '../../src/server/quorum/raft-storage.ts';
 import { encodeSnapshot } from '../../src/server/storage/snapshot.ts';
 import { DataTree } from '../../src/server/tree/data-tree.ts';
 import { zxidOf } from '../../src/server/tree/zxid.ts';
+import { Err, OpCode } from '../../src/protocol/constants.ts';
 
 describe('a member restarting', () => {
   it('from a leader\'s snapshot whose log reset the crash cut off: the log starts over after the snapshot', async () => {
@@ -34,6 +35,29 @@ describe('a member restarting', () => {
       for (let i = 0; i < 300 && !m.isLeader; i++) await new Promise((r) => setTimeout(r, 10));
       assert.equal(m.isLeader, true, 'it elects itself and writes on after the snapshot');
       assert.equal(m.raft.log.lastIndex, 11, 'its no-op follows the snapshot');
+      assert.equal(m.server.tree.lastProcessedZxid, zxidOf(m.raft.term, 0));
+    } finally {
+      await m.close();
+    }
+  });
+});
+
+describe('a leader whose term has used up its zxids', () => {
+  it('steps down rather than propose a Txn whose zxid would fall in the next epoch; a new term begins', async () => {
+    const env = realEnvironment;
+    const config = resolveConfig({ clientPort: 0, clientPortAddress: '127.0.0.1', tickTimeMs: 200 });
+    const m = new Member({ id: 1, voters: [1], config, transport: new MemoryNetwork(env.scheduler).join(1), log: pino({ level: 'silent' }) });
+    try {
+      for (let i = 0; i < 300 && !m.isLeader; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(m.isLeader, true);
+      const term = m.raft.term;
+      const last = m.raft.log.lastIndex;
+      // What prep makes of the write after the 2^32nd of a term: the counter wraps into the next epoch.
+      m.submit({ header: { sessionId: 0n, cxid: 0, zxid: zxidOf(term + 1, 0), timeMs: 0, type: OpCode.error }, txn: { kind: 'error', err: Err.OK } });
+      assert.equal(m.raft.role, 'follower', 'it gave way at once');
+      assert.equal(m.raft.log.lastIndex, last, 'nothing was proposed');
+      for (let i = 0; i < 300 && !(m.isLeader && m.raft.term > term); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(m.raft.term > term && m.isLeader, 'a new term, its zxids counted from 0 again');
       assert.equal(m.server.tree.lastProcessedZxid, zxidOf(m.raft.term, 0));
     } finally {
       await m.close();

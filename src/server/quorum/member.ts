@@ -28,7 +28,7 @@ import { EnsembleServer, type QuorumHooks } from '../server.ts';
 import { readTxnEntry, writeTxnEntry } from '../storage/txn-codec.ts';
 import type { TxnEntry } from '../tree/txn.ts';
 import { SESSION_SECRET_BYTES } from '../tree/settings.ts';
-import { zxidOf } from '../tree/zxid.ts';
+import { epochOf, zxidOf } from '../tree/zxid.ts';
 import { Raft } from './core/raft.ts';
 import { NONE, type Entry, type Message, type NodeId, type ReadState } from './core/types.ts';
 import { EntryZxids } from './entry-zxid.ts';
@@ -254,6 +254,18 @@ export class Member implements CommitStage {
   // ---- the commit stage of the leader's replica ----
 
   submit(entry: TxnEntry): void {
+    const epoch = epochOf(entry.header.zxid);
+    // Prepped for an earlier term (the core moved on before this member acted on it): lost, as the
+    // change of leader drops the connections that wait on it.
+    if (epoch < this.raft.term) return;
+    if (epoch > this.raft.term) {
+      // Prep numbered past the last zxid of this term (2^32 Txns in it): a new term must begin, as
+      // ZooKeeper forces an election then. The write is lost with the leadership.
+      this.log.warn({ term: this.raft.term }, 'this term\'s zxids are spent: stepping down for a new term');
+      this.raft.stepDown();
+      this.scheduleReady();
+      return;
+    }
     // Lost if leadership went meanwhile; the change of leader drops the connections that wait on it.
     const w = new JuteWriter();
     w.raw(PAYLOAD_TXN);

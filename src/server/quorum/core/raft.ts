@@ -189,6 +189,11 @@ export class Raft {
     }
   }
 
+  /** A leader gives way: a new term must begin (its zxid counter is spent); the members elect, perhaps it again. */
+  stepDown(): void {
+    if (this.role === 'leader') this.becomeFollower(this.term, NONE);
+  }
+
   /**
    * The shell lost its connection to the leader (its process died, say): this member forgets it,
    * which ends the lease it granted, and campaigns within a few ticks instead of an election
