@@ -12,6 +12,7 @@ import { realEnvironment } from '../../src/server/env/real.ts';
 import { Member } from '../../src/server/quorum/member.ts';
 import { MemoryNetwork } from '../../src/server/quorum/memory-transport.ts';
 import { createRetried } from '../support/process-ensemble.ts';
+import { RawClient } from '../support/raw-client.ts';
 import { fourLetterWord } from '../support/zookeeper.ts';
 
 const IDS = [1, 2, 3];
@@ -144,6 +145,28 @@ describe('an ensemble of three in one process', () => {
     assert.equal((await d.getChildren('/many')).length, 60);
     assert.equal((await d.getData('/many/n59')).data?.toString(), '59');
     assert.ok(cluster.members.get(behind)!.raft.log.snapshotIndex > 0, 'it installed a snapshot');
+  });
+
+  it('a write held behind a sync is dropped with its connection, even if the sync completes later', async () => {
+    const leader = await cluster.leader();
+    const follower = IDS.find((id) => id !== leader.id)!;
+    const raw = await RawClient.connect('127.0.0.1', cluster.ports.get(follower)!, { timeoutMs: 10_000 });
+    // The follower's read index request goes nowhere: the sync is held, and the create behind it.
+    cluster.network.cutLink(follower, leader.id, true);
+    void raw.trySync('/').catch(() => {});
+    void raw.tryCreate('/held').catch(() => {});
+    await new Promise((r) => setTimeout(r, 100));
+    raw.destroy();
+    // Cut off and back, the follower asks its read index again once it follows a leader: the sync
+    // completes on a connection that is gone, and the write behind it must not go.
+    cluster.network.isolate(follower, IDS);
+    await new Promise((r) => setTimeout(r, 600));
+    cluster.network.heal();
+    const c = await client([follower]);
+    await c.sync('/');
+    await new Promise((r) => setTimeout(r, 300));
+    await c.sync('/');
+    assert.equal(await c.exists('/held'), null, 'the held create never took effect');
   });
 
   it('the leader lost: another is elected, and a client moves to a surviving member with its session', async () => {
