@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../test/support/ports.ts';
+import { freePorts } from '../test/support/ports.ts';
 import { fourLetterWord } from '../test/support/zookeeper.ts';
 import { loadOurClient } from './client-sessions.ts';
 import { REPO_ROOT, zooKeeperCommand, type ServerKind } from './servers.ts';
@@ -89,7 +89,8 @@ export class BenchEnsemble {
     const dir = await mkdtemp(join(tmpdir(), `bench-${kind}-ensemble-`));
     const ids = Array.from({ length: size }, (_, i) => i + 1);
     const ports = new Map<number, [number, number, number]>();
-    for (const id of ids) ports.set(id, [await freePort(), await freePort(), await freePort()]);
+    const all = await freePorts(3 * ids.length);
+    for (const [k, id] of ids.entries()) ports.set(id, [all[3 * k], all[3 * k + 1], all[3 * k + 2]]);
     const serverLines = ids.map((id) => {
       const [quorum, election, client] = ports.get(id)!;
       return `server.${id}=${HOST}:${quorum}:${election};${HOST}:${client}`;

@@ -13,7 +13,7 @@ import pino from 'pino';
 import { connect, type ZooKeeperClient } from '../../src/client/index.ts';
 import { parseZooCfg } from '../../src/server/config.ts';
 import { startMember } from '../../src/server/quorum/start-member.ts';
-import { freePort } from '../support/ports.ts';
+import { freePorts } from '../support/ports.ts';
 
 const IDS = [1, 2, 3];
 type Started = Awaited<ReturnType<typeof startMember>>;
@@ -26,8 +26,9 @@ class FileEnsemble {
 
   async prepare(): Promise<void> {
     const lines: string[] = [];
+    const ports = await freePorts(3 * IDS.length);
     for (const id of IDS) {
-      const [quorum, election, client] = [await freePort(), await freePort(), await freePort()];
+      const [quorum, election, client] = ports.slice(3 * (id - 1), 3 * id);
       this.clientPorts.set(id, client);
       lines.push(`server.${id}=127.0.0.1:${quorum}:${election};127.0.0.1:${client}`);
       mkdirSync(this.dataDir(id), { recursive: true });

@@ -18,3 +18,10 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** `n` currently free TCP ports on 127.0.0.1, all different (the OS may hand a freed port out again). */
+export async function freePorts(n: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < n) ports.add(await freePort());
+  return [...ports];
+}

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect, ConnectionLossError, NodeExistsError, SessionMovedError, type ZooKeeperClient } from '../../src/client/index.ts';
 import { CreateFlag, Err, KeeperError } from '../../src/protocol/constants.ts';
-import { freePort } from './ports.ts';
+import { freePorts } from './ports.ts';
 import { RawClient } from './raw-client.ts';
 import { eventually } from './recipes.ts';
 import type { RunningServer, ServerName, ServerOptions } from './servers.ts';
@@ -79,7 +79,8 @@ export class ProcessEnsemble {
   /** Picks free ports and writes every member's zoo.cfg and myid. */
   async configure(): Promise<void> {
     const ports = new Map<number, number[]>();
-    for (const id of this.ids) ports.set(id, [await freePort(), await freePort(), await freePort()]);
+    const all = await freePorts(3 * this.ids.length);
+    for (const [k, id] of this.ids.entries()) ports.set(id, all.slice(3 * k, 3 * k + 3));
     const host = (id: number): string => (this.options.ownAddresses === true ? `127.0.0.${10 + id}` : '127.0.0.1');
     const servers = this.ids.map((id) => {
       const [quorum, election, client] = ports.get(id)!;
