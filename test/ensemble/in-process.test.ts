@@ -25,8 +25,8 @@ class Cluster {
   async start(): Promise<void> {
     for (const id of IDS) {
       const config = resolveConfig({ clientPort: 0, clientPortAddress: '127.0.0.1', tickTimeMs: 200, fourLetterWhitelist: ['*'] });
-      // Snapshots often, so that a member left behind is caught up by one.
-      const m = new Member({ id, voters: IDS, config, transport: this.network.join(id), log: pino({ level: 'silent' }), snapshotEvery: 20, serverLines: IDS.map((i) => `server.${i}=127.0.0.1:${2887 + i}:${3887 + i}:participant;0.0.0.0:0`) });
+      // Snapshots often, so that a member left behind is caught up by one, sent in pieces.
+      const m = new Member({ id, voters: IDS, config, transport: this.network.join(id), log: pino({ level: 'silent' }), snapshotEvery: 20, snapshotChunkBytes: 512, serverLines: IDS.map((i) => `server.${i}=127.0.0.1:${2887 + i}:${3887 + i}:participant;0.0.0.0:0`) });
       this.members.set(id, m);
       this.ports.set(id, (await m.listen()).port);
     }

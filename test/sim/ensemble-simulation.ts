@@ -79,6 +79,8 @@ export interface EnsembleSimResult {
 }
 
 const SESSION_TIMEOUT_MS = 4_000;
+/** Snapshots go to followers in pieces this small, so that pieces are lost and sent again under faults. */
+const SNAPSHOT_CHUNK_BYTES = 1024;
 /** How often the simulator looks at the leader's sessions and at each client's path to the leader. */
 const PROBE_MS = 5;
 const silentClientLog: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -125,7 +127,7 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
     envs.set(id, env);
     const t = peerNet.join(id);
     const transport: PeerTransport = { ...t, onMessage: (handler) => t.onMessage((from, m) => env.run(() => handler(from, m))) };
-    const m = new Member({ id, voters: ids, config, transport, storage: disks.get(id)!, snapshots: snapshotDirs.get(id)!, data: dataDirs.get(id)!, snapshotEvery, env, log: silentServerLog });
+    const m = new Member({ id, voters: ids, config, transport, storage: disks.get(id)!, snapshots: snapshotDirs.get(id)!, data: dataDirs.get(id)!, snapshotEvery, snapshotChunkBytes: SNAPSHOT_CHUNK_BYTES, env, log: silentServerLog });
     m.server.start();
     members.set(id, m);
   };

@@ -51,6 +51,7 @@ const arbPeerMessage: fc.Arbitrary<PeerMessage> = fc.oneof(
   fc.constant({ kind: 'askEmpty' as const }),
   fc.record({ kind: fc.constant('empty' as const), empty: fc.boolean() }, plain),
   fc.record({ kind: fc.constant('reopened' as const), sessionId: i64 }, plain),
+  fc.record({ kind: fc.constant('snapChunk' as const), offset: fc.nat({ max: 1000 }), total: fc.constant(2000), bytes: fc.uint8Array({ maxLength: 100 }).map((b) => Buffer.from(b)) }, plain),
 );
 const arbFrame: fc.Arbitrary<PeerFrame> = fc.record({ from: id, to: id, message: arbPeerMessage }, plain);
 
@@ -76,6 +77,7 @@ describe('peer wire: hand-written frames', () => {
     ['a member with no data asks another', { from: 3, to: 1, message: { kind: 'askEmpty' } }],
     ['and is answered', { from: 1, to: 3, message: { kind: 'empty', empty: true } }],
     ['a session reopened on a follower', { from: 2, to: 1, message: { kind: 'reopened', sessionId: -5n } }],
+    ['a piece of a snapshot', { from: 1, to: 3, message: { kind: 'snapChunk', offset: 4096, total: 10000, bytes: Buffer.from('piece') } }],
     ['a snapshot', raft({ type: 'snap', from: 1, to: 4, term: 5, snapshot: { index: 100, term: 4, conf, data: Buffer.from('tree') } })],
     ['a forwarded write', { from: 2, to: 1, message: {
       kind: 'forward', sessionId: -0x7fffffffffffffffn - 1n, cxid: -2, opcode: 1, body: Buffer.from('create /a'),

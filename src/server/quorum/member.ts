@@ -57,6 +57,8 @@ export interface MemberOptions {
   serverLines?: readonly string[];
   env?: Environment;
   log?: Logger;
+  /** A snapshot larger than this goes to a follower in pieces of this size (default 4 MiB). */
+  snapshotChunkBytes?: number;
   /** Consensus ticks per tickTime (default 20): heartbeats every tick, elections after 10 to 20 ticks (half a tickTime to one). */
   ticksPerTickTime?: number;
 }
@@ -72,6 +74,8 @@ function logFollows(entries: readonly Entry[], snapshot: StoredSnapshot): boolea
   if (first > snapshot.index + 1 || entries[entries.length - 1].index < snapshot.index) return false;
   return first > snapshot.index || entries[snapshot.index - first].term === snapshot.term;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** What a leader sends that depends on no state of its own still being written. */
 const leaderOnly = (m: Message): boolean => m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap';
@@ -118,6 +122,9 @@ export class Member implements CommitStage {
   /** Recovering with no data: the members found to have none either. */
   private readonly emptyPeers = new Set<NodeId>();
   private ticks = 0;
+  private readonly snapshotChunkBytes: number;
+  /** A snapshot arriving in pieces, by sender. */
+  private readonly pieces = new Map<NodeId, { data: Buffer; received: number }>();
   /** A snapshot is being encoded. */
   private snapshotting = false;
   /**
@@ -139,6 +146,7 @@ export class Member implements CommitStage {
     this.storage = options.storage ?? new MemoryRaftStorage(this.env);
     this.snapshots = options.snapshots ?? new MemoryMemberSnapshots();
     this.snapshotEvery = options.snapshotEvery ?? options.config.snapCount;
+    this.snapshotChunkBytes = options.snapshotChunkBytes ?? 4 * 1024 * 1024;
     this.voters = options.voters;
     this.configData = options.serverLines === undefined ? null : Buffer.from([...options.serverLines, 'version=0'].join('\n'));
     this.data = options.data ?? new MemoryMemberData();
@@ -286,9 +294,15 @@ export class Member implements CommitStage {
   private receive(from: NodeId, m: PeerMessage): void {
     if (this.closed) return;
     switch (m.kind) {
-      case 'raft':
-        this.raft.step(m.message);
+      case 'raft': {
+        const message = m.message.type === 'snap' && m.message.snapshot!.data.length === 0 ? this.assembled(from, m.message) : m.message;
+        if (message === null) return;
+        this.raft.step(message);
         this.scheduleReady();
+        return;
+      }
+      case 'snapChunk':
+        this.snapshotPiece(from, m.offset, m.total, m.bytes);
         return;
       case 'forward':
         if (this.leading) {
@@ -356,6 +370,40 @@ export class Member implements CommitStage {
     }
   }
 
+  /** A consensus message to another member; a large snapshot goes in pieces ahead of it. */
+  private sendRaft(m: Message): void {
+    const data = m.snapshot?.data;
+    if (data === undefined || data.length <= this.snapshotChunkBytes) {
+      this.transport.send(m.to, { kind: 'raft', message: m });
+      return;
+    }
+    for (let offset = 0; offset < data.length; offset += this.snapshotChunkBytes) {
+      this.transport.send(m.to, { kind: 'snapChunk', offset, total: data.length, bytes: data.subarray(offset, offset + this.snapshotChunkBytes) });
+    }
+    this.transport.send(m.to, { kind: 'raft', message: { ...m, snapshot: { ...m.snapshot!, data: EMPTY } } });
+  }
+
+  /** A piece of a snapshot from `from`: pieces arrive in order, a first one starts over. */
+  private snapshotPiece(from: NodeId, offset: number, total: number, bytes: Buffer): void {
+    let piece = this.pieces.get(from);
+    if (offset === 0) this.pieces.set(from, (piece = { data: Buffer.allocUnsafe(total), received: 0 }));
+    if (piece === undefined || piece.data.length !== total || piece.received !== offset) {
+      // A piece lost on the way (its connection dropped): the leader sends the snapshot again.
+      this.pieces.delete(from);
+      return;
+    }
+    bytes.copy(piece.data, offset);
+    piece.received += bytes.length;
+  }
+
+  /** The snapshot of a snap message sent after its pieces; null when they did not all arrive. */
+  private assembled(from: NodeId, m: Message): Message | null {
+    const piece = this.pieces.get(from);
+    this.pieces.delete(from);
+    if (piece === undefined || piece.received !== piece.data.length) return null;
+    return { ...m, snapshot: { ...m.snapshot!, data: piece.data } };
+  }
+
   /** A client reopens its session here: the leader learns this member holds it, before the client can move on. */
   private reopening(sessionId: bigint): void {
     const leader = this.raft.lead;
@@ -414,7 +462,7 @@ export class Member implements CommitStage {
     const leading = this.raft.role === 'leader';
     const later: Message[] = [];
     for (const m of ready.messages) {
-      if (leading && leaderOnly(m)) this.transport.send(m.to, { kind: 'raft', message: m });
+      if (leading && leaderOnly(m)) this.sendRaft(m);
       else later.push(m);
     }
     for (const e of ready.committed) this.apply(e);
@@ -423,7 +471,7 @@ export class Member implements CommitStage {
     this.storage.persist(this.unhanded(ready.entries), ready.hardState, () => {
       this.persisting--;
       if (this.closed) return;
-      for (const m of later) this.transport.send(m.to, { kind: 'raft', message: m });
+      for (const m of later) this.sendRaft(m);
       this.raft.advance({ ...ready, committed: [] });
       this.followLeader();
       if (this.applied - this.raft.log.snapshotIndex >= this.snapshotEvery) this.snapshot();

@@ -24,6 +24,11 @@ export type PeerMessage =
    * reopening waits for, so it reaches the leader before the client can have moved on.
    */
   | { kind: 'reopened'; sessionId: bigint }
+  /**
+   * A piece of a leader's snapshot, `total` bytes in all, this one from `offset`: a large snapshot
+   * travels in pieces, then its snap message with empty data.
+   */
+  | { kind: 'snapChunk'; offset: number; total: number; bytes: Buffer }
   /** From a member with no data: has the receiver none either (is the ensemble new)? */
   | { kind: 'askEmpty' }
   /** The answer: nothing has ever reached the sender's log (no term, no entry). */

@@ -11,6 +11,7 @@
  *   askEmpty = version kind=4 from:u32 to:u32
  *   empty    = version kind=5 from:u32 to:u32 empty:u8 (0 or 1)
  *   reopened = version kind=6 from:u32 to:u32 sessionId:i64
+ *   snapChunk = version kind=7 from:u32 to:u32 offset:u64 total:u64 bytes:bytes
  *   message  = type:u8 from:u32 to:u32 term:u64 fields:u16, then the fields present, in bit order:
  *              index:u64 logTerm:u64 commit:u64 rejectHint:u64 rejectHintTerm:u64 context:string
  *              count:u32 entry* snapshot recovering:u64 (reject is two bits: present, true)
@@ -51,6 +52,7 @@ const KIND_TOUCH = 3;
 const KIND_ASK_EMPTY = 4;
 const KIND_EMPTY = 5;
 const KIND_REOPENED = 6;
+const KIND_SNAP_CHUNK = 7;
 
 const TYPES: readonly MessageType[] = [
   'app', 'appResp', 'vote', 'voteResp', 'preVote', 'preVoteResp',
@@ -275,6 +277,9 @@ function writeBody(w: WireWriter, { from, to, message: m }: PeerFrame): void {
     case 'reopened':
       w.u8(WIRE_VERSION).u8(KIND_REOPENED).u32(from).u32(to).i64(m.sessionId);
       return;
+    case 'snapChunk':
+      w.u8(WIRE_VERSION).u8(KIND_SNAP_CHUNK).u32(from).u32(to).u64(m.offset).u64(m.total).blob(m.bytes);
+      return;
     default:
       throw new WireError(`unknown peer message kind ${(m as { kind: unknown }).kind}`);
   }
@@ -336,7 +341,7 @@ export function decodeFrame(body: Buffer): PeerFrame {
   if (version !== WIRE_VERSION) throw new WireError(`format version ${version}, expected ${WIRE_VERSION}`);
   const kind = r.u8();
   if (kind === KIND_HELLO) throw new WireError('unexpected hello');
-  if (kind < KIND_RAFT || kind > KIND_REOPENED) throw new WireError(`unknown frame kind ${kind}`);
+  if (kind < KIND_RAFT || kind > KIND_SNAP_CHUNK) throw new WireError(`unknown frame kind ${kind}`);
   const from = r.u32();
   const to = r.u32();
   let message: PeerMessage;
@@ -372,6 +377,14 @@ export function decodeFrame(body: Buffer): PeerFrame {
     case KIND_REOPENED:
       message = { kind: 'reopened', sessionId: r.i64() };
       break;
+    case KIND_SNAP_CHUNK: {
+      const offset = r.u64();
+      const total = r.u64();
+      const bytes = r.bytes();
+      if (offset + bytes.length > total) throw new WireError(`snapshot piece at ${offset} of ${bytes.length} bytes past its total ${total}`);
+      message = { kind: 'snapChunk', offset, total, bytes };
+      break;
+    }
     default:
       throw new WireError(`unknown frame kind ${kind}`);
   }
