@@ -9,7 +9,7 @@ import { Replica, type ReplicaOutput } from '../../src/server/replica/replica.ts
 import { DataTree, type ApplyResult } from '../../src/server/tree/data-tree.ts';
 import type { TxnEntry } from '../../src/server/tree/txn.ts';
 import type { Watcher } from '../../src/server/watches/watches.ts';
-import { writeCreateRequest, writeSetDataRequest } from '../../src/protocol/requests.ts';
+import { writeCreateRequest, writeMultiRequest, writeSetDataRequest } from '../../src/protocol/requests.ts';
 import { JuteReader, JuteWriter } from '../../src/protocol/jute.ts';
 
 const OPEN = [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }];
@@ -113,6 +113,12 @@ describe('replica core', () => {
     m.commitAll();
     assert.deepEqual(m.out.replies, [], 'not answered: its connection is closed instead (ZOOKEEPER-710)');
     assert.deepEqual(m.out.moved, [id]);
+    // A multi too: prep checks the session at each op, and the first fails the multi.
+    const multi = new JuteReader(writeMultiRequest(new JuteWriter(64), [{ type: OpCode.setData, req: { path: '/', data: null, version: -1 } }]).bytes());
+    m.replica.submit(id, 2, [], OpCode.multi, multi);
+    m.commitAll();
+    assert.deepEqual(m.out.replies, []);
+    assert.deepEqual(m.out.moved, [id, id]);
   });
 
   it('a session a follower asked for is known to the leader once prepped: its next write may come before the leader applied it', () => {

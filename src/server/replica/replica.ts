@@ -14,7 +14,7 @@ import { decodeWrite } from '../pipeline/client-write.ts';
 import { Prep, type WriteRequest } from '../pipeline/prep.ts';
 import { SessionTracker } from '../session/session-tracker.ts';
 import { ephemeralKind, ttlOf, type ApplyResult, type DataTree } from '../tree/data-tree.ts';
-import type { TxnEntry } from '../tree/txn.ts';
+import type { Txn, TxnEntry } from '../tree/txn.ts';
 import { Watches, type WatchEvent } from '../watches/watches.ts';
 
 /**
@@ -257,9 +257,15 @@ export class Replica {
         return;
     }
     if (!ours) return;
-    if (entry.txn.kind === 'error' && entry.txn.err === Err.SESSIONMOVED) this.out.sessionMoved(sessionId);
+    if (sessionMoved(entry.txn)) this.out.sessionMoved(sessionId);
     else this.out.reply(sessionId, cxid, zxid, applied, type === OpCode.error);
   }
+}
+
+/** The write failed SESSIONMOVED: as a whole, or a multi at one of its ops (prep checks each). */
+function sessionMoved(txn: Txn): boolean {
+  if (txn.kind === 'error') return txn.err === Err.SESSIONMOVED;
+  return txn.kind === 'multi' && txn.ops.some((op) => op.txn.kind === 'error' && op.txn.err === Err.SESSIONMOVED);
 }
 
 /** A FIFO of (sessionId, cxid) without an allocation per entry. */
