@@ -76,7 +76,7 @@ for (const make of [fileHarness, memoryHarness]) {
     const h = make();
     try {
       let s = h.open();
-      assert.deepEqual(s.load(), { hardState: hs(0, 0, 0), entries: [] });
+      assert.deepEqual(s.load(), { hardState: hs(0, 0, 0), entries: [], lost: false });
       const written = [noop(1, 1), conf(2, 1), payload(3, 1), { index: 4, term: 2, data: Buffer.alloc(0) }, payload(5, 2, 3000), noop(6, 3)];
       await persisted(s, written.slice(0, 3), hs(1, 1, 0));
       await persisted(s, written.slice(3), hs(3, 2, 4));
@@ -112,7 +112,7 @@ for (const make of [fileHarness, memoryHarness]) {
       // Everything, from index 1.
       await persisted(s, [noop(1, 5)], hs(5, 0, 1));
       s = await h.restart(s);
-      assert.deepEqual(s.load(), { hardState: hs(5, 0, 1), entries: [noop(1, 5)] });
+      assert.deepEqual(s.load(), { hardState: hs(5, 0, 1), entries: [noop(1, 5)], lost: false });
       await s.close();
     } finally {
       h.cleanup();
@@ -181,7 +181,7 @@ for (const make of [fileHarness, memoryHarness]) {
       s = await h.restart(s);
       const warnings: string[] = [];
       back = s.load((m) => warnings.push(m));
-      assert.deepEqual(back, { hardState: hs(3, 1, 200), entries: [] });
+      assert.deepEqual(back, { hardState: hs(3, 1, 200), entries: [], lost: false });
       assert.deepEqual(warnings, []);
       await persisted(s, [noop(201, 3)], null);
       assert.equal(shape((await h.restart(s)).load().entries), '201:3');
@@ -214,7 +214,7 @@ for (const make of [fileHarness, memoryHarness]) {
     }
   });
 
-  test(`${kind}: a commit index past the log's end is lowered to it, with a warning`, async () => {
+  test(`${kind}: a commit index past the log's end is lowered to it, with a warning, and entries known committed are lost`, async () => {
     const h = make();
     try {
       let s = h.open();
@@ -228,6 +228,7 @@ for (const make of [fileHarness, memoryHarness]) {
       assert.deepEqual(back.hardState, hs(1, 1, 5));
       assert.equal(warnings.length, 1);
       assert.match(warnings[0], /commit index 10 is past the log's last entry 5/);
+      assert.equal(back.lost, true, 'the member must recover them from its leader');
     } finally {
       h.cleanup();
     }

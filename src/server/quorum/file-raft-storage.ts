@@ -22,7 +22,7 @@ import { fileName, listFiles } from '../storage/files.ts';
 import { FileHardStateStore } from '../storage/hard-state.ts';
 import { isZeros, readSegment } from '../storage/segment.ts';
 import type { ConfState, Entry, HardState } from './core/types.ts';
-import { clampCommit, COMMIT_SAVE_MS, hardStateSave, WriteQueue, type Batch, type RaftStorage, type RaftStorageStats } from './raft-storage.ts';
+import { COMMIT_SAVE_MS, hardStateSave, recovered, WriteQueue, type Batch, type RaftStorage, type RaftStorageStats, type Recovered } from './raft-storage.ts';
 
 export const RAFT_LOG_MAGIC = 0x45524c47; // "ERLG"
 export const RAFT_LOG_VERSION = 1;
@@ -85,7 +85,7 @@ export class FileRaftStorage implements RaftStorage {
     this.hardStates = new FileHardStateStore(options.dir);
   }
 
-  load(warn: (msg: string) => void = () => {}): { hardState: HardState; entries: Entry[] } {
+  load(warn: (msg: string) => void = () => {}): Recovered {
     if (this.loaded) throw new Error('the consensus log is already loaded');
     // Again after a failed load (damaged files set aside): from scratch.
     this.segments = [];
@@ -123,7 +123,7 @@ export class FileRaftStorage implements RaftStorage {
     this.saved = this.hardStates.load();
     this.queue = new WriteQueue(last);
     this.loaded = true;
-    return { hardState: clampCommit(this.saved, last, warn), entries };
+    return recovered(this.saved, entries, last, warn);
   }
 
   persist(entries: readonly Entry[], hardState: HardState | null, done: () => void): void {

@@ -154,11 +154,11 @@ export class Member implements CommitStage {
     // A member with no data (new, or wiped) or with damaged data may have voted, and acknowledged
     // entries, that it no longer remembers: it takes no part in elections until a leader has
     // brought it up to date, or, all members found empty, the ensemble is new.
-    const recovering = damaged || this.data.recovering || (snapshot === null && recovered.entries.length === 0);
+    const recovering = damaged || recovered.lost || this.data.recovering || (snapshot === null && recovered.entries.length === 0);
     if (recovering) {
       this.data.markRecovering(true);
       this.marked = true;
-      this.log.warn(`this member has ${damaged ? 'damaged data (set aside)' : 'no data (new, or its data was wiped)'}: it takes no part in elections until a leader has brought it up to date, or every member is found to have no data either (a new ensemble)`);
+      this.log.warn(`this member has ${damaged ? 'damaged data (set aside)' : recovered.lost ? 'lost entries it knew committed' : 'no data (new, or its data was wiped)'}: it takes no part in elections until a leader has brought it up to date, or every member is found to have no data either (a new ensemble)`);
     }
     this.raft = new Raft({
       recovering,
@@ -220,7 +220,7 @@ export class Member implements CommitStage {
         // came in between. The log starts over after the snapshot.
         this.log.warn({ index: snapshot.index }, 'the log does not follow the newest snapshot (a crash while one from the leader was installed): it starts over after it');
         this.storage.reset(snapshot.index);
-        recovered = { hardState: { ...recovered.hardState, commit: snapshot.index }, entries: [] };
+        recovered = { hardState: { ...recovered.hardState, commit: snapshot.index }, entries: [], lost: false };
       }
       return { recovered, snapshot, restored, damaged: false };
     } catch (err) {

@@ -10,9 +10,11 @@ export interface RaftStorage {
   /**
    * What survives a restart: the hard state, and the entries in order (contiguous, from the first
    * held to the last). Called once, before anything is persisted. Repairs (a torn last record cut,
-   * a commit index past the log's end lowered to it) are reported to `warn`.
+   * a commit index past the log's end lowered to it) are reported to `warn`. `lost`: entries known
+   * committed are missing (the saved commit index is past the log's end: damage or deletion, not a
+   * crash, which only loses what was never acknowledged).
    */
-  load(warn?: (msg: string) => void): { hardState: HardState; entries: Entry[] };
+  load(warn?: (msg: string) => void): Recovered;
   /**
    * Makes a Ready durable: `entries` replace whatever the log holds from entries[0].index on (a
    * conflicting tail is cut), then `hardState` (if not null), in that order, so that a crash never
@@ -140,10 +142,17 @@ export function sameHardState(a: HardState, b: HardState): boolean {
 }
 
 /** The hard state as loaded: a commit index is never trusted beyond the log's end. */
-export function clampCommit(hs: HardState, lastIndex: number, warn: (msg: string) => void): HardState {
-  if (hs.commit <= lastIndex) return { ...hs };
-  warn(`the hard state's commit index ${hs.commit} is past the log's last entry ${lastIndex}: lowered to it`);
-  return { ...hs, commit: lastIndex };
+export interface Recovered {
+  hardState: HardState;
+  entries: Entry[];
+  lost: boolean;
+}
+
+/** What load() returns: the hard state's commit index no further than the log's end. */
+export function recovered(hs: HardState, entries: Entry[], lastIndex: number, warn: (msg: string) => void): Recovered {
+  if (hs.commit <= lastIndex) return { hardState: { ...hs }, entries, lost: false };
+  warn(`the hard state's commit index ${hs.commit} is past the log's last entry ${lastIndex}: entries known committed are missing`);
+  return { hardState: { ...hs, commit: lastIndex }, entries, lost: true };
 }
 
 /**
@@ -168,8 +177,8 @@ export class MemoryRaftStorage implements RaftStorage {
   /** `syncMs`: how long a batch takes to become durable (a simulated disk); a turn of the loop by default. */
   constructor(private readonly env: Environment, private readonly syncMs?: () => number) {}
 
-  load(warn: (msg: string) => void = () => {}): { hardState: HardState; entries: Entry[] } {
-    return { hardState: clampCommit(this.hardState, this.lastIndex, warn), entries: this.entries.map(copyEntry) };
+  load(warn: (msg: string) => void = () => {}): Recovered {
+    return recovered(this.hardState, this.entries.map(copyEntry), this.lastIndex, warn);
   }
 
   persist(entries: readonly Entry[], hardState: HardState | null, done: () => void): void {
