@@ -24,6 +24,11 @@ const CLIENT_MODULE = join(REPO_ROOT, 'dist/index.js');
 /** The znode waitCaughtUp sets. */
 const MARKER_PATH = '/bench-caught-up';
 
+/** Extra flags for Ensemble's member processes, e.g. ENSEMBLE_BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (Node refuses --cpu-prof in NODE_OPTIONS). */
+function memberNodeFlags(): string[] {
+  return (process.env.ENSEMBLE_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
+}
+
 /** What both systems get: the same ticks and limits, fsync on (forceSync's default). */
 export interface EnsembleTiming {
   tickTimeMs: number;
@@ -121,7 +126,7 @@ export class BenchEnsemble {
       };
       const command = kind === 'zookeeper'
         ? zooKeeper()
-        : [process.execPath, join(REPO_ROOT, 'bin/ensemble.js'), 'server', '--config', cfg];
+        : [process.execPath, ...memberNodeFlags(), join(REPO_ROOT, 'bin/ensemble.js'), 'server', '--config', cfg];
       members.push(new MemberProcess(id, ports.get(id)![2], command, kind === 'zookeeper' ? dataDir : REPO_ROOT));
     }
     return new BenchEnsemble(kind, timing, dir, members);
