@@ -38,6 +38,10 @@ export interface ServerConfig {
   /** autopurge.snapRetainCount and autopurge.purgeInterval (hours; 0 = off). */
   snapRetainCount: number;
   purgeIntervalHours: number;
+  /** fsync.warningthresholdms: a durable log write slower than this is logged as a warning. */
+  fsyncWarningThresholdMs: number;
+  /** The Prometheus endpoint (metricsProvider.*); undefined = no metrics exported (mntr still answers). */
+  metrics?: { host: string; port: number; /** exportJvmInfo: the Node process's metrics too. */ processInfo: boolean };
   /** Present when zoo.cfg describes a replicated ensemble; clientPort is then this member's. */
   ensemble?: EnsembleConfig;
 }
@@ -64,6 +68,7 @@ export function defaultConfig(): ServerConfig {
     preAllocSizeBytes: 64 * 1024 * 1024,
     snapRetainCount: 3,
     purgeIntervalHours: 0,
+    fsyncWarningThresholdMs: 1000,
   };
 }
 
@@ -108,7 +113,9 @@ const NOT_ACTED_UPON: ReadonlyArray<readonly [reason: string, keys: readonly str
     'secureClientPort', 'secureClientPortAddress', 'ssl.', 'client.portUnification', 'netty.server.',
   ]],
   ['there is no admin HTTP server yet', ['admin.']],
-  ['there is no metrics provider (mntr answers on the client port)', ['metricsProvider.']],
+  ['the metrics endpoint has no worker threads to tune', [
+    'metricsProvider.numWorkerThreads', 'metricsProvider.maxQueueSize', 'metricsProvider.workerShutdownTimeoutMs',
+  ]],
   ['only digest and ip authentication are built in', [
     'authProvider.', 'DigestAuthenticationProvider.enabled', 'DigestAuthenticationProvider.digestAlg',
     'X509AuthenticationProvider.superUser', 'SASLAuthenticationProvider.superPassword', 'superUser',
@@ -132,7 +139,7 @@ const NOT_ACTED_UPON: ReadonlyArray<readonly [reason: string, keys: readonly str
     'maxResponseCacheSize', 'maxGetChildrenResponseCacheSize', 'largeRequestMaxBytes',
     'largeRequestThreshold', 'connection_throttle_', 'request_throttle_', 'request_throttler.',
     'request_stale_connection_check', 'request_stale_latency_check', 'throttled_op_wait_time',
-    'fsync.warningthresholdms', 'intBufferStartingSizeBytes', 'closeSessionTxn.enabled',
+    'intBufferStartingSizeBytes', 'closeSessionTxn.enabled',
   ]],
   ['Ensemble does not have this feature', [
     'watchManagerName', 'watcherCleanThreshold', 'watcherCleanIntervalInSeconds', 'watcherCleanThreadsNum',
@@ -178,6 +185,7 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
   const ensembleKeyWarnings = new Set<number>();
   const serverLines: ServerLine[] = [];
   const settings = new Map<string, string>();
+  const metricsKeys = new Map<string, string>();
   const lines = text.split(/\r?\n/);
   for (const [index, raw] of lines.entries()) {
     const line = raw.trim();
@@ -219,6 +227,11 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
       case 'preAllocSize': config.preAllocSizeBytes = integer(key, value) * 1024; break;
       case 'autopurge.snapRetainCount': config.snapRetainCount = integer(key, value); break;
       case 'autopurge.purgeInterval': config.purgeIntervalHours = integer(key, value); break;
+      case 'fsync.warningthresholdms': config.fsyncWarningThresholdMs = integer(key, value); break;
+      case 'metricsProvider.className': case 'metricsProvider.httpHost': case 'metricsProvider.httpPort':
+      case 'metricsProvider.exportJvmInfo':
+        metricsKeys.set(k, value.trim());
+        break;
       default: {
         const reason = notActedUpon(k);
         if (reason === undefined) warnings.push(`${origin}: unknown key "${key}" ignored`);
@@ -229,6 +242,8 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
       }
     }
   }
+  config.metrics = metricsConfig(metricsKeys, origin, warnings);
+  if (config.metrics === undefined) delete config.metrics;
   const standaloneEnabled = settings.get('standaloneEnabled')?.toLowerCase() !== 'false';
   if (serverLines.length === 0) return { config, warnings };
   // As QuorumPeerConfig.isDistributed: one server line, with standalone mode allowed, is a
@@ -258,6 +273,34 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
   return {
     config,
     warnings: [...warnings.filter((_, i) => !ensembleKeyWarnings.has(i)), ...resolved.warnings],
+  };
+}
+
+const PROMETHEUS_PROVIDER = 'org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider';
+/** ZooKeeper's providers that serve no HTTP endpoint (DefaultMetricsProvider is its default): no metrics exported. */
+const NO_ENDPOINT_PROVIDERS = ['org.apache.zookeeper.metrics.impl.DefaultMetricsProvider', 'org.apache.zookeeper.metrics.impl.NullMetricsProvider'];
+
+/**
+ * The metricsProvider.* keys: Prometheus' provider turns the endpoint on, with ZooKeeper's defaults
+ * except the address (loopback, where ZooKeeper listens on every interface).
+ */
+function metricsConfig(keys: Map<string, string>, origin: string, warnings: string[]): ServerConfig['metrics'] {
+  const className = keys.get('metricsProvider.className') ?? NO_ENDPOINT_PROVIDERS[0];
+  if (className !== PROMETHEUS_PROVIDER) {
+    if (!NO_ENDPOINT_PROVIDERS.includes(className)) {
+      throw new Error(`${origin}: metricsProvider.className=${className} is not supported: Ensemble exports metrics with ${PROMETHEUS_PROVIDER} (or none, with ${NO_ENDPOINT_PROVIDERS.join(' or ')})`);
+    }
+    for (const k of keys.keys()) {
+      if (k !== 'metricsProvider.className') warnings.push(`${origin}: "${k}" has no effect without metricsProvider.className=${PROMETHEUS_PROVIDER}: ignored`);
+    }
+    return undefined;
+  }
+  const port = keys.get('metricsProvider.httpPort');
+  const jvm = keys.get('metricsProvider.exportJvmInfo');
+  return {
+    host: keys.get('metricsProvider.httpHost') ?? '127.0.0.1',
+    port: port === undefined ? 7000 : integer('metricsProvider.httpPort', port),
+    processInfo: jvm === undefined || bool(jvm),
   };
 }
 

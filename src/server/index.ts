@@ -1,5 +1,6 @@
 /** Start a standalone Ensemble server. */
 import pino from 'pino';
+import { batchObserver, ServerMetrics } from './admin/metrics.ts';
 import { resolveConfig, type ServerConfig } from './config.ts';
 import { EnsembleServer, type ServerDeps } from './server.ts';
 import { Storage, type StorageOptions } from './storage/storage.ts';
@@ -18,9 +19,11 @@ export interface StartedServer {
 export async function startServer(config: Partial<ServerConfig> = {}, deps: ServerDeps = {}): Promise<StartedServer> {
   const resolved = resolveConfig(config);
   const log = deps.log ?? pino({ name: 'ensemble', level: process.env.ENSEMBLE_LOG_LEVEL ?? 'warn' });
+  const metrics = resolved.metrics && new ServerMetrics(resolved.metrics);
   let storage: Storage | undefined;
   if (!deps.commit) {
-    storage = new Storage(storageOptions(resolved), log, deps.env);
+    const onBatchWritten = batchObserver(log, resolved.fsyncWarningThresholdMs, metrics);
+    storage = new Storage({ ...storageOptions(resolved), onBatchWritten }, log, deps.env);
   }
   const server = new EnsembleServer(resolved, { ...deps, log, ...(storage && { commit: storage, tree: storage.tree }) });
   storage?.onFailure(() => {
@@ -28,7 +31,11 @@ export async function startServer(config: Partial<ServerConfig> = {}, deps: Serv
   });
   try {
     const { host, port } = await server.listen();
-    return { host, port, server, close: () => server.close() };
+    await metrics?.start(server, log);
+    return { host, port, server, close: async () => {
+      await server.close();
+      await metrics?.close();
+    } };
   } catch (err) {
     await server.close();
     throw err;

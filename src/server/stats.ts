@@ -1,4 +1,7 @@
-/** Server-wide counters reported by the four-letter words. */
+/** A request answered: its op code, how long it took (monotonic ms, fractional), and whether it was a write. */
+export type RequestObserver = (type: number, ms: number, write: boolean) => void;
+
+/** Server-wide counters reported by the four-letter words, and the hook the metrics observe requests by. */
 export class ServerStats {
   packetsReceived = 0;
   packetsSent = 0;
@@ -12,6 +15,14 @@ export class ServerStats {
     if (ms > this.maxLatencyMs) this.maxLatencyMs = ms;
     this.totalLatencyMs += ms;
     this.latencyCount++;
+  }
+
+  /** Set while metrics are exported; the four-letter words' counters do not depend on it. */
+  requestObserver: RequestObserver | undefined = undefined;
+
+  /** Every request answered, reads and writes (recordLatency above counts reads only). */
+  recordRequest(type: number, ms: number, write: boolean): void {
+    this.requestObserver?.(type, ms, write);
   }
 
   get avgLatencyMs(): number {

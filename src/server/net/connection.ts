@@ -85,6 +85,8 @@ class Pending {
   held = false;
   /** A write that came behind a held sync: sent on once the syncs before it are done. */
   body: JuteReader | undefined = undefined;
+  /** When a write came in (monotonic ms), for its latency. */
+  startedMs = 0;
 
   constructor(readonly xid: number, readonly type: number) {}
 
@@ -285,6 +287,7 @@ export class Connection implements Watcher {
       return;
     }
     const pending = Pending.write(xid, type);
+    pending.startedMs = this.server.clock.monotonic();
     if (type === OpCode.closeSession) {
       pending.closeAfter = true;
       this.phase = Phase.ClosingSession;
@@ -359,6 +362,7 @@ export class Connection implements Watcher {
         const out = this.out;
         if (head.failed) writeFrame(out, head.xid, head.zxid, head.result.err);
         else writeReply(out, head.type, head.xid, head.zxid, head.result);
+        this.server.stats.recordRequest(head.type, this.server.clock.monotonic() - head.startedMs, true);
         this.sent(head.type);
       } else if (head.reply !== undefined) {
         this.queue.shift();
@@ -379,9 +383,11 @@ export class Connection implements Watcher {
   /** Run a read against the applied tree and encode its reply. */
   private answerRead(xid: number, type: number, r: JuteReader): void {
     const started = this.server.clock.now();
+    const startedMs = this.server.clock.monotonic();
     this.readContext ??= this.server.readContext(this);
     executeRead(this.readContext, type, xid, r, this.out);
     this.recordLatency(started);
+    this.server.stats.recordRequest(type, this.server.clock.monotonic() - startedMs, false);
     this.sent(type);
   }
 

@@ -17,7 +17,7 @@ import { close, closeSync, constants, fstatSync, ftruncate, openSync, rmSync, tr
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Environment, Timer } from '../env/environment.ts';
-import { fsyncFile } from '../storage/file-log-store.ts';
+import { fsyncFile, type BatchWritten } from '../storage/file-log-store.ts';
 import { fileName, listFiles } from '../storage/files.ts';
 import { FileHardStateStore } from '../storage/hard-state.ts';
 import { isZeros, readSegment } from '../storage/segment.ts';
@@ -47,6 +47,7 @@ export interface FileRaftStorageOptions {
   maxRecordBytes: number;
   /** Called once if the disk fails: nothing more is made durable. */
   onFatal: (err: Error) => void;
+  onBatchWritten?: BatchWritten;
 }
 
 interface Segment {
@@ -223,8 +224,10 @@ export class FileRaftStorage implements RaftStorage {
   }
 
   private writeBatch(fd: number, buf: Buffer, at: number, batch: Batch): void {
+    const started = this.env.clock.monotonic();
     write(fd, buf, 0, buf.length, at, (err, written) => {
       if (err || written !== buf.length) return this.fail(err ?? new Error(`short write: ${written} of ${buf.length} bytes`));
+      this.options.onBatchWritten?.(this.segments[this.segments.length - 1].path, batch.entries.length, this.env.clock.monotonic() - started, this.options.forceSync);
       this.stats.entryWrites++;
       this.finish(batch);
     });

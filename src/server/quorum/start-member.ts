@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
+import { batchObserver, ServerMetrics } from '../admin/metrics.ts';
 import { resolveConfig, type ServerConfig } from '../config.ts';
 import { formatServerLine } from '../ensemble-config.ts';
 import { realEnvironment } from '../env/real.ts';
@@ -27,12 +28,14 @@ export async function startMember(config: Partial<ServerConfig>, deps: { log?: L
   const dir = join(resolved.dataLogDir ?? resolved.dataDir, 'member');
   mkdirSync(dir, { recursive: true });
   let member: Member | undefined;
+  const metrics = resolved.metrics && new ServerMetrics(resolved.metrics);
   const storage = new FileRaftStorage({
     dir,
     forceSync: resolved.forceSync,
     rollBytes: resolved.preAllocSizeBytes,
     preallocBytes: resolved.preAllocSizeBytes,
     maxRecordBytes: resolved.juteMaxBufferBytes + 1024 * 1024,
+    onBatchWritten: batchObserver(log, resolved.fsyncWarningThresholdMs, metrics),
     onFatal: (err) => {
       log.error({ err: err.message }, 'the log cannot be written: stopping');
       void (member?.close() ?? Promise.resolve()).finally(() => process.exit(1));
@@ -51,7 +54,11 @@ export async function startMember(config: Partial<ServerConfig>, deps: { log?: L
   member = new Member({ id: ensemble.myid, voters: ensemble.members.map((m) => m.id), config: resolved, transport, storage, snapshots, data: new FileMemberData(dir), env, log, serverLines: ensemble.members.map(formatServerLine) });
   try {
     const { host, port } = await member.listen();
-    return { host, port, server: member.server, member, close: () => member.close() };
+    await metrics?.start(member.server, log);
+    return { host, port, server: member.server, member, close: async () => {
+      await member.close();
+      await metrics?.close();
+    } };
   } catch (err) {
     await member.close();
     throw err;

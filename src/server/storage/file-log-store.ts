@@ -12,6 +12,12 @@ import { fileName, listFiles } from './files.ts';
 import { LOG_HEADER_BYTES, readSegment, scanSegment, segmentHeader, writeRecord } from './segment.ts';
 import { EMPTY_POSITION, type LogEntry, type LogPosition, type LogStore } from './stores.ts';
 
+/**
+ * Told after each batch written: the segment file, its records, how long the write took (ms) and
+ * whether it was durable (forceSync) before it returned.
+ */
+export type BatchWritten = (file: string, entries: number, ms: number, synced: boolean) => void;
+
 export interface FileLogStoreOptions {
   dir: string;
   /** Each batch durable before its callbacks run (forceSync=no turns it off: for tests only). */
@@ -24,10 +30,12 @@ export interface FileLogStoreOptions {
   maxRecordBytes: number;
   /** Called once if the disk fails: nothing more can be acknowledged. */
   onFatal: (err: Error) => void;
+  onBatchWritten?: BatchWritten;
 }
 
 export class FileLogStore implements LogStore {
   private fd = -1;
+  private path = '';
   private position = 0;
   private allocated = 0;
   private batch = new JuteWriter(64 * 1024);
@@ -163,6 +171,7 @@ export class FileLogStore implements LogStore {
     // libuv's thread pool, instead of a write and then an fdatasync.
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (this.options.forceSync ? constants.O_DSYNC : 0);
     this.fd = openSync(path, flags, 0o644);
+    this.path = path;
     const header = segmentHeader(firstIndex);
     writeSync(this.fd, header, 0, header.length, 0);
     // The header is durable once written (O_DSYNC); the new name needs the directory's fsync.
@@ -203,8 +212,10 @@ export class FileLogStore implements LogStore {
   }
 
   private writeBatch(fd: number, buf: Buffer, at: number, callbacks: Array<() => void>, lastIndex: number): void {
+    const started = this.env.clock.monotonic();
     write(fd, buf, 0, buf.length, at, (err, written) => {
       if (err || written !== buf.length) return this.fail(err ?? new Error(`short write: ${written} of ${buf.length} bytes`));
+      this.options.onBatchWritten?.(this.path, callbacks.length, this.env.clock.monotonic() - started, this.options.forceSync);
       this.position = at + buf.length;
       this.durableIndex = lastIndex;
       this.batches++;

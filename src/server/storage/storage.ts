@@ -11,7 +11,7 @@ import type { CommitStage } from '../pipeline/commit.ts';
 import type { DataTree } from '../tree/data-tree.ts';
 import { SESSION_SECRET_BYTES, type ReplicatedSettings } from '../tree/settings.ts';
 import type { TxnEntry } from '../tree/txn.ts';
-import { FileLogStore } from './file-log-store.ts';
+import { FileLogStore, type BatchWritten } from './file-log-store.ts';
 import { purge } from './purge.ts';
 import { recover, type Recovered } from './recovery.ts';
 import { DurableCommit } from './durable-commit.ts';
@@ -33,6 +33,7 @@ export interface StorageOptions {
   /** Snapshots kept by autopurge; 0 with purgeIntervalHours 0 disables it. */
   snapRetainCount: number;
   purgeIntervalHours: number;
+  onBatchWritten?: BatchWritten;
 }
 
 export interface StorageLog {
@@ -79,6 +80,7 @@ export class Storage implements CommitStage {
       preallocBytes: options.preallocBytes,
       maxRecordBytes: options.maxRecordBytes,
       onFatal: (err) => this.onFatal(err),
+      onBatchWritten: options.onBatchWritten,
     }, env, r.last);
     this.commit = new DurableCommit(this.tree, log, new FileSnapshotStore(options.dataDir, env), { snapCount: options.snapCount, env, logger }, r.last);
     const recorded = this.settleSettings();
