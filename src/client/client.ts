@@ -8,6 +8,7 @@
  * server order.
  */
 import { EventEmitter } from 'node:events';
+import { inspect, type InspectOptions } from 'node:util';
 import { Err, EventType as EventCode, OpCode, WatcherType as WatcherTypeCode, Xid } from '../protocol/constants.ts';
 import { JuteReader, type JuteWriter } from '../protocol/jute.ts';
 import { pathError } from '../protocol/path.ts';
@@ -26,16 +27,18 @@ import { ConnectionLoop } from './connection-loop.ts';
 import { createOp, isSequential, toBuffer, type Data } from './create-op.ts';
 import { Credentials } from './credentials.ts';
 import { Dispatcher } from './dispatcher.ts';
+import { withJSON } from './json.ts';
 import {
-  AuthFailedError, BadArgumentsError, ConnectionLossError, InvalidPathError, MarshallingError, NoWatcherError,
+  AuthFailedError, BadArgumentsError, ConnectionLossError, InvalidPathError, MarshallingError, NoNodeError, NoWatcherError, NodeExistsError, NotEmptyError,
   RequestTimeoutError, SessionExpiredError, ZooKeeperError, errorFor,
 } from './errors.ts';
 import type { FrameSocket } from './frame-socket.ts';
 import { RequestQueue, type Request } from './request-queue.ts';
 import type {
   AddWatchMode, ConnectOptions, CreateOptions, EventType, Logger, RequestOptions, RetryPolicy, Scheduler, State, VersionOptions,
-  WatchOptions, Watcher, WatcherType,
+  WatchOptions, Watcher,
 } from './types.ts';
+import { watcherTypeOf, type WatcherType } from './types.ts';
 import { WatchRegistry } from './watch-registry.ts';
 import { Transaction, multiResults, type Op, type OpResult, type ReadOp, type ReadResult } from './transaction.ts';
 
@@ -45,6 +48,13 @@ const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 const DEFAULT_RETRY: RetryPolicy = { baseDelayMs: 100, maxDelayMs: 2_000 };
 const CLOSE_TIMEOUT_MS = 2_000;
+/**
+ * How many times createParents creates the parents again (a container parent may vanish between
+ * its creation and the create), and deleteRecursive lists the children again (one was added).
+ */
+const MAX_TREE_ATTEMPTS = 10;
+
+const parentOf = (path: string): string => path.slice(0, path.lastIndexOf('/')) || '/';
 
 const consoleLogger: Logger = {
   debug() {},
@@ -64,13 +74,11 @@ const eventTypeName = new Map<number, EventType>([
   [EventCode.PersistentWatchRemoved, 'PersistentWatchRemoved'],
 ]);
 
-const watcherTypeCode: Record<WatcherType, number> = {
-  Children: WatcherTypeCode.Children,
-  Data: WatcherTypeCode.Data,
-  Any: WatcherTypeCode.Any,
-  Persistent: WatcherTypeCode.Persistent,
-  PersistentRecursive: WatcherTypeCode.PersistentRecursive,
-};
+const watcherTypeCode = {
+  children: WatcherTypeCode.Children,
+  data: WatcherTypeCode.Data,
+  any: WatcherTypeCode.Any,
+} as const;
 
 export interface ZooKeeperClient {
   on(event: 'state', listener: (state: State) => void): this;
@@ -93,6 +101,8 @@ export class ZooKeeperClient extends EventEmitter {
   private currentState: State | 'Connecting' = 'Connecting';
   private closing: Promise<void> | null = null;
   private everConnected = false;
+  /** Why the last connection ended, for the error of a connect() that gives up. */
+  private lastLoss: { detail: string; cause?: Error } | null = null;
 
   /** Resolves once the first session is established (and its initial credentials accepted). */
   readonly ready: Promise<void>;
@@ -125,7 +135,7 @@ export class ZooKeeperClient extends EventEmitter {
     }, {
       established: (conn, readOnly) => this.onEstablished(conn, readOnly),
       frame: (body) => this.onFrame(body),
-      lost: (hadSession, error) => this.onLost(hadSession, error),
+      lost: (hadSession, server, error) => this.onLost(hadSession, server, error),
       expired: () => this.end('Expired', new SessionExpiredError(Err.SESSIONEXPIRED, undefined, 'session expired')),
     });
     this.requests = new RequestQueue(this.dispatcher, (zxid) => {
@@ -143,7 +153,9 @@ export class ZooKeeperClient extends EventEmitter {
     this.ready.catch(() => {});
     const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const connectTimer = this.scheduler.after(connectTimeoutMs, () => {
-      this.settleReady(new ConnectionLossError(Err.CONNECTIONLOSS, undefined, `no session established within ${connectTimeoutMs} ms`));
+      const last = this.lastLoss;
+      const why = last === null ? '' : ` (last attempt: ${last.detail})`;
+      this.settleReady(new ConnectionLossError(Err.CONNECTIONLOSS, undefined, `no session established within ${connectTimeoutMs} ms${why}`, { cause: last?.cause }));
       void this.close();
     });
     this.ready.then(() => connectTimer.cancel(), () => connectTimer.cancel());
@@ -174,22 +186,55 @@ export class ZooKeeperClient extends EventEmitter {
     return this.loop.lastZxidSeen;
   }
 
+  /** What console.log and util.inspect show: never the session password. */
+  [inspect.custom](_depth: number, options: InspectOptions, show: typeof inspect): string {
+    return `ZooKeeperClient ${show({ state: this.currentState, ...this.loop.describe(), chroot: this.chroot.prefix || '/' }, options)}`;
+  }
+
   // ---- the API ----
 
+  /** With `createParents`, the missing ancestors are created first. */
   create(path: string, data?: Data, options: CreateOptions = {}): Promise<string> {
-    return this.guard(() => this.createRequest(path, data, options, (res) => res.path));
+    return this.guard(() => (options.createParents ? this.createWithParents(path, data, options, (res) => res.path) : this.createRequest(path, data, options, (res) => res.path)));
   }
 
   /** create2: the created path (with its sequence suffix) and the new node's Stat. */
   createWithStat(path: string, data?: Data, options: CreateOptions = {}): Promise<{ path: string; stat: Stat }> {
-    return this.guard(() => this.createRequest(path, data, options, (res) => res));
+    return this.guard(() => (options.createParents ? this.createWithParents(path, data, options, (res) => res) : this.createRequest(path, data, options, (res) => res)));
+  }
+
+  /**
+   * Deletes path and everything under it, children first (ZKUtil.deleteRecursive). Nodes deleted by
+   * someone else meanwhile are fine, and so is a path that does not exist; a child added meanwhile
+   * is deleted too. Not atomic: a failure leaves part of the tree.
+   */
+  async deleteRecursive(path: string, options: RequestOptions = {}): Promise<void> {
+    const { signal, timeoutMs } = options;
+    for (let attempt = 0; ; attempt++) {
+      let children: string[];
+      try {
+        children = await this.getChildren(path, { signal, timeoutMs });
+      } catch (err) {
+        if (err instanceof NoNodeError) return;
+        throw err;
+      }
+      const prefix = path === '/' ? '' : path;
+      await Promise.all(children.map((child) => this.deleteRecursive(`${prefix}/${child}`, options)));
+      try {
+        await this.delete(path, { signal, timeoutMs });
+        return;
+      } catch (err) {
+        if (err instanceof NoNodeError) return;
+        if (!(err instanceof NotEmptyError) || attempt >= MAX_TREE_ATTEMPTS) throw err;
+      }
+    }
   }
 
   delete(path: string, options: VersionOptions = {}): Promise<void> {
     return this.guard(() => {
       const spath = this.serverPath(path);
       return this.submit(OpCode.delete, (w) => writeDeleteRequest(w, { path: spath, version: options.version ?? -1 }), (err) => {
-        this.check(err, path);
+        this.check(err, path, spath);
       }, options);
     });
   }
@@ -204,9 +249,9 @@ export class ZooKeeperClient extends EventEmitter {
           if (watch) this.watches.add('exist', spath, watch);
           return null;
         }
-        this.check(err, path);
+        this.check(err, path, spath);
         if (watch) this.watches.add('data', spath, watch);
-        return readStat(r);
+        return withJSON(readStat(r));
       }, options);
     });
   }
@@ -216,11 +261,11 @@ export class ZooKeeperClient extends EventEmitter {
       const spath = this.serverPath(path);
       const { watch } = options;
       return this.submit(OpCode.getData, (w) => writePathWatchRequest(w, { path: spath, watch: watch !== undefined }), (err, r) => {
-        this.check(err, path);
+        this.check(err, path, spath);
         if (watch) this.watches.add('data', spath, watch);
         const res = readGetDataResponse(r);
         // The reply is a view of the socket's buffer: copy, so the application may keep it.
-        return { data: res.data === null ? null : Buffer.from(res.data), stat: res.stat };
+        return { data: res.data === null ? null : Buffer.from(res.data), stat: withJSON(res.stat) };
       }, options);
     });
   }
@@ -230,8 +275,8 @@ export class ZooKeeperClient extends EventEmitter {
       const spath = this.serverPath(path);
       const buf = toBuffer(data);
       return this.submit(OpCode.setData, (w) => writeSetDataRequest(w, { path: spath, data: buf, version: options.version ?? -1 }), (err, r) => {
-        this.check(err, path);
-        return readStat(r);
+        this.check(err, path, spath);
+        return withJSON(readStat(r));
       }, options);
     });
   }
@@ -245,9 +290,12 @@ export class ZooKeeperClient extends EventEmitter {
       const { watch } = options;
       const withStat = options.stat === true;
       return this.submit(withStat ? OpCode.getChildren2 : OpCode.getChildren, (w) => writePathWatchRequest(w, { path: spath, watch: watch !== undefined }), (err, r) => {
-        this.check(err, path);
+        this.check(err, path, spath);
         if (watch) this.watches.add('child', spath, watch);
-        return withStat ? readGetChildren2Response(r) : readGetChildrenResponse(r);
+        if (!withStat) return readGetChildrenResponse(r);
+        const res = readGetChildren2Response(r);
+        withJSON(res.stat);
+        return res;
       }, options);
     });
   }
@@ -256,8 +304,10 @@ export class ZooKeeperClient extends EventEmitter {
     return this.guard(() => {
       const spath = this.serverPath(path);
       return this.submit(OpCode.getACL, (w) => writePathRequest(w, spath), (err, r) => {
-        this.check(err, path);
-        return readGetACLResponse(r);
+        this.check(err, path, spath);
+        const res = readGetACLResponse(r);
+        withJSON(res.stat);
+        return res;
       }, options);
     });
   }
@@ -266,8 +316,8 @@ export class ZooKeeperClient extends EventEmitter {
     return this.guard(() => {
       const spath = this.serverPath(path);
       return this.submit(OpCode.setACL, (w) => writeSetACLRequest(w, { path: spath, acl, version: options.version ?? -1 }), (err, r) => {
-        this.check(err, path);
-        return readStat(r);
+        this.check(err, path, spath);
+        return withJSON(readStat(r));
       }, options);
     });
   }
@@ -277,7 +327,7 @@ export class ZooKeeperClient extends EventEmitter {
     return this.guard(() => {
       const spath = this.serverPath(path);
       return this.submit(OpCode.sync, (w) => writePathRequest(w, spath), (err) => {
-        this.check(err, path);
+        this.check(err, path, spath);
       }, options);
     });
   }
@@ -312,7 +362,7 @@ export class ZooKeeperClient extends EventEmitter {
         this.check(err);
         return readMultiResponse(r).map((res: MultiResult, i): ReadResult => {
           switch (res.type) {
-            case OpCode.getData: return { type: 'getData', data: res.data === null ? null : Buffer.from(res.data), stat: res.stat };
+            case OpCode.getData: return { type: 'getData', data: res.data === null ? null : Buffer.from(res.data), stat: withJSON(res.stat) };
             case OpCode.getChildren: return { type: 'getChildren', children: res.children };
             case OpCode.error: return { type: 'error', error: errorFor(res.err, ops[i]?.path) };
             default: throw new MarshallingError(Err.MARSHALLINGERROR, ops[i]?.path, `unexpected result type ${res.type} in multiRead`);
@@ -329,7 +379,7 @@ export class ZooKeeperClient extends EventEmitter {
       const recursive = mode === 'persistent_recursive';
       if (!recursive && mode !== 'persistent') throw new BadArgumentsError(Err.BADARGUMENTS, path, `unknown watch mode ${String(mode)}`);
       return this.submit(OpCode.addWatch, (w) => writeAddWatchRequest(w, { path: spath, mode: recursive ? 1 : 0 }), (err) => {
-        this.check(err, path);
+        this.check(err, path, spath);
         this.watches.add(recursive ? 'persistentRecursive' : 'persistent', spath, listener);
       }, options);
     });
@@ -340,9 +390,11 @@ export class ZooKeeperClient extends EventEmitter {
    * watcher receives a *WatchRemoved event. With `local`, the watches are removed on this side even
    * when the server cannot be reached.
    */
-  removeWatches(path: string, type: WatcherType, options: RequestOptions & { watcher?: Watcher; local?: boolean } = {}): Promise<void> {
+  removeWatches(path: string, watcherType: WatcherType, options: RequestOptions & { watcher?: Watcher; local?: boolean } = {}): Promise<void> {
     return this.guard(() => {
       const spath = this.serverPath(path);
+      const type = watcherTypeOf(watcherType);
+      if (type === undefined) throw new BadArgumentsError(Err.BADARGUMENTS, path, `unknown watcher type ${String(watcherType)}`);
       const { watcher, local = false } = options;
       // As ZooKeeper's client: only watches this client holds can be removed.
       if (!this.watches.has(spath, type, watcher)) throw new NoWatcherError(Err.NOWATCHER, path);
@@ -355,7 +407,7 @@ export class ZooKeeperClient extends EventEmitter {
         removeHere();
         return Promise.resolve();
       }
-      const persistent = type === 'Persistent' || type === 'PersistentRecursive';
+      const persistent = type === 'persistent' || type === 'persistent_recursive';
       if (watcher !== undefined && persistent && this.watches.count(spath, type) > 1) {
         // Other listeners still need the server's watch: only this one goes.
         removeHere();
@@ -364,9 +416,9 @@ export class ZooKeeperClient extends EventEmitter {
       // A 3.8 server knows only Children, Data and Any, and keeps a persistent watch in its child and
       // data tables (a recursive one in the data table only): remove it as such, outright.
       const op = watcher !== undefined && !persistent ? OpCode.checkWatches : OpCode.removeWatches;
-      const wireType = type === 'Persistent' ? 'Any' : type === 'PersistentRecursive' ? 'Data' : type;
+      const wireType = type === 'persistent' ? 'any' : type === 'persistent_recursive' ? 'data' : type;
       return this.submit(op, (w) => writePathTypeRequest(w, { path: spath, type: watcherTypeCode[wireType] }), (err) => {
-        this.check(err, path);
+        this.check(err, path, spath);
         removeHere();
       }, options, (err) => {
         if (!local || !(err instanceof ConnectionLossError)) return false;
@@ -385,7 +437,9 @@ export class ZooKeeperClient extends EventEmitter {
     const req = { joiningServers: change.joining ?? null, leavingServers: change.leaving ?? null, newMembers: change.newMembers ?? null, curConfigId: change.fromConfig ?? -1 };
     return this.submit(OpCode.reconfig, (w) => writeReconfigRequest(w, req), (err, r) => {
       this.check(err);
-      return readGetDataResponse(r);
+      const res = readGetDataResponse(r);
+      withJSON(res.stat);
+      return res;
     }, options);
   }
 
@@ -394,7 +448,7 @@ export class ZooKeeperClient extends EventEmitter {
     return this.guard(() => {
       const spath = this.serverPath(prefix);
       return this.submit(OpCode.getEphemerals, (w) => writePathRequest(w, spath), (err, r) => {
-        this.check(err, prefix);
+        this.check(err, prefix, spath);
         return readGetEphemeralsResponse(r).map((p) => this.chroot.toClient(p));
       }, options);
     });
@@ -404,7 +458,7 @@ export class ZooKeeperClient extends EventEmitter {
     return this.guard(() => {
       const spath = this.serverPath(path);
       return this.submit(OpCode.getAllChildrenNumber, (w) => writePathRequest(w, spath), (err, r) => {
-        this.check(err, path);
+        this.check(err, path, spath);
         return readGetAllChildrenNumberResponse(r);
       }, options);
     });
@@ -447,13 +501,43 @@ export class ZooKeeperClient extends EventEmitter {
     }
   }
 
+  private async createWithParents<T>(path: string, data: Data | undefined, options: CreateOptions, result: (res: { path: string; stat: Stat }) => T): Promise<T> {
+    const parents: CreateOptions = {
+      mode: options.createParents === 'container' ? 'container' : 'persistent', acl: options.acl, signal: options.signal, timeoutMs: options.timeoutMs,
+    };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.createRequest(path, data, options, result);
+      } catch (err) {
+        if (!(err instanceof NoNodeError) || attempt >= MAX_TREE_ATTEMPTS) throw err;
+      }
+      await this.createParent(path, parents);
+    }
+  }
+
+  /** Creates path's parent, and its own missing parents first; one that exists is fine. */
+  private async createParent(path: string, options: CreateOptions): Promise<void> {
+    const parent = parentOf(path);
+    if (parent === '/') return;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.createRequest(parent, null, options, () => undefined);
+        return;
+      } catch (err) {
+        if (err instanceof NodeExistsError) return;
+        if (!(err instanceof NoNodeError) || attempt >= MAX_TREE_ATTEMPTS) throw err;
+      }
+      await this.createParent(parent, options);
+    }
+  }
+
   private createRequest<T>(path: string, data: Data | undefined, options: CreateOptions, result: (res: { path: string; stat: Stat }) => T): Promise<T> {
     const op = createOp(path, data, options);
     const req = { ...op.req, path: this.serverPath(path, isSequential(options.mode)) };
     return this.submit(op.type, (w) => (op.type === OpCode.createTTL ? writeCreateTTLRequest(w, req) : writeCreateRequest(w, req)), (err, r) => {
-      this.check(err, path);
+      this.check(err, path, req.path);
       const res = readCreate2Response(r);
-      return result({ path: this.chroot.toClient(res.path), stat: res.stat });
+      return result({ path: this.chroot.toClient(res.path), stat: withJSON(res.stat) });
     }, options);
   }
 
@@ -463,8 +547,8 @@ export class ZooKeeperClient extends EventEmitter {
     return this.chroot.toServer(path);
   }
 
-  private check(err: number, path?: string): void {
-    if (err !== Err.OK) throw errorFor(err, path);
+  private check(err: number, path?: string, serverPath?: string): void {
+    if (err !== Err.OK) throw errorFor(err, path, undefined, { serverPath });
   }
 
   private wireOp(op: Op): MultiOp {
@@ -566,8 +650,11 @@ export class ZooKeeperClient extends EventEmitter {
     for (const w of this.watches.trigger(type, e.path)) this.dispatcher.listener(() => w(event));
   }
 
-  private onLost(hadSession: boolean, error?: Error): void {
-    const reason = (): ZooKeeperError => this.endedError() ?? new ConnectionLossError(Err.CONNECTIONLOSS, undefined, error?.message ?? 'connection closed');
+  private onLost(hadSession: boolean, server: string, error?: Error): void {
+    const detail = error === undefined ? `connection to ${server} closed`
+      : `${hadSession ? 'connection to' : 'cannot connect to'} ${server}: ${error.message}`;
+    this.lastLoss = { detail, cause: error };
+    const reason = (): ZooKeeperError => this.endedError() ?? new ConnectionLossError(Err.CONNECTIONLOSS, undefined, detail, { cause: error });
     this.requests.failAll(reason);
     this.credentials.failInflight(reason);
     if (hadSession && !this.ended) this.setState('Disconnected');

@@ -5,6 +5,7 @@
  * rounds of failed attempts. Frames after the handshake go to the owner, which sends its requests
  * on `connection` while it is not null.
  */
+import { inspect, type InspectOptions } from 'node:util';
 import { OpCode, Xid } from '../protocol/constants.ts';
 import { JuteReader } from '../protocol/jute.ts';
 import { readConnectResponse, writeConnectRequest } from '../protocol/records.ts';
@@ -24,8 +25,11 @@ export interface SessionHandlers {
   established(conn: FrameSocket, readOnly: boolean): void;
   /** A frame that came after the handshake. */
   frame(body: Buffer): void;
-  /** A connection closed; `hadSession` says whether a session was up on it. */
-  lost(hadSession: boolean, error?: Error): void;
+  /**
+   * A connection to `server` ('host:port') closed; `hadSession` says whether a session was up on
+   * it; `error` is why, if it did not end cleanly (the socket's error: ECONNREFUSED, ENOTFOUND, …).
+   */
+  lost(hadSession: boolean, server: string, error?: Error): void;
   /** The server answered the handshake that the session is gone. */
   expired(): void;
 }
@@ -65,6 +69,20 @@ export class ConnectionLoop {
     this.sessionId = options.sessionId;
     this.sessionPassword = options.sessionPassword;
     this.backoff = new Backoff(options.retry, options.random);
+  }
+
+  /** The session's facts, without its password (for console.log of the client). */
+  describe(): Record<string, unknown> {
+    const { hosts, requestedTimeoutMs } = this.options;
+    return {
+      servers: hosts.map((h) => `${h.host}:${h.port}`),
+      sessionId: `0x${this.sessionId.toString(16)}`,
+      sessionTimeoutMs: this.negotiatedTimeoutMs || requestedTimeoutMs,
+    };
+  }
+
+  [inspect.custom](_depth: number, options: InspectOptions, show: typeof inspect): string {
+    return `ConnectionLoop ${show(this.describe(), options)}`;
   }
 
   /** The connection a session is up on, or null. */
@@ -130,7 +148,10 @@ export class ConnectionLoop {
       let ticker: Timer | undefined;
       const timeoutMs = this.negotiatedTimeoutMs || this.options.requestedTimeoutMs;
       const handshakeTimeoutMs = Math.max(1, Math.floor(timeoutMs / this.options.hosts.length));
-      const handshakeTimer = scheduler.after(handshakeTimeoutMs, () => sock.destroy(new Error('handshake timed out')));
+      const server = `${host.host}:${host.port}`;
+      const handshakeTimer = scheduler.after(handshakeTimeoutMs, () => {
+        sock.destroy(Object.assign(new Error(`no handshake with ${server} within ${handshakeTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
+      });
       const now = (): number => clock.now();
       const sock: FrameSocket = new FrameSocket(host.host, host.port, { maxFrameBytes: MAX_FRAME_BYTES, socketFactory, now }, {
         connected: () => this.sendConnectRequest(sock),
@@ -149,8 +170,8 @@ export class ConnectionLoop {
           ticker?.cancel();
           if (this.socket === sock) this.socket = null;
           if (this.session === sock) this.session = null;
-          if (error) logger.debug({ host: `${host.host}:${host.port}`, err: error.message }, 'connection closed');
-          this.handlers.lost(established, error);
+          if (error) logger.debug({ host: server, err: error.message }, 'connection closed');
+          this.handlers.lost(established, server, error);
           resolve(established);
         },
       });

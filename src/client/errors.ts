@@ -9,16 +9,29 @@ export class ZooKeeperError extends Error {
   readonly code: number;
   /** The name of the code, e.g. 'NONODE'. */
   readonly codeName: string;
+  /** The path as the application gave it (chroot not applied). */
   readonly path: string | undefined;
+  /** The path on the server: `path` under the client's chroot (the same as `path` without one). */
+  readonly serverPath: string | undefined;
 
-  constructor(code: number, path?: string, detail?: string) {
+  /** `cause`: what led to it, e.g. the socket error (ECONNREFUSED, ENOTFOUND, …) of a failed connection. */
+  constructor(code: number, path?: string, detail?: string, options: ZooKeeperErrorOptions = {}) {
     const name = errName.get(code) ?? `UNKNOWN(${code})`;
-    super(`${name}${path === undefined ? '' : ` for ${path}`}${detail === undefined ? '' : `: ${detail}`}`);
+    const { serverPath = path, cause } = options;
+    const where = path === undefined ? '' : serverPath === path ? ` for ${path}` : ` for ${path} (${serverPath} on the server)`;
+    super(`${name}${where}${detail === undefined ? '' : `: ${detail}`}`, cause === undefined ? undefined : { cause });
     this.name = new.target.name;
     this.code = code;
     this.codeName = name;
     this.path = path;
+    this.serverPath = serverPath;
   }
+}
+
+export interface ZooKeeperErrorOptions {
+  /** The path on the server, when a chroot makes it differ from the path. */
+  serverPath?: string;
+  cause?: unknown;
 }
 
 export class SystemError extends ZooKeeperError {}
@@ -56,7 +69,7 @@ export class ThrottledOpError extends ZooKeeperError {}
 /** A path the client refuses to send (ZooKeeper's PathUtils rules); code BADARGUMENTS. */
 export class InvalidPathError extends BadArgumentsError {}
 
-type ErrorClass = new (code: number, path?: string, detail?: string) => ZooKeeperError;
+type ErrorClass = new (code: number, path?: string, detail?: string, options?: ZooKeeperErrorOptions) => ZooKeeperError;
 
 const byCode = new Map<number, ErrorClass>([
   [Err.SYSTEMERROR, SystemError],
@@ -93,7 +106,7 @@ const byCode = new Map<number, ErrorClass>([
 ]);
 
 /** The typed error for a code (ZooKeeperError itself for a code this client does not know). */
-export function errorFor(code: number, path?: string, detail?: string): ZooKeeperError {
+export function errorFor(code: number, path?: string, detail?: string, options?: ZooKeeperErrorOptions): ZooKeeperError {
   const Cls = byCode.get(code) ?? ZooKeeperError;
-  return new Cls(code, path, detail);
+  return new Cls(code, path, detail, options);
 }

@@ -4,10 +4,10 @@ export * from './errors.ts';
 export { Transaction, type Op, type OpResult, type OpOutcome, type MultiFailure, type ReadOp, type ReadResult } from './transaction.ts';
 export { watchOnce } from './watch-once.ts';
 export {
-  CreateMode, Ids, Perms,
-  type ACL, type AddWatchMode, type Clock, type ConnectOptions, type CreateOptions, type EventType, type Id, type Logger,
+  AddWatchMode, CreateMode, Ids, Perms, WatcherType,
+  type ACL, type DeprecatedWatcherType, type Clock, type ConnectOptions, type CreateOptions, type EventType, type Id, type Logger,
   type RequestOptions, type RetryPolicy, type Scheduler, type SocketFactory, type Stat, type State, type VersionOptions, type WatchOptions,
-  type WatchedEvent, type Watcher, type WatcherType,
+  type WatchedEvent, type Watcher,
 } from './types.ts';
 export { digestOf as digestId } from '../protocol/digest.ts';
 export type { ClientInfo } from '../protocol/requests.ts';

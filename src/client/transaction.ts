@@ -2,6 +2,7 @@
 import { Err, OpCode } from '../protocol/constants.ts';
 import type { MultiResult } from '../protocol/requests.ts';
 import { MarshallingError, errorFor, type ZooKeeperError } from './errors.ts';
+import { withJSON } from './json.ts';
 import type { ACL, CreateMode, RequestOptions, Stat } from './types.ts';
 
 type Data = Buffer | Uint8Array | string | null;
@@ -87,9 +88,9 @@ export function multiResults(ops: readonly Op[], results: MultiResult[], toClien
       case OpCode.create2:
       case OpCode.createTTL:
       case OpCode.createContainer:
-        return { type: 'create', path: toClient(r.path), stat: r.stat };
+        return { type: 'create', path: toClient(r.path), stat: withJSON(r.stat) };
       case OpCode.delete: return { type: 'delete' };
-      case OpCode.setData: return { type: 'setData', stat: r.stat };
+      case OpCode.setData: return { type: 'setData', stat: withJSON(r.stat) };
       case OpCode.check: return { type: 'check' };
       default:
         throw new MarshallingError(Err.MARSHALLINGERROR, ops[i].path, `unexpected multi result type ${r.type}`);

@@ -1,4 +1,11 @@
-/** The names of the client API: ZooKeeper's Java enums as string literal types, and the option shapes. */
+/**
+ * The names of the client API: ZooKeeper's Java enums as string literal types, and the option shapes.
+ *
+ * Naming: what the caller chooses (create modes, watch modes, watcher types) is ZooKeeper's constant
+ * name in lower snake_case ('ephemeral_sequential', 'persistent_recursive'), with a constant object
+ * of the same name (CreateMode.EPHEMERAL_SEQUENTIAL); what the client reports (states, event types)
+ * is spelt as ZooKeeper's Watcher.Event enums spell it ('SyncConnected', 'NodeDataChanged').
+ */
 import type { Duplex } from 'node:stream';
 import type { ACL, Id, Stat } from '../protocol/records.ts';
 
@@ -37,10 +44,38 @@ export interface WatchedEvent {
 
 export type Watcher = (event: WatchedEvent) => void;
 
-export type AddWatchMode = 'persistent' | 'persistent_recursive';
+/** The mode of addWatch (ZooKeeper's AddWatchMode). */
+export const AddWatchMode = {
+  PERSISTENT: 'persistent',
+  PERSISTENT_RECURSIVE: 'persistent_recursive',
+} as const;
+export type AddWatchMode = (typeof AddWatchMode)[keyof typeof AddWatchMode];
 
-/** WatcherType of removeWatches: which of a path's watches to remove. */
-export type WatcherType = 'Children' | 'Data' | 'Any' | 'Persistent' | 'PersistentRecursive';
+/** The WatcherType of removeWatches: which of a path's watches to remove. */
+export const WatcherType = {
+  CHILDREN: 'children',
+  DATA: 'data',
+  ANY: 'any',
+  PERSISTENT: 'persistent',
+  PERSISTENT_RECURSIVE: 'persistent_recursive',
+} as const;
+/**
+ * 'children' | 'data' | 'any' | 'persistent' | 'persistent_recursive'. The earlier spellings
+ * ('Children', 'Data', 'Any', 'Persistent', 'PersistentRecursive') are still accepted, deprecated.
+ */
+export type WatcherType = (typeof WatcherType)[keyof typeof WatcherType] | DeprecatedWatcherType;
+/** @deprecated The lower snake_case names of WatcherType. */
+export type DeprecatedWatcherType = 'Children' | 'Data' | 'Any' | 'Persistent' | 'PersistentRecursive';
+
+const currentWatcherType: Record<WatcherType, (typeof WatcherType)[keyof typeof WatcherType]> = {
+  children: 'children', data: 'data', any: 'any', persistent: 'persistent', persistent_recursive: 'persistent_recursive',
+  Children: 'children', Data: 'data', Any: 'any', Persistent: 'persistent', PersistentRecursive: 'persistent_recursive',
+};
+
+/** A WatcherType in its current spelling; undefined for a string that is none. */
+export function watcherTypeOf(type: WatcherType): (typeof WatcherType)[keyof typeof WatcherType] | undefined {
+  return Object.hasOwn(currentWatcherType, type) ? currentWatcherType[type] : undefined;
+}
 
 export const Perms = { READ: 1, WRITE: 2, CREATE: 4, DELETE: 8, ADMIN: 16, ALL: 31 } as const;
 
@@ -138,6 +173,12 @@ export interface CreateOptions extends RequestOptions {
   acl?: ACL[];
   /** Required for the *_with_ttl modes: milliseconds without a change or child before the node goes. */
   ttl?: number;
+  /**
+   * Create the missing ancestors first, with the same ACL: persistent (true) or containers
+   * ('container': each goes once it is empty), as Curator's creatingParentsIfNeeded and
+   * creatingParentContainersIfNeeded. A path whose node exists still fails with NodeExistsError.
+   */
+  createParents?: boolean | 'container';
 }
 
 export interface VersionOptions extends RequestOptions {

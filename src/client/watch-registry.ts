@@ -4,7 +4,7 @@
  * Paths here are the server's (chroot included).
  */
 import { parentOf } from '../protocol/path.ts';
-import type { EventType, Watcher, WatcherType } from './types.ts';
+import { watcherTypeOf, type EventType, type Watcher, type WatcherType } from './types.ts';
 
 type Kind = 'data' | 'exist' | 'child' | 'persistent' | 'persistentRecursive';
 
@@ -144,11 +144,12 @@ const REMOVAL_EVENTS: readonly (readonly [Kind[], EventType])[] = [
 ];
 
 function kindsOf(type: WatcherType): Kind[] {
-  switch (type) {
-    case 'Children': return ['child'];
-    case 'Data': return ['data', 'exist'];
-    case 'Persistent': return ['persistent'];
-    case 'PersistentRecursive': return ['persistentRecursive'];
-    case 'Any': return [...KINDS];
+  switch (watcherTypeOf(type)) {
+    case 'children': return ['child'];
+    case 'data': return ['data', 'exist'];
+    case 'persistent': return ['persistent'];
+    case 'persistent_recursive': return ['persistentRecursive'];
+    case 'any': return [...KINDS];
+    default: return [];
   }
 }

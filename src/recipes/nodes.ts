@@ -7,14 +7,10 @@
  */
 import { NodeExistsError, NoNodeError, SessionExpiredError, type CreateMode, type Data, type RequestOptions, type State, type ZooKeeperClient } from '../client/index.ts';
 import { sessionEnded } from './connection-state.ts';
-import { parentOf } from './paths.ts';
 import { isRetryable, retrying } from './retry.ts';
 
 /** How missing parents are created: 'container' parents vanish again once empty. */
 export type ParentMode = 'persistent' | 'container';
-
-/** How many times a create that finds its parent missing creates the parent again. */
-const MAX_PARENT_ATTEMPTS = 10;
 
 /**
  * Creates path and every missing ancestor, all with the same mode.
@@ -23,15 +19,7 @@ const MAX_PARENT_ATTEMPTS = 10;
  */
 export async function ensurePath(client: ZooKeeperClient, path: string, mode: ParentMode = 'persistent'): Promise<void> {
   if (path === '/' || (await client.exists(path)) !== null) return;
-  const parts = path.split('/').filter(Boolean);
-  for (let i = 1; i <= parts.length; i++) {
-    const prefix = `/${parts.slice(0, i).join('/')}`;
-    try {
-      await client.create(prefix, null, { mode });
-    } catch (err) {
-      if (!(err instanceof NodeExistsError)) throw err;
-    }
-  }
+  await createWithParents(client, path, null, mode, { parentMode: mode });
 }
 
 /**
@@ -49,15 +37,12 @@ export async function createWithParents(
   mode: CreateMode,
   options: { parentMode?: ParentMode; signal?: AbortSignal } = {},
 ): Promise<string | null> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await client.create(path, data, { mode, signal: options.signal });
-    } catch (err) {
-      if (err instanceof NodeExistsError) return null;
-      // A container parent may vanish again between our ensurePath and our create: try a few times.
-      if (!(err instanceof NoNodeError) || attempt >= MAX_PARENT_ATTEMPTS) throw err;
-      await ensurePath(client, parentOf(path), options.parentMode ?? 'container');
-    }
+  const createParents = (options.parentMode ?? 'container') === 'container' ? 'container' : true;
+  try {
+    return await client.create(path, data, { mode, createParents, signal: options.signal });
+  } catch (err) {
+    if (err instanceof NodeExistsError) return null;
+    throw err;
   }
 }
 
