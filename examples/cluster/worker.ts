@@ -129,7 +129,7 @@ class Worker {
     await discovery?.close();
     // Suspended, the session may return with our node still first, and we lead again; lost, the
     // session is over. Only a leader that gave way (stepped down, node deleted) registers again.
-    if ((reason !== 'stepped-down' && reason !== 'deleted') || this.registration !== null) return;
+    if ((reason !== 'stepped_down' && reason !== 'deleted') || this.registration !== null) return;
     this.registration = await new ServiceRegistry(client, { root: REGISTRY_PATH }).register({ host: '127.0.0.1', port: this.port, metadata: { name: this.options.name } });
     this.log(`registered as ${this.registration.id}`);
   }

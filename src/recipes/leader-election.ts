@@ -29,11 +29,11 @@ export interface LeaderElectionOptions {
  * Why a candidate stopped being leader:
  * - 'suspended': the connection dropped; leadership may come back ('elected') on reconnection.
  * - 'lost': the session ended (or stayed unreachable past lostAfterMs); the election is over.
- * - 'stepped-down': stepDown() was called.
+ * - 'stepped_down': stepDown() was called.
  * - 'closed': close() was called.
  * - 'deleted': someone else deleted our node; the candidate queues again at the back.
  */
-export type RevokeReason = 'suspended' | 'lost' | 'stepped-down' | 'closed' | 'deleted';
+export type RevokeReason = 'suspended' | 'lost' | 'stepped_down' | 'closed' | 'deleted';
 
 export interface Participant {
   /** The candidate's identity (its node's data). */
@@ -177,7 +177,7 @@ export class LeaderElection extends EventEmitter {
   }
 
   /**
-   * Gives leadership up: emits 'revoked' 'stepped-down', deletes our node and queues a new one at
+   * Gives leadership up: emits 'revoked' 'stepped_down', deletes our node and queues a new one at
    * the back; resolves once the new node exists. A candidate that does not lead keeps its place:
    * the call does nothing.
    *
@@ -192,7 +192,7 @@ export class LeaderElection extends EventEmitter {
     const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
     this.requeue = { resolve, reject, promise };
     this.round.abort();
-    this.emit('revoked', 'stepped-down');
+    this.emit('revoked', 'stepped_down');
     return promise;
   }
 

@@ -185,7 +185,7 @@ export class Registration extends EventEmitter {
     this.unregistered = true;
     const signal = deadlineSignal(options);
     return this.serially(async () => {
-      await this.client.removeWatches(this.currentPath, 'Data', { watcher: this.watcher, local: true }).catch(() => {});
+      await this.client.removeWatches(this.currentPath, 'data', { watcher: this.watcher, local: true }).catch(() => {});
       await deleteOwnNode(this.client, this.currentPath, signal);
     });
   }
@@ -212,7 +212,7 @@ export class Registration extends EventEmitter {
   private async registerAgain(): Promise<void> {
     if (this.unregistered) return;
     // The exists watch on the old path may still be set (it was re-armed on a gone node).
-    await this.client.removeWatches(this.currentPath, 'Data', { watcher: this.watcher, local: true }).catch(() => {});
+    await this.client.removeWatches(this.currentPath, 'data', { watcher: this.watcher, local: true }).catch(() => {});
     await this.create();
     this.emit('reregistered', this.currentPath);
   }

@@ -131,7 +131,7 @@ export class SharedCounter extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     this.states?.close();
-    await this.client.removeWatches(this.path, 'Any', { watcher: this.watcher, local: true }).catch(() => {});
+    await this.client.removeWatches(this.path, 'any', { watcher: this.watcher, local: true }).catch(() => {});
   }
 
   private async addOnce(delta: number, options: { signal?: AbortSignal }): Promise<number> {

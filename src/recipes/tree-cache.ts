@@ -5,7 +5,7 @@
  * - 'persistent' (and 'auto' when the server has addWatch: ZooKeeper 3.6+, Ensemble): one
  *   persistent-recursive watch on the root (a plain persistent one when maxDepth is 0). Every
  *   NodeCreated / NodeDataChanged re-reads that node's data, every NodeDeleted drops it.
- * - 'one-shot' (and 'auto' when addWatch is unimplemented): getData and getChildren watches on
+ * - 'one_shot' (and 'auto' when addWatch is unimplemented): getData and getChildren watches on
  *   each cached node, an exists watch on a missing root; each event re-reads what it names and
  *   re-arms the watch.
  *
@@ -24,8 +24,8 @@ import { joinPath, nameOf, parentOf } from './paths.ts';
 import { isRetryable, retrying } from './retry.ts';
 import { deadlineSignal, raceAbort, type WaitOptions } from './waiting.ts';
 
-/** How a cache watches: see the module comment. */
-export type CacheMode = 'auto' | 'persistent' | 'one-shot';
+/** How a cache watches: see the module comment. 'one-shot', the earlier spelling of 'one_shot', is deprecated. */
+export type CacheMode = 'auto' | 'persistent' | 'one_shot' | 'one-shot';
 
 /** A cached znode. The Buffer is shared with the cache: copy it before changing it. */
 export interface CachedNode {
@@ -72,12 +72,12 @@ type Phase = 'new' | 'starting' | 'started' | 'closed';
  */
 export class TreeCache extends EventEmitter {
   readonly root: string;
-  private readonly mode: CacheMode;
+  private readonly mode: Exclude<CacheMode, 'one-shot'>;
   private readonly maxDepth: number;
   private readonly nodes = new Map<string, Entry>();
   private phase: Phase = 'new';
   /** How the watches are set, once start() has set them up. */
-  private watching: 'persistent' | 'one-shot' | null = null;
+  private watching: 'persistent' | 'one_shot' | null = null;
   private tracker: ConnectionStateTracker | null = null;
   private setup: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
@@ -104,7 +104,7 @@ export class TreeCache extends EventEmitter {
       throw new RangeError(`maxDepth must be a whole number >= 0, not ${maxDepth}`);
     }
     this.root = rootPath;
-    this.mode = options.mode ?? 'auto';
+    this.mode = options.mode === 'one-shot' ? 'one_shot' : options.mode ?? 'auto';
     this.maxDepth = maxDepth;
   }
 
@@ -179,8 +179,8 @@ export class TreeCache extends EventEmitter {
   // ---- watches ----
 
   private async setUpWatch(signal: AbortSignal | undefined): Promise<void> {
-    if (this.mode === 'one-shot') {
-      this.watching = 'one-shot';
+    if (this.mode === 'one_shot') {
+      this.watching = 'one_shot';
       return;
     }
     const mode = this.maxDepth === 0 ? 'persistent' : 'persistent_recursive';
@@ -188,7 +188,7 @@ export class TreeCache extends EventEmitter {
       await retrying(() => this.client.addWatch(this.root, mode, this.watcher, { signal }), { signal });
       this.watching = 'persistent';
     } catch (err) {
-      if (this.mode === 'auto' && err instanceof UnimplementedError) this.watching = 'one-shot';
+      if (this.mode === 'auto' && err instanceof UnimplementedError) this.watching = 'one_shot';
       else throw err;
     }
   }
@@ -196,11 +196,11 @@ export class TreeCache extends EventEmitter {
   private async removeWatches(): Promise<void> {
     const ignore = (): void => {};
     if (this.watching === 'persistent') {
-      const type: WatcherType = this.maxDepth === 0 ? 'Persistent' : 'PersistentRecursive';
+      const type: WatcherType = this.maxDepth === 0 ? 'persistent' : 'persistent_recursive';
       await this.client.removeWatches(this.root, type, { watcher: this.watcher, local: true }).catch(ignore);
-    } else if (this.watching === 'one-shot') {
+    } else if (this.watching === 'one_shot') {
       const paths = new Set([this.root, ...this.nodes.keys()]);
-      await Promise.all([...paths].map((p) => this.client.removeWatches(p, 'Any', { watcher: this.watcher, local: true }).catch(ignore)));
+      await Promise.all([...paths].map((p) => this.client.removeWatches(p, 'any', { watcher: this.watcher, local: true }).catch(ignore)));
     }
     this.watching = null;
   }
@@ -208,7 +208,7 @@ export class TreeCache extends EventEmitter {
   private onWatchEvent(event: WatchedEvent): void {
     const path = event.path;
     if (this.phase !== 'started' || path === null || this.depthOf(path) > this.maxDepth) return;
-    const oneShot = this.watching === 'one-shot';
+    const oneShot = this.watching === 'one_shot';
     switch (event.type) {
       case 'NodeCreated':
         // One-shot: only the root has an exists watch; the rest arrive through their parent.
@@ -248,14 +248,14 @@ export class TreeCache extends EventEmitter {
   /** Reads the node's data, and its children when deep (one-shot: always, to arm the child watch). */
   private refresh(path: string, deep: boolean): void {
     this.readData(path);
-    if (deep || this.watching === 'one-shot') this.readChildren(path, deep);
+    if (deep || this.watching === 'one_shot') this.readChildren(path, deep);
   }
 
   private readData(path: string): void {
     if (this.phase !== 'started') return;
     this.apply(this.client.getData(path, { watch: this.oneShotWatcher() }), (res) => this.upsert(path, res.data, res.stat), () => {
       this.removeSubtree(path);
-      if (path === this.root && this.watching === 'one-shot') this.watchRootCreation();
+      if (path === this.root && this.watching === 'one_shot') this.watchRootCreation();
     });
   }
 
@@ -273,7 +273,7 @@ export class TreeCache extends EventEmitter {
   }
 
   private oneShotWatcher(): ((event: WatchedEvent) => void) | undefined {
-    return this.watching === 'one-shot' ? this.watcher : undefined;
+    return this.watching === 'one_shot' ? this.watcher : undefined;
   }
 
   /** Applies the read's result (or its NoNode) as soon as the reply is in, before any later event. */

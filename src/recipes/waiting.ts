@@ -176,7 +176,7 @@ export async function readOrAwait<T>(
     return { kind: 'event', event };
   } finally {
     // Not awaited: on a hung link the removal would hold the caller until the connection drops.
-    if (armed) client.removeWatches(path, 'Any', { watcher, local: true }).catch(() => {});
+    if (armed) client.removeWatches(path, 'any', { watcher, local: true }).catch(() => {});
   }
 }
 

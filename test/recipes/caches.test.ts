@@ -15,7 +15,7 @@ import { rejects } from '../support/rejects.ts';
 import { Recorder, caughtUp, deleteTree, eventually, recordStates, sessions } from '../support/recipes.ts';
 import { forEachServer } from '../support/servers.ts';
 
-const MODES = ['persistent', 'one-shot'] as const;
+const MODES = ['persistent', 'one_shot'] as const;
 
 const text = (data: Buffer | null | undefined): string | null => (data === null || data === undefined ? null : data.toString('utf8'));
 

@@ -143,14 +143,14 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
 
     await a.election.stepDown();
     assert.equal(a.election.isLeader, false);
-    assert.deepEqual(a.log, ['elected', 'revoked:stepped-down']);
+    assert.deepEqual(a.log, ['elected', 'revoked:stepped_down']);
     assert.notEqual(a.election.ourPath, oldPath);
     assert.equal(await observer.exists(oldPath!), null, 'the old node is gone');
     assert.equal(await b.election.waitForLeadership({ timeoutMs: WAIT_MS }), true);
     assert.deepEqual((await observer.getChildren(path)).length, 3);
     assert.deepEqual((await c.election.getParticipants()).map((p) => p.id), ['c1', 'c2', 'c0']);
     assert.deepEqual(await queueOnServer(observer, path), [b, c, a].map((x) => x.election.ourPath));
-    assert.deepEqual([a.log, b.log, c.log], [['elected', 'revoked:stepped-down'], ['elected'], []]);
+    assert.deepEqual([a.log, b.log, c.log], [['elected', 'revoked:stepped_down'], ['elected'], []]);
   });
 
   test(`${name}: a leader whose node is deleted by someone else is revoked and queues again`, async () => {
