@@ -24,7 +24,7 @@ export class Observer extends EventEmitter {
   static async start(connectString: string, print: (line: string) => void): Promise<Observer> {
     const zk = await connect(connectString);
     const observer = new Observer(zk, new TreeCache(zk, ELECTION_PATH, { maxDepth: 1 }), new ServiceDiscovery(zk, { root: REGISTRY_PATH }), print);
-    for (const event of ['nodeAdded', 'nodeUpdated', 'nodeRemoved', 'initialized']) observer.election.on(event, () => observer.electionChanged());
+    for (const event of ['nodeAdded', 'nodeUpdated', 'nodeRemoved', 'initialized'] as const) observer.election.on(event, () => observer.electionChanged());
     observer.discovery.on('change', (instances: RegisteredInstance[]) => observer.registryChanged(instances));
     await observer.election.start();
     observer.electionChanged();

@@ -80,13 +80,12 @@ const watcherTypeCode = {
   any: WatcherTypeCode.Any,
 } as const;
 
-export interface ZooKeeperClient {
-  on(event: 'state', listener: (state: State) => void): this;
-  once(event: 'state', listener: (state: State) => void): this;
-  off(event: 'state', listener: (state: State) => void): this;
-}
+/** The events of ZooKeeperClient and their arguments. */
+export type ZooKeeperClientEvents = {
+  state: [state: State];
+};
 
-export class ZooKeeperClient extends EventEmitter {
+export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
   private readonly chroot: Chroot;
   private readonly logger: Logger;
   private readonly scheduler: Scheduler;

@@ -1,5 +1,5 @@
 /** The client library: `import { connect } from 'ensemble'`. */
-export { connect, ZooKeeperClient, type Data } from './client.ts';
+export { connect, ZooKeeperClient, type Data, type ZooKeeperClientEvents } from './client.ts';
 export * from './errors.ts';
 export { Transaction, type Op, type OpResult, type OpOutcome, type MultiFailure, type ReadOp, type ReadResult } from './transaction.ts';
 export { watchOnce } from './watch-once.ts';

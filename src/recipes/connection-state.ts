@@ -21,13 +21,12 @@ export interface ConnectionStateTrackerOptions {
   lostAfterMs?: number;
 }
 
-export interface ConnectionStateTracker {
-  on(event: 'change', listener: (state: ConnectionState) => void): this;
-  once(event: 'change', listener: (state: ConnectionState) => void): this;
-  off(event: 'change', listener: (state: ConnectionState) => void): this;
-}
+/** The events of ConnectionStateTracker and their arguments. */
+export type ConnectionStateTrackerEvents = {
+  change: [state: ConnectionState];
+};
 
-export class ConnectionStateTracker extends EventEmitter {
+export class ConnectionStateTracker extends EventEmitter<ConnectionStateTrackerEvents> {
   private current: ConnectionState;
   private everConnected: boolean;
   private lostTimer: NodeJS.Timeout | undefined;

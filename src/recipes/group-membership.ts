@@ -18,13 +18,13 @@ export interface GroupMembershipOptions {
   mode?: CacheMode;
 }
 
-export interface GroupMembership {
-  on(event: 'change', listener: (members: Map<string, Buffer | null>) => void): this;
-  on(event: 'joined', listener: (memberId: string, data: Buffer | null) => void): this;
-  on(event: 'left', listener: (memberId: string) => void): this;
-  on(event: 'error', listener: (err: unknown) => void): this;
-  on(event: string, listener: (...args: never[]) => void): this;
-}
+/** The events of GroupMembership and their arguments. */
+export type GroupMembershipEvents = {
+  change: [members: Map<string, Buffer | null>];
+  joined: [memberId: string, data: Buffer | null];
+  left: [memberId: string];
+  error: [err: unknown];
+};
 
 /**
  * One member of a group, and its view of the whole group.
@@ -38,7 +38,7 @@ export interface GroupMembership {
  * Events (after the first join): 'change' (members) on every arrival, departure or data change;
  * 'joined' (memberId, data) and 'left' (memberId) for each member, this one included.
  */
-export class GroupMembership extends EventEmitter {
+export class GroupMembership extends EventEmitter<GroupMembershipEvents> {
   /** The znode that stands for this member. */
   readonly memberPath: string;
   private readonly data: Data;

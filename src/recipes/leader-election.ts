@@ -44,17 +44,12 @@ export interface Participant {
   isLeader: boolean;
 }
 
-export interface LeaderElection {
-  on(event: 'elected', listener: () => void): this;
-  on(event: 'revoked', listener: (reason: RevokeReason) => void): this;
-  on(event: 'error', listener: (err: unknown) => void): this;
-  once(event: 'elected', listener: () => void): this;
-  once(event: 'revoked', listener: (reason: RevokeReason) => void): this;
-  once(event: 'error', listener: (err: unknown) => void): this;
-  off(event: 'elected', listener: () => void): this;
-  off(event: 'revoked', listener: (reason: RevokeReason) => void): this;
-  off(event: 'error', listener: (err: unknown) => void): this;
-}
+/** The events of LeaderElection and their arguments. */
+export type LeaderElectionEvents = {
+  elected: [];
+  revoked: [reason: RevokeReason];
+  error: [err: unknown];
+};
 
 /** Our nodes are `_c_<uuid>-n_<counter>`. */
 const NODE_PREFIX = 'n_';
@@ -81,7 +76,7 @@ const ERROR_PAUSE_MS = 1000;
  *   if (await election.waitForLeadership({ timeoutMs: 5000 })) doLeaderWork();
  *   await election.close();
  */
-export class LeaderElection extends EventEmitter {
+export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
   readonly id: string;
   private tracker: ConnectionStateTracker | null = null;
   private started = false;

@@ -15,14 +15,12 @@ import type { WaitOptions } from './waiting.ts';
 
 export type LeaderLatchOptions = LeaderElectionOptions;
 
-export interface LeaderLatch {
-  on(event: 'isLeader' | 'notLeader', listener: () => void): this;
-  on(event: 'error', listener: (err: unknown) => void): this;
-  once(event: 'isLeader' | 'notLeader', listener: () => void): this;
-  once(event: 'error', listener: (err: unknown) => void): this;
-  off(event: 'isLeader' | 'notLeader', listener: () => void): this;
-  off(event: 'error', listener: (err: unknown) => void): this;
-}
+/** The events of LeaderLatch and their arguments. */
+export type LeaderLatchEvents = {
+  isLeader: [];
+  notLeader: [];
+  error: [err: unknown];
+};
 
 /**
  * A latch held by one candidate at a time. 'isLeader' when it takes the latch; 'notLeader' once when
@@ -33,7 +31,7 @@ export interface LeaderLatch {
  *   if (await latch.await({ timeoutMs: 5000 })) console.log('holding the latch');
  *   await latch.close();
  */
-export class LeaderLatch extends EventEmitter {
+export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
   private readonly election: LeaderElection;
   private announced = false;
 

@@ -131,6 +131,8 @@ interface Following {
 
 /** What a holder hears: 'suspended' (stop acting as holder), 'reconnected' (you still hold it), 'lost' (you do not). */
 export type HolderEvent = 'suspended' | 'reconnected' | 'lost';
+/** The events of a lock or semaphore: the HolderEvents, without arguments. */
+export type HolderEvents = Record<HolderEvent, []>;
 
 /** The recipe side of the connection-state contract: what is held, and how to give it all up. */
 export interface Holder {
@@ -243,12 +245,6 @@ export interface QueuedLockOptions {
   description: string;
 }
 
-export interface QueuedLock {
-  on(event: HolderEvent, listener: () => void): this;
-  once(event: HolderEvent, listener: () => void): this;
-  off(event: HolderEvent, listener: () => void): this;
-  emit(event: HolderEvent): boolean;
-}
 
 /**
  * A lock whose contenders queue in sequential nodes under one znode (Curator's InterProcessMutex
@@ -257,7 +253,7 @@ export interface QueuedLock {
  *
  *   class Mutex extends QueuedLock { constructor(zk, path) { super(zk, path, mutexDriver, { reentrant: true, description: path }); } }
  */
-export abstract class QueuedLock extends EventEmitter {
+export abstract class QueuedLock extends EventEmitter<HolderEvents> {
   private readonly queue: LockQueue;
   private readonly states: HolderStates;
   private hold: Hold | null = null;

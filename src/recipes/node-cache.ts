@@ -14,11 +14,11 @@ export interface NodeCacheOptions {
   mode?: CacheMode;
 }
 
-export interface NodeCache {
-  on(event: 'change', listener: (current: CachedNode | null) => void): this;
-  on(event: 'error', listener: (err: unknown) => void): this;
-  on(event: string, listener: (...args: never[]) => void): this;
-}
+/** The events of NodeCache and their arguments. */
+export type NodeCacheEvents = {
+  change: [current: CachedNode | null];
+  error: [err: unknown];
+};
 
 /**
  * The latest known state of one znode.
@@ -32,7 +32,7 @@ export interface NodeCache {
  * 'change' is emitted with the new state (null: the node is gone) each time the node is created,
  * written or deleted after start(); start() itself resolves with `current` filled and emits nothing.
  */
-export class NodeCache extends EventEmitter {
+export class NodeCache extends EventEmitter<NodeCacheEvents> {
   private readonly tree: TreeCache;
 
   constructor(client: ZooKeeperClient, readonly path: string, options: NodeCacheOptions = {}) {

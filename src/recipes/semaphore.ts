@@ -10,7 +10,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { NoNodeError, type Watcher, type ZooKeeperClient } from '../client/index.ts';
-import { HolderStates, LockNotHeldError, LockQueue, type AcquireOptions, type HolderEvent } from './lock-internals.ts';
+import { HolderStates, LockNotHeldError, LockQueue, type AcquireOptions, type HolderEvents } from './lock-internals.ts';
 import { mutexDriver } from './lock.ts';
 import { deleteOwnNode, discardNode } from './nodes.ts';
 import { joinPath, nameOf } from './paths.ts';
@@ -78,12 +78,6 @@ export class Lease {
   }
 }
 
-export interface Semaphore {
-  on(event: HolderEvent, listener: () => void): this;
-  once(event: HolderEvent, listener: () => void): this;
-  off(event: HolderEvent, listener: () => void): this;
-  emit(event: HolderEvent): boolean;
-}
 
 /**
  * A distributed counting semaphore: at most maxLeases leases held at once across all processes.
@@ -98,7 +92,7 @@ export interface Semaphore {
  *     try { await crawl(); } finally { await Promise.all(leases.map((l) => l.release())); }
  *   }
  */
-export class Semaphore extends EventEmitter {
+export class Semaphore extends EventEmitter<HolderEvents> {
   readonly maxLeases: number;
   private readonly locks: LockQueue;
   private readonly leasesPath: string;

@@ -20,11 +20,11 @@ export interface ServiceDiscoveryOptions {
   mode?: CacheMode;
 }
 
-export interface ServiceDiscovery {
-  on(event: 'change', listener: (instances: RegisteredInstance[]) => void): this;
-  on(event: 'error', listener: (err: unknown) => void): this;
-  on(event: string, listener: (...args: never[]) => void): this;
-}
+/** The events of ServiceDiscovery and their arguments. */
+export type ServiceDiscoveryEvents = {
+  change: [instances: RegisteredInstance[]];
+  error: [err: unknown];
+};
 
 /**
  * The registered instances of a service, as they come and go.
@@ -39,7 +39,7 @@ export interface ServiceDiscovery {
  * changed); changes that arrive together (e.g. a re-sync after a reconnection) make one event.
  * The root need not exist yet.
  */
-export class ServiceDiscovery extends EventEmitter {
+export class ServiceDiscovery extends EventEmitter<ServiceDiscoveryEvents> {
   readonly root: string;
   private readonly cache: TreeCache;
   private current: RegisteredInstance[] = [];

@@ -107,11 +107,11 @@ export class ServiceRegistry {
   }
 }
 
-export interface Registration {
-  on(event: 'reregistered', listener: (path: string) => void): this;
-  on(event: 'error', listener: (err: unknown) => void): this;
-  on(event: string, listener: (...args: never[]) => void): this;
-}
+/** The events of Registration and their arguments. */
+export type RegistrationEvents = {
+  reregistered: [path: string];
+  error: [err: unknown];
+};
 
 /**
  * One registered instance. Its node is ephemeral: it goes with the session. If it vanishes while
@@ -122,7 +122,7 @@ export interface Registration {
  *   await reg.update({ host, port, metadata: { load: 0.7 } });
  *   await reg.unregister();
  */
-export class Registration extends EventEmitter {
+export class Registration extends EventEmitter<RegistrationEvents> {
   private currentPath = '';
   private unregistered = false;
   /** Registering again runs one at a time, after update() and before unregister(). */

@@ -18,14 +18,11 @@ import { retrying } from './retry.ts';
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 
-export interface SharedCounter {
-  on(event: 'change', listener: (value: number, version: number) => void): this;
-  on(event: 'state', listener: (state: ConnectionState) => void): this;
-  once(event: 'change', listener: (value: number, version: number) => void): this;
-  once(event: 'state', listener: (state: ConnectionState) => void): this;
-  off(event: 'change', listener: (value: number, version: number) => void): this;
-  off(event: 'state', listener: (state: ConnectionState) => void): this;
-}
+/** The events of SharedCounter and their arguments. */
+export type SharedCounterEvents = {
+  change: [value: number, version: number];
+  state: [state: ConnectionState];
+};
 
 interface Snapshot {
   value: number;
@@ -46,7 +43,7 @@ interface Snapshot {
  *   const id = await counter.increment();           // CAS loop: the new value
  *   const ok = await counter.trySetCount(100, counter.version); // false if someone wrote first
  */
-export class SharedCounter extends EventEmitter {
+export class SharedCounter extends EventEmitter<SharedCounterEvents> {
   private current: Snapshot | null = null;
   private states: ConnectionStateTracker | null = null;
   private closed = false;

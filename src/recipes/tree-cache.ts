@@ -39,13 +39,14 @@ export interface TreeCacheOptions {
   maxDepth?: number;
 }
 
-export interface TreeCache {
-  on(event: 'nodeAdded' | 'nodeUpdated', listener: (path: string, node: CachedNode) => void): this;
-  on(event: 'nodeRemoved', listener: (path: string) => void): this;
-  on(event: 'initialized', listener: () => void): this;
-  on(event: 'error', listener: (err: unknown) => void): this;
-  on(event: string, listener: (...args: never[]) => void): this;
-}
+/** The events of TreeCache and their arguments. */
+export type TreeCacheEvents = {
+  nodeAdded: [path: string, node: CachedNode];
+  nodeUpdated: [path: string, node: CachedNode];
+  nodeRemoved: [path: string];
+  initialized: [];
+  error: [err: unknown];
+};
 
 interface Entry {
   data: Buffer | null;
@@ -70,7 +71,7 @@ type Phase = 'new' | 'starting' | 'started' | 'closed';
  * before their parent, 'initialized' once the first load is complete, 'error' for a read the
  * server refused (e.g. NoAuth), only when someone listens for it.
  */
-export class TreeCache extends EventEmitter {
+export class TreeCache extends EventEmitter<TreeCacheEvents> {
   readonly root: string;
   private readonly mode: Exclude<CacheMode, 'one-shot'>;
   private readonly maxDepth: number;
