@@ -44,6 +44,16 @@ export interface ServerConfig {
   metrics?: { host: string; port: number; /** exportJvmInfo: the Node process's metrics too. */ processInfo: boolean };
   /** Present when zoo.cfg describes a replicated ensemble; clientPort is then this member's. */
   ensemble?: EnsembleConfig;
+  /** admin.enableServer: the admin HTTP server (off by default, unlike ZooKeeper). */
+  adminEnableServer: boolean;
+  /** admin.serverAddress: loopback by default (ZooKeeper's is 0.0.0.0). */
+  adminServerAddress: string;
+  adminServerPort: number;
+  /** admin.commandURL: where the commands answer. */
+  adminCommandUrl: string;
+  /** admin.console.enable and admin.console.allowEdits: the web console on the admin server. */
+  adminConsole: boolean;
+  adminConsoleEdits: boolean;
 }
 
 export const DEFAULT_TICK_MS = 2000;
@@ -69,6 +79,12 @@ export function defaultConfig(): ServerConfig {
     snapRetainCount: 3,
     purgeIntervalHours: 0,
     fsyncWarningThresholdMs: 1000,
+    adminEnableServer: false,
+    adminServerAddress: '127.0.0.1',
+    adminServerPort: 8080,
+    adminCommandUrl: '/commands',
+    adminConsole: false,
+    adminConsoleEdits: false,
   };
 }
 
@@ -112,7 +128,9 @@ const NOT_ACTED_UPON: ReadonlyArray<readonly [reason: string, keys: readonly str
   ['there is no TLS yet', [
     'secureClientPort', 'secureClientPortAddress', 'ssl.', 'client.portUnification', 'netty.server.',
   ]],
-  ['there is no admin HTTP server yet', ['admin.']],
+  ['the admin server has no TLS, idle timeout or client-port unification', [
+    'admin.portUnification', 'admin.idleTimeout', 'admin.forceHttps', 'admin.needClientAuth',
+  ]],
   ['the metrics endpoint has no worker threads to tune', [
     'metricsProvider.numWorkerThreads', 'metricsProvider.maxQueueSize', 'metricsProvider.workerShutdownTimeoutMs',
   ]],
@@ -154,7 +172,7 @@ const NOT_ACTED_UPON: ReadonlyArray<readonly [reason: string, keys: readonly str
 
 /** Values of not-acted-upon keys that ask for what Ensemble does anyway (the feature off): no warning. */
 const ALREADY_SO: Readonly<Record<string, string>> = {
-  'admin.enableServer': 'false', 'audit.enable': 'false', 'sslQuorum': 'false', 'portUnification': 'false',
+  'admin.portUnification': 'false', 'audit.enable': 'false', 'sslQuorum': 'false', 'portUnification': 'false',
   'client.portUnification': 'false', 'quorum.auth.enableSasl': 'false', 'localSessionsEnabled': 'false',
   'standaloneEnabled': 'true', 'peerType': 'participant',
 };
@@ -232,6 +250,12 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
       case 'metricsProvider.exportJvmInfo':
         metricsKeys.set(k, value.trim());
         break;
+      case 'admin.enableServer': config.adminEnableServer = bool(value); break;
+      case 'admin.serverAddress': config.adminServerAddress = value.trim(); break;
+      case 'admin.serverPort': config.adminServerPort = integer(key, value); break;
+      case 'admin.commandURL': config.adminCommandUrl = value.trim(); break;
+      case 'admin.console.enable': config.adminConsole = bool(value); break;
+      case 'admin.console.allowEdits': config.adminConsoleEdits = bool(value); break;
       default: {
         const reason = notActedUpon(k);
         if (reason === undefined) warnings.push(`${origin}: unknown key "${key}" ignored`);

@@ -1,7 +1,8 @@
 /** Start a standalone Ensemble server. */
-import pino from 'pino';
+import { startAdminHttp, type AdminHttp } from './admin/admin-http.ts';
 import { batchObserver, ServerMetrics } from './admin/metrics.ts';
 import { resolveConfig, type ServerConfig } from './config.ts';
+import { createLogger } from './logger.ts';
 import { EnsembleServer, type ServerDeps } from './server.ts';
 import { Storage, type StorageOptions } from './storage/storage.ts';
 
@@ -9,6 +10,8 @@ export interface StartedServer {
   host: string;
   port: number;
   server: EnsembleServer;
+  /** The admin HTTP server, when admin.enableServer is true. */
+  admin?: AdminHttp;
   close(): Promise<void>;
 }
 
@@ -18,7 +21,7 @@ export interface StartedServer {
  */
 export async function startServer(config: Partial<ServerConfig> = {}, deps: ServerDeps = {}): Promise<StartedServer> {
   const resolved = resolveConfig(config);
-  const log = deps.log ?? pino({ name: 'ensemble', level: process.env.ENSEMBLE_LOG_LEVEL ?? 'warn' });
+  const log = deps.log ?? createLogger({ defaultLevel: 'warn' });
   const metrics = resolved.metrics && new ServerMetrics(resolved.metrics);
   let storage: Storage | undefined;
   if (!deps.commit) {
@@ -32,7 +35,9 @@ export async function startServer(config: Partial<ServerConfig> = {}, deps: Serv
   try {
     const { host, port } = await server.listen();
     await metrics?.start(server, log);
-    return { host, port, server, close: async () => {
+    const admin = await startAdminHttp({ config: resolved, server, log });
+    return { host, port, server, ...(admin && { admin }), close: async () => {
+      await admin?.close();
       await server.close();
       await metrics?.close();
     } };

@@ -74,7 +74,7 @@ test('a zoo.cfg with a single server line runs standalone, as ZooKeeper does, wi
 test('keys ZooKeeper reads but Ensemble does not act on are each a warning naming the key', () => {
   const keys = [
     'secureClientPort=2182', 'secureClientPortAddress=127.0.0.1', 'ssl.keyStore.location=/k.pem', 'ssl.quorum.protocol=TLSv1.2',
-    'admin.serverPort=8080', 'admin.enableServer=true', 'metricsProvider.className=org.example.Prometheus',
+    'admin.idleTimeout=30000', 'admin.portUnification=true', 'metricsProvider.className=org.example.Prometheus',
     'metricsProvider.httpPort=7000', 'authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider',
     'initLimit=10', 'syncLimit=5', 'electionAlg=3', 'standaloneEnabled=false',
     'quorum.auth.enableSasl=true', 'sslQuorum=true', 'localSessionsEnabled=true', 'globalOutstandingLimit=1000',
@@ -89,9 +89,20 @@ test('keys ZooKeeper reads but Ensemble does not act on are each a warning namin
     assert.equal(warnings[i].startsWith(`zoo.cfg: "${key}" is recognised but not acted upon (`), true, warnings[i]);
   });
   assert.match(warnings[0], /secureClientPort.*no TLS yet/);
-  assert.match(warnings[4], /admin\.serverPort.*no admin HTTP server yet/);
+  assert.match(warnings[4], /admin\.idleTimeout.*admin server has no TLS, idle timeout/);
   assert.match(warnings[9], /initLimit.*replication is not supported yet/);
   assert.equal(warnings[keys.length], 'zoo.cfg: unknown key "noSuchKey" ignored');
+});
+
+test('the admin server keys: off, on loopback port 8080 at /commands unless set', () => {
+  const d = resolveConfig({});
+  assert.deepEqual([d.adminEnableServer, d.adminServerAddress, d.adminServerPort, d.adminCommandUrl, d.adminConsole, d.adminConsoleEdits],
+    [false, '127.0.0.1', 8080, '/commands', false, false]);
+  const { config, warnings } = parseZooCfg(['admin.enableServer=true', 'admin.serverAddress=0.0.0.0', 'admin.serverPort=9090',
+    'admin.commandURL=/cmds', 'admin.console.enable=true', 'admin.console.allowEdits=true'].join('\n'));
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(config, { adminEnableServer: true, adminServerAddress: '0.0.0.0', adminServerPort: 9090,
+    adminCommandUrl: '/cmds', adminConsole: true, adminConsoleEdits: true });
 });
 
 test('no warning for the keys Ensemble acts on, nor for a value that asks for what it does anyway', () => {
@@ -101,7 +112,7 @@ test('no warning for the keys Ensemble acts on, nor for a value that asks for wh
     'jute.maxbuffer=1048575', 'DigestAuthenticationProvider.superDigest=super:x', 'extendedTypesEnabled=true',
     'enforceQuota=true', 'reconfigEnabled=false', 'znode.container.checkIntervalMs=1000', 'forceSync=yes',
     'snapCount=1000', 'preAllocSize=1024', 'autopurge.snapRetainCount=3', 'autopurge.purgeInterval=1',
-    'admin.enableServer=false', 'standaloneEnabled=true', 'sslQuorum=false', 'audit.enable=false',
+    'admin.enableServer=false', 'admin.portUnification=false', 'standaloneEnabled=true', 'sslQuorum=false', 'audit.enable=false',
     'localSessionsEnabled=false', 'peerType=participant',
   ].join('\n'));
   assert.deepEqual(warnings, []);

@@ -6,10 +6,12 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { startAdminHttp } from '../admin/admin-http.ts';
 import { batchObserver, ServerMetrics } from '../admin/metrics.ts';
 import { resolveConfig, type ServerConfig } from '../config.ts';
 import { formatServerLine } from '../ensemble-config.ts';
+import { createLogger } from '../logger.ts';
 import { realEnvironment } from '../env/real.ts';
 import type { StartedServer } from '../index.ts';
 import { FileRaftStorage } from './file-raft-storage.ts';
@@ -22,7 +24,7 @@ export async function startMember(config: Partial<ServerConfig>, deps: { log?: L
   const resolved = resolveConfig(config);
   const ensemble = resolved.ensemble;
   if (ensemble === undefined) throw new Error('not an ensemble: the configuration has no server lines');
-  const log = deps.log ?? pino({ name: 'ensemble', level: process.env.ENSEMBLE_LOG_LEVEL ?? 'info' });
+  const log = deps.log ?? createLogger();
   const env = realEnvironment;
   // Its own directory, apart from a standalone server's files.
   const dir = join(resolved.dataLogDir ?? resolved.dataDir, 'member');
@@ -55,7 +57,9 @@ export async function startMember(config: Partial<ServerConfig>, deps: { log?: L
   try {
     const { host, port } = await member.listen();
     await metrics?.start(member.server, log);
-    return { host, port, server: member.server, member, close: async () => {
+    const admin = await startAdminHttp({ config: resolved, server: member.server, member, log });
+    return { host, port, server: member.server, member, ...(admin && { admin }), close: async () => {
+      await admin?.close();
       await member.close();
       await metrics?.close();
     } };
