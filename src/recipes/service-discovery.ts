@@ -1,7 +1,7 @@
 /**
- * Curator's ServiceDiscovery (ServiceCache), discovery side: the instances registered under a
- * root (see ServiceRegistry), kept current by a TreeCache of depth 1 — so by a persistent-recursive
- * watch on the root, or one-shot child and data watches — and re-read on RECONNECTED.
+ * Curator's ServiceDiscovery (ServiceCache), discovery side: the instances of one service (see
+ * ServiceRegistry), kept current by a TreeCache of depth 1 on the service's node — so by a
+ * persistent-recursive watch, or one-shot child and data watches — and re-read on RECONNECTED.
  */
 import { EventEmitter } from 'node:events';
 import type { ZooKeeperClient } from '../client/index.ts';
@@ -16,6 +16,11 @@ export const DEFAULT_REGISTRY_ROOT = '/service_registry';
 export interface ServiceDiscoveryOptions {
   /** Default '/service_registry'. */
   root?: string;
+  /**
+   * The service's name: its instances are under root/service (Curator's layout: registry → service
+   * → instances). Without it, they are the root's children.
+   */
+  service?: string;
   /** How the root is watched (see TreeCache). Default 'auto'. */
   mode?: CacheMode;
 }
@@ -29,7 +34,7 @@ export type ServiceDiscoveryEvents = {
 /**
  * The registered instances of a service, as they come and go.
  *
- *   const discovery = new ServiceDiscovery(zk, { root: '/services/search' });
+ *   const discovery = new ServiceDiscovery(zk, { service: 'search' });   // /service_registry/search
  *   discovery.on('change', (instances) => balancer.setTargets(instances));
  *   const first = await discovery.start();
  *   discovery.instances;        // the current list, in registration order
@@ -37,10 +42,12 @@ export type ServiceDiscoveryEvents = {
  *
  * 'change' is emitted only when the list really changed (an instance came, went, or its data
  * changed); changes that arrive together (e.g. a re-sync after a reconnection) make one event.
- * The root need not exist yet.
+ * The service's node need not exist yet.
  */
 export class ServiceDiscovery extends EventEmitter<ServiceDiscoveryEvents> {
   readonly root: string;
+  /** The node whose children are the instances: root/service, or the root without a service. */
+  readonly path: string;
   private readonly cache: TreeCache;
   private current: RegisteredInstance[] = [];
   private currentKey = '[]';
@@ -50,9 +57,10 @@ export class ServiceDiscovery extends EventEmitter<ServiceDiscoveryEvents> {
   constructor(client: ZooKeeperClient, options: ServiceDiscoveryOptions = {}) {
     super();
     this.root = options.root ?? DEFAULT_REGISTRY_ROOT;
-    this.cache = new TreeCache(client, this.root, { mode: options.mode, maxDepth: 1 });
+    this.path = servicePath(this.root, options.service);
+    this.cache = new TreeCache(client, this.path, { mode: options.mode, maxDepth: 1 });
     const changed = (path: string): void => {
-      if (path !== this.root) this.scheduleFlush();
+      if (path !== this.path) this.scheduleFlush();
     };
     this.cache.on('nodeAdded', changed);
     this.cache.on('nodeUpdated', changed);
@@ -100,13 +108,26 @@ export class ServiceDiscovery extends EventEmitter<ServiceDiscoveryEvents> {
 
   private read(): RegisteredInstance[] {
     const instances: RegisteredInstance[] = [];
-    for (const name of sortBySequence(this.cache.children(this.root))) {
-      const path = joinPath(this.root, name);
+    for (const name of sortBySequence(this.cache.children(this.path))) {
+      const path = joinPath(this.path, name);
       const instance = instanceOf(path, this.cache.get(path)?.data ?? null);
       if (instance !== null) instances.push(instance);
     }
     return instances;
   }
+}
+
+/**
+ * Where a service's instances are: root/service, or the root itself when no service is named.
+ *
+ *   servicePath('/service_registry', 'search');   // '/service_registry/search'
+ */
+export function servicePath(root: string, service: string | undefined): string {
+  if (service === undefined) return root;
+  if (service === '' || service.includes('/') || service === '.' || service === '..') {
+    throw new RangeError(`a service name is one path component, not ${JSON.stringify(service)}`);
+  }
+  return joinPath(root, service);
 }
 
 /**

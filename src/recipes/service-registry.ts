@@ -1,24 +1,28 @@
 /**
  * Curator's ServiceDiscovery, registration side: each instance of a service is an
- * ephemeral-sequential znode under a persistent root, holding JSON `{host, port, metadata}`.
+ * ephemeral-sequential znode under the service's persistent node, in a persistent root (registry →
+ * service → instances), holding JSON `{host, port, metadata}`:
  *
- *   /service_registry                                   persistent
- *     _c_<uuid>-instance-0000000000   {"host":"10.0.0.5","port":8080,"metadata":{…}}   ephemeral
- *     _c_<uuid>-instance-0000000001   …
+ *   /service_registry                                     persistent
+ *     search                                              persistent
+ *       _c_<uuid>-instance-0000000000   {"host":"10.0.0.5","port":8080,"metadata":{…}}   ephemeral
+ *       _c_<uuid>-instance-0000000001   …
+ *
+ * Without a service name, the instances are the root's own children (one service per root).
  *
  * The node is created with Curator's protection marker, so a create whose reply was lost is found
  * again rather than left behind. The discovery side is ServiceDiscovery (service-discovery.ts).
  */
 import { EventEmitter } from 'node:events';
 import { NoNodeError, SessionExpiredError, UnimplementedError, type WatchedEvent, type ZooKeeperClient } from '../client/index.ts';
-import { deleteOwnNode } from './nodes.ts';
+import { childrenOf, deleteOwnNode } from './nodes.ts';
 import { nameOf } from './paths.ts';
 import { retrying } from './retry.ts';
-import { createProtected, queueOf, unprotected } from './sequential.ts';
-import { DEFAULT_REGISTRY_ROOT, instanceOf } from './service-discovery.ts';
+import { createProtected, queueOf, sequenceOf, unprotected } from './sequential.ts';
+import { DEFAULT_REGISTRY_ROOT, instanceOf, servicePath } from './service-discovery.ts';
 import { deadlineSignal, type WaitOptions } from './waiting.ts';
 
-export { DEFAULT_REGISTRY_ROOT, ServiceDiscovery, instanceOf, type ServiceDiscoveryOptions } from './service-discovery.ts';
+export { DEFAULT_REGISTRY_ROOT, ServiceDiscovery, instanceOf, servicePath, type ServiceDiscoveryOptions } from './service-discovery.ts';
 
 export interface ServiceInstance {
   host: string;
@@ -36,6 +40,8 @@ export interface RegisteredInstance extends ServiceInstance {
 export interface ServiceRegistryOptions {
   /** Default '/service_registry'. */
   root?: string;
+  /** The service's name: its instances go under root/service. Without it, under the root. */
+  service?: string;
   /** Default 'instance-'. */
   prefix?: string;
 }
@@ -54,13 +60,16 @@ export function encodeInstance(instance: ServiceInstance): string {
 /**
  * Registers instances and lists them.
  *
- *   const registry = new ServiceRegistry(zk, { root: '/services/search' });
+ *   const registry = new ServiceRegistry(zk, { service: 'search' });   // under /service_registry/search
  *   const me = await registry.register({ host: '10.0.0.5', port: 8080, metadata: { zone: 'b' } });
- *   await registry.list();   // [{ id: 'instance-0000000000', path, host: '10.0.0.5', port: 8080, metadata }]
+ *   await registry.list();       // [{ id: 'instance-0000000000', path, host: '10.0.0.5', port: 8080, metadata }]
+ *   await registry.services();   // ['search', …]: the services registered under the root
  *   await me.unregister();
  */
 export class ServiceRegistry {
   readonly root: string;
+  /** The node whose children are the instances: root/service, or the root without a service. */
+  readonly path: string;
   readonly prefix: string;
 
   constructor(
@@ -68,12 +77,20 @@ export class ServiceRegistry {
     options: ServiceRegistryOptions = {},
   ) {
     this.root = options.root ?? DEFAULT_REGISTRY_ROOT;
+    this.path = servicePath(this.root, options.service);
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
+  }
+
+  /** The names of the services under the root (Curator's queryForNames): its children that are not instances. */
+  async services(options: WaitOptions = {}): Promise<string[]> {
+    const signal = deadlineSignal(options);
+    const names = await retrying(() => childrenOf(this.client, this.root, { signal }), { signal });
+    return names.filter((name) => Number.isNaN(sequenceOf(name))).sort();
   }
 
   /** Creates the instance's node (and the root, persistent, if missing); it lives as long as the session. */
   async register(instance: ServiceInstance, options: WaitOptions = {}): Promise<Registration> {
-    const registration = new Registration(this.client, this.root, this.prefix, instance);
+    const registration = new Registration(this.client, this.path, this.prefix, instance);
     await registration.create(deadlineSignal(options));
     return registration;
   }
@@ -81,7 +98,7 @@ export class ServiceRegistry {
   /** Every registered instance, in registration (sequence) order; nodes that do not hold an instance are skipped. */
   async list(options: WaitOptions = {}): Promise<RegisteredInstance[]> {
     const signal = deadlineSignal(options);
-    const paths = await retrying(() => queueOf(this.client, this.root, () => true, { signal }), { signal });
+    const paths = await retrying(() => queueOf(this.client, this.path, () => true, { signal }), { signal });
     if (paths.length === 0) return [];
     const datas = await retrying(() => this.readAll(paths, signal), { signal });
     const instances: RegisteredInstance[] = [];
@@ -132,6 +149,7 @@ export class Registration extends EventEmitter<RegistrationEvents> {
   /** Made by ServiceRegistry.register(). */
   constructor(
     private readonly client: ZooKeeperClient,
+    /** The node the instance's node is under: its registry's path. */
     readonly root: string,
     readonly prefix: string,
     private current: ServiceInstance,

@@ -76,6 +76,38 @@ forEachServer({ tickTimeMs: 1000 }, (server, name) => {
     await observer.delete(root);
   });
 
+  test(`${name}: named services: registry → service → instances, each discovery sees its own service`, async () => {
+    const root = '/registry-named';
+    const [a, b, observer] = [await open(), await open(), await open()];
+    const search = new ServiceRegistry(a, { root, service: 'search' });
+    assert.deepEqual(await search.services(), [], 'no services under a missing root');
+    const regSearch = await search.register({ host: '10.0.0.1', port: 8001, metadata: { name: 's1' } });
+    const regBilling = await new ServiceRegistry(b, { root, service: 'billing' }).register({ host: '10.0.0.2', port: 8002, metadata: { name: 'b1' } });
+    assert.equal(search.path, `${root}/search`);
+    assert.equal(regSearch.root, `${root}/search`);
+    assert.match(regSearch.path, new RegExp(`^${root}/search/_c_[0-9a-f-]{36}-instance-\\d{10}$`));
+    assert.equal((await observer.exists(`${root}/search`))?.ephemeralOwner, 0n, 'the service node is persistent');
+    assert.deepEqual(await new ServiceRegistry(observer, { root }).services(), ['billing', 'search']);
+    assert.deepEqual(names(await new ServiceRegistry(observer, { root, service: 'billing' }).list()), ['10.0.0.2:8002 b1']);
+
+    const discovery = new ServiceDiscovery(observer, { root, service: 'search' });
+    const log = changeLog(discovery);
+    assert.deepEqual(names(await discovery.start()), ['10.0.0.1:8001 s1'], 'only its own service');
+    const regBilling2 = await new ServiceRegistry(b, { root, service: 'billing' }).register({ host: '10.0.0.2', port: 8003, metadata: { name: 'b2' } });
+    const second = await new ServiceRegistry(b, { root, service: 'search' }).register({ host: '10.0.0.2', port: 8004, metadata: { name: 's2' } });
+    await log.waitFor(['10.0.0.1:8001 s1', '10.0.0.2:8004 s2']);
+    assert.equal(log.entries.length, 1, 'another service\'s registration is not a change');
+    await regSearch.unregister();
+    await log.waitFor(['10.0.0.2:8004 s2']);
+    await discovery.close();
+    assert.throws(() => new ServiceRegistry(a, { root, service: 'a/b' }), RangeError);
+    assert.throws(() => new ServiceDiscovery(a, { root, service: '' }), RangeError);
+    await second.unregister();
+    await regBilling.unregister();
+    await regBilling2.unregister();
+    await deleteTree(observer, root);
+  });
+
   test(`${name}: list() of a missing or empty root is []; nodes that hold no instance are skipped`, async () => {
     const root = '/registry-empty';
     const zk = await open();
