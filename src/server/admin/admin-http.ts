@@ -9,6 +9,7 @@ import type { ServerConfig } from '../config.ts';
 import type { Member } from '../quorum/member.ts';
 import type { EnsembleServer } from '../server.ts';
 import { commandRoute } from './commands.ts';
+import { consoleRoute } from './console/index.ts';
 
 /** Answers a request it knows (true), or leaves it to the next route (false). */
 export type AdminRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
@@ -41,8 +42,7 @@ export async function startAdminHttp(options: AdminHttpOptions): Promise<AdminHt
   const { config, log } = options;
   if (!config.adminEnableServer) return null;
   const routes: AdminRoute[] = [commandRoute(options)];
-  // THE WEB CONSOLE MOUNTS HERE: when config.adminConsole is true,
-  // routes.push(consoleRoute({ server, member, config })) from './console/index.ts'.
+  if (config.adminConsole) routes.push(consoleRoute(options));
   const http = createServer((req, res) => {
     void handle(req, res).catch((err: unknown) => {
       log.warn({ err: (err as Error).message, url: req.url }, 'admin request failed');
