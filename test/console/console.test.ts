@@ -264,7 +264,7 @@ class ConsoleEnsemble {
   static readonly IDS = [1, 2, 3];
   readonly network = new MemoryNetwork(realEnvironment.scheduler);
   readonly members = new Map<number, Member>();
-  admin: AdminHttp | null = null;
+  readonly admins = new Map<number, AdminHttp>();
 
   async start(): Promise<void> {
     for (const id of ConsoleEnsemble.IDS) {
@@ -284,63 +284,72 @@ class ConsoleEnsemble {
     throw new Error('no leader within 10 s');
   }
 
-  /** The console of member `id`. */
+  /** The console of member `id` (edits allowed). */
   async console(id: number): Promise<string> {
-    const member = this.members.get(id)!;
-    const config = consoleConfig({});
-    this.admin = await startAdminHttp({ config, server: member.server, member, log: silent });
-    return `http://127.0.0.1:${this.admin!.port}/console/`;
+    let admin = this.admins.get(id);
+    if (admin === undefined) {
+      const member = this.members.get(id)!;
+      admin = (await startAdminHttp({ config: consoleConfig({ adminConsoleEdits: true }), server: member.server, member, log: silent }))!;
+      this.admins.set(id, admin);
+    }
+    return `http://127.0.0.1:${admin.port}/console/`;
   }
 
   async stop(id: number): Promise<void> {
     this.network.isolate(id, ConsoleEnsemble.IDS);
+    await this.admins.get(id)?.close();
+    this.admins.delete(id);
     await this.members.get(id)!.close();
     this.members.delete(id);
   }
 
   async close(): Promise<void> {
-    await this.admin?.close();
+    for (const admin of this.admins.values()) await admin.close();
     for (const m of this.members.values()) await m.close();
   }
 }
 
 const chromiumMissing = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium): the browser tests are skipped`;
 
-describe('console in a browser', { skip: chromiumMissing }, () => {
-  let browser: Browser;
-  let open: ConsoleServer;
-  let editable: ConsoleServer;
-  let page: Page;
+/** One browser for the file, launched on first use; `page` is the tab the tests drive. */
+let browser: Browser | undefined;
+let page: Page;
+after(() => browser?.close());
 
-  before(async () => {
+async function newPage(): Promise<Page> {
+  if (browser === undefined) {
     mkdirSync(ARTIFACTS, { recursive: true });
     console.log(`console screenshots: ${ARTIFACTS}`);
     browser = await puppeteer.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless=new'] });
+  }
+  await page?.close();
+  page = await browser.newPage();
+  await page.setViewport({ width: 1280, height: 900 });
+  page.on('pageerror', (err) => console.log(`page error: ${String(err)}`));
+  return page;
+}
+const shot = (name: string): Promise<unknown> => page.screenshot({ path: `${ARTIFACTS}${name}.png` });
+const text = (selector: string): Promise<string> => page.$eval(selector, (e) => e.textContent ?? '');
+/** What the edit forms say of the edit the click on `button` makes, once they say it. */
+async function edit(button: string): Promise<string> {
+  await page.$eval('#edit-status', (e) => (e.textContent = ''));
+  await page.click(button);
+  await page.waitForFunction(() => document.getElementById('edit-status')?.textContent !== '', { timeout: 30_000 });
+  return text('#edit-status');
+}
+
+describe('console in a browser', { skip: chromiumMissing }, () => {
+  let open: ConsoleServer;
+  let editable: ConsoleServer;
+
+  before(async () => {
     open = await ConsoleServer.start();
     editable = await ConsoleServer.start({ adminConsoleEdits: true });
   });
   after(async () => {
-    await browser?.close();
     await open?.close();
     await editable?.close();
   });
-
-  const newPage = async (): Promise<Page> => {
-    await page?.close();
-    page = await browser.newPage();
-    await page.setViewport({ width: 1280, height: 900 });
-    page.on('pageerror', (err) => console.log(`page error: ${String(err)}`));
-    return page;
-  };
-  const shot = (name: string): Promise<unknown> => page.screenshot({ path: `${ARTIFACTS}${name}.png` });
-  const text = (selector: string): Promise<string> => page.$eval(selector, (e) => e.textContent ?? '');
-  /** What the edit forms say of the edit the click on `button` makes, once they say it. */
-  const edit = async (button: string): Promise<string> => {
-    await page.$eval('#edit-status', (e) => (e.textContent = ''));
-    await page.click(button);
-    await page.waitForFunction(() => document.getElementById('edit-status')?.textContent !== '', { timeout: 30_000 });
-    return text('#edit-status');
-  };
 
   it('shows the first page of a node with 10,000 children, staying responsive while it loads', async () => {
     const c = await open.client();
@@ -472,27 +481,49 @@ describe('console in a browser', { skip: chromiumMissing }, () => {
     await shot('sessions');
   });
 
-  describe('on a member of a three-member ensemble', () => {
-    const ensemble = new ConsoleEnsemble();
-    before(() => ensemble.start());
-    after(() => ensemble.close());
+});
 
-    it('shows the members, and a new leader once the leader is stopped', async () => {
-      const leader = await ensemble.leader();
-      const watched = ConsoleEnsemble.IDS.find((id) => id !== leader.id)!;
-      const base = await ensemble.console(watched);
-      await newPage();
-      await page.goto(`${base}#overview`);
-      const leaderRow = (): Promise<string | null> => page.$eval('#members', (t) => t.querySelector('tr[data-role="leader"]')?.getAttribute('data-member') ?? null);
-      await page.waitForFunction(() => document.querySelector('#members tr[data-role="leader"]') !== null);
-      assert.equal(await leaderRow(), String(leader.id));
-      assert.equal(await page.$$eval('#members tr[data-member]', (rows) => rows.length), 3);
-      await shot('members-before');
-      await ensemble.stop(leader.id);
-      const next = await ensemble.leader(leader.id);
-      await page.waitForFunction((id) => document.querySelector('#members tr[data-role="leader"]')?.getAttribute('data-member') === id, { timeout: 20_000 }, String(next.id));
-      assert.match(await text('#members-info'), new RegExp(`leader: member ${next.id}`));
-      await shot('members-after-leader-change');
-    });
+describe('console on a member of a three-member ensemble', () => {
+  const ensemble = new ConsoleEnsemble();
+  before(() => ensemble.start());
+  after(() => ensemble.close());
+
+  it('edits through a follower are written by the leader and reach every member', async () => {
+    const leader = await ensemble.leader();
+    const follower = ConsoleEnsemble.IDS.find((id) => id !== leader.id)!;
+    const base = await ensemble.console(follower);
+    const created = await postEdit(base, 'create', { path: '/through-follower', data: 'replicated' });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    for (let i = 0; i < 2000 && [...ensemble.members.values()].some((m) => m.server.tree.get('/through-follower') === undefined); i++) await sleep(10);
+    for (const m of ensemble.members.values()) assert.equal(m.server.tree.get('/through-follower')?.data?.toString(), 'replicated', `member ${m.id}`);
+    const members = await getJson(base, 'api/members');
+    assert.equal(members.body.leader, leader.id);
+    assert.deepEqual(members.body.members.map((m: { id: number; role: string }) => [m.id, m.role]), ConsoleEnsemble.IDS.map((id) => [id, id === leader.id ? 'leader' : id === follower ? 'follower' : 'unknown']));
+    const onLeader = await getJson(await ensemble.console(leader.id), 'api/members');
+    for (const m of onLeader.body.members) {
+      assert.equal(m.role, m.id === leader.id ? 'leader' : 'follower');
+      assert.ok(m.lag >= 0, JSON.stringify(m));
+    }
+  });
+
+  it('shows the members in a browser, and a new leader once the leader is stopped', { skip: chromiumMissing }, async () => {
+    const leader = await ensemble.leader();
+    const watched = ConsoleEnsemble.IDS.find((id) => id !== leader.id)!;
+    const base = await ensemble.console(watched);
+    await newPage();
+    await page.goto(`${await ensemble.console(leader.id)}#overview`);
+    await page.waitForFunction(() => document.querySelectorAll('#members tr[data-role="follower"]').length === 2);
+    await shot('members-on-the-leader');
+    await page.goto(`${base}#overview`);
+    const leaderRow = (): Promise<string | null> => page.$eval('#members', (t) => t.querySelector('tr[data-role="leader"]')?.getAttribute('data-member') ?? null);
+    await page.waitForFunction(() => document.querySelector('#members tr[data-role="leader"]') !== null);
+    assert.equal(await leaderRow(), String(leader.id));
+    assert.equal(await page.$$eval('#members tr[data-member]', (rows) => rows.length), 3);
+    await shot('members-before');
+    await ensemble.stop(leader.id);
+    const next = await ensemble.leader(leader.id);
+    await page.waitForFunction((id) => document.querySelector('#members tr[data-role="leader"]')?.getAttribute('data-member') === id, { timeout: 20_000 }, String(next.id));
+    assert.match(await text('#members-info'), new RegExp(`leader: member ${next.id}`));
+    await shot('members-after-leader-change');
   });
 });

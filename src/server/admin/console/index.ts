@@ -214,7 +214,10 @@ export function consoleRoute(ctx: ConsoleContext): AdminRoute {
       case '/console/api/sessions': json(res, 200, views.sessions()); break;
       case '/console/api/members': json(res, 200, views.members()); break;
       case '/console/api/stats': json(res, 200, views.stats()); break;
-      case '/console/api/events': events(req, res); break;
+      case '/console/api/events':
+        if (req.method === 'GET') events(req, res);
+        else json(res, 405, { error: 'the event stream is a GET' });
+        break;
       default: json(res, 404, { error: `Not found: ${path}` });
     }
     return true;
