@@ -8,9 +8,10 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { inspect } from 'node:util';
 import {
-  ConnectionLossError, NoNodeError, NodeExistsError, ZooKeeperClient, connect, type ZooKeeperError,
+  AddWatchMode, BadArgumentsError, ConnectionLossError, NoNodeError, NoWatcherError, NodeExistsError, WatcherType, ZooKeeperClient,
+  connect, watchOnce, type WatchedEvent, type ZooKeeperError,
 } from '../../src/index.ts';
-import { Mutex } from '../../src/recipes/index.ts';
+import { Mutex, TreeCache } from '../../src/recipes/index.ts';
 import { startEnsemble } from '../support/ensemble.ts';
 import { freePort } from '../support/ports.ts';
 import { eventually } from '../support/recipes.ts';
@@ -158,5 +159,33 @@ describe('against a server', () => {
     }
     assert.equal(await zk.exists('/t'), null);
     await zk.deleteRecursive('/never-existed');
+  });
+
+  test('watcher types in lower snake_case; the earlier spellings still work', async () => {
+    await zk.create('/names', null);
+    const removed: string[] = [];
+    const record = (e: WatchedEvent): void => {
+      removed.push(e.type);
+    };
+    for (const type of [WatcherType.CHILDREN, 'Children'] as const) {
+      await zk.getChildren('/names', { watch: record });
+      await zk.removeWatches('/names', type);
+    }
+    const data = watchOnce();
+    await zk.getData('/names', { watch: data.watcher });
+    await zk.removeWatches('/names', 'Data');
+    assert.equal((await data.event).type, 'DataWatchRemoved');
+    await zk.addWatch('/names', AddWatchMode.PERSISTENT_RECURSIVE, record);
+    await zk.removeWatches('/names', 'persistent_recursive');
+    assert.deepEqual(removed, ['ChildWatchRemoved', 'ChildWatchRemoved', 'PersistentWatchRemoved']);
+    await rejects(zk.removeWatches('/names', 'any'), NoWatcherError);
+    await rejects(zk.removeWatches('/names', 'children_and_data' as WatcherType), BadArgumentsError);
+  });
+
+  test("a tree cache's deprecated mode 'one-shot' is 'one_shot'", async () => {
+    const cache = new TreeCache(zk, '/names', { mode: 'one-shot' });
+    await cache.start();
+    await rejects(zk.removeWatches('/names', 'persistent_recursive'), NoWatcherError);
+    await cache.close();
   });
 });
