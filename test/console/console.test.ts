@@ -430,7 +430,7 @@ describe('console in a browser', { skip: chromiumMissing }, () => {
     await newPage();
     await page.goto(`${open.base}#tree=${encodeURIComponent('/readonly')}`);
     await page.waitForFunction(() => document.getElementById('node-data')?.textContent === 'kept');
-    assert.equal(await page.$eval('#edits', (e) => (e as HTMLElement).hidden), true);
+    assert.equal(await page.$eval('#edits', (e) => getComputedStyle(e).display), 'none');
     const status = await page.evaluate(async () => (await fetch('api/edit/set', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Ensemble-Console': '1' }, body: '{"path":"/readonly","data":"changed"}' })).status);
     assert.equal(status, 403);
     assert.equal((await c.getData('/readonly')).data?.toString(), 'kept');
@@ -443,7 +443,7 @@ describe('console in a browser', { skip: chromiumMissing }, () => {
     await newPage();
     await page.goto(`${editable.base}#tree=${encodeURIComponent('/form')}`);
     await page.waitForFunction(() => document.getElementById('node-data')?.textContent === 'old');
-    assert.equal(await page.$eval('#edits', (e) => (e as HTMLElement).hidden), false);
+    assert.notEqual(await page.$eval('#edits', (e) => getComputedStyle(e).display), 'none');
     await page.$eval('#set-data', (e) => ((e as HTMLTextAreaElement).value = 'new from the console'));
     assert.match(await edit('#set-form button'), /^set done/);
     assert.equal((await changed).type, 'NodeDataChanged');
@@ -461,6 +461,35 @@ describe('console in a browser', { skip: chromiumMissing }, () => {
     await page.click('#delete-button');
     await page.waitForFunction(() => document.getElementById('node-path')?.textContent === '/form');
     assert.equal(await c.exists('/form/kid'), null);
+  });
+
+  it('signs in with digest credentials: reads and edits as that user, refused before and after', async () => {
+    const guarded = await ConsoleServer.start({ adminConsoleEdits: true, superDigest: SUPER_DIGEST });
+    try {
+      const owner = await guarded.client('owner:pw');
+      await owner.create('/mine', Buffer.from('for the owner'), { acl: [{ perms: Perms.ALL, id: { scheme: 'digest', id: digestId('owner:pw') } }] });
+      await newPage();
+      await page.goto(`${guarded.base}#tree=${encodeURIComponent('/mine')}`);
+      await page.waitForFunction(() => document.getElementById('data-note')?.textContent === 'no READ permission for you');
+      assert.match(await edit('#set-form button'), /^set refused \(401\): sign in to edit/);
+      await page.type('#sign-in-user', 'owner');
+      await page.type('#sign-in-password', 'pw');
+      await page.click('#sign-in button');
+      await page.waitForFunction(() => document.getElementById('node-data')?.textContent === 'for the owner');
+      assert.equal(await text('#signed-in-user'), 'signed in as owner');
+      assert.equal(await page.$eval('#sign-in', (e) => getComputedStyle(e).display), 'none');
+      assert.equal(await page.$eval('#set-data', (e) => (e as HTMLTextAreaElement).value), 'for the owner');
+      await page.$eval('#set-data', (e) => ((e as HTMLTextAreaElement).value = 'set by the owner'));
+      assert.match(await edit('#set-form button'), /^set done/);
+      assert.equal((await owner.getData('/mine')).data?.toString(), 'set by the owner');
+      await shot('signed-in');
+      await page.click('#sign-out');
+      await page.waitForFunction(() => document.getElementById('data-note')?.textContent === 'no READ permission for you');
+      assert.notEqual(await page.$eval('#sign-in', (e) => getComputedStyle(e).display), 'none');
+      assert.equal(await page.$eval('#signed-in', (e) => getComputedStyle(e).display), 'none');
+    } finally {
+      await guarded.close();
+    }
   });
 
   it('charts the request rate, and lists sessions with their ephemerals', async () => {

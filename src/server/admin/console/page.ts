@@ -117,6 +117,7 @@ export const CONSOLE_HTML = `<!doctype html>
 export const CONSOLE_CSS = `
 :root { --fg: #1d2430; --muted: #6b7482; --line: #dde2e8; --bg: #f6f7f9; --accent: #2f6fdf; --bad: #b3261e; --good: #1e7a3c; }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { margin: 0; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); }
 header { display: flex; align-items: center; gap: 12px; padding: 8px 16px; background: #fff; border-bottom: 1px solid var(--line); }
 h1 { font-size: 18px; margin: 0; }

@@ -333,7 +333,8 @@ export const CONSOLE_JS = String.raw`'use strict';
     const changed = state.zxid !== null && state.zxid !== data.stats.zxid;
     state.zxid = data.stats.zxid;
     if (changed && state.tab === 'tree') void loadTree();
-    if (state.tab === 'sessions') void loadSessions();
+    // Listing every session's watches costs the server a pass over its watch tables: every 5 s.
+    if (state.tab === 'sessions' && Number(document.body.dataset.ticks) % 5 === 0) void loadSessions();
   }
 
   // ---- navigation and sign-in ----
@@ -387,11 +388,13 @@ export const CONSOLE_JS = String.raw`'use strict';
       sessionStorage.setItem(AUTH_KEY, base64Utf8(user + ':' + $('sign-in-password').value));
       $('sign-in-password').value = '';
       await loadInfo();
+      state.node = null;
       await loadTree();
     });
     $('sign-out').addEventListener('click', async () => {
       sessionStorage.removeItem(AUTH_KEY);
       await loadInfo();
+      state.node = null;
       await loadTree();
     });
     $('search-form').addEventListener('submit', (e) => { e.preventDefault(); void search($('search-input').value); });
