@@ -110,14 +110,14 @@ test('keys read but not acted upon are each a warning, and the server works', { 
     const cfg = join(dir, 'zoo.cfg');
     writeFileSync(cfg, [
       'tickTime=500', `dataDir=${dir}`, `clientPort=${port}`, 'clientPortAddress=127.0.0.1',
-      `secureClientPort=${port + 1}`, 'metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider',
+      `secureClientPort=${port + 1}`, 'metricsProvider.numWorkerThreads=2',
       'admin.enableServer=false', '',
     ].join('\n'));
     const { child, output, exited, started } = startCommand(['--config', cfg, '--property', 'zookeeper.admin.serverPort=9090']);
     await started;
     assert.match(output.text, new RegExp(`listening on 127\\.0\\.0\\.1:${port}`));
     assert.match(output.text, /\\"secureClientPort\\" is recognised but not acted upon \(there is no TLS yet\)/);
-    assert.match(output.text, /\\"metricsProvider\.className\\" is recognised but not acted upon \(there is no metrics provider/);
+    assert.match(output.text, /\\"metricsProvider\.numWorkerThreads\\" is recognised but not acted upon \(the metrics endpoint has no worker threads/);
     assert.match(output.text, /--property: \\"zookeeper\.admin\.serverPort\\" is recognised but not acted upon \(there is no admin HTTP server yet\)/);
     // admin.enableServer=false asks for what Ensemble does anyway.
     assert.doesNotMatch(output.text, /admin\.enableServer/);

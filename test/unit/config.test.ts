@@ -74,8 +74,8 @@ test('a zoo.cfg with a single server line runs standalone, as ZooKeeper does, wi
 test('keys ZooKeeper reads but Ensemble does not act on are each a warning naming the key', () => {
   const keys = [
     'secureClientPort=2182', 'secureClientPortAddress=127.0.0.1', 'ssl.keyStore.location=/k.pem', 'ssl.quorum.protocol=TLSv1.2',
-    'admin.idleTimeout=30000', 'admin.portUnification=true', 'metricsProvider.className=org.example.Prometheus',
-    'metricsProvider.httpPort=7000', 'authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider',
+    'admin.idleTimeout=30000', 'admin.portUnification=true', 'metricsProvider.numWorkerThreads=2',
+    'metricsProvider.maxQueueSize=1000', 'authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider',
     'initLimit=10', 'syncLimit=5', 'electionAlg=3', 'standaloneEnabled=false',
     'quorum.auth.enableSasl=true', 'sslQuorum=true', 'localSessionsEnabled=true', 'globalOutstandingLimit=1000',
     'clientPortListenBacklog=100', 'serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory',
