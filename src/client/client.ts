@@ -194,12 +194,12 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
 
   /** With `createParents`, the missing ancestors are created first. */
   create(path: string, data?: Data, options: CreateOptions = {}): Promise<string> {
-    return this.guard(() => (options.createParents ? this.createWithParents(path, data, options, (res) => res.path) : this.createRequest(path, data, options, (res) => res.path)));
+    return this.guard(() => this.createNode(path, data, options, (res) => res.path));
   }
 
   /** create2: the created path (with its sequence suffix) and the new node's Stat. */
   createWithStat(path: string, data?: Data, options: CreateOptions = {}): Promise<{ path: string; stat: Stat }> {
-    return this.guard(() => (options.createParents ? this.createWithParents(path, data, options, (res) => res) : this.createRequest(path, data, options, (res) => res)));
+    return this.guard(() => this.createNode(path, data, options, (res) => res));
   }
 
   /**
@@ -498,6 +498,11 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** Not async without createParents, so that the result settles in request order. */
+  private createNode<T>(path: string, data: Data | undefined, options: CreateOptions, result: (res: { path: string; stat: Stat }) => T): Promise<T> {
+    return options.createParents ? this.createWithParents(path, data, options, result) : this.createRequest(path, data, options, result);
   }
 
   private async createWithParents<T>(path: string, data: Data | undefined, options: CreateOptions, result: (res: { path: string; stat: Stat }) => T): Promise<T> {
