@@ -404,18 +404,19 @@ describe('console in a browser', { skip: chromiumMissing }, () => {
     const data = '<script>window.__xss=2</script><img src=x onerror="window.__xss=3"><b>bold</b>';
     await c.create('/hostile', Buffer.from(data));
     await c.create(`/hostile/${name}`, Buffer.from(data));
-    await c.exists('/hostile', { watch: () => {} });
+    await c.create(`/hostile/${name}-eph`, null, { mode: CreateMode.EPHEMERAL });
+    await c.exists(`/hostile/${name}`, { watch: () => {} });
     await newPage();
     await page.goto(`${open.base}#tree=${encodeURIComponent('/hostile')}`);
     await page.waitForFunction((d) => document.getElementById('node-data')?.textContent === d, {}, data);
-    assert.equal(await text('#children li a'), name);
+    assert.deepEqual(await page.$$eval('#children li a', (as) => as.map((a) => a.textContent)), [name, `${name}-eph`]);
     await page.click('#children li a');
     await page.waitForFunction((n) => document.getElementById('node-path')?.textContent === `/hostile/${n}`, {}, name);
     await page.type('#search-input', 'onerror');
     await page.click('#search-form button');
     await page.waitForSelector('#search-results a');
     await page.goto(`${open.base}#sessions`);
-    await page.waitForSelector('#sessions tr[data-session]');
+    await page.waitForFunction((p) => [...document.querySelectorAll('#sessions details a')].filter((a) => a.textContent?.startsWith(p)).length === 2, {}, `/hostile/${name}`);
     await page.goto(`${open.base}#tree=${encodeURIComponent('/hostile')}`);
     await page.waitForFunction((d) => document.getElementById('node-data')?.textContent === d, {}, data);
     // Nothing was made an element: not in the data, the names, the search results, the sessions.
