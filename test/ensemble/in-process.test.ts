@@ -96,7 +96,7 @@ describe('an ensemble of three in one process', () => {
     }
     const mntr = await fourLetterWord('127.0.0.1', cluster.ports.get(leader.id)!, 'mntr');
     assert.match(mntr, /zk_server_state\tleader\n/);
-    assert.match(mntr, /zk_followers\t2\n/);
+    assert.match(mntr, /zk_learners\t2\n/);
     assert.match(mntr, /zk_synced_followers\t2\n/);
   });
 

@@ -7,6 +7,8 @@ export interface ServerOptions {
   containerCheckIntervalMs?: number;
   minSessionTimeoutMs?: number;
   maxSessionTimeoutMs?: number;
+  /** Apache ZooKeeper only: its AdminServer on this loopback port (off otherwise). */
+  adminServerPort?: number;
 }
 
 export interface RunningServer {

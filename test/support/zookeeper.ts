@@ -94,7 +94,9 @@ export function zooKeeperArgs(opts: ServerOptions, logDir: string, mainClass: st
   if (opts.containerCheckIntervalMs !== undefined) {
     jvmArgs.push(`-Dznode.container.checkIntervalMs=${opts.containerCheckIntervalMs}`);
   }
-  return [...jvmArgs, '-cp', zooKeeperClasspath(), mainClass, cfgPath];
+  // The AdminServer needs the servlet API, which the jar's manifest does not name.
+  const classpath = zooKeeperClasspath() + (opts.adminServerPort === undefined ? '' : ':/usr/share/java/servlet-api.jar');
+  return [...jvmArgs, '-cp', classpath, mainClass, cfgPath];
 }
 
 /** Starts a standalone Apache ZooKeeper 3.8 (Debian jars) on a free loopback port. */
@@ -112,7 +114,9 @@ export async function startZooKeeper(opts: ServerOptions = {}): Promise<RunningS
     `clientPortAddress=${host}`,
     'maxClientCnxns=0',
     '4lw.commands.whitelist=*',
-    'admin.enableServer=false',
+    ...(opts.adminServerPort === undefined
+      ? ['admin.enableServer=false']
+      : ['admin.enableServer=true', `admin.serverAddress=${host}`, `admin.serverPort=${opts.adminServerPort}`]),
     // Tests do not need fsync durability; keeps small writes fast on a busy machine.
     'forceSync=no',
   ];

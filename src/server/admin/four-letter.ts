@@ -2,7 +2,9 @@
  * Four-letter words: sent instead of a handshake as the first four bytes of a client-port
  * connection; the server answers in text and closes. Only whitelisted words run.
  */
-import { hostname } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
+import { homedir, hostname, release, userInfo } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import type { ServerConfig } from '../config.ts';
 import type { Clock } from '../env/environment.ts';
 import type { SessionTracker } from '../session/session-tracker.ts';
@@ -64,34 +66,158 @@ type Command = (s: ServerView) => string;
 
 const hex = (n: bigint | number): string => '0x' + (typeof n === 'bigint' ? BigInt.asUintN(64, n) : n).toString(16);
 
-function summary(s: ServerView): string[] {
+/** A double as Java prints it (Double.toString): "0.0", "1.3846", "5.0E-4". */
+export function javaDouble(x: number): string {
+  if (Number.isInteger(x)) return x.toFixed(1);
+  if (Math.abs(x) >= 1e-3 && Math.abs(x) < 1e7) return String(x);
+  const [mantissa, exponent] = x.toExponential().split('e');
+  return `${mantissa.includes('.') ? mantissa : mantissa + '.0'}E${Number(exponent)}`;
+}
+
+/**
+ * Request latency as ZooKeeper's ServerStats reports it: whole ms from a request's arrival to its
+ * answer; the average rounded to 4 decimals (half up); 0 for all three before any request.
+ */
+export function latencySummary(st: ServerStats): { min: number; avg: number; max: number } {
+  if (st.latencyCount === 0) return { min: 0, avg: 0, max: 0 };
+  return { min: st.minLatencyMs, avg: Math.round(st.avgLatencyMs * 1e4) / 1e4, max: st.maxLatencyMs };
+}
+
+/** ZooKeeper's node table holds the root twice (under "" and "/"), and its count says so. */
+export const znodeCount = (s: ServerView): number => s.tree.nodeCount + 1;
+export const outstandingRequests = (s: ServerView): number => [...s.connections].reduce((n, c) => n + c.outstanding, 0);
+export const serverState = (s: ServerView): string => s.quorumStatus?.mode ?? 'standalone';
+export const versionString = (): string => `${VERSION.zookeeperCompatible}, built on ${VERSION.builtOn}`;
+export const dataDirSize = (c: ServerConfig): number => filesSize(c.dataDir, 'snapshot');
+export const logDirSize = (c: ServerConfig): number => filesSize(c.dataLogDir ?? c.dataDir, 'log');
+
+/** Open descriptors and their limit (Linux's /proc; undefined elsewhere, where ZooKeeper omits them too). */
+function fileDescriptors(): { open: number; max: number } | undefined {
+  try {
+    const open = readdirSync('/proc/self/fd').length;
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (!m) return undefined;
+    return { open, max: m[1] === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(m[1]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** ZooKeeper's "<role> - <zab phase>": a member that serves is in its broadcast phase. */
+export const peerState = (q: QuorumStatus): string => `${q.mode === 'leader' ? 'leading' : 'following'} - ${zabState(q)}`;
+export const zabState = (q: QuorumStatus): string => (q.serving ? 'broadcast' : 'synchronization');
+
+/** Values that ZooKeeper reports as doubles (printed "0.0" in mntr's text). */
+export const DOUBLE_FIELDS: ReadonlySet<string> = new Set(['avg_latency']);
+
+/** What mntr (as zk_<name>) and the admin server's monitor command report, in one place. */
+export function monitorFields(s: ServerView): Array<[string, string | number]> {
   const st = s.stats;
-  const min = st.latencyCount === 0 ? 0 : st.minLatencyMs;
-  return [
-    `Latency min/avg/max: ${min}/${st.avgLatencyMs.toFixed(4)}/${st.maxLatencyMs}`,
-    `Received: ${st.packetsReceived}`,
-    `Sent: ${st.packetsSent}`,
-    `Connections: ${s.connections.size}`,
-    `Outstanding: ${[...s.connections].reduce((n, c) => n + c.outstanding, 0)}`,
-    `Zxid: ${hex(s.tree.lastProcessedZxid)}`,
-    `Mode: ${s.quorumStatus?.mode ?? 'standalone'}`,
-    `Node count: ${s.tree.nodeCount}`,
+  const latency = latencySummary(st);
+  let ephemerals = 0;
+  for (const set of s.tree.ephemerals.values()) ephemerals += set.size;
+  let dataSize = 0;
+  for (const [p, n] of s.tree.nodes) dataSize += p.length + (n.data?.length ?? 0);
+  const rows: Array<[string, string | number]> = [
+    ['version', versionString()],
+    ['server_state', serverState(s)],
+    ['avg_latency', latency.avg],
+    ['max_latency', latency.max],
+    ['min_latency', latency.min],
+    ['packets_received', st.packetsReceived],
+    ['packets_sent', st.packetsSent],
+    ['num_alive_connections', s.connections.size],
+    ['outstanding_requests', outstandingRequests(s)],
+    ['znode_count', znodeCount(s)],
+    ['watch_count', s.watches.watchCount],
+    ['ephemerals_count', ephemerals],
+    ['approximate_data_size', dataSize],
+    ['global_sessions', s.sessions.size],
+    ['local_sessions', 0],
+    ['uptime', s.clock.now() - s.startedAtMs],
   ];
+  const fds = fileDescriptors();
+  if (fds) rows.push(['open_file_descriptor_count', fds.open], ['max_file_descriptor_count', fds.max]);
+  const q = s.quorumStatus;
+  if (q !== undefined) rows.push(['peer_state', peerState(q)], ['quorum_size', s.config.ensemble?.members.length ?? 0]);
+  if (q?.mode === 'leader') {
+    rows.push(['learners', q.followers], ['synced_followers', q.syncedFollowers], ['synced_non_voting_followers', 0],
+      ['synced_observers', 0], ['pending_syncs', q.pendingSyncs]);
+  }
+  return rows;
+}
+
+/** What conf (camelCase) and the configuration command (snake_case) report. */
+export function configurationFields(s: ServerView): Array<[text: string, json: string, value: string | number]> {
+  const c = s.config;
+  return [
+    ['clientPort', 'client_port', s.address.port],
+    ['dataDir', 'data_dir', c.dataDir],
+    ['dataLogDir', 'data_log_dir', c.dataLogDir ?? c.dataDir],
+    ['tickTime', 'tick_time', c.tickTimeMs],
+    ['maxClientCnxns', 'max_client_cnxns', c.maxClientCnxns],
+    ['minSessionTimeout', 'min_session_timeout', c.minSessionTimeoutMs],
+    ['maxSessionTimeout', 'max_session_timeout', c.maxSessionTimeoutMs],
+    ['serverId', 'server_id', s.quorumStatus?.serverId ?? 0],
+    ['clientPortListenBacklog', 'client_port_listen_backlog', -1],
+  ];
+}
+
+/** What envi and the environment command report: ZooKeeper's entries where Node has them, and Node's own. */
+export function environmentFields(): Array<[string, string]> {
+  const mem = process.memoryUsage();
+  const mb = (n: number): string => `${Math.floor(n / 1048576)}MB`;
+  return [
+    ['zookeeper.version', versionString()],
+    ['host.name', hostname()],
+    ['ensemble.version', VERSION.ensemble],
+    ['node.version', process.version],
+    ['node.exec_path', process.execPath],
+    ['os.name', process.platform],
+    ['os.arch', process.arch],
+    ['os.version', release()],
+    ['user.name', userInfo().username],
+    ['user.home', homedir()],
+    ['user.dir', process.cwd()],
+    ['os.memory.free', mb(mem.heapTotal - mem.heapUsed)],
+    ['os.memory.max', mb(getHeapStatistics().heap_size_limit)],
+    ['os.memory.total', mb(mem.heapTotal)],
+  ];
+}
+
+function summary(s: ServerView): string[] {
+  const latency = latencySummary(s.stats);
+  return [
+    `Latency min/avg/max: ${latency.min}/${javaDouble(latency.avg)}/${latency.max}`,
+    `Received: ${s.stats.packetsReceived}`,
+    `Sent: ${s.stats.packetsSent}`,
+    `Connections: ${s.connections.size}`,
+    `Outstanding: ${outstandingRequests(s)}`,
+    `Zxid: ${hex(s.tree.lastProcessedZxid)}`,
+    `Mode: ${serverState(s)}`,
+    `Node count: ${znodeCount(s)}`,
+  ];
+}
+
+/** A connection's figures, as cons and the connections command report them. */
+export function connectionStats(c: ConnectionView): { minLatencyMs: number; avgLatencyMs: number; maxLatencyMs: number } {
+  if (c.latencyCount === 0) return { minLatencyMs: 0, avgLatencyMs: 0, maxLatencyMs: 0 };
+  return { minLatencyMs: c.minLatencyMs, avgLatencyMs: Math.floor(c.totalLatencyMs / c.latencyCount), maxLatencyMs: c.maxLatencyMs };
 }
 
 function connectionLine(c: ConnectionView, full: boolean, nowMs: number): string {
   const base = ` /${c.remoteAddress}:${c.remotePort}[1](queued=${c.outstanding},recved=${c.packetsReceived},sent=${c.packetsSent}`;
   if (!full) return base + ')';
-  const avg = c.latencyCount === 0 ? 0 : Math.floor(c.totalLatencyMs / c.latencyCount);
-  return base + `,sid=${hex(c.sessionId)},lop=${c.lastOp},est=${c.connectedAtMs},to=${c.sessionTimeoutMs},lcxid=${hex(c.lastCxid)},lzxid=${hex(c.lastZxid)},lresp=${nowMs},llat=${c.lastLatencyMs},minlat=${c.latencyCount === 0 ? 0 : c.minLatencyMs},avglat=${avg},maxlat=${c.maxLatencyMs})`;
+  const l = connectionStats(c);
+  return base + `,sid=${hex(c.sessionId)},lop=${c.lastOp},est=${c.connectedAtMs},to=${c.sessionTimeoutMs},lcxid=${hex(c.lastCxid)},lzxid=${hex(c.lastZxid)},lresp=${nowMs},llat=${c.lastLatencyMs},minlat=${l.minLatencyMs},avglat=${l.avgLatencyMs},maxlat=${l.maxLatencyMs})`;
 }
 
 const commands: Record<string, Command> = {
   ruok: () => 'imok',
   isro: () => 'rw',
-  srvr: (s) => [`Zookeeper version: ${VERSION.zookeeperCompatible}, built on ${VERSION.builtOn}`, ...summary(s), ''].join('\n'),
+  srvr: (s) => [`Zookeeper version: ${versionString()}`, ...summary(s), ''].join('\n'),
   stat: (s) => [
-    `Zookeeper version: ${VERSION.zookeeperCompatible}, built on ${VERSION.builtOn}`,
+    `Zookeeper version: ${versionString()}`,
     'Clients:',
     ...[...s.connections].map((c) => connectionLine(c, false, s.clock.now())),
     '',
@@ -100,64 +226,15 @@ const commands: Record<string, Command> = {
   ].join('\n'),
   cons: (s) => [...[...s.connections].map((c) => connectionLine(c, true, s.clock.now())), '', ''].join('\n'),
   conf: (s) => {
-    const c = s.config;
-    return [
-      `clientPort=${s.address.port}`,
-      'secureClientPort=-1',
-      `dataDir=${c.dataDir}`,
-      `dataDirSize=${filesSize(c.dataDir, 'snapshot')}`,
-      `dataLogDir=${c.dataLogDir ?? c.dataDir}`,
-      `dataLogSize=${filesSize(c.dataLogDir ?? c.dataDir, 'log')}`,
-      `tickTime=${c.tickTimeMs}`,
-      `maxClientCnxns=${c.maxClientCnxns}`,
-      `minSessionTimeout=${c.minSessionTimeoutMs}`,
-      `maxSessionTimeout=${c.maxSessionTimeoutMs}`,
-      'clientPortListenBacklog=-1',
-      `serverId=${s.quorumStatus?.serverId ?? 0}`,
-      '',
-    ].join('\n');
+    const rows = configurationFields(s).map(([key, , value]) => `${key}=${value}`);
+    // The text form also has the secure port and the directories' sizes, as ZooKeeper's.
+    rows.splice(1, 0, 'secureClientPort=-1');
+    rows.splice(3, 0, `dataDirSize=${dataDirSize(s.config)}`);
+    rows.splice(5, 0, `dataLogSize=${logDirSize(s.config)}`);
+    return rows.join('\n') + '\n';
   },
-  envi: () => [
-    'Environment:',
-    `zookeeper.version=${VERSION.zookeeperCompatible}, built on ${VERSION.builtOn}`,
-    `host.name=${hostname()}`,
-    `ensemble.version=${VERSION.ensemble}`,
-    `node.version=${process.version}`,
-    `os.name=${process.platform}`,
-    `os.arch=${process.arch}`,
-    `user.dir=${process.cwd()}`,
-    `os.memory.free=${Math.floor((process.memoryUsage().heapTotal - process.memoryUsage().heapUsed) / 1048576)}MB`,
-    `os.memory.total=${Math.floor(process.memoryUsage().heapTotal / 1048576)}MB`,
-    '',
-  ].join('\n'),
-  mntr: (s) => {
-    const st = s.stats;
-    let ephemerals = 0;
-    for (const set of s.tree.ephemerals.values()) ephemerals += set.size;
-    let dataSize = 0;
-    for (const [p, n] of s.tree.nodes) dataSize += p.length + (n.data?.length ?? 0);
-    const rows: Array<[string, string | number]> = [
-      ['zk_version', `${VERSION.zookeeperCompatible}, built on ${VERSION.builtOn}`],
-      ['zk_server_state', s.quorumStatus?.mode ?? 'standalone'],
-      ['zk_avg_latency', st.avgLatencyMs.toFixed(4)],
-      ['zk_max_latency', st.maxLatencyMs],
-      ['zk_min_latency', st.latencyCount === 0 ? 0 : st.minLatencyMs],
-      ['zk_packets_received', st.packetsReceived],
-      ['zk_packets_sent', st.packetsSent],
-      ['zk_num_alive_connections', s.connections.size],
-      ['zk_outstanding_requests', [...s.connections].reduce((n, c) => n + c.outstanding, 0)],
-      ['zk_znode_count', s.tree.nodeCount],
-      ['zk_watch_count', s.watches.watchCount],
-      ['zk_ephemerals_count', ephemerals],
-      ['zk_approximate_data_size', dataSize],
-      ['zk_global_sessions', s.sessions.size],
-      ['zk_local_sessions', 0],
-      ['zk_uptime', s.clock.now() - s.startedAtMs],
-    ];
-    const q = s.quorumStatus;
-    if (q?.mode === 'leader') rows.push(['zk_followers', q.followers], ['zk_synced_followers', q.syncedFollowers], ['zk_pending_syncs', q.pendingSyncs]);
-    return rows.map(([k, v]) => `${k}\t${v}`).join('\n') + '\n';
-  },
+  envi: () => ['Environment:', ...environmentFields().map(([k, v]) => `${k}=${v}`), ''].join('\n'),
+  mntr: (s) => monitorFields(s).map(([k, v]) => `zk_${k}\t${DOUBLE_FIELDS.has(k) ? javaDouble(Number(v)) : v}`).join('\n') + '\n',
   // ZooKeeper 3.8 reports its data-watch table only (exists, getData, persistent and recursive
   // watches): a getChildren watch shows in none of the three words.
   wchs: (s) => {
@@ -186,7 +263,7 @@ const commands: Record<string, Command> = {
     for (const c of s.connections) lines.push(`\t${hex(c.sessionId)}`);
     return lines.join('\n') + '\n';
   },
-  dirs: (s) => `datadir_size: ${filesSize(s.config.dataDir, 'snapshot')}\nlogdir_size: ${filesSize(s.config.dataLogDir ?? s.config.dataDir, 'log')}\n`,
+  dirs: (s) => `datadir_size: ${dataDirSize(s.config)}\nlogdir_size: ${logDirSize(s.config)}\n`,
 };
 
 /** The 4-byte code of each word, as ZooKeeper reads it (a big-endian int). */

@@ -85,7 +85,7 @@ class Pending {
   held = false;
   /** A write that came behind a held sync: sent on once the syncs before it are done. */
   body: JuteReader | undefined = undefined;
-  /** When a write came in (monotonic ms), for its latency. */
+  /** When the request came in (monotonic ms), for its latency. */
   startedMs = 0;
 
   constructor(readonly xid: number, readonly type: number) {}
@@ -255,8 +255,10 @@ export class Connection implements Watcher {
     this.server.touch(this);
     this.lastCxid = requestXid;
     if (type === OpCode.auth) return this.handleAuth(requestXid, r);
+    const arrivedMs = this.server.clock.monotonic();
     if (type === OpCode.sync && this.server.readBarrier !== undefined) {
       const pending = Pending.read(requestXid, type, r);
+      pending.startedMs = arrivedMs;
       pending.held = true;
       this.queue.push(pending);
       this.heldSyncs++;
@@ -275,8 +277,12 @@ export class Connection implements Watcher {
       // Pings are answered with the ping xid whatever the request carried.
       const xid = type === OpCode.ping ? Xid.ping : requestXid;
       // Nothing ahead of it: answered at once, with nothing queued.
-      if (this.queue.length === 0) this.answerRead(xid, type, r);
-      else this.queue.push(Pending.read(xid, type, r));
+      if (this.queue.length === 0) this.answerRead(xid, type, r, arrivedMs);
+      else {
+        const pending = Pending.read(xid, type, r);
+        pending.startedMs = arrivedMs;
+        this.queue.push(pending);
+      }
       return;
     }
     const xid = requestXid;
@@ -287,7 +293,7 @@ export class Connection implements Watcher {
       return;
     }
     const pending = Pending.write(xid, type);
-    pending.startedMs = this.server.clock.monotonic();
+    pending.startedMs = arrivedMs;
     if (type === OpCode.closeSession) {
       pending.closeAfter = true;
       this.phase = Phase.ClosingSession;
@@ -354,7 +360,7 @@ export class Connection implements Watcher {
       if (head.reader !== undefined) {
         if (head.held) return;
         this.queue.shift();
-        this.answerRead(head.xid, head.type, head.reader);
+        this.answerRead(head.xid, head.type, head.reader, head.startedMs);
         continue;
       }
       if (head.result !== undefined) {
@@ -363,6 +369,7 @@ export class Connection implements Watcher {
         if (head.failed) writeFrame(out, head.xid, head.zxid, head.result.err);
         else writeReply(out, head.type, head.xid, head.zxid, head.result);
         this.server.stats.recordRequest(head.type, this.server.clock.monotonic() - head.startedMs, true);
+        this.recordLatency(head.startedMs);
         this.sent(head.type);
       } else if (head.reply !== undefined) {
         this.queue.shift();
@@ -381,12 +388,11 @@ export class Connection implements Watcher {
   }
 
   /** Run a read against the applied tree and encode its reply. */
-  private answerRead(xid: number, type: number, r: JuteReader): void {
-    const started = this.server.clock.now();
+  private answerRead(xid: number, type: number, r: JuteReader, arrivedMs: number): void {
     const startedMs = this.server.clock.monotonic();
     this.readContext ??= this.server.readContext(this);
     executeRead(this.readContext, type, xid, r, this.out);
-    this.recordLatency(started);
+    this.recordLatency(arrivedMs);
     this.server.stats.recordRequest(type, this.server.clock.monotonic() - startedMs, false);
     this.sent(type);
   }
@@ -398,14 +404,32 @@ export class Connection implements Watcher {
     this.queued();
   }
 
-  private recordLatency(startedMs: number): void {
-    const ms = this.server.clock.now() - startedMs;
+  /**
+   * As ZooKeeper's ServerStats: every answered request (pings, reads, writes), in whole ms from its
+   * arrival (the difference of two ms clock readings).
+   */
+  private recordLatency(arrivedMs: number): void {
+    const ms = Math.floor(this.server.clock.monotonic()) - Math.floor(arrivedMs);
     this.lastLatencyMs = ms;
     this.minLatencyMs = Math.min(this.minLatencyMs, ms);
     this.maxLatencyMs = Math.max(this.maxLatencyMs, ms);
     this.totalLatencyMs += ms;
     this.latencyCount++;
     this.server.stats.recordLatency(ms);
+  }
+
+  /** crst: this connection's figures start again. */
+  resetStats(): void {
+    this.packetsReceived = 0;
+    this.packetsSent = 0;
+    this.lastZxid = -1;
+    this.lastOp = 'NA';
+    this.lastCxid = -1;
+    this.lastLatencyMs = 0;
+    this.minLatencyMs = Infinity;
+    this.maxLatencyMs = 0;
+    this.totalLatencyMs = 0;
+    this.latencyCount = 0;
   }
 
   notify(type: number, path: string, _zxid: number): void {
