@@ -75,7 +75,7 @@ export class ConsoleViews {
     };
   }
 
-  /** A page of a node's children, sorted by name, those containing `filter` only when given. */
+  /** A page of a node's children (sorted by name up to `maxSorted` of them), those containing `filter` only when given. */
   children(path: string, offset: number, limit: number, filter: string, authInfo: readonly Id[]): object | null {
     const tree = this.server.tree;
     const n = tree.get(path);
@@ -103,16 +103,21 @@ export class ConsoleViews {
     const tree = this.server.tree;
     const results: string[] = [];
     const queue = ['/'];
-    let visits = 0;
+    let cut = false;
     for (let i = 0; i < queue.length && results.length < MAX_SEARCH_RESULTS; i++) {
-      if (++visits > MAX_SEARCH_VISITS) break;
       const path = queue[i];
       if (path.includes(query)) results.push(path);
       const n = tree.get(path);
       if (n === undefined || !mayAccess(n.acl, Perms.READ, authInfo)) continue;
-      for (const name of n.children) queue.push(childPath(path, name));
+      for (const name of n.children) {
+        if (queue.length === MAX_SEARCH_VISITS) {
+          cut = true;
+          break;
+        }
+        queue.push(childPath(path, name));
+      }
     }
-    return { query, results, complete: results.length < MAX_SEARCH_RESULTS && visits <= MAX_SEARCH_VISITS };
+    return { query, results, complete: results.length < MAX_SEARCH_RESULTS && !cut };
   }
 
   sessions(): object {
