@@ -345,7 +345,7 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
       const wire: MultiOp[] = ops.map((op) => this.wireOp(op));
       return this.submit(OpCode.multi, (w) => writeMultiRequest(w, wire), (err, r) => {
         this.check(err);
-        return multiResults(ops, readMultiResponse(r), (p) => this.chroot.toClient(p));
+        return multiResults(ops, readMultiResponse(r), (p) => this.chroot.toClient(p), (p) => this.chroot.toServer(p));
       }, options);
     });
   }
@@ -363,7 +363,7 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
           switch (res.type) {
             case OpCode.getData: return { type: 'getData', data: res.data === null ? null : Buffer.from(res.data), stat: withJSON(res.stat) };
             case OpCode.getChildren: return { type: 'getChildren', children: res.children };
-            case OpCode.error: return { type: 'error', error: errorFor(res.err, ops[i]?.path) };
+            case OpCode.error: return { type: 'error', error: errorFor(res.err, ops[i]?.path, undefined, { serverPath: wire[i]?.req.path }) };
             default: throw new MarshallingError(Err.MARSHALLINGERROR, ops[i]?.path, `unexpected result type ${res.type} in multiRead`);
           }
         });

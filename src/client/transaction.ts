@@ -69,13 +69,15 @@ export class Transaction {
 }
 
 /** Turns a MultiResponse into results, or throws the failing op's error (see MultiFailure). */
-export function multiResults(ops: readonly Op[], results: MultiResult[], toClient: (path: string) => string): OpResult[] {
+export function multiResults(
+  ops: readonly Op[], results: MultiResult[], toClient: (path: string) => string, toServer: (path: string) => string = (path) => path,
+): OpResult[] {
   if (results.length !== ops.length) {
     throw new MarshallingError(Err.MARSHALLINGERROR, undefined, `multi: ${ops.length} ops, ${results.length} results`);
   }
   const failedAt = results.findIndex((r) => r.type === OpCode.error && r.err !== Err.OK);
   if (failedAt >= 0) {
-    const outcomes: OpOutcome[] = results.map((r, i) => (r.type === OpCode.error && r.err !== Err.OK ? errorFor(r.err, ops[i].path) : null));
+    const outcomes: OpOutcome[] = results.map((r, i) => (r.type === OpCode.error && r.err !== Err.OK ? errorFor(r.err, ops[i].path, undefined, { serverPath: toServer(ops[i].path) }) : null));
     const failure = outcomes[failedAt] as MultiFailure;
     failure.opIndex = failedAt;
     failure.results = outcomes;

@@ -92,6 +92,11 @@ describe('against a server', () => {
       assert.equal(err.path, '/x');
       assert.equal(err.serverPath, '/app/x');
       assert.match(err.message, /\/app\/x/);
+      const failed = await rejects(app.multi([{ type: 'setData', path: '/x', data: 'v' }]), NoNodeError);
+      assert.deepEqual([failed.path, failed.serverPath], ['/x', '/app/x']);
+      const [read] = await app.multiRead([{ type: 'getData', path: '/x' }]);
+      assert.ok(read.type === 'error');
+      assert.deepEqual([read.error.path, read.error.serverPath], ['/x', '/app/x']);
       const plain = await rejects(zk.getData('/x'), NoNodeError);
       assert.equal(plain.serverPath, '/x');
     } finally {
