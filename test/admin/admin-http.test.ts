@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { connect, type ZooKeeperClient } from '../../src/index.ts';
 import { startServer, type StartedServer } from '../../src/server/index.ts';
 import { freePort } from '../support/ports.ts';
+import { ProcessEnsemble } from '../support/process-ensemble.ts';
 import type { RunningServer } from '../support/servers.ts';
 import { fourLetterWord, startZooKeeper } from '../support/zookeeper.ts';
 
@@ -200,6 +201,57 @@ describe('admin HTTP server, against ZooKeeper 3.8', () => {
   test('it listens on the loopback interface by default', () => {
     assert.equal(ours.admin!.host, '127.0.0.1');
   });
+});
+
+describe('an ensemble member\'s admin server, against ZooKeeper 3.8\'s members', () => {
+  const ensembles: Record<'zookeeper' | 'ensemble', ProcessEnsemble> = {
+    zookeeper: new ProcessEnsemble({ server: 'zookeeper', admin: true, tickTimeMs: 500 }),
+    ensemble: new ProcessEnsemble({ server: 'ensemble', admin: true, tickTimeMs: 500 }),
+  };
+  /** Each one's leader and a follower, serving. */
+  const roles: Record<string, { leader: number; follower: number }> = {};
+
+  before(async () => {
+    for (const [name, e] of Object.entries(ensembles)) {
+      await e.configure();
+      for (const id of e.ids) e.start(id);
+      const leader = await e.leader();
+      for (const id of e.ids) while ((await e.mode(id)) === null) await new Promise((r) => setTimeout(r, 50));
+      roles[name] = { leader, follower: e.ids.find((id) => id !== leader)! };
+    }
+  });
+
+  after(async () => {
+    await Promise.all(Object.values(ensembles).map((e) => e.close()));
+  });
+
+  const command = async (name: 'zookeeper' | 'ensemble', role: 'leader' | 'follower', cmd: string): Promise<Record<string, unknown>> => {
+    const r = await http('127.0.0.1', ensembles[name].member(roles[name][role]).adminPort!, `/commands/${cmd}`);
+    assert.equal(r.status, 200, `${name} ${role} ${cmd}: ${r.body}`);
+    return JSON.parse(r.body) as Record<string, unknown>;
+  };
+
+  /** What Ensemble's leader does not report: proposal sizes, and how long it has led. */
+  const MEMBER_OMITTED = ['proposal_stats', 'last_proposal_size', 'min_proposal_size', 'max_proposal_size', 'leader_uptime'];
+  for (const role of ['leader', 'follower'] as const) {
+    for (const cmd of ['leader', 'voting_view', 'zabstate', 'monitor', 'server_stats', 'configuration', 'initial_configuration', 'observers']) {
+      test(`${role}: ${cmd} has ZooKeeper's keys, and its values where they mean the same`, async () => {
+        const z = await command('zookeeper', role, cmd);
+        const e = await command('ensemble', role, cmd);
+        const omitted = [...MEMBER_OMITTED, ...(OMITTED[cmd] ?? [])];
+        const skip = (path: string): boolean => path.split(/\.|\[\]/).some((part) => omitted.includes(part)) || (cmd === 'monitor' && monitorOmitted(path));
+        assert.deepEqual(keyPaths(z).filter((p) => !skip(p) && !keyPaths(e).includes(p)), [], `${role} ${cmd}: keys ZooKeeper has that Ensemble lacks`);
+        assert.equal(e.error, z.error);
+        const same = ['is_leader', 'voting', 'zabstate', 'server_state', 'peer_state', 'quorum_size', 'learners', 'synced_followers', 'initial_configuration', 'observers'];
+        for (const k of same) assert.deepEqual(e[k], z[k], `${role} ${cmd}: ${k}`);
+        if (cmd === 'voting_view') {
+          // The same shape for each member, and for this member its own client address.
+          const view = (x: Record<string, unknown>): unknown[] => Object.values(x.current_config as object).map((m: Record<string, unknown>) => Object.keys(m));
+          assert.deepEqual(view(e), view(z));
+        }
+      });
+    }
+  }
 });
 
 test('off by default: nothing listens on the admin port', async () => {

@@ -46,6 +46,8 @@ export interface ProcessEnsembleOptions extends Pick<ServerOptions, 'extendedTyp
    * address need.
    */
   ownAddresses?: boolean;
+  /** Each member's admin HTTP server (ZooKeeper's AdminServer) on a free loopback port. */
+  admin?: boolean;
 }
 
 export interface ProcessMember {
@@ -55,6 +57,8 @@ export interface ProcessMember {
   clientPort: number;
   quorumPort: number;
   electionPort: number;
+  /** Its admin HTTP server's port, with the `admin` option. */
+  adminPort?: number;
   /** Its dataDir (myid, and its log and snapshots under member/). */
   dataDir: string;
   /** The path of its zoo.cfg. */
@@ -79,8 +83,9 @@ export class ProcessEnsemble {
   /** Picks free ports and writes every member's zoo.cfg and myid. */
   async configure(): Promise<void> {
     const ports = new Map<number, number[]>();
-    const all = await freePorts(3 * this.ids.length);
-    for (const [k, id] of this.ids.entries()) ports.set(id, all.slice(3 * k, 3 * k + 3));
+    const perMember = this.options.admin === true ? 4 : 3;
+    const all = await freePorts(perMember * this.ids.length);
+    for (const [k, id] of this.ids.entries()) ports.set(id, all.slice(perMember * k, perMember * (k + 1)));
     const host = (id: number): string => (this.options.ownAddresses === true ? `127.0.0.${10 + id}` : '127.0.0.1');
     const servers = this.ids.map((id) => {
       const [quorum, election, client] = ports.get(id)!;
@@ -100,10 +105,11 @@ export class ProcessEnsemble {
       writeFileSync(join(dataDir, 'myid'), `${id}\n`);
       const config = join(this.dir, `zoo${id}.cfg`);
       // (maxClientCnxns: all test clients come from one address; ZooKeeper allows 60 by default)
+      const [quorumPort, electionPort, clientPort, adminPort] = ports.get(id)!;
+      const admin = adminPort === undefined ? '' : `admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort=${adminPort}\n`;
       writeFileSync(config, `tickTime=${tickTimeMs}\ninitLimit=${initLimit}\nsyncLimit=${syncLimit}\n${max}dataDir=${dataDir}\n`
-        + `4lw.commands.whitelist=*\nmaxClientCnxns=0\n${ensembleOnly}${servers}\n`);
-      const [quorumPort, electionPort, clientPort] = ports.get(id)!;
-      this.procs.set(id, { id, host: host(id), clientPort, quorumPort, electionPort, dataDir, config, child: null, output: '' });
+        + `4lw.commands.whitelist=*\nmaxClientCnxns=0\n${admin}${ensembleOnly}${servers}\n`);
+      this.procs.set(id, { id, host: host(id), clientPort, quorumPort, electionPort, adminPort, dataDir, config, child: null, output: '' });
     }
   }
 
@@ -111,7 +117,7 @@ export class ProcessEnsemble {
   start(id: number): void {
     const p = this.member(id);
     const child = this.options.server === 'zookeeper'
-      ? spawn(JAVA, zooKeeperArgs(this.options, p.dataDir, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', p.config), { cwd: p.dataDir, stdio: ['ignore', 'pipe', 'pipe'] })
+      ? spawn(JAVA, zooKeeperArgs({ ...this.options, adminServerPort: p.adminPort }, p.dataDir, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', p.config), { cwd: p.dataDir, stdio: ['ignore', 'pipe', 'pipe'] })
       : spawn(process.execPath, ['--import', 'tsx', MAIN, 'server', '--config', p.config], { stdio: ['ignore', 'pipe', 'pipe'] });
     killOnExit(child);
     p.output = '';

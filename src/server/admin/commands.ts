@@ -16,7 +16,7 @@ type Fields = Record<string, unknown>;
 
 interface AdminCommand {
   names: readonly string[];
-  /** false: answers even while an ensemble member knows no leader (as the four-letter words ruok and envi). */
+  /** false: answers even while an ensemble member knows no leader, as ZooKeeper's does. */
   serverRequired?: false;
   run(o: AdminHttpOptions): Fields;
 }
@@ -126,6 +126,49 @@ function initialConfiguration(s: ServerView): string {
   return lines.join('\n') + '\n';
 }
 
+/** An address as ZooKeeper's MultipleAddresses appears in its JSON (one address here). */
+function multipleAddresses(host: string, port: number): Fields {
+  const one = `${host}:${port}`;
+  return {
+    empty: false, all_addresses: [one], all_reachable_addresses: [one], one, reachable_address: one,
+    wildcard_addresses: [`0.0.0.0:${port}`], all_ports: [port], all_host_strings: [host],
+    all_reachable_addresses_or_all: [one], reachable_or_one: one,
+  };
+}
+
+const ownClientAddress = (s: ServerView): string => `${s.address.host}:${s.address.port}`;
+
+/** Each member as ZooKeeper's voting view gives it; another member's client address only if its line names one. */
+function votingView(s: ServerView): Fields {
+  const e = s.config.ensemble;
+  return Object.fromEntries((e?.members ?? []).map((m) => [String(m.id), {
+    server_addresses: [`${m.host}:${m.quorumPort}`],
+    election_addresses: [`${m.host}:${m.electionPort}`],
+    client_address: m.id === e?.myid ? ownClientAddress(s) : m.clientPort === undefined ? '' : `${m.clientHost ?? '0.0.0.0'}:${m.clientPort}`,
+    learner_type: m.role,
+  }]));
+}
+
+/** A member's place in the protocol; a standalone server, or a member that knows no leader, is not voting. */
+function zabStateFields(s: ServerView): Fields {
+  const q = s.quorumStatus;
+  const self = s.config.ensemble?.members.find((m) => m.id === s.config.ensemble?.myid);
+  if (q === undefined || !q.serving || self === undefined) return { voting: false, zabstate: '' };
+  const zxid = s.tree.lastProcessedZxid;
+  return {
+    myid: q.serverId,
+    is_leader: q.mode === 'leader',
+    quorum_address: multipleAddresses(self.host, self.quorumPort),
+    election_address: multipleAddresses(self.host, self.electionPort),
+    client_address: ownClientAddress(s),
+    voting: true,
+    last_zxid: `0x${zxid.toString(16)}`,
+    zab_epoch: Math.floor(zxid / 2 ** 32),
+    zab_counter: zxid % 2 ** 32,
+    zabstate: zabState(q),
+  };
+}
+
 const COMMANDS: readonly AdminCommand[] = [
   { names: ['configuration', 'conf', 'config'], run: ({ server }) => Object.fromEntries(configurationFields(server).map(([, k, v]) => [k, v])) },
   {
@@ -156,7 +199,11 @@ const COMMANDS: readonly AdminCommand[] = [
   { names: ['get_trace_mask', 'gtmk'], serverRequired: false, run: () => ({ tracemask: 0 }) },
   // ZooKeeper's tree digests (digest.enabled) are not kept.
   { names: ['hash'], run: () => ({ digests: [] }) },
-  { names: ['initial_configuration', 'icfg'], run: ({ server }) => ({ initial_configuration: initialConfiguration(server) }) },
+  // As ZooKeeper's, a member (QuorumPeerMain) has none to show.
+  {
+    names: ['initial_configuration', 'icfg'],
+    run: ({ server }) => ({ initial_configuration: server.config.ensemble === undefined ? initialConfiguration(server) : null }),
+  },
   { names: ['is_read_only', 'isro'], run: () => ({ read_only: false }) },
   { names: ['last_snapshot', 'lsnp'], run: ({ server }) => lastSnapshot(server) },
   {
@@ -171,7 +218,7 @@ const COMMANDS: readonly AdminCommand[] = [
   { names: ['monitor', 'mntr'], run: ({ server }) => Object.fromEntries(monitorFields(server)) },
   { names: ['observer_connection_stat_reset', 'orst'], run: () => ({}) },
   { names: ['observers', 'obsr'], run: () => ({ synced_observers: 0, observers: [] }) },
-  { names: ['ruok'], serverRequired: false, run: () => ({}) },
+  { names: ['ruok'], run: () => ({}) },
   { names: ['server_stats', 'srvr'], run: ({ server }) => serverStats(server) },
   {
     names: ['stat_reset', 'srst'],
@@ -185,15 +232,7 @@ const COMMANDS: readonly AdminCommand[] = [
     run: ({ server }) => ({ ...serverStats(server), connections: [...server.connections].map(connectionBrief), secure_connections: [] }),
   },
   { names: ['system_properties', 'sysp'], serverRequired: false, run: ({ server }) => processSettings(server) },
-  {
-    names: ['voting_view'],
-    run: ({ server }) => {
-      const members = server.config.ensemble?.members ?? [];
-      return {
-        current_config: Object.fromEntries(members.map((m) => [String(m.id), `${m.host}:${m.quorumPort}:${m.electionPort}:participant;${m.clientHost ?? '0.0.0.0'}:${m.clientPort ?? server.address.port}`])),
-      };
-    },
-  },
+  { names: ['voting_view'], run: ({ server }) => ({ current_config: votingView(server) }) },
   {
     names: ['watch_summary', 'wchs'],
     run: ({ server }) => {
@@ -209,13 +248,7 @@ const COMMANDS: readonly AdminCommand[] = [
     names: ['watches_by_path', 'wchp'],
     run: ({ server }) => ({ path_to_session_ids: mapOfSets(server.watches.data.byPathSessions(), String, (id) => sessionNumber(id as bigint)) }),
   },
-  {
-    names: ['zabstate'],
-    run: ({ server }) => {
-      const q = server.quorumStatus;
-      return { voting: q !== undefined, zabstate: q === undefined ? '' : zabState(q) };
-    },
-  },
+  { names: ['zabstate'], serverRequired: false, run: ({ server }) => zabStateFields(server) },
 ];
 
 const byName = new Map<string, AdminCommand>(COMMANDS.flatMap((c) => c.names.map((n) => [n, c] as const)));
