@@ -12,6 +12,7 @@ import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
 import { connect, type ZooKeeperClient } from '../../src/client/index.ts';
+import { LatencySummary } from '../../src/server/admin/metrics.ts';
 import { parseZooCfg, resolveConfig } from '../../src/server/config.ts';
 import { startServer, type StartedServer } from '../../src/server/index.ts';
 import { startMember } from '../../src/server/quorum/start-member.ts';
@@ -107,6 +108,25 @@ describe('metricsProvider.* keys', () => {
     assert.equal(config.fsyncWarningThresholdMs, 5);
     assert.deepEqual(warnings, []);
   });
+});
+
+it('the request latency summaries\' quantiles are within 5% of the true ones, from 1 µs to 100 s', () => {
+  const s = new LatencySummary('readlatency', 'h');
+  const n = 10_000;
+  for (let i = 1; i <= n; i++) s.observe(i * 0.01);
+  const got = s.get();
+  for (const q of [0.5, 0.9, 0.99]) {
+    const v = got.values.find((x) => x.labels.quantile === String(q))!.value;
+    const truth = q * n * 0.01;
+    assert.ok(v >= truth * (1 - 1e-9) && v <= truth * 1.05, `quantile ${q}: ${v}, true ${truth}`);
+  }
+  assert.equal(got.values.find((x) => x.metricName === 'readlatency_count')!.value, n);
+  assert.ok(Math.abs(got.values.find((x) => x.metricName === 'readlatency_sum')!.value - (n * (n + 1) / 2) * 0.01) < 1e-6);
+  const extremes = new LatencySummary('x', 'h');
+  extremes.observe(0);
+  extremes.observe(1e9);
+  assert.equal(extremes.get().values[0].value, 0.001);
+  assert.ok(extremes.get().values[2].value >= 1e5);
 });
 
 describe('a standalone server\'s metrics', () => {

@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { collectDefaultMetrics, Gauge, Histogram, Registry, Summary } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Histogram, Registry, Summary, type Metric } from 'prom-client';
 import { opName } from '../../protocol/constants.ts';
 import type { ServerConfig } from '../config.ts';
 import type { EnsembleServer } from '../server.ts';
@@ -38,27 +38,25 @@ export class ServerMetrics {
   // the request latencies at ADVANCED (median, p90, p99); times in milliseconds, as ZooKeeper's.
   private readonly fsynctime = summary(this.registry, 'fsynctime', 'Time to fsync the transaction log (ms)', [0.5]);
   private readonly batchSize = summary(this.registry, 'sync_processor_batch_size', 'Transactions per log write', [0.5]);
-  private readonly readLatency = summary(this.registry, 'readlatency', 'Read request latency (ms)', [0.5, 0.9, 0.99]);
-  private readonly updateLatency = summary(this.registry, 'updatelatency', 'Write request latency (ms)', [0.5, 0.9, 0.99]);
+  private readonly readLatency = new LatencySummary('readlatency', 'Read request latency (ms)');
+  private readonly updateLatency = new LatencySummary('updatelatency', 'Write request latency (ms)');
   private readonly batchEntries = new Histogram({
     name: 'ensemble_commit_batch_entries',
     help: 'Log records per group-committed write',
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096],
     registers: [this.registry],
   });
-  private readonly requestSeconds = new Histogram({
-    name: 'ensemble_request_duration_seconds',
-    help: 'Time from a request read off the connection to its reply encoded, by operation, in seconds',
-    labelNames: ['op'],
-    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [this.registry],
-  });
-  /** requestSeconds' child per op code, made at the op's first request. */
-  private readonly byOp = new Map<number, Histogram.Internal<'op'>>();
+  private readonly requestSeconds = new OpHistogram(
+    'ensemble_request_duration_seconds',
+    'Time from a request read off the connection to its reply encoded, by operation, in seconds',
+    [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  );
   private http: HttpServer | undefined;
 
   constructor(readonly config: MetricsConfig) {
     if (config.processInfo) collectDefaultMetrics({ register: this.registry });
+    // prom-client takes any object with its metrics' shape (get() returning the samples).
+    for (const m of [this.requestSeconds, this.readLatency, this.updateLatency]) this.registry.registerMetric(m as unknown as Metric);
     const lag = new Gauge({
       name: 'ensemble_event_loop_lag_seconds',
       help: 'How late the event loop ran timers since the previous scrape, by quantile (and max)',
@@ -151,12 +149,7 @@ export class ServerMetrics {
     });
     st.requestObserver = (type, ms, write) => {
       (write ? this.updateLatency : this.readLatency).observe(ms);
-      let child = this.byOp.get(type);
-      if (child === undefined) {
-        child = this.requestSeconds.labels(opName.get(type) ?? String(type));
-        this.byOp.set(type, child);
-      }
-      child.observe(ms * SECONDS);
+      this.requestSeconds.observe(type, ms * SECONDS);
     };
   }
 
@@ -193,6 +186,97 @@ export class ServerMetrics {
     if (http === undefined) return;
     http.closeAllConnections();
     await new Promise<void>((resolve) => http.close(() => resolve()));
+  }
+}
+
+/**
+ * A histogram by op code whose observe allocates nothing, for the request path (a prom-client
+ * histogram's labelled child hashes its labels at every observation): counts per bucket in a typed
+ * array per op, turned into samples at each scrape.
+ */
+class OpHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly ops = new Map<number, { op: string; counts: Float64Array; sum: number }>();
+
+  constructor(readonly name: string, readonly help: string, private readonly bounds: readonly number[]) {}
+
+  observe(type: number, value: number): void {
+    let o = this.ops.get(type);
+    if (o === undefined) {
+      o = { op: opName.get(type) ?? String(type), counts: new Float64Array(this.bounds.length + 1), sum: 0 };
+      this.ops.set(type, o);
+    }
+    let i = 0;
+    while (i < this.bounds.length && value > this.bounds[i]) i++;
+    o.counts[i]++;
+    o.sum += value;
+  }
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: Array<{ metricName: string; labels: Record<string, string>; value: number }> } {
+    const values = [];
+    for (const { op, counts, sum } of this.ops.values()) {
+      let total = 0;
+      for (let i = 0; i < counts.length; i++) {
+        total += counts[i];
+        const le = i < this.bounds.length ? String(this.bounds[i]) : '+Inf';
+        values.push({ metricName: `${this.name}_bucket`, labels: { le, op }, value: total });
+      }
+      values.push({ metricName: `${this.name}_sum`, labels: { op }, value: sum }, { metricName: `${this.name}_count`, labels: { op }, value: total });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    this.ops.clear();
+  }
+}
+
+/**
+ * A summary of request latencies (ms) with quantiles 0.5, 0.9 and 0.99 (ZooKeeper's ADVANCED
+ * summaries) whose observe allocates nothing: counts in logarithmic buckets 5% wide, from 1 µs to
+ * 100 s; a quantile is the upper bound of the bucket it falls in (within 5% of the true value).
+ */
+export class LatencySummary {
+  private static readonly MIN = 0.001;
+  private static readonly LOG_RATIO = Math.log(1.05);
+  private readonly counts = new Float64Array(Math.ceil(Math.log(1e5 / LatencySummary.MIN) / LatencySummary.LOG_RATIO) + 1);
+  private sum = 0;
+  private count = 0;
+  readonly type = 'summary';
+  readonly aggregator = 'sum';
+
+  constructor(readonly name: string, readonly help: string) {}
+
+  observe(ms: number): void {
+    const i = ms <= LatencySummary.MIN ? 0 : Math.ceil(Math.log(ms / LatencySummary.MIN) / LatencySummary.LOG_RATIO);
+    this.counts[Math.min(i, this.counts.length - 1)]++;
+    this.sum += ms;
+    this.count++;
+  }
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: Array<{ metricName?: string; labels: Record<string, string>; value: number }> } {
+    const values: Array<{ metricName?: string; labels: Record<string, string>; value: number }> = [];
+    for (const q of [0.5, 0.9, 0.99]) values.push({ labels: { quantile: String(q) }, value: this.quantile(q) });
+    values.push({ metricName: `${this.name}_sum`, labels: {}, value: this.sum }, { metricName: `${this.name}_count`, labels: {}, value: this.count });
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  private quantile(q: number): number {
+    if (this.count === 0) return 0;
+    const rank = q * this.count;
+    let seen = 0;
+    for (let i = 0; i < this.counts.length; i++) {
+      seen += this.counts[i];
+      if (seen >= rank) return LatencySummary.MIN * Math.exp(i * LatencySummary.LOG_RATIO);
+    }
+    return LatencySummary.MIN * Math.exp((this.counts.length - 1) * LatencySummary.LOG_RATIO);
+  }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
   }
 }
 
