@@ -189,17 +189,27 @@ describe('console API', () => {
     assert.ok(stats.body.packetsReceived > 0 && stats.body.connections >= 1, JSON.stringify(stats.body));
   });
 
-  it('streams the counters and members every second', async () => {
-    const controller = new AbortController();
-    const res = await fetch(new URL('api/events', open.base), { signal: controller.signal });
-    assert.equal(res.headers.get('content-type'), 'text/event-stream');
-    const reader = res.body!.getReader();
-    let text = '';
-    while ((text.match(/event: tick/g) ?? []).length < 2) text += Buffer.from((await reader.read()).value!).toString();
-    controller.abort();
-    const tick = JSON.parse(/data: (.*)\n/.exec(text)![1]);
-    assert.equal(tick.members.mode, 'standalone');
-    assert.match(tick.stats.zxid, /^0x[0-9a-f]+$/);
+  it('streams the counters and members every second, and greets a new page with the samples kept', async () => {
+    /** The events of one stream, read until it has sent `ticks` samples. */
+    const stream = async (ticks: number): Promise<Array<{ event: string; data: any }>> => {
+      const controller = new AbortController();
+      const res = await fetch(new URL('api/events', open.base), { signal: controller.signal });
+      assert.equal(res.headers.get('content-type'), 'text/event-stream');
+      const reader = res.body!.getReader();
+      let text = '';
+      while ((text.match(/event: tick/g) ?? []).length < ticks) text += Buffer.from((await reader.read()).value!).toString();
+      controller.abort();
+      return [...text.matchAll(/event: (\w+)\ndata: (.*)\n/g)].map((m) => ({ event: m[1], data: JSON.parse(m[2]) }));
+    };
+    const first = await stream(3);
+    assert.equal(first[0].event, 'history');
+    const ticks = first.filter((e) => e.event === 'tick').map((e) => e.data);
+    assert.equal(ticks[0].members.mode, 'standalone');
+    assert.match(ticks[0].stats.zxid, /^0x[0-9a-f]+$/);
+    assert.ok(ticks[1].t > ticks[0].t && ticks[2].t > ticks[1].t, 'a sample a second, each with the server\'s time');
+    const second = await stream(1);
+    assert.equal(second[0].event, 'history');
+    assert.deepEqual(second[0].data.slice(-3), ticks, 'the samples the first page got');
   });
 
   it('refuses edits unless allowEdits is on', async () => {
@@ -502,10 +512,14 @@ describe('console in a browser', { skip: chromiumMissing }, () => {
       await Promise.all(Array.from({ length: 200 }, () => c.exists('/big')));
       await sleep(1000);
     }
-    await page.waitForFunction(() => Number(/[\d.]+/.exec(document.getElementById('now-rate')?.textContent ?? '')?.[0] ?? 0) > 0 || document.querySelector('#chart-rate polyline') !== null);
-    assert.ok(await page.$('#chart-rate polyline'));
+    const points = (): Promise<number> => page.$eval('#chart-rate', (svg) => svg.querySelector('polyline')?.getAttribute('points')?.split(' ').length ?? 0);
+    await page.waitForFunction(() => document.querySelector('#chart-rate polyline') !== null);
     assert.equal(await page.$eval('#members tr[data-member] .role', (e) => e.textContent), 'standalone');
     await shot('overview-standalone');
+    // A page opened again starts with the samples the server kept, not an empty chart.
+    await page.reload();
+    await page.waitForFunction(() => document.body.dataset.ticks === '1');
+    assert.ok(await points() >= 4, `${await points()} points right after a reload`);
     await page.goto(`${open.base}#sessions`);
     await page.waitForFunction(() => [...document.querySelectorAll('#sessions details a')].some((a) => a.textContent === '/session-eph'));
     await shot('sessions');

@@ -20,6 +20,7 @@ import type { EnsembleServer } from '../../server.ts';
 import { VERSION } from '../../version.ts';
 import type { AdminRoute } from '../admin-http.ts';
 import { runEdit, type EditRequest } from './edits.ts';
+import { LiveFeed } from './live-feed.ts';
 import { CONSOLE_CSS, CONSOLE_HTML, CONSOLE_ICON } from './page.ts';
 import { CONSOLE_JS } from './script.ts';
 import { ConsoleViews, MAX_PAGE } from './views.ts';
@@ -32,8 +33,6 @@ export interface ConsoleContext {
 
 /** The header every write must carry: a cross-site form cannot set it, a cross-site script needs a preflight we never grant. */
 export const CSRF_HEADER = 'x-ensemble-console';
-const TICK_MS = 1000;
-const MAX_STREAMS = 32;
 
 const SECURITY_HEADERS = {
   'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
@@ -114,9 +113,7 @@ const EDIT_STATUS: Record<string, number> = { NONODE: 404, NODEEXISTS: 409, BADV
 export function consoleRoute(ctx: ConsoleContext): AdminRoute {
   const { server, member, config } = ctx;
   const views = new ConsoleViews(server, member);
-  let streams = 0;
-
-  const tick = (): string => JSON.stringify({ stats: views.stats(), members: views.members() });
+  const feed = new LiveFeed(server.clock, server.scheduler, () => ({ stats: views.stats(), members: views.members() }));
 
   const info = (caller: Caller): object => ({
     version: VERSION.ensemble,
@@ -128,21 +125,10 @@ export function consoleRoute(ctx: ConsoleContext): AdminRoute {
     superUser: caller.authInfo.some((id) => id.scheme === 'super'),
   });
 
-  const events = (req: IncomingMessage, res: ServerResponse): void => {
-    if (streams >= MAX_STREAMS) {
-      json(res, 503, { error: 'too many open event streams' });
-      return;
-    }
-    streams++;
+  const events = (res: ServerResponse): void => {
+    if (feed.full) return json(res, 503, { error: 'too many open event streams' });
     res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream' });
-    const push = (): void => void res.write(`event: tick\ndata: ${tick()}\n\n`);
-    res.write(`retry: 2000\n\n`);
-    push();
-    const timer = server.scheduler.every(TICK_MS, push);
-    res.once('close', () => {
-      timer.cancel();
-      streams--;
-    });
+    feed.open(res);
   };
 
   const edit = async (req: IncomingMessage, res: ServerResponse, op: string, caller: Caller): Promise<void> => {
@@ -215,7 +201,7 @@ export function consoleRoute(ctx: ConsoleContext): AdminRoute {
       case '/console/api/members': json(res, 200, views.members()); break;
       case '/console/api/stats': json(res, 200, views.stats()); break;
       case '/console/api/events':
-        if (req.method === 'GET') events(req, res);
+        if (req.method === 'GET') events(res);
         else json(res, 405, { error: 'the event stream is a GET' });
         break;
       default: json(res, 404, { error: `Not found: ${path}` });

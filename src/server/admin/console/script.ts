@@ -269,17 +269,18 @@ export const CONSOLE_JS = String.raw`'use strict';
     }
   }
 
-  function sample(stats) {
-    const now = Date.now();
+  /** A sample of the server's counters (t: the server's clock) becomes a point on each chart. */
+  function sample(data) {
     const prev = state.prev;
-    state.prev = { t: now, s: stats };
-    if (prev === null) return;
-    const dt = Math.max(0.001, (now - prev.t) / 1000);
-    const count = stats.latencyCount - prev.s.latencyCount;
+    state.prev = data;
+    if (prev === null || data.t <= prev.t) return;
+    const dt = (data.t - prev.t) / 1000;
+    const s = data.stats;
+    const count = s.latencyCount - prev.stats.latencyCount;
     state.samples.push({
-      rate: Math.max(0, stats.packetsReceived - prev.s.packetsReceived) / dt,
-      latency: count > 0 ? Math.max(0, stats.totalLatencyMs - prev.s.totalLatencyMs) / count : 0,
-      outstanding: stats.outstanding,
+      rate: Math.max(0, s.packetsReceived - prev.stats.packetsReceived) / dt,
+      latency: count > 0 ? Math.max(0, s.totalLatencyMs - prev.stats.totalLatencyMs) / count : 0,
+      outstanding: s.outstanding,
     });
     if (state.samples.length > SAMPLES) state.samples.shift();
   }
@@ -318,18 +319,20 @@ export const CONSOLE_JS = String.raw`'use strict';
     $('now-' + key).textContent = 'now ' + last.toFixed(digits);
   }
 
+  function drawCharts() {
+    drawChart('chart-rate', 'rate', 1);
+    drawChart('chart-latency', 'latency', 2);
+    drawChart('chart-outstanding', 'outstanding', 0);
+  }
+
   function onTick(data) {
     document.body.dataset.ticks = String(Number(document.body.dataset.ticks || 0) + 1);
     $('live').textContent = 'live';
     $('live').classList.add('on');
-    sample(data.stats);
+    sample(data);
     renderMembers(data.members);
     renderCounters(data.stats);
-    if (state.tab === 'overview') {
-      drawChart('chart-rate', 'rate', 1);
-      drawChart('chart-latency', 'latency', 2);
-      drawChart('chart-outstanding', 'outstanding', 0);
-    }
+    if (state.tab === 'overview') drawCharts();
     const changed = state.zxid !== null && state.zxid !== data.stats.zxid;
     state.zxid = data.stats.zxid;
     if (changed && state.tab === 'tree') void loadTree();
@@ -359,6 +362,7 @@ export const CONSOLE_JS = String.raw`'use strict';
     for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.tab === tab);
     if (tab === 'tree') void loadTree();
     if (tab === 'sessions') void loadSessions();
+    if (tab === 'overview') drawCharts();
   }
 
   async function loadInfo() {
@@ -428,6 +432,11 @@ export const CONSOLE_JS = String.raw`'use strict';
       void runEdit('delete', { path, version: versionOf('delete-version') }, () => { location.hash = treeHref(parent); });
     });
     const events = new EventSource('api/events');
+    events.addEventListener('history', (e) => {
+      state.prev = null;
+      state.samples = [];
+      for (const data of JSON.parse(e.data)) sample(data);
+    });
     events.addEventListener('tick', (e) => onTick(JSON.parse(e.data)));
     events.addEventListener('error', () => { $('live').textContent = 'reconnecting…'; $('live').classList.remove('on'); });
   }
