@@ -112,6 +112,11 @@ export function isWildcard(host: string): boolean {
 }
 
 /** The member's line as ZooKeeper writes it in /zookeeper/config. */
+/** Where a member keeps its log, hard state and snapshots: apart from a standalone server's files. */
+export function memberDir(dataDir: string, dataLogDir: string | undefined): string {
+  return join(dataLogDir ?? dataDir, 'member');
+}
+
 export function formatServerLine(m: EnsembleMember): string {
   const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);
   const client = m.clientPort === undefined ? '' : `;${bracket(m.clientHost ?? '0.0.0.0')}:${m.clientPort}`;

@@ -4,6 +4,7 @@
  * figures come from the same functions as the four-letter words'.
  */
 import { statSync } from 'node:fs';
+import { memberDir } from '../ensemble-config.ts';
 import { listFiles } from '../storage/files.ts';
 import type { AdminHttpOptions, AdminRoute } from './admin-http.ts';
 import { sendJson } from './admin-http.ts';
@@ -87,7 +88,8 @@ function mapOfSets<K>(entries: Iterable<[K, Iterable<unknown>]>, key: (k: K) => 
 
 /** The newest snapshot in the data dir: its zxid (hex, no prefix, as ZooKeeper) and when it was written (s). */
 function lastSnapshot(s: ServerView): Fields {
-  const files = listFiles(s.config.dataDir, 'snapshot');
+  const c = s.config;
+  const files = listFiles(c.ensemble ? memberDir(c.dataDir, c.dataLogDir) : c.dataDir, 'snapshot');
   const newest = files.at(-1);
   if (newest === undefined) return { zxid: '0', timestamp: 0 };
   return { zxid: newest.index.toString(16), timestamp: Math.floor(statSync(newest.path).mtimeMs / 1000) };

@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { homedir, hostname, release, userInfo } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import type { ServerConfig } from '../config.ts';
+import { memberDir } from '../ensemble-config.ts';
 import type { Clock } from '../env/environment.ts';
 import type { SessionTracker } from '../session/session-tracker.ts';
 import type { ServerStats } from '../stats.ts';
@@ -88,8 +89,13 @@ export const znodeCount = (s: ServerView): number => s.tree.nodeCount + 1;
 export const outstandingRequests = (s: ServerView): number => [...s.connections].reduce((n, c) => n + c.outstanding, 0);
 export const serverState = (s: ServerView): string => s.quorumStatus?.mode ?? 'standalone';
 export const versionString = (): string => `${VERSION.zookeeperCompatible}, built on ${VERSION.builtOn}`;
-export const dataDirSize = (c: ServerConfig): number => filesSize(c.dataDir, 'snapshot');
-export const logDirSize = (c: ServerConfig): number => filesSize(c.dataLogDir ?? c.dataDir, 'log');
+/** Bytes of snapshots and of log: a member's are its own files (memberDir), a standalone server's in its dirs. */
+export function dataDirSize(c: ServerConfig): number {
+  return c.ensemble ? filesSize(memberDir(c.dataDir, c.dataLogDir), 'snapshot') : filesSize(c.dataDir, 'snapshot');
+}
+export function logDirSize(c: ServerConfig): number {
+  return c.ensemble ? filesSize(memberDir(c.dataDir, c.dataLogDir), 'raft-log') : filesSize(c.dataLogDir ?? c.dataDir, 'log');
+}
 
 /** Open descriptors and their limit (Linux's /proc; undefined elsewhere, where ZooKeeper omits them too). */
 function fileDescriptors(): { open: number; max: number } | undefined {
