@@ -43,6 +43,7 @@ export async function startServer(config: Partial<ServerConfig> = {}, deps: Serv
     } };
   } catch (err) {
     await server.close();
+    await metrics?.close();
     throw err;
   }
 }

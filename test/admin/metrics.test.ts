@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
+import { createServer, connect as netConnect, type AddressInfo } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -237,6 +237,24 @@ describe('a standalone server\'s metrics', () => {
     assert.equal(s.server.stats.requestObserver, undefined);
     // (When something else holds 7000 on this machine, that it is not this server shows above.)
     if (!busyBefore) assert.equal(await listening(7000), false);
+  });
+
+  it('a metrics (or admin) port in use fails the start, and what it started is closed', async () => {
+    const held = createServer();
+    const port = await new Promise<number>((resolve) => held.listen({ host: '127.0.0.1', port: 0 }, () => resolve((held.address() as AddressInfo).port)));
+    const clientPort = await freePort();
+    const dataDir = mkdtempSync(join(tmpdir(), 'ensemble-metrics-'));
+    dirs.push(dataDir);
+    const { config } = parseZooCfg(`${PROMETHEUS}\nmetricsProvider.httpPort=${port}\ndataDir=${dataDir}\nclientPortAddress=127.0.0.1\nclientPort=${clientPort}\n`);
+    await assert.rejects(startServer(config, { log: pino({ level: 'silent' }) }), /EADDRINUSE/);
+    assert.equal(await listening(clientPort), false);
+    // The admin server failing after the metrics started: they are closed too.
+    const metricsPort = await freePort();
+    const both = parseZooCfg(`${PROMETHEUS}\nmetricsProvider.httpPort=${metricsPort}\nadmin.enableServer=true\nadmin.serverPort=${port}\ndataDir=${dataDir}\nclientPortAddress=127.0.0.1\nclientPort=${clientPort}\n`);
+    await assert.rejects(startServer(both.config, { log: pino({ level: 'silent' }) }), /EADDRINUSE/);
+    assert.equal(await listening(metricsPort), false);
+    assert.equal(await listening(clientPort), false);
+    await new Promise<void>((resolve) => held.close(() => resolve()));
   });
 
   it('a durable write slower than fsync.warningthresholdms is logged with its file and duration', async () => {

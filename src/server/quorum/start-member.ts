@@ -65,6 +65,7 @@ export async function startMember(config: Partial<ServerConfig>, deps: { log?: L
     } };
   } catch (err) {
     await member.close();
+    await metrics?.close();
     throw err;
   }
 }
