@@ -130,6 +130,7 @@ export class EnsembleServer implements ConnectionHost {
       sessionMoved: (sessionId) => this.bySession.get(sessionId)?.close(),
       reply: (sessionId, cxid, zxid, result, failed) => this.bySession.get(sessionId)?.writeDone(cxid, zxid, result, failed),
       sessionOpened: (sessionId, passwd) => this.bySession.get(sessionId)?.sendConnectResponse(true, passwd),
+      sessionExpired: () => this.stats.sessionsExpired++,
       sessionClosed: (sessionId) => {
         this.bySession.get(sessionId)?.closeAfterFlush();
         for (const resolve of this.sessionEndWaiters.get(sessionId) ?? []) resolve();

@@ -9,6 +9,8 @@ export class ServerStats {
   maxLatencyMs = 0;
   totalLatencyMs = 0;
   latencyCount = 0;
+  /** Sessions ended because their timeout passed (where sessions are expired: standalone, or the leader). */
+  sessionsExpired = 0;
 
   recordLatency(ms: number): void {
     if (ms < this.minLatencyMs) this.minLatencyMs = ms;

@@ -18,6 +18,7 @@ import { startServer, type StartedServer } from '../../src/server/index.ts';
 import { startMember } from '../../src/server/quorum/start-member.ts';
 import { freePort, freePorts } from '../support/ports.ts';
 import { ProcessEnsemble } from '../support/process-ensemble.ts';
+import { RawClient } from '../support/raw-client.ts';
 import { eventually } from '../support/recipes.ts';
 
 const PROMETHEUS = 'metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider';
@@ -237,6 +238,21 @@ describe('a standalone server\'s metrics', () => {
     assert.equal(s.server.stats.requestObserver, undefined);
     // (When something else holds 7000 on this machine, that it is not this server shows above.)
     if (!busyBefore) assert.equal(await listening(7000), false);
+  });
+
+  it('counts the sessions that expire as ZooKeeper\'s stale_sessions_expired', async () => {
+    const port = await freePort();
+    const s = await start(`${PROMETHEUS}\nmetricsProvider.httpPort=${port}\ntickTime=100\n`);
+    const raw = await RawClient.connect('127.0.0.1', s.port, { timeoutMs: 300, autoPing: false });
+    const closing = await client(s);
+    await closing.close();
+    assert.equal(value(await scrape(port), 'global_sessions'), 1);
+    // The raw client sends no pings: its session expires; the closed one is not counted.
+    await eventually(async () => value(await scrape(port), 'global_sessions') === 0, 'the session to expire', 30_000);
+    const m = await scrape(port);
+    assert.equal(value(m, 'stale_sessions_expired'), 1);
+    assert.equal(m.types.get('stale_sessions_expired'), 'counter');
+    await raw.close().catch(() => {});
   });
 
   it('a metrics (or admin) port in use fails the start, and what it started is closed', async () => {

@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { collectDefaultMetrics, Gauge, Histogram, Registry, Summary, type Metric } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, Summary, type Metric } from 'prom-client';
 import { opName } from '../../protocol/constants.ts';
 import type { ServerConfig } from '../config.ts';
 import type { EnsembleServer } from '../server.ts';
@@ -124,6 +124,15 @@ export class ServerMetrics {
     gauge('max_latency', 'Maximum read latency (ms)', () => st.maxLatencyMs);
     gauge('global_sessions', 'Live sessions', () => server.sessions.size);
     gauge('uptime', 'Time since the server started (ms)', () => server.clock.now() - server.startedAtMs);
+    const expired: Counter = new Counter({
+      name: 'stale_sessions_expired',
+      help: 'Sessions ended because their timeout passed (counted where sessions expire: standalone, or the leader)',
+      registers: [r],
+      collect: () => {
+        expired.reset();
+        expired.inc(st.sessionsExpired);
+      },
+    });
     if (readFds() !== undefined) {
       gauge('open_file_descriptor_count', 'Open file descriptors', () => readFds() ?? 0);
       gauge('max_file_descriptor_count', 'Limit of open file descriptors', maxFds);

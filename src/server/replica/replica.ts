@@ -39,6 +39,8 @@ export interface ReplicaOutput {
   sessionOpened(sessionId: bigint, passwd: Buffer): void;
   /** A session ended (closed or expired): whatever connection this member holds for it goes. */
   sessionClosed(sessionId: bigint): void;
+  /** A session's timeout passed: its end is proposed (ZooKeeper's stale_sessions_expired counts these). */
+  sessionExpired?(sessionId: bigint): void;
 }
 
 export interface ReplicaOptions {
@@ -153,7 +155,10 @@ export class Replica {
   /** Expire the sessions whose deadline passed (only where Txns are prepped: a follower's leader does it). */
   tick(): void {
     if (this.role === 'follower') return;
-    for (const s of this.sessions.expire(this.options.clock.monotonic())) this.expire(s.id, `timeout of ${s.timeoutMs}ms exceeded`);
+    for (const s of this.sessions.expire(this.options.clock.monotonic())) {
+      this.out.sessionExpired?.(s.id);
+      this.expire(s.id, `timeout of ${s.timeoutMs}ms exceeded`);
+    }
   }
 
   /** ContainerManager: empty containers that once had children, and TTL nodes past their time. */
