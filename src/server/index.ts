@@ -26,7 +26,9 @@ export async function startServer(config: Partial<ServerConfig> = {}, deps: Serv
   let storage: Storage | undefined;
   if (!deps.commit) {
     const onBatchWritten = batchObserver(log, resolved.fsyncWarningThresholdMs, metrics);
-    storage = new Storage({ ...storageOptions(resolved), onBatchWritten }, log, deps.env);
+    storage = new Storage({
+      ...storageOptions(resolved), onBatchWritten, onRecovered: (ms) => metrics?.dbInitTime.observe(ms), onSnapshot: (ms) => metrics?.snapshotTime.observe(ms),
+    }, log, deps.env);
   }
   const server = new EnsembleServer(resolved, { ...deps, log, ...(storage && { commit: storage, tree: storage.tree }) });
   storage?.onFailure(() => {

@@ -196,6 +196,9 @@ describe('a standalone server\'s metrics', () => {
     assert.ok(value(m, 'ensemble_commit_batch_entries_sum') >= 6);
     assert.equal(value(m, 'sync_processor_batch_size_count'), value(m, 'ensemble_commit_batch_entries_count'));
 
+    // The start: the database loaded once, and a fresh data dir's first snapshot written.
+    assert.equal(value(m, 'dbinittime_count'), 1);
+    assert.ok(value(m, 'snapshottime_count') >= 1);
     assert.equal(value(m, 'ensemble_server_state{state="standalone"}'), 1);
     assert.ok(m.samples.has('ensemble_event_loop_lag_seconds{quantile="0.99"}'));
     assert.ok(value(m, 'open_file_descriptor_count') > 0);

@@ -38,6 +38,9 @@ export class ServerMetrics {
   // the request latencies at ADVANCED (median, p90, p99); times in milliseconds, as ZooKeeper's.
   private readonly fsynctime = summary(this.registry, 'fsynctime', 'Time to fsync the transaction log (ms)', [0.5]);
   private readonly batchSize = summary(this.registry, 'sync_processor_batch_size', 'Transactions per log write', [0.5]);
+  /** Observed by the standalone server's storage. */
+  readonly snapshotTime = summary(this.registry, 'snapshottime', 'Time to write a snapshot (ms)', [0.5]);
+  readonly dbInitTime = summary(this.registry, 'dbinittime', 'Time to load the database at start: snapshot and log replay (ms)', [0.5]);
   private readonly readLatency = new LatencySummary('readlatency', 'Read request latency (ms)');
   private readonly updateLatency = new LatencySummary('updatelatency', 'Write request latency (ms)');
   private readonly batchEntries = new Histogram({

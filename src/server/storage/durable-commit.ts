@@ -20,6 +20,8 @@ export interface DurableCommitOptions {
   snapCount: number;
   env: Environment;
   logger: CommitLog;
+  /** Each snapshot written, and how long it took (ms). */
+  onSnapshot?: (ms: number) => void;
 }
 
 export class DurableCommit implements CommitStage {
@@ -95,9 +97,10 @@ export class DurableCommit implements CommitStage {
   }
 
   private logSnapshot(info: SnapshotInfo, started: number): void {
+    const ms = this.options.env.clock.monotonic() - started;
+    this.options.onSnapshot?.(ms);
     this.options.logger.info({
-      path: info.path, index: info.index, zxid: hex(info.zxid), znodes: info.nodes, bytes: info.bytes,
-      ms: Math.round(this.options.env.clock.monotonic() - started),
+      path: info.path, index: info.index, zxid: hex(info.zxid), znodes: info.nodes, bytes: info.bytes, ms: Math.round(ms),
     }, 'snapshot written');
   }
 

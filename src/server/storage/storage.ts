@@ -34,6 +34,9 @@ export interface StorageOptions {
   snapRetainCount: number;
   purgeIntervalHours: number;
   onBatchWritten?: BatchWritten;
+  /** How long recovery took (ms), then each snapshot's writing. */
+  onRecovered?: (ms: number) => void;
+  onSnapshot?: (ms: number) => void;
 }
 
 export interface StorageLog {
@@ -69,9 +72,11 @@ export class Storage implements CommitStage {
     });
     this.tree = this.recovered.tree;
     const r = this.recovered;
+    const recoveryMs = env.clock.monotonic() - started;
+    options.onRecovered?.(recoveryMs);
     logger.info({
       snapshot: r.snapshot, snapshotZxid: hex(r.snapshotZxid), replayed: r.replayed, lastZxid: hex(r.lastZxid),
-      znodes: this.tree.nodeCount, sessions: this.tree.sessions.size, ms: Math.round(env.clock.monotonic() - started),
+      znodes: this.tree.nodeCount, sessions: this.tree.sessions.size, ms: Math.round(recoveryMs),
     }, 'state recovered');
     const log = new FileLogStore({
       dir: options.logDir,
@@ -82,7 +87,7 @@ export class Storage implements CommitStage {
       onFatal: (err) => this.onFatal(err),
       onBatchWritten: options.onBatchWritten,
     }, env, r.last);
-    this.commit = new DurableCommit(this.tree, log, new FileSnapshotStore(options.dataDir, env), { snapCount: options.snapCount, env, logger }, r.last);
+    this.commit = new DurableCommit(this.tree, log, new FileSnapshotStore(options.dataDir, env), { snapCount: options.snapCount, env, logger, onSnapshot: options.onSnapshot }, r.last);
     const recorded = this.settleSettings();
     // A replay is folded into a snapshot once the server has started, so the next start is quick.
     if (r.replayed > 0 && !recorded) this.snapshotTimer = env.scheduler.after(SNAPSHOT_AFTER_REPLAY_MS, () => this.snapshotSoon());
