@@ -303,11 +303,13 @@ describe('an ensemble member\'s metrics', () => {
     await ensemble.configure();
     const ports = await freePorts(ensemble.ids.length);
     const metricsPort = new Map(ensemble.ids.map((id, i) => [id, ports[i]]));
+    // Member 1 also warns of every durable write of its log (threshold 0).
+    const first = capturedLog();
     for (const id of ensemble.ids) {
       const p = ensemble.member(id);
-      appendFileSync(p.config, `${PROMETHEUS}\nmetricsProvider.httpPort=${metricsPort.get(id)}\nmetricsProvider.exportJvmInfo=false\n`);
+      appendFileSync(p.config, `${PROMETHEUS}\nmetricsProvider.httpPort=${metricsPort.get(id)}\nmetricsProvider.exportJvmInfo=false\n${id === 1 ? 'fsync.warningthresholdms=0\n' : ''}`);
       const { config } = parseZooCfg(readFileSync(p.config, 'utf8'));
-      running.push(await startMember(config, { log: pino({ level: 'silent' }) }));
+      running.push(await startMember(config, { log: id === 1 ? first.log : pino({ level: 'silent' }) }));
     }
     const state = async (id: number): Promise<string | undefined> => {
       const m = await scrape(metricsPort.get(id)!);
@@ -332,6 +334,8 @@ describe('an ensemble member\'s metrics', () => {
       assert.equal(m.samples.has('ensemble_server_state{state="standalone"}'), false);
       await eventually(async () => value(await scrape(metricsPort.get(id)!), 'znode_count') >= 3 + 2, `member ${id} applied the creates`, 30_000);
     }
+    const slow = first.records.find((r) => r.msg === 'a durable write to the log was slow: requests waited on it');
+    assert.match(String(slow?.file), /raft-log\.[0-9a-f]+$/);
     const l = await scrape(metricsPort.get(leader)!);
     assert.equal(value(l, 'learners'), 2);
     assert.equal(value(l, 'pending_syncs'), 0);
