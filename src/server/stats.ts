@@ -9,7 +9,7 @@ export class ServerStats {
   maxLatencyMs = 0;
   totalLatencyMs = 0;
   latencyCount = 0;
-  /** Sessions ended because their timeout passed (where sessions are expired: standalone, or the leader). */
+  /** Sessions ended because their timeout passed (where sessions are expired: standalone, or the leader); a counter, which srst leaves. */
   sessionsExpired = 0;
 
   recordLatency(ms: number): void {
