@@ -15,8 +15,9 @@ import { extname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { LOG_LEVELS } from '../server/logger.ts';
 
-export const CLUSTER_USAGE = `usage: ensemble cluster [--size N] [--base-port PORT] [--dir DIR] [--tick-time MS]
+export const CLUSTER_USAGE = `usage: ensemble cluster [--size N] [--base-port PORT] [--dir DIR] [--tick-time MS] [--log-level LEVEL]
 
   --size N          members, odd, 1 to 9 (default 3)
   --base-port PORT  client ports PORT.., quorum ports PORT+10.., election ports PORT+20..
@@ -24,6 +25,7 @@ export const CLUSTER_USAGE = `usage: ensemble cluster [--size N] [--base-port PO
   --dir DIR         keep the members' zoo.cfg, myid and data under DIR (a run with the same DIR
                     starts from that data); by default a temporary directory, removed at exit
   --tick-time MS    tickTime (default 2000)
+  --log-level LEVEL the members' log level (default info, or ENSEMBLE_LOG_LEVEL)
 `;
 
 const MAX_SIZE = 9;
@@ -51,6 +53,7 @@ interface ClusterOptions {
   basePort: number;
   dir?: string;
   tickTimeMs: number;
+  logLevel?: string;
 }
 
 class UsageError extends Error {}
@@ -114,7 +117,9 @@ export async function clusterCommand(args: string[]): Promise<number> {
   const start = (k: number, m?: RunningMember): RunningMember => {
     const id = ids[k];
     // In its own process group: a Ctrl-C at the terminal reaches this command alone, which stops the members.
-    const child = spawn(command, [...entry, 'server', '--config', configs[k]], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // JSON lines, which render() shows.
+    const logFlags = ['--log-format', 'json', ...(options.logLevel === undefined ? [] : ['--log-level', options.logLevel])];
+    const child = spawn(command, [...entry, 'server', '--config', configs[k], ...logFlags], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const member: RunningMember = m ?? { id, clientPort: basePort + k, config: configs[k], child, startedAt: 0, lastLines: [], listening: false, exited: Promise.resolve() };
     member.child = child;
     member.startedAt = Date.now();
@@ -187,6 +192,7 @@ function parseOptions(args: string[]): ClusterOptions {
       'base-port': { type: 'string' },
       dir: { type: 'string' },
       'tick-time': { type: 'string' },
+      'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -204,7 +210,9 @@ function parseOptions(args: string[]): ClusterOptions {
   if (basePort < 1 || basePort + 20 + MAX_SIZE - 1 > 65535) throw new UsageError(`--base-port must be from 1 to ${65535 - 20 - MAX_SIZE + 1}, got ${basePort}`);
   const tickTimeMs = integer('--tick-time', values['tick-time'] ?? '2000');
   if (tickTimeMs < 1) throw new UsageError(`--tick-time must be at least 1 ms, got ${tickTimeMs}`);
-  return { size, basePort, dir: values.dir, tickTimeMs };
+  const logLevel = values['log-level'];
+  if (logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  return { size, basePort, dir: values.dir, tickTimeMs, logLevel };
 }
 
 function integer(name: string, text: string): number {

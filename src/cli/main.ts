@@ -1,76 +1,67 @@
 /** The `ensemble` command. */
-import { parseArgs } from 'node:util';
-import pino from 'pino';
-import { loadZooCfg, parseZooCfg, type ServerConfig } from '../server/config.ts';
+import { Command, CommanderError, Option } from 'commander';
+import { defaultConfig, loadZooCfg, parseZooCfg, type ServerConfig } from '../server/config.ts';
 import { startServer } from '../server/index.ts';
+import { createLogger, LOG_FORMATS, LOG_LEVELS } from '../server/logger.ts';
 import { startMember } from '../server/quorum/start-member.ts';
+import { VERSION as SERVER_VERSION } from '../server/version.ts';
+import { VERSION } from '../version.ts';
 import { clusterCommand } from './cluster-command.ts';
 import { demoCommand } from './demo-command.ts';
 import { cliCommand } from './shell/cli-command.ts';
 import { logsCommand, purgeCommand, snapshotCommand } from './storage-tools.ts';
 
-const USAGE = `usage: ensemble <command> [options]
+const DEFAULTS = defaultConfig();
+const ZOOKEEPER_VERSION = SERVER_VERSION.zookeeperCompatible.split('-')[0];
 
-commands:
-  cli [-server host:port[,host:port...][/chroot]] [-timeout ms] [-r] [command args...]
-                                  zkCli's shell: run one command, or read commands (interactive
-                                  on a terminal; "ensemble cli help" lists them)
-  server [--port N] [--data-dir DIR] [--config zoo.cfg] [--property key=value]...
-                                  run a server: standalone, or a member of the ensemble that
-                                  the zoo.cfg's server.N lines describe
-  cluster [--size N] [--base-port PORT] [--dir DIR] [--tick-time MS]
-                                  an ensemble of N members (odd, default 3) on this machine, as
-                                  child processes with their own zoo.cfg; prints the connect
-                                  string; Ctrl-C stops them all
-  demo [--scenario | --herd N] [--connect host:port | --ensemble N] [--workers N]
-                                  the leader/worker cluster example: an embedded server (or the
-                                  given one, or N members as processes) and 4 workers that elect
-                                  a leader, register, and share a word count; --scenario checks
-                                  four failure scenarios (with --ensemble, members killed mid-job)
-  logs DIR|SEGMENT [--from ZXID] [--to ZXID] [--json]
-                                  print the txns of the log segments in DIR (or one segment)
-  snapshot DIR|FILE [--json] [--nodes]
-                                  summarise the newest snapshot in DIR (or the given one)
-  purge DATA_DIR [LOG_DIR] -n COUNT
-                                  keep the newest COUNT (>= 3) snapshots and the log they need
-
-logs, snapshot and purge exit with 1 when they find damage, 2 on bad input.
+const LOG_ENV = `
+Environment:
+  ENSEMBLE_LOG_LEVEL   the log level when --log-level is not given (${LOG_LEVELS.join(', ')})
+  ENSEMBLE_LOG_FORMAT  the log format when --log-format is not given (${LOG_FORMATS.join(', ')})
 `;
 
-async function runServer(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      port: { type: 'string', short: 'p' },
-      'data-dir': { type: 'string' },
-      config: { type: 'string', short: 'c' },
-      property: { type: 'string', short: 'D', multiple: true },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return;
-  }
-  const log = pino({ name: 'ensemble', level: process.env.ENSEMBLE_LOG_LEVEL ?? 'info' });
+interface ServerFlags {
+  port?: string;
+  bind?: string;
+  dataDir?: string;
+  tickTime?: string;
+  config?: string;
+  property?: string[];
+  logLevel?: string;
+  logFormat?: string;
+}
+
+function logOptions(): Option[] {
+  return [
+    new Option('--log-level <level>', 'least severe level logged (default: info, or ENSEMBLE_LOG_LEVEL)').choices(LOG_LEVELS),
+    new Option('--log-format <format>', 'pretty: one readable line per record; json: one JSON object per line ' +
+      '(default: pretty on a terminal, json otherwise, or ENSEMBLE_LOG_FORMAT)').choices(LOG_FORMATS),
+  ];
+}
+
+function wholeNumber(flag: string, text: string, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > max) throw new Error(`${flag} must be ${flag === '--port' ? 'a port number' : 'a whole number'}, got "${text}"`);
+  return n;
+}
+
+async function runServer(flags: ServerFlags): Promise<void> {
+  const log = createLogger({ level: flags.logLevel, format: flags.logFormat });
   let partial: Partial<ServerConfig> = {};
-  if (values.config) {
-    const parsed = loadZooCfg(values.config);
+  if (flags.config) {
+    const parsed = loadZooCfg(flags.config);
     for (const w of parsed.warnings) log.warn(w);
     partial = parsed.config;
   }
-  if (values.property) {
-    const parsed = parseZooCfg(values.property.join('\n'), '--property');
+  if (flags.property) {
+    const parsed = parseZooCfg(flags.property.join('\n'), '--property');
     for (const w of parsed.warnings) log.warn(w);
     partial = { ...partial, ...parsed.config };
   }
-  if (values.port !== undefined) {
-    const port = Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got "${values.port}"`);
-    partial.clientPort = port;
-  }
-  if (values['data-dir'] !== undefined) partial.dataDir = values['data-dir'];
+  if (flags.port !== undefined) partial.clientPort = wholeNumber('--port', flags.port, 65535);
+  if (flags.bind !== undefined) partial.clientPortAddress = flags.bind;
+  if (flags.dataDir !== undefined) partial.dataDir = flags.dataDir;
+  if (flags.tickTime !== undefined) partial.tickTimeMs = wholeNumber('--tick-time', flags.tickTime, 0x7fffffff);
   const { host, port, close } = partial.ensemble ? await startMember(partial, { log }) : await startServer(partial, { log });
   log.info(`ensemble listening on ${host.includes(':') ? `[${host}]` : host}:${port}`);
   const stop = (signal: string) => {
@@ -81,36 +72,130 @@ async function runServer(args: string[]): Promise<void> {
   process.once('SIGTERM', () => stop('SIGTERM'));
 }
 
+/** Runs a command that reads its own arguments; resolves with its exit status. */
+type Runner = (args: string[]) => Promise<number> | number;
+
+function buildProgram(argv: string[]): Command {
+  /**
+   * A command that reads its own arguments, exactly as given after its name; commander describes
+   * its options for --help. `exit`: the process exits with its status (a client's timers may still
+   * be pending).
+   */
+  const passThrough = (name: string, usage: string, run: Runner, exit: boolean): Command => program
+    .command(name)
+    .usage(usage)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(async () => {
+      const code = await run(argv.slice(1));
+      if (exit) process.exit(code);
+      process.exitCode = code;
+    });
+
+  const program = new Command('ensemble')
+    .description('A coordination service wire-compatible with Apache ZooKeeper: server, shell and tools.')
+    .version(`ensemble ${VERSION}\ncompatible with Apache ZooKeeper ${ZOOKEEPER_VERSION} (servers report ${SERVER_VERSION.zookeeperCompatible})`, '-V, --version')
+    .enablePositionalOptions()
+    .exitOverride()
+    .showHelpAfterError('(ensemble --help lists the commands and their options)')
+    .configureHelp({ subcommandTerm: (cmd) => `${cmd.name()} ${cmd.usage()}` })
+    .addHelpText('after', `\nRun "ensemble <command> --help" for a command's options.\nlogs, snapshot and purge exit with 1 when they find damage, 2 on bad input.\n${LOG_ENV}`);
+
+  const server = program
+    .command('server')
+    .summary('run a server: standalone, or a member of the ensemble that the zoo.cfg\'s server.N lines describe')
+    .description('Runs a server: standalone, or a member of the ensemble that the zoo.cfg\'s server.N lines describe. ' +
+      'Flags override --property, which overrides the zoo.cfg.')
+    .usage('[options]')
+    .option('-c, --config <zoo.cfg>', 'read the settings from this zoo.cfg')
+    .option('-p, --port <port>', `client port (clientPort; default: ${DEFAULTS.clientPort})`)
+    .option('--bind <address>', 'address the client port listens on (clientPortAddress; default: all addresses)')
+    .option('--data-dir <dir>', `where snapshots and the log are kept (dataDir; default: ${DEFAULTS.dataDir})`)
+    .option('--tick-time <ms>', `the basic time unit: sessions time out within 2 to 20 ticks (tickTime; default: ${DEFAULTS.tickTimeMs})`)
+    .option('-D, --property <key=value>', 'a zoo.cfg line (repeatable)', (v: string, all: string[] | undefined) => [...(all ?? []), v]);
+  for (const o of logOptions()) server.addOption(o);
+  server.addHelpText('after', LOG_ENV).action((flags: ServerFlags) => runServer(flags));
+
+  passThrough('cli', '[--quiet | --json] [zkCli options] [command args...]', cliCommand, true)
+    .alias('shell')
+    .summary('zkCli\'s shell: run one command, or read commands (interactive on a terminal)')
+    .description('zkCli\'s shell: run one command and exit with its status, or read commands (interactive on a terminal; ' +
+      '"ensemble cli help" lists them). Everything from the first zkCli option or command word on is ' +
+      'read as zkCli reads it.')
+    .passThroughOptions()
+    .option('--quiet', 'only the command\'s own output on stdout (no connection banner or notices)')
+    .option('--json', 'the command\'s result as one JSON value on stdout (get: {data, stat}; ls: an array; stat: an object; 64-bit numbers as strings)')
+    .addHelpText('after', `
+zkCli options:
+  -server host:port[,...][/chroot]  the servers (default: localhost:2181)
+  -timeout ms                       session timeout (default: 30000)
+  -r                                read-only mode
+  -waitforconnection                wait for the session before running the command
+
+Environment:
+  ENSEMBLE_CLI_HISTORY  the interactive shell's history file (default: ~/.ensemble_cli_history)
+`);
+
+  passThrough('cluster', '[options]', clusterCommand, true)
+    .summary('an ensemble of N members on this machine, as child processes; prints the connect string')
+    .description('An ensemble of N members on this machine, as child processes with their own zoo.cfg; prints the ' +
+      'connect string. Ctrl-C stops them all. Ports for member k (from 0): client PORT+k, quorum PORT+10+k, ' +
+      'election PORT+20+k.')
+    .option('-n, --size <n>', 'members, odd, 1 to 9 (default: 3)')
+    .option('--base-port <port>', `the first client port (default: ${DEFAULTS.clientPort})`)
+    .option('--dir <dir>', 'keep the members\' zoo.cfg, myid and data there (default: a temporary directory, removed at exit)')
+    .option('--tick-time <ms>', `tickTime (default: ${DEFAULTS.tickTimeMs})`)
+    .addOption(logOptions()[0])
+    .addHelpText('after', LOG_ENV);
+
+  passThrough('demo', '[options]', demoCommand, true)
+    .summary('the leader/worker cluster example')
+    .description('The leader/worker cluster example: an embedded server (or the given one, or N members as ' +
+      'processes) and workers that elect a leader, register, and share a word count.')
+    .option('--scenario', 'play four failure scenarios (with --ensemble, members killed mid-job); exit 0 only if all held')
+    .option('--herd <n>', 'count the watch notifications a leader\'s death causes among N workers')
+    .option('--connect <host:port>', 'use that server (Ensemble or Apache ZooKeeper) (default: an embedded server)')
+    .option('--ensemble <n>', 'start a replicated ensemble of N members (odd, at least 3) instead')
+    .option('--workers <n>', 'workers (default: 4)')
+    .option('--documents <dir>', 'the documents counted (default: the example\'s own)')
+    .option('--session-timeout <ms>', 'the workers\' session timeout (default: 4000)');
+
+  passThrough('logs', 'DIR|SEGMENT [options]', logsCommand, false)
+    .summary('print the txns of the log segments in DIR (or one segment)')
+    .description('Prints every txn of the log segments (log.<zxid>) in DIR, or of one segment, in zxid order, and ' +
+      'how each segment ends. Exit 1 if a segment is damaged, 2 on bad input.')
+    .option('--from <zxid>', 'first zxid, hex with 0x or decimal (default: the first)')
+    .option('--to <zxid>', 'last zxid (default: the last)')
+    .option('--json', 'one JSON object per txn');
+
+  passThrough('snapshot', 'DIR|FILE [options]', snapshotCommand, false)
+    .summary('summarise the newest snapshot in DIR (or the given one)')
+    .description('Summarises the newest snapshot (snapshot.<zxid>) in DIR, or the given one. Exit 1 if it is ' +
+      'damaged, 2 on bad input.')
+    .option('--json', 'as JSON')
+    .option('--nodes', 'list every znode with its stat');
+
+  passThrough('purge', 'DATA_DIR [LOG_DIR] -n COUNT', purgeCommand, false)
+    .summary('keep the newest COUNT (>= 3) snapshots and the log they need')
+    .description('Keeps the newest COUNT snapshots of DATA_DIR and the log segments of LOG_DIR (default: DATA_DIR) ' +
+      'needed to replay from the oldest of them; removes the rest. Exit 2 on bad input.')
+    .option('-n, --count <count>', 'snapshots to keep, at least 3 (required)');
+
+  return program;
+}
+
 async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'server':
-      return runServer(rest);
-    case 'cli':
-    case 'shell':
-      process.exit(await cliCommand(rest));
-    case 'cluster':
-      process.exit(await clusterCommand(rest));
-    case 'demo':
-      process.exit(await demoCommand(rest));
-    case 'logs':
-      process.exitCode = logsCommand(rest);
-      return;
-    case 'snapshot':
-      process.exitCode = snapshotCommand(rest);
-      return;
-    case 'purge':
-      process.exitCode = purgeCommand(rest);
-      return;
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(USAGE);
-      return;
-    default:
-      process.stderr.write(`ensemble: unknown command "${command}"\n${USAGE}`);
-      process.exitCode = 2;
+  const program = buildProgram(argv);
+  if (argv.length === 0) {
+    program.outputHelp();
+    return;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (!(err instanceof CommanderError)) throw err;
+    // --help and --version end here too, with exit code 0; usage errors exit 2.
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
   }
 }
 
