@@ -6,6 +6,7 @@
  */
 import { createServer, type Server as TcpServer } from 'node:net';
 import pino, { type Logger } from 'pino';
+import { OpCode } from '../protocol/constants.ts';
 import type { JuteReader } from '../protocol/jute.ts';
 import type { Id } from '../protocol/records.ts';
 import { fourLetterWord, type QuorumStatus } from './admin/four-letter.ts';
@@ -17,7 +18,7 @@ import { Connection, type ConnectionHost, type ConnectionSocket } from './net/co
 import { InMemoryCommit, type CommitStage } from './pipeline/commit.ts';
 import type { ReadContext } from './pipeline/reads.ts';
 import { Replica } from './replica/replica.ts';
-import type { SessionTracker } from './session/session-tracker.ts';
+import { sessionIdHex, type SessionTracker } from './session/session-tracker.ts';
 import { ServerStats } from './stats.ts';
 import { DataTree } from './tree/data-tree.ts';
 import { SESSION_SECRET_BYTES } from './tree/settings.ts';
@@ -123,13 +124,17 @@ export class EnsembleServer implements ConnectionHost {
       maxDataBytes: this.config.juteMaxBufferBytes,
       enforceQuota: this.config.enforceQuota,
       clock: this.clock,
-      log: { info: (msg) => this.log.info(msg) },
+      log: this.log,
     }, {
       propose: (entry) => this.commit.submit(entry, () => this.replica.committed(entry)),
       forward: (sessionId, cxid, authInfo, type, body) => this.quorum?.forward(sessionId, cxid, authInfo, type, body),
       sessionMoved: (sessionId) => this.bySession.get(sessionId)?.close(),
       reply: (sessionId, cxid, zxid, result, failed) => this.bySession.get(sessionId)?.writeDone(cxid, zxid, result, failed),
-      sessionOpened: (sessionId, passwd) => this.bySession.get(sessionId)?.sendConnectResponse(true, passwd),
+      sessionOpened: (sessionId, passwd) => {
+        const conn = this.bySession.get(sessionId);
+        if (conn) this.log.info({ session: sessionIdHex(sessionId), client: clientOf(conn), timeoutMs: conn.sessionTimeoutMs }, 'session established');
+        conn?.sendConnectResponse(true, passwd);
+      },
       sessionExpired: () => this.stats.sessionsExpired++,
       sessionClosed: (sessionId) => {
         this.bySession.get(sessionId)?.closeAfterFlush();
@@ -202,12 +207,14 @@ export class EnsembleServer implements ConnectionHost {
       let count = 0;
       for (const c of this.connections) if (c.remoteAddress === ip) count++;
       if (count >= max) {
-        this.log.warn({ ip, max }, 'too many connections from this address');
+        this.log.warn({ client: ip, max }, 'connection refused: too many connections from this address (maxClientCnxns)');
         socket.destroy();
         return;
       }
     }
-    this.connections.add(new Connection(socket, this));
+    const conn = new Connection(socket, this);
+    this.connections.add(conn);
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ client: clientOf(conn) }, 'connection accepted');
   }
 
   // ---- what connections ask of the server ----
@@ -218,6 +225,7 @@ export class EnsembleServer implements ConnectionHost {
 
   /** A connection went away: its watches go with it; its session lives on until it expires. */
   forget(conn: Connection): void {
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ client: clientOf(conn), session: conn.sessionId === 0n ? undefined : sessionIdHex(conn.sessionId) }, 'connection closed');
     this.connections.delete(conn);
     this.replica.watches.removeWatcher(conn);
     this.sweepWatches();
@@ -288,14 +296,19 @@ export class EnsembleServer implements ConnectionHost {
     if (previous && previous !== conn) previous.close();
     conn.sessionId = sessionId;
     const valid = this.replica.reopenSession(sessionId, passwd, timeoutMs);
+    const fields = { session: sessionIdHex(sessionId), client: clientOf(conn), timeoutMs: conn.sessionTimeoutMs };
     if (valid) {
       this.bySession.set(sessionId, conn);
       this.quorum?.touched(sessionId);
+      this.log.info({ ...fields, reconnected: true }, 'session established');
+    } else {
+      this.log.info(fields, 'session refused: expired, or a wrong password');
     }
     conn.sendConnectResponse(valid, this.replica.passwordFor(sessionId));
   }
 
   submitWrite(conn: Connection, xid: number, type: number, body: JuteReader): void {
+    if (type === OpCode.closeSession) this.log.info({ session: sessionIdHex(conn.sessionId), client: clientOf(conn) }, 'session closed');
     this.replica.submit(conn.sessionId, xid, conn.authInfo, type, body);
   }
 
@@ -322,3 +335,5 @@ export class EnsembleServer implements ConnectionHost {
     return all.length;
   }
 }
+
+const clientOf = (conn: Connection): string => `${conn.remoteAddress}:${conn.remotePort}`;

@@ -15,6 +15,7 @@ import type { ServerStats } from '../stats.ts';
 import type { ApplyResult } from '../tree/data-tree.ts';
 import type { Watcher } from '../watches/watches.ts';
 import { OutputBuffer } from './output-buffer.ts';
+import { requestFields } from './request-log.ts';
 import { FrameDecoder, FrameTooLargeError } from '../../protocol/frame-decoder.ts';
 
 /** What a connection uses of its socket: a TCP socket, or a simulated one. */
@@ -38,7 +39,7 @@ export interface ConnectionSocket {
 /** What a connection needs from the server that accepted it. */
 export interface ConnectionHost {
   readonly config: ServerConfig;
-  readonly log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void };
+  readonly log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void; debug(obj: object, msg?: string): void; isLevelEnabled(level: string): boolean };
   readonly stats: ServerStats;
   readonly clock: Clock;
   readonly scheduler: Scheduler;
@@ -133,6 +134,8 @@ export class Connection implements Watcher {
   private readContext: ReadContext | null = null;
   private paused = false;
   inFlightWrites = 0;
+  /** Each request logged (the level is read once per connection: the check costs on every request). */
+  private readonly debugLog: boolean;
   // Statistics for cons/stat.
   packetsReceived = 0;
   packetsSent = 0;
@@ -151,6 +154,7 @@ export class Connection implements Watcher {
     this.remotePort = socket.remotePort ?? 0;
     this.authInfo = [{ scheme: 'ip', id: this.remoteAddress }];
     this.decoder = new FrameDecoder(server.config.juteMaxBufferBytes);
+    this.debugLog = server.log.isLevelEnabled('debug');
     socket.setNoDelay(true);
     socket.on('data', (chunk) => this.onData(chunk));
     socket.on('error', () => this.close());
@@ -252,6 +256,7 @@ export class Connection implements Watcher {
     // RequestHeader: xid, type.
     const requestXid = r.int();
     const type = r.int();
+    if (this.debugLog) this.server.log.debug(requestFields(this.sessionId, requestXid, type, r), 'request');
     this.server.touch(this);
     this.lastCxid = requestXid;
     if (type === OpCode.auth) return this.handleAuth(requestXid, r);

@@ -12,7 +12,7 @@ import type { Clock } from '../env/environment.ts';
 import { JuteReader } from '../../protocol/jute.ts';
 import { decodeWrite } from '../pipeline/client-write.ts';
 import { Prep, type WriteRequest } from '../pipeline/prep.ts';
-import { SessionTracker } from '../session/session-tracker.ts';
+import { SessionTracker, sessionIdHex } from '../session/session-tracker.ts';
 import { ephemeralKind, ttlOf, type ApplyResult, type DataTree } from '../tree/data-tree.ts';
 import type { Txn, TxnEntry } from '../tree/txn.ts';
 import { Watches, type WatchEvent } from '../watches/watches.ts';
@@ -50,7 +50,7 @@ export interface ReplicaOptions {
   maxDataBytes: number;
   enforceQuota: boolean;
   clock: Clock;
-  log: { info(msg: string): void };
+  log: { info(obj: object, msg: string): void };
 }
 
 export class Replica {
@@ -145,7 +145,7 @@ export class Replica {
 
   /** A closeSession Txn for a session that is no longer wanted; it is closing from now on. */
   private expire(id: bigint, why: string): void {
-    this.options.log.info(`expiring session 0x${BigInt.asUintN(64, id).toString(16)}, ${why}`);
+    this.options.log.info({ session: sessionIdHex(id), reason: why }, 'session expired');
     this.sessions.setClosing(id);
     this.propose(id, 0, [], { type: OpCode.closeSession });
   }

@@ -9,6 +9,9 @@
 import { hash } from 'node:crypto';
 import { Err, KeeperError } from '../../protocol/constants.ts';
 
+/** A session id as ZooKeeper prints it: 0x and unsigned hex. */
+export const sessionIdHex = (id: bigint): string => `0x${BigInt.asUintN(64, id).toString(16)}`;
+
 export interface Session {
   readonly id: bigint;
   timeoutMs: number;
