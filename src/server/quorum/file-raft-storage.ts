@@ -48,6 +48,7 @@ export interface FileRaftStorageOptions {
   /** Called once if the disk fails: nothing more is made durable. */
   onFatal: (err: Error) => void;
   onBatchWritten?: BatchWritten;
+  log?: { info(obj: object, msg: string): void };
 }
 
 interface Segment {
@@ -294,6 +295,7 @@ export class FileRaftStorage implements RaftStorage {
     this.allocated = RAFT_LOG_HEADER_BYTES;
     this.rollRequested = false;
     const segment = { first, path, offsets: [], end: RAFT_LOG_HEADER_BYTES };
+    this.options.log?.info({ path, firstIndex: first }, 'new log segment');
     this.segments.push(segment);
     return segment;
   }

@@ -24,7 +24,7 @@ export interface MemberSnapshots {
 const KEEP = 2;
 
 export class FileMemberSnapshots implements MemberSnapshots {
-  constructor(private readonly dir: string) {}
+  constructor(private readonly dir: string, private readonly log?: { info(obj: object, msg: string): void }) {}
 
   save(s: StoredSnapshot): void {
     const name = `snapshot.${s.index.toString(16)}`;
@@ -42,6 +42,7 @@ export class FileMemberSnapshots implements MemberSnapshots {
     }
     renameSync(tmp, join(this.dir, name));
     fsyncFile(this.dir);
+    this.log?.info({ path: join(this.dir, name), index: s.index, term: s.term, bytes: s.data.length + 8 }, 'snapshot written');
     for (const old of this.indexes().slice(0, -KEEP)) rmSync(join(this.dir, `snapshot.${old.toString(16)}`), { force: true });
   }
 

@@ -568,7 +568,7 @@ export class Member implements CommitStage {
       lastZxid++;
     }
     this.server.replica.lead(lastZxid);
-    this.log.info({ term: this.raft.term }, 'leading');
+    this.log.info({ leader: this.id, term: this.raft.term, lastZxid: `0x${lastZxid.toString(16)}` }, 'leading');
     const waiting = this.waitingForwards;
     this.waitingForwards = [];
     for (const f of waiting) this.server.replica.submitForwarded(f.from, f.sessionId, f.cxid, f.auth, f.opcode, f.body);
@@ -583,7 +583,7 @@ export class Member implements CommitStage {
     if (lead === this.leader) return;
     const before = this.leader;
     this.leader = lead;
-    this.log.info({ leader: lead, term: this.raft.term }, lead === NONE ? 'no leader' : lead === this.id ? 'elected' : 'following');
+    this.log.info({ leader: lead, previous: before, term: this.raft.term }, lead === NONE ? 'no leader' : lead === this.id ? 'elected' : 'following');
     if (this.leading || before !== NONE) this.loseClients();
     // Touches gathered for another leader (or as leader) are old news to the next, which renews every session anyway.
     this.touches.clear();

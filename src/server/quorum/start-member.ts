@@ -38,6 +38,7 @@ export async function startMember(config: Partial<ServerConfig>, deps: { log?: L
     preallocBytes: resolved.preAllocSizeBytes,
     maxRecordBytes: resolved.juteMaxBufferBytes + 1024 * 1024,
     onBatchWritten: batchObserver(log, resolved.fsyncWarningThresholdMs, metrics),
+    log,
     onFatal: (err) => {
       log.error({ err: err.message }, 'the log cannot be written: stopping');
       void (member?.close() ?? Promise.resolve()).finally(() => process.exit(1));
@@ -52,7 +53,7 @@ export async function startMember(config: Partial<ServerConfig>, deps: { log?: L
     log,
   });
   await transport.listen();
-  const snapshots = new FileMemberSnapshots(dir);
+  const snapshots = new FileMemberSnapshots(dir, log);
   member = new Member({ id: ensemble.myid, voters: ensemble.members.map((m) => m.id), config: resolved, transport, storage, snapshots, data: new FileMemberData(dir), env, log, serverLines: ensemble.members.map(formatServerLine) });
   try {
     const { host, port } = await member.listen();

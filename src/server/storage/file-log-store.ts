@@ -31,6 +31,7 @@ export interface FileLogStoreOptions {
   /** Called once if the disk fails: nothing more can be acknowledged. */
   onFatal: (err: Error) => void;
   onBatchWritten?: BatchWritten;
+  log?: { info(obj: object, msg: string): void };
 }
 
 export class FileLogStore implements LogStore {
@@ -179,6 +180,7 @@ export class FileLogStore implements LogStore {
     this.position = LOG_HEADER_BYTES;
     this.allocated = LOG_HEADER_BYTES;
     this.rollRequested = false;
+    this.options.log?.info({ path, firstIndex }, 'new log segment');
   }
 
   private flush(): void {

@@ -86,6 +86,7 @@ export class Storage implements CommitStage {
       maxRecordBytes: options.maxRecordBytes,
       onFatal: (err) => this.onFatal(err),
       onBatchWritten: options.onBatchWritten,
+      log: logger,
     }, env, r.last);
     this.commit = new DurableCommit(this.tree, log, new FileSnapshotStore(options.dataDir, env), { snapCount: options.snapCount, env, logger, onSnapshot: options.onSnapshot }, r.last);
     const recorded = this.settleSettings();
