@@ -6,7 +6,7 @@
 import { createInterface } from 'node:readline';
 import { Shell, type ShellOutput } from './shell.ts';
 
-export const CLI_USAGE = `usage: ensemble cli [-server host:port[,host:port...][/chroot]] [-timeout ms] [-r] [-waitforconnection] [command args...]
+export const CLI_USAGE = `usage: ensemble cli [--quiet | --json] [-server host:port[,host:port...][/chroot]] [-timeout ms] [-r] [-waitforconnection] [command args...]
 `;
 
 interface CliArgs {
@@ -15,13 +15,15 @@ interface CliArgs {
   readOnly: boolean;
   waitForConnection: boolean;
   command: string[] | null;
+  /** --quiet: only results on stdout; --json: results as JSON (both Ensemble's own, not zkCli's). */
+  output: 'zkcli' | 'quiet' | 'json';
 }
 
 class UsageError extends Error {}
 
 /** ZooKeeperMain's options: flags first, then the first word that is not a flag starts the command. */
 export function parseCliArgs(argv: readonly string[]): CliArgs {
-  const args: CliArgs = { server: 'localhost:2181', timeoutMs: 30000, readOnly: false, waitForConnection: false, command: null };
+  const args: CliArgs = { server: 'localhost:2181', timeoutMs: 30000, readOnly: false, waitForConnection: false, command: null, output: 'zkcli' };
   for (let i = 0; i < argv.length; i++) {
     const opt = argv[i];
     const value = (): string => {
@@ -43,6 +45,10 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         break;
       case '-waitforconnection':
         args.waitForConnection = true;
+        break;
+      case '--quiet':
+      case '--json':
+        args.output = opt === '--json' ? 'json' : 'quiet';
         break;
       case '-client-configuration':
         throw new UsageError('-client-configuration (SASL/TLS settings) is not supported');
@@ -70,8 +76,10 @@ export async function cliCommand(argv: readonly string[]): Promise<number> {
     process.stderr.write(`${e.message}\n${CLI_USAGE}`);
     return 2;
   }
-  process.stdout.write(`Connecting to ${args.server}\n`);
-  const options = { server: args.server, sessionTimeoutMs: args.timeoutMs, readOnly: args.readOnly };
+  // zkCli's banners, unless only results belong on stdout.
+  const banner = (text: string): void => void (args.output === 'zkcli' && process.stdout.write(text));
+  banner(`Connecting to ${args.server}\n`);
+  const options = { server: args.server, sessionTimeoutMs: args.timeoutMs, readOnly: args.readOnly, output: args.output };
   const interactive = args.command === null && process.stdin.isTTY === true;
   let shell: Shell;
   let terminal: import('./terminal.ts').Terminal | undefined;
@@ -98,12 +106,12 @@ export async function cliCommand(argv: readonly string[]): Promise<number> {
     if ((await shell.runCommand(args.command)) !== 'quit') await shell.closeQuietly();
     return shell.exitCode;
   }
-  process.stdout.write('Welcome to ZooKeeper!\n');
+  banner('Welcome to ZooKeeper!\n');
   if (terminal) {
-    process.stdout.write('JLine support is enabled\n');
+    banner('JLine support is enabled\n');
     await terminal.run();
   } else {
-    process.stdout.write('JLine support is disabled\n');
+    banner('JLine support is disabled\n');
     const lines = createInterface({ input: process.stdin, terminal: false, crlfDelay: Infinity });
     for await (const line of lines) {
       if ((await shell.executeLine(line)) === 'quit') return shell.exitCode;

@@ -10,7 +10,7 @@ import { Err } from '../../protocol/constants.ts';
 import { pathError } from '../../protocol/path.ts';
 import { inHashTableOrder, javaHash } from '../../server/java-hash.ts';
 import { parseAcl } from './acl-parser.ts';
-import { aclEntry, failureMessage, keeperMessage, statLines } from './format.ts';
+import { aclEntry, failureMessage, keeperMessage, statJson, statLines } from './format.ts';
 import { parseInt32, parseLong } from '../../protocol/java-strings.ts';
 import { ParseError, parseFlags, type ParsedLine } from './line-parser.ts';
 import { VERSION } from '../../version.ts';
@@ -28,6 +28,14 @@ export interface CommandContext {
   readonly watcher: Watcher;
   out(text: string): void;
   err(text: string): void;
+  /** Set with --json: takes the command's result in place of its printed output. */
+  json?(value: unknown): void;
+}
+
+/** A command's result: as JSON with --json, otherwise printed as zkCli prints it. */
+function result(ctx: CommandContext, value: () => unknown, text: () => string): void {
+  if (ctx.json) ctx.json(value());
+  else ctx.out(text());
 }
 
 export interface CliCommand {
@@ -152,7 +160,8 @@ const create: CliCommand = {
         throw err;
       }
     });
-    ctx.err(`Created ${created}\n`);
+    if (ctx.json) ctx.json({ path: created });
+    else ctx.err(`Created ${created}\n`);
   },
 };
 
@@ -166,8 +175,7 @@ const get: CliCommand = {
     const path = p.args[1];
     checkPath(path);
     const { data, stat } = await request(path, () => ctx.client.getData(path, { watch: p.has('w') ? ctx.watcher : undefined }));
-    ctx.out(`${text(data)}\n`);
-    if (p.has('s')) ctx.out(statLines(stat));
+    result(ctx, () => ({ data: data === null ? null : text(data), stat: statJson(stat) }), () => `${text(data)}\n${p.has('s') ? statLines(stat) : ''}`);
   },
 };
 
@@ -185,13 +193,15 @@ const ls: CliCommand = {
     const watch = p.has('w') ? ctx.watcher : undefined;
     checkPath(path);
     if (p.has('R')) {
-      await request(path, () => visitSubTree(ctx.client, path, watch, (node) => ctx.out(`${node}\n`)));
+      const nodes: string[] = [];
+      await request(path, () => visitSubTree(ctx.client, path, watch, (node) => (ctx.json ? void nodes.push(node) : ctx.out(`${node}\n`))));
+      ctx.json?.(nodes);
       return;
     }
     const res = await request(path, () => ctx.client.getChildren(path, { watch, stat: p.has('s') }));
     const { children, stat } = Array.isArray(res) ? { children: res, stat: undefined } : res;
-    ctx.out(`[${[...children].sort().join(', ')}]\n`);
-    if (stat) ctx.out(statLines(stat));
+    const sorted = [...children].sort();
+    result(ctx, () => (stat ? { children: sorted, stat: statJson(stat) } : sorted), () => `[${sorted.join(', ')}]\n${stat ? statLines(stat) : ''}`);
   },
 };
 
@@ -206,7 +216,7 @@ const stat: CliCommand = {
     checkPath(path);
     const found = await request(path, () => ctx.client.exists(path, { watch: p.has('w') ? ctx.watcher : undefined }));
     if (found === null) throw new CliError(failureMessage(new NoNodeError(Err.NONODE, path)));
-    ctx.out(statLines(found));
+    result(ctx, () => statJson(found), () => statLines(found));
   },
 };
 
@@ -219,8 +229,9 @@ const set: CliCommand = {
     const [, path, data] = p.args;
     const v = version(p);
     checkPath(path);
-    const result = await request(path, () => ctx.client.setData(path, bytes(data), { version: v }));
-    if (p.has('s')) ctx.out(statLines(result));
+    const stat = await request(path, () => ctx.client.setData(path, bytes(data), { version: v }));
+    if (ctx.json) ctx.json(statJson(stat));
+    else if (p.has('s')) ctx.out(statLines(stat));
   },
 };
 
@@ -285,8 +296,8 @@ const getAcl: CliCommand = {
     const path = p.args[1];
     checkPath(path);
     const { acl, stat } = await request(path, () => ctx.client.getACL(path));
-    for (const entry of acl) ctx.out(aclEntry(entry));
-    if (p.has('s')) ctx.out(statLines(stat));
+    result(ctx, () => ({ acl: acl.map((a) => ({ scheme: a.id.scheme, id: a.id.id, perms: a.perms })), stat: statJson(stat) }),
+      () => acl.map(aclEntry).join('') + (p.has('s') ? statLines(stat) : ''));
   },
 };
 
@@ -391,7 +402,7 @@ const getEphemerals: CliCommand = {
     const path = p.args.length > 1 ? p.args[1] : '/';
     checkPath(path);
     const paths = await request(path, () => ctx.client.getEphemerals(path));
-    ctx.out(`[${paths.join(', ')}]\n`);
+    result(ctx, () => paths, () => `[${paths.join(', ')}]\n`);
   },
 };
 
@@ -403,7 +414,8 @@ const getAllChildrenNumber: CliCommand = {
     if (p.args.length < 2) throw new CliError(usageOf(getAllChildrenNumber));
     const path = p.args[1];
     checkPath(path);
-    ctx.out(`${await request(path, () => ctx.client.getAllChildrenNumber(path))}\n`);
+    const count = await request(path, () => ctx.client.getAllChildrenNumber(path));
+    result(ctx, () => count, () => `${count}\n`);
   },
 };
 
@@ -412,8 +424,7 @@ const whoami: CliCommand = {
   options: '',
   async run(ctx) {
     const infos = await request(undefined, () => ctx.client.whoAmI());
-    ctx.out('Auth scheme: User\n');
-    for (const info of infos) ctx.out(`${info.authScheme}: ${info.user}\n`);
+    result(ctx, () => infos.map((i) => ({ scheme: i.authScheme, user: i.user })), () => `Auth scheme: User\n${infos.map((i) => `${i.authScheme}: ${i.user}\n`).join('')}`);
   },
 };
 
@@ -454,8 +465,8 @@ const config: CliCommand = {
   async run(ctx, words) {
     const p = parse(words, 'cws');
     const { data, stat } = await request('/zookeeper/config', () => ctx.client.getData('/zookeeper/config', { watch: p.has('w') ? ctx.watcher : undefined }));
-    ctx.out(`${p.has('c') ? clientConfig(text(data)) : text(data)}\n`);
-    if (p.has('s')) ctx.out(statLines(stat));
+    const shown = p.has('c') ? clientConfig(text(data)) : text(data);
+    result(ctx, () => ({ data: shown, stat: statJson(stat) }), () => `${shown}\n${p.has('s') ? statLines(stat) : ''}`);
   },
 };
 
@@ -463,7 +474,7 @@ const versionCommand: CliCommand = {
   name: 'version',
   options: '',
   async run(ctx) {
-    ctx.out(`ZooKeeper CLI version: Ensemble ${VERSION}\n`);
+    result(ctx, () => ({ version: VERSION }), () => `ZooKeeper CLI version: Ensemble ${VERSION}\n`);
   },
 };
 

@@ -38,6 +38,23 @@ export function statLines(stat: Stat): string {
   ].join('\n') + '\n';
 }
 
+/** A Stat for --json: its 64-bit fields as strings (zxids and the owner in hex, times in ms). */
+export function statJson(stat: Stat): Record<string, string | number> {
+  return {
+    czxid: `0x${hex(stat.czxid)}`,
+    mzxid: `0x${hex(stat.mzxid)}`,
+    pzxid: `0x${hex(stat.pzxid)}`,
+    ctime: String(stat.ctime),
+    mtime: String(stat.mtime),
+    version: stat.version,
+    cversion: stat.cversion,
+    aversion: stat.aversion,
+    ephemeralOwner: `0x${hex(stat.ephemeralOwner)}`,
+    dataLength: stat.dataLength,
+    numChildren: stat.numChildren,
+  };
+}
+
 /** ZKUtil.getPermString: the letters in the order c d r w a. */
 export function permString(perms: number): string {
   return [

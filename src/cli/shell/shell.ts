@@ -19,6 +19,8 @@ export interface ShellOptions {
   server: string;
   sessionTimeoutMs: number;
   readOnly: boolean;
+  /** quiet: notices (watch events, "Not connected") on stderr; json: that, and results as JSON. */
+  output?: 'zkcli' | 'quiet' | 'json';
 }
 
 /** The commands ZooKeeperMain handles itself, with their usage. */
@@ -158,10 +160,17 @@ export class Shell {
     return this.words;
   }
 
+  /** Where notices go: stdout, as zkCli prints them, unless only results belong there. */
+  private notice(text: string): void {
+    if ((this.options.output ?? 'zkcli') === 'zkcli') this.io.out(text);
+    else this.io.err(text);
+  }
+
   private printEvent(event: WatchedEvent): void {
-    if (!this.printWatches) return;
-    this.io.out('\nWATCHER::\n');
-    this.io.out(`\nWatchedEvent state:${event.state} type:${event.type} path:${event.path ?? 'null'}\n`);
+    // Connection state changes are zkCli's banner, left out when only results belong on stdout.
+    if (!this.printWatches || (event.type === 'None' && (this.options.output ?? 'zkcli') !== 'zkcli')) return;
+    this.notice('\nWATCHER::\n');
+    this.notice(`\nWatchedEvent state:${event.state} type:${event.type} path:${event.path ?? 'null'}\n`);
   }
 
   private usage(): void {
@@ -215,12 +224,13 @@ export class Shell {
 
     const client = this.client;
     if (client === null || !alive(client.state)) {
-      this.io.out('Not connected\n');
+      this.notice('Not connected\n');
       return undefined;
     }
     const command = COMMANDS.get(cmd);
     if (command === undefined) return undefined;
     const ctx: CommandContext = { client, watcher: this.watcher, out: (t) => this.io.out(t), err: (t) => this.io.err(t) };
+    if (this.options.output === 'json') ctx.json = (value) => this.io.out(`${JSON.stringify(value)}\n`);
     await command.run(ctx, words);
     return undefined;
   }
