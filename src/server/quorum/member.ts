@@ -568,7 +568,7 @@ export class Member implements CommitStage {
       lastZxid++;
     }
     this.server.replica.lead(lastZxid);
-    this.log.info({ leader: this.id, term: this.raft.term, lastZxid: `0x${lastZxid.toString(16)}` }, 'leading');
+    this.log.info({ term: this.raft.term }, 'leading');
     const waiting = this.waitingForwards;
     this.waitingForwards = [];
     for (const f of waiting) this.server.replica.submitForwarded(f.from, f.sessionId, f.cxid, f.auth, f.opcode, f.body);
