@@ -91,13 +91,20 @@ test('--log-format json: session established, closed and expired, with their fie
   }
 });
 
-test('--log-level debug shows each request with its session, op and path', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const server = await startServer(['--log-format', 'json', '--log-level', 'debug']);
+test('--log-level debug shows each request with its session, op and path; a connection over maxClientCnxns is a warning', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const server = await startServer(['--log-format', 'json', '--log-level', 'debug', '--property', 'maxClientCnxns=1']);
   try {
     const client = await RawClient.connect('127.0.0.1', server.port);
     const id = hexId(client.sessionId);
     await client.getData('/zookeeper');
+    await assert.rejects(RawClient.connect('127.0.0.1', server.port), 'a second connection from the address is refused');
     await client.close();
+    const refusal = (): Record | undefined => server.records().find((r) => r.msg.startsWith('connection refused: too many connections'));
+    await server.waitFor('refusal', () => refusal() !== undefined);
+    const refused = refusal();
+    assert.equal(refused?.level, 40);
+    assert.equal(refused?.client, '127.0.0.1');
+    assert.equal(refused?.max, 1);
     const request = (): Record | undefined => server.records().find((r) => r.msg === 'request' && r.op === 'getData');
     await server.waitFor('getData request', () => request() !== undefined);
     assert.equal(request()!.level, 20);
