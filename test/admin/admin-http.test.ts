@@ -9,8 +9,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import pino from 'pino';
 import { connect, type ZooKeeperClient } from '../../src/index.ts';
+import { isLoopback } from '../../src/server/admin/admin-http.ts';
 import { startServer, type StartedServer } from '../../src/server/index.ts';
 import { freePort } from '../support/ports.ts';
 import { ProcessEnsemble } from '../support/process-ensemble.ts';
@@ -265,4 +268,28 @@ test('off by default: nothing listens on the admin port', async () => {
     await s.close();
     await rm(dataDir, { recursive: true, force: true });
   }
+});
+
+test('the log says where it listens, and that it is the loopback interface only', async () => {
+  const lines: Array<{ level: number; msg: string; host?: string; port?: number }> = [];
+  const sink = new Writable({ write(chunk: Buffer, _enc, done) {
+    for (const l of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(l) as (typeof lines)[number]);
+    done();
+  } });
+  const dataDir = await mkdtemp(join(tmpdir(), 'admin-http-log-'));
+  const s = await startServer({ clientPort: 0, clientPortAddress: '127.0.0.1', dataDir, adminEnableServer: true, adminServerPort: 0 },
+    { log: pino({ level: 'info' }, sink) });
+  try {
+    const line = lines.find((l) => /^admin server listening/.test(l.msg));
+    assert.ok(line, JSON.stringify(lines));
+    assert.equal(line.level, 30, 'info');
+    assert.match(line.msg, /loopback interface only/);
+    assert.deepEqual([line.host, line.port], ['127.0.0.1', s.admin!.port]);
+  } finally {
+    await s.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+  // Any other address is a warning (not bound here: tests stay on loopback).
+  for (const host of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1', 'localhost']) assert.equal(isLoopback(host), true, host);
+  for (const host of ['0.0.0.0', '::', '10.1.2.3', '192.168.0.1', '::ffff:10.0.0.1']) assert.equal(isLoopback(host), false, host);
 });

@@ -113,12 +113,12 @@ test('keys read but not acted upon are each a warning, and the server works', { 
       `secureClientPort=${port + 1}`, 'metricsProvider.numWorkerThreads=2',
       'admin.enableServer=false', '',
     ].join('\n'));
-    const { child, output, exited, started } = startCommand(['--config', cfg, '--property', 'zookeeper.admin.serverPort=9090']);
+    const { child, output, exited, started } = startCommand(['--config', cfg, '--property', 'zookeeper.admin.idleTimeout=30000']);
     await started;
     assert.match(output.text, new RegExp(`listening on 127\\.0\\.0\\.1:${port}`));
     assert.match(output.text, /\\"secureClientPort\\" is recognised but not acted upon \(there is no TLS yet\)/);
     assert.match(output.text, /\\"metricsProvider\.numWorkerThreads\\" is recognised but not acted upon \(the metrics endpoint has no worker threads/);
-    assert.match(output.text, /--property: \\"zookeeper\.admin\.serverPort\\" is recognised but not acted upon \(there is no admin HTTP server yet\)/);
+    assert.match(output.text, /--property: \\"zookeeper\.admin\.idleTimeout\\" is recognised but not acted upon \(the admin server has no TLS, idle timeout/);
     // admin.enableServer=false asks for what Ensemble does anyway.
     assert.doesNotMatch(output.text, /admin\.enableServer/);
     const zk = await connectClient(`127.0.0.1:${port}`, { sessionTimeoutMs: 10_000 });

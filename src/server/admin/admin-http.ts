@@ -35,7 +35,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || host.startsWith('127.');
+/** The address the server is bound to reaches this machine only. */
+export const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^(::ffff:)?127\./.test(host);
 
 /** Starts the admin server; null when admin.enableServer is false. */
 export async function startAdminHttp(options: AdminHttpOptions): Promise<AdminHttp | null> {
