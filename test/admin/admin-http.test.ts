@@ -191,6 +191,11 @@ describe('admin HTTP server, against ZooKeeper 3.8', () => {
     assert.deepEqual(JSON.parse(unknown.body), { command: 'no_such', error: 'Unknown command: no_such' });
     const zkUnknown = JSON.parse((await http('127.0.0.1', sides.zookeeper.adminPort, '/commands/no_such')).body) as unknown;
     assert.deepEqual(JSON.parse(unknown.body), zkUnknown, 'the same body as ZooKeeper\'s (which answers it with 200)');
+    const malformed = await http('127.0.0.1', adminPort, '/commands/%E0%A4%A');
+    assert.equal(malformed.status, 404);
+    assert.equal((JSON.parse(malformed.body) as { error: string }).error, 'Unknown command: %E0%A4%A');
+    const byAlias = JSON.parse((await http('127.0.0.1', adminPort, '/commands/%6Dntr')).body) as { command: string };
+    assert.equal(byAlias.command, 'monitor', 'a percent-encoded name is decoded');
     for (const method of ['POST', 'PUT', 'DELETE']) {
       const r = await http('127.0.0.1', adminPort, '/commands/ruok', method);
       assert.equal(r.status, 405, method);

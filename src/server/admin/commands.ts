@@ -269,7 +269,12 @@ export function commandRoute(options: AdminHttpOptions): AdminRoute {
       sendJson(res, 405, { error: `HTTP method ${req.method} is not supported by this URL` }, { Allow: 'GET, HEAD' });
       return true;
     }
-    const name = decodeURIComponent(path.slice(base.length + 1));
+    let name: string;
+    try {
+      name = decodeURIComponent(path.slice(base.length + 1));
+    } catch {
+      name = path.slice(base.length + 1);
+    }
     if (name === '') {
       const page = COMMANDS.map((c) => `<a href="${base}/${c.names[0]}">${c.names[0]}</a>\n<br/>\n`).join('');
       res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(page) });

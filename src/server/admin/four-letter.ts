@@ -169,6 +169,15 @@ export function configurationFields(s: ServerView): Array<[text: string, json: s
   ];
 }
 
+/** The user this process runs as; a uid with no passwd entry (some containers) has no name. */
+function userName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? '';
+  }
+}
+
 /** What envi and the environment command report: ZooKeeper's entries where Node has them, and Node's own. */
 export function environmentFields(): Array<[string, string]> {
   const mem = process.memoryUsage();
@@ -182,7 +191,7 @@ export function environmentFields(): Array<[string, string]> {
     ['os.name', process.platform],
     ['os.arch', process.arch],
     ['os.version', release()],
-    ['user.name', userInfo().username],
+    ['user.name', userName()],
     ['user.home', homedir()],
     ['user.dir', process.cwd()],
     ['os.memory.free', mb(mem.heapTotal - mem.heapUsed)],
