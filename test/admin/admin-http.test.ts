@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { connect, type ZooKeeperClient } from '../../src/index.ts';
 import { isLoopback } from '../../src/server/admin/admin-http.ts';
+import { javaDouble } from '../../src/server/admin/four-letter.ts';
 import { startServer, type StartedServer } from '../../src/server/index.ts';
 import { freePort } from '../support/ports.ts';
 import { ProcessEnsemble } from '../support/process-ensemble.ts';
@@ -297,4 +298,9 @@ test('the log says where it listens, and that it is the loopback interface only'
   // Any other address is a warning (not bound here: tests stay on loopback).
   for (const host of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1', 'localhost']) assert.equal(isLoopback(host), true, host);
   for (const host of ['0.0.0.0', '::', '10.1.2.3', '192.168.0.1', '::ffff:10.0.0.1']) assert.equal(isLoopback(host), false, host);
+});
+
+test('averages are printed as Java prints a double, as ZooKeeper\'s mntr and srvr do', () => {
+  const cases: Array<[number, string]> = [[0, '0.0'], [2, '2.0'], [1.3846, '1.3846'], [0.0005, '5.0E-4'], [0.00012, '1.2E-4'], [0.001, '0.001'], [12345.5, '12345.5']];
+  for (const [x, text] of cases) assert.equal(javaDouble(x), text, String(x));
 });
