@@ -353,10 +353,10 @@ const sync: CliCommand = {
     checkPath(path);
     try {
       await ctx.client.sync(path);
-      ctx.out('Sync is OK\n');
+      result(ctx, () => ({ ok: true }), () => 'Sync is OK\n');
     } catch (e) {
       if (!(e instanceof ZooKeeperError)) throw e;
-      ctx.out(`Sync has failed. rc=${e.code}\n`);
+      result(ctx, () => ({ ok: false, rc: e.code }), () => `Sync has failed. rc=${e.code}\n`);
     }
   },
 };
