@@ -23,16 +23,15 @@ import { fourLetterWord, startZooKeeper } from '../support/zookeeper.ts';
 
 /** Keys ZooKeeper answers that Ensemble does not (docs/operations.md says why), by command. */
 const OMITTED: Record<string, readonly string[]> = {
-  server_stats: ['fsync_threshold_exceed_count', 'client_response_stats', 'provider_null', 'auth_failed_count', 'client_response'],
-  stats: ['fsync_threshold_exceed_count', 'client_response_stats', 'provider_null', 'auth_failed_count', 'client_response'],
+  server_stats: ['fsync_threshold_exceed_count', 'provider_null', 'auth_failed_count'],
+  stats: ['fsync_threshold_exceed_count', 'provider_null', 'auth_failed_count'],
   // The JVM's system properties; Ensemble reports its process's settings instead.
   system_properties: ['*'],
   environment: ['java.version', 'java.vendor', 'java.home', 'java.class.path', 'java.library.path', 'java.io.tmpdir', 'java.compiler'],
 };
 /** Keys of ZooKeeper's monitor/mntr kept out of Ensemble's: summaries (avg_/min_/max_/cnt_/sum_/pNN_) of its internals, and these. */
 const MONITOR_OMITTED = new Set([
-  'non_mtls_remote_conn_count', 'non_mtls_local_conn_count', 'last_client_response_size', 'min_client_response_size',
-  'max_client_response_size', 'connection_drop_probability', 'auth_failed_count', 'outstanding_tls_handshake',
+  'non_mtls_remote_conn_count', 'non_mtls_local_conn_count', 'connection_drop_probability', 'auth_failed_count', 'outstanding_tls_handshake',
   'proposal_count', 'watch_bytes', 'outstanding_changes_removed', 'outstanding_changes_queued', 'throttled_ops',
   'stale_requests_dropped', 'large_requests_rejected', 'insecure_admin_count', 'connection_rejected',
   'cnxn_closed_without_zk_server_running', 'sessionless_connections_expired', 'looking_count', 'dead_watchers_queued',
@@ -52,7 +51,8 @@ const monitorOmitted = (k: string): boolean => MONITOR_OMITTED.has(k) || isSumma
 /** Values that must be equal after the same operations. */
 const EQUAL: Record<string, readonly string[]> = {
   is_read_only: ['read_only'],
-  monitor: ['server_state', 'znode_count', 'ephemerals_count', 'watch_count', 'approximate_data_size', 'global_sessions', 'local_sessions', 'num_alive_connections'],
+  // (max_client_response_size: getData's answer, the largest of the same operations on both)
+  monitor: ['max_client_response_size', 'server_state', 'znode_count', 'ephemerals_count', 'watch_count', 'approximate_data_size', 'global_sessions', 'local_sessions', 'num_alive_connections'],
   watch_summary: ['num_connections', 'num_paths', 'num_total_watches'],
   voting_view: ['current_config'],
   zabstate: ['voting', 'zabstate'],

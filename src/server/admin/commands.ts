@@ -57,12 +57,14 @@ function connectionFull(c: ConnectionView, nowMs: number): Fields {
 
 function serverStats(s: ServerView): Fields {
   const latency = latencySummary(s.stats);
+  const responses = { last_buffer_size: s.responseSizes.last, min_buffer_size: s.responseSizes.min, max_buffer_size: s.responseSizes.max };
   return {
     version: versionString(),
     read_only: false,
     server_stats: {
       packets_sent: s.stats.packetsSent,
       packets_received: s.stats.packetsReceived,
+      client_response_stats: responses,
       data_dir_size: dataDirSize(s.config),
       log_dir_size: logDirSize(s.config),
       server_state: serverState(s),
@@ -76,6 +78,7 @@ function serverStats(s: ServerView): Fields {
       non_mtlsremote_conn_count: 0,
       non_mtlslocal_conn_count: 0,
     },
+    client_response: responses,
     node_count: znodeCount(s),
   };
 }
@@ -226,6 +229,7 @@ const COMMANDS: readonly AdminCommand[] = [
     names: ['stat_reset', 'srst'],
     run: ({ server }) => {
       server.stats.reset();
+      server.responseSizes.reset();
       return {};
     },
   },

@@ -6,6 +6,7 @@ import { Err, OpCode, Xid } from '../../protocol/constants.ts';
 import { JuteError, JuteReader, JuteWriter } from '../../protocol/jute.ts';
 import { readAuth, readConnectRequest, writeConnectResponse, writeWatcherEvent, type Id } from '../../protocol/records.ts';
 import { KeeperState } from '../../protocol/constants.ts';
+import type { ResponseSizes } from '../admin/response-sizes.ts';
 import type { ServerConfig } from '../config.ts';
 import type { Clock, Scheduler } from '../env/environment.ts';
 import { WRITE_OPS } from '../pipeline/client-write.ts';
@@ -41,6 +42,7 @@ export interface ConnectionHost {
   readonly config: ServerConfig;
   readonly log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void; debug(obj: object, msg?: string): void; isLevelEnabled(level: string): boolean };
   readonly stats: ServerStats;
+  readonly responseSizes: ResponseSizes;
   readonly clock: Clock;
   readonly scheduler: Scheduler;
   /** The last zxid applied: the one replies carry. */
@@ -371,14 +373,17 @@ export class Connection implements Watcher {
       if (head.result !== undefined) {
         this.queue.shift();
         const out = this.out;
+        const from = out.pending;
         if (head.failed) writeFrame(out, head.xid, head.zxid, head.result.err);
         else writeReply(out, head.type, head.xid, head.zxid, head.result);
+        this.server.responseSizes.record(out.pending - from - 4);
         this.server.stats.recordRequest(head.type, this.server.clock.monotonic() - head.startedMs, true);
         this.recordLatency(head.startedMs);
         this.sent(head.type);
       } else if (head.reply !== undefined) {
         this.queue.shift();
         this.send(head.reply);
+        this.server.responseSizes.record(head.reply.length - 4);
         this.lastOp = opShortName(head.type);
         this.lastZxid = this.server.lastZxid;
       } else {
@@ -396,7 +401,9 @@ export class Connection implements Watcher {
   private answerRead(xid: number, type: number, r: JuteReader, arrivedMs: number): void {
     const startedMs = this.server.clock.monotonic();
     this.readContext ??= this.server.readContext(this);
+    const from = this.out.pending;
     executeRead(this.readContext, type, xid, r, this.out);
+    this.server.responseSizes.record(this.out.pending - from - 4);
     this.recordLatency(arrivedMs);
     this.server.stats.recordRequest(type, this.server.clock.monotonic() - startedMs, false);
     this.sent(type);
@@ -444,6 +451,7 @@ export class Connection implements Watcher {
     writeHeader(w, Xid.notification, -1, 0);
     writeWatcherEvent(w, type, KeeperState.SyncConnected, path);
     w.endFrame(mark);
+    this.server.responseSizes.record(w.pending - mark - 4);
     this.queued();
   }
 
