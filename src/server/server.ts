@@ -10,7 +10,7 @@ import { OpCode } from '../protocol/constants.ts';
 import type { JuteReader } from '../protocol/jute.ts';
 import type { Id } from '../protocol/records.ts';
 import { fourLetterWord, type QuorumStatus } from './admin/four-letter.ts';
-import { ResponseSizes } from './admin/response-sizes.ts';
+import { ClientCounters } from './admin/client-counters.ts';
 import { authenticate } from './auth/acl.ts';
 import type { ServerConfig } from './config.ts';
 import type { Clock, Environment, Scheduler, Timer } from './env/environment.ts';
@@ -64,7 +64,7 @@ export class EnsembleServer implements ConnectionHost {
   tree: DataTree;
   replica: Replica;
   readonly stats = new ServerStats();
-  readonly responseSizes = new ResponseSizes();
+  readonly clientCounters = new ClientCounters();
   readonly log: Logger;
   readonly connections = new Set<Connection>();
   readonly startedAtMs: number;

@@ -23,6 +23,7 @@ import { fourLetterWord, startZooKeeper } from '../support/zookeeper.ts';
 
 /** Keys ZooKeeper answers that Ensemble does not (docs/operations.md says why), by command. */
 const OMITTED: Record<string, readonly string[]> = {
+  // auth_failed_count: ZooKeeper counts refusals of enforced authentication (enforce.auth.*), which Ensemble lacks.
   server_stats: ['fsync_threshold_exceed_count', 'provider_null', 'auth_failed_count'],
   stats: ['fsync_threshold_exceed_count', 'provider_null', 'auth_failed_count'],
   // The JVM's system properties; Ensemble reports its process's settings instead.

@@ -1,22 +1,22 @@
 /**
- * Sizes of what the server sends its clients (replies and watch events, without the 4-byte length
- * prefix; not the handshake's answer), as ZooKeeper's client response BufferStats: -1 until the
- * first one.
+ * What the server counts of its clients beyond ServerStats, as ZooKeeper's ServerStats does: the
+ * sizes of what it sends them (replies and watch events, without the 4-byte length prefix; not
+ * the handshake's answer; -1 until the first).
  */
-export class ResponseSizes {
-  last = -1;
-  min = -1;
-  max = -1;
+export class ClientCounters {
+  lastResponseBytes = -1;
+  minResponseBytes = -1;
+  maxResponseBytes = -1;
 
-  record(bytes: number): void {
-    this.last = bytes;
-    this.min = this.min === -1 ? bytes : Math.min(this.min, bytes);
-    this.max = Math.max(this.max, bytes);
+  recordResponse(bytes: number): void {
+    this.lastResponseBytes = bytes;
+    this.minResponseBytes = this.minResponseBytes === -1 ? bytes : Math.min(this.minResponseBytes, bytes);
+    this.maxResponseBytes = Math.max(this.maxResponseBytes, bytes);
   }
 
-  reset(): void {
-    this.last = -1;
-    this.min = -1;
-    this.max = -1;
+  resetResponses(): void {
+    this.lastResponseBytes = -1;
+    this.minResponseBytes = -1;
+    this.maxResponseBytes = -1;
   }
 }

@@ -57,7 +57,7 @@ function connectionFull(c: ConnectionView, nowMs: number): Fields {
 
 function serverStats(s: ServerView): Fields {
   const latency = latencySummary(s.stats);
-  const responses = { last_buffer_size: s.responseSizes.last, min_buffer_size: s.responseSizes.min, max_buffer_size: s.responseSizes.max };
+  const responses = { last_buffer_size: s.clientCounters.lastResponseBytes, min_buffer_size: s.clientCounters.minResponseBytes, max_buffer_size: s.clientCounters.maxResponseBytes };
   return {
     version: versionString(),
     read_only: false,
@@ -229,7 +229,7 @@ const COMMANDS: readonly AdminCommand[] = [
     names: ['stat_reset', 'srst'],
     run: ({ server }) => {
       server.stats.reset();
-      server.responseSizes.reset();
+      server.clientCounters.resetResponses();
       return {};
     },
   },

@@ -10,7 +10,7 @@ import { memberDir } from '../ensemble-config.ts';
 import type { Clock } from '../env/environment.ts';
 import type { SessionTracker } from '../session/session-tracker.ts';
 import type { ServerStats } from '../stats.ts';
-import type { ResponseSizes } from './response-sizes.ts';
+import type { ClientCounters } from './client-counters.ts';
 import { filesSize } from '../storage/files.ts';
 import type { DataTree } from '../tree/data-tree.ts';
 import { VERSION } from '../version.ts';
@@ -40,7 +40,7 @@ export interface ConnectionView {
 export interface ServerView {
   readonly config: ServerConfig;
   readonly stats: ServerStats;
-  readonly responseSizes: ResponseSizes;
+  readonly clientCounters: ClientCounters;
   readonly tree: DataTree;
   readonly sessions: SessionTracker;
   readonly watches: Watches;
@@ -143,9 +143,9 @@ export function monitorFields(s: ServerView): Array<[string, string | number]> {
     ['global_sessions', s.sessions.size],
     ['local_sessions', 0],
     ['uptime', s.clock.now() - s.startedAtMs],
-    ['last_client_response_size', s.responseSizes.last],
-    ['min_client_response_size', s.responseSizes.min],
-    ['max_client_response_size', s.responseSizes.max],
+    ['last_client_response_size', s.clientCounters.lastResponseBytes],
+    ['min_client_response_size', s.clientCounters.minResponseBytes],
+    ['max_client_response_size', s.clientCounters.maxResponseBytes],
   ];
   const fds = fileDescriptors();
   if (fds) rows.push(['open_file_descriptor_count', fds.open], ['max_file_descriptor_count', fds.max]);

@@ -6,7 +6,7 @@ import { Err, OpCode, Xid } from '../../protocol/constants.ts';
 import { JuteError, JuteReader, JuteWriter } from '../../protocol/jute.ts';
 import { readAuth, readConnectRequest, writeConnectResponse, writeWatcherEvent, type Id } from '../../protocol/records.ts';
 import { KeeperState } from '../../protocol/constants.ts';
-import type { ResponseSizes } from '../admin/response-sizes.ts';
+import type { ClientCounters } from '../admin/client-counters.ts';
 import type { ServerConfig } from '../config.ts';
 import type { Clock, Scheduler } from '../env/environment.ts';
 import { WRITE_OPS } from '../pipeline/client-write.ts';
@@ -42,7 +42,7 @@ export interface ConnectionHost {
   readonly config: ServerConfig;
   readonly log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void; debug(obj: object, msg?: string): void; isLevelEnabled(level: string): boolean };
   readonly stats: ServerStats;
-  readonly responseSizes: ResponseSizes;
+  readonly clientCounters: ClientCounters;
   readonly clock: Clock;
   readonly scheduler: Scheduler;
   /** The last zxid applied: the one replies carry. */
@@ -376,14 +376,14 @@ export class Connection implements Watcher {
         const from = out.pending;
         if (head.failed) writeFrame(out, head.xid, head.zxid, head.result.err);
         else writeReply(out, head.type, head.xid, head.zxid, head.result);
-        this.server.responseSizes.record(out.pending - from - 4);
+        this.server.clientCounters.recordResponse(out.pending - from - 4);
         this.server.stats.recordRequest(head.type, this.server.clock.monotonic() - head.startedMs, true);
         this.recordLatency(head.startedMs);
         this.sent(head.type);
       } else if (head.reply !== undefined) {
         this.queue.shift();
         this.send(head.reply);
-        this.server.responseSizes.record(head.reply.length - 4);
+        this.server.clientCounters.recordResponse(head.reply.length - 4);
         this.lastOp = opShortName(head.type);
         this.lastZxid = this.server.lastZxid;
       } else {
@@ -403,7 +403,7 @@ export class Connection implements Watcher {
     this.readContext ??= this.server.readContext(this);
     const from = this.out.pending;
     executeRead(this.readContext, type, xid, r, this.out);
-    this.server.responseSizes.record(this.out.pending - from - 4);
+    this.server.clientCounters.recordResponse(this.out.pending - from - 4);
     this.recordLatency(arrivedMs);
     this.server.stats.recordRequest(type, this.server.clock.monotonic() - startedMs, false);
     this.sent(type);
@@ -451,7 +451,7 @@ export class Connection implements Watcher {
     writeHeader(w, Xid.notification, -1, 0);
     writeWatcherEvent(w, type, KeeperState.SyncConnected, path);
     w.endFrame(mark);
-    this.server.responseSizes.record(w.pending - mark - 4);
+    this.server.clientCounters.recordResponse(w.pending - mark - 4);
     this.queued();
   }
 
