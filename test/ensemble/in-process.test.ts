@@ -186,4 +186,16 @@ describe('an ensemble of three in one process', () => {
     assert.ok(await d.exists('/before'));
     assert.ok(await d.exists('/after'));
   });
+
+  it('a member gone is no longer counted among the leader\'s followers', async () => {
+    const leader = await cluster.leader();
+    const port = cluster.ports.get(leader.id)!;
+    let mntr = '';
+    for (let i = 0; i < 100 && !/zk_learners\t1\n/.test(mntr); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      mntr = await fourLetterWord('127.0.0.1', port, 'mntr');
+    }
+    assert.match(mntr, /zk_learners\t1\n/);
+    assert.match(mntr, /zk_synced_followers\t1\n/);
+  });
 });

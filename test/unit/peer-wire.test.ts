@@ -43,7 +43,7 @@ const i64 = fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n });
 const arbPeerMessage: fc.Arbitrary<PeerMessage> = fc.oneof(
   fc.record({ kind: fc.constant('raft' as const), message: arbMessage }, plain),
   fc.record({
-    kind: fc.constant('forward' as const), sessionId: i64, cxid: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+    kind: fc.constant('forward' as const), term: u64, sessionId: i64, cxid: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
     opcode: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), body: bytes,
     auth: fc.array(fc.record({ scheme: text, id: text }, plain), { maxLength: 3 }),
   }, plain),
@@ -80,10 +80,10 @@ describe('peer wire: hand-written frames', () => {
     ['a piece of a snapshot', { from: 1, to: 3, message: { kind: 'snapChunk', offset: 4096, total: 10000, bytes: Buffer.from('piece') } }],
     ['a snapshot', raft({ type: 'snap', from: 1, to: 4, term: 5, snapshot: { index: 100, term: 4, conf, data: Buffer.from('tree') } })],
     ['a forwarded write', { from: 2, to: 1, message: {
-      kind: 'forward', sessionId: -0x7fffffffffffffffn - 1n, cxid: -2, opcode: 1, body: Buffer.from('create /a'),
+      kind: 'forward', term: 2 ** 53 - 1, sessionId: -0x7fffffffffffffffn - 1n, cxid: -2, opcode: 1, body: Buffer.from('create /a'),
       auth: [{ scheme: 'digest', id: 'bob:hash' }, { scheme: 'ip', id: '' }],
     } }],
-    ['a forwarded write without auth', { from: 3, to: 1, message: { kind: 'forward', sessionId: 0x7fffffffffffffffn, cxid: 0x7fffffff, opcode: 5, body: Buffer.alloc(0), auth: [] } }],
+    ['a forwarded write without auth', { from: 3, to: 1, message: { kind: 'forward', term: 0, sessionId: 0x7fffffffffffffffn, cxid: 0x7fffffff, opcode: 5, body: Buffer.alloc(0), auth: [] } }],
     ['a touch', { from: 2, to: 1, message: { kind: 'touch', sessions: [0n, -1n, 0x0100000000000001n] } }],
     ['an empty touch', { from: 2, to: 1, message: { kind: 'touch', sessions: [] } }],
   ];
@@ -100,7 +100,7 @@ describe('peer wire: hand-written frames', () => {
   });
 
   it('decoded Buffers are copies, not views of the frame', () => {
-    const bytes = encodeFrame({ from: 2, to: 1, message: { kind: 'forward', sessionId: 1n, cxid: 1, opcode: 1, body: Buffer.from('abc'), auth: [] } });
+    const bytes = encodeFrame({ from: 2, to: 1, message: { kind: 'forward', term: 3, sessionId: 1n, cxid: 1, opcode: 1, body: Buffer.from('abc'), auth: [] } });
     const frame = decodeFrame(bytes.subarray(4));
     bytes.fill(0);
     assert.deepEqual((frame.message as Extract<PeerMessage, { kind: 'forward' }>).body, Buffer.from('abc'));
@@ -128,7 +128,7 @@ describe('peer wire: hand-written frames', () => {
       raft({ type: 'app', from: -1, to: 2, term: 1 }),
       raft({ type: 'nope' as MessageType, from: 1, to: 2, term: 1 }),
       { from: 1, to: 2, message: { kind: 'touch', sessions: [1n << 63n] } },
-      { from: 1, to: 2, message: { kind: 'forward', sessionId: 1n, cxid: 2 ** 31, opcode: 1, body: Buffer.alloc(0), auth: [] } },
+      { from: 1, to: 2, message: { kind: 'forward', term: 3, sessionId: 1n, cxid: 2 ** 31, opcode: 1, body: Buffer.alloc(0), auth: [] } },
       { from: 1, to: 2, message: { kind: 'other' } as unknown as PeerMessage },
     ];
     const w = new WireWriter();

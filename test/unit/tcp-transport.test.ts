@@ -75,7 +75,7 @@ function numbered(from: NodeId, to: NodeId, seq: number): PeerMessage {
   switch (seq % 3) {
     case 0: return { kind: 'raft', message: { type: 'app', from, to, term: seq, index: seq, entries: [{ term: 1, index: seq, data: Buffer.alloc(seq % 50, seq) }] } };
     case 1: return { kind: 'touch', sessions: [BigInt(seq), -BigInt(seq)] };
-    default: return { kind: 'forward', sessionId: BigInt(from), cxid: seq, opcode: 1, body: Buffer.from(`write ${seq}`), auth: [] };
+    default: return { kind: 'forward', term: 1, sessionId: BigInt(from), cxid: seq, opcode: 1, body: Buffer.from(`write ${seq}`), auth: [] };
   }
 }
 
@@ -158,7 +158,7 @@ describe('TCP transport', () => {
   it('drops messages to a member that is down, holding nothing for it', async () => {
     const members = addresses(await freePorts(2));
     const two = await start(2, members);
-    const message: PeerMessage = { kind: 'forward', sessionId: 1n, cxid: 1, opcode: 1, body: Buffer.alloc(1024), auth: [] };
+    const message: PeerMessage = { kind: 'forward', term: 1, sessionId: 1n, cxid: 1, opcode: 1, body: Buffer.alloc(1024), auth: [] };
     for (let i = 0; i < 50_000; i++) two.transport.send(1, message);
     await turn();
     assert.deepEqual(two.transport.status(), [{ id: 1, connected: false, queuedBytes: 0, dropped: 50_000 }]);
@@ -190,7 +190,7 @@ describe('TCP transport', () => {
     const maxQueueBytes = 1 << 20;
     const two = await start(2, addresses([p1, p2]), { maxQueueBytes });
     await until('connected', () => connected(two, 1));
-    const message: PeerMessage = { kind: 'forward', sessionId: 1n, cxid: 1, opcode: 1, body: Buffer.alloc(1024), auth: [] };
+    const message: PeerMessage = { kind: 'forward', term: 1, sessionId: 1n, cxid: 1, opcode: 1, body: Buffer.alloc(1024), auth: [] };
     let peak = 0;
     for (let t = 0; t < 100; t++) {
       for (let i = 0; i < 1000; i++) two.transport.send(1, message);

@@ -122,6 +122,8 @@ export class Member implements CommitStage {
   /** Recovering with no data: the members found to have none either. */
   private readonly emptyPeers = new Set<NodeId>();
   private ticks = 0;
+  /** The tick at which each other member was last heard from (the leader's counts of its followers). */
+  private readonly heardAt = new Map<NodeId, number>();
   private readonly snapshotChunkBytes: number;
   /** A snapshot arriving in pieces, by sender. */
   private readonly pieces = new Map<NodeId, { data: Buffer; received: number }>();
@@ -252,11 +254,21 @@ export class Member implements CommitStage {
     void this.transport.close();
   }
 
+  /**
+   * As ZooKeeper's leader counts the followers connected to it: a follower counts while it answers
+   * (heard from within an election timeout, ten heartbeats), and is synced when it also holds the
+   * leader's log or is being sent it as it grows.
+   */
   private status(): QuorumStatus {
-    const followers = this.raft.followers();
+    let followers = 0;
     let synced = 0;
-    for (const f of followers) if (f.match === this.raft.log.lastIndex || f.state === 'replicate') synced++;
-    return { mode: this.leading ? 'leader' : 'follower', serverId: this.id, serving: this.raft.lead !== NONE, followers: followers.length, syncedFollowers: synced, pendingSyncs: this.raft.pendingReadCount };
+    for (const f of this.raft.followers()) {
+      const heard = this.heardAt.get(f.id);
+      if (heard === undefined || this.ticks - heard > 10) continue;
+      followers++;
+      if (f.match === this.raft.log.lastIndex || f.state === 'replicate') synced++;
+    }
+    return { mode: this.leading ? 'leader' : 'follower', serverId: this.id, serving: this.raft.lead !== NONE, followers, syncedFollowers: synced, pendingSyncs: this.raft.pendingReadCount };
   }
 
   // ---- the commit stage of the leader's replica ----
@@ -293,6 +305,7 @@ export class Member implements CommitStage {
 
   private receive(from: NodeId, m: PeerMessage): void {
     if (this.closed) return;
+    this.heardAt.set(from, this.ticks);
     switch (m.kind) {
       case 'raft': {
         const message = m.message.type === 'snap' && m.message.snapshot!.data.length === 0 ? this.assembled(from, m.message) : m.message;
@@ -305,6 +318,8 @@ export class Member implements CommitStage {
         this.snapshotPiece(from, m.offset, m.total, m.bytes);
         return;
       case 'forward':
+        // Sent to the leader of another term: lost, as the change of leader tells its member.
+        if (m.term !== this.raft.term) return;
         if (this.leading) {
           // A write is word from its client too.
           this.server.replica.touchFrom(m.sessionId);
@@ -356,7 +371,7 @@ export class Member implements CommitStage {
 
   /** A follower's client write goes to the leader, which preps it (and takes it as word from the session's client). */
   private forward(sessionId: bigint, cxid: number, authInfo: readonly Id[], opcode: number, body: Buffer): void {
-    const message: Forwarded = { kind: 'forward', from: this.id, sessionId, cxid, opcode, body: Buffer.from(body), auth: authInfo };
+    const message: Forwarded = { kind: 'forward', from: this.id, term: this.raft.term, sessionId, cxid, opcode, body: Buffer.from(body), auth: authInfo };
     const leader = this.raft.lead;
     if (leader === this.id) {
       this.waitingForwards.push(message);
@@ -366,7 +381,7 @@ export class Member implements CommitStage {
     } else {
       // The leader takes the write as a touch of its session: no touch of its own needs to go.
       this.touches.delete(sessionId);
-      this.transport.send(leader, { kind: 'forward', sessionId, cxid, opcode, body: message.body, auth: authInfo });
+      this.transport.send(leader, { kind: 'forward', term: message.term, sessionId, cxid, opcode, body: message.body, auth: authInfo });
     }
   }
 

@@ -13,9 +13,11 @@ export type PeerMessage =
   | { kind: 'raft'; message: Message }
   /**
    * A client's write as it came off the wire, forwarded by the member holding the client's
-   * connection to the leader, which preps it; the answer comes back as the committed Txn.
+   * connection to the leader of `term`, which preps it; the answer comes back as the committed Txn.
+   * A leader takes only writes sent to it in its own term: one held up on the way (a member paused
+   * with it, a leader back in a later term) may come after its client has moved on and written again.
    */
-  | { kind: 'forward'; sessionId: bigint; cxid: number; opcode: number; body: Buffer; auth: ReadonlyArray<{ scheme: string; id: string }> }
+  | { kind: 'forward'; term: number; sessionId: bigint; cxid: number; opcode: number; body: Buffer; auth: ReadonlyArray<{ scheme: string; id: string }> }
   /** Sessions whose clients were heard from since the last touch (the leader runs expiry). */
   | { kind: 'touch'; sessions: readonly bigint[] }
   /**

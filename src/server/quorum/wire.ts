@@ -5,7 +5,7 @@
  *   body     = version:u8 kind:u8 ...
  *   hello    = version kind=0 from:u32 ensembleId:string            (this layout never changes)
  *   raft     = version kind=1 from:u32 to:u32 message
- *   forward  = version kind=2 from:u32 to:u32 sessionId:i64 cxid:i32 opcode:i32 body:bytes
+ *   forward  = version kind=2 from:u32 to:u32 term:u64 sessionId:i64 cxid:i32 opcode:i32 body:bytes
  *              count:u32 (scheme:string id:string)*
  *   touch    = version kind=3 from:u32 to:u32 count:u32 sessionId:i64*
  *   askEmpty = version kind=4 from:u32 to:u32
@@ -27,7 +27,7 @@ import type { PeerFrame, PeerMessage } from './peer-messages.ts';
 import type { ConfState, Entry, Message, MessageType, NodeId, Snapshot } from './core/types.ts';
 import { OutputBuffer } from '../net/output-buffer.ts';
 
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
 /** Large enough for a snapshot of a sizeable tree; a peer announcing more is refused. */
 export const DEFAULT_MAX_FRAME_BYTES = 256 * 1024 * 1024;
 
@@ -260,7 +260,7 @@ function writeBody(w: WireWriter, { from, to, message: m }: PeerFrame): void {
       writeMessage(w, m.message);
       return;
     case 'forward':
-      w.u8(WIRE_VERSION).u8(KIND_FORWARD).u32(from).u32(to);
+      w.u8(WIRE_VERSION).u8(KIND_FORWARD).u32(from).u32(to).u64(m.term);
       w.i64(m.sessionId).i32(m.cxid).i32(m.opcode).blob(m.body).u32(m.auth.length);
       for (const a of m.auth) w.string(a.scheme).string(a.id);
       return;
@@ -350,13 +350,14 @@ export function decodeFrame(body: Buffer): PeerFrame {
       message = { kind: 'raft', message: readMessage(r) };
       break;
     case KIND_FORWARD: {
+      const term = r.u64();
       const sessionId = r.i64();
       const cxid = r.i32();
       const opcode = r.i32();
       const fwdBody = r.bytes();
       const auth = new Array<{ scheme: string; id: string }>(r.count(MIN_AUTH_BYTES));
       for (let i = 0; i < auth.length; i++) auth[i] = { scheme: r.string(), id: r.string() };
-      message = { kind: 'forward', sessionId, cxid, opcode, body: fwdBody, auth };
+      message = { kind: 'forward', term, sessionId, cxid, opcode, body: fwdBody, auth };
       break;
     }
     case KIND_TOUCH: {
