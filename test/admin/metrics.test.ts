@@ -20,6 +20,7 @@ import { freePort, freePorts } from '../support/ports.ts';
 import { ProcessEnsemble } from '../support/process-ensemble.ts';
 import { RawClient } from '../support/raw-client.ts';
 import { eventually } from '../support/recipes.ts';
+import { fourLetterWord } from '../support/zookeeper.ts';
 
 const PROMETHEUS = 'metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider';
 
@@ -158,7 +159,7 @@ describe('a standalone server\'s metrics', () => {
   it('reports the tree, the requests done, the log\'s durable writes and the process, with ZooKeeper\'s names', async () => {
     const port = await freePort();
     const { log, records } = capturedLog();
-    const s = await start(`${PROMETHEUS}\nmetricsProvider.httpPort=${port}\n`, log);
+    const s = await start(`${PROMETHEUS}\nmetricsProvider.httpPort=${port}\n4lw.commands.whitelist=mntr\n`, log);
     const listened = records.find((r) => typeof r.msg === 'string' && r.msg.startsWith('metrics at '));
     assert.equal(listened?.msg, `metrics at http://127.0.0.1:${port}/metrics`);
     const before = await scrape(port);
@@ -169,6 +170,9 @@ describe('a standalone server\'s metrics', () => {
     const m = await scrape(port);
 
     assert.equal(value(m, 'znode_count') - value(before, 'znode_count'), 6);
+    // The same figures as mntr's.
+    const mntr = new Map((await fourLetterWord('127.0.0.1', s.port, 'mntr')).trim().split('\n').map((l) => l.split('\t') as [string, string]));
+    for (const name of ['znode_count', 'ephemerals_count', 'approximate_data_size']) assert.equal(value(m, name), Number(mntr.get(`zk_${name}`)), name);
     assert.equal(value(m, 'ephemerals_count'), 1);
     assert.equal(value(m, 'global_sessions'), 1);
     assert.equal(value(m, 'num_alive_connections'), 1);

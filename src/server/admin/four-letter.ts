@@ -89,6 +89,17 @@ export function latencySummary(st: ServerStats): { min: number; avg: number; max
 /** ZooKeeper's node table holds the root twice (under "" and "/"), and its count says so. */
 export const znodeCount = (s: ServerView): number => s.tree.nodeCount + 1;
 export const outstandingRequests = (s: ServerView): number => [...s.connections].reduce((n, c) => n + c.outstanding, 0);
+export function ephemeralsCount(s: ServerView): number {
+  let n = 0;
+  for (const set of s.tree.ephemerals.values()) n += set.size;
+  return n;
+}
+/** Bytes of paths and data, as ZooKeeper's approximate data size. */
+export function approximateDataSize(s: ServerView): number {
+  let bytes = 0;
+  for (const [p, n] of s.tree.nodes) bytes += p.length + (n.data?.length ?? 0);
+  return bytes;
+}
 export const serverState = (s: ServerView): string => s.quorumStatus?.mode ?? 'standalone';
 export const versionString = (): string => `${VERSION.zookeeperCompatible}, built on ${VERSION.builtOn}`;
 /** Bytes of snapshots and of log: a member's are its own files (memberDir), a standalone server's in its dirs. */
@@ -122,10 +133,6 @@ export const DOUBLE_FIELDS: ReadonlySet<string> = new Set(['avg_latency']);
 export function monitorFields(s: ServerView): Array<[string, string | number]> {
   const st = s.stats;
   const latency = latencySummary(st);
-  let ephemerals = 0;
-  for (const set of s.tree.ephemerals.values()) ephemerals += set.size;
-  let dataSize = 0;
-  for (const [p, n] of s.tree.nodes) dataSize += p.length + (n.data?.length ?? 0);
   const rows: Array<[string, string | number]> = [
     ['version', versionString()],
     ['server_state', serverState(s)],
@@ -138,8 +145,8 @@ export function monitorFields(s: ServerView): Array<[string, string | number]> {
     ['outstanding_requests', outstandingRequests(s)],
     ['znode_count', znodeCount(s)],
     ['watch_count', s.watches.watchCount],
-    ['ephemerals_count', ephemerals],
-    ['approximate_data_size', dataSize],
+    ['ephemerals_count', ephemeralsCount(s)],
+    ['approximate_data_size', approximateDataSize(s)],
     ['global_sessions', s.sessions.size],
     ['local_sessions', 0],
     ['uptime', s.clock.now() - s.startedAtMs],

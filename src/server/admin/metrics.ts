@@ -11,6 +11,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, Summary, ty
 import { opName } from '../../protocol/constants.ts';
 import type { ServerConfig } from '../config.ts';
 import type { EnsembleServer } from '../server.ts';
+import { approximateDataSize, ephemeralsCount, outstandingRequests, znodeCount } from './four-letter.ts';
 import type { BatchWritten } from '../storage/file-log-store.ts';
 
 export type MetricsConfig = NonNullable<ServerConfig['metrics']>;
@@ -102,24 +103,12 @@ export class ServerMetrics {
       const g: Gauge = new Gauge({ name, help, registers: [r], collect: () => g.set(read()) });
     };
     const st = server.stats;
-    gauge('znode_count', 'Znodes in the tree', () => server.tree.nodeCount);
+    gauge('znode_count', 'Znodes in the tree (the root counted twice, as ZooKeeper counts it)', () => znodeCount(server));
     gauge('watch_count', 'Watches set', () => server.watches.watchCount);
-    gauge('ephemerals_count', 'Ephemeral znodes', () => {
-      let n = 0;
-      for (const set of server.tree.ephemerals.values()) n += set.size;
-      return n;
-    });
-    gauge('approximate_data_size', 'Bytes of paths and data in the tree', () => {
-      let bytes = 0;
-      for (const [p, n] of server.tree.nodes) bytes += p.length + (n.data?.length ?? 0);
-      return bytes;
-    });
+    gauge('ephemerals_count', 'Ephemeral znodes', () => ephemeralsCount(server));
+    gauge('approximate_data_size', 'Bytes of paths and data in the tree', () => approximateDataSize(server));
     gauge('num_alive_connections', 'Client connections', () => server.connections.size);
-    gauge('outstanding_requests', 'Requests received and not yet answered', () => {
-      let n = 0;
-      for (const c of server.connections) n += c.outstanding;
-      return n;
-    });
+    gauge('outstanding_requests', 'Requests received and not yet answered', () => outstandingRequests(server));
     gauge('packets_received', 'Packets received from clients', () => st.packetsReceived);
     gauge('packets_sent', 'Packets sent to clients', () => st.packetsSent);
     gauge('avg_latency', 'Average read latency (ms)', () => st.avgLatencyMs);
