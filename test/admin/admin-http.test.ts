@@ -292,6 +292,9 @@ test('the log says where it listens, and that it is the loopback interface only'
     assert.equal(line.level, 30, 'info');
     assert.match(line.msg, /loopback interface only/);
     assert.deepEqual([line.host, line.port], ['127.0.0.1', s.admin!.port]);
+    // The level the server logs at, however it was set.
+    const props = await (await fetch(`http://127.0.0.1:${s.admin!.port}/commands/system_properties`)).json() as Record<string, unknown>;
+    assert.equal(props['ensemble.log_level'], 'info');
   } finally {
     await s.close();
     await rm(dataDir, { recursive: true, force: true });

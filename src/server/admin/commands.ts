@@ -107,7 +107,7 @@ function processSettings(s: ServerView): Fields {
     'node.options': process.env.NODE_OPTIONS ?? '',
     'process.argv': process.argv.join(' '),
     'process.pid': String(process.pid),
-    'ensemble.log_level': process.env.ENSEMBLE_LOG_LEVEL ?? '',
+    'ensemble.log_level': s.log.level,
     'os.name': process.platform,
     'os.arch': process.arch,
     'user.dir': process.cwd(),

@@ -48,6 +48,8 @@ export interface ServerView {
   readonly startedAtMs: number;
   readonly clock: Clock;
   readonly address: { host: string; port: number };
+  /** The server's logger: its level, whichever of --log-level, ENSEMBLE_LOG_LEVEL or a default set it. */
+  readonly log: { readonly level: string };
   /** Set for a member of an ensemble. */
   readonly quorumStatus?: QuorumStatus;
 }
