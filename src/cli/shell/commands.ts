@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { ZooKeeperClient } from '../../client/client.ts';
 import { NoNodeError, ZooKeeperError } from '../../client/errors.ts';
-import { Ids, type ACL, type AddWatchMode, type CreateMode, type Stat, type Watcher, type WatcherType } from '../../client/types.ts';
+import { Ids, type ACL, type AddWatchMode, type CreateMode, type Stat, type Watcher, WatcherType } from '../../client/types.ts';
 import { Err } from '../../protocol/constants.ts';
 import { pathError } from '../../protocol/path.ts';
 import { inHashTableOrder, javaHash } from '../../server/java-hash.ts';
@@ -387,7 +387,7 @@ const removeWatches: CliCommand = {
   async run(ctx, words) {
     const p = parse(words, 'cdal');
     if (p.args.length < 2) throw new CliError(usageOf(removeWatches));
-    const type: WatcherType = p.has('c') ? 'Children' : p.has('d') ? 'Data' : 'Any';
+    const type: WatcherType = p.has('c') ? WatcherType.CHILDREN : p.has('d') ? WatcherType.DATA : WatcherType.ANY;
     const path = p.args[1];
     checkPath(path);
     await request(path, () => ctx.client.removeWatches(path, type, { local: p.has('l') }));
