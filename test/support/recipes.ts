@@ -168,12 +168,7 @@ export async function childrenOf(zk: ZooKeeperClient, path: string): Promise<str
  *   await deleteTree(observer, '/bq-fifo');
  */
 export async function deleteTree(zk: ZooKeeperClient, path: string): Promise<void> {
-  for (const child of await childrenOf(zk, path)) await deleteTree(zk, `${path}/${child}`);
-  try {
-    await zk.delete(path);
-  } catch (err) {
-    if (!(err instanceof NoNodeError)) throw err;
-  }
+  await zk.deleteRecursive(path);
 }
 
 /**
