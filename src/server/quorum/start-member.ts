@@ -5,12 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startAdminHttp } from '../admin/admin-http.ts';
 import { batchObserver, ServerMetrics } from '../admin/metrics.ts';
 import { resolveConfig, type ServerConfig } from '../config.ts';
-import { formatServerLine } from '../ensemble-config.ts';
+import { formatServerLine, memberDir } from '../ensemble-config.ts';
 import { createLogger } from '../logger.ts';
 import { realEnvironment } from '../env/real.ts';
 import type { StartedServer } from '../index.ts';
@@ -27,7 +26,7 @@ export async function startMember(config: Partial<ServerConfig>, deps: { log?: L
   const log = deps.log ?? createLogger();
   const env = realEnvironment;
   // Its own directory, apart from a standalone server's files.
-  const dir = join(resolved.dataLogDir ?? resolved.dataDir, 'member');
+  const dir = memberDir(resolved.dataDir, resolved.dataLogDir);
   mkdirSync(dir, { recursive: true });
   let member: Member | undefined;
   const metrics = resolved.metrics && new ServerMetrics(resolved.metrics);
