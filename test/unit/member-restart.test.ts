@@ -40,6 +40,27 @@ describe('a member restarting', () => {
       await m.close();
     }
   });
+
+  it('from a leader\'s snapshot with nothing logged (a wiped member that stopped before its log was reset): the log starts after the snapshot', async () => {
+    const env = realEnvironment;
+    const storage = new MemoryRaftStorage(env);
+    storage.load();
+    await new Promise<void>((done) => storage.persist([], { term: 2, vote: 1, commit: 0 }, done));
+    storage.crash();
+    const tree = new DataTree({ sessionSecret: Buffer.alloc(32, 3) });
+    tree.advance(zxidOf(2, 7));
+    const snapshots = new MemoryMemberSnapshots();
+    snapshots.save({ index: 10, term: 2, data: encodeSnapshot(tree, { index: 10, term: 2, zxid: zxidOf(2, 7), timeMs: 0 }) });
+    const config = resolveConfig({ clientPort: 0, clientPortAddress: '127.0.0.1', tickTimeMs: 200 });
+    const m = new Member({ id: 1, voters: [1], config, transport: new MemoryNetwork(env.scheduler).join(1), storage, snapshots, log: pino({ level: 'silent' }) });
+    try {
+      for (let i = 0; i < 300 && !m.isLeader; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(m.isLeader, true, 'it elects itself and writes on after the snapshot');
+      assert.equal(m.raft.log.lastIndex, 11, 'its no-op follows the snapshot');
+    } finally {
+      await m.close();
+    }
+  });
 });
 
 describe('a leader whose term has used up its zxids', () => {

@@ -67,9 +67,8 @@ export interface MemberOptions {
 const PAYLOAD_TXN = Buffer.from([1]);
 const PAYLOAD_SETTINGS = Buffer.from([2]);
 
-/** The log goes on from the snapshot: no gap after it, and the same entry where they overlap. */
+/** The log (not empty) goes on from the snapshot: no gap after it, and the same entry where they overlap. */
 function logFollows(entries: readonly Entry[], snapshot: StoredSnapshot): boolean {
-  if (entries.length === 0) return true;
   const first = entries[0].index;
   if (first > snapshot.index + 1 || entries[entries.length - 1].index < snapshot.index) return false;
   return first > snapshot.index || entries[snapshot.index - first].term === snapshot.term;
@@ -217,7 +216,11 @@ export class Member implements CommitStage {
       const snapshot = this.snapshots.newest();
       const restored = snapshot === null ? null : decodeSnapshot(snapshot.data, extendedTypes);
       let recovered = this.storage.load(warn);
-      if (snapshot !== null && !logFollows(recovered.entries, snapshot)) {
+      if (snapshot !== null && recovered.entries.length === 0) {
+        // Nothing logged after the snapshot: the log starts after it (a leader's snapshot may have
+        // been kept, and the log's reset after it not, when the member stopped).
+        this.storage.reset(snapshot.index);
+      } else if (snapshot !== null && !logFollows(recovered.entries, snapshot)) {
         // A leader's snapshot is kept at once, the log's reset after it with the next write: a crash
         // came in between. The log starts over after the snapshot.
         this.log.warn({ index: snapshot.index }, 'the log does not follow the newest snapshot (a crash while one from the leader was installed): it starts over after it');
