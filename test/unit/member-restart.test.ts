@@ -12,54 +12,46 @@ import { Member } from '../../src/server/quorum/member.ts';
 import { MemoryMemberSnapshots } from '../../src/server/quorum/member-snapshots.ts';
 import { MemoryNetwork } from '../../src/server/quorum/memory-transport.ts';
 import { MemoryRaftStorage } from '../../src/server/quorum/raft-storage.ts';
+import type { Entry, HardState } from '../../src/server/quorum/core/types.ts';
 import { encodeSnapshot } from '../../src/server/storage/snapshot.ts';
 import { DataTree } from '../../src/server/tree/data-tree.ts';
 import { zxidOf } from '../../src/server/tree/zxid.ts';
 import { Err, OpCode } from '../../src/protocol/constants.ts';
 
+/**
+ * A single member restarted on a log holding `logged` (then cut by a crash) and a leader's snapshot
+ * at index 10 of term 2: it elects itself and writes its no-op right after the snapshot.
+ */
+async function restartsAfterSnapshot(logged: Entry[], hardState: HardState): Promise<void> {
+  const env = realEnvironment;
+  const storage = new MemoryRaftStorage(env);
+  storage.load();
+  await new Promise<void>((done) => storage.persist(logged, hardState, done));
+  storage.crash();
+  const tree = new DataTree({ sessionSecret: Buffer.alloc(32, 3) });
+  tree.advance(zxidOf(2, 7));
+  const snapshots = new MemoryMemberSnapshots();
+  snapshots.save({ index: 10, term: 2, data: encodeSnapshot(tree, { index: 10, term: 2, zxid: zxidOf(2, 7), timeMs: 0 }) });
+  const config = resolveConfig({ clientPort: 0, clientPortAddress: '127.0.0.1', tickTimeMs: 200 });
+  const m = new Member({ id: 1, voters: [1], config, transport: new MemoryNetwork(env.scheduler).join(1), storage, snapshots, log: pino({ level: 'silent' }) });
+  try {
+    for (let i = 0; i < 300 && !m.isLeader; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(m.isLeader, true, 'it elects itself and writes on after the snapshot');
+    assert.equal(m.raft.log.lastIndex, 11, 'its no-op follows the snapshot');
+    assert.equal(m.server.tree.lastProcessedZxid, zxidOf(m.raft.term, 0));
+  } finally {
+    await m.close();
+  }
+}
+
 describe('a member restarting', () => {
   it('from a leader\'s snapshot whose log reset the crash cut off: the log starts over after the snapshot', async () => {
-    const env = realEnvironment;
-    const storage = new MemoryRaftStorage(env);
-    storage.load();
     // The log before the snapshot: two entries of term 1 (the member had learned of term 2 since).
-    await new Promise<void>((done) => storage.persist([{ term: 1, index: 1, data: null }, { term: 1, index: 2, data: null }], { term: 2, vote: 1, commit: 2 }, done));
-    storage.crash();
-    const tree = new DataTree({ sessionSecret: Buffer.alloc(32, 3) });
-    tree.advance(zxidOf(2, 7));
-    const snapshots = new MemoryMemberSnapshots();
-    snapshots.save({ index: 10, term: 2, data: encodeSnapshot(tree, { index: 10, term: 2, zxid: zxidOf(2, 7), timeMs: 0 }) });
-    const config = resolveConfig({ clientPort: 0, clientPortAddress: '127.0.0.1', tickTimeMs: 200 });
-    const m = new Member({ id: 1, voters: [1], config, transport: new MemoryNetwork(env.scheduler).join(1), storage, snapshots, log: pino({ level: 'silent' }) });
-    try {
-      for (let i = 0; i < 300 && !m.isLeader; i++) await new Promise((r) => setTimeout(r, 10));
-      assert.equal(m.isLeader, true, 'it elects itself and writes on after the snapshot');
-      assert.equal(m.raft.log.lastIndex, 11, 'its no-op follows the snapshot');
-      assert.equal(m.server.tree.lastProcessedZxid, zxidOf(m.raft.term, 0));
-    } finally {
-      await m.close();
-    }
+    await restartsAfterSnapshot([{ term: 1, index: 1, data: null }, { term: 1, index: 2, data: null }], { term: 2, vote: 1, commit: 2 });
   });
 
   it('from a leader\'s snapshot with nothing logged (a wiped member that stopped before its log was reset): the log starts after the snapshot', async () => {
-    const env = realEnvironment;
-    const storage = new MemoryRaftStorage(env);
-    storage.load();
-    await new Promise<void>((done) => storage.persist([], { term: 2, vote: 1, commit: 0 }, done));
-    storage.crash();
-    const tree = new DataTree({ sessionSecret: Buffer.alloc(32, 3) });
-    tree.advance(zxidOf(2, 7));
-    const snapshots = new MemoryMemberSnapshots();
-    snapshots.save({ index: 10, term: 2, data: encodeSnapshot(tree, { index: 10, term: 2, zxid: zxidOf(2, 7), timeMs: 0 }) });
-    const config = resolveConfig({ clientPort: 0, clientPortAddress: '127.0.0.1', tickTimeMs: 200 });
-    const m = new Member({ id: 1, voters: [1], config, transport: new MemoryNetwork(env.scheduler).join(1), storage, snapshots, log: pino({ level: 'silent' }) });
-    try {
-      for (let i = 0; i < 300 && !m.isLeader; i++) await new Promise((r) => setTimeout(r, 10));
-      assert.equal(m.isLeader, true, 'it elects itself and writes on after the snapshot');
-      assert.equal(m.raft.log.lastIndex, 11, 'its no-op follows the snapshot');
-    } finally {
-      await m.close();
-    }
+    await restartsAfterSnapshot([], { term: 2, vote: 1, commit: 0 });
   });
 });
 
