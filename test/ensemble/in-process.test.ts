@@ -21,12 +21,14 @@ class Cluster {
   readonly network = new MemoryNetwork(realEnvironment.scheduler);
   readonly members = new Map<number, Member>();
   readonly ports = new Map<number, number>();
+  /** How long each snapshot a member took of its own tree took (ms), by member. */
+  readonly snapshotsTaken = new Map<number, number[]>();
 
   async start(): Promise<void> {
     for (const id of IDS) {
       const config = resolveConfig({ clientPort: 0, clientPortAddress: '127.0.0.1', tickTimeMs: 200, fourLetterWhitelist: ['*'] });
       // Snapshots often, so that a member left behind is caught up by one, sent in pieces.
-      const m = new Member({ id, voters: IDS, config, transport: this.network.join(id), log: pino({ level: 'silent' }), snapshotEvery: 20, snapshotChunkBytes: 512, serverLines: IDS.map((i) => `server.${i}=127.0.0.1:${2887 + i}:${3887 + i}:participant;0.0.0.0:0`) });
+      const m = new Member({ id, voters: IDS, config, transport: this.network.join(id), log: pino({ level: 'silent' }), onSnapshot: (ms) => this.snapshotsTaken.set(id, [...this.snapshotsTaken.get(id) ?? [], ms]), snapshotEvery: 20, snapshotChunkBytes: 512, serverLines: IDS.map((i) => `server.${i}=127.0.0.1:${2887 + i}:${3887 + i}:participant;0.0.0.0:0`) });
       this.members.set(id, m);
       this.ports.set(id, (await m.listen()).port);
     }
@@ -139,6 +141,8 @@ describe('an ensemble of three in one process', () => {
     await c.create('/many');
     for (let i = 0; i < 60; i++) await c.create(`/many/n${i}`, Buffer.from(String(i)));
     assert.ok(leader.raft.log.snapshotIndex > 0, 'the leader compacted its log');
+    const took = cluster.snapshotsTaken.get(leader.id) ?? [];
+    assert.ok(took.length > 0 && took.every((ms) => ms >= 0), `the leader told of its snapshots with their durations: ${took}`);
     cluster.network.heal();
     const d = await client([behind]);
     await d.sync('/many');

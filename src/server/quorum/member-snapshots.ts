@@ -16,8 +16,11 @@ export interface StoredSnapshot {
 }
 
 export interface MemberSnapshots {
-  /** Durable when it returns; older snapshots beyond the newest few may go. */
-  save(snapshot: StoredSnapshot): void;
+  /**
+   * Durable when it returns; older snapshots beyond the newest few may go. `ms`: how long taking it
+   * took, for the log (absent for a leader's snapshot).
+   */
+  save(snapshot: StoredSnapshot, ms?: number): void;
   newest(): StoredSnapshot | null;
 }
 
@@ -26,7 +29,7 @@ const KEEP = 2;
 export class FileMemberSnapshots implements MemberSnapshots {
   constructor(private readonly dir: string, private readonly log?: { info(obj: object, msg: string): void }) {}
 
-  save(s: StoredSnapshot): void {
+  save(s: StoredSnapshot, ms?: number): void {
     const name = `snapshot.${s.index.toString(16)}`;
     const tmp = join(this.dir, `${name}.tmp`);
     const fd = openSync(tmp, 'w');
@@ -42,7 +45,7 @@ export class FileMemberSnapshots implements MemberSnapshots {
     }
     renameSync(tmp, join(this.dir, name));
     fsyncFile(this.dir);
-    this.log?.info({ path: join(this.dir, name), index: s.index, term: s.term, bytes: s.data.length + 8 }, 'snapshot written');
+    this.log?.info({ path: join(this.dir, name), index: s.index, term: s.term, bytes: s.data.length + 8, ...(ms !== undefined && { ms: Math.round(ms) }) }, 'snapshot written');
     for (const old of this.indexes().slice(0, -KEEP)) rmSync(join(this.dir, `snapshot.${old.toString(16)}`), { force: true });
   }
 

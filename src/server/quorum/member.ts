@@ -59,6 +59,8 @@ export interface MemberOptions {
   log?: Logger;
   /** A snapshot larger than this goes to a follower in pieces of this size (default 4 MiB). */
   snapshotChunkBytes?: number;
+  /** Each snapshot this member takes of its tree, and how long it took (ms). */
+  onSnapshot?: (ms: number) => void;
   /** Consensus ticks per tickTime (default 20): heartbeats every tick, elections after 10 to 20 ticks (half a tickTime to one). */
   ticksPerTickTime?: number;
 }
@@ -123,6 +125,7 @@ export class Member implements CommitStage {
   private ticks = 0;
   /** The tick at which each other member was last heard from (the leader's counts of its followers). */
   private readonly heardAt = new Map<NodeId, number>();
+  private readonly onSnapshot: ((ms: number) => void) | undefined;
   private readonly snapshotChunkBytes: number;
   /** A snapshot arriving in pieces, by sender. */
   private readonly pieces = new Map<NodeId, { data: Buffer; received: number }>();
@@ -148,6 +151,7 @@ export class Member implements CommitStage {
     this.snapshots = options.snapshots ?? new MemoryMemberSnapshots();
     this.snapshotEvery = options.snapshotEvery ?? options.config.snapCount;
     this.snapshotChunkBytes = options.snapshotChunkBytes ?? 4 * 1024 * 1024;
+    this.onSnapshot = options.onSnapshot;
     this.voters = options.voters;
     this.configData = options.serverLines === undefined ? null : Buffer.from([...options.serverLines, 'version=0'].join('\n'));
     this.data = options.data ?? new MemoryMemberData();
@@ -517,13 +521,16 @@ export class Member implements CommitStage {
     const tree = this.server.tree;
     const index = this.applied;
     const term = this.raft.log.term(index);
+    const started = this.env.clock.monotonic();
     // Fuzzy, as the standalone server's: a slice at a time while entries go on being applied, so it
     // may hold effects of entries after `index`; replaying them over it sets the same values again.
     encodeSnapshotSliced(tree, { index, term, zxid: this.zxids.last, timeMs: this.env.clock.now() }, this.env).then((data) => {
       this.snapshotting = false;
       // Meanwhile the member stopped, or installed a leader's snapshot past this one.
       if (this.closed || this.server.tree !== tree || index <= this.raft.log.snapshotIndex) return;
-      this.snapshots.save({ index, term, data });
+      const ms = this.env.clock.monotonic() - started;
+      this.snapshots.save({ index, term, data }, ms);
+      this.onSnapshot?.(ms);
       this.raft.compact(index, data);
       this.storage.compact(index);
     }, (err: Error) => {

@@ -53,7 +53,7 @@ export async function startMember(config: Partial<ServerConfig>, deps: { log?: L
   });
   await transport.listen();
   const snapshots = new FileMemberSnapshots(dir, log);
-  member = new Member({ id: ensemble.myid, voters: ensemble.members.map((m) => m.id), config: resolved, transport, storage, snapshots, data: new FileMemberData(dir), env, log, serverLines: ensemble.members.map(formatServerLine) });
+  member = new Member({ id: ensemble.myid, voters: ensemble.members.map((m) => m.id), config: resolved, transport, storage, snapshots, data: new FileMemberData(dir), env, log, onSnapshot: (ms) => metrics?.snapshotTime.observe(ms), serverLines: ensemble.members.map(formatServerLine) });
   try {
     const { host, port } = await member.listen();
     await metrics?.start(member.server, log);
