@@ -1,5 +1,6 @@
 /** The `ensemble` command. */
 import { Command, CommanderError, Option } from 'commander';
+import { jaasFileFromEnv } from '../server/auth/sasl.ts';
 import { defaultConfig, loadZooCfg, parseZooCfg, type ServerConfig } from '../server/config.ts';
 import { startServer } from '../server/index.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from '../server/logger.ts';
@@ -27,6 +28,7 @@ interface ServerFlags {
   tickTime?: string;
   config?: string;
   property?: string[];
+  jaas?: string;
   logLevel?: string;
   logFormat?: string;
 }
@@ -62,6 +64,8 @@ async function runServer(flags: ServerFlags): Promise<void> {
   if (flags.bind !== undefined) partial.clientPortAddress = flags.bind;
   if (flags.dataDir !== undefined) partial.dataDir = flags.dataDir;
   if (flags.tickTime !== undefined) partial.tickTimeMs = wholeNumber('--tick-time', flags.tickTime, 0x7fffffff);
+  const jaasFile = flags.jaas ?? jaasFileFromEnv(process.env);
+  if (jaasFile !== undefined) partial.sasl = { ...partial.sasl, jaasFile };
   const { host, port, close } = partial.ensemble ? await startMember(partial, { log }) : await startServer(partial, { log });
   log.info(`ensemble listening on ${host.includes(':') ? `[${host}]` : host}:${port}`);
   const stop = (signal: string) => {
@@ -112,7 +116,9 @@ function buildProgram(argv: string[]): Command {
     .option('--bind <address>', 'address the client port listens on (clientPortAddress; default: all addresses)')
     .option('--data-dir <dir>', `where snapshots and the log are kept (dataDir; default: ${DEFAULTS.dataDir})`)
     .option('--tick-time <ms>', `the basic time unit: sessions time out within 2 to 20 ticks (tickTime; default: ${DEFAULTS.tickTimeMs})`)
-    .option('-D, --property <key=value>', 'a zoo.cfg line (repeatable)', (v: string, all: string[] | undefined) => [...(all ?? []), v]);
+    .option('-D, --property <key=value>', 'a zoo.cfg line (repeatable)', (v: string, all: string[] | undefined) => [...(all ?? []), v])
+    .option('--jaas <file>', 'SASL DIGEST-MD5: the JAAS file whose Server section lists the users ' +
+      '(default: -Djava.security.auth.login.config=FILE in SERVER_JVMFLAGS or JVMFLAGS)');
   for (const o of logOptions()) server.addOption(o);
   server.addHelpText('after', LOG_ENV).action((flags: ServerFlags) => runServer(flags));
 

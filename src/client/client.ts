@@ -131,11 +131,13 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
       random: options.random,
       logger: this.logger,
       watches: this.watches,
+      sasl: options.sasl,
     }, {
       established: (conn, readOnly) => this.onEstablished(conn, readOnly),
       frame: (body) => this.onFrame(body),
       lost: (hadSession, server, error) => this.onLost(hadSession, server, error),
       expired: () => this.end('Expired', new SessionExpiredError(Err.SESSIONEXPIRED, undefined, 'session expired')),
+      authFailed: (reason) => this.end('AuthFailed', new AuthFailedError(Err.AUTHFAILED, undefined, `SASL authentication failed: ${reason}`)),
     });
     this.requests = new RequestQueue(this.dispatcher, (zxid) => {
       this.loop.lastZxidSeen = zxid;

@@ -2,7 +2,9 @@
  * The IO loop of one session: connects to the hosts of the connection string in turn, does the
  * handshake (the session id and password, the last zxid seen, the read-only flag), re-registers the
  * watches on each new connection, pings an idle server, drops a silent one, and pauses between
- * rounds of failed attempts. Frames after the handshake go to the owner, which sends its requests
+ * rounds of failed attempts. With SASL configured, the DIGEST-MD5 exchange comes right after the
+ * handshake, before anything else is sent (as ZooKeeper's Java client holds its packets while its
+ * SASL authentication is in progress). Frames after that go to the owner, which sends its requests
  * on `connection` while it is not null.
  */
 import { inspect, type InspectOptions } from 'node:util';
@@ -10,6 +12,7 @@ import { OpCode, Xid } from '../protocol/constants.ts';
 import { JuteReader } from '../protocol/jute.ts';
 import { readConnectResponse, writeConnectRequest } from '../protocol/records.ts';
 import { writeSetWatches } from '../protocol/requests.ts';
+import { DigestMd5ClientExchange, SaslError, type SaslOptions } from './sasl.ts';
 import { Backoff } from './backoff.ts';
 import type { HostPort } from './connect-string.ts';
 import { FrameSocket } from './frame-socket.ts';
@@ -32,6 +35,8 @@ export interface SessionHandlers {
   lost(hadSession: boolean, server: string, error?: Error): void;
   /** The server answered the handshake that the session is gone. */
   expired(): void;
+  /** SASL authentication failed: the server refused it, or did not prove it knows the password. */
+  authFailed(reason: string): void;
 }
 
 export interface ConnectionLoopOptions {
@@ -49,6 +54,8 @@ export interface ConnectionLoopOptions {
   random?: () => number;
   logger: Logger;
   watches: { readonly size: number; lists(): WatchLists };
+  /** Authenticate with SASL on every connection, before anything else. */
+  sasl?: SaslOptions;
 }
 
 export class ConnectionLoop {
@@ -145,6 +152,10 @@ export class ConnectionLoop {
     const { clock, scheduler, socketFactory, logger } = this.options;
     return new Promise((resolve) => {
       let established = false;
+      /** Between the handshake and the session's use: the SASL exchange under way. */
+      let sasl: DigestMd5ClientExchange | null = null;
+      /** The handshake's answer: whether the server is read-only (null before it comes). */
+      let readOnly: boolean | null = null;
       let ticker: Timer | undefined;
       const timeoutMs = this.negotiatedTimeoutMs || this.options.requestedTimeoutMs;
       const handshakeTimeoutMs = Math.max(1, Math.floor(timeoutMs / this.options.hosts.length));
@@ -160,10 +171,26 @@ export class ConnectionLoop {
             this.handlers.frame(body);
             return;
           }
+          if (readOnly === null) {
+            readOnly = this.onHandshake(body);
+            if (readOnly === null) {
+              handshakeTimer.cancel();
+              sock.destroy();
+              return;
+            }
+            if (this.options.sasl !== undefined) {
+              sasl = new DigestMd5ClientExchange(this.options.sasl);
+              this.sendSasl(sock, 1, sasl.initial());
+              return;
+            }
+          } else if (sasl !== null && !this.onSaslReply(sock, sasl, body)) {
+            return;
+          }
+          // The handshake's timeout covers the SASL exchange too.
           handshakeTimer.cancel();
-          established = this.onHandshake(sock, body);
-          if (established) ticker = this.startTicker(sock);
-          else sock.destroy();
+          established = true;
+          this.open(sock, readOnly);
+          ticker = this.startTicker(sock);
         },
         closed: (error) => {
           handshakeTimer.cancel();
@@ -194,19 +221,56 @@ export class ConnectionLoop {
     sock.flush();
   }
 
-  private onHandshake(sock: FrameSocket, body: Buffer): boolean {
+  /** The session the server granted; returns whether it is read-only, or null if the session is gone. */
+  private onHandshake(body: Buffer): boolean | null {
     const res = readConnectResponse(new JuteReader(body));
     if (res.timeOutMs <= 0) {
       this.handlers.expired();
-      return false;
+      return null;
     }
     this.sessionId = res.sessionId;
     this.sessionPassword = Buffer.from(res.passwd);
     this.negotiatedTimeoutMs = res.timeOutMs;
+    return res.readOnly;
+  }
+
+  /** The session is ready for use on `sock`. */
+  private open(sock: FrameSocket, readOnly: boolean): void {
     this.session = sock;
     this.resetWatches(sock);
-    this.handlers.established(sock, res.readOnly);
-    return true;
+    this.handlers.established(sock, readOnly);
+  }
+
+  /**
+   * A GetSASLRequest. Its xid is `step` (1, 2), as kazoo numbers them: the owner sends nothing on
+   * this connection before the exchange is over, so no reply can be taken for one of its own.
+   */
+  private sendSasl(sock: FrameSocket, step: number, token: Buffer): void {
+    sock.writeRequest(step, OpCode.sasl, (w) => w.buffer(token));
+    sock.flush();
+  }
+
+  /**
+   * The server's answer to a SASL packet: sends the next token, and returns whether the exchange
+   * is complete. A refusal (AUTHFAILED; the server then closes) or a bad answer ends the session.
+   */
+  private onSaslReply(sock: FrameSocket, exchange: DigestMd5ClientExchange, body: Buffer): boolean {
+    const r = new JuteReader(body);
+    const xid = r.int();
+    r.long();
+    const err = r.int();
+    try {
+      if (err !== 0) throw new SaslError(`the server refused SASL authentication (error ${err})`);
+      const next = exchange.evaluate(r.buffer() ?? Buffer.alloc(0));
+      if (next !== null) this.sendSasl(sock, xid + 1, next);
+      return exchange.complete;
+    } catch (e) {
+      if (!(e instanceof SaslError)) throw e;
+      this.finished = true;
+      this.handlers.authFailed(e.message);
+      sock.destroy();
+      return false;
+    }
   }
 
   /** Re-registers every watch on the new connection, with the last zxid seen, so that missed events fire. */

@@ -11,3 +11,4 @@ export {
 } from './types.ts';
 export { digestOf as digestId } from '../protocol/digest.ts';
 export type { ClientInfo } from '../protocol/requests.ts';
+export type { SaslOptions } from './sasl.ts';

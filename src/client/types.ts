@@ -8,6 +8,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { ACL, Id, Stat } from '../protocol/records.ts';
+import type { SaslOptions } from './sasl.ts';
 
 export type { ACL, Id, Stat };
 
@@ -141,6 +142,12 @@ export interface ConnectOptions {
   readOnly?: boolean;
   /** Credentials sent on every (re)connection, e.g. [{ scheme: 'digest', auth: 'user:password' }]. */
   auth?: { scheme: string; auth: string | Buffer }[];
+  /**
+   * SASL authentication on every (re)connection, before anything else is sent, e.g.
+   * { mechanism: 'DIGEST-MD5', username: 'bob', password: 'secret' }: the session then has the
+   * identity sasl:bob. A refusal ends the session with AuthFailed. See docs/sasl.md.
+   */
+  sasl?: SaslOptions;
   retry?: Partial<RetryPolicy>;
   /** Reject a request whose reply has not come within this (0: no limit). Default 0. */
   requestTimeoutMs?: number;

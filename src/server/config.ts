@@ -15,6 +15,16 @@ export interface ServerConfig {
   dataLogDir?: string;
   /** Connections per client IP; 0 = no limit. */
   maxClientCnxns: number;
+  /** maxCnxns: client connections in all; 0 = no limit. */
+  maxCnxns: number;
+  /** nio.sessionlessCnxnTimeout: a connection not done with its handshake this long after it was accepted is closed. */
+  sessionlessCnxnTimeoutMs: number;
+  /** globalOutstandingLimit: past this many requests in flight in all, connections with requests in flight are not read. */
+  globalOutstandingLimit: number;
+  /** ensemble.maxOutputBytes: replies and events not yet sent, over all connections; past it the one holding most is closed. */
+  maxOutputBytes: number;
+  /** ensemble.maxOutputBytesPerConnection: the same bound for one connection, closed past it. */
+  maxOutputBytesPerConnection: number;
   minSessionTimeoutMs: number;
   maxSessionTimeoutMs: number;
   /** Four-letter words allowed; '*' allows all. srvr is always allowed... unless the list is explicit. */
@@ -64,6 +74,11 @@ export function defaultConfig(): ServerConfig {
     clientPort: 2181,
     dataDir: './data',
     maxClientCnxns: 60,
+    maxCnxns: 0,
+    sessionlessCnxnTimeoutMs: 10_000,
+    globalOutstandingLimit: 1000,
+    maxOutputBytes: 256 * 1024 * 1024,
+    maxOutputBytesPerConnection: 64 * 1024 * 1024,
     minSessionTimeoutMs: -1,
     maxSessionTimeoutMs: -1,
     fourLetterWhitelist: ['srvr'],
@@ -93,6 +108,13 @@ export function resolveConfig(partial: Partial<ServerConfig>): ServerConfig {
   const c: ServerConfig = { ...defaultConfig(), ...stripUndefined(partial) };
   if (c.minSessionTimeoutMs <= 0) c.minSessionTimeoutMs = 2 * c.tickTimeMs;
   if (c.maxSessionTimeoutMs <= 0) c.maxSessionTimeoutMs = 20 * c.tickTimeMs;
+  // As ZooKeeper: a negative maxCnxns is no limit.
+  if (c.maxCnxns < 0) c.maxCnxns = 0;
+  for (const [key, value] of [['nio.sessionlessCnxnTimeout', c.sessionlessCnxnTimeoutMs], ['ensemble.maxOutputBytes', c.maxOutputBytes],
+    ['ensemble.maxOutputBytesPerConnection', c.maxOutputBytesPerConnection]] as const) {
+    if (!(value > 0)) throw new Error(`${key} must be positive, got ${value}`);
+  }
+  if (c.globalOutstandingLimit < 0) throw new Error(`globalOutstandingLimit must not be negative, got ${c.globalOutstandingLimit}`);
   if (c.snapCount < 2) throw new Error(`snapCount must be at least 2, got ${c.snapCount}`);
   // As ZooKeeper: fewer than 3 retained snapshots is raised to 3.
   if (c.snapRetainCount < 3) c.snapRetainCount = 3;
@@ -150,7 +172,7 @@ const NOT_ACTED_UPON: ReadonlyArray<readonly [reason: string, keys: readonly str
     'localSessionsUpgradingEnabled', 'messageTracker.', 'digest.enabled',
   ]],
   ['Ensemble has its own network layer, limits and storage', [
-    'globalOutstandingLimit', 'clientPortListenBacklog', 'maxCnxns', 'serverCnxnFactory', 'nio.', 'netty.',
+    'clientPortListenBacklog', 'serverCnxnFactory', 'nio.', 'netty.',
     'tcpKeepAlive', 'commitProcessor.', 'flushDelay', 'maxWriteQueuePollTime', 'maxBatchSize',
     'commitLogCount', 'snapSizeLimitInKb', 'txnLogSizeLimitInKb', 'snapshotSizeFactor',
     'snapshot.compression.method', 'snapshot.trust.empty', 'datadir.autocreate', 'db.autocreate',
@@ -229,6 +251,11 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
       case 'dataDir': config.dataDir = value.trim(); break;
       case 'dataLogDir': config.dataLogDir = value.trim(); break;
       case 'maxClientCnxns': config.maxClientCnxns = integer(key, value); break;
+      case 'maxCnxns': config.maxCnxns = integer(key, value); break;
+      case 'nio.sessionlessCnxnTimeout': config.sessionlessCnxnTimeoutMs = integer(key, value); break;
+      case 'globalOutstandingLimit': config.globalOutstandingLimit = integer(key, value); break;
+      case 'ensemble.maxOutputBytes': config.maxOutputBytes = integer(key, value); break;
+      case 'ensemble.maxOutputBytesPerConnection': config.maxOutputBytesPerConnection = integer(key, value); break;
       case 'minSessionTimeout': config.minSessionTimeoutMs = integer(key, value); break;
       case 'maxSessionTimeout': config.maxSessionTimeoutMs = integer(key, value); break;
       case '4lw.commands.whitelist':

@@ -16,6 +16,7 @@ import type { ServerConfig } from './config.ts';
 import type { Clock, Environment, Scheduler, Timer } from './env/environment.ts';
 import { realEnvironment } from './env/real.ts';
 import { Connection, type ConnectionHost, type ConnectionSocket } from './net/connection.ts';
+import { clientAddress, ConnectionLimits, heaviest } from './net/limits.ts';
 import { InMemoryCommit, type CommitStage } from './pipeline/commit.ts';
 import type { ReadContext } from './pipeline/reads.ts';
 import { Replica } from './replica/replica.ts';
@@ -65,6 +66,7 @@ export class EnsembleServer implements ConnectionHost {
   replica: Replica;
   readonly stats = new ServerStats();
   readonly clientCounters = new ClientCounters();
+  readonly limits: ConnectionLimits;
   readonly log: Logger;
   readonly connections = new Set<Connection>();
   readonly startedAtMs: number;
@@ -87,6 +89,7 @@ export class EnsembleServer implements ConnectionHost {
     this.clock = env.clock;
     this.scheduler = env.scheduler;
     this.startedAtMs = this.clock.now();
+    this.limits = new ConnectionLimits(config, this.log, this.clock);
     this.tree = deps.tree ?? new DataTree({ extendedTypes: config.extendedTypesEnabled });
     // A tree that no storage created (in memory): its sessions need not outlive the process.
     if (this.tree.settings.sessionSecret.length === 0 && deps.quorum === undefined) {
@@ -199,22 +202,12 @@ export class EnsembleServer implements ConnectionHost {
 
   /** Serve a client connection: one the listener accepted, or a simulated one. */
   accept(socket: ConnectionSocket): void {
-    const max = this.config.maxClientCnxns;
-    if (this.closing) {
+    if (this.closing || !this.limits.admit(clientAddress(socket.remoteAddress))) {
       socket.destroy();
       return;
     }
-    if (max > 0) {
-      const ip = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-      let count = 0;
-      for (const c of this.connections) if (c.remoteAddress === ip) count++;
-      if (count >= max) {
-        this.log.warn({ client: ip, max }, 'connection refused: too many connections from this address (maxClientCnxns)');
-        socket.destroy();
-        return;
-      }
-    }
     const conn = new Connection(socket, this);
+    this.limits.opened(conn.remoteAddress);
     this.connections.add(conn);
     if (this.log.isLevelEnabled('debug')) this.log.debug({ client: clientOf(conn) }, 'connection accepted');
   }
@@ -228,10 +221,24 @@ export class EnsembleServer implements ConnectionHost {
   /** A connection went away: its watches go with it; its session lives on until it expires. */
   forget(conn: Connection): void {
     if (this.log.isLevelEnabled('debug')) this.log.debug({ client: clientOf(conn), session: conn.sessionId === 0n ? undefined : sessionIdHex(conn.sessionId) }, 'connection closed');
-    this.connections.delete(conn);
+    if (this.connections.delete(conn)) this.limits.closed(conn.remoteAddress);
+    conn.account();
     this.replica.watches.removeWatcher(conn);
     this.sweepWatches();
     if (this.bySession.get(conn.sessionId) === conn) this.bySession.delete(conn.sessionId);
+  }
+
+  shedOutput(): void {
+    // Sockets drain without telling: first every connection's own figure, up to date.
+    for (const c of this.connections) c.account();
+    while (this.limits.outputOverLimit) {
+      const conn = heaviest(this.connections);
+      if (conn === undefined) return;
+      this.limits.reached('ensemble.maxOutputBytes', {
+        remote: conn.remoteAddress, heldBytes: conn.heldOutputBytes, totalBytes: this.limits.outputBytes, max: this.config.maxOutputBytes,
+      });
+      conn.close();
+    }
   }
 
   /** Watches of connections gone leave the tables a slice per turn of the event loop. */

@@ -77,7 +77,7 @@ test('keys ZooKeeper reads but Ensemble does not act on are each a warning namin
     'admin.idleTimeout=30000', 'admin.portUnification=true', 'metricsProvider.numWorkerThreads=2',
     'metricsProvider.maxQueueSize=1000', 'authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider',
     'initLimit=10', 'syncLimit=5', 'electionAlg=3', 'standaloneEnabled=false',
-    'quorum.auth.enableSasl=true', 'sslQuorum=true', 'localSessionsEnabled=true', 'globalOutstandingLimit=1000',
+    'quorum.auth.enableSasl=true', 'sslQuorum=true', 'localSessionsEnabled=true', 'flushDelay=10',
     'clientPortListenBacklog=100', 'serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory',
     'zookeeper.commitLogCount=500', 'audit.enable=true', 'skipACL=yes', 'connection_throttle_tokens=100',
   ];

@@ -58,13 +58,19 @@ function ipMatches(clientAddr: string, aclId: string): boolean {
   return true;
 }
 
+/** SASLAuthenticationProvider.isValid: a Kerberos principal (KerberosName), i.e. any name unless it has an '@' out of place. */
+function kerberosNameValid(id: string): boolean {
+  return !id.includes('@') || /^[^/@]*(\/[^/@]*)?@[^/@]*$/.test(id);
+}
+
 const validators: Record<string, (id: string) => boolean> = {
   digest: (id) => javaSplit(id, ':').length === 2,
   ip: ipValid,
+  sasl: kerberosNameValid,
 };
 
 /** Schemes whose identities the "auth" pseudo-scheme expands to. */
-const AUTHENTICATED_SCHEMES = new Set(['digest']);
+const AUTHENTICATED_SCHEMES = new Set(['digest', 'sasl']);
 
 /**
  * PrepRequestProcessor.fixupACL: reject empty or malformed lists, drop duplicates, expand "auth"
@@ -118,6 +124,8 @@ export function mayAccess(acl: readonly ACL[], perm: number, authInfo: readonly 
       if (auth.scheme !== scheme) continue;
       if (scheme === 'digest' && auth.id === id) return true;
       if (scheme === 'ip' && ipMatches(auth.id, id)) return true;
+      // SASLAuthenticationProvider.matches: a SASL user named "super" matches every sasl entry.
+      if (scheme === 'sasl' && (auth.id === id || auth.id === 'super')) return true;
     }
   }
   return false;
@@ -147,7 +155,7 @@ export function authenticate(scheme: string, auth: Buffer | null, clientAddr: st
 /** whoAmI's user name for an identity (AuthUtil.getUser). */
 export function userOf(id: Id): string | null {
   if (id.scheme === 'digest') return id.id.split(':', 1)[0];
-  if (id.scheme === 'ip' || id.scheme === 'super') return id.id;
+  if (id.scheme === 'ip' || id.scheme === 'super' || id.scheme === 'sasl') return id.id;
   return null;
 }
 

@@ -8,13 +8,14 @@ import { readAuth, readConnectRequest, writeConnectResponse, writeWatcherEvent, 
 import { KeeperState } from '../../protocol/constants.ts';
 import type { ClientCounters } from '../admin/client-counters.ts';
 import type { ServerConfig } from '../config.ts';
-import type { Clock, Scheduler } from '../env/environment.ts';
+import type { Clock, Scheduler, Timer } from '../env/environment.ts';
 import { WRITE_OPS } from '../pipeline/client-write.ts';
 import { READ_OPS, executeRead, type ReadContext } from '../pipeline/reads.ts';
 import { frame, writeFrame, writeHeader, writeReply } from '../pipeline/replies.ts';
 import type { ServerStats } from '../stats.ts';
 import type { ApplyResult } from '../tree/data-tree.ts';
 import type { Watcher } from '../watches/watches.ts';
+import { clientAddress, type ConnectionLimits } from './limits.ts';
 import { OutputBuffer } from './output-buffer.ts';
 import { requestFields } from './request-log.ts';
 import { FrameDecoder, FrameTooLargeError } from '../../protocol/frame-decoder.ts';
@@ -45,6 +46,9 @@ export interface ConnectionHost {
   readonly clientCounters: ClientCounters;
   readonly clock: Clock;
   readonly scheduler: Scheduler;
+  readonly limits: ConnectionLimits;
+  /** Close connections, the one holding most first, until the replies not yet sent are within ensemble.maxOutputBytes. */
+  shedOutput(): void;
   /** The last zxid applied: the one replies carry. */
   readonly lastZxid: number;
   /** The answer to a four-letter word, or null when `code` is not one. */
@@ -113,8 +117,6 @@ class Pending {
   }
 }
 
-const MAX_QUEUED_OUTPUT_BYTES = 64 * 1024 * 1024;
-
 export class Connection implements Watcher {
   sessionId = 0n;
   /** Syncs waiting for their read barrier. */
@@ -135,6 +137,12 @@ export class Connection implements Watcher {
   private inData = false;
   private readContext: ReadContext | null = null;
   private paused = false;
+  /** Not read because of globalOutstandingLimit (counted once each time it starts). */
+  private throttled = false;
+  /** What this connection last added to the server's totals of requests in flight and bytes not yet sent. */
+  private countedOutstanding = 0;
+  private countedOutputBytes = 0;
+  private readonly handshakeTimer: Timer;
   inFlightWrites = 0;
   /** Each request logged (the level is read once per connection: the check costs on every request). */
   private readonly debugLog: boolean;
@@ -152,11 +160,13 @@ export class Connection implements Watcher {
 
   constructor(private readonly socket: ConnectionSocket, private readonly server: ConnectionHost) {
     this.connectedAtMs = server.clock.now();
-    this.remoteAddress = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    this.remoteAddress = clientAddress(socket.remoteAddress);
     this.remotePort = socket.remotePort ?? 0;
     this.authInfo = [{ scheme: 'ip', id: this.remoteAddress }];
     this.decoder = new FrameDecoder(server.config.juteMaxBufferBytes);
     this.debugLog = server.log.isLevelEnabled('debug');
+    // From the opening, not from the last byte as ZooKeeper does: one byte at a time does not keep it open.
+    this.handshakeTimer = server.scheduler.after(server.config.sessionlessCnxnTimeoutMs, () => this.handshakeTimedOut());
     socket.setNoDelay(true);
     socket.on('data', (chunk) => this.onData(chunk));
     socket.on('error', () => this.close());
@@ -206,6 +216,11 @@ export class Connection implements Watcher {
         else this.handleRequest(body);
       }
     } catch (e) {
+      if (e instanceof FrameTooLargeError && e.length > this.decoder.maxBytes) {
+        this.server.limits.reached('jute.maxbuffer', { remote: this.remoteAddress, length: e.length, max: this.decoder.maxBytes });
+        this.close();
+        return;
+      }
       if (e instanceof FrameTooLargeError || e instanceof JuteError) {
         this.server.log.warn({ remote: this.remoteAddress, err: e.message }, 'closing connection: malformed packet');
         this.close();
@@ -221,6 +236,7 @@ export class Connection implements Watcher {
 
   private handleConnect(r: JuteReader): void {
     const req = readConnectRequest(r);
+    this.handshakeTimer.cancel();
     this.oldClient = !req.hasReadOnlyFlag;
     if (req.lastZxidSeen > this.server.lastZxid) {
       this.server.log.info({ remote: this.remoteAddress }, `refusing session: client has seen zxid 0x${req.lastZxidSeen.toString(16)}, ours is 0x${this.server.lastZxid.toString(16)}`);
@@ -233,6 +249,14 @@ export class Connection implements Watcher {
     this.phase = Phase.AwaitingSession;
     if (req.sessionId === 0n) this.server.createSession(this, this.sessionTimeoutMs);
     else this.server.reopenSession(this, req.sessionId, req.passwd, this.sessionTimeoutMs);
+  }
+
+  /** nio.sessionlessCnxnTimeout has passed since the connection opened, and its ConnectRequest is not in. */
+  private handshakeTimedOut(): void {
+    if (this.phase !== Phase.Handshake) return;
+    const { sessionlessCnxnTimeoutMs } = this.server.config;
+    this.server.limits.reached('nio.sessionlessCnxnTimeout', { remote: this.remoteAddress, bytesReceived: this.decoder.buffered, timeoutMs: sessionlessCnxnTimeoutMs });
+    this.close();
   }
 
   /** Answer the handshake; an invalid session gets timeout 0 and the connection closes. */
@@ -365,7 +389,7 @@ export class Connection implements Watcher {
     while (this.queue.length > 0 && !this.isClosed) {
       const head = this.queue[0];
       if (head.reader !== undefined) {
-        if (head.held) return;
+        if (head.held) break;
         this.queue.shift();
         this.answerRead(head.xid, head.type, head.reader, head.startedMs);
         continue;
@@ -387,7 +411,7 @@ export class Connection implements Watcher {
         this.lastOp = opShortName(head.type);
         this.lastZxid = this.server.lastZxid;
       } else {
-        return; // a write still in commit
+        break; // a write still in commit
       }
       if (head.closeAfter) {
         this.closeAfterFlush();
@@ -466,10 +490,17 @@ export class Connection implements Watcher {
   private queued(): void {
     this.packetsSent++;
     this.server.stats.packetsSent++;
-    if (this.out.pending + this.socket.writableLength > MAX_QUEUED_OUTPUT_BYTES) {
-      this.server.log.warn({ remote: this.remoteAddress }, 'closing connection: client is not reading its replies');
+    const held = this.heldOutputBytes;
+    const max = this.server.config.maxOutputBytesPerConnection;
+    if (held > max) {
+      this.server.limits.reached('ensemble.maxOutputBytesPerConnection', { remote: this.remoteAddress, heldBytes: held, max });
       this.close();
       return;
+    }
+    this.account();
+    if (this.server.limits.outputOverLimit) {
+      this.server.shedOutput();
+      if (this.isClosed) return;
     }
     if (this.flushScheduled || this.inData) return;
     this.flushScheduled = true;
@@ -488,10 +519,36 @@ export class Connection implements Watcher {
     if (this.out.pending > 0) this.socket.write(this.out.take());
   }
 
-  /** Backpressure: stop reading while too many requests wait or the client does not read. */
+  /** Bytes of replies and events encoded or written and not yet taken by the kernel. */
+  get heldOutputBytes(): number {
+    return this.isClosed ? 0 : this.out.pending + this.socket.writableLength;
+  }
+
+  /** Bring this connection's share of the server's totals (requests in flight, bytes not yet sent) up to date. */
+  account(): void {
+    const limits = this.server.limits;
+    const outstanding = this.isClosed ? 0 : this.queue.length;
+    const held = this.heldOutputBytes;
+    limits.outstanding += outstanding - this.countedOutstanding;
+    limits.outputBytes += held - this.countedOutputBytes;
+    this.countedOutstanding = outstanding;
+    this.countedOutputBytes = held;
+  }
+
+  /**
+   * Backpressure: stop reading while too many requests wait, or the client does not read, or (as
+   * ZooKeeper's throttling) too many requests are in flight in all and some of them are this one's.
+   */
   private updateFlow(): void {
     if (this.isClosed) return;
-    const busy = this.queue.length >= this.server.config.maxOutstandingPerConnection || this.socket.writableNeedDrain;
+    this.account();
+    const limits = this.server.limits;
+    const throttled = this.queue.length > 0 && limits.throttling;
+    if (throttled && !this.throttled) {
+      limits.reached('globalOutstandingLimit', { remote: this.remoteAddress, outstanding: limits.outstanding, max: this.server.config.globalOutstandingLimit });
+    }
+    this.throttled = throttled;
+    const busy = throttled || this.queue.length >= this.server.config.maxOutstandingPerConnection || this.socket.writableNeedDrain;
     if (busy && !this.paused) {
       this.paused = true;
       this.socket.pause();

@@ -1,0 +1,82 @@
+/**
+ * SASL on the server, as ZooKeeper 3.8 configures it: the JAAS file's Server section holds the
+ * DIGEST-MD5 users; zoo.cfg names the super users and the section. Each connection gets its own
+ * exchange; a completed one adds the `sasl` identity (and `super` for a super user).
+ */
+import type { Id } from '../../protocol/records.ts';
+import { DigestMd5ServerExchange } from './sasl-digest-md5.ts';
+import { loadJaas, serverCredentials } from './sasl-jaas.ts';
+
+export interface SaslSettings {
+  /** java.security.auth.login.config: the JAAS file (`ensemble server --jaas`, or SERVER_JVMFLAGS). */
+  jaasFile?: string;
+  /** zookeeper.sasl.serverconfig: the JAAS section of the server's users (default Server). */
+  section?: string;
+  /** zookeeper.superUser and zookeeper.superUser.N: SASL users who are super users. */
+  superUsers?: string[];
+  /** zookeeper.SASLAuthenticationProvider.superPassword: the password of the user "super", whatever the JAAS file says. */
+  superPassword?: string;
+}
+
+export const SASL_AUTH_PROVIDER = 'org.apache.zookeeper.server.auth.SASLAuthenticationProvider';
+const JAAS_PROPERTY = 'java.security.auth.login.config';
+
+/**
+ * A zoo.cfg key (without its `zookeeper.` prefix) that SASL acts on: returns the settings with it,
+ * or undefined if the key is not one of them. `authProvider.N` naming SASL's provider is taken
+ * (sasl ACLs are always known here).
+ */
+export function withSaslKey(key: string, value: string, current: SaslSettings = {}): SaslSettings | undefined {
+  const v = value.trim();
+  if (key === 'superUser' || /^superUser\.[^.]+$/.test(key)) return { ...current, superUsers: [...(current.superUsers ?? []), v] };
+  if (key === 'sasl.serverconfig') return { ...current, section: v };
+  if (key === 'SASLAuthenticationProvider.superPassword') return { ...current, superPassword: v };
+  if (/^authProvider\./.test(key) && v === SASL_AUTH_PROVIDER) return current;
+  return undefined;
+}
+
+/** The JAAS file a ZooKeeper start script would pass: -Djava.security.auth.login.config=FILE in SERVER_JVMFLAGS or JVMFLAGS. */
+export function jaasFileFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  for (const flags of [env.SERVER_JVMFLAGS, env.JVMFLAGS]) {
+    const m = flags === undefined ? null : new RegExp(`-D${JAAS_PROPERTY.replace(/\./g, '\\.')}=("[^"]*"|'[^']*'|\\S+)`).exec(flags);
+    if (m) return m[1].replace(/^["']|["']$/g, '');
+  }
+  return undefined;
+}
+
+export class SaslAuthenticator {
+  private constructor(
+    private readonly users: ReadonlyMap<string, string>,
+    private readonly settings: SaslSettings,
+    private readonly randomBytes: (n: number) => Buffer,
+  ) {}
+
+  /** Reads the JAAS file; undefined when none is configured. Throws what is wrong with the file. */
+  static load(settings: SaslSettings | undefined, randomBytes: (n: number) => Buffer): SaslAuthenticator | undefined {
+    if (settings?.jaasFile === undefined) return undefined;
+    const users = serverCredentials(loadJaas(settings.jaasFile), settings.section ?? 'Server', settings.jaasFile);
+    return new SaslAuthenticator(users, settings, randomBytes);
+  }
+
+  get userCount(): number {
+    return this.users.size;
+  }
+
+  /** A new exchange for one connection. */
+  exchange(): DigestMd5ServerExchange {
+    return new DigestMd5ServerExchange((user) => this.passwordOf(user), this.randomBytes);
+  }
+
+  /** SaslServerCallbackHandler's password lookup. */
+  private passwordOf(user: string): string | undefined {
+    if (user === 'super' && this.settings.superPassword !== undefined) return this.settings.superPassword;
+    return this.users.get(user);
+  }
+
+  /** ZooKeeperServer.processSasl: the identities an authenticated user adds to its connection. */
+  identitiesOf(user: string): Id[] {
+    const ids: Id[] = [{ scheme: 'sasl', id: user }];
+    if (user !== '' && (this.settings.superUsers ?? []).includes(user)) ids.push({ scheme: 'super', id: '' });
+    return ids;
+  }
+}
