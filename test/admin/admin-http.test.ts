@@ -34,8 +34,8 @@ const OMITTED: Record<string, readonly string[]> = {
 const MONITOR_OMITTED = new Set([
   'non_mtls_remote_conn_count', 'non_mtls_local_conn_count', 'connection_drop_probability', 'auth_failed_count', 'outstanding_tls_handshake',
   'proposal_count', 'watch_bytes', 'outstanding_changes_removed', 'outstanding_changes_queued', 'throttled_ops',
-  'stale_requests_dropped', 'large_requests_rejected', 'insecure_admin_count', 'connection_rejected',
-  'cnxn_closed_without_zk_server_running', 'sessionless_connections_expired', 'looking_count', 'dead_watchers_queued',
+  'stale_requests_dropped', 'large_requests_rejected', 'insecure_admin_count',
+  'cnxn_closed_without_zk_server_running', 'looking_count', 'dead_watchers_queued',
   'stale_requests', 'connection_drop_count', 'learner_proposal_received_count', 'digest_mismatches_count',
   'dead_watchers_cleared', 'response_packet_cache_hits', 'bytes_received_count', 'add_dead_watcher_stall_time',
   'request_throttle_wait_count', 'requests_not_forwarded_to_commit_processor', 'response_packet_cache_misses',

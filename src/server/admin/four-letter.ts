@@ -8,6 +8,7 @@ import { getHeapStatistics } from 'node:v8';
 import type { ServerConfig } from '../config.ts';
 import { memberDir } from '../ensemble-config.ts';
 import type { Clock } from '../env/environment.ts';
+import type { ConnectionLimits } from '../net/limits.ts';
 import type { SessionTracker } from '../session/session-tracker.ts';
 import type { ServerStats } from '../stats.ts';
 import type { ClientCounters } from './client-counters.ts';
@@ -41,6 +42,7 @@ export interface ServerView {
   readonly config: ServerConfig;
   readonly stats: ServerStats;
   readonly clientCounters: ClientCounters;
+  readonly limits: Pick<ConnectionLimits, 'connectionsRejected' | 'sessionlessExpired'>;
   readonly tree: DataTree;
   readonly sessions: SessionTracker;
   readonly watches: Watches;
@@ -155,6 +157,8 @@ export function monitorFields(s: ServerView): Array<[string, string | number]> {
     ['last_client_response_size', s.clientCounters.lastResponseBytes],
     ['min_client_response_size', s.clientCounters.minResponseBytes],
     ['max_client_response_size', s.clientCounters.maxResponseBytes],
+    ['connection_rejected', s.limits.connectionsRejected],
+    ['sessionless_connections_expired', s.limits.sessionlessExpired],
   ];
   const fds = fileDescriptors();
   if (fds) rows.push(['open_file_descriptor_count', fds.open], ['max_file_descriptor_count', fds.max]);

@@ -13,6 +13,7 @@ import type { ServerConfig } from '../config.ts';
 import type { EnsembleServer } from '../server.ts';
 import { approximateDataSize, ephemeralsCount, outstandingRequests, znodeCount } from './four-letter.ts';
 import type { BatchWritten } from '../storage/file-log-store.ts';
+import { LIMITS } from '../net/limits.ts';
 
 export type MetricsConfig = NonNullable<ServerConfig['metrics']>;
 
@@ -125,6 +126,7 @@ export class ServerMetrics {
         expired.inc(st.sessionsExpired);
       },
     });
+    this.attachLimits(server);
     if (readFds() !== undefined) {
       gauge('open_file_descriptor_count', 'Open file descriptors', () => readFds() ?? 0);
       gauge('max_file_descriptor_count', 'Limit of open file descriptors', maxFds);
@@ -152,6 +154,31 @@ export class ServerMetrics {
       (write ? this.updateLatency : this.readLatency).observe(ms);
       this.requestSeconds.observe(type, ms * SECONDS);
     };
+  }
+
+  /** ZooKeeper's counters of refused and expired connections, and each limit reached (src/server/net/limits.ts). */
+  private attachLimits(server: EnsembleServer): void {
+    const r = this.registry;
+    const limits = server.limits;
+    const counter = (name: string, help: string, read: () => number): void => {
+      const c: Counter = new Counter({ name, help, registers: [r], collect: () => { c.reset(); c.inc(read()); } });
+    };
+    counter('connection_rejected', 'Connections refused by maxCnxns or maxClientCnxns', () => limits.connectionsRejected);
+    counter('sessionless_connections_expired', 'Connections closed for not finishing their handshake within nio.sessionlessCnxnTimeout', () => limits.sessionlessExpired);
+    const reached: Counter<'limit'> = new Counter({
+      name: 'ensemble_limit_reached_total',
+      help: 'Times each limit was reached, by its zoo.cfg key (docs/limits.md)',
+      labelNames: ['limit'],
+      registers: [r],
+      collect: () => {
+        reached.reset();
+        for (const limit of LIMITS) reached.inc({ limit }, limits.count(limit));
+      },
+    });
+    const gauge = (name: string, help: string, read: () => number): void => {
+      const g: Gauge = new Gauge({ name, help, registers: [r], collect: () => g.set(read()) });
+    };
+    gauge('ensemble_unsent_output_bytes', 'Bytes of replies and watch events not yet sent, over all connections (bounded by ensemble.maxOutputBytes)', () => limits.outputBytes);
   }
 
   private async listen(log: Log): Promise<{ host: string; port: number }> {
