@@ -1,5 +1,4 @@
 /** ACL schemes (world, auth, digest, ip, super) and the permission check, as Apache ZooKeeper applies them. */
-import { isIP } from 'node:net';
 import { Err, KeeperError } from '../../protocol/constants.ts';
 import type { ACL, Id } from '../../protocol/records.ts';
 
@@ -15,45 +14,45 @@ function javaSplit(s: string, sep: string): string[] {
   return parts;
 }
 
-function ipBytes(addr: string): number[] | null {
-  const v = isIP(addr);
-  if (v === 4) {
-    const parts = addr.split('.').map(Number);
-    return parts.length === 4 && parts.every((p) => p >= 0 && p <= 255) ? parts : null;
-  }
-  if (v === 6) {
-    const [head, tail] = addr.includes('::') ? addr.split('::') : [addr, ''];
-    const h = head ? head.split(':') : [];
-    const t = tail ? tail.split(':') : [];
-    const groups = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-    return groups.flatMap((g) => { const n = parseInt(g, 16); return [n >> 8, n & 0xff]; });
-  }
-  return null;
+/** Integer.parseInt: an optional sign and decimal digits, within an int; null where Java throws. */
+function javaParseInt(s: string): number | null {
+  if (!/^[+-]?\d+$/.test(s)) return null;
+  const n = Number(s);
+  return n >= -0x80000000 && n <= 0x7fffffff ? n : null;
+}
+
+/** IPAuthenticationProvider.v4addr2Bytes: four parseInt parts in 0..255 (ZooKeeper 3.8 parses IPv4 only). */
+function ipv4Bytes(addr: string): number[] | null {
+  const parts = addr.split('.').map(javaParseInt);
+  if (parts.length !== 4 || !parts.every((p) => p !== null && p >= 0 && p <= 255)) return null;
+  return parts as number[];
+}
+
+/**
+ * An ip ACL id, `address` or `address/bits`, as IPAuthenticationProvider reads it (split("/", 2):
+ * everything after the first slash is the bits, so `a/8/8` is invalid); null when invalid.
+ */
+function parseIpAcl(id: string): { bytes: number[]; bits: number } | null {
+  const slash = id.indexOf('/');
+  const bytes = ipv4Bytes(slash < 0 ? id : id.slice(0, slash));
+  if (!bytes) return null;
+  if (slash < 0) return { bytes, bits: 32 };
+  const bits = javaParseInt(id.slice(slash + 1));
+  return bits !== null && bits >= 0 && bits <= 32 ? { bytes, bits } : null;
 }
 
 function ipValid(id: string): boolean {
-  const [addr, bits] = id.split('/', 2) as [string, string | undefined];
-  // ZooKeeper 3.8's IPAuthenticationProvider accepts IPv4 only.
-  if (isIP(addr) !== 4) return false;
-  const bytes = ipBytes(addr);
-  if (!bytes) return false;
-  if (bits !== undefined) {
-    if (!/^[+-]?\d+$/.test(bits)) return false;
-    const n = Number(bits);
-    if (n < 0 || n > bytes.length * 8) return false;
-  }
-  return true;
+  return parseIpAcl(id) !== null;
 }
 
 function ipMatches(clientAddr: string, aclId: string): boolean {
-  const [addr, bitsText] = aclId.split('/', 2) as [string, string | undefined];
-  const want = ipBytes(addr);
-  const have = ipBytes(clientAddr.replace(/^::ffff:(?=\d+\.)/, ''));
-  if (!want || !have || want.length !== have.length) return false;
-  let bits = bitsText === undefined ? want.length * 8 : Number(bitsText);
-  for (let i = 0; i < want.length && bits > 0; i++, bits -= 8) {
+  const acl = parseIpAcl(aclId);
+  const have = ipv4Bytes(clientAddr.replace(/^::ffff:(?=\d+\.)/, ''));
+  if (!acl || !have) return false;
+  let bits = acl.bits;
+  for (let i = 0; i < 4 && bits > 0; i++, bits -= 8) {
     const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if ((want[i] & mask) !== (have[i] & mask)) return false;
+    if ((acl.bytes[i] & mask) !== (have[i] & mask)) return false;
   }
   return true;
 }
