@@ -9,6 +9,13 @@ export interface ServerOptions {
   maxSessionTimeoutMs?: number;
   /** Apache ZooKeeper only: its AdminServer on this loopback port (off otherwise). */
   adminServerPort?: number;
+  /**
+   * SASL: a JAAS file with a Server section (both servers: ZooKeeper's
+   * -Djava.security.auth.login.config, Ensemble's --jaas). zooCfg's SASL keys (superUser, ...) reach Ensemble too.
+   */
+  jaasFile?: string;
+  /** Apache ZooKeeper only: more zoo.cfg lines (secureClientPort and ssl.* put Netty's TLS jars on its class path). */
+  zooCfg?: readonly string[];
 }
 
 export interface RunningServer {

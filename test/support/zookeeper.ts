@@ -90,6 +90,7 @@ export function zooKeeperArgs(opts: ServerOptions, logDir: string, mainClass: st
     `-Dzookeeper.log.dir=${logDir}`,
   ];
   if (opts.extendedTypesEnabled) jvmArgs.push('-Dzookeeper.extendedTypesEnabled=true');
+  if (opts.jaasFile) jvmArgs.push(`-Djava.security.auth.login.config=${opts.jaasFile}`);
   if (opts.superDigest) jvmArgs.push(`-Dzookeeper.DigestAuthenticationProvider.superDigest=${opts.superDigest}`);
   if (opts.containerCheckIntervalMs !== undefined) {
     jvmArgs.push(`-Dznode.container.checkIntervalMs=${opts.containerCheckIntervalMs}`);
@@ -122,6 +123,7 @@ export async function startZooKeeper(opts: ServerOptions = {}): Promise<RunningS
   ];
   if (opts.minSessionTimeoutMs !== undefined) cfg.push(`minSessionTimeout=${opts.minSessionTimeoutMs}`);
   if (opts.maxSessionTimeoutMs !== undefined) cfg.push(`maxSessionTimeout=${opts.maxSessionTimeoutMs}`);
+  cfg.push(...opts.zooCfg ?? []);
   const cfgPath = join(dir, 'zoo.cfg');
   await writeFile(cfgPath, cfg.join('\n') + '\n');
 
