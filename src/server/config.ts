@@ -1,5 +1,6 @@
 /** Server configuration: defaults, and Apache ZooKeeper's zoo.cfg format. */
 import { readFileSync } from 'node:fs';
+import { withSaslKey, type SaslSettings } from './auth/sasl.ts';
 import {
   parseServerLine, resolveEnsemble, ZOOKEEPER_DEFAULT_TICK_MS, type EnsembleConfig, type ServerLine,
 } from './ensemble-config.ts';
@@ -32,6 +33,8 @@ export interface ServerConfig {
   /** jute.maxbuffer: largest packet body and znode data, in bytes. */
   juteMaxBufferBytes: number;
   superDigest?: string;
+  /** SASL (DIGEST-MD5): the JAAS file of its users and the zoo.cfg keys about it; undefined = no SASL. */
+  sasl?: SaslSettings;
   extendedTypesEnabled: boolean;
   /** zookeeper.enforceQuota: writes past a hard quota limit fail with QUOTAEXCEEDED (default off). */
   enforceQuota: boolean;
@@ -156,9 +159,9 @@ const NOT_ACTED_UPON: ReadonlyArray<readonly [reason: string, keys: readonly str
   ['the metrics endpoint has no worker threads to tune', [
     'metricsProvider.numWorkerThreads', 'metricsProvider.maxQueueSize', 'metricsProvider.workerShutdownTimeoutMs',
   ]],
-  ['only digest and ip authentication are built in', [
+  ['Ensemble has no Kerberos, no pluggable authentication providers and no authentication enforcement', [
     'authProvider.', 'DigestAuthenticationProvider.enabled', 'DigestAuthenticationProvider.digestAlg',
-    'X509AuthenticationProvider.superUser', 'SASLAuthenticationProvider.superPassword', 'superUser',
+    'X509AuthenticationProvider.superUser', 
     'sessionRequireClientSASLAuth', 'enforce.auth.', 'allowSaslFailedClients', 'letAnySaslUserDoX',
     'kerberos.', 'requireKerberosConfig', 'kinit', 'ensembleAuthName', 'security.auth_to_local',
   ]],
@@ -284,6 +287,11 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
       case 'admin.console.enable': config.adminConsole = bool(value); break;
       case 'admin.console.allowEdits': config.adminConsoleEdits = bool(value); break;
       default: {
+        const sasl = withSaslKey(k, value, config.sasl);
+        if (sasl !== undefined) {
+          config.sasl = sasl;
+          break;
+        }
         const reason = notActedUpon(k);
         if (reason === undefined) warnings.push(`${origin}: unknown key "${key}" ignored`);
         else if (ALREADY_SO[k] !== value.trim().toLowerCase()) {

@@ -12,6 +12,7 @@ import type { Id } from '../protocol/records.ts';
 import { fourLetterWord, type QuorumStatus } from './admin/four-letter.ts';
 import { ClientCounters } from './admin/client-counters.ts';
 import { authenticate } from './auth/acl.ts';
+import { SaslAuthenticator } from './auth/sasl.ts';
 import type { ServerConfig } from './config.ts';
 import type { Clock, Environment, Scheduler, Timer } from './env/environment.ts';
 import { realEnvironment } from './env/real.ts';
@@ -72,6 +73,8 @@ export class EnsembleServer implements ConnectionHost {
   readonly startedAtMs: number;
   readonly clock: Clock;
   readonly scheduler: Scheduler;
+  /** SASL DIGEST-MD5, when a JAAS file is configured. */
+  readonly sasl: SaslAuthenticator | undefined;
   private readonly commit: CommitStage;
   private readonly bySession = new Map<bigint, Connection>();
   /** Whoever waits for a session's end to be applied (expireSession). */
@@ -89,6 +92,8 @@ export class EnsembleServer implements ConnectionHost {
     this.clock = env.clock;
     this.scheduler = env.scheduler;
     this.startedAtMs = this.clock.now();
+    this.sasl = SaslAuthenticator.load(config.sasl, (n) => env.random.bytes(n));
+    if (this.sasl) this.log.info({ jaas: config.sasl?.jaasFile, users: this.sasl.userCount }, 'SASL DIGEST-MD5 authentication on');
     this.limits = new ConnectionLimits(config, this.log, this.clock);
     this.tree = deps.tree ?? new DataTree({ extendedTypes: config.extendedTypesEnabled });
     // A tree that no storage created (in memory): its sessions need not outlive the process.

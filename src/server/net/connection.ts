@@ -7,6 +7,9 @@ import { JuteError, JuteReader, JuteWriter } from '../../protocol/jute.ts';
 import { readAuth, readConnectRequest, writeConnectResponse, writeWatcherEvent, type Id } from '../../protocol/records.ts';
 import { KeeperState } from '../../protocol/constants.ts';
 import type { ClientCounters } from '../admin/client-counters.ts';
+import type { SaslAuthenticator } from '../auth/sasl.ts';
+import type { DigestMd5ServerExchange } from '../auth/sasl-digest-md5.ts';
+import { SaslError } from '../../protocol/sasl-digest-md5.ts';
 import type { ServerConfig } from '../config.ts';
 import type { Clock, Scheduler, Timer } from '../env/environment.ts';
 import { WRITE_OPS } from '../pipeline/client-write.ts';
@@ -55,6 +58,8 @@ export interface ConnectionHost {
   fourLetterWord(code: number): string | null;
   readContext(conn: Connection): ReadContext;
   authenticate(scheme: string, auth: Buffer | null, clientAddr: string): Id[] | null;
+  /** Set when SASL is configured: each connection's SASL packets are a DIGEST-MD5 exchange. */
+  readonly sasl?: SaslAuthenticator;
   touch(conn: Connection): void;
   createSession(conn: Connection, timeoutMs: number): void;
   reopenSession(conn: Connection, sessionId: bigint, passwd: Buffer, timeoutMs: number): void;
@@ -136,6 +141,7 @@ export class Connection implements Watcher {
   /** Inside onData, which writes what its requests produced when it is done. */
   private inData = false;
   private readContext: ReadContext | null = null;
+  private saslExchange: DigestMd5ServerExchange | null = null;
   private paused = false;
   /** Not read because of globalOutstandingLimit (counted once each time it starts). */
   private throttled = false;
@@ -286,6 +292,7 @@ export class Connection implements Watcher {
     this.server.touch(this);
     this.lastCxid = requestXid;
     if (type === OpCode.auth) return this.handleAuth(requestXid, r);
+    if (type === OpCode.sasl && this.server.sasl !== undefined) return this.handleSasl(requestXid, r, this.server.sasl);
     const arrivedMs = this.server.clock.monotonic();
     if (type === OpCode.sync && this.server.readBarrier !== undefined) {
       const pending = Pending.read(requestXid, type, r);
@@ -357,6 +364,38 @@ export class Connection implements Watcher {
         if (!this.authInfo.some((a) => a.scheme === id.scheme && a.id === id.id)) this.authInfo.push(id);
       }
       this.queue.push(Pending.answered(xid, OpCode.auth, frame(xid, 0, 0)));
+    }
+    this.pump();
+  }
+
+  /**
+   * ZooKeeperServer.processSasl: a GetSASLRequest's token goes to this connection's exchange; the
+   * SetSASLResponse carries the reply (zxid 0). A failed exchange is answered AUTHFAILED with a
+   * null token, and the connection closes (its session lives on until it expires).
+   */
+  private handleSasl(xid: number, r: JuteReader, sasl: SaslAuthenticator): void {
+    const token = r.buffer();
+    // ZooKeeper fails on a null token (it reads its length) and drops the connection unanswered.
+    if (token === null) throw new JuteError('GetSASLRequest without a token');
+    this.saslExchange ??= sasl.exchange();
+    try {
+      const { reply, user } = this.saslExchange.evaluate(token);
+      if (user !== undefined) {
+        for (const id of sasl.identitiesOf(user)) {
+          if (!this.authInfo.some((a) => a.scheme === id.scheme && a.id === id.id)) this.authInfo.push(id);
+        }
+        this.server.log.info({ session: `0x${this.sessionId.toString(16)}`, user }, 'SASL authenticated');
+      }
+      this.queue.push(Pending.answered(xid, OpCode.sasl, frame(xid, 0, 0, (w) => w.buffer(reply))));
+    } catch (e) {
+      if (!(e instanceof SaslError)) throw e;
+      this.server.log.warn({ remote: this.remoteAddress, err: e.message }, 'closing connection: SASL authentication failed');
+      // Unlike other errors, this one carries its (null) SetSASLResponse.
+      const w = new JuteWriter(24);
+      const mark = w.beginFrame();
+      writeHeader(w, xid, 0, Err.AUTHFAILED).buffer(null);
+      w.endFrame(mark);
+      this.queue.push(Pending.answered(xid, OpCode.sasl, w.bytes(), true));
     }
     this.pump();
   }
