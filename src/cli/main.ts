@@ -4,6 +4,7 @@ import { jaasFileFromEnv } from '../server/auth/sasl.ts';
 import { defaultConfig, loadZooCfg, parseZooCfg, type ServerConfig } from '../server/config.ts';
 import { startServer } from '../server/index.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from '../server/logger.ts';
+import { exposureWarning } from '../server/net/exposure.ts';
 import { startMember } from '../server/quorum/start-member.ts';
 import { VERSION as SERVER_VERSION } from '../server/version.ts';
 import { VERSION } from '../version.ts';
@@ -13,6 +14,7 @@ import { cliCommand } from './shell/cli-command.ts';
 import { logsCommand, purgeCommand, snapshotCommand } from './storage-tools.ts';
 
 const DEFAULTS = defaultConfig();
+const LOOPBACK = '127.0.0.1';
 const ZOOKEEPER_VERSION = SERVER_VERSION.zookeeperCompatible.split('-')[0];
 
 const LOG_ENV = `
@@ -66,8 +68,14 @@ async function runServer(flags: ServerFlags): Promise<void> {
   if (flags.tickTime !== undefined) partial.tickTimeMs = wholeNumber('--tick-time', flags.tickTime, 0x7fffffff);
   const jaasFile = flags.jaas ?? jaasFileFromEnv(process.env);
   if (jaasFile !== undefined) partial.sasl = { ...partial.sasl, jaasFile };
+  // Without a zoo.cfg the server is for trying things out: this host only, unless asked otherwise.
+  const loopbackByDefault = flags.config === undefined && partial.clientPortAddress === undefined;
+  if (loopbackByDefault) partial.clientPortAddress = LOOPBACK;
+  const exposure = exposureWarning(partial);
+  if (exposure !== undefined) log.warn(exposure);
   const { host, port, close } = partial.ensemble ? await startMember(partial, { log }) : await startServer(partial, { log });
-  log.info(`ensemble listening on ${host.includes(':') ? `[${host}]` : host}:${port}`);
+  const listening = `ensemble listening on ${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log.info(loopbackByDefault ? `${listening} (loopback only, as there is no zoo.cfg: --bind or clientPortAddress to serve other hosts)` : listening);
   const stop = (signal: string) => {
     log.info(`${signal}: shutting down`);
     close().then(() => process.exit(0), () => process.exit(1));
@@ -113,7 +121,7 @@ function buildProgram(argv: string[]): Command {
     .usage('[options]')
     .option('-c, --config <zoo.cfg>', 'read the settings from this zoo.cfg')
     .option('-p, --port <port>', `client port (clientPort; default: ${DEFAULTS.clientPort})`)
-    .option('--bind <address>', 'address the client port listens on (clientPortAddress; default: all addresses)')
+    .option('--bind <address>', `address the client port listens on (clientPortAddress; default: ${LOOPBACK} without --config, every address with one, as ZooKeeper)`)
     .option('--data-dir <dir>', `where snapshots and the log are kept (dataDir; default: ${DEFAULTS.dataDir})`)
     .option('--tick-time <ms>', `the basic time unit: sessions time out within 2 to 20 ticks (tickTime; default: ${DEFAULTS.tickTimeMs})`)
     .option('-D, --property <key=value>', 'a zoo.cfg line (repeatable)', (v: string, all: string[] | undefined) => [...(all ?? []), v])
