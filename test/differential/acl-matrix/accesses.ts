@@ -1,0 +1,82 @@
+/**
+ * The rows of the permission matrix: an ACL scheme with the ACL id under test, and how the calling
+ * session is authenticated. A scheme is one entry with its own setup hook (`connect`), so a scheme
+ * that authenticates differently (SASL, a TLS certificate) is one more entry here.
+ */
+import type { ACL } from '../../../src/protocol/records.ts';
+import { RawClient } from '../../support/raw-client.ts';
+import { SUPER_AUTH, type RunningServer } from '../../support/servers.ts';
+
+/** base64(sha1("alice:secret")): the digest identity of alice. */
+export const ALICE_DIGEST = 'alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E=';
+export const ALICE_AUTH = 'alice:secret';
+
+/** An addauth the session sends right after connecting. */
+export interface AddAuth {
+  scheme: string;
+  credential: string;
+}
+
+export interface Access {
+  /** Short key (znode names, cell keys). */
+  key: string;
+  scheme: string;
+  /** Who calls, in words (the table's row label). */
+  caller: string;
+  /** The ACL the target znode gets, granting `perms`. */
+  acl(perms: number): ACL[];
+  /** The calling session. */
+  connect(server: RunningServer): Promise<RawClient>;
+  /**
+   * The session that sets the target's ACL: by default the super user; the `auth` scheme needs the
+   * identity it expands to.
+   */
+  connectSetter?(server: RunningServer): Promise<RawClient>;
+}
+
+/** A session on `server` that has sent these addauths, each answered OK. */
+export async function sessionWith(server: RunningServer, auths: readonly AddAuth[]): Promise<RawClient> {
+  const c = await RawClient.connect(server.host, server.port, { timeoutMs: 30_000 });
+  for (const a of auths) {
+    const r = await c.tryAuth(a.scheme, a.credential);
+    if (r.err !== 0) throw new Error(`${server.name}: addauth ${a.scheme} ${a.credential} answered ${r.err}`);
+  }
+  return c;
+}
+
+export const SUPER: readonly AddAuth[] = [{ scheme: 'digest', credential: SUPER_AUTH }];
+const ALICE: readonly AddAuth[] = [{ scheme: 'digest', credential: ALICE_AUTH }];
+
+const digestAlice = (perms: number): ACL[] => [{ perms, id: { scheme: 'digest', id: ALICE_DIGEST } }];
+const ip = (id: string) => (perms: number): ACL[] => [{ perms, id: { scheme: 'ip', id } }];
+
+/** An access whose caller is a session with these addauths. */
+function byAddAuth(key: string, scheme: string, caller: string, acl: (perms: number) => ACL[], auths: readonly AddAuth[]): Access {
+  return { key, scheme, caller, acl, connect: (s) => sessionWith(s, auths) };
+}
+
+export const ACCESSES: readonly Access[] = [
+  byAddAuth('world', 'world', 'anyone (no addauth)', (perms) => [{ perms, id: { scheme: 'world', id: 'anyone' } }], []),
+  byAddAuth('digest-right', 'digest', 'addauth digest with the right password', digestAlice, ALICE),
+  byAddAuth('digest-wrong', 'digest', 'addauth digest with a wrong password', digestAlice, [{ scheme: 'digest', credential: 'alice:wrong' }]),
+  byAddAuth('digest-none', 'digest', 'no addauth', digestAlice, []),
+  byAddAuth('digest-several', 'digest', 'several addauths, the right one among them', digestAlice, [
+    { scheme: 'digest', credential: 'bob:pw' }, { scheme: 'digest', credential: ALICE_AUTH }, { scheme: 'digest', credential: 'carol:pw' },
+  ]),
+  {
+    ...byAddAuth('auth-same', 'auth', 'the identity `auth` expanded to', (perms) => [{ perms, id: { scheme: 'auth', id: '' } }], ALICE),
+    connectSetter: (s) => sessionWith(s, ALICE),
+  },
+  {
+    ...byAddAuth('auth-other', 'auth', 'another digest identity', (perms) => [{ perms, id: { scheme: 'auth', id: '' } }], [{ scheme: 'digest', credential: 'bob:pw' }]),
+    connectSetter: (s) => sessionWith(s, ALICE),
+  },
+  byAddAuth('ip-host', 'ip', 'ip:127.0.0.1, caller on 127.0.0.1', ip('127.0.0.1'), []),
+  byAddAuth('ip-subnet', 'ip', 'ip:127.0.0.0/8, caller on 127.0.0.1', ip('127.0.0.0/8'), []),
+  byAddAuth('ip-other', 'ip', 'ip:10.0.0.0/8, caller on 127.0.0.1', ip('10.0.0.0/8'), []),
+  byAddAuth('super', 'super', 'the super user (superDigest), ACL digest:alice', digestAlice, SUPER),
+  byAddAuth('super-wrong', 'super', 'addauth super with a wrong password, ACL digest:alice', digestAlice, [{ scheme: 'digest', credential: 'super:wrong' }]),
+];
+
+/** Schemes other engineers are adding; their rows join ACCESSES once their setup hooks exist. */
+export const PENDING_SCHEMES: readonly string[] = ['sasl', 'x509'];
