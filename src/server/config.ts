@@ -42,6 +42,11 @@ export interface ServerConfig {
   containerCheckIntervalMs: number;
   /** Writes allowed in flight per connection before reading from it pauses. */
   maxOutstandingPerConnection: number;
+  /**
+   * ensemble.maxWatchesPerSession: watches (data and child together) one session may hold; a request
+   * that would set more is refused with THROTTLEDOP. 0 = no limit.
+   */
+  maxWatchesPerSession: number;
   /** Log writes durable before replying (forceSync=no: tests only). */
   forceSync: boolean;
   /** Txns between snapshots (each interval drawn from (snapCount/2, snapCount]). */
@@ -91,6 +96,7 @@ export function defaultConfig(): ServerConfig {
     reconfigEnabled: false,
     containerCheckIntervalMs: 60_000,
     maxOutstandingPerConnection: 1000,
+    maxWatchesPerSession: 1_000_000,
     forceSync: true,
     snapCount: 100_000,
     preAllocSizeBytes: 64 * 1024 * 1024,
@@ -259,6 +265,7 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
       case 'globalOutstandingLimit': config.globalOutstandingLimit = integer(key, value); break;
       case 'ensemble.maxOutputBytes': config.maxOutputBytes = integer(key, value); break;
       case 'ensemble.maxOutputBytesPerConnection': config.maxOutputBytesPerConnection = integer(key, value); break;
+      case 'ensemble.maxWatchesPerSession': config.maxWatchesPerSession = integer(key, value); break;
       case 'minSessionTimeout': config.minSessionTimeoutMs = integer(key, value); break;
       case 'maxSessionTimeout': config.maxSessionTimeoutMs = integer(key, value); break;
       case '4lw.commands.whitelist':

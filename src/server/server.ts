@@ -135,6 +135,10 @@ export class EnsembleServer implements ConnectionHost {
       enforceQuota: this.config.enforceQuota,
       clock: this.clock,
       log: this.log,
+      watchLimit: {
+        maxPerSession: this.config.maxWatchesPerSession,
+        onRefused: (watcher, held) => this.log.warn({ session: sessionIdHex(watcher.sessionId), watches: held, max: this.config.maxWatchesPerSession }, 'watch limit reached (ensemble.maxWatchesPerSession): requests that would set more watches on this connection are refused with THROTTLEDOP'),
+      },
     }, {
       propose: (entry) => this.commit.submit(entry, () => this.replica.committed(entry)),
       forward: (sessionId, cxid, authInfo, type, body) => this.quorum?.forward(sessionId, cxid, authInfo, type, body),

@@ -106,6 +106,15 @@ export class ServerMetrics {
     const st = server.stats;
     gauge('znode_count', 'Znodes in the tree (the root counted twice, as ZooKeeper counts it)', () => znodeCount(server));
     gauge('watch_count', 'Watches set', () => server.watches.watchCount);
+    const watchesRefused: Counter = new Counter({
+      name: 'ensemble_watches_refused_total',
+      help: 'Requests refused (THROTTLEDOP) because they would have taken their session past ensemble.maxWatchesPerSession',
+      registers: [r],
+      collect: () => {
+        watchesRefused.reset();
+        watchesRefused.inc(server.watches.refusedCount);
+      },
+    });
     gauge('ephemerals_count', 'Ephemeral znodes', () => ephemeralsCount(server));
     gauge('approximate_data_size', 'Bytes of paths and data in the tree', () => approximateDataSize(server));
     gauge('num_alive_connections', 'Client connections', () => server.connections.size);

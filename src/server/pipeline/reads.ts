@@ -44,6 +44,8 @@ export function executeRead(ctx: ReadContext, type: number, xid: number, r: Jute
   try {
     if (type === OpCode.getData || type === OpCode.exists) {
       const n = type === OpCode.getData ? getDataNode(ctx, r) : existsNode(ctx, r);
+      // NONODE is answered without an exception: building one (its stack) costs more than the read.
+      if (n === undefined) return writeFrame(w, xid, zxid, Err.NONODE, undefined);
       const mark = w.beginFrame();
       writeHeader(w, xid, zxid, 0);
       if (type === OpCode.getData) w.buffer(n.data);
@@ -60,26 +62,24 @@ export function executeRead(ctx: ReadContext, type: number, xid: number, r: Jute
   writeFrame(w, xid, zxid, err, body);
 }
 
-/** GetDataRequest: the node, once its ACL allows the read (the watch is set only then). */
-function getDataNode(ctx: ReadContext, r: JuteReader): ZNode {
+/** GetDataRequest: the node (undefined: none), once its ACL allows the read (the watch is set only then). */
+function getDataNode(ctx: ReadContext, r: JuteReader): ZNode | undefined {
   const path = r.string();
   const watch = r.bool();
   const n = ctx.tree.get(path);
-  if (!n) throw new KeeperError(Err.NONODE, path);
+  if (!n) return undefined;
   readable(ctx, n, path);
-  if (watch) ctx.watches.data.add(path, ctx.watcher);
+  if (watch) ctx.watches.watchData(path, ctx.watcher);
   return n;
 }
 
 /** ExistsRequest: the watch is set whether or not the node exists. */
-function existsNode(ctx: ReadContext, r: JuteReader): ZNode {
+function existsNode(ctx: ReadContext, r: JuteReader): ZNode | undefined {
   const path = r.string();
   const watch = r.bool();
   if (path.includes('\0')) throw new KeeperError(Err.BADARGUMENTS, path);
-  if (watch) ctx.watches.data.add(path, ctx.watcher);
-  const n = ctx.tree.get(path);
-  if (!n) throw new KeeperError(Err.NONODE, path);
-  return n;
+  if (watch) ctx.watches.watchData(path, ctx.watcher);
+  return ctx.tree.get(path);
 }
 
 function readable(ctx: ReadContext, n: ZNode, path: string): void {
@@ -220,7 +220,7 @@ function getData(ctx: ReadContext, path: string, watch: boolean) {
   const n = ctx.tree.get(path);
   if (!n) throw new KeeperError(Err.NONODE, path);
   readable(ctx, n, path);
-  if (watch) ctx.watches.data.add(path, ctx.watcher);
+  if (watch) ctx.watches.watchData(path, ctx.watcher);
   return { data: n.data, stat: statOf(n, ctx.tree.extendedTypes) };
 }
 
@@ -228,6 +228,6 @@ function getChildren(ctx: ReadContext, path: string, watch: boolean): ZNode {
   const n = ctx.tree.get(path);
   if (!n) throw new KeeperError(Err.NONODE, path);
   readable(ctx, n, path);
-  if (watch) ctx.watches.child.add(path, ctx.watcher);
+  if (watch) ctx.watches.watchChildren(path, ctx.watcher);
   return n;
 }

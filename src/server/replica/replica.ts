@@ -15,7 +15,7 @@ import { Prep, type WriteRequest } from '../pipeline/prep.ts';
 import { SessionTracker, sessionIdHex } from '../session/session-tracker.ts';
 import { ephemeralKind, ttlOf, type ApplyResult, type DataTree } from '../tree/data-tree.ts';
 import type { Txn, TxnEntry } from '../tree/txn.ts';
-import { Watches, type WatchEvent } from '../watches/watches.ts';
+import { Watches, type WatchEvent, type WatchLimit } from '../watches/watches.ts';
 
 /**
  * Standalone and leader prep writes into Txns; a follower forwards them to its leader, as they came
@@ -51,10 +51,12 @@ export interface ReplicaOptions {
   enforceQuota: boolean;
   clock: Clock;
   log: { info(obj: object, msg: string): void };
+  /** Watches per session (none: no limit). */
+  watchLimit?: WatchLimit;
 }
 
 export class Replica {
-  readonly watches = new Watches();
+  readonly watches: Watches;
   readonly sessions: SessionTracker;
   private readonly prep: Prep;
   /** The watch events of the Txn being applied (one array for all). */
@@ -69,6 +71,7 @@ export class Replica {
 
   constructor(readonly tree: DataTree, private readonly options: ReplicaOptions, private readonly out: ReplicaOutput) {
     const { clock } = options;
+    this.watches = new Watches(options.watchLimit);
     this.sessions = new SessionTracker(options.tickTimeMs, clock.now(), options.serverId, () => tree.settings.sessionSecret);
     // Recovered sessions start with fresh timers: those that are not renewed expire as usual.
     for (const [id, timeoutMs] of tree.sessions) this.sessions.add(id, timeoutMs, clock.monotonic(), options.serverId);

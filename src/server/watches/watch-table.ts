@@ -20,8 +20,21 @@ const NONE: ReadonlySet<Watcher> = new Set();
 
 export enum WatchMode { Standard = 0, Persistent = 1, PersistentRecursive = 2 }
 
+/**
+ * The watches on one path. Nearly every path has a single standard watch: that is held as the
+ * watcher itself, so a million watches do not cost a million Maps (and the garbage collector's
+ * time to trace them); a second watcher or another mode turns it into a Map.
+ */
+type PathWatches = Watcher | Map<Watcher, WatchMode>;
+
+function modeIn(at: PathWatches | undefined, watcher: Watcher): WatchMode | undefined {
+  if (at === undefined) return undefined;
+  if (at instanceof Map) return at.get(watcher);
+  return at === watcher ? WatchMode.Standard : undefined;
+}
+
 export class WatchTable {
-  private readonly byPath = new Map<string, Map<Watcher, WatchMode>>();
+  private readonly byPath = new Map<string, PathWatches>();
   private readonly byWatcher = new Map<Watcher, Set<string>>();
   /**
    * Watchers gone (their connection closed) whose watches are still being taken out of byPath, a
@@ -32,15 +45,24 @@ export class WatchTable {
   private recursiveCount = 0;
 
   add(path: string, watcher: Watcher, mode: WatchMode = WatchMode.Standard): void {
-    let watchers = this.byPath.get(path);
-    if (!watchers) this.byPath.set(path, (watchers = new Map()));
-    const previous = watchers.get(watcher);
-    if (previous === WatchMode.PersistentRecursive) this.recursiveCount--;
+    const at = this.byPath.get(path);
+    if (at === undefined) {
+      this.byPath.set(path, mode === WatchMode.Standard ? watcher : new Map([[watcher, mode]]));
+    } else {
+      const previous = modeIn(at, watcher);
+      if (previous === WatchMode.PersistentRecursive) this.recursiveCount--;
+      if (at instanceof Map) at.set(watcher, mode);
+      else if (at !== watcher || mode !== WatchMode.Standard) this.byPath.set(path, new Map([[at, WatchMode.Standard], [watcher, mode]]));
+    }
     if (mode === WatchMode.PersistentRecursive) this.recursiveCount++;
-    watchers.set(watcher, mode);
     let paths = this.byWatcher.get(watcher);
     if (!paths) this.byWatcher.set(watcher, (paths = new Set()));
     paths.add(path);
+  }
+
+  /** Watches this watcher has in the table. */
+  countOf(watcher: Watcher): number {
+    return this.byWatcher.get(watcher)?.size ?? 0;
   }
 
   /**
@@ -70,7 +92,16 @@ export class WatchTable {
 
   private collect(at: string, eventPath: string, type: number, into: Set<Watcher>): void {
     const watchers = this.byPath.get(at);
-    if (!watchers) return;
+    if (watchers === undefined) return;
+    if (!(watchers instanceof Map)) {
+      // A single standard watch: it fires (and is consumed) only on its own path.
+      if (at === eventPath && !this.leaving.has(watchers)) {
+        into.add(watchers);
+        this.byPath.delete(at);
+        this.byWatcher.get(watchers)?.delete(at);
+      }
+      return;
+    }
     const atPath = at === eventPath;
     for (const [w, mode] of watchers) {
       if (this.leaving.has(w)) continue;
@@ -91,12 +122,21 @@ export class WatchTable {
   remove(path: string, watcher: Watcher): boolean {
     const paths = this.byWatcher.get(watcher);
     if (!paths || !paths.delete(path)) return false;
-    const watchers = this.byPath.get(path);
-    const mode = watchers?.get(watcher);
+    return this.takeOut(path, watcher);
+  }
+
+  /** Takes the watcher's watch on path out of byPath; false when there was none. */
+  private takeOut(path: string, watcher: Watcher): boolean {
+    const at = this.byPath.get(path);
+    const mode = modeIn(at, watcher);
     if (mode === undefined) return false;
     if (mode === WatchMode.PersistentRecursive) this.recursiveCount--;
-    watchers!.delete(watcher);
-    if (watchers!.size === 0) this.byPath.delete(path);
+    if (at instanceof Map) {
+      at.delete(watcher);
+      if (at.size === 0) this.byPath.delete(path);
+    } else {
+      this.byPath.delete(path);
+    }
     return true;
   }
 
@@ -105,7 +145,7 @@ export class WatchTable {
    * (a recursive watch on an ancestor does not count).
    */
   contains(path: string, watcher: Watcher): boolean {
-    return this.byPath.get(path)?.has(watcher) ?? false;
+    return modeIn(this.byPath.get(path), watcher) !== undefined;
   }
 
   /** A connection went away: none of its watches fires from now on; sweep() takes them out. */
@@ -123,11 +163,7 @@ export class WatchTable {
         if (budget-- <= 0) return true;
         const next = paths.next();
         if (next.done === true) break;
-        const watchers = this.byPath.get(next.value);
-        if (!watchers) continue;
-        if (watchers.get(watcher) === WatchMode.PersistentRecursive) this.recursiveCount--;
-        watchers.delete(watcher);
-        if (watchers.size === 0) this.byPath.delete(next.value);
+        this.takeOut(next.value, watcher);
       }
       this.leaving.delete(watcher);
     }
@@ -165,7 +201,7 @@ export class WatchTable {
     const out = new Map<string, bigint[]>();
     for (const [p, watchers] of this.byPath) {
       const sessions: bigint[] = [];
-      for (const w of watchers.keys()) if (!this.leaving.has(w)) sessions.push(w.sessionId);
+      for (const w of watchers instanceof Map ? watchers.keys() : [watchers]) if (!this.leaving.has(w)) sessions.push(w.sessionId);
       if (sessions.length > 0) out.set(p, sessions);
     }
     return out;
