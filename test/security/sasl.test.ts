@@ -246,6 +246,23 @@ describe('SASL packets from a raw socket', () => {
     assert.deepEqual(r, { reply: 'connectionClosed', closed: true });
   });
 
+  test('the server itself refuses the response of a wrong password or an unknown user (whatever the client would make of it)', async () => {
+    for (const [username, password] of [['bob', 'wrong'], ['mallory', 'whatever']]) {
+      const r = await same(`${username}:${password}`, async (server) => {
+        const c = await rawClient(server);
+        try {
+          const client = new DigestMd5ClientExchange({ mechanism: 'DIGEST-MD5', username, password });
+          const challenge = await saslPacket(c, client.initial());
+          assert.ok(typeof challenge === 'object');
+          return { reply: await saslPacket(c, client.evaluate(Buffer.from(challenge.token!))!), closed: await closesAfter(c) };
+        } finally {
+          c.destroy();
+        }
+      });
+      assert.deepEqual(r, { reply: { err: 'AUTHFAILED', token: null }, closed: true }, `${username}:${password}`);
+    }
+  });
+
   test('a token after a completed exchange is AUTHFAILED', async () => {
     const r = await same('after completion', async (server) => {
       const c = await rawClient(server);
