@@ -76,7 +76,12 @@ export async function silentConnections(t: Target, n: number): Promise<RawClient
 
 /** Whether a new connection is served: its handshake answered (true), or closed unanswered (false). */
 export async function handshakeAnswered(t: Target): Promise<boolean> {
-  const c = await RawClient.connect(t.host, t.port);
+  let c: RawClient;
+  try {
+    c = await RawClient.connect(t.host, t.port);
+  } catch {
+    return false; // reset before the connection was up
+  }
   try {
     await c.handshake();
     return true;
@@ -85,6 +90,16 @@ export async function handshakeAnswered(t: Target): Promise<boolean> {
   } finally {
     c.destroy();
   }
+}
+
+/** Whether a new connection is served within `ms`, trying again while it is not (a server notices a close when it reads it). */
+export async function servedWithin(t: Target, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await handshakeAnswered(t)) return true;
+    await sleep(200);
+  }
+  return false;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
