@@ -83,6 +83,8 @@ const watcherTypeCode = {
 /** The events of ZooKeeperClient and their arguments. */
 export type ZooKeeperClientEvents = {
   state: [state: State];
+  /** The `sasl` option's user was authenticated on a new connection (Java's SaslAuthenticated event), after its SyncConnected. */
+  saslAuthenticated: [user: string];
 };
 
 export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
@@ -95,6 +97,7 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
   private readonly credentials: Credentials;
   private readonly requests: RequestQueue;
   private readonly loop: ConnectionLoop;
+  private readonly saslUser: string | undefined;
 
   private ended = false;
   private currentState: State | 'Connecting' = 'Connecting';
@@ -117,6 +120,7 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 0;
     this.dispatcher = new Dispatcher(this.logger);
     this.credentials = new Credentials(this.dispatcher);
+    this.saslUser = options.sasl?.username;
     for (const a of options.auth ?? []) this.credentials.remember(a.scheme, toBuffer(a.auth) ?? Buffer.alloc(0));
     this.loop = new ConnectionLoop({
       hosts: options.shuffleHosts === false ? parsed.hosts : shuffled(parsed.hosts, options.random),
@@ -615,6 +619,8 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
 
   private onEstablished(conn: FrameSocket, readOnly: boolean): void {
     this.setState(readOnly ? 'ConnectedReadOnly' : 'SyncConnected');
+    const user = this.saslUser;
+    if (user !== undefined) this.dispatcher.listener(() => this.emit('saslAuthenticated', user));
     const first = !this.everConnected;
     this.everConnected = true;
     // The first session is ready once the credentials given to connect() are accepted.

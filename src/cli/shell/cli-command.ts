@@ -4,9 +4,10 @@
  * input is not a terminal, line by line with no prompt, printing exactly what zkCli prints.
  */
 import { createInterface } from 'node:readline';
+import { saslLogin } from './sasl-login.ts';
 import { Shell, type ShellOutput } from './shell.ts';
 
-export const CLI_USAGE = `usage: ensemble cli [--quiet | --json] [-server host:port[,host:port...][/chroot]] [-timeout ms] [-r] [-waitforconnection] [command args...]
+export const CLI_USAGE = `usage: ensemble cli [--quiet | --json] [-server host:port[,host:port...][/chroot]] [-timeout ms] [-r] [-waitforconnection] [--jaas file [--jaas-section name]] [command args...]
 `;
 
 interface CliArgs {
@@ -15,6 +16,9 @@ interface CliArgs {
   readOnly: boolean;
   waitForConnection: boolean;
   command: string[] | null;
+  /** --jaas and --jaas-section: SASL DIGEST-MD5 with a JAAS file's Client section, as zkCli.sh's. */
+  jaasFile?: string;
+  jaasSection?: string;
   /** --quiet: only results on stdout; --json: results as JSON (both Ensemble's own, not zkCli's). */
   output: 'zkcli' | 'quiet' | 'json';
 }
@@ -50,6 +54,12 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
       case '--json':
         args.output = opt === '--json' ? 'json' : 'quiet';
         break;
+      case '--jaas':
+        args.jaasFile = value();
+        break;
+      case '--jaas-section':
+        args.jaasSection = value();
+        break;
       case '-client-configuration':
         throw new UsageError('-client-configuration (SASL/TLS settings) is not supported');
       default:
@@ -79,7 +89,14 @@ export async function cliCommand(argv: readonly string[]): Promise<number> {
   // zkCli's banners, unless only results belong on stdout.
   const banner = (text: string): void => void (args.output === 'zkcli' && process.stdout.write(text));
   banner(`Connecting to ${args.server}\n`);
-  const options = { server: args.server, sessionTimeoutMs: args.timeoutMs, readOnly: args.readOnly, output: args.output };
+  let sasl;
+  try {
+    sasl = saslLogin(args.jaasFile, args.jaasSection, process.env);
+  } catch (e) {
+    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+    return 2;
+  }
+  const options = { server: args.server, sessionTimeoutMs: args.timeoutMs, readOnly: args.readOnly, output: args.output, sasl };
   const interactive = args.command === null && process.stdin.isTTY === true;
   let shell: Shell;
   let terminal: import('./terminal.ts').Terminal | undefined;

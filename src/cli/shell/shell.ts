@@ -4,6 +4,7 @@
  * with the same messages and exit statuses.
  */
 import { ZooKeeperClient } from '../../client/client.ts';
+import type { SaslOptions } from '../../client/sasl.ts';
 import type { Logger, State, WatchedEvent, Watcher } from '../../client/types.ts';
 import { ZNODE_COMMANDS, CliError, type CliCommand, type CommandContext } from './commands.ts';
 import { QUOTA_COMMANDS } from './quota-commands.ts';
@@ -21,6 +22,8 @@ export interface ShellOptions {
   readOnly: boolean;
   /** quiet: notices (watch events, "Not connected") on stderr; json: that, and results as JSON. */
   output?: 'zkcli' | 'quiet' | 'json';
+  /** SASL authentication on every connection (--jaas). */
+  sasl?: SaslOptions;
 }
 
 /** The commands ZooKeeperMain handles itself, with their usage. */
@@ -94,6 +97,7 @@ export class Shell {
       client = new ZooKeeperClient(host, {
         sessionTimeoutMs: this.options.sessionTimeoutMs,
         readOnly: this.options.readOnly,
+        sasl: this.options.sasl,
         connectTimeoutMs: FOREVER_MS,
         logger: SILENT,
       });
@@ -107,6 +111,9 @@ export class Shell {
         this.printEvent({ state, type: 'None', path: null });
         this.onStateChange();
       }
+    });
+    client.on('saslAuthenticated', () => {
+      if (client === this.client) this.printEvent({ state: 'SaslAuthenticated', type: 'None', path: null });
     });
   }
 
@@ -166,7 +173,8 @@ export class Shell {
     else this.io.err(text);
   }
 
-  private printEvent(event: WatchedEvent): void {
+  /** Also Java's SaslAuthenticated, which is an event there, not a state. */
+  private printEvent(event: WatchedEvent | { state: 'SaslAuthenticated'; type: 'None'; path: null }): void {
     // Connection state changes are zkCli's banner, left out when only results belong on stdout.
     if (!this.printWatches || (event.type === 'None' && (this.options.output ?? 'zkcli') !== 'zkcli')) return;
     this.notice('\nWATCHER::\n');
