@@ -219,7 +219,11 @@ export class Connection implements Watcher {
         this.packetsReceived++;
         this.server.stats.packetsReceived++;
         if (this.phase === Phase.Handshake) this.handleConnect(body);
-        else this.handleRequest(body);
+        else {
+          this.handleRequest(body);
+          // The requests after it wait in the decoder until reading resumes.
+          if (this.mustPause()) break;
+        }
       }
     } catch (e) {
       if (e instanceof FrameTooLargeError && e.length > this.decoder.maxBytes) {
@@ -575,11 +579,10 @@ export class Connection implements Watcher {
   }
 
   /**
-   * Backpressure: stop reading while too many requests wait, or the client does not read, or (as
+   * Backpressure: reading stops while too many requests wait, or the client does not read, or (as
    * ZooKeeper's throttling) too many requests are in flight in all and some of them are this one's.
    */
-  private updateFlow(): void {
-    if (this.isClosed) return;
+  private mustPause(): boolean {
     this.account();
     const limits = this.server.limits;
     const throttled = this.queue.length > 0 && limits.throttling;
@@ -587,13 +590,20 @@ export class Connection implements Watcher {
       limits.reached('globalOutstandingLimit', { remote: this.remoteAddress, outstanding: limits.outstanding, max: this.server.config.globalOutstandingLimit });
     }
     this.throttled = throttled;
-    const busy = throttled || this.queue.length >= this.server.config.maxOutstandingPerConnection || this.socket.writableNeedDrain;
+    return throttled || this.queue.length >= this.server.config.maxOutstandingPerConnection || this.socket.writableNeedDrain;
+  }
+
+  private updateFlow(): void {
+    if (this.isClosed) return;
+    const busy = this.mustPause();
     if (busy && !this.paused) {
       this.paused = true;
       this.socket.pause();
     } else if (!busy && this.paused) {
       this.paused = false;
       this.socket.resume();
+      // The requests left in the decoder when reading stopped.
+      if (this.decoder.buffered > 0) queueMicrotask(() => this.processFrames());
     }
   }
 
