@@ -34,6 +34,7 @@ import {
 } from './errors.ts';
 import type { FrameSocket } from './frame-socket.ts';
 import { RequestQueue, type Request } from './request-queue.ts';
+import { tlsSocketFactory } from './tls-socket.ts';
 import type {
   AddWatchMode, ConnectOptions, CreateOptions, EventType, Logger, RequestOptions, RetryPolicy, Scheduler, State, VersionOptions,
   WatchOptions, Watcher,
@@ -129,7 +130,7 @@ export class ZooKeeperClient extends EventEmitter<ZooKeeperClientEvents> {
       retry: { ...DEFAULT_RETRY, ...options.retry },
       sessionId: options.sessionId ?? 0n,
       sessionPassword: options.sessionId !== undefined ? options.sessionPassword ?? Buffer.alloc(16) : Buffer.alloc(16),
-      socketFactory: options.socketFactory,
+      socketFactory: options.socketFactory ?? (options.tls && tlsSocketFactory(options.tls)),
       clock: options.clock ?? realClock,
       scheduler: this.scheduler,
       random: options.random,

@@ -7,6 +7,7 @@
  * is spelt as ZooKeeper's Watcher.Event enums spell it ('SyncConnected', 'NodeDataChanged').
  */
 import type { Duplex } from 'node:stream';
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { ACL, Id, Stat } from '../protocol/records.ts';
 import type { SaslOptions } from './sasl.ts';
 
@@ -160,6 +161,12 @@ export interface ConnectOptions {
   shuffleHosts?: boolean;
   /** Opens the connections to the servers. Default: a TCP connection (net.connect) with Nagle off. */
   socketFactory?: SocketFactory;
+  /**
+   * Connect with TLS, to servers' secure client ports (secureClientPort): Node's tls.connect
+   * options, e.g. { ca, cert, key } for a private CA and a client certificate (the x509 scheme).
+   * The server's certificate must name the host of the connection string. Not with socketFactory.
+   */
+  tls?: TlsConnectionOptions;
   /** Default: the real clock (for tests that control time, with scheduler). */
   clock?: Clock;
   /** Default: the real timers. */

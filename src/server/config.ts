@@ -4,6 +4,7 @@ import { withSaslKey, type SaslSettings } from './auth/sasl.ts';
 import {
   parseServerLine, resolveEnsemble, ZOOKEEPER_DEFAULT_TICK_MS, type EnsembleConfig, type ServerLine,
 } from './ensemble-config.ts';
+import { TLS_KEYS, tlsSettings, type TlsSettings } from './net/tls-settings.ts';
 
 export type { EnsembleConfig, EnsembleMember } from './ensemble-config.ts';
 
@@ -12,6 +13,15 @@ export interface ServerConfig {
   clientPort: number;
   /** Address to listen on; undefined = every interface, as ZooKeeper. */
   clientPortAddress?: string;
+  /** False when zoo.cfg sets secureClientPort and no clientPort: only TLS clients, as ZooKeeper. */
+  clientPortEnabled: boolean;
+  /** The TLS client port (secureClientPort), with clientTls's settings; undefined = none. */
+  secureClientPort?: number;
+  secureClientPortAddress?: string;
+  /** The ssl.* keys. */
+  clientTls?: TlsSettings;
+  /** X509AuthenticationProvider.superUser: the certificate subject that is the super user. */
+  x509SuperUser?: string;
   dataDir: string;
   dataLogDir?: string;
   /** Connections per client IP; 0 = no limit. */
@@ -80,6 +90,7 @@ export function defaultConfig(): ServerConfig {
   return {
     tickTimeMs: DEFAULT_TICK_MS,
     clientPort: 2181,
+    clientPortEnabled: true,
     dataDir: './data',
     maxClientCnxns: 60,
     maxCnxns: 0,
@@ -156,9 +167,10 @@ const yesNo = (v: string): boolean => v.trim().toLowerCase() !== 'no';
  * names it. A key ending in '.' or '_' stands for every key that starts with it.
  */
 const NOT_ACTED_UPON: ReadonlyArray<readonly [reason: string, keys: readonly string[]]> = [
-  ['there is no TLS yet', [
-    'secureClientPort', 'secureClientPortAddress', 'ssl.', 'client.portUnification', 'netty.server.',
+  ['Ensemble has no port unification (TLS and plain clients on one port)', [
+    'client.portUnification', 'netty.server.',
   ]],
+  ['Ensemble checks no revocation list (crl, ocsp) and takes no Java SSL context, key or trust manager', ['ssl.']],
   ['the admin server has no TLS, idle timeout or client-port unification', [
     'admin.portUnification', 'admin.idleTimeout', 'admin.forceHttps', 'admin.needClientAuth',
   ]],
@@ -167,7 +179,6 @@ const NOT_ACTED_UPON: ReadonlyArray<readonly [reason: string, keys: readonly str
   ]],
   ['Ensemble has no Kerberos, no pluggable authentication providers and no authentication enforcement', [
     'authProvider.', 'DigestAuthenticationProvider.enabled', 'DigestAuthenticationProvider.digestAlg',
-    'X509AuthenticationProvider.superUser', 
     'sessionRequireClientSASLAuth', 'enforce.auth.', 'allowSaslFailedClients', 'letAnySaslUserDoX',
     'kerberos.', 'requireKerberosConfig', 'kinit', 'ensembleAuthName', 'security.auth_to_local',
   ]],
@@ -235,6 +246,7 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
   const serverLines: ServerLine[] = [];
   const settings = new Map<string, string>();
   const metricsKeys = new Map<string, string>();
+  const clientTlsKeys = new Map<string, string>();
   const lines = text.split(/\r?\n/);
   for (const [index, raw] of lines.entries()) {
     const line = raw.trim();
@@ -293,12 +305,21 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
       case 'admin.commandURL': config.adminCommandUrl = value.trim(); break;
       case 'admin.console.enable': config.adminConsole = bool(value); break;
       case 'admin.console.allowEdits': config.adminConsoleEdits = bool(value); break;
+      case 'secureClientPort': config.secureClientPort = integer(key, value); break;
+      case 'secureClientPortAddress': config.secureClientPortAddress = value.trim(); break;
+      case 'X509AuthenticationProvider.superUser': config.x509SuperUser = value.trim(); break;
       default: {
         const sasl = withSaslKey(k, value, config.sasl);
         if (sasl !== undefined) {
           config.sasl = sasl;
           break;
         }
+        if (k.startsWith('ssl.') && (TLS_KEYS as readonly string[]).includes(k.slice('ssl.'.length))) {
+          clientTlsKeys.set(k.slice('ssl.'.length), value);
+          break;
+        }
+        // x509 is always on for TLS clients, as ZooKeeper's secure port registers it.
+        if (k === 'authProvider.x509' && value.trim() === X509_PROVIDER) break;
         const reason = notActedUpon(k);
         if (reason === undefined) warnings.push(`${origin}: unknown key "${key}" ignored`);
         else if (ALREADY_SO[k] !== value.trim().toLowerCase()) {
@@ -309,6 +330,9 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
     }
   }
   config.metrics = metricsConfig(metricsKeys, origin, warnings);
+  if (config.secureClientPort !== undefined || clientTlsKeys.size > 0) config.clientTls = tlsSettings('ssl.', clientTlsKeys, origin);
+  // As ZooKeeper: a secure client port and no clientPort serves TLS clients only.
+  if (config.secureClientPort !== undefined && config.clientPort === undefined && serverLines.length === 0) config.clientPortEnabled = false;
   if (config.metrics === undefined) delete config.metrics;
   const standaloneEnabled = settings.get('standaloneEnabled')?.toLowerCase() !== 'false';
   if (serverLines.length === 0) return { config, warnings };
@@ -342,6 +366,7 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
   };
 }
 
+const X509_PROVIDER = 'org.apache.zookeeper.server.auth.X509AuthenticationProvider';
 const PROMETHEUS_PROVIDER = 'org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider';
 /** ZooKeeper's providers that serve no HTTP endpoint (DefaultMetricsProvider is its default): no metrics exported. */
 const NO_ENDPOINT_PROVIDERS = ['org.apache.zookeeper.metrics.impl.DefaultMetricsProvider', 'org.apache.zookeeper.metrics.impl.NullMetricsProvider'];

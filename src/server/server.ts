@@ -5,6 +5,7 @@
  * that session.
  */
 import { createServer, type Server as TcpServer } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import pino, { type Logger } from 'pino';
 import { OpCode } from '../protocol/constants.ts';
 import type { JuteReader } from '../protocol/jute.ts';
@@ -12,11 +13,14 @@ import type { Id } from '../protocol/records.ts';
 import { fourLetterWord, type QuorumStatus } from './admin/four-letter.ts';
 import { ClientCounters } from './admin/client-counters.ts';
 import { authenticate } from './auth/acl.ts';
+import { x509Identities } from './auth/x509.ts';
 import { SaslAuthenticator } from './auth/sasl.ts';
 import type { ServerConfig } from './config.ts';
 import type { Clock, Environment, Scheduler, Timer } from './env/environment.ts';
 import { realEnvironment } from './env/real.ts';
 import { Connection, type ConnectionHost, type ConnectionSocket } from './net/connection.ts';
+import { secureClientListener } from './net/tls-listener.ts';
+import { tlsSettings } from './net/tls-settings.ts';
 import { clientAddress, ConnectionLimits, heaviest } from './net/limits.ts';
 import { InMemoryCommit, type CommitStage } from './pipeline/commit.ts';
 import type { ReadContext } from './pipeline/reads.ts';
@@ -79,7 +83,10 @@ export class EnsembleServer implements ConnectionHost {
   private readonly bySession = new Map<bigint, Connection>();
   /** Whoever waits for a session's end to be applied (expireSession). */
   private readonly sessionEndWaiters = new Map<bigint, Array<() => void>>();
-  private readonly tcp: TcpServer;
+  /** The client port, unless only the secure one is configured. */
+  private readonly tcp: TcpServer | undefined;
+  /** The secure client port, made at listen() (it reads the key and trust stores). */
+  private secure: TlsServer | undefined;
   private readonly timers: Timer[] = [];
   private closing = false;
   private sweeping = false;
@@ -105,7 +112,7 @@ export class EnsembleServer implements ConnectionHost {
     this.quorum = deps.quorum;
     this.serverId = deps.serverId ?? 0;
     this.replica = this.newReplica();
-    this.tcp = createServer((socket) => this.accept(socket));
+    this.tcp = config.clientPortEnabled ? createServer((socket) => this.accept(socket)) : undefined;
   }
 
   /**
@@ -175,13 +182,11 @@ export class EnsembleServer implements ConnectionHost {
   }
 
   async listen(): Promise<{ host: string; port: number }> {
-    await new Promise<void>((resolve, reject) => {
-      this.tcp.once('error', reject);
-      this.tcp.listen({ port: this.config.clientPort, host: this.config.clientPortAddress }, () => {
-        this.tcp.off('error', reject);
-        resolve();
-      });
-    });
+    if (this.tcp) await listenOn(this.tcp, this.config.clientPort, this.config.clientPortAddress);
+    if (this.config.secureClientPort !== undefined) {
+      this.secure = secureClientListener(this.config.clientTls ?? tlsSettings('ssl.', new Map(), 'config'), this.log, (socket, cert) => this.accept(socket, cert));
+      await listenOn(this.secure, this.config.secureClientPort, this.config.secureClientPortAddress);
+    }
     this.start();
     return this.address;
   }
@@ -193,30 +198,37 @@ export class EnsembleServer implements ConnectionHost {
     this.timers.push(this.scheduler.every(this.config.containerCheckIntervalMs, () => this.replica.reapContainers()));
   }
 
+  /** The client port's address (the secure port's when it is the only one). */
   get address(): { host: string; port: number } {
-    const a = this.tcp.address();
-    if (a === null || typeof a === 'string') throw new Error('server is not listening');
-    return { host: a.address, port: a.port };
+    return addressOf(this.tcp ?? this.secure);
+  }
+
+  get secureAddress(): { host: string; port: number } | undefined {
+    return this.secure && addressOf(this.secure);
   }
 
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
     for (const t of this.timers) t.cancel();
-    const closed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
+    const closed = Promise.all([this.tcp, this.secure].map((l) => new Promise<void>((resolve) => {
+      if (l?.listening === true) l.close(() => resolve());
+      else resolve();
+    })));
     for (const c of [...this.connections]) c.close();
     await this.commit.close();
     await closed;
   }
 
-  /** Serve a client connection: one the listener accepted, or a simulated one. */
-  accept(socket: ConnectionSocket): void {
+  /** Serve a client connection: one a listener accepted (with the client's certificate on the secure port), or a simulated one. */
+  accept(socket: ConnectionSocket, certificate?: Buffer): void {
     if (this.closing || !this.limits.admit(clientAddress(socket.remoteAddress))) {
       socket.destroy();
       return;
     }
     const conn = new Connection(socket, this);
     this.limits.opened(conn.remoteAddress);
+    if (certificate) conn.authInfo.push(...x509Identities(certificate, this.config.x509SuperUser));
     this.connections.add(conn);
     if (this.log.isLevelEnabled('debug')) this.log.debug({ client: clientOf(conn) }, 'connection accepted');
   }
@@ -352,6 +364,22 @@ export class EnsembleServer implements ConnectionHost {
     for (const c of all) c.close();
     return all.length;
   }
+}
+
+function listenOn(server: TcpServer | TlsServer, port: number, host: string | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function addressOf(server: TcpServer | TlsServer | undefined): { host: string; port: number } {
+  const a = server?.address();
+  if (a === null || a === undefined || typeof a === 'string') throw new Error('server is not listening');
+  return { host: a.address, port: a.port };
 }
 
 const clientOf = (conn: Connection): string => `${conn.remoteAddress}:${conn.remotePort}`;

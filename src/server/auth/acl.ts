@@ -4,6 +4,7 @@ import type { ACL, Id } from '../../protocol/records.ts';
 
 import { digestOf } from '../../protocol/digest.ts';
 import { grownCapacity, inHashTableOrder, javaStringHash, spreadHash } from '../java-hash.ts';
+import { isValidX509Id, X509_SCHEME } from './x509.ts';
 
 export { digestOf };
 
@@ -65,11 +66,12 @@ function kerberosNameValid(id: string): boolean {
 const validators: Record<string, (id: string) => boolean> = {
   digest: (id) => javaSplit(id, ':').length === 2,
   ip: ipValid,
+  [X509_SCHEME]: isValidX509Id,
   sasl: kerberosNameValid,
 };
 
 /** Schemes whose identities the "auth" pseudo-scheme expands to. */
-const AUTHENTICATED_SCHEMES = new Set(['digest', 'sasl']);
+const AUTHENTICATED_SCHEMES = new Set(['digest', 'sasl', X509_SCHEME]);
 
 /**
  * PrepRequestProcessor.fixupACL: reject empty or malformed lists, drop duplicates, expand "auth"
@@ -123,6 +125,8 @@ export function mayAccess(acl: readonly ACL[], perm: number, authInfo: readonly 
       if (auth.scheme !== scheme) continue;
       if (scheme === 'digest' && auth.id === id) return true;
       if (scheme === 'ip' && ipMatches(auth.id, id)) return true;
+      // X509AuthenticationProvider.matches; its super user has a super id as well, which matched above.
+      if (scheme === X509_SCHEME && auth.id === id) return true;
       // SASLAuthenticationProvider.matches: a SASL user named "super" matches every sasl entry.
       if (scheme === 'sasl' && (auth.id === id || auth.id === 'super')) return true;
     }
@@ -154,7 +158,7 @@ export function authenticate(scheme: string, auth: Buffer | null, clientAddr: st
 /** whoAmI's user name for an identity (AuthUtil.getUser). */
 export function userOf(id: Id): string | null {
   if (id.scheme === 'digest') return id.id.split(':', 1)[0];
-  if (id.scheme === 'ip' || id.scheme === 'super' || id.scheme === 'sasl') return id.id;
+  if (id.scheme === 'ip' || id.scheme === 'super' || id.scheme === 'sasl' || id.scheme === X509_SCHEME) return id.id;
   return null;
 }
 
