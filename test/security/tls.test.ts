@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect, type ConnectOptions, type ZooKeeperClient } from '../../src/client/index.ts';
 import { parseZooCfg } from '../../src/server/config.ts';
@@ -20,6 +20,7 @@ import { startZooKeeper } from '../support/zookeeper.ts';
 import { ADMIN_DN, ALICE_DN, makeTestCerts, type CertFiles, type TestCerts } from './tls-certs.ts';
 
 const HOST = '127.0.0.1';
+const MAIN = resolve(import.meta.dirname, '../../src/cli/main.ts');
 /** Generous bounds for a busy machine: a refused client gives up after this. */
 const CONNECT_TIMEOUT_MS = 8000;
 const PROCESS_TIMEOUT_MS = 120_000;
@@ -181,24 +182,30 @@ describe('TLS client port and the x509 scheme, Apache ZooKeeper and Ensemble', (
     assert.equal(outputs.get('ensemble'), zk);
   });
 
-  test('zkCli.sh with the Netty socket and zookeeper.client.secure=true', async () => {
-    const outputs = new Map<ServerName, string>();
+  test('zkCli.sh with the Netty socket and zookeeper.client.secure=true; ensemble cli with the same flags or --tls-*', async () => {
+    const input = 'whoami\ncreate /zkcli-tls hello\nget /zkcli-tls\ndelete /zkcli-tls\nget /zkcli-tls\nquit\n';
+    const env = { ...process.env, CLIENT_JVMFLAGS: zkCliFlags(certs, certs.alice), LC_ALL: 'C.UTF-8' };
+    const clients = {
+      'zkCli.sh': (to: string) => run('/usr/share/zookeeper/bin/zkCli.sh', ['-server', to], { input, env, timeoutMs: PROCESS_TIMEOUT_MS }),
+      'ensemble cli, CLIENT_JVMFLAGS': (to: string) => run(process.execPath, ['--import', 'tsx', MAIN, 'cli', '-server', to], { input, env, timeoutMs: PROCESS_TIMEOUT_MS }),
+      'ensemble cli --tls-*': (to: string) => run(process.execPath, ['--import', 'tsx', MAIN, 'cli', '-server', to,
+        '--tls-ca', certs.ca, '--tls-cert', certs.alice.cert, '--tls-key', certs.alice.key], { input, timeoutMs: PROCESS_TIMEOUT_MS }),
+    };
+    const outputs = new Map<string, string>();
     for (const name of SERVER_NAMES) {
-      const res = await run('/usr/share/zookeeper/bin/zkCli.sh', ['-server', server(name).secure], {
-        input: 'whoami\ncreate /zkcli-tls hello\nget /zkcli-tls\ndelete /zkcli-tls\nget /zkcli-tls\nquit\n',
-        env: { ...process.env, CLIENT_JVMFLAGS: zkCliFlags(certs, certs.alice), LC_ALL: 'C.UTF-8' },
-        timeoutMs: PROCESS_TIMEOUT_MS,
-      });
-      // The connected event comes on another thread, before or after whoami's answer; the port differs.
-      const lines = stripJavaNoise(`${res.stdout}\n--- stderr ---\n${res.stderr}`).split('\n')
-        .filter((l) => !/^(Connecting to |WATCHER::$|WatchedEvent state:SyncConnected type:None path:null$|\s*$)/.test(l));
-      outputs.set(name, tidy(lines.join('\n')));
+      for (const [client, start] of Object.entries(clients)) {
+        const res = await start(server(name).secure);
+        // The connected event comes on another thread, before or after whoami's answer; the port differs.
+        const lines = stripJavaNoise(`${res.stdout}\n--- stderr ---\n${res.stderr}`).split('\n')
+          .filter((l) => !/^(Connecting to |WATCHER::$|WatchedEvent state:SyncConnected type:None path:null$|\s*$)/.test(l));
+        outputs.set(`${client} against ${name}`, tidy(lines.join('\n')));
+      }
     }
-    const zk = outputs.get('zookeeper')!;
+    const zk = outputs.get('zkCli.sh against zookeeper')!;
     assert.match(zk, /^x509: CN=alice,O=Acme\\, Inc\.,C=DE$/m);
     assert.match(zk, /^hello$/m);
     assert.match(zk, /^Created \/zkcli-tls$/m);
     assert.match(zk, /^Node does not exist: \/zkcli-tls$/m);
-    assert.equal(outputs.get('ensemble'), zk);
+    for (const [what, output] of outputs) assert.equal(output, zk, what);
   });
 });

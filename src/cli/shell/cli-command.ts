@@ -6,8 +6,9 @@
 import { createInterface } from 'node:readline';
 import { saslLogin } from './sasl-login.ts';
 import { Shell, type ShellOutput } from './shell.ts';
+import { tlsLogin, type TlsFlags } from './tls-login.ts';
 
-export const CLI_USAGE = `usage: ensemble cli [--quiet | --json] [-server host:port[,host:port...][/chroot]] [-timeout ms] [-r] [-waitforconnection] [--jaas file [--jaas-section name]] [command args...]
+export const CLI_USAGE = `usage: ensemble cli [--quiet | --json] [-server host:port[,host:port...][/chroot]] [-timeout ms] [-r] [-waitforconnection] [--jaas file [--jaas-section name]] [--tls] [--tls-ca file] [--tls-cert file --tls-key file] [command args...]
 `;
 
 interface CliArgs {
@@ -19,6 +20,8 @@ interface CliArgs {
   /** --jaas and --jaas-section: SASL DIGEST-MD5 with a JAAS file's Client section, as zkCli.sh's. */
   jaasFile?: string;
   jaasSection?: string;
+  /** --tls, --tls-ca, --tls-cert, --tls-key: to a secure client port. */
+  tls: TlsFlags;
   /** --quiet: only results on stdout; --json: results as JSON (both Ensemble's own, not zkCli's). */
   output: 'zkcli' | 'quiet' | 'json';
 }
@@ -27,7 +30,7 @@ class UsageError extends Error {}
 
 /** ZooKeeperMain's options: flags first, then the first word that is not a flag starts the command. */
 export function parseCliArgs(argv: readonly string[]): CliArgs {
-  const args: CliArgs = { server: 'localhost:2181', timeoutMs: 30000, readOnly: false, waitForConnection: false, command: null, output: 'zkcli' };
+  const args: CliArgs = { server: 'localhost:2181', timeoutMs: 30000, readOnly: false, waitForConnection: false, command: null, output: 'zkcli', tls: {} };
   for (let i = 0; i < argv.length; i++) {
     const opt = argv[i];
     const value = (): string => {
@@ -60,6 +63,18 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
       case '--jaas-section':
         args.jaasSection = value();
         break;
+      case '--tls':
+        args.tls.tls = true;
+        break;
+      case '--tls-ca':
+        args.tls.ca = value();
+        break;
+      case '--tls-cert':
+        args.tls.cert = value();
+        break;
+      case '--tls-key':
+        args.tls.key = value();
+        break;
       case '-client-configuration':
         throw new UsageError('-client-configuration (SASL/TLS settings) is not supported');
       default:
@@ -90,13 +105,15 @@ export async function cliCommand(argv: readonly string[]): Promise<number> {
   const banner = (text: string): void => void (args.output === 'zkcli' && process.stdout.write(text));
   banner(`Connecting to ${args.server}\n`);
   let sasl;
+  let tls;
   try {
     sasl = saslLogin(args.jaasFile, args.jaasSection, process.env);
+    tls = tlsLogin(args.tls, process.env);
   } catch (e) {
     process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
     return 2;
   }
-  const options = { server: args.server, sessionTimeoutMs: args.timeoutMs, readOnly: args.readOnly, output: args.output, sasl };
+  const options = { server: args.server, sessionTimeoutMs: args.timeoutMs, readOnly: args.readOnly, output: args.output, sasl, tls };
   const interactive = args.command === null && process.stdin.isTTY === true;
   let shell: Shell;
   let terminal: import('./terminal.ts').Terminal | undefined;

@@ -5,15 +5,9 @@
  */
 import type { SaslOptions } from '../../client/sasl.ts';
 import { clientCredentials, loadJaas } from '../../server/auth/sasl-jaas.ts';
+import { jvmProperty } from './jvm-flags.ts';
 
 const DEFAULT_SECTION = 'Client';
-
-/** A -Dname=value flag in a JVM flags string, quoted or not. */
-function jvmProperty(flags: string | undefined, name: string): string | undefined {
-  if (flags === undefined) return undefined;
-  const m = new RegExp(`-D${name.replace(/\./g, '\\.')}=("[^"]*"|'[^']*'|\\S+)`).exec(flags);
-  return m?.[1].replace(/^["']|["']$/g, '');
-}
 
 /**
  * The SASL option for the shell's client, or undefined for none. An explicit --jaas whose section

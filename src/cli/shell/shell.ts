@@ -4,6 +4,7 @@
  * with the same messages and exit statuses.
  */
 import { ZooKeeperClient } from '../../client/client.ts';
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { SaslOptions } from '../../client/sasl.ts';
 import type { Logger, State, WatchedEvent, Watcher } from '../../client/types.ts';
 import { ZNODE_COMMANDS, CliError, type CliCommand, type CommandContext } from './commands.ts';
@@ -24,6 +25,8 @@ export interface ShellOptions {
   output?: 'zkcli' | 'quiet' | 'json';
   /** SASL authentication on every connection (--jaas). */
   sasl?: SaslOptions;
+  /** TLS to a secure client port (--tls-*, or zkCli's -Dzookeeper.client.secure=true). */
+  tls?: TlsConnectionOptions;
 }
 
 /** The commands ZooKeeperMain handles itself, with their usage. */
@@ -98,6 +101,7 @@ export class Shell {
         sessionTimeoutMs: this.options.sessionTimeoutMs,
         readOnly: this.options.readOnly,
         sasl: this.options.sasl,
+        tls: this.options.tls,
         connectTimeoutMs: FOREVER_MS,
         logger: SILENT,
       });

@@ -88,11 +88,13 @@ export function serverTlsOptions(s: TlsSettings): TlsOptions {
   };
 }
 
-/** Options of a TLS connection to a peer at `host` (its certificate is checked against `host` unless hostnameVerification is off). */
-export function connectTlsOptions(s: TlsSettings, host: string): ConnectionOptions {
+/**
+ * Options of a TLS client (a zkCli-style client, or a member connecting to another): the server's
+ * certificate is checked against the host connected to unless hostnameVerification is off.
+ */
+export function clientTlsOptions(s: TlsSettings): ConnectionOptions {
   return {
     ...commonOptions(s),
-    host,
     rejectUnauthorized: true,
     ...(s.hostnameVerification ? {} : { checkServerIdentity: () => undefined }),
   };
