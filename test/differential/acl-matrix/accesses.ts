@@ -28,10 +28,10 @@ export interface Access {
   /** The calling session. */
   connect(server: RunningServer): Promise<RawClient>;
   /**
-   * The session that sets the target's ACL: by default the super user; the `auth` scheme needs the
-   * identity it expands to.
+   * The session that creates the target with its ACL: by default the super user; the `auth` scheme
+   * needs the identity it expands to.
    */
-  connectSetter?(server: RunningServer): Promise<RawClient>;
+  connectCreator?(server: RunningServer): Promise<RawClient>;
 }
 
 /** A session on `server` that has sent these addauths, each answered OK. */
@@ -65,11 +65,11 @@ export const ACCESSES: readonly Access[] = [
   ]),
   {
     ...byAddAuth('auth-same', 'auth', 'the identity `auth` expanded to', (perms) => [{ perms, id: { scheme: 'auth', id: '' } }], ALICE),
-    connectSetter: (s) => sessionWith(s, ALICE),
+    connectCreator: (s) => sessionWith(s, ALICE),
   },
   {
     ...byAddAuth('auth-other', 'auth', 'another digest identity', (perms) => [{ perms, id: { scheme: 'auth', id: '' } }], [{ scheme: 'digest', credential: 'bob:pw' }]),
-    connectSetter: (s) => sessionWith(s, ALICE),
+    connectCreator: (s) => sessionWith(s, ALICE),
   },
   byAddAuth('ip-host', 'ip', 'ip:127.0.0.1, caller on 127.0.0.1', ip('127.0.0.1'), []),
   byAddAuth('ip-subnet', 'ip', 'ip:127.0.0.0/8, caller on 127.0.0.1', ip('127.0.0.0/8'), []),

@@ -6,7 +6,7 @@ import { addAuth } from './addauth.ts';
 import { SUPER, sessionWith } from './accesses.ts';
 import { permissions } from './permissions.ts';
 import { system } from './system.ts';
-import type { Outcomes, Part } from './table.ts';
+import type { MatrixOptions, Outcomes, Part } from './table.ts';
 
 /** TTL znodes need extended types; the super user needs superDigest (password "test"). */
 export const SERVER_OPTIONS: ServerOptions = { superDigest: SUPER_DIGEST, extendedTypesEnabled: true };
@@ -19,12 +19,12 @@ export const PARTS: readonly { name: string; part: Part }[] = [
 ];
 
 /** Every cell of every part against `server`, each part under its own root `/acl-matrix-<part>`. */
-export async function runMatrix(server: RunningServer): Promise<Outcomes> {
+export async function runMatrix(server: RunningServer, options: MatrixOptions = {}): Promise<Outcomes> {
   const owner = await sessionWith(server, SUPER);
   const all: Outcomes = new Map();
   try {
     for (const { name, part } of PARTS) {
-      for (const [k, v] of await part.run(server, owner, `/acl-matrix-${name}`)) all.set(k, v);
+      for (const [k, v] of await part.run(server, owner, `/acl-matrix-${name}`, options)) all.set(k, v);
     }
   } finally {
     await owner.close();

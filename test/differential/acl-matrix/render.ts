@@ -44,12 +44,15 @@ function section(t: Table, level: string, zk: Outcomes, en: Outcomes): string[] 
 
 /** Outside the tables: ZooKeeper's answer depends on timing, so the cell would not be reproducible. */
 const PIPELINED_SETACL_NOTE = [
-  '- Not in the tables, Ensemble deliberately stricter: a write sent right behind a setACL that takes',
-  '  its permission away (pipelined, or from another session before the setACL is applied) is checked',
-  '  by ZooKeeper against the old ACL and usually succeeds, since PrepRequestProcessor leaves the old',
-  '  ACL on the setACL\'s pending change record (3.8.0 and later releases alike). Ensemble checks it',
-  '  against the new ACL and answers NOAUTH (`test/unit/prep.test.ts`: "a write in flight behind a',
-  '  setACL is checked against the new ACL").',
+  '- Not in the tables, Ensemble deliberately stricter: ZooKeeper checks a write against the ACL a',
+  '  setACL replaced for as long as that setACL is pending on its leader, because PrepRequestProcessor',
+  '  leaves the old ACL on the setACL\'s change record (3.8.0 and later releases alike). A write',
+  '  pipelined behind the setACL usually succeeds; on three members even a write from another session',
+  '  sent after the setACL was answered sometimes does (a follower applies it and answers before the',
+  '  leader has: 7 of 1000 in one run of `test/differential/acl-matrix-replicated.test.ts`, which',
+  '  reports the count and holds Ensemble to none). Ensemble checks every write against the newest ACL',
+  '  and answers NOAUTH (also `test/unit/prep.test.ts`: "a write in flight behind a setACL is checked',
+  '  against the new ACL"). That is why every cell\'s znode is created with its ACL, never given it by setACL.',
 ];
 
 export function renderDoc(zk: Outcomes, en: Outcomes): string {

@@ -46,7 +46,10 @@ const OPS: readonly SystemOp[] = [
   { key: 'root-getACL', label: 'getACL /', run: async (c) => outcome(await c.caller.tryGetACL('/'), (v) => aclText(v.acl)) },
   { key: 'zk-getChildren', label: 'getChildren /zookeeper', run: async (c) => outcome(await c.caller.tryGetChildren('/zookeeper'), list) },
   { key: 'zk-getACL', label: 'getACL /zookeeper', run: async (c) => outcome(await c.caller.tryGetACL('/zookeeper'), (v) => aclText(v.acl)) },
-  { key: 'config-getData', label: 'getData /zookeeper/config', run: async (c) => outcome(await c.caller.tryGetData(CONFIG), (v) => quoted(v.data)) },
+  {
+    key: 'config-getData', label: 'getData /zookeeper/config (ports shown as <port>)',
+    run: async (c) => outcome(await c.caller.tryGetData(CONFIG), (v) => quoted(v.data).replace(/:\d+/g, ':<port>')),
+  },
   { key: 'config-getACL', label: 'getACL /zookeeper/config', run: async (c) => outcome(await c.caller.tryGetACL(CONFIG), (v) => aclText(v.acl)) },
   { key: 'config-getChildren', label: 'getChildren /zookeeper/config', run: async (c) => outcome(await c.caller.tryGetChildren(CONFIG), list) },
   { key: 'quota-getData', label: 'getData /zookeeper/quota', run: async (c) => outcome(await c.caller.tryGetData(QUOTA), (v) => quoted(v.data)) },

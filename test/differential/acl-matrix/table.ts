@@ -29,13 +29,18 @@ export function cellKey(table: string, row: string, column: string): string {
   return `${table}|${row}|${column}`;
 }
 
+export interface MatrixOptions {
+  /** Three members, the sessions on a follower: leave out what ZooKeeper's followers cannot take. */
+  replicated?: boolean;
+}
+
 export interface Part {
   tables: readonly Table[];
   /**
    * Runs every cell of the part against `server`, under `root` (which does not exist yet); `owner` is
    * a session of the super user.
    */
-  run(server: RunningServer, owner: RawClient, root: string): Promise<Outcomes>;
+  run(server: RunningServer, owner: RawClient, root: string, options: MatrixOptions): Promise<Outcomes>;
 }
 
 /** How long one cell may take on a busy machine before it is recorded as unanswered. */
