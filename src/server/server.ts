@@ -14,7 +14,7 @@ import { fourLetterWord, type QuorumStatus } from './admin/four-letter.ts';
 import { ClientCounters } from './admin/client-counters.ts';
 import { authenticate } from './auth/acl.ts';
 import { x509Identities } from './auth/x509.ts';
-import { SaslAuthenticator } from './auth/sasl.ts';
+import { SaslAuthenticator, unregisteredSchemes } from './auth/sasl.ts';
 import type { ServerConfig } from './config.ts';
 import type { Clock, Environment, Scheduler, Timer } from './env/environment.ts';
 import { realEnvironment } from './env/real.ts';
@@ -140,6 +140,7 @@ export class EnsembleServer implements ConnectionHost {
       tickTimeMs: this.config.tickTimeMs,
       maxDataBytes: this.config.juteMaxBufferBytes,
       enforceQuota: this.config.enforceQuota,
+      unregisteredSchemes: unregisteredSchemes(this.config.sasl),
       clock: this.clock,
       log: this.log,
       watchLimit: {
@@ -274,7 +275,8 @@ export class EnsembleServer implements ConnectionHost {
   }
 
   readContext(conn: Connection): ReadContext {
-    return { tree: this.tree, watches: this.replica.watches, watcher: conn, sessionId: conn.sessionId, authInfo: conn.authInfo, reconfigEnabled: this.config.reconfigEnabled };
+    return { tree: this.tree, watches: this.replica.watches, watcher: conn, sessionId: conn.sessionId, authInfo: conn.authInfo, reconfigEnabled: this.config.reconfigEnabled,
+      unregisteredSchemes: unregisteredSchemes(this.config.sasl) };
   }
 
   authenticate(scheme: string, auth: Buffer | null, clientAddr: string): Id[] | null {

@@ -131,7 +131,7 @@ describe('configuration', () => {
       'authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider', 'superUser=root', 'zookeeper.superUser.2=admin',
       'sasl.serverconfig=ZkServer', 'SASLAuthenticationProvider.superPassword=s3cret', 'authProvider.2=org.example.Mine',
     ].join('\n'));
-    assert.deepEqual(config.sasl, { superUsers: ['root', 'admin'], section: 'ZkServer', superPassword: 's3cret' });
+    assert.deepEqual(config.sasl, { provider: true, superUsers: ['root', 'admin'], section: 'ZkServer', superPassword: 's3cret' });
     assert.deepEqual(warnings, ['zoo.cfg: "authProvider.2" is recognised but not acted upon (Ensemble has no Kerberos, no pluggable authentication providers and no authentication enforcement): ignored']);
   });
 

@@ -73,12 +73,16 @@ const validators: Record<string, (id: string) => boolean> = {
 /** Schemes whose identities the "auth" pseudo-scheme expands to. */
 const AUTHENTICATED_SCHEMES = new Set(['digest', 'sasl', X509_SCHEME]);
 
+const NONE: ReadonlySet<string> = new Set();
+
 /**
  * PrepRequestProcessor.fixupACL: reject empty or malformed lists, drop duplicates, expand "auth"
  * to the caller's authenticated identities (those whose provider isAuthenticated: digest, not ip;
- * super has no provider), in the order ZooKeeper iterates them, whoAmI's.
+ * super has no provider), in the order ZooKeeper iterates them, whoAmI's. `unregistered`: schemes
+ * whose provider zoo.cfg did not register (authProvider.N), invalid as ZooKeeper's ProviderRegistry
+ * has none for them.
  */
-export function fixupACL(path: string, authInfo: readonly Id[], acls: ACL[] | null): ACL[] {
+export function fixupACL(path: string, authInfo: readonly Id[], acls: ACL[] | null, unregistered: ReadonlySet<string> = NONE): ACL[] {
   // The usual list, one world:anyone entry, is kept as it is.
   if (acls !== null && acls.length === 1 && acls[0].id.scheme === 'world' && acls[0].id.id === 'anyone') return [acls[0]];
   const uniq: ACL[] = [];
@@ -93,14 +97,14 @@ export function fixupACL(path: string, authInfo: readonly Id[], acls: ACL[] | nu
     else if (scheme === 'auth') {
       let any = false;
       for (const cid of inJavaSetOrder(authInfo)) {
-        if (AUTHENTICATED_SCHEMES.has(cid.scheme)) {
+        if (AUTHENTICATED_SCHEMES.has(cid.scheme) && !unregistered.has(cid.scheme)) {
           any = true;
           out.push({ perms: a.perms, id: cid });
         }
       }
       if (!any) throw new KeeperError(Err.INVALIDACL, path);
     } else {
-      const valid = validators[scheme];
+      const valid = unregistered.has(scheme) ? undefined : validators[scheme];
       if (!valid || !valid(id)) throw new KeeperError(Err.INVALIDACL, path);
       out.push(a);
     }
@@ -155,8 +159,9 @@ export function authenticate(scheme: string, auth: Buffer | null, clientAddr: st
   return null;
 }
 
-/** whoAmI's user name for an identity (AuthUtil.getUser). */
-export function userOf(id: Id): string | null {
+/** whoAmI's user name for an identity (AuthUtil.getUser): empty for a scheme without a provider, as ZooKeeper 3.8.0 answers. */
+export function userOf(id: Id, unregistered: ReadonlySet<string> = NONE): string | null {
+  if (unregistered.has(id.scheme)) return '';
   if (id.scheme === 'digest') return id.id.split(':', 1)[0];
   if (id.scheme === 'ip' || id.scheme === 'super' || id.scheme === 'sasl' || id.scheme === X509_SCHEME) return id.id;
   return null;

@@ -16,6 +16,8 @@ export interface SaslSettings {
   superUsers?: string[];
   /** zookeeper.SASLAuthenticationProvider.superPassword: the password of the user "super", whatever the JAAS file says. */
   superPassword?: string;
+  /** authProvider.N names SASLAuthenticationProvider: sasl ACLs are valid (INVALIDACL otherwise, as in ZooKeeper). */
+  provider?: boolean;
 }
 
 export const SASL_AUTH_PROVIDER = 'org.apache.zookeeper.server.auth.SASLAuthenticationProvider';
@@ -23,16 +25,23 @@ const JAAS_PROPERTY = 'java.security.auth.login.config';
 
 /**
  * A zoo.cfg key (without its `zookeeper.` prefix) that SASL acts on: returns the settings with it,
- * or undefined if the key is not one of them. `authProvider.N` naming SASL's provider is taken
- * (sasl ACLs are always known here).
+ * or undefined if the key is not one of them (`authProvider.N` only when it names SASL's provider).
  */
 export function withSaslKey(key: string, value: string, current: SaslSettings = {}): SaslSettings | undefined {
   const v = value.trim();
   if (key === 'superUser' || /^superUser\.[^.]+$/.test(key)) return { ...current, superUsers: [...(current.superUsers ?? []), v] };
   if (key === 'sasl.serverconfig') return { ...current, section: v };
   if (key === 'SASLAuthenticationProvider.superPassword') return { ...current, superPassword: v };
-  if (/^authProvider\./.test(key) && v === SASL_AUTH_PROVIDER) return current;
+  if (/^authProvider\./.test(key) && v === SASL_AUTH_PROVIDER) return { ...current, provider: true };
   return undefined;
+}
+
+const SASL_UNREGISTERED: ReadonlySet<string> = new Set(['sasl']);
+const NONE: ReadonlySet<string> = new Set();
+
+/** The ACL schemes without a provider: sasl, unless zoo.cfg registers SASLAuthenticationProvider. */
+export function unregisteredSchemes(settings: SaslSettings | undefined): ReadonlySet<string> {
+  return settings?.provider === true ? NONE : SASL_UNREGISTERED;
 }
 
 /** The JAAS file a ZooKeeper start script would pass: -Djava.security.auth.login.config=FILE in SERVER_JVMFLAGS or JVMFLAGS. */

@@ -62,6 +62,8 @@ export interface PrepOptions {
   maxDataBytes: number;
   /** zookeeper.enforceQuota: refuse creates and setData beyond a hard quota limit (QUOTAEXCEEDED). */
   enforceQuota?: boolean;
+  /** ACL schemes without a registered provider (sasl unless authProvider.N names SASL's): INVALIDACL. */
+  unregisteredSchemes?: ReadonlySet<string>;
   /**
    * SessionTrackerImpl.checkSession: throws SESSIONEXPIRED unless the session is live and not
    * closing, SESSIONMOVED unless `owner` holds its connection.
@@ -254,7 +256,7 @@ export class Prep {
         this.options.checkSession(ctx.sessionId, ctx.owner);
         const { path, acl, version } = (request as { req: SetACLRequest }).req;
         this.validatePath(path);
-        const fixed = fixupACL(path, ctx.authInfo, acl);
+        const fixed = fixupACL(path, ctx.authInfo, acl, this.options.unregisteredSchemes);
         const node = this.record(path);
         checkACL(node.acl, Perms.ADMIN, ctx.authInfo, path);
         const newVersion = checkVersion(node.aversion, version, path);
@@ -308,7 +310,7 @@ export class Prep {
     const lastSlash = path.lastIndexOf('/');
     if (lastSlash === -1 || path.includes('\0')) throw new KeeperError(Err.BADARGUMENTS, path);
     const parentPath = lastSlash === 0 ? '/' : path.slice(0, lastSlash);
-    const acl = fixupACL(path, ctx.authInfo, req.acl);
+    const acl = fixupACL(path, ctx.authInfo, req.acl, this.options.unregisteredSchemes);
     const parent = this.record(parentPath);
     checkACL(parent.acl, Perms.CREATE, ctx.authInfo, path);
     if (isSequential) path += sequenceSuffix(parent.cversion);

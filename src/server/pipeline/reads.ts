@@ -20,6 +20,8 @@ export interface ReadContext {
   authInfo: readonly Id[];
   /** reconfigEnabled: a standalone server then cannot reconfigure (UNIMPLEMENTED) rather than refusing it. */
   reconfigEnabled: boolean;
+  /** ACL schemes without a registered provider: whoAmI names no user for them. */
+  unregisteredSchemes?: ReadonlySet<string>;
 }
 
 export const READ_OPS = new Set<number>([
@@ -147,7 +149,7 @@ function read(ctx: ReadContext, type: number, r: JuteReader): Body {
       return (w) => w.vector(list, (x, p) => x.ustring(p));
     }
     case OpCode.whoAmI: {
-      const infos = inJavaSetOrder(ctx.authInfo).map((id) => ({ scheme: id.scheme, user: userOf(id) }));
+      const infos = inJavaSetOrder(ctx.authInfo).map((id) => ({ scheme: id.scheme, user: userOf(id, ctx.unregisteredSchemes) }));
       return (w) => w.vector(infos, (x, i) => x.ustring(i.scheme).ustring(i.user));
     }
     case OpCode.addWatch: {

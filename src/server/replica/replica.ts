@@ -49,6 +49,8 @@ export interface ReplicaOptions {
   tickTimeMs: number;
   maxDataBytes: number;
   enforceQuota: boolean;
+  /** ACL schemes without a registered provider (Prep's). */
+  unregisteredSchemes?: ReadonlySet<string>;
   clock: Clock;
   log: { info(obj: object, msg: string): void };
   /** Watches per session (none: no limit). */
@@ -78,6 +80,7 @@ export class Replica {
     this.prep = new Prep(tree, {
       maxDataBytes: options.maxDataBytes,
       enforceQuota: options.enforceQuota,
+      unregisteredSchemes: options.unregisteredSchemes,
       checkSession: (id, owner) => this.sessions.check(id, owner),
     });
   }

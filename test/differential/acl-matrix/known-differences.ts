@@ -23,10 +23,6 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
     table: 'op:checkWatches-other', zookeeper: 'OK', ensemble: 'NOWATCHER', kind: 'upstream',
     why: 'ZOOKEEPER-4466: 3.8.0 answers checkWatches with OK when any session watches the path; later releases (and Ensemble) look for the caller\'s own watch.',
   },
-  {
-    table: 'ids', row: 'sasl', zookeeper: 'INVALIDACL', ensemble: 'OK sasl:alice:cdrwa', kind: 'open',
-    why: 'ZooKeeper accepts sasl ACLs only when SASLAuthenticationProvider is registered (authProvider.N in zoo.cfg or zookeeper.authProvider.N); Ensemble accepts them always. Needs authProvider configuration in Ensemble.',
-  },
 ];
 
 export function knownDifference(key: string, zookeeper: string, ensemble: string): KnownDifference | undefined {
