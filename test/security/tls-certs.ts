@@ -40,9 +40,10 @@ function openssl(dir: string, args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-function issue(dir: string, name: string, subject: string, ca: string): CertFiles {
+/** A certificate signed by the CA named `ca` in `dir`; a subject in openssl's -subj form (/C=…/CN=…, + joins a multi-valued RDN). */
+export function issue(dir: string, name: string, subject: string, ca = 'ca'): CertFiles {
   const files = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`), pem: join(dir, `${name}.pem`) };
-  openssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', files.key, '-out', `${name}.csr`, '-subj', subject]);
+  openssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', files.key, '-out', `${name}.csr`, '-subj', subject, '-multivalue-rdn', '-utf8']);
   writeFileSync(join(dir, `${name}.ext`), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial',
     '-out', files.cert, '-days', '2', '-extfile', `${name}.ext`]);
