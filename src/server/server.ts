@@ -14,7 +14,7 @@ import { fourLetterWord, type QuorumStatus } from './admin/four-letter.ts';
 import { ClientCounters } from './admin/client-counters.ts';
 import { authenticate } from './auth/acl.ts';
 import { x509Identities } from './auth/x509.ts';
-import { SaslAuthenticator, unregisteredSchemes } from './auth/sasl.ts';
+import { AuthEnforcement, SaslAuthenticator, unregisteredSchemes } from './auth/sasl.ts';
 import type { ServerConfig } from './config.ts';
 import type { Clock, Environment, Scheduler, Timer } from './env/environment.ts';
 import { realEnvironment } from './env/real.ts';
@@ -79,6 +79,8 @@ export class EnsembleServer implements ConnectionHost {
   readonly scheduler: Scheduler;
   /** SASL DIGEST-MD5, when a JAAS file is configured. */
   readonly sasl: SaslAuthenticator | undefined;
+  /** sessionRequireClientSASLAuth, enforce.auth.*: what a connection needs before its requests are served. */
+  readonly authEnforcement: AuthEnforcement | undefined;
   private readonly commit: CommitStage;
   private readonly bySession = new Map<bigint, Connection>();
   /** Whoever waits for a session's end to be applied (expireSession). */
@@ -101,6 +103,8 @@ export class EnsembleServer implements ConnectionHost {
     this.startedAtMs = this.clock.now();
     this.sasl = SaslAuthenticator.load(config.sasl, (n) => env.random.bytes(n));
     if (this.sasl) this.log.info({ jaas: config.sasl?.jaasFile, users: this.sasl.userCount }, 'SASL DIGEST-MD5 authentication on');
+    this.authEnforcement = AuthEnforcement.of(config.sasl);
+    if (this.authEnforcement) this.log.info({ schemes: this.authEnforcement.describe() }, 'authentication enforced');
     this.limits = new ConnectionLimits(config, this.log, this.clock);
     this.tree = deps.tree ?? new DataTree({ extendedTypes: config.extendedTypesEnabled });
     // A tree that no storage created (in memory): its sessions need not outlive the process.

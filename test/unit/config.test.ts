@@ -75,7 +75,7 @@ test('keys ZooKeeper reads but Ensemble does not act on are each a warning namin
   const keys = [
     'ssl.crl=true', 'client.portUnification=true', 'ssl.ocsp=true', 'ssl.quorum.protocol=TLSv1.2',
     'admin.idleTimeout=30000', 'admin.portUnification=true', 'metricsProvider.numWorkerThreads=2',
-    'metricsProvider.maxQueueSize=1000', 'authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider',
+    'metricsProvider.maxQueueSize=1000', 'allowSaslFailedClients=true',
     'initLimit=10', 'syncLimit=5', 'electionAlg=3', 'standaloneEnabled=false',
     'quorum.auth.enableSasl=true', 'sslQuorum=true', 'localSessionsEnabled=true', 'flushDelay=10',
     'clientPortListenBacklog=100', 'serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory',

@@ -18,6 +18,11 @@ export interface SaslSettings {
   superPassword?: string;
   /** authProvider.N names SASLAuthenticationProvider: sasl ACLs are valid (INVALIDACL otherwise, as in ZooKeeper). */
   provider?: boolean;
+  /** sessionRequireClientSASLAuth: every connection must authenticate with SASL before its first request. */
+  requireSasl?: boolean;
+  /** enforce.auth.enabled and enforce.auth.schemes: every connection must have an identity of one of these schemes. */
+  enforceAuth?: boolean;
+  enforceSchemes?: string[];
 }
 
 export const SASL_AUTH_PROVIDER = 'org.apache.zookeeper.server.auth.SASLAuthenticationProvider';
@@ -32,6 +37,10 @@ export function withSaslKey(key: string, value: string, current: SaslSettings = 
   if (key === 'superUser' || /^superUser\.[^.]+$/.test(key)) return { ...current, superUsers: [...(current.superUsers ?? []), v] };
   if (key === 'sasl.serverconfig') return { ...current, section: v };
   if (key === 'SASLAuthenticationProvider.superPassword') return { ...current, superPassword: v };
+  // Boolean.parseBoolean: "true" in any case, anything else false.
+  if (key === 'sessionRequireClientSASLAuth') return { ...current, requireSasl: v.toLowerCase() === 'true' };
+  if (key === 'enforce.auth.enabled') return { ...current, enforceAuth: v.toLowerCase() === 'true' };
+  if (key === 'enforce.auth.schemes') return { ...current, enforceSchemes: v.split(',').map((x) => x.trim()) };
   if (/^authProvider\./.test(key) && v === SASL_AUTH_PROVIDER) return { ...current, provider: true };
   return undefined;
 }
@@ -87,5 +96,46 @@ export class SaslAuthenticator {
     const ids: Id[] = [{ scheme: 'sasl', id: user }];
     if (user !== '' && (this.settings.superUsers ?? []).includes(user)) ids.push({ scheme: 'super', id: '' });
     return ids;
+  }
+}
+
+/** The schemes Ensemble has a provider for besides sasl (ZooKeeper's ProviderRegistry defaults, and x509 for TLS). */
+const BUILT_IN_SCHEMES = ['ip', 'digest', 'x509'];
+
+/**
+ * AuthenticationHelper: with enforcement on, a connection without an identity of an enforced
+ * scheme has its first request (other than auth and SASL packets) answered
+ * SESSIONCLOSEDREQUIRESASLAUTH, and is closed. sessionRequireClientSASLAuth enforces sasl, and
+ * takes precedence over enforce.auth.*.
+ */
+export class AuthEnforcement {
+  private constructor(private readonly schemes: readonly string[]) {}
+
+  /** Undefined when nothing is enforced; throws, as ZooKeeper refuses to start, on a scheme it cannot enforce. */
+  static of(settings: SaslSettings | undefined): AuthEnforcement | undefined {
+    const schemes = settings?.requireSasl === true ? ['sasl'] : settings?.enforceAuth === true ? settings.enforceSchemes ?? [] : undefined;
+    if (schemes === undefined) return undefined;
+    if (schemes.length === 0) throw new Error('enforce.auth.enabled is true: enforce.auth.schemes must be configured');
+    const unregistered = unregisteredSchemes(settings);
+    for (const scheme of schemes) {
+      if (unregistered.has(scheme) || (scheme !== 'sasl' && !BUILT_IN_SCHEMES.includes(scheme))) {
+        throw new Error(`authentication scheme ${scheme} is not available${scheme === 'sasl' ? ` (zoo.cfg needs authProvider.N=${SASL_AUTH_PROVIDER})` : ''}: it cannot be enforced`);
+      }
+    }
+    return new AuthEnforcement(schemes);
+  }
+
+  /** A SASL failure is then answered SESSIONCLOSEDREQUIRESASLAUTH rather than AUTHFAILED. */
+  get saslRequired(): boolean {
+    return this.schemes.includes('sasl');
+  }
+
+  /** Whether a connection with these identities may send requests. */
+  allows(authInfo: readonly Id[]): boolean {
+    return authInfo.some((id) => this.schemes.includes(id.scheme));
+  }
+
+  describe(): string {
+    return this.schemes.join(',');
   }
 }

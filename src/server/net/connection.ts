@@ -7,7 +7,7 @@ import { JuteError, JuteReader, JuteWriter } from '../../protocol/jute.ts';
 import { readAuth, readConnectRequest, writeConnectResponse, writeWatcherEvent, type Id } from '../../protocol/records.ts';
 import { KeeperState } from '../../protocol/constants.ts';
 import type { ClientCounters } from '../admin/client-counters.ts';
-import type { SaslAuthenticator } from '../auth/sasl.ts';
+import type { AuthEnforcement, SaslAuthenticator } from '../auth/sasl.ts';
 import type { DigestMd5ServerExchange } from '../auth/sasl-digest-md5.ts';
 import { SaslError } from '../../protocol/sasl-digest-md5.ts';
 import type { ServerConfig } from '../config.ts';
@@ -60,6 +60,8 @@ export interface ConnectionHost {
   authenticate(scheme: string, auth: Buffer | null, clientAddr: string): Id[] | null;
   /** Set when SASL is configured: each connection's SASL packets are a DIGEST-MD5 exchange. */
   readonly sasl?: SaslAuthenticator;
+  /** Set when authentication is enforced (sessionRequireClientSASLAuth, enforce.auth.*). */
+  readonly authEnforcement?: AuthEnforcement;
   touch(conn: Connection): void;
   createSession(conn: Connection, timeoutMs: number): void;
   reopenSession(conn: Connection, sessionId: bigint, passwd: Buffer, timeoutMs: number): void;
@@ -297,6 +299,7 @@ export class Connection implements Watcher {
     this.lastCxid = requestXid;
     if (type === OpCode.auth) return this.handleAuth(requestXid, r);
     if (type === OpCode.sasl && this.server.sasl !== undefined) return this.handleSasl(requestXid, r, this.server.sasl);
+    if (type !== OpCode.sasl && this.server.authEnforcement?.allows(this.authInfo) === false) return this.refuseUnauthenticated(requestXid);
     const arrivedMs = this.server.clock.monotonic();
     if (type === OpCode.sync && this.server.readBarrier !== undefined) {
       const pending = Pending.read(requestXid, type, r);
@@ -394,13 +397,21 @@ export class Connection implements Watcher {
     } catch (e) {
       if (!(e instanceof SaslError)) throw e;
       this.server.log.warn({ remote: this.remoteAddress, err: e.message }, 'closing connection: SASL authentication failed');
+      const err = this.server.authEnforcement?.saslRequired === true ? Err.SESSIONCLOSEDREQUIRESASLAUTH : Err.AUTHFAILED;
       // Unlike other errors, this one carries its (null) SetSASLResponse.
       const w = new JuteWriter(24);
       const mark = w.beginFrame();
-      writeHeader(w, xid, 0, Err.AUTHFAILED).buffer(null);
+      writeHeader(w, xid, 0, err).buffer(null);
       w.endFrame(mark);
       this.queue.push(Pending.answered(xid, OpCode.sasl, w.bytes(), true));
     }
+    this.pump();
+  }
+
+  /** AuthenticationHelper.enforceAuthentication: answered SESSIONCLOSEDREQUIRESASLAUTH, then closed. */
+  private refuseUnauthenticated(xid: number): void {
+    this.server.log.warn({ remote: this.remoteAddress, schemes: this.authInfo.map((a) => a.scheme) }, 'closing connection: it has not authenticated as required');
+    this.queue.push(Pending.answered(xid, -1, frame(xid, 0, Err.SESSIONCLOSEDREQUIRESASLAUTH), true));
     this.pump();
   }
 
