@@ -3,9 +3,13 @@
  * session is authenticated. A scheme is one entry with its own setup hook (`connect`), so a scheme
  * that authenticates differently (SASL, a TLS certificate) is one more entry here.
  */
+import { DigestMd5ClientExchange } from '../../../src/client/sasl.ts';
+import { Err, OpCode } from '../../../src/protocol/constants.ts';
+import { JuteReader, JuteWriter } from '../../../src/protocol/jute.ts';
 import type { ACL } from '../../../src/protocol/records.ts';
 import { RawClient } from '../../support/raw-client.ts';
 import { SUPER_AUTH, type RunningServer } from '../../support/servers.ts';
+import { SASL_USERS, type SaslUser } from '../../security/sasl-support.ts';
 
 /** base64(sha1("alice:secret")): the digest identity of alice. */
 export const ALICE_DIGEST = 'alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E=';
@@ -32,6 +36,8 @@ export interface Access {
    * needs the identity it expands to.
    */
   connectCreator?(server: RunningServer): Promise<RawClient>;
+  /** Needs what only the standalone servers are given (the JAAS file of SASL's users). */
+  standaloneOnly?: boolean;
 }
 
 /** A session on `server` that has sent these addauths, each answered OK. */
@@ -40,6 +46,19 @@ export async function sessionWith(server: RunningServer, auths: readonly AddAuth
   for (const a of auths) {
     const r = await c.tryAuth(a.scheme, a.credential);
     if (r.err !== 0) throw new Error(`${server.name}: addauth ${a.scheme} ${a.credential} answered ${r.err}`);
+  }
+  return c;
+}
+
+/** A session authenticated with SASL DIGEST-MD5 as `user` of the JAAS file, as ZooKeeper's Java client does it. */
+export async function saslSession(server: RunningServer, user: SaslUser): Promise<RawClient> {
+  const c = await RawClient.connect(server.host, server.port, { timeoutMs: 30_000 });
+  const exchange = new DigestMd5ClientExchange({ mechanism: 'DIGEST-MD5', username: user, password: SASL_USERS[user] });
+  let token: Buffer | null = exchange.initial();
+  while (token !== null) {
+    const r = await c.tryRaw(OpCode.sasl, Buffer.from(new JuteWriter(64).buffer(token).bytes()));
+    if (r.err !== Err.OK) throw new Error(`${server.name}: SASL as ${user} answered ${r.err}`);
+    token = exchange.evaluate(new JuteReader(r.value!).buffer() ?? Buffer.alloc(0));
   }
   return c;
 }
@@ -76,7 +95,19 @@ export const ACCESSES: readonly Access[] = [
   byAddAuth('ip-other', 'ip', 'ip:10.0.0.0/8, caller on 127.0.0.1', ip('10.0.0.0/8'), []),
   byAddAuth('super', 'super', 'the super user (superDigest), ACL digest:alice', digestAlice, SUPER),
   byAddAuth('super-wrong', 'super', 'addauth super with a wrong password, ACL digest:alice', digestAlice, [{ scheme: 'digest', credential: 'super:wrong' }]),
+  saslAccess('sasl-same', 'SASL as bob', 'bob'),
+  saslAccess('sasl-other', 'SASL as alice', 'alice'),
+  saslAccess('sasl-super', 'SASL as super (a superUser)', 'super'),
 ];
 
-/** Schemes other engineers are adding; their rows join ACCESSES once their setup hooks exist. */
-export const PENDING_SCHEMES: readonly string[] = ['sasl', 'x509'];
+/** ACL sasl:bob; the caller authenticated with SASL DIGEST-MD5 as `user`. */
+function saslAccess(key: string, caller: string, user: SaslUser): Access {
+  return {
+    key, scheme: 'sasl', caller: `${caller}, ACL sasl:bob`, standaloneOnly: true,
+    acl: (perms) => [{ perms, id: { scheme: 'sasl', id: 'bob' } }],
+    connect: (s) => saslSession(s, user),
+  };
+}
+
+/** Schemes with no rows yet: a session of theirs needs TLS, which the matrix's RawClient does not speak. */
+export const PENDING_SCHEMES: readonly string[] = ['x509'];

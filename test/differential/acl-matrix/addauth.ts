@@ -6,11 +6,12 @@
  */
 import type { RawClient } from '../../support/raw-client.ts';
 import { SUPER_AUTH, type RunningServer } from '../../support/servers.ts';
-import { ALICE_AUTH, ALICE_DIGEST, sessionWith } from './accesses.ts';
+import type { SaslUser } from '../../security/sasl-support.ts';
+import { ALICE_AUTH, ALICE_DIGEST, saslSession, sessionWith } from './accesses.ts';
 import { aclText, code, outcome, quoted } from './outcome.ts';
 import { cellKey, cellOutcome, type Outcomes, type Part } from './table.ts';
 
-const AUTHS: readonly { key: string; label: string; scheme: string; credential: string }[] = [
+const AUTHS: readonly { key: string; label: string; scheme: string; credential: string; sasl?: SaslUser }[] = [
   { key: 'digest', label: 'digest alice:secret', scheme: 'digest', credential: ALICE_AUTH },
   { key: 'digest-wrong', label: 'digest alice:wrong', scheme: 'digest', credential: 'alice:wrong' },
   { key: 'digest-no-colon', label: 'digest alice (no password)', scheme: 'digest', credential: 'alice' },
@@ -27,6 +28,8 @@ const AUTHS: readonly { key: string; label: string; scheme: string; credential: 
   { key: 'sasl', label: 'sasl (as an auth packet)', scheme: 'sasl', credential: 'alice' },
   { key: 'x509', label: 'x509 (as an auth packet)', scheme: 'x509', credential: 'CN=alice' },
   { key: 'unknown', label: 'kerberos (unknown scheme)', scheme: 'kerberos', credential: 'alice' },
+  { key: 'sasl-bob', label: 'SASL DIGEST-MD5 as bob, then addauth digest alice:secret', scheme: 'digest', credential: ALICE_AUTH, sasl: 'bob' },
+  { key: 'sasl-super', label: 'SASL DIGEST-MD5 as super (a superUser), then addauth ip', scheme: 'ip', credential: '', sasl: 'super' },
 ];
 
 const AUTH_COLUMNS = [
@@ -51,7 +54,7 @@ async function runAuths(server: RunningServer, owner: RawClient, root: string, o
   const alice = `${root}/alice`;
   await owner.tryCreate(alice, 'alice data', { acl: [{ perms: 31, id: { scheme: 'digest', id: ALICE_DIGEST } }] });
   for (const a of AUTHS) {
-    const c = await sessionWith(server, []);
+    const c = a.sasl === undefined ? await sessionWith(server, []) : await saslSession(server, a.sasl);
     const set = (column: string, value: string): void => void out.set(cellKey('addauth', a.key, column), value);
     try {
       set('addauth', await cellOutcome(async () => code((await c.tryAuth(a.scheme, a.credential)).err)));
@@ -95,7 +98,7 @@ export const addAuth: Part = {
     {
       key: 'addauth',
       title: 'addauth: the identities a session gets',
-      intro: 'Each row is a new session that sends one addauth, then whoAmI, a create with the ACL `auth` (its ACL read by the super user), and a getData of a znode whose ACL is digest:alice. A failed addauth closes the connection.',
+      intro: 'Each row is a new session (authenticated with SASL first where the row says so) that sends one addauth, then whoAmI, a create with the ACL `auth` (its ACL read by the super user), and a getData of a znode whose ACL is digest:alice. A failed addauth closes the connection.',
       rowHeading: 'the session sends',
       rows: AUTHS.map((a) => ({ key: a.key, label: a.label })),
       columns: AUTH_COLUMNS,

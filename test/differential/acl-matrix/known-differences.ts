@@ -23,6 +23,10 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
     table: 'op:checkWatches-other', zookeeper: 'OK', ensemble: 'NOWATCHER', kind: 'upstream',
     why: 'ZOOKEEPER-4466: 3.8.0 answers checkWatches with OK when any session watches the path; later releases (and Ensemble) look for the caller\'s own watch.',
   },
+  {
+    table: 'ids', row: 'x509', zookeeper: 'INVALIDACL', ensemble: 'OK x509:CN=alice:cdrwa', kind: 'open',
+    why: 'With no secure client port and no authProvider naming X509AuthenticationProvider (as here) ZooKeeper has no x509 provider and refuses x509 ACLs; Ensemble accepts them whatever its configuration. No session can hold an x509 identity without TLS, so such an ACL grants nothing more; it should still be INVALIDACL, as sasl ACLs are without their provider.',
+  },
 ];
 
 export function knownDifference(key: string, zookeeper: string, ensemble: string): KnownDifference | undefined {

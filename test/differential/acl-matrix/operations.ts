@@ -135,6 +135,13 @@ export const OPERATIONS: readonly Operation[] = [
   },
   // ---- multi ----
   multiOp('multi-create', 'multi [create a child]', 'CREATE on the parent', (c) => [createReq(`${c.node}/new`)]),
+  multiOp('multi-create2', 'multi [create2 a child]', 'CREATE on the parent', (c) => [{ type: OpCode.create2, req: createReq(`${c.node}/new`).req } as MultiOp]),
+  multiOp('multi-create-container', 'multi [createContainer a child]', 'CREATE on the parent', (c) => [
+    { type: OpCode.createContainer, req: { ...createReq(`${c.node}/new`).req, flags: CreateFlag.container } } as MultiOp,
+  ]),
+  multiOp('multi-create-ttl', 'multi [createTTL a child]', 'CREATE on the parent', (c) => [
+    { type: OpCode.createTTL, req: { ...createReq(`${c.node}/new`).req, flags: CreateFlag.persistentWithTtl, ttl: TTL_MS } } as MultiOp,
+  ]),
   multiOp('multi-delete', 'multi [delete k]', 'DELETE on the parent', (c) => [{ type: OpCode.delete, req: { path: `${c.node}/k`, version: -1 } }]),
   multiOp('multi-setData', 'multi [setData]', 'WRITE on the node', (c) => [{ type: OpCode.setData, req: { path: c.node, data: Buffer.from('new'), version: -1 } }]),
   multiOp('multi-check', 'multi [check version]', 'READ on the node', (c) => [{ type: OpCode.check, req: { path: c.node, version: -1 } }]),
