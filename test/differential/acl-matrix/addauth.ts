@@ -9,7 +9,7 @@ import { SUPER_AUTH, type RunningServer } from '../../support/servers.ts';
 import type { SaslUser } from '../../security/sasl-support.ts';
 import { ALICE_AUTH, ALICE_DIGEST, saslSession, sessionWith } from './accesses.ts';
 import { aclText, code, outcome, quoted } from './outcome.ts';
-import { cellKey, cellOutcome, type Outcomes, type Part } from './table.ts';
+import { cellKey, cellOutcome, type MatrixOptions, type Outcomes, type Part } from './table.ts';
 
 const AUTHS: readonly { key: string; label: string; scheme: string; credential: string; sasl?: SaslUser }[] = [
   { key: 'digest', label: 'digest alice:secret', scheme: 'digest', credential: ALICE_AUTH },
@@ -50,10 +50,11 @@ const IP_COLUMNS = [
   { key: 'read', label: 'getData by a caller on 127.0.0.1' },
 ];
 
-async function runAuths(server: RunningServer, owner: RawClient, root: string, out: Outcomes): Promise<void> {
+async function runAuths(server: RunningServer, owner: RawClient, root: string, out: Outcomes, options: MatrixOptions): Promise<void> {
   const alice = `${root}/alice`;
   await owner.tryCreate(alice, 'alice data', { acl: [{ perms: 31, id: { scheme: 'digest', id: ALICE_DIGEST } }] });
-  for (const a of AUTHS) {
+  // The replicated run's members have no JAAS file.
+  for (const a of AUTHS.filter((x) => !(options.replicated && x.sasl !== undefined))) {
     const c = a.sasl === undefined ? await sessionWith(server, []) : await saslSession(server, a.sasl);
     const set = (column: string, value: string): void => void out.set(cellKey('addauth', a.key, column), value);
     try {
@@ -85,10 +86,10 @@ async function runIpIds(server: RunningServer, owner: RawClient, root: string, o
   }
 }
 
-async function run(server: RunningServer, owner: RawClient, root: string): Promise<Outcomes> {
+async function run(server: RunningServer, owner: RawClient, root: string, options: MatrixOptions): Promise<Outcomes> {
   const out: Outcomes = new Map();
   await owner.tryCreate(root, '');
-  await runAuths(server, owner, root, out);
+  await runAuths(server, owner, root, out, options);
   await runIpIds(server, owner, root, out);
   return out;
 }
