@@ -22,6 +22,10 @@ export interface ServerConfig {
   clientTls?: TlsSettings;
   /** X509AuthenticationProvider.superUser: the certificate subject that is the super user. */
   x509SuperUser?: string;
+  /** sslQuorum=true: TLS between members, with the ssl.quorum.* keys. */
+  quorumTls?: TlsSettings;
+  /** sslQuorumReloadCertFiles: the ssl.quorum stores are read again when their files change. */
+  quorumTlsReload?: boolean;
   dataDir: string;
   dataLogDir?: string;
   /** Connections per client IP; 0 = no limit. */
@@ -185,7 +189,7 @@ const NOT_ACTED_UPON: ReadonlyArray<readonly [reason: string, keys: readonly str
   ['replication is not supported yet', [
     'initLimit', 'syncLimit', 'connectToLearnerMasterLimit', 'electionAlg', 'electionPortBindRetry',
     'quorumListenOnAllIPs', 'peerType', 'observerMasterPort', 'syncEnabled', 'standaloneEnabled',
-    'sslQuorum', 'sslQuorumReloadCertFiles', 'portUnification', 'quorum.', 'quorumCnxnTimeoutMs',
+    'portUnification', 'quorum.', 'quorumCnxnTimeoutMs',
     'multiAddress.', 'oraclePath', 'leaderServes', 'cnxTimeout', 'fastleader.', 'leader.', 'learner.',
     'follower.', 'observer.', 'observerMaster.', 'forceSnapshotSync', 'leaderConnectDelayDuringRetryMs',
     'forward_learner_requests_to_commit_processor_disabled', 'localSessionsEnabled',
@@ -247,6 +251,8 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
   const settings = new Map<string, string>();
   const metricsKeys = new Map<string, string>();
   const clientTlsKeys = new Map<string, string>();
+  const quorumTlsKeys = new Map<string, string>();
+  let sslQuorum = false;
   const lines = text.split(/\r?\n/);
   for (const [index, raw] of lines.entries()) {
     const line = raw.trim();
@@ -308,6 +314,8 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
       case 'secureClientPort': config.secureClientPort = integer(key, value); break;
       case 'secureClientPortAddress': config.secureClientPortAddress = value.trim(); break;
       case 'X509AuthenticationProvider.superUser': config.x509SuperUser = value.trim(); break;
+      case 'sslQuorum': sslQuorum = bool(value); break;
+      case 'sslQuorumReloadCertFiles': config.quorumTlsReload = bool(value); break;
       default: {
         const sasl = withSaslKey(k, value, config.sasl);
         if (sasl !== undefined) {
@@ -316,6 +324,10 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
         }
         if (k.startsWith('ssl.') && (TLS_KEYS as readonly string[]).includes(k.slice('ssl.'.length))) {
           clientTlsKeys.set(k.slice('ssl.'.length), value);
+          break;
+        }
+        if (k.startsWith('ssl.quorum.') && (TLS_KEYS as readonly string[]).includes(k.slice('ssl.quorum.'.length))) {
+          quorumTlsKeys.set(k.slice('ssl.quorum.'.length), value);
           break;
         }
         // x509 is always on for TLS clients, as ZooKeeper's secure port registers it.
@@ -331,6 +343,7 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
   }
   config.metrics = metricsConfig(metricsKeys, origin, warnings);
   if (config.secureClientPort !== undefined || clientTlsKeys.size > 0) config.clientTls = tlsSettings('ssl.', clientTlsKeys, origin);
+  if (sslQuorum) config.quorumTls = tlsSettings('ssl.quorum.', quorumTlsKeys, origin);
   // As ZooKeeper: a secure client port and no clientPort serves TLS clients only.
   if (config.secureClientPort !== undefined && config.clientPort === undefined && serverLines.length === 0) config.clientPortEnabled = false;
   if (config.metrics === undefined) delete config.metrics;

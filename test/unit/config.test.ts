@@ -73,11 +73,11 @@ test('a zoo.cfg with a single server line runs standalone, as ZooKeeper does, wi
 
 test('keys ZooKeeper reads but Ensemble does not act on are each a warning naming the key', () => {
   const keys = [
-    'ssl.crl=true', 'client.portUnification=true', 'ssl.ocsp=true', 'ssl.quorum.protocol=TLSv1.2',
+    'ssl.crl=true', 'client.portUnification=true', 'ssl.ocsp=true', 'ssl.quorum.crl=true',
     'admin.idleTimeout=30000', 'admin.portUnification=true', 'metricsProvider.numWorkerThreads=2',
     'metricsProvider.maxQueueSize=1000', 'allowSaslFailedClients=true',
     'initLimit=10', 'syncLimit=5', 'electionAlg=3', 'standaloneEnabled=false',
-    'quorum.auth.enableSasl=true', 'sslQuorum=true', 'localSessionsEnabled=true', 'flushDelay=10',
+    'quorum.auth.enableSasl=true', 'quorum.cnxn.threads.size=20', 'localSessionsEnabled=true', 'flushDelay=10',
     'clientPortListenBacklog=100', 'serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory',
     'zookeeper.commitLogCount=500', 'audit.enable=true', 'skipACL=yes', 'connection_throttle_tokens=100',
   ];

@@ -18,6 +18,7 @@ import { Member } from './member.ts';
 import { FileMemberData } from './member-data.ts';
 import { FileMemberSnapshots } from './member-snapshots.ts';
 import { TcpTransport } from './tcp-transport.ts';
+import { QuorumTls } from '../net/tls-quorum.ts';
 
 export async function startMember(config: Partial<ServerConfig>, deps: { log?: Logger } = {}): Promise<StartedServer & { member: Member }> {
   const resolved = resolveConfig(config);
@@ -43,6 +44,7 @@ export async function startMember(config: Partial<ServerConfig>, deps: { log?: L
       void (member?.close() ?? Promise.resolve()).finally(() => process.exit(1));
     },
   }, env);
+  const tls = resolved.quorumTls && new QuorumTls(resolved.quorumTls, log, resolved.quorumTlsReload === true);
   const transport = new TcpTransport({
     myId: ensemble.myid,
     // Members of another ensemble (another member list) are refused.
@@ -50,6 +52,7 @@ export async function startMember(config: Partial<ServerConfig>, deps: { log?: L
     members: ensemble.members.map((m) => ({ id: m.id, host: m.host, port: m.quorumPort })),
     env,
     log,
+    tls,
   });
   await transport.listen();
   const snapshots = new FileMemberSnapshots(dir, log);
@@ -62,10 +65,12 @@ export async function startMember(config: Partial<ServerConfig>, deps: { log?: L
       await admin?.close();
       await member.close();
       await metrics?.close();
+      tls?.close();
     } };
   } catch (err) {
     await member.close();
     await metrics?.close();
+    tls?.close();
     throw err;
   }
 }

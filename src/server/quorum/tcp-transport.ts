@@ -7,9 +7,11 @@
  * event loop leave in one socket write.
  */
 import { createServer, connect, isIP, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect, createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { NodeId } from './core/types.ts';
 import type { PeerFrame, PeerMessage, PeerTransport } from './peer-messages.ts';
 import type { Environment, Timer } from '../env/environment.ts';
+import type { QuorumTls } from '../net/tls-quorum.ts';
 import { Backoff } from '../../client/backoff.ts';
 import {
   DEFAULT_MAX_FRAME_BYTES, FrameSplitter, WIRE_VERSION, WireError, WireWriter, decodeFrame, decodeHello, writeFrame, writeHello,
@@ -51,6 +53,8 @@ export interface TcpTransportOptions {
    * back its return (a refused dial on a network that answers costs little).
    */
   retry?: { baseDelayMs: number; maxDelayMs: number };
+  /** sslQuorum: TLS on every connection, both ways; a member whose certificate is not trusted is refused. */
+  tls?: QuorumTls;
 }
 
 export interface PeerStatus {
@@ -83,7 +87,7 @@ export class TcpTransport implements PeerTransport {
   private readonly myId: NodeId;
   private readonly peers = new Map<NodeId, Peer>();
   private readonly sockets = new Set<Socket>();
-  private readonly server: Server;
+  private readonly server: Server | TlsServer;
   private handler: ((from: NodeId, message: PeerMessage) => void) | null = null;
   private readonly dirty = new Set<Peer>();
   private flushQueued = false;
@@ -109,7 +113,18 @@ export class TcpTransport implements PeerTransport {
         backoff: new Backoff(retry, options.env.random.float), out: new WireWriter(), dropped: 0,
       });
     }
-    this.server = createServer((socket) => this.accept(socket));
+    const tls = options.tls;
+    if (tls === undefined) {
+      this.server = createServer((socket) => this.accept(socket));
+    } else {
+      const server = createTlsServer(tls.serverOptions(), (socket) => this.acceptTls(socket, tls));
+      server.on('tlsClientError', (err, socket) => {
+        options.log.warn({ remote: socket.remoteAddress, err: err.message }, 'quorum connection refused: TLS handshake failed');
+        socket.destroy();
+      });
+      tls.onReload((o) => server.setSecureContext(o));
+      this.server = server;
+    }
   }
 
   /** Listens on the quorum port and starts dialling the members with lower ids. */
@@ -219,9 +234,11 @@ export class TcpTransport implements PeerTransport {
     // which member made it (members sharing a machine on 127.0.0.x, partitioned by address).
     const me = this.options.members.find((m) => m.id === this.myId)!.host;
     const bound = this.options.listenHost === undefined && isIP(me) !== 0;
-    const socket = connect(bound ? { host, port, localAddress: me, family: isIP(me) } : { host, port });
+    const from = bound ? { localAddress: me, family: isIP(me) } : {};
+    const tls = this.options.tls;
+    const socket = tls === undefined ? connect({ host, port, ...from }) : tlsConnect({ ...tls.connectOptions(host, port), ...from });
     peer.dialling = socket;
-    socket.once('connect', () => this.sayHello(socket));
+    socket.once(tls === undefined ? 'connect' : 'secureConnect', () => this.sayHello(socket));
     this.track(socket, peer);
   }
 
@@ -237,6 +254,16 @@ export class TcpTransport implements PeerTransport {
       return;
     }
     this.track(socket, null);
+  }
+
+  private acceptTls(socket: TLSSocket, tls: QuorumTls): void {
+    const refusal = tls.refusal(socket);
+    if (refusal !== null) {
+      this.options.log.warn({ remote: socket.remoteAddress }, `quorum connection refused: ${refusal}`);
+      socket.destroy();
+      return;
+    }
+    this.accept(socket);
   }
 
   /** Reads a connection: its hello first, then frames. `dialled` is the peer this member dialled, if it did. */
