@@ -12,7 +12,7 @@ import { connect, type ConnectOptions, type ZooKeeperClient } from '../../src/cl
 import type { RunningServer, ServerOptions } from '../support/servers.ts';
 
 /** The users of the JAAS file's Server section and their passwords. */
-export const SASL_USERS = { bob: 'bobsecret', alice: 'alice "quoted" secret', super: 'adminsecret' } as const;
+export const SASL_USERS = { bob: 'bobsecret', alice: 'alice "quoted" secret', super: 'adminsecret', jörg: 'pässwörd€' } as const;
 export type SaslUser = keyof typeof SASL_USERS;
 
 const javaQuoted = (s: string): string => `"${s.replace(/["\\]/g, (c) => `\\${c}`)}"`;

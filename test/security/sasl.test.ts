@@ -88,6 +88,11 @@ describe('SASL DIGEST-MD5 with our client', () => {
     assert.deepEqual(r, { ok: [{ authScheme: 'sasl', user: 'alice' }, { authScheme: 'ip', user: '127.0.0.1' }] });
   });
 
+  test('a user and password outside ASCII (hashed as ISO 8859-1 when they fit, else UTF-8)', async () => {
+    const r = await same('non-ASCII', (server) => attempt(server, 'jörg'));
+    assert.deepEqual(r, { ok: [{ authScheme: 'sasl', user: 'jörg' }, { authScheme: 'ip', user: '127.0.0.1' }] });
+  });
+
   test('a wrong password and a user not in the file fail with AuthFailed', async () => {
     for (const [user, password] of [['bob', 'wrong'], ['mallory', 'whatever'], ['bob', '']]) {
       const r = await same(`${user}:${password}`, (server) => attempt(server, user, password));

@@ -90,7 +90,8 @@ export function zooKeeperArgs(opts: ServerOptions, logDir: string, mainClass: st
     `-Dzookeeper.log.dir=${logDir}`,
   ];
   if (opts.extendedTypesEnabled) jvmArgs.push('-Dzookeeper.extendedTypesEnabled=true');
-  if (opts.jaasFile) jvmArgs.push(`-Djava.security.auth.login.config=${opts.jaasFile}`);
+  // The JAAS file as UTF-8 whatever the locale (Java 17 reads files in the locale's charset).
+  if (opts.jaasFile) jvmArgs.push(`-Djava.security.auth.login.config=${opts.jaasFile}`, '-Dfile.encoding=UTF-8');
   if (opts.superDigest) jvmArgs.push(`-Dzookeeper.DigestAuthenticationProvider.superDigest=${opts.superDigest}`);
   if (opts.containerCheckIntervalMs !== undefined) {
     jvmArgs.push(`-Dznode.container.checkIntervalMs=${opts.containerCheckIntervalMs}`);
