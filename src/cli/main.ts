@@ -73,9 +73,12 @@ async function runServer(flags: ServerFlags): Promise<void> {
   if (loopbackByDefault) partial.clientPortAddress = LOOPBACK;
   const exposure = exposureWarning(partial);
   if (exposure !== undefined) log.warn(exposure);
-  const { host, port, close } = partial.ensemble ? await startMember(partial, { log }) : await startServer(partial, { log });
+  const { host, port, close, server } = partial.ensemble ? await startMember(partial, { log }) : await startServer(partial, { log });
   const listening = `ensemble listening on ${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info(loopbackByDefault ? `${listening} (loopback only, as there is no zoo.cfg: --bind or clientPortAddress to serve other hosts)` : listening);
+  // With only a secure client port (secureClientPort and no clientPort), the next line says where.
+  if (partial.clientPortEnabled !== false) log.info(loopbackByDefault ? `${listening} (loopback only, as there is no zoo.cfg: --bind or clientPortAddress to serve other hosts)` : listening);
+  const secure = server.secureAddress;
+  if (secure) log.info(`ensemble listening for TLS clients on ${secure.host.includes(':') ? `[${secure.host}]` : secure.host}:${secure.port} (secureClientPort)`);
   const stop = (signal: string) => {
     log.info(`${signal}: shutting down`);
     close().then(() => process.exit(0), () => process.exit(1));
