@@ -148,6 +148,8 @@ zkCli options:
   -timeout ms                       session timeout (default: 30000)
   -r                                read-only mode
   -waitforconnection                wait for the session before running the command
+  --jaas file [--jaas-section name] SASL DIGEST-MD5 as the JAAS file's Client section's user (default:
+                                    -Djava.security.auth.login.config in CLIENT_JVMFLAGS, as zkCli.sh)
 
 Environment:
   ENSEMBLE_CLI_HISTORY  the interactive shell's history file (default: ~/.ensemble_cli_history)
