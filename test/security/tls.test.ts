@@ -16,7 +16,7 @@ import { run } from '../real-clients/lib/process.ts';
 import { stripJavaNoise, tidy } from '../real-clients/lib/normalize.ts';
 import { freePort } from '../support/ports.ts';
 import { SERVER_NAMES, type ServerName } from '../support/servers.ts';
-import { startZooKeeper } from '../support/zookeeper.ts';
+import { fourLetterWord, startZooKeeper } from '../support/zookeeper.ts';
 import { ADMIN_DN, ALICE_DN, makeTestCerts, type CertFiles, type TestCerts } from './tls-certs.ts';
 
 const HOST = '127.0.0.1';
@@ -159,6 +159,13 @@ describe('TLS client port and the x509 scheme, Apache ZooKeeper and Ensemble', (
       const { closed, reply } = await plainBytesTo(server(name).securePort);
       assert.ok(closed, `${name} kept a plain connection open on its secure port`);
       assert.doesNotMatch(reply, /imok/, `${name} answered a four-letter word on its secure port`);
+    }
+  });
+
+  test('conf names the secure client port', async () => {
+    for (const name of SERVER_NAMES) {
+      const [host, port] = server(name).plain.split(':');
+      assert.match(await fourLetterWord(host, Number(port), 'conf'), new RegExp(`^secureClientPort=${server(name).securePort}$`, 'm'), name);
     }
   });
 

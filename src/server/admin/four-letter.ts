@@ -50,6 +50,8 @@ export interface ServerView {
   readonly startedAtMs: number;
   readonly clock: Clock;
   readonly address: { host: string; port: number };
+  /** The secure client port's address (secureClientPort), if there is one. */
+  readonly secureAddress?: { host: string; port: number };
   /** The server's logger: its level, whichever of --log-level, ENSEMBLE_LOG_LEVEL or a default set it. */
   readonly log: { readonly level: string };
   /** Set for a member of an ensemble. */
@@ -261,7 +263,7 @@ const commands: Record<string, Command> = {
   conf: (s) => {
     const rows = configurationFields(s).map(([key, , value]) => `${key}=${value}`);
     // The text form also has the secure port and the directories' sizes, as ZooKeeper's.
-    rows.splice(1, 0, 'secureClientPort=-1');
+    rows.splice(1, 0, `secureClientPort=${s.secureAddress?.port ?? -1}`);
     rows.splice(3, 0, `dataDirSize=${dataDirSize(s.config)}`);
     rows.splice(5, 0, `dataLogSize=${logDirSize(s.config)}`);
     return rows.join('\n') + '\n';
