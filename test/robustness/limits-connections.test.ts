@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { OpCode } from '../../src/protocol/constants.ts';
+import { fourLetterWord } from '../support/zookeeper.ts';
 import { connectFrame, HealthyClient, pathWatchRecord, RawClient } from './frames.ts';
 import { assertNothingEscaped, eventually, installUncaughtGuard } from './harness.ts';
 import { counter, handshakeAnswered, serverWith, silentConnections, sleep, SKIP_ZOOKEEPER } from './limits-harness.ts';
@@ -100,6 +101,9 @@ for (const name of ['zookeeper', 'ensemble'] as const) {
       const rejected = await counter(t, 'connection_rejected');
       assert.ok(rejected >= before + 1, `connection_rejected went from ${before} to ${rejected}`);
       if (t.inProcess) assert.equal(t.inProcess.server.limits.count('maxCnxns'), rejected - before);
+      // stat_reset starts ZooKeeper's ServerMetrics counters again, these among them.
+      assert.equal(await fourLetterWord(t.host, t.port, 'srst'), 'Server stats reset.\n');
+      assert.equal(await counter(t, 'connection_rejected'), 0);
       assertNothingEscaped();
     });
   });

@@ -10,7 +10,7 @@ import type { AdminHttpOptions, AdminRoute } from './admin-http.ts';
 import { sendJson } from './admin-http.ts';
 import {
   configurationFields, connectionStats, dataDirSize, environmentFields, latencySummary, logDirSize, monitorFields,
-  outstandingRequests, serverState, versionString, zabState, znodeCount, type ConnectionView, type ServerView,
+  outstandingRequests, resetServerStats, serverState, versionString, zabState, znodeCount, type ConnectionView, type ServerView,
 } from './four-letter.ts';
 
 type Fields = Record<string, unknown>;
@@ -228,8 +228,7 @@ const COMMANDS: readonly AdminCommand[] = [
   {
     names: ['stat_reset', 'srst'],
     run: ({ server }) => {
-      server.stats.reset();
-      server.clientCounters.resetResponses();
+      resetServerStats(server);
       return {};
     },
   },

@@ -42,7 +42,7 @@ export interface ServerView {
   readonly config: ServerConfig;
   readonly stats: ServerStats;
   readonly clientCounters: ClientCounters;
-  readonly limits: Pick<ConnectionLimits, 'connectionsRejected' | 'sessionlessExpired'>;
+  readonly limits: Pick<ConnectionLimits, 'connectionsRejected' | 'sessionlessExpired' | 'resetCounts'>;
   readonly tree: DataTree;
   readonly sessions: SessionTracker;
   readonly watches: Watches;
@@ -247,8 +247,19 @@ function connectionLine(c: ConnectionView, full: boolean, nowMs: number): string
   return base + `,sid=${hex(c.sessionId)},lop=${c.lastOp},est=${c.connectedAtMs},to=${c.sessionTimeoutMs},lcxid=${hex(c.lastCxid)},lzxid=${hex(c.lastZxid)},lresp=${nowMs},llat=${c.lastLatencyMs},minlat=${l.minLatencyMs},avglat=${l.avgLatencyMs},maxlat=${l.maxLatencyMs})`;
 }
 
+/** srst and stat_reset: latency and request figures, response sizes and the limits' counters start again (ZooKeeper's ServerStats.reset). */
+export function resetServerStats(s: ServerView): void {
+  s.stats.reset();
+  s.clientCounters.resetResponses();
+  s.limits.resetCounts();
+}
+
 const commands: Record<string, Command> = {
   ruok: () => 'imok',
+  srst: (s) => {
+    resetServerStats(s);
+    return 'Server stats reset.\n';
+  },
   isro: () => 'rw',
   srvr: (s) => [`Zookeeper version: ${versionString()}`, ...summary(s), ''].join('\n'),
   stat: (s) => [

@@ -58,6 +58,11 @@ export class ConnectionLimits {
     return this.count('nio.sessionlessCnxnTimeout');
   }
 
+  /** stat_reset (srst): the counts start again from 0, as ZooKeeper's ServerMetrics do. */
+  resetCounts(): void {
+    this.reachedCounts.clear();
+  }
+
   /** Count and log that `limit` was reached; `fields` name the offender. */
   reached(limit: Limit, fields: object): void {
     this.reachedCounts.set(limit, this.count(limit) + 1);
