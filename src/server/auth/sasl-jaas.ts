@@ -159,6 +159,13 @@ export function clientCredentials(config: JaasConfig, section: string, origin: s
   throw new Error(`${origin}: section ${section} has no DigestLoginModule entry with both username and password`);
 }
 
+/** A -Dname=value flag in a JVM flags string (SERVER_JVMFLAGS, CLIENT_JVMFLAGS...), quoted or not. */
+export function jvmProperty(flags: string | undefined, name: string): string | undefined {
+  if (flags === undefined) return undefined;
+  const m = new RegExp(`-D${name.replace(/\./g, '\\.')}=("[^"]*"|'[^']*'|\\S+)`).exec(flags);
+  return m?.[1].replace(/^["']|["']$/g, '');
+}
+
 export function loadJaas(file: string): JaasConfig {
   let text: string;
   try {

@@ -5,7 +5,7 @@
  */
 import type { Id } from '../../protocol/records.ts';
 import { DigestMd5ServerExchange } from './sasl-digest-md5.ts';
-import { loadJaas, serverCredentials } from './sasl-jaas.ts';
+import { jvmProperty, loadJaas, serverCredentials } from './sasl-jaas.ts';
 
 export interface SaslSettings {
   /** java.security.auth.login.config: the JAAS file (`ensemble server --jaas`, or SERVER_JVMFLAGS). */
@@ -26,7 +26,6 @@ export interface SaslSettings {
 }
 
 export const SASL_AUTH_PROVIDER = 'org.apache.zookeeper.server.auth.SASLAuthenticationProvider';
-const JAAS_PROPERTY = 'java.security.auth.login.config';
 
 /**
  * A zoo.cfg key (without its `zookeeper.` prefix) that SASL acts on: returns the settings with it,
@@ -34,7 +33,8 @@ const JAAS_PROPERTY = 'java.security.auth.login.config';
  */
 export function withSaslKey(key: string, value: string, current: SaslSettings = {}): SaslSettings | undefined {
   const v = value.trim();
-  if (key === 'superUser' || /^superUser\.[^.]+$/.test(key)) return { ...current, superUsers: [...(current.superUsers ?? []), v] };
+  // isSaslSuperUser: zookeeper.superUser, and any key that continues it after a dot.
+  if (/^superUser(\..*)?$/.test(key)) return { ...current, superUsers: [...(current.superUsers ?? []), v] };
   if (key === 'sasl.serverconfig') return { ...current, section: v };
   if (key === 'SASLAuthenticationProvider.superPassword') return { ...current, superPassword: v };
   // Boolean.parseBoolean: "true" in any case, anything else false.
@@ -55,11 +55,7 @@ export function unregisteredSchemes(settings: SaslSettings | undefined): Readonl
 
 /** The JAAS file a ZooKeeper start script would pass: -Djava.security.auth.login.config=FILE in SERVER_JVMFLAGS or JVMFLAGS. */
 export function jaasFileFromEnv(env: NodeJS.ProcessEnv): string | undefined {
-  for (const flags of [env.SERVER_JVMFLAGS, env.JVMFLAGS]) {
-    const m = flags === undefined ? null : new RegExp(`-D${JAAS_PROPERTY.replace(/\./g, '\\.')}=("[^"]*"|'[^']*'|\\S+)`).exec(flags);
-    if (m) return m[1].replace(/^["']|["']$/g, '');
-  }
-  return undefined;
+  return [env.SERVER_JVMFLAGS, env.JVMFLAGS].map((f) => jvmProperty(f, 'java.security.auth.login.config')).find((f) => f !== undefined);
 }
 
 export class SaslAuthenticator {
