@@ -137,14 +137,20 @@ describe('limits: where `ensemble server` listens', () => {
   test('isLoopback and the warning for a server open to other hosts without authentication', () => {
     for (const a of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1']) assert.ok(isLoopback(a), a);
     for (const a of ['0.0.0.0', '::', '10.0.0.5', '128.0.0.1', 'example.com']) assert.ok(!isLoopback(a), a);
-    assert.equal(exposureWarning({ clientPortAddress: '127.0.0.1' }), undefined);
-    assert.match(exposureWarning({}) ?? '', /every interface.*no authentication is configured/);
-    assert.match(exposureWarning({ clientPortAddress: '10.0.0.5' }) ?? '', /10\.0\.0\.5/);
-    assert.equal(exposureWarning({ sasl: { jaasFile: '/etc/jaas.conf' } }), undefined);
-    assert.equal(exposureWarning({ secureClientPort: 2182, clientTls: { clientAuth: 'need' } }), undefined);
-    assert.match(exposureWarning({ secureClientPort: 2182, clientTls: { clientAuth: 'want' } }) ?? '', /no authentication/);
-    // Only the secure port, on loopback: nothing open to other hosts.
-    assert.equal(exposureWarning({ clientPortEnabled: false, secureClientPort: 2182, secureClientPortAddress: '::1' }), undefined);
+    /** The warning for the configuration these zoo.cfg lines make. */
+    const warning = (...lines: string[]): string | undefined => exposureWarning(parseZooCfg(lines.join('\n')).config);
+    assert.equal(warning('clientPortAddress=127.0.0.1'), undefined);
+    assert.match(warning('clientPort=2181') ?? '', /every interface.*no authentication is configured/);
+    assert.match(warning('clientPortAddress=10.0.0.5') ?? '', /\(10\.0\.0\.5\)/);
+    // SASL serves both ports.
+    assert.equal(exposureWarning({ sasl: { jaasFile: '/etc/zookeeper/jaas.conf' } }), undefined);
+    // A certificate (ssl.clientAuth=need, ZooKeeper's default) only the secure port: a plain port open to all still warns.
+    assert.equal(warning('secureClientPort=2182'), undefined);
+    assert.equal(warning('secureClientPort=2182', 'ssl.clientAuth=need'), undefined);
+    assert.match(warning('secureClientPort=2182', 'ssl.clientAuth=want') ?? '', /every interface/);
+    assert.match(warning('secureClientPort=2182', 'clientPort=2181') ?? '', /every interface/);
+    assert.equal(warning('secureClientPort=2182', 'clientPort=2181', 'clientPortAddress=127.0.0.1'), undefined);
+    assert.match(warning('secureClientPort=2182', 'ssl.clientAuth=none', 'secureClientPortAddress=10.0.0.5') ?? '', /10\.0\.0\.5/);
   });
 
   test('without a zoo.cfg: loopback only, and the startup line says so', async () => {

@@ -3,21 +3,11 @@
  * startup warning of a zoo.cfg that listens beyond loopback without authentication.
  */
 import { isIP } from 'node:net';
+import type { ServerConfig } from '../config.ts';
 
-/**
- * The parts of the configuration that say where clients connect and how they prove who they are.
- * Optional, so that the check keeps compiling as authentication grows: add each new way here.
- */
-export interface ExposureSettings {
-  clientPortEnabled?: boolean;
-  clientPortAddress?: string;
-  secureClientPort?: number;
-  secureClientPortAddress?: string;
-  /** SASL: users from a JAAS file. */
-  sasl?: { jaasFile?: string };
-  /** The secure port's TLS settings: clientAuth=need makes every TLS client show a trusted certificate. */
-  clientTls?: { clientAuth: string };
-}
+/** What of the configuration says where clients connect and how they prove who they are. */
+export type ExposureSettings = Partial<Pick<ServerConfig,
+  'clientPortEnabled' | 'clientPortAddress' | 'secureClientPort' | 'secureClientPortAddress' | 'sasl' | 'clientTls'>>;
 
 /** 127.0.0.0/8, ::1 (and IPv4-mapped loopback), or the name localhost. */
 export function isLoopback(address: string): boolean {
@@ -27,31 +17,34 @@ export function isLoopback(address: string): boolean {
   return isIP(v4) === 4 && v4.startsWith('127.');
 }
 
-/** The ways clients authenticate that the configuration turns on (empty: none). */
-export function clientAuthentication(c: ExposureSettings): string[] {
-  const ways: string[] = [];
-  if (c.sasl?.jaasFile !== undefined) ways.push('sasl');
-  if (c.secureClientPort !== undefined && c.clientTls?.clientAuth === 'need') ways.push('x509 (ssl.clientAuth=need)');
-  return ways;
+/**
+ * The ways clients of each port can prove who they are (empty: none). SASL serves both ports; a
+ * certificate (ssl.clientAuth=need, ZooKeeper's default) only the secure one. Add each new way here.
+ */
+export function clientAuthentication(c: ExposureSettings): { plain: string[]; secure: string[] } {
+  const sasl = c.sasl?.jaasFile !== undefined ? ['sasl'] : [];
+  const x509 = c.clientTls?.clientAuth === 'need' ? ['x509 (ssl.clientAuth=need)'] : [];
+  return { plain: sasl, secure: [...sasl, ...x509] };
 }
 
-/** The addresses clients may connect to from other hosts ('*' for every interface). */
-export function exposedAddresses(c: ExposureSettings): string[] {
+/** The ports that clients on other hosts can reach with no authentication configured for them, by address ('*': every interface). */
+export function unauthenticatedExposure(c: ExposureSettings): string[] {
+  const ways = clientAuthentication(c);
   const exposed: string[] = [];
-  const check = (address: string | undefined): void => {
-    if (address === undefined || !isLoopback(address)) exposed.push(address ?? '*');
+  const check = (address: string | undefined, authenticated: boolean): void => {
+    if (!authenticated && (address === undefined || !isLoopback(address))) exposed.push(address ?? '*');
   };
-  if (c.clientPortEnabled !== false) check(c.clientPortAddress);
-  if (c.secureClientPort !== undefined) check(c.secureClientPortAddress);
+  if (c.clientPortEnabled !== false) check(c.clientPortAddress, ways.plain.length > 0);
+  if (c.secureClientPort !== undefined) check(c.secureClientPortAddress, ways.secure.length > 0);
   return exposed;
 }
 
-/** The startup warning, or undefined when the server is on loopback only or asks clients who they are. */
+/** The startup warning, or undefined when every port open to other hosts asks its clients who they are. */
 export function exposureWarning(c: ExposureSettings): string | undefined {
-  const exposed = exposedAddresses(c);
-  if (exposed.length === 0 || clientAuthentication(c).length > 0) return undefined;
-  const where = exposed.map((a) => (a === '*' ? 'every interface' : a)).join(' and ');
+  const exposed = unauthenticatedExposure(c);
+  if (exposed.length === 0) return undefined;
+  const where = [...new Set(exposed.map((a) => (a === '*' ? 'every interface' : a)))].join(' and ');
   return `clients can connect from other hosts (${where}) and no authentication is configured: ` +
     'anyone who can reach the port can read and change every znode whose ACL is open. ' +
-    'Set clientPortAddress=127.0.0.1 to serve this host only, or configure SASL or TLS with ssl.clientAuth=need';
+    'Set clientPortAddress=127.0.0.1 to serve this host only, or configure SASL (a JAAS file), or TLS with ssl.clientAuth=need and no plain clientPort';
 }
