@@ -9,10 +9,11 @@ import { appendFileSync, copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
-import { connect } from '../../src/client/index.ts';
+import { connect, NoAuthError } from '../../src/client/index.ts';
 import { ProcessEnsemble } from '../support/process-ensemble.ts';
 import { eventually } from '../support/recipes.ts';
-import { makeTestCerts, type TestCerts } from './tls-certs.ts';
+import { ALICE_DN, makeTestCerts, type TestCerts } from './tls-certs.ts';
+import { freePorts } from '../support/ports.ts';
 
 const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
 const TEST_TIMEOUT_MS = 180_000;
@@ -24,14 +25,20 @@ describe('quorum TLS between ensemble server processes', { timeout: TEST_TIMEOUT
   const e = new ProcessEnsemble({ size: 3 });
   /** Member 3's key store: a file of its own, so that it can be replaced. */
   let member3Key: string;
+  /** Each member's secure client port. */
+  const securePorts = new Map<number, number>();
 
   before(async () => {
     certs = makeTestCerts();
     member3Key = join(certs.dir, 'member3.pem');
     copyFileSync(certs.server.pem, member3Key);
     await e.configure();
+    const ports = await freePorts(e.ids.length);
     for (const id of e.ids) {
+      securePorts.set(id, ports[id - 1]);
       appendFileSync(e.member(id).config, [
+        `secureClientPort=${ports[id - 1]}`, 'secureClientPortAddress=127.0.0.1',
+        `ssl.keyStore.location=${certs.server.pem}`, `ssl.trustStore.location=${certs.ca}`,
         'sslQuorum=true', 'sslQuorumReloadCertFiles=true',
         `ssl.quorum.keyStore.location=${id === 3 ? member3Key : certs.server.pem}`,
         `ssl.quorum.trustStore.location=${certs.ca}`, '',
@@ -62,6 +69,21 @@ describe('quorum TLS between ensemble server processes', { timeout: TEST_TIMEOUT
       s.on('error', reject);
     });
     assert.equal(subject, 'server');
+  });
+
+  test('x509 identities on the members\' secure client ports: a write through one member, its ACL checked on another', async () => {
+    const alice = { ca: readFileSync(certs.ca), cert: readFileSync(certs.alice.cert), key: readFileSync(certs.alice.key) };
+    const writer = await connect(`127.0.0.1:${securePorts.get(2)}`, { logger: SILENT, tls: alice });
+    await writer.create('/alice-only', Buffer.from('hers'), { acl: [{ perms: 31, id: { scheme: 'x509', id: ALICE_DN } }] });
+    await writer.close();
+    const reader = await connect(`127.0.0.1:${securePorts.get(3)}`, { logger: SILENT, tls: alice });
+    await reader.sync('/alice-only');
+    assert.equal((await reader.getData('/alice-only')).data?.toString(), 'hers');
+    await reader.close();
+    const anonymous = await connect(e.connectString([1]), { logger: SILENT });
+    await anonymous.sync('/alice-only');
+    await assert.rejects(anonymous.getData('/alice-only'), NoAuthError);
+    await anonymous.close();
   });
 
   test('member 3 with a certificate the others do not trust is refused; with a trusted one again it joins', async () => {
