@@ -183,7 +183,7 @@ const NOT_ACTED_UPON: ReadonlyArray<readonly [reason: string, keys: readonly str
   ]],
   ['Ensemble has no Kerberos, no pluggable authentication providers and no authentication enforcement', [
     'authProvider.', 'DigestAuthenticationProvider.enabled', 'DigestAuthenticationProvider.digestAlg',
-    'allowSaslFailedClients', 'letAnySaslUserDoX',
+    'letAnySaslUserDoX',
     'kerberos.', 'requireKerberosConfig', 'kinit', 'ensembleAuthName', 'security.auth_to_local',
   ]],
   ['replication is not supported yet', [

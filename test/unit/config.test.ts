@@ -75,7 +75,7 @@ test('keys ZooKeeper reads but Ensemble does not act on are each a warning namin
   const keys = [
     'ssl.crl=true', 'client.portUnification=true', 'ssl.ocsp=true', 'ssl.quorum.crl=true',
     'admin.idleTimeout=30000', 'admin.portUnification=true', 'metricsProvider.numWorkerThreads=2',
-    'metricsProvider.maxQueueSize=1000', 'allowSaslFailedClients=true',
+    'metricsProvider.maxQueueSize=1000', 'letAnySaslUserDoX=bob',
     'initLimit=10', 'syncLimit=5', 'electionAlg=3', 'standaloneEnabled=false',
     'quorum.auth.enableSasl=true', 'quorum.cnxn.threads.size=20', 'localSessionsEnabled=true', 'flushDelay=10',
     'clientPortListenBacklog=100', 'serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory',

@@ -23,6 +23,8 @@ export interface SaslSettings {
   /** enforce.auth.enabled and enforce.auth.schemes: every connection must have an identity of one of these schemes. */
   enforceAuth?: boolean;
   enforceSchemes?: string[];
+  /** allowSaslFailedClients: a failed SASL exchange is answered as a finished one and the connection kept (unless sasl is enforced). */
+  allowFailedClients?: boolean;
 }
 
 export const SASL_AUTH_PROVIDER = 'org.apache.zookeeper.server.auth.SASLAuthenticationProvider';
@@ -40,6 +42,7 @@ export function withSaslKey(key: string, value: string, current: SaslSettings = 
   // Boolean.parseBoolean: "true" in any case, anything else false.
   if (key === 'sessionRequireClientSASLAuth') return { ...current, requireSasl: v.toLowerCase() === 'true' };
   if (key === 'enforce.auth.enabled') return { ...current, enforceAuth: v.toLowerCase() === 'true' };
+  if (key === 'allowSaslFailedClients') return { ...current, allowFailedClients: v.toLowerCase() === 'true' };
   if (key === 'enforce.auth.schemes') return { ...current, enforceSchemes: v.split(',').map((x) => x.trim()) };
   if (/^authProvider\./.test(key) && v === SASL_AUTH_PROVIDER) return { ...current, provider: true };
   return undefined;
@@ -70,6 +73,11 @@ export class SaslAuthenticator {
     if (settings?.jaasFile === undefined) return undefined;
     const users = serverCredentials(loadJaas(settings.jaasFile), settings.section ?? 'Server', settings.jaasFile);
     return new SaslAuthenticator(users, settings, randomBytes);
+  }
+
+  /** allowSaslFailedClients: a failed exchange leaves the connection open. */
+  get keepsFailedClients(): boolean {
+    return this.settings.allowFailedClients === true;
   }
 
   get userCount(): number {

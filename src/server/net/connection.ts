@@ -396,6 +396,13 @@ export class Connection implements Watcher {
       this.queue.push(Pending.answered(xid, OpCode.sasl, frame(xid, 0, 0, (w) => w.buffer(reply))));
     } catch (e) {
       if (!(e instanceof SaslError)) throw e;
+      if (sasl.keepsFailedClients && this.server.authEnforcement?.saslRequired !== true) {
+        // ZooKeeper then answers as it answers a finished exchange: OK, no token.
+        this.server.log.warn({ remote: this.remoteAddress, err: e.message }, 'SASL authentication failed: keeping the connection (allowSaslFailedClients)');
+        this.queue.push(Pending.answered(xid, OpCode.sasl, frame(xid, 0, 0, (w) => w.buffer(null))));
+        this.pump();
+        return;
+      }
       this.server.log.warn({ remote: this.remoteAddress, err: e.message }, 'closing connection: SASL authentication failed');
       const err = this.server.authEnforcement?.saslRequired === true ? Err.SESSIONCLOSEDREQUIRESASLAUTH : Err.AUTHFAILED;
       // Unlike other errors, this one carries its (null) SetSASLResponse.
