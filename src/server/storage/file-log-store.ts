@@ -39,7 +39,9 @@ export class FileLogStore implements LogStore {
   private path = '';
   private position = 0;
   private allocated = 0;
+  /** The batch being filled; `spare` is the one being written (or free): no batch is copied. */
   private batch = new JuteWriter(64 * 1024);
+  private spare = new JuteWriter(64 * 1024);
   private callbacks: Array<() => void> = [];
   private flushing = false;
   private scheduled = false;
@@ -197,8 +199,10 @@ export class FileLogStore implements LogStore {
         return;
       }
     }
-    const buf = Buffer.from(this.batch.bytes());
-    this.batch.reset();
+    const writer = this.batch;
+    this.batch = this.spare;
+    this.spare = writer;
+    const buf = writer.bytes();
     const callbacks = this.callbacks;
     this.callbacks = [];
     const lastIndex = this.lastIndex;
@@ -218,6 +222,8 @@ export class FileLogStore implements LogStore {
     write(fd, buf, 0, buf.length, at, (err, written) => {
       if (err || written !== buf.length) return this.fail(err ?? new Error(`short write: ${written} of ${buf.length} bytes`));
       this.options.onBatchWritten?.(this.path, callbacks.length, this.env.clock.monotonic() - started, this.options.forceSync);
+      // buf is the spare writer's: free again now that it is on disk.
+      this.spare.reset();
       this.position = at + buf.length;
       this.durableIndex = lastIndex;
       this.batches++;
