@@ -8,11 +8,12 @@ import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { withBothServers } from '../support/servers.ts';
 import { KNOWN_DIFFERENCES, knownDifference } from './acl-matrix/known-differences.ts';
-import { runMatrix, SERVER_OPTIONS } from './acl-matrix/matrix.ts';
+import { runMatrix } from './acl-matrix/matrix.ts';
 import { differences, DOC_PATH, GENERATE_COMMAND, renderDoc } from './acl-matrix/render.ts';
+import { startMatrixServer } from './acl-matrix/servers.ts';
 import type { Outcomes } from './acl-matrix/table.ts';
 
-const servers = withBothServers(SERVER_OPTIONS);
+const servers = withBothServers({}, startMatrixServer);
 let zookeeper: Outcomes | undefined;
 let ensemble: Outcomes | undefined;
 

@@ -4,6 +4,7 @@
  * events), so a test can assert what arrived before what.
  */
 import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions as TlsOptions } from 'node:tls';
 import { CreateFlag, Err, KeeperError, OpCode, Xid, errName } from '../../src/protocol/constants.ts';
 import { JuteReader, JuteWriter } from '../../src/protocol/jute.ts';
 import {
@@ -34,6 +35,8 @@ export interface ConnectOptions {
   handshakeTimeoutMs?: number;
   /** Send pings every third of the negotiated timeout (default true). */
   autoPing?: boolean;
+  /** Connect with TLS (a secure client port): the CA, and a client certificate if any. */
+  tls?: TlsOptions;
 }
 
 export interface SessionInfo {
@@ -112,7 +115,7 @@ export class RawClient {
    */
   static connect(host: string, port: number, opts: ConnectOptions = {}): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const socket = netConnect({ host, port });
+      const socket = opts.tls ? tlsConnect({ host, port, ...opts.tls }) : netConnect({ host, port });
       socket.setNoDelay(true);
       let buf: Buffer = Buffer.alloc(0);
       let done = false;
@@ -147,7 +150,7 @@ export class RawClient {
       socket.on('data', onData);
       socket.once('error', fail);
       socket.once('close', onClose);
-      socket.once('connect', () => {
+      socket.once(opts.tls ? 'secureConnect' : 'connect', () => {
         const w = new JuteWriter(64);
         const mark = w.beginFrame();
         writeConnectRequest(w, {

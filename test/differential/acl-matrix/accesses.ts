@@ -4,12 +4,15 @@
  * that authenticates differently (SASL, a TLS certificate) is one more entry here.
  */
 import { DigestMd5ClientExchange } from '../../../src/client/sasl.ts';
+import type { ConnectionOptions } from 'node:tls';
 import { Err, OpCode } from '../../../src/protocol/constants.ts';
 import { JuteReader, JuteWriter } from '../../../src/protocol/jute.ts';
 import type { ACL } from '../../../src/protocol/records.ts';
 import { RawClient } from '../../support/raw-client.ts';
 import { SUPER_AUTH, type RunningServer } from '../../support/servers.ts';
 import { SASL_USERS, type SaslUser } from '../../security/sasl-support.ts';
+import { ALICE_DN, type CertFiles, type TestCerts } from '../../security/tls-certs.ts';
+import { securePortOf, testCerts, tlsOptions } from './servers.ts';
 
 /** base64(sha1("alice:secret")): the digest identity of alice. */
 export const ALICE_DIGEST = 'alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E=';
@@ -36,7 +39,12 @@ export interface Access {
    * needs the identity it expands to.
    */
   connectCreator?(server: RunningServer): Promise<RawClient>;
-  /** Needs what only the standalone servers are given (the JAAS file of SASL's users). */
+  /**
+   * A new connection to the session of `c` that has not authenticated again (as a reconnection before
+   * it re-authenticates); by default on the plain client port.
+   */
+  reconnect?(server: RunningServer, c: RawClient): Promise<RawClient>;
+  /** Needs what only the standalone servers are given (SASL's JAAS file, the secure client port). */
   standaloneOnly?: boolean;
 }
 
@@ -98,7 +106,21 @@ export const ACCESSES: readonly Access[] = [
   saslAccess('sasl-same', 'SASL as bob', 'bob'),
   saslAccess('sasl-other', 'SASL as alice', 'alice'),
   saslAccess('sasl-super', 'SASL as super (a superUser)', 'super'),
+  x509Access('x509-same', 'TLS with alice\'s certificate', (c) => c.alice),
+  x509Access('x509-other', 'TLS with another certificate (CN=admin)', (c) => c.admin),
+  x509Access('x509-none', 'TLS without a certificate', () => undefined),
 ];
+
+/** ACL x509:<alice's subject>; the caller on the secure client port, with `who`'s certificate. */
+function x509Access(key: string, caller: string, who: (c: TestCerts) => CertFiles | undefined): Access {
+  const tls = (): ConnectionOptions => tlsOptions(who(testCerts()));
+  return {
+    key, scheme: 'x509', caller: `${caller}, ACL x509:${ALICE_DN}`, standaloneOnly: true,
+    acl: (perms) => [{ perms, id: { scheme: 'x509', id: ALICE_DN } }],
+    connect: (s) => RawClient.connect(s.host, securePortOf(s), { timeoutMs: 30_000, tls: tls() }),
+    reconnect: (s, c) => RawClient.connect(s.host, securePortOf(s), { sessionId: c.sessionId, passwd: c.session.passwd, timeoutMs: 30_000, tls: tls() }),
+  };
+}
 
 /** ACL sasl:bob; the caller authenticated with SASL DIGEST-MD5 as `user`. */
 function saslAccess(key: string, caller: string, user: SaslUser): Access {
@@ -109,5 +131,3 @@ function saslAccess(key: string, caller: string, user: SaslUser): Access {
   };
 }
 
-/** Schemes with no rows yet: a session of theirs needs TLS, which the matrix's RawClient does not speak. */
-export const PENDING_SCHEMES: readonly string[] = ['x509'];

@@ -34,7 +34,7 @@ const CANDIDATES: readonly { key: string; label: string; acl: ACL[] | null }[] =
   { key: 'sasl', label: 'sasl:alice (SASL\'s provider registered)', acl: [acl('sasl', 'alice')] },
   { key: 'sasl-realm', label: 'sasl:alice@EXAMPLE.COM', acl: [acl('sasl', 'alice@EXAMPLE.COM')] },
   { key: 'sasl-bad', label: 'sasl:a@b@c (not a Kerberos name)', acl: [acl('sasl', 'a@b@c')] },
-  { key: 'x509', label: 'x509:CN=alice (no x509 provider configured)', acl: [acl('x509', 'CN=alice')] },
+  { key: 'x509', label: 'x509:CN=alice (a secure client port: the x509 provider)', acl: [acl('x509', 'CN=alice')] },
   { key: 'unknown', label: 'kerberos:alice (unknown scheme)', acl: [acl('kerberos', 'alice')] },
   { key: 'empty', label: 'an empty list', acl: [] },
   { key: 'null', label: 'no list (null)', acl: null },

@@ -4,11 +4,11 @@
  *   node --import tsx test/differential/acl-matrix/generate.ts
  */
 import { writeFile } from 'node:fs/promises';
-import { startServerNamed } from '../../support/servers.ts';
-import { runMatrix, SERVER_OPTIONS } from './matrix.ts';
+import { runMatrix } from './matrix.ts';
 import { differences, DOC_PATH, renderDoc } from './render.ts';
+import { startMatrixServer } from './servers.ts';
 
-const [zookeeper, ensemble] = await Promise.all([startServerNamed('zookeeper', SERVER_OPTIONS), startServerNamed('ensemble', SERVER_OPTIONS)]);
+const [zookeeper, ensemble] = await Promise.all([startMatrixServer('zookeeper'), startMatrixServer('ensemble')]);
 try {
   const zk = await runMatrix(zookeeper);
   const en = await runMatrix(ensemble);

@@ -4,16 +4,12 @@ import { SUPER_DIGEST } from '../../support/servers.ts';
 import { aclIds } from './acl-ids.ts';
 import { addAuth } from './addauth.ts';
 import { SUPER, sessionWith } from './accesses.ts';
-import { SASL_SERVER_OPTIONS } from '../../security/sasl-support.ts';
 import { permissions } from './permissions.ts';
 import { system } from './system.ts';
 import type { MatrixOptions, Outcomes, Part } from './table.ts';
 
-/**
- * TTL znodes need extended types; the super user needs superDigest (password "test"); SASL needs
- * the JAAS file and its provider registered.
- */
-export const SERVER_OPTIONS: ServerOptions = { superDigest: SUPER_DIGEST, extendedTypesEnabled: true, ...SASL_SERVER_OPTIONS };
+/** The replicated run's options (the standalone servers: servers.ts): TTL znodes, the super user (password "test"). */
+export const SERVER_OPTIONS: ServerOptions = { superDigest: SUPER_DIGEST, extendedTypesEnabled: true };
 
 export const PARTS: readonly { name: string; part: Part }[] = [
   { name: 'permissions', part: permissions },

@@ -36,8 +36,6 @@ export interface Operation {
   /** The permission ZooKeeper checks, and on which znode. */
   checks: string;
   run(cell: Cell): Promise<string>;
-  /** Not run on three members: Apache ZooKeeper 3.8's followers leave their leader over it. */
-  standaloneOnly?: boolean;
 }
 
 /** Lets the events of writes already answered reach the caller: one round trip behind them. */
@@ -154,10 +152,6 @@ export const OPERATIONS: readonly Operation[] = [
   multiOp('multi-one-denied', 'multi [create elsewhere (allowed), setData the node, create elsewhere]', 'each op its own', (c) => [
     createReq(c.free), { type: OpCode.setData, req: { path: c.node, data: Buffer.from('new'), version: -1 } }, createReq(`${c.free}2`),
   ]),
-  {
-    key: 'check', label: 'check (opcode 13 outside a multi)', checks: 'READ on the node', standaloneOnly: true,
-    run: async (c) => outcome(await c.caller.tryCheck(c.node, -1)),
-  },
   // ---- watches ----
   watchOp('getData-watch', 'getData with a watch, then setData by another session', 'READ on the node (to set the watch and to be told)',
     async (c) => outcome(await c.caller.tryGetData(c.node, true)), setDataBy),
