@@ -40,11 +40,14 @@ function openssl(dir: string, args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-/** A certificate signed by the CA named `ca` in `dir`; a subject in openssl's -subj form (/C=…/CN=…, + joins a multi-valued RDN). */
-export function issue(dir: string, name: string, subject: string, ca = 'ca'): CertFiles {
+/**
+ * A certificate signed by the CA named `ca` in `dir`; a subject in openssl's -subj form (/C=…/CN=…,
+ * + joins a multi-valued RDN); `san` its subjectAltName (127.0.0.1 and localhost by default).
+ */
+export function issue(dir: string, name: string, subject: string, ca = 'ca', san = 'IP:127.0.0.1,DNS:localhost'): CertFiles {
   const files = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`), pem: join(dir, `${name}.pem`) };
   openssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', files.key, '-out', `${name}.csr`, '-subj', subject, '-multivalue-rdn', '-utf8']);
-  writeFileSync(join(dir, `${name}.ext`), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\n`);
   openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial',
     '-out', files.cert, '-days', '2', '-extfile', `${name}.ext`]);
   writeFileSync(files.pem, readFileSync(files.key, 'utf8') + readFileSync(files.cert, 'utf8'));

@@ -14,6 +14,7 @@ import { parseZooCfg, type ServerConfig } from '../../src/server/config.ts';
 import { startServer } from '../../src/server/index.ts';
 import { opensslCipherName, serverTlsOptions, tlsSettings } from '../../src/server/net/tls-settings.ts';
 import { isValidX509Id } from '../../src/server/auth/x509.ts';
+import { tlsLogin } from '../../src/cli/shell/tls-login.ts';
 import { makeTestCerts, type TestCerts } from './tls-certs.ts';
 
 const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
@@ -167,6 +168,20 @@ describe('TLS settings', () => {
     } finally {
       await started.close();
     }
+  });
+
+  test('ensemble cli\'s TLS: --tls-* files, or zkCli.sh\'s properties in CLIENT_JVMFLAGS', () => {
+    assert.equal(tlsLogin({}, {}), undefined);
+    assert.deepEqual(tlsLogin({ tls: true }, {}), {});
+    assert.throws(() => tlsLogin({ cert: certs.alice.cert }, {}), /--tls-cert and --tls-key go together/);
+    assert.throws(() => tlsLogin({ ca: '/no/such/ca.pem' }, {}), /--tls-ca \/no\/such\/ca\.pem cannot be read/);
+    assert.deepEqual(tlsLogin({ ca: certs.ca }, {}), { ca: readFileSync(certs.ca) });
+    // Without zookeeper.client.secure=true the ssl properties are not a reason for TLS, as in zkCli.
+    assert.equal(tlsLogin({}, { CLIENT_JVMFLAGS: `-Dzookeeper.ssl.trustStore.location=${certs.ca}` }), undefined);
+    const fromJvm = tlsLogin({}, { JVMFLAGS: `-Dzookeeper.client.secure=true -Dzookeeper.ssl.keyStore.location=${certs.alice.pem} -Dzookeeper.ssl.trustStore.location=${certs.ca} -Dzookeeper.ssl.hostnameVerification=false` })!;
+    assert.equal(typeof fromJvm.checkServerIdentity, 'function');
+    assert.equal(fromJvm.ca?.toString().includes('BEGIN CERTIFICATE'), true);
+    assert.equal(fromJvm.key?.toString().includes('PRIVATE KEY'), true);
   });
 
   test('x509 ACL ids must be distinguished names', () => {
