@@ -38,7 +38,7 @@ describe('--help', () => {
   const cases: Array<[string[], RegExp[]]> = [
     [[], [/^ {2}server \[options\]/m, /^ {2}cli \[--quiet \| --json\]/m, /^ {2}cluster /m, /^ {2}demo /m, /ENSEMBLE_LOG_LEVEL/, /ENSEMBLE_LOG_FORMAT/]],
     [['server'], [
-      /--port <port> +client port \(clientPort; default: 2181\)/, /--bind <address>.*\n?.*default: all addresses/, /default: \.\/data\)/,
+      /--port <port> +client port \(clientPort; default: 2181\)/, /--bind <address>[^]*default: 127\.0\.0\.1 without\s+--config, every address with one/, /default: \.\/data\)/,
       /--tick-time <ms>[\s\S]*default: 2000\)/, /--config <zoo\.cfg>/, /--property <key=value>/,
       /--log-level <level>[\s\S]*default: info/, /--log-format <format>[\s\S]*default: pretty on a\s+terminal, json otherwise/,
       /ENSEMBLE_LOG_LEVEL/, /ENSEMBLE_LOG_FORMAT/,
