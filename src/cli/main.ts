@@ -1,6 +1,6 @@
 /** The `ensemble` command. */
 import { Command, CommanderError, Option } from 'commander';
-import { jaasFileFromEnv } from '../server/auth/sasl.ts';
+import { jaasFileFromEnv, mergeSaslSettings } from '../server/auth/sasl.ts';
 import { defaultConfig, loadZooCfg, parseZooCfg, type ServerConfig } from '../server/config.ts';
 import { startServer } from '../server/index.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from '../server/logger.ts';
@@ -60,7 +60,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
   if (flags.property) {
     const parsed = parseZooCfg(flags.property.join('\n'), '--property');
     for (const w of parsed.warnings) log.warn(w);
-    partial = { ...partial, ...parsed.config };
+    partial = { ...partial, ...parsed.config, sasl: mergeSaslSettings(partial.sasl, parsed.config.sasl) };
   }
   if (flags.port !== undefined) partial.clientPort = wholeNumber('--port', flags.port, 65535);
   if (flags.bind !== undefined) partial.clientPortAddress = flags.bind;

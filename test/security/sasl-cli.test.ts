@@ -7,9 +7,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
+import { spawn } from 'node:child_process';
 import { run } from '../real-clients/lib/process.ts';
-import { SERVER_NAMES, withBothServers } from '../support/servers.ts';
-import { JAAS_FILE, SASL_SERVER_OPTIONS } from './sasl-support.ts';
+import { freePort } from '../support/ports.ts';
+import { SERVER_NAMES, withBothServers, type RunningServer } from '../support/servers.ts';
+import { JAAS_FILE, SASL_SERVER_OPTIONS, saslConnect } from './sasl-support.ts';
 
 const MAIN = resolve(import.meta.dirname, '../../src/cli/main.ts');
 const TIMEOUT_MS = 60_000;
@@ -70,6 +72,32 @@ describe('ensemble server --jaas', () => {
       const res = await ensemble(['server', '--port', '0', '--data-dir', join(dir, 'data'), '--jaas', jaas]);
       assert.equal(res.code, 1, jaas);
       assert.match(res.stderr, message, jaas);
+    }
+  });
+});
+
+describe('ensemble server with SASL from zoo.cfg, --property and SERVER_JVMFLAGS', () => {
+  test('the JAAS file from SERVER_JVMFLAGS; the provider from zoo.cfg and a super user from -D add up', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sasl-server-'));
+    const port = await freePort();
+    const cfg = join(dir, 'zoo.cfg');
+    writeFileSync(cfg, `clientPort=${port}\nclientPortAddress=127.0.0.1\ndataDir=${join(dir, 'data')}\n` +
+      'authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n');
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'server', '--config', cfg, '-D', 'superUser=alice'], {
+      env: { ...process.env, SERVER_JVMFLAGS: `-Xmx1g -Djava.security.auth.login.config=${JAAS_FILE}` }, stdio: 'ignore',
+    });
+    const server = { connectString: `127.0.0.1:${port}` } as RunningServer;
+    try {
+      // The client keeps trying while the server starts.
+      const alice = await saslConnect(server, 'alice', undefined, { connectTimeoutMs: TIMEOUT_MS });
+      try {
+        assert.deepEqual((await alice.whoAmI()).map((i) => i.authScheme).sort(), ['ip', 'sasl', 'super']);
+        await alice.create('/sasl-acl', '', { acl: [{ perms: 31, id: { scheme: 'sasl', id: 'bob' } }] });
+      } finally {
+        await alice.close();
+      }
+    } finally {
+      child.kill();
     }
   });
 });

@@ -48,6 +48,13 @@ export function withSaslKey(key: string, value: string, current: SaslSettings = 
   return undefined;
 }
 
+/** Settings from zoo.cfg, then from --property lines: the later win, super users add up. */
+export function mergeSaslSettings(first: SaslSettings | undefined, then: SaslSettings | undefined): SaslSettings | undefined {
+  if (first === undefined || then === undefined) return then ?? first;
+  const superUsers = [...first.superUsers ?? [], ...then.superUsers ?? []];
+  return { ...first, ...then, ...(superUsers.length > 0 && { superUsers }) };
+}
+
 const SASL_UNREGISTERED: ReadonlySet<string> = new Set(['sasl']);
 const NONE: ReadonlySet<string> = new Set();
 
