@@ -7,6 +7,7 @@ import { EventType, Perms } from '../../protocol/constants.ts';
 import { parentOf } from '../../protocol/path.ts';
 import type { ACL, Id } from '../../protocol/records.ts';
 import { mayAccess } from '../auth/acl.ts';
+import { PathMap, PathSet } from './path-shards.ts';
 
 export interface Watcher {
   readonly sessionId: bigint;
@@ -34,8 +35,8 @@ function modeIn(at: PathWatches | undefined, watcher: Watcher): WatchMode | unde
 }
 
 export class WatchTable {
-  private readonly byPath = new Map<string, PathWatches>();
-  private readonly byWatcher = new Map<Watcher, Set<string>>();
+  private readonly byPath = new PathMap<PathWatches>();
+  private readonly byWatcher = new Map<Watcher, PathSet>();
   /**
    * Watchers gone (their connection closed) whose watches are still being taken out of byPath, a
    * slice at a time (sweep): a session with a million watches must not stall the event loop when
@@ -56,7 +57,7 @@ export class WatchTable {
     }
     if (mode === WatchMode.PersistentRecursive) this.recursiveCount++;
     let paths = this.byWatcher.get(watcher);
-    if (!paths) this.byWatcher.set(watcher, (paths = new Set()));
+    if (!paths) this.byWatcher.set(watcher, (paths = new PathSet()));
     paths.add(path);
   }
 
@@ -153,7 +154,7 @@ export class WatchTable {
     const paths = this.byWatcher.get(watcher);
     if (!paths) return;
     this.byWatcher.delete(watcher);
-    this.leaving.set(watcher, paths.values());
+    this.leaving.set(watcher, paths[Symbol.iterator]());
   }
 
   /** Takes out up to `budget` watches of watchers gone; true while some remain. */
@@ -199,7 +200,7 @@ export class WatchTable {
   /** path -> session ids, for wchp. */
   byPathSessions(): Map<string, bigint[]> {
     const out = new Map<string, bigint[]>();
-    for (const [p, watchers] of this.byPath) {
+    for (const [p, watchers] of this.byPath.entries()) {
       const sessions: bigint[] = [];
       for (const w of watchers instanceof Map ? watchers.keys() : [watchers]) if (!this.leaving.has(w)) sessions.push(w.sessionId);
       if (sessions.length > 0) out.set(p, sessions);
