@@ -12,12 +12,13 @@ import { describe, test } from 'node:test';
 import { FrameDecoder, FrameTooLargeError } from '../../src/protocol/frame-decoder.ts';
 import { OpCode } from '../../src/protocol/constants.ts';
 import { parseZooCfg, resolveConfig } from '../../src/server/config.ts';
+import { ServerMetrics } from '../../src/server/admin/metrics.ts';
 import { ConnectionLimits } from '../../src/server/net/limits.ts';
 import { exposureWarning, isLoopback } from '../../src/server/net/exposure.ts';
 import { freePort } from '../support/ports.ts';
 import { HealthyClient, JUTE_MAX_BUFFER, lengthPrefix, pathWatchRecord, RawClient } from './frames.ts';
 import { assertNothingEscaped, eventually, installUncaughtGuard } from './harness.ts';
-import { serverWith } from './limits-harness.ts';
+import { handshakeAnswered, serverWith } from './limits-harness.ts';
 
 installUncaughtGuard();
 
@@ -130,6 +131,30 @@ describe('limits: packet lengths', () => {
       }
       assertNothingEscaped();
     });
+  });
+});
+
+describe('limits: the Prometheus metrics', () => {
+  const server = serverWith('ensemble', ['maxCnxns=2']);
+  test('connection_rejected and ensemble_limit_reached_total move as mntr does', async () => {
+    const t = server();
+    const metrics = new ServerMetrics({ host: '127.0.0.1', port: 0, processInfo: false });
+    await metrics.start(t.inProcess!.server, { info: () => {}, warn: () => {} });
+    const sessions = [await HealthyClient.connect(t.host, t.port), await HealthyClient.connect(t.host, t.port)];
+    try {
+      assert.equal(await handshakeAnswered(t), false);
+      assert.equal(await handshakeAnswered(t), false);
+      const text = await metrics.registry.metrics();
+      assert.match(text, /^connection_rejected 2$/m);
+      assert.match(text, /^sessionless_connections_expired 0$/m);
+      assert.match(text, /^ensemble_limit_reached_total\{limit="maxCnxns"\} 2$/m);
+      assert.match(text, /^ensemble_limit_reached_total\{limit="jute\.maxbuffer"\} 0$/m);
+      assert.match(text, /^ensemble_unsent_output_bytes \d+$/m);
+    } finally {
+      for (const c of sessions) c.close();
+      await metrics.close();
+    }
+    assertNothingEscaped();
   });
 });
 
