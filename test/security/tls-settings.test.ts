@@ -5,6 +5,8 @@
  * with Apache ZooKeeper are in tls.test.ts and tls-client-auth.test.ts).
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import fc from 'fast-check';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
@@ -13,7 +15,7 @@ import { connect, type ConnectOptions } from '../../src/client/index.ts';
 import { parseZooCfg, type ServerConfig } from '../../src/server/config.ts';
 import { startServer } from '../../src/server/index.ts';
 import { opensslCipherName, serverTlsOptions, tlsSettings } from '../../src/server/net/tls-settings.ts';
-import { isValidX509Id } from '../../src/server/auth/x509.ts';
+import { isValidX509Id, subjectName } from '../../src/server/auth/x509.ts';
 import { tlsLogin } from '../../src/cli/shell/tls-login.ts';
 import { makeTestCerts, type TestCerts } from './tls-certs.ts';
 
@@ -182,6 +184,21 @@ describe('TLS settings', () => {
     assert.equal(typeof fromJvm.checkServerIdentity, 'function');
     assert.equal(fromJvm.ca?.toString().includes('BEGIN CERTIFICATE'), true);
     assert.equal(fromJvm.key?.toString().includes('PRIVATE KEY'), true);
+  });
+
+  test('the certificate subject reader on damaged DER: an Error or an answer, never anything else', () => {
+    const der = new X509Certificate(readFileSync(certs.alice.cert)).raw;
+    assert.equal(subjectName(der), 'CN=alice,O=Acme\\, Inc.,C=DE');
+    for (let n = 0; n < der.length; n++) assert.throws(() => subjectName(der.subarray(0, n)), Error);
+    fc.assert(fc.property(fc.nat(der.length - 1), fc.nat(7), (at, bit) => {
+      const damaged = Buffer.from(der);
+      damaged[at] ^= 1 << bit;
+      try {
+        return typeof subjectName(damaged) === 'string';
+      } catch (e) {
+        return e instanceof Error;
+      }
+    }), { numRuns: 5000, seed: 42 });
   });
 
   test('x509 ACL ids must be distinguished names', () => {

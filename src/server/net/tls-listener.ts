@@ -4,6 +4,7 @@
  * a trusted one.
  */
 import { createServer, type Server, type TLSSocket } from 'node:tls';
+import { subjectName } from '../auth/x509.ts';
 import { peerCertificate, serverTlsOptions, type TlsSettings } from './tls-settings.ts';
 
 /** As Netty's SslHandler: a client that has not finished its handshake by then is dropped. */
@@ -14,11 +15,26 @@ interface Log {
   debug(obj: object, msg?: string): void;
 }
 
+/** A trusted certificate is well formed; this keeps a subject our DER reader cannot follow from becoming a crash. */
+function readableSubject(cert: Buffer): boolean {
+  try {
+    subjectName(cert);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function secureClientListener(settings: TlsSettings, log: Log, accept: (socket: TLSSocket, certificate?: Buffer) => void): Server {
   const server = createServer({ ...serverTlsOptions(settings), handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (socket) => {
     const cert = peerCertificate(socket);
     if (cert === 'refuse') {
       log.info({ client: socket.remoteAddress, err: socket.authorizationError?.toString() }, 'TLS connection refused: its certificate is not trusted');
+      socket.destroy();
+      return;
+    }
+    if (cert !== null && !readableSubject(cert)) {
+      log.info({ client: socket.remoteAddress }, 'TLS connection refused: its certificate\'s subject cannot be read');
       socket.destroy();
       return;
     }
