@@ -13,7 +13,7 @@ import type { Id } from '../protocol/records.ts';
 import { fourLetterWord, type QuorumStatus } from './admin/four-letter.ts';
 import { ClientCounters } from './admin/client-counters.ts';
 import { authenticate } from './auth/acl.ts';
-import { x509Identities } from './auth/x509.ts';
+import { X509_SCHEME, x509Identities } from './auth/x509.ts';
 import { AuthEnforcement, SaslAuthenticator, unregisteredSchemes } from './auth/sasl.ts';
 import type { ServerConfig } from './config.ts';
 import type { Clock, Environment, Scheduler, Timer } from './env/environment.ts';
@@ -33,6 +33,17 @@ import type { Watches } from './watches/watches.ts';
 
 /** Watches of connections gone taken out per turn of the event loop (about 20 ms of work). */
 const WATCH_SWEEP_SLICE = 20_000;
+
+/**
+ * The ACL schemes with no provider here, whose ACLs ZooKeeper refuses (INVALIDACL): sasl unless
+ * zoo.cfg registers SASL's provider, x509 unless there is a secure client port (ZooKeeper's TLS
+ * setup registers x509's; with none, an x509 ACL is refused there).
+ */
+function schemesWithoutProvider(config: ServerConfig): ReadonlySet<string> {
+  const schemes = new Set(unregisteredSchemes(config.sasl));
+  if (config.secureClientPort === undefined) schemes.add(X509_SCHEME);
+  return schemes;
+}
 
 /**
  * What an ensemble member adds to the server around it: its followers' writes go to the leader,
@@ -94,6 +105,8 @@ export class EnsembleServer implements ConnectionHost {
   private sweeping = false;
   private readonly quorum: QuorumHooks | undefined;
   private readonly serverId: number;
+  /** ACL schemes with no provider in this configuration (schemesWithoutProvider). */
+  private readonly unregistered: ReadonlySet<string>;
 
   constructor(readonly config: ServerConfig, deps: ServerDeps = {}) {
     const env = deps.env ?? realEnvironment;
@@ -115,6 +128,7 @@ export class EnsembleServer implements ConnectionHost {
     this.commit = deps.commit ?? new InMemoryCommit();
     this.quorum = deps.quorum;
     this.serverId = deps.serverId ?? 0;
+    this.unregistered = schemesWithoutProvider(config);
     this.replica = this.newReplica();
     this.tcp = config.clientPortEnabled ? createServer((socket) => this.accept(socket)) : undefined;
   }
@@ -144,7 +158,7 @@ export class EnsembleServer implements ConnectionHost {
       tickTimeMs: this.config.tickTimeMs,
       maxDataBytes: this.config.juteMaxBufferBytes,
       enforceQuota: this.config.enforceQuota,
-      unregisteredSchemes: unregisteredSchemes(this.config.sasl),
+      unregisteredSchemes: this.unregistered,
       clock: this.clock,
       log: this.log,
       watchLimit: {
@@ -280,7 +294,7 @@ export class EnsembleServer implements ConnectionHost {
 
   readContext(conn: Connection): ReadContext {
     return { tree: this.tree, watches: this.replica.watches, watcher: conn, sessionId: conn.sessionId, authInfo: conn.authInfo, reconfigEnabled: this.config.reconfigEnabled,
-      unregisteredSchemes: unregisteredSchemes(this.config.sasl) };
+      unregisteredSchemes: this.unregistered };
   }
 
   authenticate(scheme: string, auth: Buffer | null, clientAddr: string): Id[] | null {

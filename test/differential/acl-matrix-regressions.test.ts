@@ -2,8 +2,8 @@
  * Regressions the ACL matrix found. An ip ACL id is read as IPAuthenticationProvider reads it:
  * split("/", 2), so everything after the first slash is the mask bits, and each number with
  * Integer.parseInt. Ensemble split with JavaScript's limit, which drops the rest: it accepted
- * `127.0.0.1/8/8` (ZooKeeper: INVALIDACL) and granted it to 127.0.0.1 as if it were `/8`. And, still
- * open (a todo), x509 ACLs on a server with no secure client port.
+ * `127.0.0.1/8/8` (ZooKeeper: INVALIDACL) and granted it to 127.0.0.1 as if it were `/8`. And x509
+ * ACLs on a server with no secure client port.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -29,13 +29,13 @@ test('ip ACL ids that Integer.parseInt reads still match', () => {
 });
 
 differential('acl-matrix-regressions', {}, ({ scenario }) => {
-  // Open: Ensemble accepts x509 ACLs whatever its configuration. No session can hold an x509
-  // identity without TLS, so such an ACL grants nothing; ZooKeeper still refuses it.
+  // Ensemble accepted x509 ACLs whatever its configuration; ZooKeeper refuses them with no secure
+  // client port (no x509 provider). No session could hold an x509 identity there: it granted nothing.
   scenario('without a secure client port an x509 ACL is INVALIDACL, as it has no provider', async (t) => {
     const c = await t.client();
     await t.op(c, 'tryCreate', t.root, '');
     await t.op(c, 'tryCreate', `${t.root}/x509`, '', { acl: [{ perms: Perms.ALL, id: { scheme: 'x509', id: 'CN=alice' } }] });
-  }, { todo: 'Ensemble accepts x509 ACLs with no secure client port' });
+  });
 
   scenario('ip ACL ids are accepted and matched as ZooKeeper reads them', async (t) => {
     const c = await t.client();

@@ -2,7 +2,7 @@
  * The ACL matrix against three members of Apache ZooKeeper and three of Ensemble, every session on
  * a follower: writes are forwarded to the leader and must be checked there under the identities of
  * the connection that sent them, reads and watch events answered by the follower. Every cell must
- * agree with ZooKeeper's, but the known differences (as on one server, and x509 ACLs: no secure port here).
+ * agree with ZooKeeper's, but the known differences (as on one server).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -11,7 +11,7 @@ import { withBothServers, type RunningServer, type ServerName, type ServerOption
 import { fourLetterWord } from '../support/zookeeper.ts';
 import { Perms } from '../../src/protocol/constants.ts';
 import { ALICE_AUTH, ALICE_DIGEST, SUPER, sessionWith } from './acl-matrix/accesses.ts';
-import { KNOWN_DIFFERENCES, knownDifference, WITHOUT_SECURE_PORT } from './acl-matrix/known-differences.ts';
+import { knownDifference } from './acl-matrix/known-differences.ts';
 import { runMatrix, SERVER_OPTIONS } from './acl-matrix/matrix.ts';
 import { differences } from './acl-matrix/render.ts';
 import { inPool } from './acl-matrix/table.ts';
@@ -33,7 +33,7 @@ test('every cell of the ACL matrix agrees with Apache ZooKeeper on a follower of
   const zk = await runMatrix(servers.zookeeper(), { replicated: true });
   const en = await runMatrix(servers.ensemble(), { replicated: true });
   assert.ok(zk.size > 4000, `the matrix ran ${zk.size} cells`);
-  const unexpected = differences(zk, en).filter((d) => knownDifference(d.key, d.zookeeper ?? '', d.ensemble ?? '', [...KNOWN_DIFFERENCES, ...WITHOUT_SECURE_PORT]) === undefined);
+  const unexpected = differences(zk, en).filter((d) => knownDifference(d.key, d.zookeeper ?? '', d.ensemble ?? '') === undefined);
   const report = unexpected.slice(0, 40).map((d) => `  ${d.key}\n    zookeeper: ${d.zookeeper}\n    ensemble:  ${d.ensemble}`).join('\n');
   assert.equal(unexpected.length, 0, `${unexpected.length} cells differ from ZooKeeper:\n${report}`);
 });

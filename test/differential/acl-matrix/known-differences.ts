@@ -25,19 +25,8 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
   },
 ];
 
-/**
- * Open on servers with no secure client port (the replicated run): ZooKeeper has no x509 provider
- * there and refuses x509 ACLs; Ensemble accepts them (a todo in acl-matrix-regressions.test.ts).
- */
-export const WITHOUT_SECURE_PORT: readonly KnownDifference[] = [{
-  table: 'ids', row: 'x509', zookeeper: 'INVALIDACL', ensemble: 'OK x509:CN=alice:cdrwa', kind: 'open',
-  why: 'No secure client port: ZooKeeper has no x509 provider and refuses x509 ACLs; Ensemble accepts them.',
-}];
-
-export function knownDifference(
-  key: string, zookeeper: string, ensemble: string, known: readonly KnownDifference[] = KNOWN_DIFFERENCES,
-): KnownDifference | undefined {
+export function knownDifference(key: string, zookeeper: string, ensemble: string): KnownDifference | undefined {
   const [table, row, column] = key.split('|');
-  return known.find((d) => d.table === table && (d.row ?? row) === row && (d.column ?? column) === column &&
+  return KNOWN_DIFFERENCES.find((d) => d.table === table && (d.row ?? row) === row && (d.column ?? column) === column &&
     d.zookeeper === zookeeper && d.ensemble === ensemble);
 }

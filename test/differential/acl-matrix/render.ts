@@ -88,10 +88,6 @@ export function renderDoc(zk: Outcomes, en: Outcomes): string {
     ...KNOWN_DIFFERENCES.map((d) => `- ${d.kind === 'open' ? '**Open** (still to fix in Ensemble)' : 'ZooKeeper 3.8.0 bug fixed upstream'}, ` +
       `\`${[d.table, d.row, d.column].filter(Boolean).join(' / ')}\`: ZooKeeper answers \`${d.zookeeper}\`, Ensemble \`${d.ensemble}\`. ${d.why}`),
     ...PIPELINED_SETACL_NOTE,
-    '- **Open**, not in the tables (the matrix\'s servers have a secure client port, so both know x509):',
-    '  without a secure client port ZooKeeper has no x509 provider and refuses an x509 ACL with',
-    '  INVALIDACL; Ensemble accepts it. No session holds an x509 identity without TLS, so such an ACL',
-    '  grants nothing more. A todo test in `test/differential/acl-matrix-regressions.test.ts` tracks it.',
     '',
     ...(diffs.length > known.length ? [`**${diffs.length - known.length} cells differ that are not known differences: this run fails.**`, ''] : []),
     '## Permissions × schemes × operations',
