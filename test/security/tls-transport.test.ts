@@ -5,6 +5,8 @@
  * (the default, both directions) and accepted with it off.
  */
 import assert from 'node:assert/strict';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseZooCfg } from '../../src/server/config.ts';
 import { realEnvironment } from '../../src/server/env/real.ts';
@@ -18,14 +20,14 @@ interface Record { msg?: string; obj: object }
 describe('quorum TLS on the member transport', () => {
   let certs: TestCerts;
   let elsewhere: CertFiles;
-  const open: Array<{ transport: TcpTransport; tls: QuorumTls }> = [];
+  const open: Array<{ transport?: TcpTransport; tls: QuorumTls }> = [];
   before(() => {
     certs = makeTestCerts();
     elsewhere = issue(certs.dir, 'elsewhere', '/CN=elsewhere', 'ca', 'DNS:elsewhere.example');
   });
   after(async () => {
     for (const { transport, tls } of open) {
-      await transport.close();
+      await transport?.close();
       tls.close();
     }
     certs.remove();
@@ -55,6 +57,28 @@ describe('quorum TLS on the member transport', () => {
     for (const deadline = Date.now() + ms; Date.now() < deadline && !done();) await new Promise((r) => setTimeout(r, 20));
   }
   const refusals = (records: Record[]) => records.filter((r) => r.msg?.startsWith('quorum connection refused')).map((r) => r.msg!);
+
+  test('sslQuorumReloadCertFiles: a changed key store is read again; a broken one leaves the previous in use', async () => {
+    const key = join(certs.dir, 'reloaded.pem');
+    copyFileSync(certs.server.pem, key);
+    const records: Record[] = [];
+    const log = { info: (obj: object, msg?: string) => void records.push({ obj, msg }), warn: (obj: object, msg?: string) => void records.push({ obj, msg }) };
+    const settings = parseZooCfg(['sslQuorum=true', `ssl.quorum.keyStore.location=${key}`, `ssl.quorum.trustStore.location=${certs.ca}`].join('\n')).config.quorumTls!;
+    const tls = new QuorumTls(settings, log, true);
+    open.push({ tls });
+    const before = tls.serverOptions();
+    const seen: unknown[] = [];
+    tls.onReload((o) => seen.push(o));
+    writeFileSync(key, 'not a key store\n');
+    await settle(15_000, () => records.some((r) => r.msg?.includes('the previous ones stay in use')));
+    assert.equal(tls.serverOptions(), before);
+    assert.deepEqual(seen, []);
+    copyFileSync(certs.stranger.pem, key);
+    await settle(15_000, () => seen.length > 0);
+    assert.equal(seen.length, 1);
+    assert.notEqual(tls.serverOptions().cert, before.cert);
+    assert.equal(tls.serverOptions().cert, readFileSync(certs.stranger.pem, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)![0]);
+  });
 
   test('both trusted: connected', async () => {
     const [m1, m2] = await pair(certs.server.pem);

@@ -6,7 +6,7 @@
  * files change, for connections made from then on, as ZooKeeper's X509Util does.
  */
 import { unwatchFile, watchFile } from 'node:fs';
-import { checkServerIdentity, type ConnectionOptions, type TLSSocket, type TlsOptions } from 'node:tls';
+import { checkServerIdentity, createSecureContext, type ConnectionOptions, type TLSSocket, type TlsOptions } from 'node:tls';
 import { clientTlsOptions, peerCertificate, serverTlsOptions, type TlsSettings } from './tls-settings.ts';
 
 /** How often the store files are looked at for a change (sslQuorumReloadCertFiles). */
@@ -74,6 +74,8 @@ export class QuorumTls {
     try {
       const server = serverTlsOptions(this.settings);
       const client = clientTlsOptions(this.settings);
+      // A key that does not match its certificate shows here, before anything is replaced.
+      createSecureContext(server);
       this.server = server;
       this.client = client;
       this.log.info({ file }, 'quorum TLS stores reloaded');
