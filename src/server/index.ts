@@ -3,6 +3,7 @@ import { startAdminHttp, type AdminHttp } from './admin/admin-http.ts';
 import { batchObserver, ServerMetrics } from './admin/metrics.ts';
 import { resolveConfig, type ServerConfig } from './config.ts';
 import { createLogger } from './logger.ts';
+import { checkSecureClientPort } from './net/tls-listener.ts';
 import { EnsembleServer, type ServerDeps } from './server.ts';
 import { Storage, type StorageOptions } from './storage/storage.ts';
 
@@ -21,6 +22,7 @@ export interface StartedServer {
  */
 export async function startServer(config: Partial<ServerConfig> = {}, deps: ServerDeps = {}): Promise<StartedServer> {
   const resolved = resolveConfig(config);
+  checkSecureClientPort(resolved.clientTls, resolved.secureClientPort);
   const log = deps.log ?? createLogger({ defaultLevel: 'warn' });
   const metrics = resolved.metrics && new ServerMetrics(resolved.metrics);
   let storage: Storage | undefined;

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import fc from 'fast-check';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -81,6 +81,15 @@ describe('TLS settings', () => {
     await assert.rejects(start(['ssl.keyStore.location=/etc/zk/keystore']), /the store's type cannot be told from its name: set ssl\.keyStore\.type \(PEM or PKCS12\)/);
     await assert.rejects(start(['ssl.keyStore.location=/no/such/key.pem']), /ssl\.keyStore\.location=\/no\/such\/key\.pem cannot be read: ENOENT/);
     await assert.rejects(start([]), /ssl\.keyStore\.location is not set/);
+  });
+
+  test('a key store whose key is not its certificate\'s stops the server at startup, before its data dir is touched', async () => {
+    const mismatched = join(certs.dir, 'mismatched.pem');
+    writeFileSync(mismatched, readFileSync(certs.alice.key, 'utf8') + readFileSync(certs.server.cert, 'utf8'));
+    const dataDir = join(certs.dir, 'never-made');
+    const { config } = parseZooCfg(['secureClientPort=0', `ssl.keyStore.location=${mismatched}`].join('\n'));
+    await assert.rejects(startServer({ ...config, clientPort: 0, clientPortAddress: '127.0.0.1', dataDir }), /key values mismatch/);
+    assert.equal(existsSync(dataDir), false);
   });
 
   test('ssl.clientAuth must be none, want or need', () => {

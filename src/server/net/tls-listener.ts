@@ -3,9 +3,12 @@
  * is done, are served as any other, with the client's certificate (for the x509 scheme) if it sent
  * a trusted one.
  */
-import { createServer, type Server, type TLSSocket } from 'node:tls';
+import { createSecureContext, createServer, type Server, type TLSSocket } from 'node:tls';
 import { subjectName } from '../auth/x509.ts';
-import { peerCertificate, serverTlsOptions, type TlsSettings } from './tls-settings.ts';
+import { peerCertificate, serverTlsOptions, tlsSettings, type TlsSettings } from './tls-settings.ts';
+
+/** The settings of a secure port with no ssl.* key at all: it then lacks a key store, which is said at startup. */
+const NO_SETTINGS = tlsSettings('ssl.', new Map(), 'config');
 
 /** As Netty's SslHandler: a client that has not finished its handshake by then is dropped. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -13,6 +16,14 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 interface Log {
   info(obj: object, msg?: string): void;
   debug(obj: object, msg?: string): void;
+}
+
+/**
+ * Reads the secure client port's stores and checks that its key matches its certificate, so that a
+ * mistake stops the server at startup before it recovers its data (listen() reads them again).
+ */
+export function checkSecureClientPort(settings: TlsSettings | undefined, securePort: number | undefined): void {
+  if (securePort !== undefined) createSecureContext(serverTlsOptions(settings ?? NO_SETTINGS));
 }
 
 /** A trusted certificate is well formed; this keeps a subject our DER reader cannot follow from becoming a crash. */

@@ -27,6 +27,7 @@ export class QuorumTls {
   constructor(private readonly settings: TlsSettings, private readonly log: Log, reloadOnChange = false) {
     this.server = serverTlsOptions(settings);
     this.client = clientTlsOptions(settings);
+    createSecureContext(this.server);
     if (reloadOnChange) {
       for (const file of [settings.keyStore?.location, settings.trustStore?.location]) {
         if (file === undefined) continue;

@@ -19,12 +19,16 @@ import { FileMemberData } from './member-data.ts';
 import { FileMemberSnapshots } from './member-snapshots.ts';
 import { TcpTransport } from './tcp-transport.ts';
 import { QuorumTls } from '../net/tls-quorum.ts';
+import { checkSecureClientPort } from '../net/tls-listener.ts';
 
 export async function startMember(config: Partial<ServerConfig>, deps: { log?: Logger } = {}): Promise<StartedServer & { member: Member }> {
   const resolved = resolveConfig(config);
   const ensemble = resolved.ensemble;
   if (ensemble === undefined) throw new Error('not an ensemble: the configuration has no server lines');
   const log = deps.log ?? createLogger();
+  // The TLS stores are read first: a mistake in them stops the member before it touches its data.
+  checkSecureClientPort(resolved.clientTls, resolved.secureClientPort);
+  const tls = resolved.quorumTls && new QuorumTls(resolved.quorumTls, log, resolved.quorumTlsReload === true);
   const env = realEnvironment;
   // Its own directory, apart from a standalone server's files.
   const dir = memberDir(resolved.dataDir, resolved.dataLogDir);
@@ -44,7 +48,6 @@ export async function startMember(config: Partial<ServerConfig>, deps: { log?: L
       void (member?.close() ?? Promise.resolve()).finally(() => process.exit(1));
     },
   }, env);
-  const tls = resolved.quorumTls && new QuorumTls(resolved.quorumTls, log, resolved.quorumTlsReload === true);
   const transport = new TcpTransport({
     myId: ensemble.myid,
     // Members of another ensemble (another member list) are refused.
