@@ -4,10 +4,11 @@
  * offending connection is closed or refused; a session opened before keeps working; mntr counts it.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { describe, test } from 'node:test';
 import { OpCode } from '../../src/protocol/constants.ts';
 import { fourLetterWord } from '../support/zookeeper.ts';
-import { connectFrame, HealthyClient, pathWatchRecord, RawClient } from './frames.ts';
+import { connectFrame, HealthyClient, pathWatchRecord, RawClient, requestFrame } from './frames.ts';
 import { assertNothingEscaped, eventually, installUncaughtGuard } from './harness.ts';
 import { counter, handshakeAnswered, serverWith, silentConnections, sleep, SKIP_ZOOKEEPER } from './limits-harness.ts';
 
@@ -70,6 +71,31 @@ for (const name of ['zookeeper', 'ensemble'] as const) {
         }
       } finally {
         c.destroy();
+      }
+      assertNothingEscaped();
+    });
+
+    test('after its session expires, a client that keeps sending and never closes is cut off', async () => {
+      const t = server();
+      // A socket that never reads (not even the ConnectResponse), with the shortest session (2 ticks),
+      // then a request one byte at a time, never whole: nothing of it keeps the session alive.
+      const socket = connect({ host: t.host, port: t.port });
+      socket.on('error', () => { /* the reset is the expected end */ });
+      let closed = false;
+      socket.on('close', () => (closed = true));
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.pause();
+      socket.write(connectFrame({ timeOutMs: 1 }));
+      const request = requestFrame(1, OpCode.getData, pathWatchRecord(`/${'a'.repeat(2000)}`));
+      const startedAt = Date.now();
+      try {
+        for (let sent = 0; sent < request.length && !closed && Date.now() - startedAt < CLOSE_WAIT_MS; sent++) {
+          socket.write(request.subarray(sent, sent + 1));
+          await sleep(100);
+        }
+        assert.ok(closed, 'the connection was kept');
+      } finally {
+        socket.destroy();
       }
       assertNothingEscaped();
     });

@@ -209,7 +209,7 @@ export class Connection implements Watcher {
         if (word !== null && this.packetsReceived === 0) {
           const reply = this.server.fourLetterWord(word);
           if (reply !== null) {
-            this.socket.end(reply);
+            this.endSocket(reply);
             this.phase = Phase.Closed;
             this.server.forget(this);
             return;
@@ -630,8 +630,21 @@ export class Connection implements Watcher {
     this.flush();
     if (this.isClosed) return;
     this.phase = Phase.Closed;
-    this.socket.end();
+    this.endSocket();
     this.server.forget(this);
+  }
+
+  /**
+   * Send what is left, then a FIN: the socket closes when the peer closes its side. A peer that
+   * never does (it need not read, and may keep sending) must not keep it: it goes after
+   * nio.sessionlessCnxnTimeout.
+   */
+  private endSocket(last?: string): void {
+    if (last === undefined) this.socket.end();
+    else this.socket.end(last);
+    this.server.scheduler.after(this.server.config.sessionlessCnxnTimeoutMs, () => {
+      if (!this.socket.destroyed) this.socket.destroy();
+    });
   }
 
   close(): void {
