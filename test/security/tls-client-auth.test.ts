@@ -1,5 +1,5 @@
 /**
- * ssl.clientAuth=want against Apache ZooKeeper 3.8 and Ensemble from the same zoo.cfg lines: a
+ * ssl.clientAuth=want, with a PKCS12 key store, against Apache ZooKeeper 3.8 and Ensemble from the same zoo.cfg lines: a
  * TLS client without a certificate is served with no x509 identity, one with an untrusted
  * certificate is refused; and the x509 id of a certificate whose subject has every character
  * RFC 2253 escapes, a multi-valued RDN, a type with no RFC 2253 keyword (emailAddress) and a
@@ -32,7 +32,9 @@ describe('ssl.clientAuth=want and x509 ids, Apache ZooKeeper and Ensemble', () =
       const lines = [
         `secureClientPort=${port}`, 'secureClientPortAddress=127.0.0.1',
         'serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory',
-        `ssl.keyStore.location=${certs.server.pem}`, `ssl.trustStore.location=${certs.ca}`, 'ssl.clientAuth=want',
+        // A PKCS12 key store here (PEM in tls.test.ts): the same lines serve on both.
+        `ssl.keyStore.location=${certs.serverP12}`, 'ssl.keyStore.type=PKCS12', 'ssl.keyStore.password=secret',
+        `ssl.trustStore.location=${certs.ca}`, 'ssl.clientAuth=want',
       ];
       if (name === 'zookeeper') {
         const zk = await startZooKeeper({ zooCfg: lines });
