@@ -71,7 +71,7 @@ describe('quorum TLS between ensemble server processes', { timeout: TEST_TIMEOUT
     assert.equal(subject, 'server');
   });
 
-  test('x509 identities on the members\' secure client ports: a write through one member, its ACL checked on another', async () => {
+  test('x509 identities on the members\' secure client ports: a write through one member, its ACL checked on the others', async () => {
     const alice = { ca: readFileSync(certs.ca), cert: readFileSync(certs.alice.cert), key: readFileSync(certs.alice.key) };
     const writer = await connect(`127.0.0.1:${securePorts.get(2)}`, { logger: SILENT, tls: alice });
     await writer.create('/alice-only', Buffer.from('hers'), { acl: [{ perms: 31, id: { scheme: 'x509', id: ALICE_DN } }] });
@@ -79,10 +79,13 @@ describe('quorum TLS between ensemble server processes', { timeout: TEST_TIMEOUT
     const reader = await connect(`127.0.0.1:${securePorts.get(3)}`, { logger: SILENT, tls: alice });
     await reader.sync('/alice-only');
     assert.equal((await reader.getData('/alice-only')).data?.toString(), 'hers');
+    // A write's ACL is checked by the leader, with the identity the member it came through forwarded.
+    await reader.setData('/alice-only', Buffer.from('still hers'));
     await reader.close();
     const anonymous = await connect(e.connectString([1]), { logger: SILENT });
     await anonymous.sync('/alice-only');
     await assert.rejects(anonymous.getData('/alice-only'), NoAuthError);
+    await assert.rejects(anonymous.setData('/alice-only', Buffer.from('mine')), NoAuthError);
     await anonymous.close();
   });
 

@@ -90,6 +90,8 @@ export const ACCESSES: readonly Access[] = [
   byAddAuth('digest-several', 'digest', 'several addauths, the right one among them', digestAlice, [
     { scheme: 'digest', credential: 'bob:pw' }, { scheme: 'digest', credential: ALICE_AUTH }, { scheme: 'digest', credential: 'carol:pw' },
   ]),
+  byAddAuth('mixed', 'world+digest', 'ACL world:anyone:r plus digest:alice with the permission, caller alice',
+    (perms) => [{ perms: 1, id: { scheme: 'world', id: 'anyone' } }, ...digestAlice(perms)], ALICE),
   {
     ...byAddAuth('auth-same', 'auth', 'the identity `auth` expanded to', (perms) => [{ perms, id: { scheme: 'auth', id: '' } }], ALICE),
     connectCreator: (s) => sessionWith(s, ALICE),

@@ -188,6 +188,9 @@ export const OPERATIONS: readonly Operation[] = [
       }
     },
   },
+  watchOp('setWatches2-recursive', 'setWatches2 with a persistent recursive watch, then setData of the node and of k (open)', 'none to set it; READ on the changed znode to be told',
+    async (c) => outcome(await c.caller.trySetWatches({ relativeZxid: c.setupZxid, persistentRecursiveWatches: [c.node] }, true)),
+    async (c, o) => { await o.trySetData(c.node, 'changed'); await o.trySetData(`${c.node}/k`, 'changed'); }),
   {
     key: 'setWatches-stale', label: 'setWatches (as on reconnect) from before the node existed', checks: 'none: the events are sent at once',
     run: async (c) => {
