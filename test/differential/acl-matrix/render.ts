@@ -46,7 +46,7 @@ function section(t: Table, level: string, zk: Outcomes, en: Outcomes): string[] 
 const PIPELINED_SETACL_NOTE = [
   '- Not in the tables, Ensemble deliberately stricter: ZooKeeper checks a write against the ACL a',
   '  setACL replaced for as long as that setACL is pending on its leader, because PrepRequestProcessor',
-  '  leaves the old ACL on the setACL\'s change record (3.8.0 and later releases alike). A write',
+  '  leaves the old ACL on the setACL\'s change record (3.8.0, and the later sources read). A write',
   '  pipelined behind the setACL usually succeeds; on three members even a write from another session',
   '  sent after the setACL was answered sometimes does (a follower applies it and answers before the',
   '  leader has: 7 of 1000 in one run of `test/differential/acl-matrix-replicated.test.ts`, which',
