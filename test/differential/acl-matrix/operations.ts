@@ -5,7 +5,7 @@
  * came back; watch operations record which events reached the caller after the owner (the super
  * user) changed the node.
  */
-import { AddWatchMode, CreateFlag, OpCode, WatcherType } from '../../../src/protocol/constants.ts';
+import { AddWatchMode, CreateFlag, OpCode, Perms, WatcherType } from '../../../src/protocol/constants.ts';
 import type { ACL, MultiOp } from '../../../src/protocol/records.ts';
 import type { CreateOpts, RawClient } from '../../support/raw-client.ts';
 import { aclText, code, eventsAbout, list, multiOutcome, outcome, quoted } from './outcome.ts';
@@ -59,7 +59,14 @@ function createOp(key: string, label: string, opts: CreateOpts, child = 'new'): 
   };
 }
 
-const createReq = (path: string): MultiOp => ({ type: OpCode.create, req: { path, data: null, acl: [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }], flags: 0, ttl: -1 } });
+const OPEN_ACL: ACL[] = [{ perms: Perms.ALL, id: { scheme: 'world', id: 'anyone' } }];
+/** ALL for the caller's own authenticated identities (fixupACL expands it). */
+const AUTH_ACL: ACL[] = [{ perms: Perms.ALL, id: { scheme: 'auth', id: '' } }];
+
+/** A create inside a multi (create, create2, createContainer or createTTL). */
+function createReq(path: string, acl = OPEN_ACL, type: number = OpCode.create, flags: number = CreateFlag.persistent, ttl = -1): MultiOp {
+  return { type, req: { path, data: null, acl, flags, ttl } } as MultiOp;
+}
 
 function multiOp(key: string, label: string, checks: string, ops: (c: Cell) => MultiOp[], readOnly = false): Operation {
   return {
@@ -88,8 +95,8 @@ export const OPERATIONS: readonly Operation[] = [
   createOp('create-container', 'createContainer', { flags: CreateFlag.container }),
   createOp('create-ttl', 'createTTL, persistent with TTL', { flags: CreateFlag.persistentWithTtl, ttl: TTL_MS }),
   createOp('create-ttl-sequential', 'createTTL, persistent sequential with TTL', { flags: CreateFlag.persistentSequentialWithTtl, ttl: TTL_MS }),
-  createOp('create-existing', 'create2 of a child that exists (NodeExists or NoAuth first?)', {}, 'k'),
-  createOp('create-auth-acl', 'create2 with ACL auth:ALL (the ACL is fixed up before the check)', { acl: [{ perms: 31, id: { scheme: 'auth', id: '' } }] }),
+  createOp('create-existing', 'create2 of a child that exists (which comes first: NodeExists or NoAuth)', {}, 'k'),
+  createOp('create-auth-acl', 'create2 with ACL auth:ALL (the ACL is fixed up before the check)', { acl: AUTH_ACL }),
   {
     key: 'create-ephemeral-list', label: 'create2 ephemeral, then getEphemerals under the node', checks: 'CREATE on the parent; getEphemerals checks none',
     run: async (c) => {
@@ -121,33 +128,33 @@ export const OPERATIONS: readonly Operation[] = [
   { key: 'setData-bad-version', label: 'setData with a wrong version', checks: 'WRITE on the node, then the version', run: async (c) => outcome(await c.caller.trySetData(c.node, 'new', 9)) },
   {
     key: 'setACL', label: 'setACL to world:anyone:ALL', checks: 'ADMIN on the node',
-    run: async (c) => outcome(await c.caller.trySetACL(c.node, [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }])),
+    run: async (c) => outcome(await c.caller.trySetACL(c.node, OPEN_ACL)),
   },
   {
     key: 'setACL-bad-version', label: 'setACL with a wrong version', checks: 'ADMIN on the node, then the version',
-    run: async (c) => outcome(await c.caller.trySetACL(c.node, [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }], 9)),
+    run: async (c) => outcome(await c.caller.trySetACL(c.node, OPEN_ACL, 9)),
   },
   {
     key: 'setACL-auth', label: 'setACL to auth:ALL (the ACL is fixed up before the check)', checks: 'ADMIN on the node',
-    run: async (c) => outcome(await c.caller.trySetACL(c.node, [{ perms: 31, id: { scheme: 'auth', id: '' } }])),
+    run: async (c) => outcome(await c.caller.trySetACL(c.node, AUTH_ACL)),
   },
   // ---- multi ----
   multiOp('multi-create', 'multi [create a child]', 'CREATE on the parent', (c) => [createReq(`${c.node}/new`)]),
-  multiOp('multi-create2', 'multi [create2 a child]', 'CREATE on the parent', (c) => [{ type: OpCode.create2, req: createReq(`${c.node}/new`).req } as MultiOp]),
+  multiOp('multi-create2', 'multi [create2 a child]', 'CREATE on the parent', (c) => [createReq(`${c.node}/new`, OPEN_ACL, OpCode.create2)]),
   multiOp('multi-create-container', 'multi [createContainer a child]', 'CREATE on the parent', (c) => [
-    { type: OpCode.createContainer, req: { ...createReq(`${c.node}/new`).req, flags: CreateFlag.container } } as MultiOp,
+    createReq(`${c.node}/new`, OPEN_ACL, OpCode.createContainer, CreateFlag.container),
   ]),
   multiOp('multi-create-ttl', 'multi [createTTL a child]', 'CREATE on the parent', (c) => [
-    { type: OpCode.createTTL, req: { ...createReq(`${c.node}/new`).req, flags: CreateFlag.persistentWithTtl, ttl: TTL_MS } } as MultiOp,
+    createReq(`${c.node}/new`, OPEN_ACL, OpCode.createTTL, CreateFlag.persistentWithTtl, TTL_MS),
   ]),
   multiOp('multi-delete', 'multi [delete k]', 'DELETE on the parent', (c) => [{ type: OpCode.delete, req: { path: `${c.node}/k`, version: -1 } }]),
   multiOp('multi-setData', 'multi [setData]', 'WRITE on the node', (c) => [{ type: OpCode.setData, req: { path: c.node, data: Buffer.from('new'), version: -1 } }]),
   multiOp('multi-check', 'multi [check version]', 'READ on the node', (c) => [{ type: OpCode.check, req: { path: c.node, version: -1 } }]),
   multiOp('multi-inflight-setData', 'multi [create elsewhere with the ACL under test, setData it]', 'WRITE on the znode the multi created', (c) => [
-    { ...createReq(c.free), req: { ...createReq(c.free).req, acl: c.acl } } as MultiOp, { type: OpCode.setData, req: { path: c.free, data: Buffer.from('new'), version: -1 } },
+    createReq(c.free, c.acl), { type: OpCode.setData, req: { path: c.free, data: Buffer.from('new'), version: -1 } },
   ]),
   multiOp('multi-inflight-create', 'multi [create elsewhere with the ACL under test, create a child of it]', 'CREATE on the znode the multi created', (c) => [
-    { ...createReq(c.free), req: { ...createReq(c.free).req, acl: c.acl } } as MultiOp, createReq(`${c.free}/child`),
+    createReq(c.free, c.acl), createReq(`${c.free}/child`),
   ]),
   multiOp('multi-one-denied', 'multi [create elsewhere (allowed), setData the node, create elsewhere]', 'each op its own', (c) => [
     createReq(c.free), { type: OpCode.setData, req: { path: c.node, data: Buffer.from('new'), version: -1 } }, createReq(`${c.free}2`),
