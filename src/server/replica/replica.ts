@@ -16,6 +16,7 @@ import { SessionTracker, sessionIdHex } from '../session/session-tracker.ts';
 import { ephemeralKind, ttlOf, type ApplyResult, type DataTree } from '../tree/data-tree.ts';
 import type { Txn, TxnEntry } from '../tree/txn.ts';
 import { Watches, type WatchEvent, type WatchLimit } from '../watches/watches.ts';
+import { WriteGate, type HeldWrite } from '../pipeline/write-gate.ts';
 
 /**
  * Standalone and leader prep writes into Txns; a follower forwards them to its leader, as they came
@@ -59,6 +60,8 @@ export interface ReplicaOptions {
 
 export class Replica {
   readonly watches: Watches;
+  /** Standalone: large writes wait here while others' are in the commit stage (write-gate.ts). */
+  private readonly gate = new WriteGate<HeldWrite & { authInfo: readonly Id[] }>();
   readonly sessions: SessionTracker;
   private readonly prep: Prep;
   /** The watch events of the Txn being applied (one array for all). */
@@ -199,7 +202,12 @@ export class Replica {
       this.out.forward!(sessionId, cxid, authInfo, type, body.buf.subarray(body.offset, body.end));
       return;
     }
-    this.submitRequest(sessionId, cxid, authInfo, decodeWrite(type, body));
+    const bytes = body.end - body.offset;
+    if (this.role === 'standalone' && !this.gate.admits(sessionId, bytes)) {
+      this.gate.hold({ sessionId, cxid, authInfo, type, body: Buffer.from(body.buf.subarray(body.offset, body.end)) });
+      return;
+    }
+    this.submitRequest(sessionId, cxid, authInfo, decodeWrite(type, body), bytes);
   }
 
   /** The leader preps a write a follower forwarded for its client (`owner`: that follower). */
@@ -213,7 +221,7 @@ export class Replica {
     this.propose(sessionId, cxid, authInfo, request, owner);
   }
 
-  private submitRequest(sessionId: bigint, cxid: number, authInfo: readonly Id[], request: WriteRequest): void {
+  private submitRequest(sessionId: bigint, cxid: number, authInfo: readonly Id[], request: WriteRequest, bytes = 0): void {
     this.local.push(sessionId, cxid);
     if (request.type === OpCode.closeSession) this.sessions.setClosing(sessionId);
     if (this.role === 'follower') {
@@ -223,11 +231,15 @@ export class Replica {
       this.out.forward!(sessionId, cxid, authInfo, request.type, body);
       return;
     }
-    this.propose(sessionId, cxid, authInfo, request);
+    const zxid = this.propose(sessionId, cxid, authInfo, request);
+    if (this.role === 'standalone') this.gate.proposed(zxid, bytes);
   }
 
-  private propose(sessionId: bigint, cxid: number, authInfo: readonly Id[], request: WriteRequest, owner = this.options.serverId): void {
-    this.out.propose(this.prep.prepare({ sessionId, cxid, owner, authInfo, timeMs: this.options.clock.now() }, request));
+  /** Preps and proposes a write; returns its zxid. */
+  private propose(sessionId: bigint, cxid: number, authInfo: readonly Id[], request: WriteRequest, owner = this.options.serverId): number {
+    const entry = this.prep.prepare({ sessionId, cxid, owner, authInfo, timeMs: this.options.clock.now() }, request);
+    this.out.propose(entry);
+    return entry.header.zxid;
   }
 
   /** A member heard from the session's client: its deadline moves (its owner does not). */
@@ -242,6 +254,14 @@ export class Replica {
 
   /** A Txn is committed: apply it, fire the watches it triggers, then answer it if it is ours. */
   committed(entry: TxnEntry): void {
+    this.apply(entry);
+    if (this.role !== 'standalone') return;
+    for (const w of this.gate.committed(entry.header.zxid)) {
+      this.submitRequest(w.sessionId, w.cxid, w.authInfo, decodeWrite(w.type, new JuteReader(w.body)), w.body.length);
+    }
+  }
+
+  private apply(entry: TxnEntry): void {
     const applied = this.tree.apply(entry, this.watches.isEmpty ? null : this.events);
     const { zxid, type, sessionId, cxid } = entry.header;
     this.prep.applied(zxid);
