@@ -52,16 +52,14 @@ export function tlsSettings(prefix: string, values: ReadonlyMap<string, string>,
   const store = (name: 'keyStore' | 'trustStore'): StoreSettings | undefined => {
     const location = get(`${name}.location`);
     if (location === undefined) return undefined;
-    return stripUndefined({
-      location, type: get(`${name}.type`), password: values.get(`${name}.password`), passwordPath: get(`${name}.passwordPath`),
-    });
+    return { location, type: get(`${name}.type`), password: values.get(`${name}.password`), passwordPath: get(`${name}.passwordPath`) };
   };
   const clientAuth = (get('clientAuth') ?? 'need').toLowerCase();
   if (clientAuth !== 'none' && clientAuth !== 'want' && clientAuth !== 'need') {
     throw new Error(`${origin}: ${prefix}clientAuth must be none, want or need, got "${get('clientAuth')}"`);
   }
   const list = (k: string): string[] | undefined => get(k)?.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  return stripUndefined({
+  return {
     prefix,
     keyStore: store('keyStore'),
     trustStore: store('trustStore'),
@@ -70,11 +68,7 @@ export function tlsSettings(prefix: string, values: ReadonlyMap<string, string>,
     cipherSuites: list('ciphersuites'),
     clientAuth,
     hostnameVerification: (get('hostnameVerification') ?? 'true').toLowerCase() !== 'false',
-  });
-}
-
-function stripUndefined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+  };
 }
 
 /** Options of a TLS listener: its certificate, whom it trusts, and whether it asks clients for theirs. */
@@ -83,7 +77,7 @@ export function serverTlsOptions(s: TlsSettings): TlsOptions {
   return {
     ...commonOptions(s),
     requestCert: s.clientAuth !== 'none',
-    // 'want' accepts a client without a certificate; one that sends an untrusted one is refused after the handshake (peerIdentity).
+    // 'want' accepts a client without a certificate; one that sends an untrusted one is refused after the handshake (peerCertificate).
     rejectUnauthorized: s.clientAuth === 'need',
   };
 }
@@ -118,9 +112,7 @@ export function peerCertificate(socket: TLSSocket): Buffer | null | 'refuse' {
   return socket.authorized ? cert.raw : 'refuse';
 }
 
-const JAVA_PROTOCOLS: Readonly<Record<string, SecureVersion>> = {
-  'TLSv1': 'TLSv1', 'TLSv1.1': 'TLSv1.1', 'TLSv1.2': 'TLSv1.2', 'TLSv1.3': 'TLSv1.3',
-};
+/** Java's protocol names are Node's, oldest first. */
 const ORDER: readonly SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
 /** enabledProtocols (or the one protocol) as the lowest and highest version allowed; "TLS" alone leaves Node's defaults. */
@@ -128,12 +120,12 @@ function versions(s: TlsSettings): { minVersion?: SecureVersion; maxVersion?: Se
   const names = s.enabledProtocols ?? (s.protocol === 'TLS' ? [] : [s.protocol]);
   if (names.length === 0) return {};
   const known = names.map((n) => {
-    const v = JAVA_PROTOCOLS[n];
-    if (v === undefined) {
+    const at = ORDER.indexOf(n as SecureVersion);
+    if (at < 0) {
       const key = s.enabledProtocols === undefined ? 'protocol' : 'enabledProtocols';
       throw new Error(`${s.prefix}${key}: unknown protocol "${n}" (expected TLSv1.2, TLSv1.3, TLSv1.1 or TLSv1)`);
     }
-    return ORDER.indexOf(v);
+    return at;
   });
   return { minVersion: ORDER[Math.min(...known)], maxVersion: ORDER[Math.max(...known)] };
 }
