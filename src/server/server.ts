@@ -20,7 +20,6 @@ import type { Clock, Environment, Scheduler, Timer } from './env/environment.ts'
 import { realEnvironment } from './env/real.ts';
 import { Connection, type ConnectionHost, type ConnectionSocket } from './net/connection.ts';
 import { secureClientListener } from './net/tls-listener.ts';
-import { tlsSettings } from './net/tls-settings.ts';
 import { clientAddress, ConnectionLimits, heaviest } from './net/limits.ts';
 import { InMemoryCommit, type CommitStage } from './pipeline/commit.ts';
 import type { ReadContext } from './pipeline/reads.ts';
@@ -203,7 +202,7 @@ export class EnsembleServer implements ConnectionHost {
   async listen(): Promise<{ host: string; port: number }> {
     if (this.tcp) await listenOn(this.tcp, this.config.clientPort, this.config.clientPortAddress);
     if (this.config.secureClientPort !== undefined) {
-      this.secure = secureClientListener(this.config.clientTls ?? tlsSettings('ssl.', new Map(), 'config'), this.log, (socket, cert) => this.accept(socket, cert));
+      this.secure = secureClientListener(this.config.clientTls, this.log, (socket, cert) => this.accept(socket, cert));
       await listenOn(this.secure, this.config.secureClientPort, this.config.secureClientPortAddress);
     }
     this.start();

@@ -7,7 +7,7 @@ import { createSecureContext, createServer, type Server, type TLSSocket } from '
 import { subjectName } from '../auth/x509.ts';
 import { peerCertificate, serverTlsOptions, tlsSettings, type TlsSettings } from './tls-settings.ts';
 
-/** The settings of a secure port with no ssl.* key at all: it then lacks a key store, which is said at startup. */
+/** The settings of a secure port with no ssl.* key at all. */
 const NO_SETTINGS = tlsSettings('ssl.', new Map(), 'config');
 
 /** As Netty's SslHandler: a client that has not finished its handshake by then is dropped. */
@@ -36,8 +36,9 @@ function readableSubject(cert: Buffer): boolean {
   }
 }
 
-export function secureClientListener(settings: TlsSettings, log: Log, accept: (socket: TLSSocket, certificate?: Buffer) => void): Server {
-  const server = createServer({ ...serverTlsOptions(settings), handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (socket) => {
+/** The listener of the secure client port; without any ssl.* key it lacks a key store, which throws. */
+export function secureClientListener(settings: TlsSettings | undefined, log: Log, accept: (socket: TLSSocket, certificate?: Buffer) => void): Server {
+  const server = createServer({ ...serverTlsOptions(settings ?? NO_SETTINGS), handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (socket) => {
     const cert = peerCertificate(socket);
     if (cert === 'refuse') {
       log.info({ client: socket.remoteAddress, err: socket.authorizationError?.toString() }, 'TLS connection refused: its certificate is not trusted');
