@@ -1,7 +1,7 @@
 /** docs/acl-matrix.md from the two servers' outcomes: rows that agree are shown once. */
 import { KNOWN_DIFFERENCES, knownDifference } from './known-differences.ts';
 import { PARTS } from './matrix.ts';
-import { PERMISSIONS_INTRO } from './permissions.ts';
+import { PERMISSION_COLUMNS, PERMISSIONS_INTRO } from './permissions.ts';
 import { cellKey, type Outcomes, type Table } from './table.ts';
 
 export const DOC_PATH = 'docs/acl-matrix.md';
@@ -34,6 +34,21 @@ function renderTable(t: Table, zk: Outcomes, en: Outcomes): string[] {
     }).join(' | ');
     if (same) lines.push(`| ${escape(row.label)} | ${cells(zk)} |`);
     else lines.push(`| ${escape(row.label)} — ZooKeeper 3.8.0 | ${cells(zk)} |`, `| ${escape(row.label)} — Ensemble | ${cells(en)} |`);
+  }
+  return lines;
+}
+
+/**
+ * One line per operation, from ZooKeeper's world:anyone row: its answer with no permission, and the
+ * single permissions that change it.
+ */
+function summary(tables: readonly Table[], zk: Outcomes): string[] {
+  const lines = ['| operation | world:anyone with no permission | single permissions that change the outcome |', '| --- | --- | --- |'];
+  for (const t of tables) {
+    const outcome = (column: string): string => zk.get(cellKey(t.key, 'world', column)) ?? '(missing)';
+    const none = outcome('none');
+    const changing = PERMISSION_COLUMNS.filter((c) => c.key !== 'none' && c.key !== 'all' && outcome(c.key) !== none).map((c) => c.label);
+    lines.push(`| ${escape(t.title)} | ${escape(none)} | ${changing.length > 0 ? changing.join(', ') : 'none: the same with any'} |`);
   }
   return lines;
 }
@@ -90,6 +105,10 @@ export function renderDoc(zk: Outcomes, en: Outcomes): string {
     ...PIPELINED_SETACL_NOTE,
     '',
     ...(diffs.length > known.length ? [`**${diffs.length - known.length} cells differ that are not known differences: this run fails.**`, ''] : []),
+    '## Summary: the permission each operation needs',
+    '',
+    ...summary(permissions.tables, zk),
+    '',
     '## Permissions × schemes × operations',
     '',
     PERMISSIONS_INTRO,
