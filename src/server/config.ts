@@ -40,6 +40,8 @@ export interface ServerConfig {
   maxOutputBytes: number;
   /** ensemble.maxOutputBytesPerConnection: the same bound for one connection, closed past it. */
   maxOutputBytesPerConnection: number;
+  /** ensemble.maxInputBytes: bytes received and not yet whole requests, over all connections; past it the one holding most is closed. */
+  maxInputBytes: number;
   minSessionTimeoutMs: number;
   maxSessionTimeoutMs: number;
   /** Four-letter words allowed; '*' allows all. srvr is always allowed... unless the list is explicit. */
@@ -102,6 +104,7 @@ export function defaultConfig(): ServerConfig {
     globalOutstandingLimit: 1000,
     maxOutputBytes: 256 * 1024 * 1024,
     maxOutputBytesPerConnection: 64 * 1024 * 1024,
+    maxInputBytes: 256 * 1024 * 1024,
     minSessionTimeoutMs: -1,
     maxSessionTimeoutMs: -1,
     fourLetterWhitelist: ['srvr'],
@@ -135,7 +138,7 @@ export function resolveConfig(partial: Partial<ServerConfig>): ServerConfig {
   // As ZooKeeper: a negative maxCnxns is no limit.
   if (c.maxCnxns < 0) c.maxCnxns = 0;
   for (const [key, value] of [['nio.sessionlessCnxnTimeout', c.sessionlessCnxnTimeoutMs], ['ensemble.maxOutputBytes', c.maxOutputBytes],
-    ['ensemble.maxOutputBytesPerConnection', c.maxOutputBytesPerConnection]] as const) {
+    ['ensemble.maxOutputBytesPerConnection', c.maxOutputBytesPerConnection], ['ensemble.maxInputBytes', c.maxInputBytes]] as const) {
     if (!(value > 0)) throw new Error(`${key} must be positive, got ${value}`);
   }
   if (c.globalOutstandingLimit < 0) throw new Error(`globalOutstandingLimit must not be negative, got ${c.globalOutstandingLimit}`);
@@ -283,6 +286,7 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
       case 'globalOutstandingLimit': config.globalOutstandingLimit = integer(key, value); break;
       case 'ensemble.maxOutputBytes': config.maxOutputBytes = integer(key, value); break;
       case 'ensemble.maxOutputBytesPerConnection': config.maxOutputBytesPerConnection = integer(key, value); break;
+      case 'ensemble.maxInputBytes': config.maxInputBytes = integer(key, value); break;
       case 'ensemble.maxWatchesPerSession': config.maxWatchesPerSession = integer(key, value); break;
       case 'minSessionTimeout': config.minSessionTimeoutMs = integer(key, value); break;
       case 'maxSessionTimeout': config.maxSessionTimeoutMs = integer(key, value); break;

@@ -20,7 +20,7 @@ import type { Clock, Environment, Scheduler, Timer } from './env/environment.ts'
 import { realEnvironment } from './env/real.ts';
 import { Connection, type ConnectionHost, type ConnectionSocket } from './net/connection.ts';
 import { secureClientListener } from './net/tls-listener.ts';
-import { clientAddress, ConnectionLimits, heaviest } from './net/limits.ts';
+import { clientAddress, ConnectionLimits, heaviest, heldBy, type ByteLimit } from './net/limits.ts';
 import { InMemoryCommit, type CommitStage } from './pipeline/commit.ts';
 import type { ReadContext } from './pipeline/reads.ts';
 import { Replica } from './replica/replica.ts';
@@ -267,15 +267,14 @@ export class EnsembleServer implements ConnectionHost {
     if (this.bySession.get(conn.sessionId) === conn) this.bySession.delete(conn.sessionId);
   }
 
-  shedOutput(): void {
+  shed(limit: ByteLimit): void {
     // Sockets drain without telling: first every connection's own figure, up to date.
     for (const c of this.connections) c.account();
-    while (this.limits.outputOverLimit) {
-      const conn = heaviest(this.connections);
+    while (this.limits.over(limit)) {
+      const conn = heaviest(this.connections, limit);
       if (conn === undefined) return;
-      this.limits.reached('ensemble.maxOutputBytes', {
-        remote: conn.remoteAddress, heldBytes: conn.heldOutputBytes, totalBytes: this.limits.outputBytes, max: this.config.maxOutputBytes,
-      });
+      const { total, max } = this.limits.bytes(limit);
+      this.limits.reached(limit, { remote: conn.remoteAddress, heldBytes: heldBy(conn, limit), totalBytes: total, max });
       conn.close();
     }
   }

@@ -36,16 +36,18 @@ describe('limits: keys and defaults', () => {
     );
     assert.equal(c.maxOutputBytesPerConnection, 64 * 1024 * 1024);
     assert.equal(c.maxOutputBytes, 256 * 1024 * 1024);
+    assert.equal(c.maxInputBytes, 256 * 1024 * 1024);
   });
 
   test('zoo.cfg keys, with or without ZooKeeper\'s "zookeeper." system-property prefix', () => {
     const { config, warnings } = parseZooCfg([
       'maxCnxns=100', 'zookeeper.nio.sessionlessCnxnTimeout=2500', 'globalOutstandingLimit=50',
-      'ensemble.maxOutputBytes=1000000', 'ensemble.maxOutputBytesPerConnection=200000',
+      'ensemble.maxOutputBytes=1000000', 'ensemble.maxOutputBytesPerConnection=200000', 'ensemble.maxInputBytes=3000000',
     ].join('\n'));
     assert.deepEqual(warnings, []);
     assert.deepEqual(config, {
       maxCnxns: 100, sessionlessCnxnTimeoutMs: 2500, globalOutstandingLimit: 50, maxOutputBytes: 1_000_000, maxOutputBytesPerConnection: 200_000,
+      maxInputBytes: 3_000_000,
     });
   });
 
@@ -61,7 +63,7 @@ describe('limits: one log line per limit per interval', () => {
   test('a thousand refusals are counted one by one and logged once per interval, with how many were not', () => {
     const lines: Array<{ fields: Record<string, unknown>; msg: string }> = [];
     let nowMs = 0;
-    const limits = new ConnectionLimits({ maxCnxns: 1, maxClientCnxns: 0, globalOutstandingLimit: 1000, maxOutputBytes: 1 },
+    const limits = new ConnectionLimits({ maxCnxns: 1, maxClientCnxns: 0, globalOutstandingLimit: 1000, maxOutputBytes: 1, maxInputBytes: 1 },
       { warn: (fields, msg) => lines.push({ fields: fields as Record<string, unknown>, msg }) },
       { now: () => nowMs, monotonic: () => nowMs }, 10_000);
     limits.opened('10.0.0.1');
@@ -150,6 +152,7 @@ describe('limits: the Prometheus metrics', () => {
       assert.match(text, /^ensemble_limit_reached_total\{limit="maxCnxns"\} 2$/m);
       assert.match(text, /^ensemble_limit_reached_total\{limit="jute\.maxbuffer"\} 0$/m);
       assert.match(text, /^ensemble_unsent_output_bytes \d+$/m);
+      assert.match(text, /^ensemble_unfinished_input_bytes \d+$/m);
     } finally {
       for (const c of sessions) c.close();
       await metrics.close();

@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { OpCode } from '../../src/protocol/constants.ts';
+import { Err, OpCode } from '../../src/protocol/constants.ts';
 import type { ConnectionLimits } from '../../src/server/net/limits.ts';
-import { createRecord, HealthyClient, pathWatchRecord, RawClient, requestFrame } from './frames.ts';
+import { createRecord, HealthyClient, lengthPrefix, pathWatchRecord, RawClient, requestBody, requestFrame } from './frames.ts';
 import { assertNothingEscaped, eventually, installUncaughtGuard, serverSideOf } from './harness.ts';
 import { serverWith } from './limits-harness.ts';
 
@@ -115,3 +115,47 @@ describe('ensemble.maxOutputBytesPerConnection: a client that never reads is clo
     assertNothingEscaped();
   });
 });
+
+describe('ensemble.maxInputBytes: the connection holding the most unfinished request bytes is closed, not the others', () => {
+  const server = serverWith('ensemble', [`ensemble.maxInputBytes=${4 * MiB}`]);
+
+  test('requests announced at 1,000,000 bytes and left unfinished: the biggest are closed, the small one and a session go on', async () => {
+    const t = server();
+    const limits = t.inProcess!.server.limits;
+    const healthy = await HealthyClient.connect(t.host, t.port);
+    const clients: RawClient[] = [];
+    // A getData whose path makes it 1,000,000 bytes long.
+    const request = requestBody(1, OpCode.getData, pathWatchRecord(`/${'a'.repeat(999_986)}`));
+    assert.equal(request.length, 1_000_000);
+    /** A connection that announces the request and sends `bytes` of it. */
+    const unfinished = async (bytes: number): Promise<RawClient> => {
+      const c = await RawClient.connect(t.host, t.port);
+      clients.push(c);
+      await c.handshake({ timeOutMs: 30_000 });
+      c.send(Buffer.concat([lengthPrefix(request.length), request.subarray(0, bytes)]));
+      assert.ok(await eventually(() => serverSideOf(t.inProcess!, c)?.heldInputBytes === 4 + bytes || c.closed, WAIT_MS));
+      return c;
+    };
+    try {
+      const small = await unfinished(100_000);
+      const big: RawClient[] = [];
+      for (let i = 0; i < 6; i++) big.push(await unfinished(900_000));
+      // 100 KB + 6 x 900 KB: over 4 MiB with the fifth big one; it, the holder of the most, goes.
+      assert.ok(await eventually(() => big.filter((c) => c.closed).length >= 2, WAIT_MS), 'no connection closed');
+      assert.ok(limits.count('ensemble.maxInputBytes') >= 2);
+      assert.ok(limits.inputBytes <= 4 * MiB, `${limits.inputBytes} bytes held`);
+      assert.ok(!small.closed, 'the connection holding the least was closed');
+      await healthy.roundTrip('/healthy-during-unfinished');
+      // The small one finishes its request: it is answered (there is no such node).
+      small.send(request.subarray(100_000));
+      const answer = await small.outcome();
+      assert.ok(answer.kind === 'reply' && answer.header.xid === 1 && answer.header.err === Err.NONODE, JSON.stringify(answer));
+    } finally {
+      for (const c of clients) c.destroy();
+      healthy.close();
+    }
+    assert.ok(await eventually(() => limits.inputBytes === 0, WAIT_MS), `${limits.inputBytes} bytes still counted`);
+    assertNothingEscaped();
+  });
+});
+

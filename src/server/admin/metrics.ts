@@ -188,6 +188,7 @@ export class ServerMetrics {
       const g: Gauge = new Gauge({ name, help, registers: [r], collect: () => g.set(read()) });
     };
     gauge('ensemble_unsent_output_bytes', 'Bytes of replies and watch events not yet sent, over all connections (bounded by ensemble.maxOutputBytes)', () => limits.outputBytes);
+    gauge('ensemble_unfinished_input_bytes', 'Bytes received and not yet whole requests, over all connections (bounded by ensemble.maxInputBytes)', () => limits.inputBytes);
   }
 
   private async listen(log: Log): Promise<{ host: string; port: number }> {

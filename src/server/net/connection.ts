@@ -18,7 +18,7 @@ import { frame, writeFrame, writeHeader, writeReply } from '../pipeline/replies.
 import type { ServerStats } from '../stats.ts';
 import type { ApplyResult } from '../tree/data-tree.ts';
 import type { Watcher } from '../watches/watches.ts';
-import { clientAddress, type ConnectionLimits } from './limits.ts';
+import { clientAddress, type ByteLimit, type ConnectionLimits } from './limits.ts';
 import { OutputBuffer } from './output-buffer.ts';
 import { requestFields } from './request-log.ts';
 import { FrameDecoder, FrameTooLargeError } from '../../protocol/frame-decoder.ts';
@@ -50,8 +50,8 @@ export interface ConnectionHost {
   readonly clock: Clock;
   readonly scheduler: Scheduler;
   readonly limits: ConnectionLimits;
-  /** Close connections, the one holding most first, until the replies not yet sent are within ensemble.maxOutputBytes. */
-  shedOutput(): void;
+  /** Close connections, the one holding most first, until what `limit` counts over all of them is within it. */
+  shed(limit: ByteLimit): void;
   /** The last zxid applied: the one replies carry. */
   readonly lastZxid: number;
   /** The answer to a four-letter word, or null when `code` is not one. */
@@ -147,9 +147,10 @@ export class Connection implements Watcher {
   private paused = false;
   /** Not read because of globalOutstandingLimit (counted once each time it starts). */
   private throttled = false;
-  /** What this connection last added to the server's totals of requests in flight and bytes not yet sent. */
+  /** What this connection last added to the server's totals of requests in flight, bytes not yet sent and bytes not yet read. */
   private countedOutstanding = 0;
   private countedOutputBytes = 0;
+  private countedInputBytes = 0;
   private readonly handshakeTimer: Timer;
   inFlightWrites = 0;
   /** Each request logged (the level is read once per connection: the check costs on every request). */
@@ -193,6 +194,11 @@ export class Connection implements Watcher {
   private onData(chunk: Buffer): void {
     if (this.isClosed) return;
     this.decoder.push(chunk);
+    this.account();
+    if (this.server.limits.over('ensemble.maxInputBytes')) {
+      this.server.shed('ensemble.maxInputBytes');
+      if (this.isClosed) return;
+    }
     // The replies to this chunk's requests leave in one write as soon as it is processed.
     this.inData = true;
     this.processFrames();
@@ -559,8 +565,8 @@ export class Connection implements Watcher {
       return;
     }
     this.account();
-    if (this.server.limits.outputOverLimit) {
-      this.server.shedOutput();
+    if (this.server.limits.over('ensemble.maxOutputBytes')) {
+      this.server.shed('ensemble.maxOutputBytes');
       if (this.isClosed) return;
     }
     if (this.flushScheduled || this.inData) return;
@@ -585,15 +591,23 @@ export class Connection implements Watcher {
     return this.isClosed ? 0 : this.out.pending + this.socket.writableLength;
   }
 
-  /** Bring this connection's share of the server's totals (requests in flight, bytes not yet sent) up to date. */
+  /** Bytes received and not yet handed on as whole requests. */
+  get heldInputBytes(): number {
+    return this.isClosed ? 0 : this.decoder.buffered;
+  }
+
+  /** Bring this connection's share of the server's totals (requests in flight, bytes not yet sent or read) up to date. */
   account(): void {
     const limits = this.server.limits;
     const outstanding = this.isClosed ? 0 : this.queue.length;
-    const held = this.heldOutputBytes;
+    const output = this.heldOutputBytes;
+    const input = this.heldInputBytes;
     limits.outstanding += outstanding - this.countedOutstanding;
-    limits.outputBytes += held - this.countedOutputBytes;
+    limits.outputBytes += output - this.countedOutputBytes;
+    limits.inputBytes += input - this.countedInputBytes;
     this.countedOutstanding = outstanding;
-    this.countedOutputBytes = held;
+    this.countedOutputBytes = output;
+    this.countedInputBytes = input;
   }
 
   /**

@@ -12,9 +12,20 @@ import { RateLimitedLog, type WarnLog } from './rate-limited-log.ts';
 /** Each limit by its zoo.cfg key (`ensemble.` ones are Ensemble's own). */
 export const LIMITS = [
   'maxCnxns', 'maxClientCnxns', 'nio.sessionlessCnxnTimeout', 'globalOutstandingLimit',
-  'ensemble.maxOutputBytes', 'ensemble.maxOutputBytesPerConnection', 'jute.maxbuffer',
+  'ensemble.maxOutputBytes', 'ensemble.maxOutputBytesPerConnection', 'ensemble.maxInputBytes', 'jute.maxbuffer',
 ] as const;
 export type Limit = (typeof LIMITS)[number];
+/** The bounds on bytes held over all connections, past which the connection holding the most is closed. */
+export type ByteLimit = 'ensemble.maxOutputBytes' | 'ensemble.maxInputBytes';
+
+/** What a connection holds: replies not yet sent, and bytes received that are not yet a whole request. */
+export interface Holder {
+  readonly heldOutputBytes: number;
+  readonly heldInputBytes: number;
+}
+
+/** What `limit` counts of what `c` holds. */
+export const heldBy = (c: Holder, limit: ByteLimit): number => (limit === 'ensemble.maxOutputBytes' ? c.heldOutputBytes : c.heldInputBytes);
 
 /** The log line of each limit reached. */
 const MESSAGES: Record<Limit, string> = {
@@ -24,16 +35,19 @@ const MESSAGES: Record<Limit, string> = {
   'globalOutstandingLimit': 'not reading from a connection until its requests are answered: too many requests in flight (globalOutstandingLimit)',
   'ensemble.maxOutputBytes': 'closing connection: replies not yet sent to all clients are too many bytes (ensemble.maxOutputBytes), and this one holds the most',
   'ensemble.maxOutputBytesPerConnection': 'closing connection: client is not reading its replies (ensemble.maxOutputBytesPerConnection)',
+  'ensemble.maxInputBytes': 'closing connection: bytes received from all clients and not yet whole requests are too many (ensemble.maxInputBytes), and this one holds the most',
   'jute.maxbuffer': 'closing connection: packet larger than jute.maxbuffer',
 };
 
-type LimitsConfig = Pick<ServerConfig, 'maxCnxns' | 'maxClientCnxns' | 'globalOutstandingLimit' | 'maxOutputBytes'>;
+type LimitsConfig = Pick<ServerConfig, 'maxCnxns' | 'maxClientCnxns' | 'globalOutstandingLimit' | 'maxOutputBytes' | 'maxInputBytes'>;
 
 export class ConnectionLimits {
   /** Requests read and not yet answered, over all connections. */
   outstanding = 0;
   /** Bytes of replies and events not yet sent, over all connections, as each last counted its own. */
   outputBytes = 0;
+  /** Bytes received and not yet whole requests, over all connections, as each last counted its own. */
+  inputBytes = 0;
   private readonly reachedCounts = new Map<Limit, number>();
   private readonly perAddress = new Map<string, number>();
   private open = 0;
@@ -107,15 +121,27 @@ export class ConnectionLimits {
     return this.outstanding > this.config.globalOutstandingLimit;
   }
 
-  get outputOverLimit(): boolean {
-    return this.outputBytes > this.config.maxOutputBytes;
+  /** What a byte limit counts over all connections, and its bound. */
+  bytes(limit: ByteLimit): { total: number; max: number } {
+    return limit === 'ensemble.maxOutputBytes'
+      ? { total: this.outputBytes, max: this.config.maxOutputBytes }
+      : { total: this.inputBytes, max: this.config.maxInputBytes };
+  }
+
+  over(limit: ByteLimit): boolean {
+    const { total, max } = this.bytes(limit);
+    return total > max;
   }
 }
 
-/** The connection holding the most bytes not yet sent (undefined if none holds any). */
-export function heaviest<T extends { readonly heldOutputBytes: number }>(connections: Iterable<T>): T | undefined {
+/** The connection holding the most of what `limit` counts (undefined if none holds any). */
+export function heaviest<T extends Holder>(connections: Iterable<T>, limit: ByteLimit): T | undefined {
   let most: T | undefined;
-  for (const c of connections) if (c.heldOutputBytes > (most?.heldOutputBytes ?? 0)) most = c;
+  let mostBytes = 0;
+  for (const c of connections) {
+    const bytes = heldBy(c, limit);
+    if (bytes > mostBytes) [most, mostBytes] = [c, bytes];
+  }
   return most;
 }
 
