@@ -20,6 +20,8 @@ export interface ServerConfig {
   secureClientPortAddress?: string;
   /** The ssl.* keys. */
   clientTls?: TlsSettings;
+  /** client.portUnification: the client port takes TLS clients too (with clientTls), told apart by their first byte. */
+  clientPortUnification?: boolean;
   /** X509AuthenticationProvider.superUser: the certificate subject that is the super user. */
   x509SuperUser?: string;
   /** sslQuorum=true: TLS between members, with the ssl.quorum.* keys. */
@@ -174,9 +176,7 @@ const yesNo = (v: string): boolean => v.trim().toLowerCase() !== 'no';
  * names it. A key ending in '.' or '_' stands for every key that starts with it.
  */
 const NOT_ACTED_UPON: ReadonlyArray<readonly [reason: string, keys: readonly string[]]> = [
-  ['Ensemble has no port unification (TLS and plain clients on one port)', [
-    'client.portUnification', 'netty.server.',
-  ]],
+  ['Ensemble puts no limit on TLS handshakes in progress', ['netty.server.']],
   ['Ensemble checks no revocation list (crl, ocsp) and takes no Java SSL context, key or trust manager', ['ssl.']],
   ['the admin server has no TLS, idle timeout or client-port unification', [
     'admin.portUnification', 'admin.idleTimeout', 'admin.forceHttps', 'admin.needClientAuth',
@@ -317,6 +317,7 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
       case 'admin.console.allowEdits': config.adminConsoleEdits = bool(value); break;
       case 'secureClientPort': config.secureClientPort = integer(key, value); break;
       case 'secureClientPortAddress': config.secureClientPortAddress = value.trim(); break;
+      case 'client.portUnification': config.clientPortUnification = bool(value); break;
       case 'X509AuthenticationProvider.superUser': config.x509SuperUser = value.trim(); break;
       case 'sslQuorum': sslQuorum = bool(value); break;
       case 'sslQuorumReloadCertFiles': config.quorumTlsReload = bool(value); break;
@@ -346,7 +347,7 @@ export function parseZooCfg(text: string, origin = 'zoo.cfg'): ParsedZooCfg {
     }
   }
   config.metrics = metricsConfig(metricsKeys, origin, warnings);
-  if (config.secureClientPort !== undefined || clientTlsKeys.size > 0) config.clientTls = tlsSettings('ssl.', clientTlsKeys, origin);
+  if (config.secureClientPort !== undefined || config.clientPortUnification === true || clientTlsKeys.size > 0) config.clientTls = tlsSettings('ssl.', clientTlsKeys, origin);
   if (sslQuorum) config.quorumTls = tlsSettings('ssl.quorum.', quorumTlsKeys, origin);
   // As ZooKeeper: a secure client port and no clientPort serves TLS clients only.
   if (config.secureClientPort !== undefined && config.clientPort === undefined && serverLines.length === 0) config.clientPortEnabled = false;

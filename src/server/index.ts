@@ -22,7 +22,7 @@ export interface StartedServer {
  */
 export async function startServer(config: Partial<ServerConfig> = {}, deps: ServerDeps = {}): Promise<StartedServer> {
   const resolved = resolveConfig(config);
-  checkSecureClientPort(resolved.clientTls, resolved.secureClientPort);
+  checkSecureClientPort(resolved.clientTls, resolved.secureClientPort !== undefined || resolved.clientPortUnification === true);
   const log = deps.log ?? createLogger({ defaultLevel: 'warn' });
   const metrics = resolved.metrics && new ServerMetrics(resolved.metrics);
   let storage: Storage | undefined;

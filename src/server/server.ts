@@ -4,7 +4,7 @@
  * Replies come back from the core keyed by (sessionId, cxid) and go to the connection holding
  * that session.
  */
-import { createServer, type Server as TcpServer } from 'node:net';
+import { createServer, type Server as TcpServer, type Socket } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import pino, { type Logger } from 'pino';
 import { OpCode } from '../protocol/constants.ts';
@@ -19,7 +19,7 @@ import type { ServerConfig } from './config.ts';
 import type { Clock, Environment, Scheduler, Timer } from './env/environment.ts';
 import { realEnvironment } from './env/real.ts';
 import { Connection, type ConnectionHost, type ConnectionSocket } from './net/connection.ts';
-import { secureClientListener } from './net/tls-listener.ts';
+import { secureClientListener, unifiedClientPort } from './net/tls-listener.ts';
 import { clientAddress, ConnectionLimits, heaviest, heldBy, type ByteLimit } from './net/limits.ts';
 import { InMemoryCommit, type CommitStage } from './pipeline/commit.ts';
 import type { ReadContext } from './pipeline/reads.ts';
@@ -35,12 +35,12 @@ const WATCH_SWEEP_SLICE = 20_000;
 
 /**
  * The ACL schemes with no provider here, whose ACLs ZooKeeper refuses (INVALIDACL): sasl unless
- * zoo.cfg registers SASL's provider, x509 unless there is a secure client port (ZooKeeper's TLS
- * setup registers x509's; with none, an x509 ACL is refused there).
+ * zoo.cfg registers SASL's provider, x509 unless there is a secure client port or a unified one
+ * (ZooKeeper's TLS setup registers x509's; with none, an x509 ACL is refused there).
  */
 function schemesWithoutProvider(config: ServerConfig): ReadonlySet<string> {
   const schemes = new Set(unregisteredSchemes(config.sasl));
-  if (config.secureClientPort === undefined) schemes.add(X509_SCHEME);
+  if (config.secureClientPort === undefined && config.clientPortUnification !== true) schemes.add(X509_SCHEME);
   return schemes;
 }
 
@@ -99,6 +99,8 @@ export class EnsembleServer implements ConnectionHost {
   private readonly tcp: TcpServer | undefined;
   /** The secure client port, made at listen() (it reads the key and trust stores). */
   private secure: TlsServer | undefined;
+  /** What the client port does with a connection: serve it, or first tell TLS from plain (client.portUnification). */
+  private onClientPort = (socket: Socket): void => this.accept(socket);
   private readonly timers: Timer[] = [];
   private closing = false;
   private sweeping = false;
@@ -129,7 +131,7 @@ export class EnsembleServer implements ConnectionHost {
     this.serverId = deps.serverId ?? 0;
     this.unregistered = schemesWithoutProvider(config);
     this.replica = this.newReplica();
-    this.tcp = config.clientPortEnabled ? createServer((socket) => this.accept(socket)) : undefined;
+    this.tcp = config.clientPortEnabled ? createServer((socket) => this.onClientPort(socket)) : undefined;
   }
 
   /**
@@ -200,6 +202,10 @@ export class EnsembleServer implements ConnectionHost {
   }
 
   async listen(): Promise<{ host: string; port: number }> {
+    if (this.config.clientPortUnification === true) {
+      const tls = secureClientListener(this.config.clientTls, this.log, (socket, cert) => this.accept(socket, cert));
+      this.onClientPort = unifiedClientPort(tls, (socket) => this.accept(socket), this.scheduler);
+    }
     if (this.tcp) await listenOn(this.tcp, this.config.clientPort, this.config.clientPortAddress);
     if (this.config.secureClientPort !== undefined) {
       this.secure = secureClientListener(this.config.clientTls, this.log, (socket, cert) => this.accept(socket, cert));

@@ -110,13 +110,13 @@ test('keys read but not acted upon are each a warning, and the server works', { 
     const cfg = join(dir, 'zoo.cfg');
     writeFileSync(cfg, [
       'tickTime=500', `dataDir=${dir}`, `clientPort=${port}`, 'clientPortAddress=127.0.0.1',
-      'client.portUnification=true', 'metricsProvider.numWorkerThreads=2',
+      'ssl.crl=true', 'metricsProvider.numWorkerThreads=2',
       'admin.enableServer=false', '',
     ].join('\n'));
     const { child, output, exited, started } = startCommand(['--config', cfg, '--property', 'zookeeper.admin.idleTimeout=30000']);
     await started;
     assert.match(output.text, new RegExp(`listening on 127\\.0\\.0\\.1:${port}`));
-    assert.match(output.text, /\\"client\.portUnification\\" is recognised but not acted upon \(Ensemble has no port unification/);
+    assert.match(output.text, /\\"ssl\.crl\\" is recognised but not acted upon \(Ensemble checks no revocation list/);
     assert.match(output.text, /\\"metricsProvider\.numWorkerThreads\\" is recognised but not acted upon \(the metrics endpoint has no worker threads/);
     assert.match(output.text, /--property: \\"zookeeper\.admin\.idleTimeout\\" is recognised but not acted upon \(the admin server has no TLS, idle timeout/);
     // admin.enableServer=false asks for what Ensemble does anyway.

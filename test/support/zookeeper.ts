@@ -97,7 +97,7 @@ export function zooKeeperArgs(opts: ServerOptions, logDir: string, mainClass: st
     jvmArgs.push(`-Dznode.container.checkIntervalMs=${opts.containerCheckIntervalMs}`);
   }
   // The AdminServer needs the servlet API, and TLS Netty's codec and resolver, which the jar's manifest does not name.
-  const tls = opts.zooCfg?.some((l) => /^(secureClientPort|sslQuorum)\s*=/.test(l)) === true;
+  const tls = opts.zooCfg?.some((l) => /^(secureClientPort|sslQuorum|client\.portUnification)\s*=/.test(l)) === true;
   const classpath = zooKeeperClasspath() + (opts.adminServerPort === undefined ? '' : ':/usr/share/java/servlet-api.jar')
     + (tls ? ':/usr/share/java/netty-codec.jar:/usr/share/java/netty-resolver.jar' : '');
   return [...jvmArgs, '-cp', classpath, mainClass, cfgPath];

@@ -73,7 +73,7 @@ test('a zoo.cfg with a single server line runs standalone, as ZooKeeper does, wi
 
 test('keys ZooKeeper reads but Ensemble does not act on are each a warning naming the key', () => {
   const keys = [
-    'ssl.crl=true', 'client.portUnification=true', 'ssl.ocsp=true', 'ssl.quorum.crl=true',
+    'ssl.crl=true', 'netty.server.outstandingHandshake.limit=100', 'ssl.ocsp=true', 'ssl.quorum.crl=true',
     'admin.idleTimeout=30000', 'admin.portUnification=true', 'metricsProvider.numWorkerThreads=2',
     'metricsProvider.maxQueueSize=1000', 'letAnySaslUserDoX=bob',
     'initLimit=10', 'syncLimit=5', 'electionAlg=3', 'standaloneEnabled=false',
@@ -89,7 +89,7 @@ test('keys ZooKeeper reads but Ensemble does not act on are each a warning namin
     assert.equal(warnings[i].startsWith(`zoo.cfg: "${key}" is recognised but not acted upon (`), true, warnings[i]);
   });
   assert.match(warnings[0], /ssl\.crl.*checks no revocation list/);
-  assert.match(warnings[1], /client\.portUnification.*no port unification/);
+  assert.match(warnings[1], /netty\.server\.outstandingHandshake\.limit.*no limit on TLS handshakes/);
   assert.match(warnings[4], /admin\.idleTimeout.*admin server has no TLS, idle timeout/);
   assert.match(warnings[9], /initLimit.*replication is not supported yet/);
   assert.equal(warnings[keys.length], 'zoo.cfg: unknown key "noSuchKey" ignored');

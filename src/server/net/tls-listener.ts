@@ -3,8 +3,10 @@
  * is done, are served as any other, with the client's certificate (for the x509 scheme) if it sent
  * a trusted one.
  */
+import type { Socket } from 'node:net';
 import { createSecureContext, createServer, type Server, type TLSSocket } from 'node:tls';
 import { subjectName } from '../auth/x509.ts';
+import type { Scheduler } from '../env/environment.ts';
 import { peerCertificate, serverTlsOptions, tlsSettings, type TlsSettings } from './tls-settings.ts';
 
 /** The settings of a secure port with no ssl.* key at all. */
@@ -22,8 +24,8 @@ interface Log {
  * Reads the secure client port's stores and checks that its key matches its certificate, so that a
  * mistake stops the server at startup before it recovers its data (listen() reads them again).
  */
-export function checkSecureClientPort(settings: TlsSettings | undefined, securePort: number | undefined): void {
-  if (securePort !== undefined) createSecureContext(serverTlsOptions(settings ?? NO_SETTINGS));
+export function checkSecureClientPort(settings: TlsSettings | undefined, needed: boolean): void {
+  if (needed) createSecureContext(serverTlsOptions(settings ?? NO_SETTINGS));
 }
 
 /** A trusted certificate is well formed; this keeps a subject our DER reader cannot follow from becoming a crash. */
@@ -57,4 +59,33 @@ export function secureClientListener(settings: TlsSettings | undefined, log: Log
     socket.destroy();
   });
   return server;
+}
+
+/** The first byte of a TLS record that opens a handshake; a ZooKeeper length prefix or four-letter word never starts so. */
+const TLS_HANDSHAKE_RECORD = 0x16;
+
+/**
+ * client.portUnification: a connection to the client port whose first byte opens a TLS handshake
+ * goes to `secure` (a secureClientListener that does not listen), any other is served plain, as
+ * ZooKeeper's DualModeSslHandler tells them apart. One that sends nothing is dropped after the
+ * handshake timeout.
+ */
+export function unifiedClientPort(secure: Server, plain: (socket: Socket) => void, scheduler: Scheduler): (socket: Socket) => void {
+  return (socket) => {
+    const timer = scheduler.after(HANDSHAKE_TIMEOUT_MS, () => socket.destroy());
+    socket.on('error', () => socket.destroy());
+    socket.once('close', () => timer.cancel());
+    socket.once('data', (chunk: Buffer) => {
+      timer.cancel();
+      socket.pause();
+      socket.unshift(chunk);
+      if (chunk[0] === TLS_HANDSHAKE_RECORD) {
+        secure.emit('connection', socket);
+      } else {
+        // Flowing again before the connection listens: its 'data' handler is attached before the next turn.
+        socket.resume();
+        plain(socket);
+      }
+    });
+  };
 }

@@ -27,7 +27,7 @@ export async function startMember(config: Partial<ServerConfig>, deps: { log?: L
   if (ensemble === undefined) throw new Error('not an ensemble: the configuration has no server lines');
   const log = deps.log ?? createLogger();
   // The TLS stores are read first: a mistake in them stops the member before it touches its data.
-  checkSecureClientPort(resolved.clientTls, resolved.secureClientPort);
+  checkSecureClientPort(resolved.clientTls, resolved.secureClientPort !== undefined || resolved.clientPortUnification === true);
   const tls = resolved.quorumTls && new QuorumTls(resolved.quorumTls, log, resolved.quorumTlsReload === true);
   const env = realEnvironment;
   // Its own directory, apart from a standalone server's files.
