@@ -189,7 +189,7 @@ const NOT_ACTED_UPON: ReadonlyArray<readonly [reason: string, keys: readonly str
     'letAnySaslUserDoX',
     'kerberos.', 'requireKerberosConfig', 'kinit', 'ensembleAuthName', 'security.auth_to_local',
   ]],
-  ['replication is not supported yet', [
+  ['only ZooKeeper\'s replication protocol has it: Ensemble replicates with Raft, see docs/ensemble.md', [
     'initLimit', 'syncLimit', 'connectToLearnerMasterLimit', 'electionAlg', 'electionPortBindRetry',
     'quorumListenOnAllIPs', 'peerType', 'observerMasterPort', 'syncEnabled', 'standaloneEnabled',
     'portUnification', 'quorum.', 'quorumCnxnTimeoutMs',

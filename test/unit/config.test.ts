@@ -91,7 +91,7 @@ test('keys ZooKeeper reads but Ensemble does not act on are each a warning namin
   assert.match(warnings[0], /ssl\.crl.*checks no revocation list/);
   assert.match(warnings[1], /netty\.server\.outstandingHandshake\.limit.*no limit on TLS handshakes/);
   assert.match(warnings[4], /admin\.idleTimeout.*admin server has no TLS, idle timeout/);
-  assert.match(warnings[9], /initLimit.*replication is not supported yet/);
+  assert.match(warnings[9], /initLimit.*Ensemble replicates with Raft/);
   assert.equal(warnings[keys.length], 'zoo.cfg: unknown key "noSuchKey" ignored');
 });
 

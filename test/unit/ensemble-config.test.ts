@@ -167,8 +167,8 @@ test('one server line: standalone as before unless standaloneEnabled=false, whic
     const { config, warnings } = parseZooCfg(cfg(dir, 'clientPort=2181', 'server.1=127.0.0.1:2888:3888'));
     assert.equal(config.ensemble, undefined);
     assert.deepEqual(warnings, [
-      'zoo.cfg: "initLimit" is recognised but not acted upon (replication is not supported yet): ignored',
-      'zoo.cfg: "syncLimit" is recognised but not acted upon (replication is not supported yet): ignored',
+      `zoo.cfg: "initLimit" is recognised but not acted upon (only ZooKeeper's replication protocol has it: Ensemble replicates with Raft, see docs/ensemble.md): ignored`,
+      `zoo.cfg: "syncLimit" is recognised but not acted upon (only ZooKeeper's replication protocol has it: Ensemble replicates with Raft, see docs/ensemble.md): ignored`,
       'zoo.cfg: line 6: server.1=127.0.0.1:2888:3888 names a single server: running standalone, as ZooKeeper does',
     ]);
     // The single line is still read as ZooKeeper reads it.
