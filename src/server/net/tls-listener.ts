@@ -4,10 +4,10 @@
  * a trusted one.
  */
 import type { Socket } from 'node:net';
-import { createSecureContext, createServer, type Server, type TLSSocket } from 'node:tls';
+import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { subjectName } from '../auth/x509.ts';
 import type { Scheduler } from '../env/environment.ts';
-import { peerCertificate, serverTlsOptions, tlsSettings, type TlsSettings } from './tls-settings.ts';
+import { checkedServerTlsOptions, peerCertificate, serverTlsOptions, tlsSettings, type TlsSettings } from './tls-settings.ts';
 
 /** The settings of a secure port with no ssl.* key at all. */
 const NO_SETTINGS = tlsSettings('ssl.', new Map(), 'config');
@@ -25,7 +25,7 @@ interface Log {
  * mistake stops the server at startup before it recovers its data (listen() reads them again).
  */
 export function checkSecureClientPort(settings: TlsSettings | undefined, needed: boolean): void {
-  if (needed) createSecureContext(serverTlsOptions(settings ?? NO_SETTINGS));
+  if (needed) checkedServerTlsOptions(settings ?? NO_SETTINGS);
 }
 
 /** A trusted certificate is well formed; this keeps a subject our DER reader cannot follow from becoming a crash. */

@@ -6,8 +6,8 @@
  * files change, for connections made from then on, as ZooKeeper's X509Util does.
  */
 import { unwatchFile, watchFile } from 'node:fs';
-import { checkServerIdentity, createSecureContext, type ConnectionOptions, type TLSSocket, type TlsOptions } from 'node:tls';
-import { clientTlsOptions, peerCertificate, serverTlsOptions, type TlsSettings } from './tls-settings.ts';
+import { checkServerIdentity, type ConnectionOptions, type TLSSocket, type TlsOptions } from 'node:tls';
+import { checkedServerTlsOptions, clientTlsOptions, peerCertificate, type TlsSettings } from './tls-settings.ts';
 
 /** How often the store files are looked at for a change (sslQuorumReloadCertFiles). */
 const RELOAD_POLL_MS = 1000;
@@ -25,9 +25,8 @@ export class QuorumTls {
 
   /** Reads the stores now: a store that cannot be read stops the member at startup. */
   constructor(private readonly settings: TlsSettings, private readonly log: Log, reloadOnChange = false) {
-    this.server = serverTlsOptions(settings);
+    this.server = checkedServerTlsOptions(settings);
     this.client = clientTlsOptions(settings);
-    createSecureContext(this.server);
     if (reloadOnChange) {
       for (const file of [settings.keyStore?.location, settings.trustStore?.location]) {
         if (file === undefined) continue;
@@ -73,10 +72,9 @@ export class QuorumTls {
 
   private reload(file: string): void {
     try {
-      const server = serverTlsOptions(this.settings);
+      // A wrong password, or a key that is not the certificate's, shows here, before anything is replaced.
+      const server = checkedServerTlsOptions(this.settings);
       const client = clientTlsOptions(this.settings);
-      // A key that does not match its certificate shows here, before anything is replaced.
-      createSecureContext(server);
       this.server = server;
       this.client = client;
       this.log.info({ file }, 'quorum TLS stores reloaded');

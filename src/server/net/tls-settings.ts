@@ -5,7 +5,7 @@
  * unreadable store stops the server at startup with a message that names the key.
  */
 import { readFileSync } from 'node:fs';
-import { getCiphers, type ConnectionOptions, type SecureContextOptions, type SecureVersion, type TLSSocket, type TlsOptions } from 'node:tls';
+import { createSecureContext, getCiphers, type ConnectionOptions, type SecureContextOptions, type SecureVersion, type TLSSocket, type TlsOptions } from 'node:tls';
 import { extname } from 'node:path';
 
 export type ClientAuth = 'none' | 'want' | 'need';
@@ -80,6 +80,20 @@ export function serverTlsOptions(s: TlsSettings): TlsOptions {
     // 'want' accepts a client without a certificate; one that sends an untrusted one is refused after the handshake (peerCertificate).
     rejectUnauthorized: s.clientAuth === 'need',
   };
+}
+
+/**
+ * The listener's options, checked by OpenSSL as a listener would load them: a wrong password or a
+ * key that is not the certificate's is an error that names the key store.
+ */
+export function checkedServerTlsOptions(s: TlsSettings): TlsOptions {
+  const options = serverTlsOptions(s);
+  try {
+    createSecureContext(options);
+  } catch (err) {
+    throw new Error(`${s.prefix}keyStore.location=${s.keyStore?.location} cannot be used: ${(err as Error).message} (is ${s.prefix}keyStore.password right, and the key the certificate's?)`);
+  }
+  return options;
 }
 
 /**
