@@ -3,9 +3,8 @@
  * abusers can misbehave and the probe measures the server, not a library), and a session over a raw
  * socket whose replies are matched to requests by xid.
  */
-import { once } from 'node:events';
-import { connect as netConnect, type Socket } from 'node:net';
-import { connectRequestFrame } from './raw-socket.ts';
+import type { Socket } from 'node:net';
+import { connectRequestFrame, openSession } from './raw-socket.ts';
 
 const OP_CREATE = 1;
 const OP_EXISTS = 3;
@@ -87,21 +86,9 @@ export class WireSession {
 
   /** Connects and opens a new session (`timeoutMs` asked for). */
   static async open(host: string, port: number, timeoutMs: number): Promise<WireSession> {
-    const socket = netConnect({ host, port, noDelay: true });
-    await once(socket, 'connect');
-    socket.write(connectRequestFrame(timeoutMs));
-    let got = Buffer.alloc(0);
-    while (got.length < 4 || got.length < 4 + got.readInt32BE(0)) {
-      const [chunk] = (await once(socket, 'data')) as [Buffer];
-      got = Buffer.concat([got, chunk]);
-    }
-    const len = got.readInt32BE(0);
-    if (got.readInt32BE(8) <= 0) {
-      socket.destroy();
-      throw new Error('the server refused the session');
-    }
+    const { socket, rest } = await openSession(host, port, timeoutMs);
     const session = new WireSession(socket);
-    if (got.length > 4 + len) session.pending = got.subarray(4 + len);
+    if (rest.length > 0) session.pending = rest;
     socket.on('data', (chunk: Buffer) => session.onData(chunk));
     const ended = (err?: Error): void => session.fail(err ?? new Error('connection closed'));
     socket.on('error', ended);

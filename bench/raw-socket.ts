@@ -121,6 +121,27 @@ function closeSessionFrame(xid: number): Buffer {
   return frame;
 }
 
+/**
+ * Connects and establishes a session: the socket once the handshake's reply is read whole, and
+ * whatever came after it. Throws (the socket destroyed) when the server refuses the session.
+ */
+export async function openSession(host: string, port: number, timeoutMs: number): Promise<{ socket: Socket; rest: Buffer }> {
+  const socket = netConnect({ host, port, noDelay: true });
+  await once(socket, 'connect');
+  socket.write(connectRequestFrame(timeoutMs));
+  let got = Buffer.alloc(0);
+  while (got.length < 4 || got.length < 4 + got.readInt32BE(0)) {
+    const [chunk] = (await once(socket, 'data')) as [Buffer];
+    got = Buffer.concat([got, chunk]);
+  }
+  const len = got.readInt32BE(0);
+  if (got.readInt32BE(4 + 4) <= 0) { // the negotiated timeout, after the length and protocolVersion
+    socket.destroy();
+    throw new Error('the server refused the session');
+  }
+  return { socket, rest: got.subarray(4 + len) };
+}
+
 export class RawSession {
   private out = Buffer.allocUnsafe(64 * 1024);
   private outLen = 0;
@@ -134,20 +155,9 @@ export class RawSession {
   /** Connects and establishes a session (protocol version 0, no previous session, 30 s timeout). */
   static async open(connectString: string, timeoutMs: number): Promise<RawSession> {
     const [host, portText] = connectString.split(',')[0].split(':');
-    const socket = netConnect({ host, port: Number(portText), noDelay: true });
-    await once(socket, 'connect');
-    socket.write(connectRequestFrame(timeoutMs));
-    // The handshake reply: read it whole before anything else.
-    let got = Buffer.alloc(0);
-    while (got.length < 4 || got.length < 4 + got.readInt32BE(0)) {
-      const [chunk] = (await once(socket, 'data')) as [Buffer];
-      got = Buffer.concat([got, chunk]);
-    }
-    const len = got.readInt32BE(0);
-    const negotiated = got.readInt32BE(4 + 4); // after the length and protocolVersion
-    if (negotiated <= 0) throw new Error('raw-socket: the server refused the session');
+    const { socket, rest } = await openSession(host, Number(portText), timeoutMs);
     const session = new RawSession(socket);
-    if (got.length > 4 + len) session.pending = got.subarray(4 + len);
+    if (rest.length > 0) session.pending = rest;
     socket.on('data', (chunk: Buffer) => session.onData(chunk));
     return session;
   }
