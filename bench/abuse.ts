@@ -29,7 +29,7 @@ const AFTER_MS = 5_000;
 /** The longest an abuser may take (the watch abuse runs until its watches are set). */
 const ATTACK_LIMIT_MS = 180_000;
 const RSS_SAMPLE_MS = 100;
-/** The goals for Ensemble (task statement): p99 within 3× of idle, no wait over 150 ms. */
+/** The goals for Ensemble (docs/benchmarks.md, Abuse): p99 within 3× of idle, no wait over 150 ms. */
 const GOAL_P99_RATIO = 3;
 const GOAL_MAX_MS = 150;
 
