@@ -218,8 +218,17 @@ export class EnsembleServer implements ConnectionHost {
   /** Start the core's clockwork (session expiry, the container reaper); listen() does it too. */
   start(): void {
     if (this.timers.length > 0) return;
-    this.timers.push(this.scheduler.every(this.config.tickTimeMs, () => this.replica.tick()));
+    this.timers.push(this.scheduler.every(this.config.tickTimeMs, () => {
+      if (this.replica.tick()) this.expireMoreSoon();
+    }));
     this.timers.push(this.scheduler.every(this.config.containerCheckIntervalMs, () => this.replica.reapContainers()));
+  }
+
+  /** A storm of expiries goes on over later turns, with requests served between its slices. */
+  private expireMoreSoon(): void {
+    this.scheduler.soon(() => {
+      if (!this.closing && this.replica.expireMore()) this.expireMoreSoon();
+    });
   }
 
   /** The client port's address (the secure port's when it is the only one). */
@@ -305,9 +314,9 @@ export class EnsembleServer implements ConnectionHost {
     return authenticate(scheme, auth, clientAddr, this.config.superDigest);
   }
 
-  touch(conn: Connection): void {
-    this.replica.touch(conn.sessionId);
+  touch(conn: Connection): boolean {
     this.quorum?.touched(conn.sessionId);
+    return this.replica.touch(conn.sessionId);
   }
 
   /** Set for an ensemble member: sync waits until this member has applied all that was committed before it. */

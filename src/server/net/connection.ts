@@ -21,6 +21,7 @@ import type { Watcher } from '../watches/watches.ts';
 import { clientAddress, type ByteLimit, type ConnectionLimits } from './limits.ts';
 import { OutputBuffer } from './output-buffer.ts';
 import { requestFields } from './request-log.ts';
+import { sessionIdHex } from '../session/session-tracker.ts';
 import { FrameDecoder, FrameTooLargeError } from '../../protocol/frame-decoder.ts';
 
 /** What a connection uses of its socket: a TCP socket, or a simulated one. */
@@ -62,7 +63,8 @@ export interface ConnectionHost {
   readonly sasl?: SaslAuthenticator;
   /** Set when authentication is enforced (sessionRequireClientSASLAuth, enforce.auth.*). */
   readonly authEnforcement?: AuthEnforcement;
-  touch(conn: Connection): void;
+  /** The session was heard from; false when it is closing or gone (its request is then dropped). */
+  touch(conn: Connection): boolean;
   createSession(conn: Connection, timeoutMs: number): void;
   reopenSession(conn: Connection, sessionId: bigint, passwd: Buffer, timeoutMs: number): void;
   /** A write as it came off the wire: its opcode, and its body still in `body`. */
@@ -301,7 +303,12 @@ export class Connection implements Watcher {
     const requestXid = r.int();
     const type = r.int();
     if (this.debugLog) this.server.log.debug(requestFields(this.sessionId, requestXid, type, r), 'request');
-    this.server.touch(this);
+    if (!this.server.touch(this)) {
+      // ZooKeeperServer.submitRequest drops a closing session's request unanswered ("Dropping
+      // request"): its end is on the way, and closes this connection.
+      if (this.debugLog) this.server.log.debug({ session: sessionIdHex(this.sessionId), xid: requestXid }, 'request of a closing session dropped');
+      return;
+    }
     this.lastCxid = requestXid;
     if (type === OpCode.auth) return this.handleAuth(requestXid, r);
     if (type === OpCode.sasl && this.server.sasl !== undefined) return this.handleSasl(requestXid, r, this.server.sasl);

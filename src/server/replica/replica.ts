@@ -12,7 +12,7 @@ import type { Clock } from '../env/environment.ts';
 import { JuteReader } from '../../protocol/jute.ts';
 import { decodeWrite } from '../pipeline/client-write.ts';
 import { Prep, type WriteRequest } from '../pipeline/prep.ts';
-import { SessionTracker, sessionIdHex } from '../session/session-tracker.ts';
+import { SessionTracker, sessionIdHex, type Session } from '../session/session-tracker.ts';
 import { ephemeralKind, ttlOf, type ApplyResult, type DataTree } from '../tree/data-tree.ts';
 import type { Txn, TxnEntry } from '../tree/txn.ts';
 import { Watches, type WatchEvent, type WatchLimit } from '../watches/watches.ts';
@@ -53,10 +53,17 @@ export interface ReplicaOptions {
   /** ACL schemes without a registered provider (Prep's). */
   unregisteredSchemes?: ReadonlySet<string>;
   clock: Clock;
-  log: { info(obj: object, msg: string): void };
+  log: { info(obj: object, msg: string): void; debug?(obj: object, msg: string): void };
   /** Watches per session (none: no limit). */
   watchLimit?: WatchLimit;
 }
+
+/**
+ * Expired sessions whose ends are proposed per call of tick or expireMore: a storm of expiries
+ * (thousands of sessions left together) is ended over several turns of the event loop, with other
+ * requests served between them (each end is a prep, a commit and an apply: about 30 µs).
+ */
+export const EXPIRIES_PER_SLICE = 500;
 
 export class Replica {
   readonly watches: Watches;
@@ -73,6 +80,9 @@ export class Replica {
    */
   private readonly local = new LocalWrites();
   private role: ReplicaRole = 'standalone';
+  /** Sessions found expired (marked closing) whose ends are not yet proposed, oldest first. */
+  private expiring: Session[] = [];
+  private expiringHead = 0;
 
   constructor(readonly tree: DataTree, private readonly options: ReplicaOptions, private readonly out: ReplicaOutput) {
     const { clock } = options;
@@ -98,6 +108,7 @@ export class Replica {
    */
   lead(lastZxid: number): void {
     this.role = 'leader';
+    this.dropExpiring();
     this.prep.restart(lastZxid);
     this.sessions.renewAll(this.options.clock.monotonic());
   }
@@ -109,6 +120,9 @@ export class Replica {
   follow(forget: boolean): void {
     this.role = 'follower';
     if (forget) this.local.clear();
+    // The leader expires sessions from now on; those whose end this member never proposed are live.
+    for (let i = this.expiringHead; i < this.expiring.length; i++) this.expiring[i].closing = false;
+    this.dropExpiring();
   }
 
   // ---- sessions ----
@@ -141,33 +155,66 @@ export class Replica {
     return this.sessions.passwordFor(id);
   }
 
-  touch(sessionId: bigint): void {
-    this.sessions.touch(sessionId, this.options.clock.monotonic());
+  /**
+   * The session's client was heard from: its deadline moves. False when the session is unknown or
+   * closing (ZooKeeperServer.touch): its request is dropped unanswered, as ZooKeeper does.
+   */
+  touch(sessionId: bigint): boolean {
+    return this.sessions.touch(sessionId, this.options.clock.monotonic());
   }
 
   /** End a live session now, as its expiry would. False when it is not live. */
   expireSession(id: bigint, why: string): boolean {
     if (!this.sessions.isLive(id)) return false;
-    this.expire(id, why);
+    this.options.log.info({ session: sessionIdHex(id), reason: why }, 'session expired');
+    this.sessions.setClosing(id);
+    this.proposeClose(id);
     return true;
   }
 
-  /** A closeSession Txn for a session that is no longer wanted; it is closing from now on. */
-  private expire(id: bigint, why: string): void {
-    this.options.log.info({ session: sessionIdHex(id), reason: why }, 'session expired');
-    this.sessions.setClosing(id);
+  private proposeClose(id: bigint): void {
     this.propose(id, 0, [], { type: OpCode.closeSession });
   }
 
   // ---- ticks ----
 
-  /** Expire the sessions whose deadline passed (only where Txns are prepped: a follower's leader does it). */
-  tick(): void {
-    if (this.role === 'follower') return;
-    for (const s of this.sessions.expire(this.options.clock.monotonic())) {
+  /**
+   * Find the sessions whose deadline passed (only where Txns are prepped: a follower's leader does
+   * it) and propose the ends of the first EXPIRIES_PER_SLICE. All of them are closing at once, so
+   * none is served meanwhile (SessionTrackerImpl.run marks a whole bucket closing before it expires
+   * each). True when ends are left for expireMore, on a later turn.
+   */
+  tick(): boolean {
+    if (this.role === 'follower') return false;
+    for (const s of this.sessions.expire(this.options.clock.monotonic())) this.expiring.push(s);
+    return this.expireMore();
+  }
+
+  /** Propose the ends of the next EXPIRIES_PER_SLICE expired sessions; true when some are left. */
+  expireMore(): boolean {
+    const end = Math.min(this.expiring.length, this.expiringHead + EXPIRIES_PER_SLICE);
+    if (this.role === 'follower' || end === this.expiringHead) return false;
+    const { log } = this.options;
+    let count = 0;
+    for (let i = this.expiringHead; i < end; i++) {
+      const s = this.expiring[i];
+      // Ended meanwhile some other way (a closeSession committed) or live again (a new term).
+      if (this.sessions.get(s.id) !== s || !s.closing) continue;
+      log.debug?.({ session: sessionIdHex(s.id), reason: `timeout of ${s.timeoutMs}ms exceeded` }, 'session expired');
       this.out.sessionExpired?.(s.id);
-      this.expire(s.id, `timeout of ${s.timeoutMs}ms exceeded`);
+      this.proposeClose(s.id);
+      count++;
     }
+    this.expiringHead = end;
+    const left = this.expiring.length - end;
+    if (count > 0) log.info({ sessions: count, left }, 'sessions expired: timeout exceeded');
+    if (left === 0) this.dropExpiring();
+    return left > 0;
+  }
+
+  private dropExpiring(): void {
+    this.expiring = [];
+    this.expiringHead = 0;
   }
 
   /** ContainerManager: empty containers that once had children, and TTL nodes past their time. */
