@@ -7,6 +7,7 @@ import {
   CONTAINER_EPHEMERAL_OWNER, CreateFlag, Err, KeeperError, MAX_TTL_MS, OpCode, Perms, TTL_OWNER_MARK,
 } from '../../protocol/constants.ts';
 import { pathError } from '../../protocol/path.ts';
+import { keepable } from '../../protocol/frame-decoder.ts';
 import type { ACL, CheckVersionRequest, CreateRequest, DeleteRequest, Id, MultiOp, SetACLRequest, SetDataRequest } from '../../protocol/records.ts';
 import { checkACL, fixupACL } from '../auth/acl.ts';
 import { copiedCapacity, grownCapacity, inHashTableOrder, javaHash } from '../java-hash.ts';
@@ -404,9 +405,9 @@ function derive(c: ChangeRecord, zxid: number): ChangeRecord {
   };
 }
 
-/** Request bodies are views of socket buffers: the tree keeps its own copy. */
+/** Request bodies are views of socket buffers: the tree keeps data it may hold on to (keepable). */
 function copyOf(data: Buffer | null): Buffer | null {
-  return data === null ? null : data.length === 0 ? EMPTY : Buffer.from(data);
+  return data === null ? null : data.length === 0 ? EMPTY : keepable(data);
 }
 
 const EMPTY = Buffer.alloc(0);

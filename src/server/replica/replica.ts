@@ -10,6 +10,7 @@ import { Err, OpCode } from '../../protocol/constants.ts';
 import type { Id } from '../../protocol/records.ts';
 import type { Clock } from '../env/environment.ts';
 import { JuteReader } from '../../protocol/jute.ts';
+import { keepable } from '../../protocol/frame-decoder.ts';
 import { decodeWrite } from '../pipeline/client-write.ts';
 import { Prep, type WriteRequest } from '../pipeline/prep.ts';
 import { SessionTracker, sessionIdHex, type Session } from '../session/session-tracker.ts';
@@ -251,7 +252,7 @@ export class Replica {
     }
     const bytes = body.end - body.offset;
     if (this.role === 'standalone' && !this.gate.admits(sessionId, bytes)) {
-      this.gate.hold({ sessionId, cxid, authInfo, type, body: Buffer.from(body.buf.subarray(body.offset, body.end)) });
+      this.gate.hold({ sessionId, cxid, authInfo, type, body: keepable(body.buf.subarray(body.offset, body.end)) });
       return;
     }
     this.submitRequest(sessionId, cxid, authInfo, decodeWrite(type, body), bytes);
