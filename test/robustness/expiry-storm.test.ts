@@ -82,13 +82,18 @@ describe(`${SESSIONS} sessions expire in one tick`, () => {
     // Its end is proposed in the last slice: its request arrives before, and is dropped.
     assert.ok(sessions.get(due.id) !== undefined, 'its end is not yet applied');
     due.c.send(requestFrame(1, OpCode.getData, pathWatchRecord('/probe')));
-    const sizes = new Set<number>();
+    // The ends proposed so far, seen once a turn (the commit stage may apply several slices together).
+    const proposed = [s.server.stats.sessionsExpired];
     for (let turns = 0; sessions.size > 1 && turns < 100_000; turns++) {
-      sizes.add(sessions.size);
       await turn();
+      proposed.push(s.server.stats.sessionsExpired);
     }
     assert.equal(sessions.size, 1, 'only the probe session is left');
-    assert.ok(sizes.size >= 3, `the sessions ended over several turns (${sizes.size} sizes seen on the way)`);
+    assert.equal(proposed.at(-1), SESSIONS + 1);
+    const steps = proposed.slice(1).map((n, i) => n - proposed[i]).filter((d) => d > 0);
+    const seen = [...new Set(proposed)].join(', ');
+    assert.ok(steps.length >= 3, `the ends were proposed over several turns (${seen})`);
+    assert.ok(steps.every((d) => d <= EXPIRIES_PER_SLICE), `at most a slice a turn (${seen})`);
     assert.deepEqual(await due.c.outcome(), { kind: 'closed' }, "the due session's request is not answered; its connection is closed");
 
     probing = false;
