@@ -62,7 +62,8 @@ export interface ReplicaOptions {
 /**
  * Expired sessions whose ends are proposed per call of tick or expireMore: a storm of expiries
  * (thousands of sessions left together) is ended over several turns of the event loop, with other
- * requests served between them (each end is a prep, a commit and an apply: about 30 µs).
+ * requests served between them. Before, 20,000 to 30,000 ends in one turn (prep, log line, commit)
+ * stalled a server 0.5 to 0.8 s; the core's own prep and propose take about 1 µs an end.
  */
 export const EXPIRIES_PER_SLICE = 500;
 
