@@ -82,6 +82,9 @@ export interface ConnectionHost {
  */
 const enum Phase { Handshake, AwaitingSession, Open, ClosingSession, Closed }
 
+/** Requests of one connection taken in one turn of the event loop, at most (yieldTurn). */
+export const REQUESTS_PER_TURN = 64;
+
 /** A request waiting for its turn to be answered. One shape for every kind, so that the queue stays fast. */
 class Pending {
   /** Reads run when they reach the head of the queue; writes are answered once applied. */
@@ -144,6 +147,8 @@ export class Connection implements Watcher {
   private flushScheduled = false;
   /** Inside onData, which writes what its requests produced when it is done. */
   private inData = false;
+  /** Requests are left in the decoder until a later turn (yieldTurn). */
+  private yielded = false;
   private readContext: ReadContext | null = null;
   private saslExchange: DigestMd5ServerExchange | null = null;
   private paused = false;
@@ -201,13 +206,31 @@ export class Connection implements Watcher {
       this.server.shed('ensemble.maxInputBytes');
       if (this.isClosed) return;
     }
-    // The replies to this chunk's requests leave in one write as soon as it is processed.
+    this.processTurn();
+  }
+
+  /** The replies to the requests taken in one turn leave in one write as soon as they are processed. */
+  private processTurn(): void {
     this.inData = true;
     this.processFrames();
     this.inData = false;
     if (this.isClosed || this.out.pending === 0) return;
     this.flush();
     this.updateFlow();
+  }
+
+  /**
+   * A client with many requests in one read (a deep pipeline) has REQUESTS_PER_TURN of them taken
+   * now and the rest on a later turn, so that other connections' requests are taken in between.
+   */
+  private yieldTurn(): void {
+    this.yielded = true;
+    this.server.scheduler.soon(() => {
+      this.yielded = false;
+      if (this.isClosed) return;
+      this.processTurn();
+      this.updateFlow();
+    });
   }
 
   private processFrames(): void {
@@ -225,7 +248,8 @@ export class Connection implements Watcher {
         }
       }
       let body: JuteReader | null;
-      while ((this.phase === Phase.Handshake || this.phase === Phase.Open) && (body = this.decoder.nextReader()) !== null) {
+      let taken = 0;
+      while (!this.yielded && (this.phase === Phase.Handshake || this.phase === Phase.Open) && (body = this.decoder.nextReader()) !== null) {
         this.packetsReceived++;
         this.server.stats.packetsReceived++;
         if (this.phase === Phase.Handshake) this.handleConnect(body);
@@ -233,6 +257,10 @@ export class Connection implements Watcher {
           this.handleRequest(body);
           // The requests after it wait in the decoder until reading resumes.
           if (this.mustPause()) break;
+          if (++taken >= REQUESTS_PER_TURN && this.decoder.buffered > 0) {
+            this.yieldTurn();
+            break;
+          }
         }
       }
     } catch (e) {
@@ -629,7 +657,7 @@ export class Connection implements Watcher {
       limits.reached('globalOutstandingLimit', { remote: this.remoteAddress, outstanding: limits.outstanding, max: this.server.config.globalOutstandingLimit });
     }
     this.throttled = throttled;
-    return throttled || this.queue.length >= this.server.config.maxOutstandingPerConnection || this.socket.writableNeedDrain;
+    return throttled || this.yielded || this.queue.length >= this.server.config.maxOutstandingPerConnection || this.socket.writableNeedDrain;
   }
 
   private updateFlow(): void {
