@@ -181,8 +181,8 @@ export class Shell {
   private printEvent(event: WatchedEvent | { state: 'SaslAuthenticated'; type: 'None'; path: null }): void {
     // Connection state changes are zkCli's banner, left out when only results belong on stdout.
     if (!this.printWatches || (event.type === 'None' && (this.options.output ?? 'zkcli') !== 'zkcli')) return;
-    this.notice('\nWATCHER::\n');
-    this.notice(`\nWatchedEvent state:${event.state} type:${event.type} path:${event.path ?? 'null'}\n`);
+    // One write, so that a terminal redraws the prompt once, below both lines.
+    this.notice(`\nWATCHER::\n\nWatchedEvent state:${event.state} type:${event.type} path:${event.path ?? 'null'}\n`);
   }
 
   private usage(): void {
