@@ -7,6 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseZooCfg } from '../../src/server/config.ts';
+import { TestingServer } from '../../src/testing/index.ts';
+import type { ServerName } from '../support/servers.ts';
+import { startZooKeeper } from '../support/zookeeper.ts';
 
 export interface CertFiles {
   /** PEM: the certificate. */
@@ -75,4 +79,17 @@ export function makeTestCerts(): TestCerts {
     serverP12,
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * Apache ZooKeeper or Ensemble (a TestingServer, which adds a plain client port) started from the
+ * same zoo.cfg lines; what stops it.
+ */
+export async function startFromZooCfg(name: ServerName, lines: string[]): Promise<() => Promise<void>> {
+  if (name === 'zookeeper') {
+    const zk = await startZooKeeper({ zooCfg: lines });
+    return () => zk.stop();
+  }
+  const server = await TestingServer.start({ config: parseZooCfg(['clientPort=0', ...lines].join('\n')).config });
+  return () => server.stop();
 }

@@ -9,12 +9,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { connect, type ConnectOptions } from '../../src/client/index.ts';
-import { parseZooCfg } from '../../src/server/config.ts';
-import { TestingServer } from '../../src/testing/index.ts';
 import { freePort } from '../support/ports.ts';
 import { SERVER_NAMES, type ServerName } from '../support/servers.ts';
-import { startZooKeeper } from '../support/zookeeper.ts';
-import { issue, makeTestCerts, type CertFiles, type TestCerts } from './tls-certs.ts';
+import { issue, makeTestCerts, startFromZooCfg, type CertFiles, type TestCerts } from './tls-certs.ts';
 
 const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
 const TRICKY_SUBJECT = '/C=US/ST=Some State/O=a\\+b "q" <x>;#h=1=2/OU=Unit 1+UID=u1/CN= lead and trail /emailAddress=me@example.com/DC=example/CN=Zoë';
@@ -36,13 +33,7 @@ describe('ssl.clientAuth=want and x509 ids, Apache ZooKeeper and Ensemble', () =
         `ssl.keyStore.location=${certs.serverP12}`, 'ssl.keyStore.type=PKCS12', 'ssl.keyStore.password=secret',
         `ssl.trustStore.location=${certs.ca}`, 'ssl.clientAuth=want',
       ];
-      if (name === 'zookeeper') {
-        const zk = await startZooKeeper({ zooCfg: lines });
-        stops.push(() => zk.stop());
-      } else {
-        const server = await TestingServer.start({ config: parseZooCfg(['clientPort=0', ...lines].join('\n')).config });
-        stops.push(() => server.stop());
-      }
+      stops.push(await startFromZooCfg(name, lines));
       secure.set(name, `127.0.0.1:${port}`);
     }
   });

@@ -9,12 +9,9 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { connect } from '../../src/client/index.ts';
-import { parseZooCfg } from '../../src/server/config.ts';
-import { TestingServer } from '../../src/testing/index.ts';
 import { freePort } from '../support/ports.ts';
 import { SERVER_NAMES, type ServerName } from '../support/servers.ts';
-import { startZooKeeper } from '../support/zookeeper.ts';
-import { makeTestCerts, type TestCerts } from './tls-certs.ts';
+import { makeTestCerts, startFromZooCfg, type TestCerts } from './tls-certs.ts';
 
 const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -32,13 +29,7 @@ describe('TLS 1.3 only, one cipher suite, clientAuth=none: Apache ZooKeeper and 
         `ssl.keyStore.location=${certs.server.pem}`, `ssl.trustStore.location=${certs.ca}`, 'ssl.clientAuth=none',
         'ssl.protocol=TLSv1.3', 'ssl.enabledProtocols=TLSv1.3', 'ssl.ciphersuites=TLS_AES_256_GCM_SHA384',
       ];
-      if (name === 'zookeeper') {
-        const zk = await startZooKeeper({ zooCfg: lines });
-        stops.push(() => zk.stop());
-      } else {
-        const server = await TestingServer.start({ config: parseZooCfg(['clientPort=0', ...lines].join('\n')).config });
-        stops.push(() => server.stop());
-      }
+      stops.push(await startFromZooCfg(name, lines));
       secure.set(name, `127.0.0.1:${port}`);
     }
   });
