@@ -9,11 +9,11 @@
  *   zeros    to the end of the file (preallocated)
  *
  * Batches are written as FileLogStore writes them: one O_DSYNC write at the end of the last
- * segment, the file extended sparsely ahead of it. A tail is cut by deleting the segments past the
+ * segment, onto zeros written ahead of it (zero-fill.ts). A tail is cut by deleting the segments past the
  * cut and truncating the one it falls in, each step durable before the next, so that a crash leaves
  * a contiguous log. The offset of every record is kept in memory for that.
  */
-import { close, closeSync, constants, fstatSync, ftruncate, openSync, rmSync, truncateSync, write, writeSync } from 'node:fs';
+import { close, closeSync, constants, fstatSync, openSync, rmSync, truncateSync, write, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Environment, Timer } from '../env/environment.ts';
@@ -21,6 +21,7 @@ import { fsyncFile, type BatchWritten } from '../storage/file-log-store.ts';
 import { fileName, listFiles } from '../storage/files.ts';
 import { FileHardStateStore } from '../storage/hard-state.ts';
 import { isZeros, readSegment } from '../storage/segment.ts';
+import { growSegment } from '../storage/zero-fill.ts';
 import type { ConfState, Entry, HardState } from './core/types.ts';
 import { COMMIT_SAVE_MS, hardStateSave, recovered, WriteQueue, type Batch, type RaftStorage, type RaftStorageStats, type Recovered } from './raft-storage.ts';
 
@@ -41,7 +42,7 @@ export interface FileRaftStorageOptions {
   forceSync: boolean;
   /** Start a new segment once the last one is larger than this. */
   rollBytes: number;
-  /** Segments are extended (sparsely) by this much at a time, so a sync rarely has a size to record. */
+  /** Segments are grown by this much at a time (at most a MiB: zero-fill.ts), so a sync rarely has a size to record. */
   preallocBytes: number;
   /** Largest record body accepted when reading back. */
   maxRecordBytes: number;
@@ -215,13 +216,13 @@ export class FileRaftStorage implements RaftStorage {
     const at = segment.end;
     const buf = encodeRecords(batch.entries, at, segment.offsets);
     segment.end = at + buf.length;
-    const fd = this.fd;
-    if (segment.end > this.allocated) {
-      this.allocated = segment.end + this.options.preallocBytes;
-      ftruncate(fd, this.allocated, (err) => (err ? this.fail(err) : this.writeBatch(fd, buf, at, batch)));
-    } else {
-      this.writeBatch(fd, buf, at, batch);
+    try {
+      this.allocated = growSegment(segment.path, this.allocated, segment.end, this.options.preallocBytes);
+    } catch (err) {
+      this.fail(err as Error);
+      return;
     }
+    this.writeBatch(this.fd, buf, at, batch);
   }
 
   private writeBatch(fd: number, buf: Buffer, at: number, batch: Batch): void {

@@ -3,13 +3,14 @@
  * appended while a batch is being written goes into the next batch, one durable (O_DSYNC) write per
  * batch, and the batch's callbacks run in index order once it is on disk.
  */
-import { close, closeSync, constants, fsyncSync, ftruncate, openSync, rmSync, truncateSync, write, writeSync } from 'node:fs';
+import { close, closeSync, constants, fsyncSync, openSync, rmSync, truncateSync, write, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { JuteWriter } from '../../protocol/jute.ts';
 import type { Environment } from '../env/environment.ts';
 import type { TxnEntry } from '../tree/txn.ts';
 import { fileName, listFiles } from './files.ts';
 import { LOG_HEADER_BYTES, readSegment, scanSegment, segmentHeader, writeRecord } from './segment.ts';
+import { growSegment } from './zero-fill.ts';
 import { EMPTY_POSITION, type LogEntry, type LogPosition, type LogStore } from './stores.ts';
 
 /**
@@ -24,7 +25,7 @@ export interface FileLogStoreOptions {
   forceSync: boolean;
   /** Start a new segment once the current one is larger than this. */
   rollBytes: number;
-  /** Segments are extended (sparsely) by this much at a time, so a sync rarely has a size to record. */
+  /** Segments are grown by this much at a time (at most a MiB: zero-fill.ts), so a sync rarely has a size to record. */
   preallocBytes: number;
   /** Largest record accepted when reading back. */
   maxRecordBytes: number;
@@ -208,13 +209,13 @@ export class FileLogStore implements LogStore {
     const lastIndex = this.lastIndex;
     const fd = this.fd;
     const at = this.position;
-    const grow = at + buf.length > this.allocated;
-    if (grow) {
-      this.allocated = at + buf.length + this.options.preallocBytes;
-      ftruncate(fd, this.allocated, (err) => (err ? this.fail(err) : this.writeBatch(fd, buf, at, callbacks, lastIndex)));
-    } else {
-      this.writeBatch(fd, buf, at, callbacks, lastIndex);
+    try {
+      this.allocated = growSegment(this.path, this.allocated, at + buf.length, this.options.preallocBytes);
+    } catch (err) {
+      this.fail(err as Error);
+      return;
     }
+    this.writeBatch(fd, buf, at, callbacks, lastIndex);
   }
 
   private writeBatch(fd: number, buf: Buffer, at: number, callbacks: Array<() => void>, lastIndex: number): void {

@@ -1,0 +1,93 @@
+/**
+ * Log segments grow by zeros written ahead of their appends, never sparsely: every byte of a
+ * segment is allocated, what follows the records is zeros, and the records read back whole
+ * across many growths (a fill that reached back over a record would break its checksum).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { realEnvironment } from '../../src/server/env/real.ts';
+import { FileRaftStorage } from '../../src/server/quorum/file-raft-storage.ts';
+import type { Entry } from '../../src/server/quorum/core/types.ts';
+import { FileLogStore } from '../../src/server/storage/file-log-store.ts';
+import { listFiles } from '../../src/server/storage/files.ts';
+import { isZeros } from '../../src/server/storage/segment.ts';
+import { growSegment, ZERO_FILL_MAX_BYTES } from '../../src/server/storage/zero-fill.ts';
+import type { TxnEntry } from '../../src/server/tree/txn.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'ensemble-zero-fill-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+let dirs = 0;
+const freshDir = (): string => mkdtempSync(join(work, `${dirs++}-`));
+
+/** Every block of the file is allocated: no part of it is a hole (the last block may be partial). */
+function assertNoHoles(path: string): void {
+  const st = statSync(path);
+  assert.ok(st.blocks * 512 >= st.size - 4096, `${path}: ${st.size} bytes long, ${st.blocks * 512} allocated`);
+}
+
+test('growSegment writes zeros from where they ended, a MiB at most past the append, and never before', () => {
+  const path = join(freshDir(), 'segment');
+  writeFileSync(path, Buffer.alloc(100, 7));
+  assert.equal(growSegment(path, 100, 50, 4096), 100, 'an append within the zeros grows nothing');
+  assert.equal(growSegment(path, 100, 300, 4096), 300 + 4096);
+  assert.equal(growSegment(path, 4396, 4396 + 10, 64 * 1024 * 1024), 4396 + 10 + ZERO_FILL_MAX_BYTES, 'a large preAllocSize is capped');
+  const bytes = readFileSync(path);
+  assert.equal(bytes.length, 4406 + ZERO_FILL_MAX_BYTES);
+  assert.deepEqual(bytes.subarray(0, 100), Buffer.alloc(100, 7), 'what was there before is untouched');
+  assert.ok(isZeros(bytes, 100, bytes.length));
+  assertNoHoles(path);
+});
+
+const payload = (index: number, bytes: number): Entry => ({ index, term: 1, data: Buffer.alloc(bytes, index & 0xff) });
+
+test('a member log grown many times reads back whole, with zeros and no holes after its records', async () => {
+  const dir = freshDir();
+  const options = { dir, forceSync: true, rollBytes: 1 << 30, preallocBytes: 64 * 1024, maxRecordBytes: 1 << 20, onFatal: (e: Error) => assert.fail(e) };
+  const storage = new FileRaftStorage(options, realEnvironment);
+  storage.load();
+  const written: Entry[] = [];
+  // Batches of uneven sizes, some larger than the growth step, so appends end on both sides of it.
+  for (let b = 0, index = 1; b < 40; b++) {
+    const batch = Array.from({ length: 1 + (b % 7) * 3 }, (_, i) => payload(index + i, 1 + ((b * 37 + i * 101) % (b % 5 === 0 ? 90_000 : 2_000))));
+    index += batch.length;
+    written.push(...batch);
+    await new Promise<void>((resolve) => storage.persist(batch, null, resolve));
+  }
+  await storage.close();
+  const [segment] = listFiles(dir, 'raft-log');
+  assertNoHoles(segment.path);
+  const reopened = new FileRaftStorage(options, realEnvironment);
+  const back = reopened.load().entries;
+  assert.equal(back.length, written.length);
+  for (let i = 0; i < written.length; i++) assert.deepEqual(back[i], written[i], `entry ${written[i].index}`);
+  await reopened.close();
+});
+
+function create(index: number, bytes: number): TxnEntry {
+  return {
+    header: { sessionId: 0n, cxid: 0, zxid: index, timeMs: 1_700_000_000_000, type: 1 },
+    txn: { kind: 'create', path: `/n${index}`, data: Buffer.alloc(bytes, index & 0xff), acl: [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }], ephemeralOwner: 0n, parentCVersion: 0 },
+  };
+}
+
+test('a standalone log grown many times reads back whole, with no holes', async () => {
+  const dir = freshDir();
+  const log = new FileLogStore({ dir, forceSync: true, rollBytes: 1 << 30, preallocBytes: 32 * 1024, maxRecordBytes: 1 << 20, onFatal: (e) => assert.fail(e) }, realEnvironment);
+  const sizes = [0];
+  for (let b = 0; b < 30; b++) {
+    for (let i = 0; i < 1 + (b % 4) * 5; i++) {
+      const index = sizes.length;
+      sizes.push((index * 53) % (b % 6 === 0 ? 40_000 : 1_500));
+      log.append(index, 0, create(index, sizes[index]), () => {});
+    }
+    await log.sync();
+  }
+  const back = log.entries(1, sizes.length);
+  assert.equal(back.length, sizes.length - 1);
+  for (const e of back) assert.deepEqual(e.entry, create(e.index, sizes[e.index]), `entry ${e.index}`);
+  await log.close();
+  for (const f of listFiles(dir, 'log')) assertNoHoles(f.path);
+});
