@@ -105,6 +105,8 @@ export class Member implements CommitStage {
   private touches = new Set<bigint>();
   /** Read barriers asked and not yet given a read point, by context. */
   private readonly barriers = new Map<string, () => void>();
+  /** Txns this member prepped as leader, by the payload proposed for each: applied as prepped (as a standalone server applies them), not decoded again. */
+  private readonly prepped = new WeakMap<Buffer, TxnEntry>();
   /** Read barriers with a read point, waiting for this member to apply up to it. */
   private readonly readPoints: Array<{ index: number; then: () => void }> = [];
   private readSeq = 0;
@@ -296,7 +298,10 @@ export class Member implements CommitStage {
     // Lost if leadership went meanwhile; the change of leader drops the connections that wait on it.
     const w = new JuteWriter();
     w.raw(PAYLOAD_TXN);
-    if (this.raft.propose(writeTxnEntry(w, entry).bytes())) this.scheduleReady();
+    const payload = writeTxnEntry(w, entry).bytes();
+    if (!this.raft.propose(payload)) return;
+    this.prepped.set(payload, entry);
+    this.scheduleReady();
   }
 
   // ---- inputs ----
@@ -557,7 +562,7 @@ export class Member implements CommitStage {
     const zxid = this.zxids.next(e);
     this.applied = e.index;
     if (e.data !== null && e.data[0] === PAYLOAD_TXN[0]) {
-      const entry = readTxnEntry(new JuteReader(e.data, 1));
+      const entry = this.prepped.get(e.data) ?? readTxnEntry(new JuteReader(e.data, 1));
       if (entry.header.zxid !== zxid) throw new Error(`entry ${e.index} carries zxid ${entry.header.zxid}, its place gives ${zxid}`);
       this.server.replica.committed(entry);
     } else if (e.data !== null) {
