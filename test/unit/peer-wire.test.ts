@@ -49,7 +49,7 @@ const arbPeerMessage: fc.Arbitrary<PeerMessage> = fc.oneof(
   }, plain),
   fc.record({ kind: fc.constant('touch' as const), sessions: fc.array(i64, { maxLength: 10 }) }, plain),
   fc.constant({ kind: 'askEmpty' as const }),
-  fc.record({ kind: fc.constant('empty' as const), empty: fc.boolean() }, plain),
+  fc.record({ kind: fc.constant('empty' as const), empty: fc.boolean(), term: u64 }, plain),
   fc.record({ kind: fc.constant('reopened' as const), sessionId: i64 }, plain),
   fc.record({ kind: fc.constant('snapChunk' as const), offset: fc.nat({ max: 1000 }), total: fc.constant(2000), bytes: fc.uint8Array({ maxLength: 100 }).map((b) => Buffer.from(b)) }, plain),
 );
@@ -75,7 +75,7 @@ describe('peer wire: hand-written frames', () => {
     ['a read index with a non-ASCII context', raft({ type: 'readIndex', from: 2, to: 1, term: 1, context: 'lecture é 读 🎉' })],
     ['a heartbeat answer from a member that lost its data', raft({ type: 'heartbeatResp', from: 2, to: 1, term: 5, recovering: 17 })],
     ['a member with no data asks another', { from: 3, to: 1, message: { kind: 'askEmpty' } }],
-    ['and is answered', { from: 1, to: 3, message: { kind: 'empty', empty: true } }],
+    ['and is answered', { from: 1, to: 3, message: { kind: 'empty', empty: true, term: 7 } }],
     ['a session reopened on a follower', { from: 2, to: 1, message: { kind: 'reopened', sessionId: -5n } }],
     ['a piece of a snapshot', { from: 1, to: 3, message: { kind: 'snapChunk', offset: 4096, total: 10000, bytes: Buffer.from('piece') } }],
     ['a snapshot', raft({ type: 'snap', from: 1, to: 4, term: 5, snapshot: { index: 100, term: 4, conf, data: Buffer.from('tree') } })],

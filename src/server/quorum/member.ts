@@ -124,6 +124,10 @@ export class Member implements CommitStage {
   private marked = false;
   /** Recovering with no data: the members found to have none either. */
   private readonly emptyPeers = new Set<NodeId>();
+  /** While recovering: the term each other member said it had (see recover()). */
+  private readonly peerTerms = new Map<NodeId, number>();
+  /** While recovering: the newest term of enough other members is known; until then no consensus message is taken. */
+  private termLearned = false;
   private ticks = 0;
   /** The tick at which each other member was last heard from (the leader's counts of its followers). */
   private readonly heardAt = new Map<NodeId, number>();
@@ -320,6 +324,9 @@ export class Member implements CommitStage {
     this.heardAt.set(from, this.ticks);
     switch (m.kind) {
       case 'raft': {
+        // A recovering member that does not yet know the newest term could follow a leader of an
+        // older one, cut off from the others, and be brought "up to date" with a stale log.
+        if (this.raft.recovering && !this.termLearned) return;
         const message = m.message.type === 'snap' && m.message.snapshot!.data.length === 0 ? this.assembled(from, m.message) : m.message;
         if (message === null) return;
         this.raft.step(message);
@@ -347,10 +354,11 @@ export class Member implements CommitStage {
         if (this.raft.role === 'leader') this.server.replica.reopenedOn(from, m.sessionId);
         return;
       case 'askEmpty':
-        this.transport.send(from, { kind: 'empty', empty: this.raft.pristine });
+        this.transport.send(from, { kind: 'empty', empty: this.raft.pristine, term: this.raft.term });
         return;
       case 'empty':
         if (m.empty) this.emptyPeers.add(from);
+        this.peerTerms.set(from, Math.max(this.peerTerms.get(from) ?? 0, m.term));
         return;
     }
   }
@@ -362,12 +370,13 @@ export class Member implements CommitStage {
    */
   private recover(): void {
     if (this.raft.recovering) {
-      if (!this.raft.pristine || this.raft.lead !== NONE) return;
       const others = this.voters.filter((id) => id !== this.id);
-      if (others.every((id) => this.emptyPeers.has(id))) {
+      this.learnTerm(others);
+      const maybeNew = this.raft.pristine && this.raft.lead === NONE;
+      if (maybeNew && others.every((id) => this.emptyPeers.has(id))) {
         this.log.info('every member has no data: a new ensemble');
         this.raft.endRecovery();
-      } else if (this.ticks % 2 === 1) {
+      } else if ((maybeNew || !this.termLearned) && this.ticks % 2 === 1) {
         for (const id of others) if (!this.emptyPeers.has(id)) this.transport.send(id, { kind: 'askEmpty' });
       }
       return;
@@ -379,6 +388,26 @@ export class Member implements CommitStage {
       this.data.markRecovering(false);
       this.log.info({ term, leader: this.raft.lead }, 'recovered: this member takes part in elections again');
     });
+  }
+
+  /**
+   * Before it takes any consensus message, a recovering member learns the newest term of enough
+   * other members: all but a majority's worth less one, so that among them is one that took part
+   * in every election this member may have voted in, and in every commit it may have acknowledged,
+   * before it lost its data (any two majorities share a member). It takes that term: a leader of an
+   * older one, cut off from the others, can then neither bring it up to date with a stale log nor
+   * count it toward a commit. (Found by the simulator: a wiped member brought "up to date" by such
+   * a leader voted it into a new term that lacked writes committed in the term it had missed.)
+   */
+  private learnTerm(others: readonly NodeId[]): void {
+    if (this.termLearned) return;
+    const majority = Math.floor(this.voters.length / 2) + 1;
+    if (this.peerTerms.size < Math.min(others.length, this.voters.length - majority + 1)) return;
+    const term = Math.max(0, ...this.peerTerms.values());
+    this.termLearned = true;
+    this.raft.learnTerm(term);
+    this.log.info({ term, from: [...this.peerTerms.keys()] }, 'learned the newest term of the other members: no leader of an older one is followed');
+    this.scheduleReady();
   }
 
   /** A follower's client write goes to the leader, which preps it (and takes it as word from the session's client). */

@@ -33,8 +33,8 @@ export type PeerMessage =
   | { kind: 'snapChunk'; offset: number; total: number; bytes: Buffer }
   /** From a member with no data: has the receiver none either (is the ensemble new)? */
   | { kind: 'askEmpty' }
-  /** The answer: nothing has ever reached the sender's log (no term, no entry). */
-  | { kind: 'empty'; empty: boolean };
+  /** The answer: whether nothing has ever reached the sender's log (no term, no entry), and its term. */
+  | { kind: 'empty'; empty: boolean; term: number };
 
 /** A frame between two members: the sender and the addressee travel with the message. */
 export interface PeerFrame {

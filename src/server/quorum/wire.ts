@@ -9,7 +9,7 @@
  *              count:u32 (scheme:string id:string)*
  *   touch    = version kind=3 from:u32 to:u32 count:u32 sessionId:i64*
  *   askEmpty = version kind=4 from:u32 to:u32
- *   empty    = version kind=5 from:u32 to:u32 empty:u8 (0 or 1)
+ *   empty    = version kind=5 from:u32 to:u32 empty:u8 (0 or 1) term:u64
  *   reopened = version kind=6 from:u32 to:u32 sessionId:i64
  *   snapChunk = version kind=7 from:u32 to:u32 offset:u64 total:u64 bytes:bytes
  *   message  = type:u8 from:u32 to:u32 term:u64 fields:u16, then the fields present, in bit order:
@@ -272,7 +272,7 @@ function writeBody(w: WireWriter, { from, to, message: m }: PeerFrame): void {
       w.u8(WIRE_VERSION).u8(KIND_ASK_EMPTY).u32(from).u32(to);
       return;
     case 'empty':
-      w.u8(WIRE_VERSION).u8(KIND_EMPTY).u32(from).u32(to).u8(m.empty ? 1 : 0);
+      w.u8(WIRE_VERSION).u8(KIND_EMPTY).u32(from).u32(to).u8(m.empty ? 1 : 0).u64(m.term);
       return;
     case 'reopened':
       w.u8(WIRE_VERSION).u8(KIND_REOPENED).u32(from).u32(to).i64(m.sessionId);
@@ -372,7 +372,7 @@ export function decodeFrame(body: Buffer): PeerFrame {
     case KIND_EMPTY: {
       const empty = r.u8();
       if (empty > 1) throw new WireError(`bad empty flag ${empty}`);
-      message = { kind: 'empty', empty: empty === 1 };
+      message = { kind: 'empty', empty: empty === 1, term: r.u64() };
       break;
     }
     case KIND_REOPENED:

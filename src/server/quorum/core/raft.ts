@@ -150,6 +150,17 @@ export class Raft {
     return this.term === 0 && this.log.lastIndex === 0;
   }
 
+  /**
+   * A recovering member learned the newest term a sample of the other members has seen, a sample
+   * large enough to include one that took part in every election this member may have voted in
+   * before it lost its data. It takes that term, so that a leader of an older term cut off from the
+   * others (still leading, as far as it knows) cannot bring it "up to date" with a stale log, nor
+   * count its acknowledgements toward a commit.
+   */
+  learnTerm(term: number): void {
+    if (term > this.term) this.becomeFollower(term, NONE);
+  }
+
   /** Recovery is over: this member votes and campaigns again. */
   endRecovery(): void {
     if (!this.recovering) return;
