@@ -105,8 +105,12 @@ export class Member implements CommitStage {
   private touches = new Set<bigint>();
   /** Read barriers asked and not yet given a read point, by context. */
   private readonly barriers = new Map<string, () => void>();
-  /** Txns this member prepped as leader, by the payload proposed for each: applied as prepped (as a standalone server applies them), not decoded again. */
-  private readonly prepped = new WeakMap<Buffer, TxnEntry>();
+  /**
+   * Txns this member prepped as leader, by log index, with the payload proposed for each: applied as
+   * prepped (as a standalone server applies them), not decoded again, when the entry applied at
+   * that index is still that payload. Each goes when its index is applied or a snapshot passes it.
+   */
+  private readonly prepped = new Map<number, { payload: Buffer; entry: TxnEntry }>();
   /** Read barriers with a read point, waiting for this member to apply up to it. */
   private readonly readPoints: Array<{ index: number; then: () => void }> = [];
   private readSeq = 0;
@@ -304,7 +308,7 @@ export class Member implements CommitStage {
     w.raw(PAYLOAD_TXN);
     const payload = writeTxnEntry(w, entry).bytes();
     if (!this.raft.propose(payload)) return;
-    this.prepped.set(payload, entry);
+    this.prepped.set(this.raft.log.lastIndex, { payload, entry });
     this.scheduleReady();
   }
 
@@ -578,6 +582,7 @@ export class Member implements CommitStage {
     if (index <= this.applied) return;
     const restored = decodeSnapshot(data, this.server.config.extendedTypesEnabled);
     this.log.info({ index, zxid: restored.zxid }, 'installing a snapshot from the leader');
+    this.prepped.clear();
     this.server.replaceTree(restored.tree);
     if (this.configData !== null) this.server.tree.setConfigData(this.configData);
     this.server.replica.follow(true);
@@ -591,7 +596,9 @@ export class Member implements CommitStage {
     const zxid = this.zxids.next(e);
     this.applied = e.index;
     if (e.data !== null && e.data[0] === PAYLOAD_TXN[0]) {
-      const entry = this.prepped.get(e.data) ?? readTxnEntry(new JuteReader(e.data, 1));
+      const prepped = this.prepped.get(e.index);
+      if (prepped !== undefined) this.prepped.delete(e.index);
+      const entry = prepped?.payload === e.data ? prepped.entry : readTxnEntry(new JuteReader(e.data, 1));
       if (entry.header.zxid !== zxid) throw new Error(`entry ${e.index} carries zxid ${entry.header.zxid}, its place gives ${zxid}`);
       this.server.replica.committed(entry);
     } else if (e.data !== null) {
