@@ -5,6 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import pino from 'pino';
 import { startServer, type StartedServer } from '../../src/server/index.ts';
 import type { ServerConfig } from '../../src/server/config.ts';
@@ -32,6 +33,22 @@ export async function startInProcess(config: Partial<ServerConfig> = {}): Promis
       }
     },
   };
+}
+
+/**
+ * One in-process Ensemble for the enclosing describe: started before its tests, stopped after them,
+ * and then nothing may have escaped. Returns the server, to be read once a test runs.
+ */
+export function inProcessForSuite(config: Partial<ServerConfig> = {}): () => InProcess {
+  let s: InProcess | undefined;
+  before(async () => {
+    s = await startInProcess(config);
+  });
+  after(async () => {
+    await s?.stop();
+    assertNothingEscaped();
+  });
+  return () => s!;
 }
 
 /** Errors that escaped to the process: any one of them fails the test that checks. */

@@ -4,12 +4,12 @@
  * large writer's own requests keep their order and all succeed (src/server/pipeline/write-gate.ts).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { OpCode } from '../../src/protocol/constants.ts';
 import { JuteReader } from '../../src/protocol/jute.ts';
 import { readReplyHeader } from '../../src/protocol/records.ts';
 import { HealthyClient, RawClient, createRecord, pathWatchRecord, requestFrame, setDataRecord } from './frames.ts';
-import { assertNothingEscaped, installUncaughtGuard, startInProcess, type InProcess } from './harness.ts';
+import { inProcessForSuite, installUncaughtGuard } from './harness.ts';
 
 installUncaughtGuard();
 
@@ -17,16 +17,10 @@ const LARGE_WRITES = 16;
 const LARGE_BYTES = 500_000;
 
 describe('large writes and a small one', () => {
-  let s: InProcess;
-  before(async () => {
-    s = await startInProcess();
-  });
-  after(async () => {
-    await s.stop();
-    assertNothingEscaped();
-  });
+  const server = inProcessForSuite();
 
   test('the small write of another session is not queued behind them; the large writer keeps its order', async () => {
+    const s = server();
     const setup = await HealthyClient.connect(s.host, s.port);
     assert.equal((await setup.call(OpCode.create, createRecord('/large'))).err, 0);
     assert.equal((await setup.call(OpCode.create, createRecord('/small'))).err, 0);

@@ -4,27 +4,21 @@
  * rather than behind all of them; every one of its requests is still answered, in order.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { OpCode } from '../../src/protocol/constants.ts';
 import { REQUESTS_PER_TURN } from '../../src/server/net/connection.ts';
 import { HealthyClient, RawClient, pathWatchRecord, requestFrame } from './frames.ts';
-import { assertNothingEscaped, installUncaughtGuard, startInProcess, type InProcess } from './harness.ts';
+import { inProcessForSuite, installUncaughtGuard } from './harness.ts';
 
 installUncaughtGuard();
 
 const PIPELINED = 5_000;
 
 describe('a deep pipeline', () => {
-  let s: InProcess;
-  before(async () => {
-    s = await startInProcess();
-  });
-  after(async () => {
-    await s.stop();
-    assertNothingEscaped();
-  });
+  const server = inProcessForSuite();
 
   test(`is taken at most about ${REQUESTS_PER_TURN} requests a turn, and answered whole and in order`, async () => {
+    const s = server();
     const flood = await RawClient.connect(s.host, s.port);
     await flood.handshake();
     const probe = await HealthyClient.connect(s.host, s.port);

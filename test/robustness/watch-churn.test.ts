@@ -8,7 +8,7 @@
  * ZooKeeper's: a reconnected session that sends no SetWatches has no watches.)
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Err, EventType, OpCode } from '../../src/protocol/constants.ts';
 import { JuteReader } from '../../src/protocol/jute.ts';
 import type { ConnectOptions } from './frames.ts';
@@ -16,7 +16,7 @@ import { readWatcherEvent } from '../../src/protocol/requests.ts';
 import {
   HealthyClient, RawClient, body, createRecord, pathWatchRecord, requestFrame, setDataRecord, setWatchesRecord,
 } from './frames.ts';
-import { assertNothingEscaped, eventually, installUncaughtGuard, startInProcess, type InProcess } from './harness.ts';
+import { eventually, inProcessForSuite, installUncaughtGuard, type InProcess } from './harness.ts';
 
 installUncaughtGuard();
 
@@ -85,16 +85,10 @@ class Session {
 }
 
 describe('a session with 200,000 watches leaves', () => {
-  let s: InProcess;
-  before(async () => {
-    s = await startInProcess();
-  });
-  after(async () => {
-    await s.stop();
-    assertNothingEscaped();
-  });
+  const server = inProcessForSuite();
 
   test('the probe is served throughout, the watches leave a slice per turn, and only live watches fire', async () => {
+    const s = server();
     const watches = s.server.watches;
     const stays = await Session.open(s);
     const probeClient = await HealthyClient.connect(s.host, s.port);
@@ -150,16 +144,10 @@ describe('a session with 200,000 watches leaves', () => {
 
 describe('the per-session watch limit (ensemble.maxWatchesPerSession)', () => {
   const LIMIT = 100;
-  let s: InProcess;
-  before(async () => {
-    s = await startInProcess({ maxWatchesPerSession: LIMIT });
-  });
-  after(async () => {
-    await s.stop();
-    assertNothingEscaped();
-  });
+  const server = inProcessForSuite({ maxWatchesPerSession: LIMIT });
 
   test('a request that would set more watches is refused with THROTTLEDOP and sets nothing', async () => {
+    const s = server();
     const c = await Session.open(s);
     const other = await Session.open(s);
     const watches = s.server.watches;
