@@ -17,7 +17,8 @@
  * Not yet: membership is fixed.
  */
 import pino, { type Logger } from 'pino';
-import { JuteReader, JuteWriter } from '../../protocol/jute.ts';
+import { JuteReader } from '../../protocol/jute.ts';
+import { OutputBuffer } from '../net/output-buffer.ts';
 import type { Id } from '../../protocol/records.ts';
 import type { ServerConfig } from '../config.ts';
 import type { Environment, Timer } from '../env/environment.ts';
@@ -111,6 +112,8 @@ export class Member implements CommitStage {
    * that index is still that payload. Each goes when its index is applied or a snapshot passes it.
    */
   private readonly prepped = new Map<number, { payload: Buffer; entry: TxnEntry }>();
+  /** Proposed payloads, encoded one after another into shared chunks: each a view never written again, none a buffer of its own. */
+  private readonly payloads = new OutputBuffer();
   /** Read barriers with a read point, waiting for this member to apply up to it. */
   private readonly readPoints: Array<{ index: number; then: () => void }> = [];
   private readSeq = 0;
@@ -304,9 +307,9 @@ export class Member implements CommitStage {
       return;
     }
     // Lost if leadership went meanwhile; the change of leader drops the connections that wait on it.
-    const w = new JuteWriter();
-    w.raw(PAYLOAD_TXN);
-    const payload = writeTxnEntry(w, entry).bytes();
+    this.payloads.raw(PAYLOAD_TXN);
+    writeTxnEntry(this.payloads, entry);
+    const payload = this.payloads.take();
     if (!this.raft.propose(payload)) return;
     this.prepped.set(this.raft.log.lastIndex, { payload, entry });
     this.scheduleReady();
@@ -416,17 +419,17 @@ export class Member implements CommitStage {
 
   /** A follower's client write goes to the leader, which preps it (and takes it as word from the session's client). */
   private forward(sessionId: bigint, cxid: number, authInfo: readonly Id[], opcode: number, body: Buffer): void {
-    const message: Forwarded = { kind: 'forward', from: this.id, term: this.raft.term, sessionId, cxid, opcode, body: Buffer.from(body), auth: authInfo };
     const leader = this.raft.lead;
     if (leader === this.id) {
-      this.waitingForwards.push(message);
+      // Held until it leads: a copy, as the body is a view of the client's socket read.
+      this.waitingForwards.push({ kind: 'forward', from: this.id, term: this.raft.term, sessionId, cxid, opcode, body: Buffer.from(body), auth: authInfo });
     } else if (leader === NONE) {
       // Nowhere to send it: the clients find another member.
       this.loseClients();
     } else {
       // The leader takes the write as a touch of its session: no touch of its own needs to go.
       this.touches.delete(sessionId);
-      this.transport.send(leader, { kind: 'forward', term: message.term, sessionId, cxid, opcode, body: message.body, auth: authInfo });
+      this.transport.send(leader, { kind: 'forward', term: this.raft.term, sessionId, cxid, opcode, body, auth: authInfo });
     }
   }
 

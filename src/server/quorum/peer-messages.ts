@@ -46,7 +46,8 @@ export interface PeerFrame {
 /**
  * How a member reaches the others. `send` never throws and never blocks: a message that cannot be
  * delivered now (no connection, a full queue) may be dropped. Messages from one member to another
- * arrive in the order sent, or not at all.
+ * arrive in the order sent, or not at all. The buffers in a message are never written again by its
+ * sender (some are views of a socket's read), so a transport may keep them until it delivers.
  */
 export interface PeerTransport {
   send(to: NodeId, message: PeerMessage): void;

@@ -192,7 +192,8 @@ export class WireReader {
   bytes(): Buffer {
     const n = this.u32();
     this.need(n, 'bytes');
-    const b = Buffer.from(this.buf.subarray(this.offset, this.offset + n));
+    const b = Buffer.allocUnsafe(n);
+    this.buf.copy(b, 0, this.offset, this.offset + n);
     this.offset += n;
     return b;
   }
