@@ -58,11 +58,11 @@ describe('simulation: a Raft cluster under faults', () => {
   const plants: Array<{ bug: RaftBug; steps: number; budget: number; first: number; wipes?: boolean }> = [
     { bug: 'vote-before-sync', steps: STEPS, budget: 150, first: 38 },
     { bug: 'ack-before-sync', steps: STEPS, budget: 300, first: 99 },
-    { bug: 'commit-by-counting', steps: 20_000, budget: 100, first: 35 },
-    { bug: 'read-without-quorum', steps: STEPS, budget: 100, first: 2 },
-    { bug: 'no-truncate', steps: STEPS, budget: 200, first: 53 },
-    { bug: 'stale-read', steps: STEPS, budget: 200, first: 63 },
-    { bug: 'state-before-log', steps: 20_000, budget: 150, first: 50 },
+    { bug: 'commit-by-counting', steps: 20_000, budget: 100, first: 23 },
+    { bug: 'read-without-quorum', steps: STEPS, budget: 100, first: 45 },
+    { bug: 'no-truncate', steps: STEPS, budget: 200, first: 68 },
+    { bug: 'stale-read', steps: STEPS, budget: 200, first: 50 },
+    { bug: 'state-before-log', steps: 20_000, budget: 300, first: 179 },
     { bug: 'wiped-votes', steps: STEPS, budget: 60, first: 7, wipes: true },
   ];
   for (const { bug, steps, budget, first, wipes } of plants) {

@@ -2,10 +2,12 @@
  * A seeded simulation of a Raft cluster: N cores, each behind a shell that takes a Ready, makes it
  * durable some time later (a sync), and only then sends its messages and applies; a network that
  * drops, delays, duplicates and reorders messages and can be partitioned; members that crash and
- * restart from their disks; ticks that reach members at different rates (each member's clock runs
- * at its own rate, drawn from the seed). A crash during a sync may tear it: some of the Ready
- * reached the disk, none of its messages left (see tear()). Clients run a key-value workload
- * (sim/kv.ts) against the cluster. One seed, one run.
+ * restart from their disks, or pause (a stopped process: no ticks, no syncs, messages to it held
+ * until it goes on); ticks that reach members at different rates (each member's clock runs at its
+ * own rate, drawn from the seed). A member whose disk was wiped learns the newest term of enough
+ * other members before it takes any message, as an Ensemble member does. A crash during a sync
+ * may tear it: some of the Ready reached the disk, none of its messages left (see tear()). Clients
+ * run a key-value workload (sim/kv.ts) against the cluster. One seed, one run.
  *
  * Checked after every event: at most one leader per term; logs that match at an index match
  * before it; every member applies the same payload at each index; an entry committed in a term is
@@ -17,7 +19,7 @@
 import type { Raft, RaftOptions } from '../../src/server/quorum/core/raft.ts';
 import { prng } from '../support/prng.ts';
 import { checkLinearizable } from '../support/linearizability.ts';
-import { NONE, type ConfChange, type Entry, type HardState, type Message, type NodeId, type Ready, type Snapshot } from '../../src/server/quorum/core/types.ts';
+import { NONE, type ConfChange, type ConfState, type Entry, type HardState, type Message, type NodeId, type Ready, type Snapshot } from '../../src/server/quorum/core/types.ts';
 import { newRaft as plantedRaft, RAFT_BUGS, type RaftBug } from './sim/plants.ts';
 import { KEYS, applyWrite, decodeWrite, describeCall, encodeWrite, history, readContext, type Call } from './sim/kv.ts';
 
@@ -95,6 +97,14 @@ interface Member {
   /** This member's clock rate, and the part of a tick it has accumulated. */
   rate: number;
   clock: number;
+  /** Stopped (SIGSTOP): it neither ticks nor syncs, and messages to it wait in the network. */
+  paused: boolean;
+  /**
+   * While recovering, the newest term each other member answered with; until enough have answered
+   * (termLearned), it takes no message.
+   */
+  peerTerms: Map<NodeId, number>;
+  termLearned: boolean;
 }
 
 class Violation extends Error {}
@@ -164,7 +174,7 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
   for (const id of ids) {
     const disk: Disk = { hardState: { term: 0, vote: NONE, commit: 0 }, entries: [] };
     const rate = 1 + skew * (2 * rng.next() - 1);
-    members.set(id, { id, raft: newRaft(id, disk), up: true, disk, pending: null, pendingRecovered: true, applied: 0, kv: new Map(), calls: new Map(), rate, clock: 0 });
+    members.set(id, { id, raft: newRaft(id, disk), up: true, disk, pending: null, pendingRecovered: true, applied: 0, kv: new Map(), calls: new Map(), rate, clock: 0, paused: false, peerTerms: new Map(), termLearned: true });
   }
   note(`compact every ${compactEvery || 'never'}; checkQuorum ${checkQuorum}; tick share ${tickShare}; fault rate ${faultRate}; clock rates ${[...members.values()].map((m) => m.rate.toFixed(2)).join(' ')}`);
 
@@ -212,7 +222,7 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
   /** The shell's sync: persist, then send, then apply, then advance. */
   const sync = (m: Member): void => {
     const r = m.pending;
-    if (r === null) return;
+    if (r === null || m.paused) return;
     m.pending = null;
     // A leader's snapshot replaces the log and the state machine; the log is written before the
     // hard state, whose commit index may cover the entries (a planted shell does it the other way).
@@ -259,7 +269,7 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     (bug === 'ack-before-sync' && msg.type === 'appResp');
 
   const takeReady = (m: Member): void => {
-    if (!m.up || m.pending !== null || !m.raft.hasReady()) return;
+    if (!m.up || m.paused || m.pending !== null || !m.raft.hasReady()) return;
     const r = m.raft.ready();
     if (bug === 'vote-before-sync' || bug === 'ack-before-sync') {
       send(r.messages.filter(early));
@@ -346,12 +356,16 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     }
   };
 
-  /** The next message: any one in flight when the network reorders, else the oldest. */
+  /** The next message: any one in flight when the network reorders, else the oldest; none to a paused member. */
   const deliverOne = (reorder: boolean): void => {
     if (net.length === 0) return;
-    const [m] = net.splice(reorder ? rng.int(net.length) : 0, 1);
+    const at = reorder ? rng.int(net.length) : net.findIndex((x) => !members.get(x.to)!.paused);
+    if (at < 0 || members.get(net[at].to)!.paused) return;
+    const [m] = net.splice(at, 1);
     const to = members.get(m.to)!;
     if (!to.up || cut.has(`${m.from}>${m.to}`)) return;
+    // Until it knows the newest term, a recovering member could follow a stale leader (see learnTerm).
+    if (to.raft.recovering && !to.termLearned) return;
     if (options.verbose) note(`deliver ${m.type} ${m.from}>${m.to} t${m.term} i${m.index} lt${m.logTerm} n${m.entries?.length ?? '-'} c${m.commit} r${m.reject ?? ''} h${m.rejectHint ?? ''}/${m.rejectHintTerm ?? ''}${m.context === undefined ? '' : ` ${m.context}`}`);
     to.raft.step(m);
   };
@@ -359,16 +373,37 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
   /** A member's clock advances by its rate: a fast one ticks more often, a slow one less. */
   let ticks = 0;
   const tick = (m: Member): void => {
-    if (!m.up) return;
+    if (!m.up || m.paused) return;
     for (m.clock += m.rate; m.clock >= 1; m.clock--) {
       m.raft.tick();
       ticks++;
+      if (m.raft.recovering && !m.termLearned) learnTerm(m);
     }
+  };
+
+  /**
+   * A recovering member asks the others for their term (a round trip each: both links whole, the
+   * other up and running, and then lost now and then) and takes the newest, once enough have
+   * answered that every quorum of every membership in sight has one among them (Member.learnTerm).
+   */
+  const learnTerm = (m: Member): void => {
+    for (const o of members.values()) {
+      if (o === m || !o.up || o.paused || cut.has(`${m.id}>${o.id}`) || cut.has(`${o.id}>${m.id}`) || rng.next() < 0.2) continue;
+      m.peerTerms.set(o.id, Math.max(m.peerTerms.get(o.id) ?? 0, o.raft.term));
+    }
+    const smallest = Math.min(...memberships().map((c) => c.voters.length));
+    const quorum = Math.floor(smallest / 2) + 1;
+    if (m.peerTerms.size < Math.min(ids.length - 1, ids.length - quorum + 1)) return;
+    const term = Math.max(...m.peerTerms.values());
+    m.termLearned = true;
+    m.raft.learnTerm(term);
+    note(`member ${m.id} learns term ${term} from members ${[...m.peerTerms.keys()].join(',')}`);
   };
 
   const crash = (m: Member): void => {
     note(`member ${m.id} crashes${m.pending ? ` (${tear(m, m.pending)})` : ''}`);
     m.up = false;
+    m.paused = false;
     m.pending = null;
     // Its clients learn nothing more: those ops' outcomes stay unknown.
     for (const c of m.calls.values()) if (busy.get(c.client) === c) busy.delete(c.client);
@@ -379,6 +414,8 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     note(`member ${m.id} restarts at term ${m.disk.hardState.term}`);
     m.up = true;
     m.raft = newRaft(m.id, m.disk);
+    m.peerTerms = new Map();
+    m.termLearned = !m.raft.recovering;
     // The core starts applied up to the commit index it recovered: the shell loads its snapshot and
     // replays its log to there.
     m.kv = m.disk.snapshot === undefined ? new Map() : decodeState(m.disk.snapshot.data);
@@ -386,11 +423,22 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     for (const e of m.disk.entries) if (e.index <= m.raft.log.applied) apply(m, e);
   };
 
+  /**
+   * Every membership in sight: each member's as it runs, and as its disk has it (what it comes back
+   * with after a crash, an uncommitted change its log held before a sync that was lost).
+   */
+  const memberships = (): ConfState[] => [...members.values()].flatMap((m) => (m.up ? [m.raft.conf, diskConf(m.disk)] : [diskConf(m.disk)]));
+  const diskConf = (d: Disk): ConfState => {
+    for (let i = d.entries.length - 1; i >= 0; i--) if (d.entries[i].conf !== undefined) return d.entries[i].conf!;
+    return d.snapshot?.conf ?? { voters: ids, learners: [] };
+  };
+
   const anyRecovering = (): boolean => [...members.values()].some((x) => x.disk.recovering === true || (x.up && x.raft.recovering));
 
+  /** The running leader of the newest term (a paused one acts on nothing). */
   const leader = (): Member | null => {
     let best: Member | null = null;
-    for (const m of members.values()) if (m.up && m.raft.role === 'leader' && (best === null || m.raft.term > best.raft.term)) best = m;
+    for (const m of members.values()) if (m.up && !m.paused && m.raft.role === 'leader' && (best === null || m.raft.term > best.raft.term)) best = m;
     return best;
   };
 
@@ -405,7 +453,7 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     if (calls.length >= maxOps) return;
     const key = KEYS[rng.int(KEYS.length)];
     const roll = rng.next();
-    const up = [...members.values()].filter((m) => m.up);
+    const up = [...members.values()].filter((m) => m.up && !m.paused);
     // Reads go to any member that knows a leader (another turns the client away), writes to a
     // member that believes it leads (perhaps a deposed one).
     const to = up.filter((m) => (roll < 0.4 ? m.raft.lead !== NONE : m.raft.role === 'leader'));
@@ -462,7 +510,23 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     const list = [...members.values()];
     const m = list[rng.int(list.length)];
     const roll = rng.next();
-    if (roll < 0.3) {
+    if (roll < 0.02) {
+      // A process stopped (SIGSTOP), the leader most often: one that knows nothing of the terms
+      // after it when it goes on. Or a stopped one goes on.
+      const paused = list.filter((x) => x.paused);
+      if (paused.length > 0 && rng.next() < 0.6) {
+        const p = paused[rng.int(paused.length)];
+        p.paused = false;
+        note(`member ${p.id} goes on`);
+      } else {
+        const l = leader();
+        const p = l !== null && !l.paused && rng.next() < 0.7 ? l : m.up && !m.paused ? m : null;
+        if (p !== null) {
+          p.paused = true;
+          note(`member ${p.id} paused`);
+        }
+      }
+    } else if (roll < 0.3) {
       if (net.length > 0) {
         const i = rng.int(net.length);
         if (rng.next() < 0.5) net.splice(i, 1);
@@ -501,11 +565,26 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
       // A member loses its disk (replaced, or wiped by mistake) and comes back empty. One at a time:
       // two members without their data at once is more than a majority can make up for.
       // And only while every membership in sight has a member to spare.
-      if (anyRecovering() || [...members.values()].some((x) => x.raft.conf.voters.length < 3)) return;
-      if (m.up) crash(m);
-      m.disk = { hardState: { term: 0, vote: NONE, commit: 0 }, entries: [], recovering: true };
-      note(`member ${m.id} wiped`);
-      restart(m);
+      if (anyRecovering() || memberships().some((c) => c.voters.length < 3)) return;
+      // Most telling: a follower of the newest leader, whose acknowledgements its commits rest on.
+      const l = leader();
+      const followers = l === null ? [] : list.filter((x) => x !== l && x.up && !x.paused && x.raft.lead === l.id);
+      const w = followers.length > 0 && rng.next() < 0.5 ? followers[rng.int(followers.length)] : m;
+      if (w.up) crash(w);
+      w.disk = { hardState: { term: 0, vote: NONE, commit: 0 }, entries: [], recovering: true };
+      note(`member ${w.id} wiped`);
+      restart(w);
+      // Often it comes back in the aftermath of whatever took the disk: stopped processes go on
+      // (perhaps a leader of an older term, still sure it leads), and the network splits anew, at
+      // worst with the wiped member among those that know only older terms.
+      if (rng.next() < 0.5) {
+        for (const x of list) x.paused = false;
+        const newest = Math.max(...list.map((x) => x.raft.term));
+        const stale = rng.next() < 0.5;
+        const side = new Map(ids.map((id) => [id, id === w.id || (stale ? members.get(id)!.raft.term < newest : rng.next() < 0.5)]));
+        for (const a of ids) for (const b of ids) if (side.get(a) !== side.get(b)) cut.add(`${a}>${b}`);
+        note(`stopped members go on; partition ${ids.filter((id) => side.get(id)).join(',')} | ${ids.filter((id) => !side.get(id)).join(',')}`);
+      }
     } else if (roll < 0.8) {
       // Crashes mid-sync are the ones that test what a Ready may send before it is durable; a
       // member back at once (a process restarted) takes part again before the others move on.
@@ -554,7 +633,7 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
       else sync(m);
     } else if (rest < 0.91) {
       // A read, at any member: it must be served at or after everything committed by now.
-      if (m.up) {
+      if (m.up && !m.paused) {
         const context = `r${++readCount}`;
         reads.set(context, Math.max(...list.map((x) => x.raft.log.committed)));
         m.raft.readIndex(context);
@@ -590,9 +669,12 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     // quorum of every membership in sight, deliver in order; a leader must commit a new proposal.
     // Messages of the faulty phase still in flight arrive first.
     cut.clear();
-    for (const m of members.values()) if (!m.up) restart(m);
+    for (const m of members.values()) {
+      m.paused = false;
+      if (!m.up) restart(m);
+    }
     // A member still recovering takes no part in elections: no other member may be missing then.
-    const spare = anyRecovering() ? [] : ids.filter((id) => [...members.values()].every((m) => m.raft.conf.voters.length >= 3 || !m.raft.conf.voters.includes(id)));
+    const spare = anyRecovering() ? [] : ids.filter((id) => memberships().every((c) => c.voters.length >= 3 || !c.voters.includes(id)));
     if (spare.length > 0 && rng.next() < 0.5) {
       const down = members.get(spare[rng.int(spare.length)])!;
       crash(down);
@@ -614,7 +696,7 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
         return result(null, committed, lin.ok === 'unknown');
       }
     }
-    const states = [...members.values()].map((m) => `${m.id}: ${m.raft.role} term ${m.raft.term} last ${m.raft.log.lastIndex} committed ${m.raft.log.committed} applied ${m.applied}${m.pending ? ' (a Ready unsynced)' : ''}`);
+    const states = [...members.values()].map((m) => `${m.id}: ${m.raft.role} term ${m.raft.term} last ${m.raft.log.lastIndex} (term ${m.raft.log.term(m.raft.log.lastIndex)}) committed ${m.raft.log.committed} applied ${m.applied} voters ${m.raft.conf.voters.join(',')}${m.raft.recovering ? ' recovering' : ''}${m.pending ? ' (a Ready unsynced)' : ''}`);
     fail(`liveness: no leader committed a proposal within 40,000 quiet events (${states.join('; ')})`);
   } catch (err) {
     if (!(err instanceof Violation)) throw err;

@@ -195,6 +195,25 @@ export const commands: Record<string, Command> = {
     },
   },
 
+  wipe: {
+    usage: 'wipe ID   (the member loses its disk and restarts recovering: it votes only once a leader brings it up to date)',
+    run(env, args) {
+      const id = args.id();
+      env.wipe(id);
+      const r = env.member(id).raft;
+      env.print(`${id} wiped: ${r.role} term=${r.term} last=${r.log.lastIndex} recovering=${r.recovering}`);
+    },
+  },
+
+  'learn-term': {
+    usage: 'learn-term ID TERM   (a recovering member takes the newest term enough of the others answered with)',
+    run(env, args) {
+      const id = args.id(0, 1);
+      const term = args.ids()[1];
+      env.input(id, (r) => r.learnTerm(term));
+    },
+  },
+
   restart: {
     usage: 'restart ID   (a new core from what its disk holds)',
     run(env, args) {

@@ -106,6 +106,15 @@ export class InteractionEnv {
     m.raft = new Raft({ ...m.options, hardState: { ...hardState }, snapshot, entries: [...entries] });
   }
 
+  /** The member loses its disk and restarts with nothing, recovering (RaftOptions.recovering). */
+  wipe(id: NodeId): void {
+    const m = this.member(id);
+    m.disk.hardState = { term: 0, vote: NONE, commit: 0 };
+    delete m.disk.snapshot;
+    m.disk.entries = [];
+    m.raft = new Raft({ ...m.options, recovering: true });
+  }
+
   /** The member snapshots its state machine (here: the index it is as of) and compacts its log. */
   compact(id: NodeId, index: number): Snapshot {
     const m = this.member(id);
