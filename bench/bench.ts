@@ -80,13 +80,15 @@ async function disposeServer(server: BenchServer): Promise<void> {
 }
 
 /** Both systems as ensembles of opts.ensemble members, started, with a leader. */
-async function startEnsemble(kind: 'zookeeper' | 'ensemble', opts: BenchOptions, role: 'load' | 'failover' | 'catchup'): Promise<BenchEnsemble> {
+async function startEnsemble(kind: 'zookeeper' | 'ensemble' | 'ensemble-baseline', opts: BenchOptions, role: 'load' | 'failover' | 'catchup'): Promise<BenchEnsemble> {
+  const root = kind === 'ensemble-baseline' ? baseline!.dir : undefined;
   // The catch-up reads from a follower's log how it was synced.
-  const ensemble = await BenchEnsemble.create(kind, opts.ensemble, opts.timing, { zooKeeperLog: role === 'catchup' });
+  const ensemble = await BenchEnsemble.create(kind, opts.ensemble, opts.timing, { zooKeeperLog: role === 'catchup', root });
   liveEnsembles.add(ensemble);
-  serverCommands.set(`${kind} (each of ${opts.ensemble} members), ${role}`, ensemble.command);
+  const command = root === undefined ? ensemble.command : ensemble.command.replaceAll(root, '<baseline worktree>');
+  serverCommands.set(`${serverName(kind)} (each of ${opts.ensemble} members), ${role}`, command);
   await ensemble.start();
-  log(`${kind}: ${opts.ensemble} members, pids ${ensemble.pids.join(' ')}, leader ${await ensemble.leader()}, on ${ensemble.connectString()}`);
+  log(`${serverName(kind)}: ${opts.ensemble} members, pids ${ensemble.pids.join(' ')}, leader ${await ensemble.leader()}, on ${ensemble.connectString()}`);
   return ensemble;
 }
 
@@ -134,7 +136,7 @@ async function runLoadWorkloads(opts: BenchOptions, workloads: readonly LoadWork
     const kinds: readonly ServerKind[] = opts.floor ? [...comparedKinds(), 'node-floor'] : comparedKinds();
     for (const kind of kinds) {
       let connectString: string;
-      if (opts.ensemble > 0 && (kind === 'zookeeper' || kind === 'ensemble')) {
+      if (opts.ensemble > 0 && kind !== 'node-floor') {
         const ensemble = await startEnsemble(kind, opts, 'load');
         ensembles.push(ensemble);
         servers.set(kind, ensemble);

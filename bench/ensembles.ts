@@ -88,9 +88,10 @@ export class BenchEnsemble {
   /**
    * Writes every member's zoo.cfg and myid; starts nothing. With `zooKeeperLog`, ZooKeeper's members
    * log at INFO on their standard output, as Ensemble's always do (otherwise they log nothing).
+   * Ensemble's members run from the checkout at `root` (the baseline's worktree for `--baseline`).
    */
-  static async create(kind: 'zookeeper' | 'ensemble', size: number, timing: EnsembleTiming, { zooKeeperLog = false } = {}): Promise<BenchEnsemble> {
-    if (kind === 'ensemble' && !existsSync(join(REPO_ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: npm run build first');
+  static async create(kind: 'zookeeper' | 'ensemble' | 'ensemble-baseline', size: number, timing: EnsembleTiming, { zooKeeperLog = false, root = REPO_ROOT } = {}): Promise<BenchEnsemble> {
+    if (kind !== 'zookeeper' && !existsSync(join(root, 'dist/cli/main.js'))) throw new Error(`${root}/dist/ is missing: npm run build first`);
     const dir = await mkdtemp(join(tmpdir(), `bench-${kind}-ensemble-`));
     const ids = Array.from({ length: size }, (_, i) => i + 1);
     const ports = new Map<number, [number, number, number]>();
@@ -126,8 +127,8 @@ export class BenchEnsemble {
       };
       const command = kind === 'zookeeper'
         ? zooKeeper()
-        : [process.execPath, ...memberNodeFlags(), join(REPO_ROOT, 'bin/ensemble.js'), 'server', '--config', cfg];
-      members.push(new MemberProcess(id, ports.get(id)![2], command, kind === 'zookeeper' ? dataDir : REPO_ROOT));
+        : [process.execPath, ...memberNodeFlags(), join(root, 'bin/ensemble.js'), 'server', '--config', cfg];
+      members.push(new MemberProcess(id, ports.get(id)![2], command, kind === 'zookeeper' ? dataDir : root));
     }
     return new BenchEnsemble(kind, timing, dir, members);
   }

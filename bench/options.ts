@@ -56,7 +56,8 @@ Replicated (docs/benchmarks.md, "Replicated ensemble"):
   --ensemble N       an ensemble of N members of each (loopback, own ports and data dirs) instead
                      of standalone servers; server CPU is summed over the members. Load process i
                      connects to member i mod N only (default --procs N). Default workloads
-                     read,write; default client ours. Not with --floor, --baseline, --big
+                     read,write; default client ours. With --baseline, the baseline runs as a
+                     third ensemble on the load workloads. Not with --floor, --big
   --workloads failover
                      with --ensemble: under writes through the other members, the leader is
                      SIGKILLed (then restarted), and in a second series SIGSTOPped (then
@@ -160,7 +161,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
   const ensemble = number('ensemble', values.ensemble, 0, 0);
   if (ensemble > 0) {
     if (ensemble < 3) throw new Error('--ensemble: at least 3 members');
-    if (values.floor || values.baseline !== undefined || values.big || values.znodes !== undefined) throw new Error('--ensemble runs without --floor, --baseline, --big and --znodes');
+    if (values.floor || values.big || values.znodes !== undefined) throw new Error('--ensemble runs without --floor, --big and --znodes');
+    const workloadsGiven = values.workloads?.split(',').map((w) => w.trim()) ?? [];
+    if (values.baseline !== undefined && workloadsGiven.some((w) => ENSEMBLE_ONLY.includes(w))) throw new Error('--baseline with --ensemble: load workloads only (not failover or catch-up)');
   }
   let bigTreeZnodes = number('znodes', values.znodes, values.big ? BIG_ZNODES : 0, 1);
   let workloads: Workload[];
