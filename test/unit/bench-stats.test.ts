@@ -157,6 +157,9 @@ test('options: --baseline REV', () => {
   assert.equal(parseOptions(['--baseline', 'HEAD~3', '--quick'])!.baseline, 'HEAD~3');
   assert.equal(parseOptions([])!.baseline, null);
   assert.throws(() => parseOptions(['--baseline']));
+  // With --ensemble: a third ensemble on the load workloads, never on failover or catch-up.
+  assert.equal(parseOptions(['--ensemble', '3', '--workloads', 'write', '--baseline', 'HEAD~1'])!.baseline, 'HEAD~1');
+  assert.throws(() => parseOptions(['--ensemble', '3', '--workloads', 'write,failover', '--baseline', 'HEAD~1']), /load workloads only/);
 });
 
 test('catch-up: options need --ensemble; rows per variant and system with the sync paths seen; E/Z of the medians', () => {
