@@ -29,7 +29,9 @@ describe('simulation: a Raft cluster under faults', () => {
         answered += r.answered;
       }
       assert.ok(elections > seeds.length * 2, `faults forced elections (${elections} over ${seeds.length} runs)`);
-      assert.ok(answered > seeds.length * 5, `clients were answered (${answered} ops over ${seeds.length} runs)`);
+      // About 5 a run (fewer with five members, and where followers share acknowledgements: each
+      // message in flight takes an event to deliver, out of a fixed number).
+      assert.ok(answered > seeds.length * 4, `clients were answered (${answered} ops over ${seeds.length} runs)`);
     });
   }
 

@@ -161,9 +161,11 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
   // CheckQuorum's lease keeps disruptive elections away; without it elections race more, which is
   // where a vote lost in a crash shows, and a deposed leader may go on as one for long.
   const checkQuorum = rng.next() < 0.7;
+  // Followers that share their acknowledgements commit without the leader's word (as members do).
+  const shareAcks = rng.next() < 0.5;
   const newRaft = (id: NodeId, disk: Disk): Raft => {
     const o: RaftOptions = {
-      id, voters: ids, electionTick: 10, heartbeatTick: 2, preVote: true, checkQuorum,
+      id, voters: ids, electionTick: 10, heartbeatTick: 2, preVote: true, checkQuorum, shareAcks,
       maxInflight, maxEntriesPerMessage, maxMessageBytes, maxInflightBytes, random: () => rng.next(),
       hardState: disk.hardState, snapshot: disk.snapshot, entries: disk.entries,
       recovering: disk.recovering === true && bug !== 'wiped-votes',
@@ -176,7 +178,7 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     const rate = 1 + skew * (2 * rng.next() - 1);
     members.set(id, { id, raft: newRaft(id, disk), up: true, disk, pending: null, pendingRecovered: true, applied: 0, kv: new Map(), calls: new Map(), rate, clock: 0, paused: false, peerTerms: new Map(), termLearned: true });
   }
-  note(`compact every ${compactEvery || 'never'}; checkQuorum ${checkQuorum}; tick share ${tickShare}; fault rate ${faultRate}; clock rates ${[...members.values()].map((m) => m.rate.toFixed(2)).join(' ')}`);
+  note(`compact every ${compactEvery || 'never'}; checkQuorum ${checkQuorum}; shareAcks ${shareAcks}; tick share ${tickShare}; fault rate ${faultRate}; clock rates ${[...members.values()].map((m) => m.rate.toFixed(2)).join(' ')}`);
 
   const fail = (what: string): never => {
     throw new Violation(what);

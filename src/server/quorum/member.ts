@@ -186,6 +186,7 @@ export class Member implements CommitStage {
       heartbeatTick: 1,
       preVote: true,
       checkQuorum: true,
+      shareAcks: true,
       maxInflight: 256,
       maxEntriesPerMessage: 1024,
       maxMessageBytes: 1024 * 1024,
