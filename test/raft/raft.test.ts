@@ -216,6 +216,38 @@ describe('raft core', () => {
     assert.deepEqual(c.reads(1), []);
   });
 
+  it('shareAcks: followers commit on each other\'s acknowledgements without the leader\'s word', () => {
+    for (const shareAcks of [true, false]) {
+      const c = new TestCluster([1, 2, 3], { shareAcks });
+      elect(c, 1);
+      // From now on the leader's word on its commit index never arrives: only its appends do.
+      c.drop = (m) => m.from === 1 && (m.type === 'heartbeat' || (m.type === 'app' && (m.entries?.length ?? 0) === 0));
+      c.propose(1, 'a');
+      c.stabilize();
+      assert.deepEqual(c.payloads(1), ['a']);
+      const expected = shareAcks ? ['a'] : [];
+      assert.deepEqual(c.payloads(2), expected, `shareAcks ${shareAcks}: follower 2`);
+      assert.deepEqual(c.payloads(3), expected, `shareAcks ${shareAcks}: follower 3`);
+    }
+  });
+
+  it('shareAcks: a follower alone does not commit, and the leader\'s read point is its log\'s end', () => {
+    const c = new TestCluster([1, 2, 3], { shareAcks: true });
+    elect(c, 1);
+    c.isolate(3);
+    c.drop = (m) => m.from === 1 && (m.type === 'heartbeat' || (m.type === 'app' && (m.entries?.length ?? 0) === 0));
+    c.propose(1, 'a');
+    c.stabilize();
+    // 2 has 'a' on disk, but no other follower acknowledged it: only the leader could count a quorum.
+    assert.deepEqual(c.payloads(2), []);
+    c.drop = () => false;
+    c.heal();
+    c.propose(1, 'b');
+    c.raft(1).readIndex('r');
+    c.stabilize();
+    assert.deepEqual(c.reads(1), [`r@${c.raft(1).log.lastIndex}`]);
+  });
+
   it('ReadIndex: a leader cut off from the quorum never confirms a read', () => {
     const c = new TestCluster([1, 2, 3], { checkQuorum: false });
     elect(c, 1);

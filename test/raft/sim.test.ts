@@ -58,14 +58,15 @@ describe('simulation: a Raft cluster under faults', () => {
   // Each plant must be caught within its seed budget (3 members); `first` is the seed that first
   // catches it today, printed again when the test runs.
   const plants: Array<{ bug: RaftBug; steps: number; budget: number; first: number; wipes?: boolean }> = [
-    { bug: 'vote-before-sync', steps: STEPS, budget: 150, first: 38 },
-    { bug: 'ack-before-sync', steps: STEPS, budget: 300, first: 99 },
-    { bug: 'commit-by-counting', steps: 20_000, budget: 100, first: 23 },
-    { bug: 'read-without-quorum', steps: STEPS, budget: 100, first: 45 },
-    { bug: 'no-truncate', steps: STEPS, budget: 200, first: 68 },
-    { bug: 'stale-read', steps: STEPS, budget: 200, first: 50 },
-    { bug: 'state-before-log', steps: 20_000, budget: 300, first: 179 },
-    { bug: 'wiped-votes', steps: STEPS, budget: 60, first: 7, wipes: true },
+    { bug: 'vote-before-sync', steps: STEPS, budget: 150, first: 45 },
+    { bug: 'ack-before-sync', steps: STEPS, budget: 300, first: 34 },
+    { bug: 'commit-by-counting', steps: 20_000, budget: 100, first: 14 },
+    { bug: 'read-without-quorum', steps: STEPS, budget: 100, first: 9 },
+    { bug: 'no-truncate', steps: STEPS, budget: 200, first: 45 },
+    { bug: 'stale-read', steps: STEPS, budget: 200, first: 100 },
+    { bug: 'state-before-log', steps: 20_000, budget: 300, first: 157 },
+    { bug: 'wiped-votes', steps: STEPS, budget: 60, first: 16, wipes: true },
+    { bug: 'read-at-leader-commit', steps: STEPS, budget: 200, first: 44 },
   ];
   for (const { bug, steps, budget, first, wipes } of plants) {
     it(`catches a planted bug: ${bug}`, () => {

@@ -23,6 +23,11 @@ export const RAFT_BUGS = [
   'state-before-log',
   /** A member whose disk was wiped votes and campaigns again at once (as ZooKeeper's members do). */
   'wiped-votes',
+  /**
+   * Followers share their acknowledgements and commit on them, and the leader still gives its own
+   * commit index as a read point: a read can miss a write a follower has committed and answered.
+   */
+  'read-at-leader-commit',
 ] as const;
 export type RaftBug = (typeof RAFT_BUGS)[number];
 
@@ -38,6 +43,12 @@ class CountingRaft extends Raft {
 class UnconfirmedReadRaft extends Raft {
   protected override handleReadIndex(context: string, from: NodeId): void {
     this.answerRead(context, this.log.committed, from);
+  }
+}
+
+class CommitReadPointRaft extends Raft {
+  protected override readPoint(): number {
+    return this.log.committed;
   }
 }
 
@@ -63,6 +74,7 @@ export function newRaft(options: RaftOptions, bug: RaftBug | null): Raft {
     case 'commit-by-counting': return new CountingRaft(options);
     case 'read-without-quorum': return new UnconfirmedReadRaft(options);
     case 'no-truncate': return new NoTruncateRaft(options);
+    case 'read-at-leader-commit': return new CommitReadPointRaft({ ...options, shareAcks: true });
     default: return new Raft(options);
   }
 }

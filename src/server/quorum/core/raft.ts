@@ -653,9 +653,7 @@ export class Raft {
       this.waitingForCommit.push({ context, from });
       return;
     }
-    // Followers that share acknowledgements may have committed (and answered) entries this leader
-    // has not counted yet: each is in its log, so the read point is the log's end.
-    const read = { index: this.options.shareAcks ? this.log.lastIndex : this.log.committed, from, acks: new Set<NodeId>([this.id]) };
+    const read = { index: this.readPoint(), from, acks: new Set<NodeId>([this.id]) };
     if (read.acks.size >= this.quorum) {
       this.answerRead(context, read.index, from);
       return;
@@ -666,6 +664,15 @@ export class Raft {
       const commit = Math.min(this.progress.get(v)!.match, this.log.committed);
       this.send({ type: 'heartbeat', to: v, term: this.term, commit, context });
     }
+  }
+
+  /**
+   * Where a read asked now must be served from: the commit index, or with shareAcks the log's end,
+   * since followers may have committed (and answered) entries this leader has not counted yet, each
+   * of them in its log.
+   */
+  protected readPoint(): number {
+    return this.options.shareAcks ? this.log.lastIndex : this.log.committed;
   }
 
   /** Only voters' answers confirm that this member still leads. */
