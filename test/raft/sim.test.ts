@@ -67,6 +67,7 @@ describe('simulation: a Raft cluster under faults', () => {
     { bug: 'state-before-log', steps: 20_000, budget: 300, first: 157 },
     { bug: 'wiped-votes', steps: STEPS, budget: 60, first: 16, wipes: true },
     { bug: 'read-at-leader-commit', steps: STEPS, budget: 200, first: 44 },
+    { bug: 'wiped-trusts-stale-leader', steps: STEPS, budget: 500, first: 219, wipes: true },
   ];
   for (const { bug, steps, budget, first, wipes } of plants) {
     it(`catches a planted bug: ${bug}`, () => {

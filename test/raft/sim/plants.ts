@@ -24,6 +24,12 @@ export const RAFT_BUGS = [
   /** A member whose disk was wiped votes and campaigns again at once (as ZooKeeper's members do). */
   'wiped-votes',
   /**
+   * The shell lets a member whose disk was wiped take messages before it has learned the newest
+   * term of enough other members: a leader of an older term, paused, can bring it "up to date"
+   * with a stale log and count it toward commits.
+   */
+  'wiped-trusts-stale-leader',
+  /**
    * Followers share their acknowledgements and commit on them, and the leader still gives its own
    * commit index as a read point: a read can miss a write a follower has committed and answered.
    */
