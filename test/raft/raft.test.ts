@@ -231,25 +231,6 @@ describe('raft core', () => {
     }
   });
 
-  it('shareAcks: no empty append just for the commit index while the followers commit by themselves', () => {
-    const c = new TestCluster([1, 2, 3], { shareAcks: true });
-    elect(c, 1);
-    let empty = 0;
-    c.drop = (m) => {
-      if (m.from === 1 && m.type === 'app' && (m.entries?.length ?? 0) === 0) empty++;
-      return false;
-    };
-    c.propose(1, 'a');
-    c.stabilize();
-    assert.deepEqual([c.payloads(2), c.payloads(3), empty], [['a'], ['a'], 0]);
-    // With 3 cut off, 2 has no other follower's acknowledgement: the leader tells it.
-    c.isolate(3);
-    c.propose(1, 'b');
-    c.stabilize();
-    assert.deepEqual(c.payloads(2), ['a', 'b']);
-    assert.ok(empty > 0, 'the commit index went to 2 in an empty append');
-  });
-
   it('shareAcks: a follower alone does not commit, and the leader\'s read point is its log\'s end', () => {
     const c = new TestCluster([1, 2, 3], { shareAcks: true });
     elect(c, 1);
