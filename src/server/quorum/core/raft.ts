@@ -723,18 +723,6 @@ export class Raft {
     return true;
   }
 
-  /**
-   * shareAcks: a quorum of voters other than this leader has acknowledged everything committed, so
-   * each of them has (or will have) the others' acknowledgements and commits by itself: a voter
-   * among them needs no empty append just for the commit index (the next append or heartbeat
-   * carries it anyway).
-   */
-  private followersCommitBySelves(): boolean {
-    let acked = 0;
-    for (const v of this.voters) if (v !== this.id && (this.progress.get(v)?.match ?? 0) >= this.log.committed) acked++;
-    return acked >= this.quorum;
-  }
-
   private broadcast(what: 'entries' | 'commit'): void {
     if (this.broadcastPending !== 'commit') this.broadcastPending = what;
   }
@@ -745,9 +733,8 @@ export class Raft {
     const evenEmpty = this.broadcastPending === 'commit';
     this.broadcastPending = 'none';
     if (this.role !== 'leader') return;
-    const peersCommit = evenEmpty && this.options.shareAcks === true && this.followersCommitBySelves();
     for (const [id, pr] of this.progress) {
-      if (id === this.id || !this.sendAppend(id, evenEmpty && !(peersCommit && this.voters.includes(id) && pr.match >= this.log.committed))) continue;
+      if (id === this.id || !this.sendAppend(id, evenEmpty)) continue;
       while (pr.next <= this.log.lastIndex && this.sendAppend(id));
     }
   }
