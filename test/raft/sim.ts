@@ -428,6 +428,20 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     for (const e of m.disk.entries) if (e.index <= m.raft.log.applied) apply(m, e);
   };
 
+  /** The member loses its disk (replaced, or wiped by mistake) and comes back empty, recovering. */
+  const wipe = (w: Member): void => {
+    if (w.up) crash(w);
+    w.disk = { hardState: { term: 0, vote: NONE, commit: 0 }, entries: [], recovering: true };
+    note(`member ${w.id} wiped`);
+    restart(w);
+  };
+
+  /** Cuts every link between members on different sides; the split, as the trace shows it. */
+  const split = (side: ReadonlyMap<NodeId, boolean>): string => {
+    for (const a of ids) for (const b of ids) if (side.get(a) !== side.get(b)) cut.add(`${a}>${b}`);
+    return `${ids.filter((id) => side.get(id)).join(',')} | ${ids.filter((id) => !side.get(id)).join(',')}`;
+  };
+
   /**
    * Every membership in sight: each member's as it runs, and as its disk has it (what it comes back
    * with after a crash, an uncommitted change its log held before a sync that was lost).
@@ -557,9 +571,7 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
       note(`member ${a} isolated`);
     } else if (roll < 0.5) {
       // The members split in two random halves.
-      const side = new Map(ids.map((id) => [id, rng.next() < 0.5]));
-      for (const a of ids) for (const b of ids) if (side.get(a) !== side.get(b)) cut.add(`${a}>${b}`);
-      note(`partition ${ids.filter((id) => side.get(id)).join(',')} | ${ids.filter((id) => !side.get(id)).join(',')}`);
+      note(`partition ${split(new Map(ids.map((id) => [id, rng.next() < 0.5])))}`);
     } else if (roll < 0.6) {
       cut.clear();
       note('network healed');
@@ -576,10 +588,7 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
       const l = leader();
       const followers = l === null ? [] : list.filter((x) => x !== l && x.up && !x.paused && x.raft.lead === l.id);
       const w = followers.length > 0 && rng.next() < 0.5 ? followers[rng.int(followers.length)] : m;
-      if (w.up) crash(w);
-      w.disk = { hardState: { term: 0, vote: NONE, commit: 0 }, entries: [], recovering: true };
-      note(`member ${w.id} wiped`);
-      restart(w);
+      wipe(w);
       // Often it comes back in the aftermath of whatever took the disk: stopped processes go on
       // (perhaps a leader of an older term, still sure it leads), and the network splits anew, at
       // worst with the wiped member among those that know only older terms.
@@ -587,9 +596,7 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
         for (const x of list) x.paused = false;
         const newest = Math.max(...list.map((x) => x.raft.term));
         const stale = rng.next() < 0.5;
-        const side = new Map(ids.map((id) => [id, id === w.id || (stale ? members.get(id)!.raft.term < newest : rng.next() < 0.5)]));
-        for (const a of ids) for (const b of ids) if (side.get(a) !== side.get(b)) cut.add(`${a}>${b}`);
-        note(`stopped members go on; partition ${ids.filter((id) => side.get(id)).join(',')} | ${ids.filter((id) => !side.get(id)).join(',')}`);
+        note(`stopped members go on; partition ${split(new Map(ids.map((id) => [id, id === w.id || (stale ? members.get(id)!.raft.term < newest : rng.next() < 0.5)])))}`);
       }
     } else if (roll < 0.8) {
       // Crashes mid-sync are the ones that test what a Ready may send before it is durable; a
@@ -628,12 +635,9 @@ export function simulateRaft(options: RaftSimOptions): RaftSimResult {
     if (followers.length === 0) return;
     const w = followers[rng.int(followers.length)];
     staleLeader = null;
-    crash(w);
-    w.disk = { hardState: { term: 0, vote: NONE, commit: 0 }, entries: [], recovering: true };
-    note(`member ${w.id} wiped`);
-    restart(w);
+    wipe(w);
     stale.paused = false;
-    for (const a of ids) for (const b of ids) if ((a === w.id || a === stale.id) !== (b === w.id || b === stale.id)) cut.add(`${a}>${b}`);
+    split(new Map(ids.map((id) => [id, id === w.id || id === stale.id])));
     cut.delete(`${w.id}>${stale.id}`);
     cut.delete(`${stale.id}>${w.id}`);
     note(`member ${stale.id} goes on, cut off with wiped member ${w.id}`);
