@@ -139,6 +139,13 @@ function putInt(b: Buffer, o: number, v: number): void {
   b[o + 3] = v;
 }
 
+/** Big-endian 64 bits of v, an integer within ±2^53 (as a jute long), stored without a BigInt. */
+export function putLong(b: Buffer, o: number, v: number): void {
+  const hi = Math.floor(v / TWO_32);
+  putInt(b, o, hi);
+  putInt(b, o + 4, v - hi * TWO_32);
+}
+
 export class JuteWriter {
   protected buf: Buffer;
   offset = 0;
@@ -165,9 +172,7 @@ export class JuteWriter {
 
   long(v: number): this {
     this.ensure(8);
-    const hi = Math.floor(v / TWO_32);
-    putInt(this.buf, this.offset, hi);
-    putInt(this.buf, this.offset + 4, v - hi * TWO_32);
+    putLong(this.buf, this.offset, v);
     this.offset += 8;
     return this;
   }

@@ -16,6 +16,7 @@
 import { close, closeSync, constants, fstatSync, openSync, rmSync, truncateSync, write, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { putLong } from '../../protocol/jute.ts';
 import type { Environment, Timer } from '../env/environment.ts';
 import { fsyncFile, type BatchWritten } from '../storage/file-log-store.ts';
 import { fileName, listFiles } from '../storage/files.ts';
@@ -355,8 +356,9 @@ export function encodeRecords(entries: readonly Entry[], at: number, offsets: nu
     const start = o;
     const length = bodyBytes(e);
     buf.writeUInt32BE(length, o);
-    writeU64(buf, e.index, o + 8);
-    writeU64(buf, e.term, o + 16);
+    // Without a BigInt: one per index and term made these writes a visible part of a member's CPU.
+    putLong(buf, o + 8, e.index);
+    putLong(buf, o + 16, e.term);
     o += RAFT_RECORD_HEADER_BYTES;
     if (e.conf !== undefined) {
       buf[o - 1] = KIND_CONF;
@@ -372,13 +374,6 @@ export function encodeRecords(entries: readonly Entry[], at: number, offsets: nu
     offsets.push(at + start);
   }
   return buf;
-}
-
-/** A non-negative safe integer as 64 bits, big-endian, without a BigInt (one per index and term made these writes a visible part of a member's CPU). */
-function writeU64(buf: Buffer, v: number, o: number): void {
-  const hi = Math.floor(v / 0x100000000);
-  buf.writeUInt32BE(hi, o);
-  buf.writeUInt32BE(v - hi * 0x100000000, o + 4);
 }
 
 function bodyBytes(e: Entry): number {
