@@ -4,7 +4,7 @@
  * across many growths (a fill that reached back over a record would break its checksum).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -14,7 +14,7 @@ import type { Entry } from '../../src/server/quorum/core/types.ts';
 import { FileLogStore } from '../../src/server/storage/file-log-store.ts';
 import { listFiles } from '../../src/server/storage/files.ts';
 import { isZeros } from '../../src/server/storage/segment.ts';
-import { growSegment, ZERO_FILL_MAX_BYTES } from '../../src/server/storage/zero-fill.ts';
+import { growSegment, SegmentZeros, ZERO_FILL_MAX_BYTES } from '../../src/server/storage/zero-fill.ts';
 import type { TxnEntry } from '../../src/server/tree/txn.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'ensemble-zero-fill-'));
@@ -39,6 +39,72 @@ test('growSegment writes zeros from where they ended, a MiB at most past the app
   assert.deepEqual(bytes.subarray(0, 100), Buffer.alloc(100, 7), 'what was there before is untouched');
   assert.ok(isZeros(bytes, 100, bytes.length));
   assertNoHoles(path);
+});
+
+const prepared = (zeros: SegmentZeros, end: number): Promise<boolean> => {
+  let sync = false;
+  const p = new Promise<boolean>((resolve, reject) => {
+    zeros.prepare(end, (err) => (err === null ? resolve(sync) : reject(err)));
+  });
+  sync = true;
+  return p.then((wasSync) => !wasSync);
+};
+
+test('SegmentZeros writes the next zeros off the event loop, and an append reaching into a fill in flight waits for it', async () => {
+  const path = join(freshDir(), 'segment');
+  writeFileSync(path, Buffer.alloc(100, 7));
+  const zeros = new SegmentZeros(8192);
+  zeros.use(path, 100);
+  assert.equal(await prepared(zeros, 200), true, 'no zeros yet: written at once, synchronously');
+  assert.equal(statSync(path).size, 200 + 8192);
+  // Less than half a growth left ahead: the next one is in flight...
+  assert.equal(await prepared(zeros, 200 + 8192 - 100), true);
+  // ...and an append past the zeros written so far waits for it instead of writing zeros itself.
+  assert.equal(await prepared(zeros, 200 + 8192 + 10), false, 'waited for the fill in flight');
+  await zeros.settled();
+  assert.ok(statSync(path).size >= 200 + 8192 + 10);
+  const bytes = readFileSync(path);
+  assert.deepEqual(bytes.subarray(0, 100), Buffer.alloc(100, 7));
+  assert.ok(isZeros(bytes, 100, bytes.length));
+  assertNoHoles(path);
+});
+
+test('appends prepared by SegmentZeros are never overwritten by its zeros, through cuts and fills in flight', async () => {
+  for (let seed = 1; seed <= 5; seed++) {
+    const path = join(freshDir(), 'segment');
+    writeFileSync(path, Buffer.alloc(0));
+    const zeros = new SegmentZeros(4096 << (seed % 3));
+    zeros.use(path, 0);
+    let end = 0;
+    let rnd = seed * 7919;
+    const next = (n: number): number => ((rnd = (rnd * 1103515245 + 12345) & 0x7fffffff) % n);
+    for (let i = 0; i < 300; i++) {
+      if (next(25) === 0 && end > 0) {
+        // A cut: the file is truncated and appends go on from there, as after a conflicting tail.
+        end = next(end);
+        truncateSync(path, end);
+        zeros.use(path, statSync(path).size);
+      }
+      const len = 1 + next(next(10) === 0 ? 6000 : 300);
+      const at = end;
+      end += len;
+      await new Promise<void>((resolve, reject) => zeros.prepare(end, (err) => {
+        if (err !== null) return reject(err);
+        const fd = openSync(path, 'r+');
+        writeSync(fd, Buffer.alloc(len, (i % 250) + 1), 0, len, at);
+        closeSync(fd);
+        resolve();
+      }));
+      // Sometimes the next append comes before the fill it started has ended.
+      if (next(2) === 0) await new Promise((r) => setImmediate(r));
+    }
+    await zeros.settled();
+    const bytes = readFileSync(path);
+    assert.ok(bytes.length >= end);
+    // Every byte appended since the last cut is non-zero, and the zeros follow.
+    for (let o = 0; o < end; o++) if (bytes[o] === 0) assert.fail(`seed ${seed}: byte ${o} of ${end} appended is zero: a fill wrote over an append`);
+    assert.ok(isZeros(bytes, end, bytes.length), `seed ${seed}: zeros after the appends`);
+  }
 });
 
 const payload = (index: number, bytes: number): Entry => ({ index, term: 1, data: Buffer.alloc(bytes, index & 0xff) });

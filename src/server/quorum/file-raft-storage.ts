@@ -22,7 +22,7 @@ import { fsyncFile, type BatchWritten } from '../storage/file-log-store.ts';
 import { fileName, listFiles } from '../storage/files.ts';
 import { FileHardStateStore } from '../storage/hard-state.ts';
 import { isZeros, readSegment } from '../storage/segment.ts';
-import { growSegment } from '../storage/zero-fill.ts';
+import { SegmentZeros } from '../storage/zero-fill.ts';
 import type { ConfState, Entry, HardState } from './core/types.ts';
 import { COMMIT_SAVE_MS, hardStateSave, recovered, WriteQueue, type Batch, type RaftStorage, type RaftStorageStats, type Recovered } from './raft-storage.ts';
 
@@ -68,7 +68,7 @@ export class FileRaftStorage implements RaftStorage {
   private loaded = false;
   /** Open on the last segment while it is appended to. */
   private fd = -1;
-  private allocated = 0;
+  private readonly zeros: SegmentZeros;
   private rollRequested = false;
   private saved: HardState = { term: 0, vote: 0, commit: 0 };
   /** A hard state newer than `saved` by its commit index only, saved when commitTimer fires. */
@@ -87,6 +87,7 @@ export class FileRaftStorage implements RaftStorage {
 
   constructor(private readonly options: FileRaftStorageOptions, private readonly env: Environment) {
     this.hardStates = new FileHardStateStore(options.dir);
+    this.zeros = new SegmentZeros(options.preallocBytes);
   }
 
   load(warn: (msg: string) => void = () => {}): Recovered {
@@ -167,6 +168,7 @@ export class FileRaftStorage implements RaftStorage {
     this.commitTimer?.cancel();
     this.commitTimer = null;
     if (this.pendingCommit !== null && !this.failed) this.saveHardState(this.pendingCommit);
+    await this.zeros.settled();
     if (this.fd >= 0) {
       const fd = this.fd;
       this.fd = -1;
@@ -217,13 +219,11 @@ export class FileRaftStorage implements RaftStorage {
     const at = segment.end;
     const buf = encodeRecords(batch.entries, at, segment.offsets);
     segment.end = at + buf.length;
-    try {
-      this.allocated = growSegment(segment.path, this.allocated, segment.end, this.options.preallocBytes);
-    } catch (err) {
-      this.fail(err as Error);
-      return;
-    }
-    this.writeBatch(this.fd, buf, at, batch);
+    const fd = this.fd;
+    this.zeros.prepare(segment.end, (err) => {
+      if (err !== null) this.fail(err);
+      else if (!this.failed) this.writeBatch(fd, buf, at, batch);
+    });
   }
 
   private writeBatch(fd: number, buf: Buffer, at: number, batch: Batch): void {
@@ -278,7 +278,7 @@ export class FileRaftStorage implements RaftStorage {
     if (this.fd < 0) {
       // The last segment as loaded, or as a cut left it.
       this.fd = openSync(last.path, constants.O_WRONLY | (this.options.forceSync ? constants.O_DSYNC : 0));
-      this.allocated = fstatSync(this.fd).size;
+      this.zeros.use(last.path, fstatSync(this.fd).size);
     }
     return last;
   }
@@ -294,7 +294,7 @@ export class FileRaftStorage implements RaftStorage {
     header.writeBigInt64BE(BigInt(first), 8);
     writeSync(this.fd, header, 0, header.length, 0);
     fsyncFile(this.options.dir);
-    this.allocated = RAFT_LOG_HEADER_BYTES;
+    this.zeros.use(path, RAFT_LOG_HEADER_BYTES);
     this.rollRequested = false;
     const segment = { first, path, offsets: [], end: RAFT_LOG_HEADER_BYTES };
     this.options.log?.info({ path, firstIndex: first }, 'new log segment');

@@ -10,7 +10,7 @@ import type { Environment } from '../env/environment.ts';
 import type { TxnEntry } from '../tree/txn.ts';
 import { fileName, listFiles } from './files.ts';
 import { LOG_HEADER_BYTES, readSegment, scanSegment, segmentHeader, writeRecord } from './segment.ts';
-import { growSegment } from './zero-fill.ts';
+import { SegmentZeros } from './zero-fill.ts';
 import { EMPTY_POSITION, type LogEntry, type LogPosition, type LogStore } from './stores.ts';
 
 /**
@@ -39,7 +39,7 @@ export class FileLogStore implements LogStore {
   private fd = -1;
   private path = '';
   private position = 0;
-  private allocated = 0;
+  private readonly zeros: SegmentZeros;
   /** The batch being filled; `spare` is the one being written (or free): no batch is copied. */
   private batch = new JuteWriter(64 * 1024);
   private spare = new JuteWriter(64 * 1024);
@@ -72,6 +72,7 @@ export class FileLogStore implements LogStore {
     this.lastTerm = last.term;
     this.lastZxid = last.zxid;
     this.durableIndex = last.index;
+    this.zeros = new SegmentZeros(options.preallocBytes);
   }
 
   append(index: number, term: number, entry: TxnEntry, done: () => void): void {
@@ -152,6 +153,7 @@ export class FileLogStore implements LogStore {
 
   async close(): Promise<void> {
     await this.sync();
+    await this.zeros.settled();
     if (this.fd >= 0) {
       const fd = this.fd;
       this.fd = -1;
@@ -181,7 +183,7 @@ export class FileLogStore implements LogStore {
     // The header is durable once written (O_DSYNC); the new name needs the directory's fsync.
     fsyncFile(this.options.dir);
     this.position = LOG_HEADER_BYTES;
-    this.allocated = LOG_HEADER_BYTES;
+    this.zeros.use(path, LOG_HEADER_BYTES);
     this.rollRequested = false;
     this.options.log?.info({ path, firstIndex }, 'new log segment');
   }
@@ -209,13 +211,10 @@ export class FileLogStore implements LogStore {
     const lastIndex = this.lastIndex;
     const fd = this.fd;
     const at = this.position;
-    try {
-      this.allocated = growSegment(this.path, this.allocated, at + buf.length, this.options.preallocBytes);
-    } catch (err) {
-      this.fail(err as Error);
-      return;
-    }
-    this.writeBatch(fd, buf, at, callbacks, lastIndex);
+    this.zeros.prepare(at + buf.length, (err) => {
+      if (err !== null) this.fail(err);
+      else if (!this.failed) this.writeBatch(fd, buf, at, callbacks, lastIndex);
+    });
   }
 
   private writeBatch(fd: number, buf: Buffer, at: number, callbacks: Array<() => void>, lastIndex: number): void {
