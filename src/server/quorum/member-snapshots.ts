@@ -5,6 +5,7 @@
  * place), and an in-memory twin for the simulator.
  */
 import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncFile } from '../storage/file-log-store.ts';
 
@@ -21,32 +22,60 @@ export interface MemberSnapshots {
    * took, for the log (absent for a leader's snapshot).
    */
   save(snapshot: StoredSnapshot, ms?: number): void;
+  /**
+   * As save, with the file's writes and syncs in the thread pool: durable once it resolves. A
+   * member's own snapshot goes this way, so that writing a large tree does not stop its event loop.
+   */
+  saveInBackground(snapshot: StoredSnapshot, ms?: number): Promise<void>;
   newest(): StoredSnapshot | null;
 }
 
 const KEEP = 2;
 
+/** The term travels in front of the snapshot's own bytes. */
+function termHead(s: StoredSnapshot): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeBigInt64BE(BigInt(s.term));
+  return head;
+}
+
 export class FileMemberSnapshots implements MemberSnapshots {
   constructor(private readonly dir: string, private readonly log?: { info(obj: object, msg: string): void }) {}
 
   save(s: StoredSnapshot, ms?: number): void {
-    const name = `snapshot.${s.index.toString(16)}`;
-    const tmp = join(this.dir, `${name}.tmp`);
+    const { name, tmp } = this.paths(s);
     const fd = openSync(tmp, 'w');
     try {
-      // The term travels in front of the snapshot's own bytes.
-      const head = Buffer.alloc(8);
-      head.writeBigInt64BE(BigInt(s.term));
-      writeSync(fd, head);
+      writeSync(fd, termHead(s));
       writeSync(fd, s.data);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
-    renameSync(tmp, join(this.dir, name));
+    renameSync(tmp, name);
     fsyncFile(this.dir);
-    this.log?.info({ path: join(this.dir, name), index: s.index, term: s.term, bytes: s.data.length + 8, ...(ms !== undefined && { ms: Math.round(ms) }) }, 'snapshot written');
-    for (const old of this.indexes().slice(0, -KEEP)) rmSync(join(this.dir, `snapshot.${old.toString(16)}`), { force: true });
+    this.written(s, name, ms);
+    for (const old of this.older()) rmSync(old, { force: true });
+  }
+
+  async saveInBackground(s: StoredSnapshot, ms?: number): Promise<void> {
+    const { name, tmp } = this.paths(s);
+    const file = await open(tmp, 'w');
+    try {
+      await file.writev([termHead(s), s.data]);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, name);
+    const dir = await open(this.dir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+    this.written(s, name, ms);
+    for (const old of this.older()) await rm(old, { force: true });
   }
 
   newest(): StoredSnapshot | null {
@@ -54,6 +83,20 @@ export class FileMemberSnapshots implements MemberSnapshots {
     if (index === undefined) return null;
     const buf = readFileSync(join(this.dir, `snapshot.${index.toString(16)}`));
     return { index, term: Number(buf.readBigInt64BE(0)), data: buf.subarray(8) };
+  }
+
+  private paths(s: StoredSnapshot): { name: string; tmp: string } {
+    const name = join(this.dir, `snapshot.${s.index.toString(16)}`);
+    return { name, tmp: `${name}.tmp` };
+  }
+
+  private written(s: StoredSnapshot, path: string, ms: number | undefined): void {
+    this.log?.info({ path, index: s.index, term: s.term, bytes: s.data.length + 8, ...(ms !== undefined && { ms: Math.round(ms) }) }, 'snapshot written');
+  }
+
+  /** The snapshots beyond the newest KEEP, which may go. */
+  private older(): string[] {
+    return this.indexes().slice(0, -KEEP).map((i) => join(this.dir, `snapshot.${i.toString(16)}`));
   }
 
   private indexes(): number[] {
@@ -70,6 +113,11 @@ export class MemoryMemberSnapshots implements MemberSnapshots {
 
   save(s: StoredSnapshot): void {
     this.kept = s;
+  }
+
+  saveInBackground(s: StoredSnapshot): Promise<void> {
+    this.save(s);
+    return Promise.resolve();
   }
 
   newest(): StoredSnapshot | null {

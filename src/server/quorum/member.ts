@@ -566,18 +566,21 @@ export class Member implements CommitStage {
     const started = this.env.clock.monotonic();
     // Fuzzy, as the standalone server's: a slice at a time while entries go on being applied, so it
     // may hold effects of entries after `index`; replaying them over it sets the same values again.
-    encodeSnapshotSliced(tree, { index, term, zxid: this.zxids.last, timeMs: this.env.clock.now() }, this.env).then((data) => {
-      this.snapshotting = false;
-      // Meanwhile the member stopped, or installed a leader's snapshot past this one.
-      if (this.closed || this.server.tree !== tree || index <= this.raft.log.snapshotIndex) return;
+    // Meanwhile the member may have stopped, or installed a leader's snapshot past this one.
+    const stale = (): boolean => this.closed || this.server.tree !== tree || index <= this.raft.log.snapshotIndex;
+    encodeSnapshotSliced(tree, { index, term, zxid: this.zxids.last, timeMs: this.env.clock.now() }, this.env).then(async (data) => {
+      if (stale()) return;
       const ms = this.env.clock.monotonic() - started;
-      this.snapshots.save({ index, term, data }, ms);
+      // Written in the thread pool: the log before it is dropped only once the snapshot is durable.
+      await this.snapshots.saveInBackground({ index, term, data }, ms);
+      if (stale()) return;
       this.onSnapshot?.(ms);
       this.raft.compact(index, data);
       this.storage.compact(index);
-    }, (err: Error) => {
-      this.snapshotting = false;
+    }).catch((err: Error) => {
       this.log.error({ err: err.message }, 'snapshot failed');
+    }).finally(() => {
+      this.snapshotting = false;
     });
   }
 
