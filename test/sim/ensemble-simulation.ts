@@ -25,6 +25,7 @@
  */
 import pino from 'pino';
 import { ZooKeeperClient } from '../../src/client/client.ts';
+import { ConnectionLossError, NodeExistsError } from '../../src/client/errors.ts';
 import type { Logger } from '../../src/client/types.ts';
 import { resolveConfig } from '../../src/server/config.ts';
 import { Member } from '../../src/server/quorum/member.ts';
@@ -333,7 +334,7 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
     for (let i = 0; i < options.clients; i++) workload.open(i);
     await world.runUntil(3_000);
     const setup = slots[0].client;
-    for (const path of ['/s', ...slots.map((s) => `/c${s.index}`)]) await runUntilSettled(world, setup.create(path), 20_000);
+    for (const path of ['/s', ...slots.map((s) => `/c${s.index}`)]) await runUntilSettled(world, createForSetup(setup, path, () => new Promise((r) => void world.scheduler.after(50, r))), 20_000);
     const loadUntil = world.now + options.durationMs;
     for (let i = 0; i < options.clients; i++) workload.load(i, loadUntil);
     scheduleFaults(loadUntil);
@@ -399,5 +400,23 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
   } catch (err) {
     if (!world.isStopped) checker.fail(`the run threw: ${err instanceof Error ? err.stack : String(err)}`);
     return stopped();
+  }
+}
+
+/**
+ * A setup znode, created before any fault: the first election may still be going on (a split vote
+ * takes another term), and a client whose requests wait for a member that turns it away is told
+ * CONNECTIONLOSS, as ZooKeeper's is. Tried again until it is there.
+ */
+async function createForSetup(client: ZooKeeperClient, path: string, pause: () => Promise<void>): Promise<void> {
+  for (let tries = 0; ; tries++) {
+    try {
+      await client.create(path);
+      return;
+    } catch (err) {
+      if (err instanceof NodeExistsError && tries > 0) return;
+      if (!(err instanceof ConnectionLossError)) throw err;
+    }
+    await pause();
   }
 }

@@ -24,7 +24,10 @@ describe('simulation: a replicated ensemble under faults', () => {
     // 2354189: a wiped member was brought "up to date" by a leader of an older term cut off from the
     // others, then voted it into a new term that lacked writes committed in the term it had missed
     // (taken before a recovering member learned the others' newest term first).
-    const found = members === 3 ? [302703, 501540, 2354189] : [];
+    // 8402566: the first election needed a second term (a split vote), and the setup's first create,
+    // queued while members with no leader turned its client away, failed with CONNECTIONLOSS, as a
+    // ZooKeeper client's does (the harness now tries it again, as an application would).
+    const found = members === 3 ? [302703, 501540, 2354189, 8402566] : [];
     const seeds = [...Array.from({ length: count }, (_, i) => i + 1), ...found, fresh()];
     for (const seed of seeds) {
       it(`${members} members, seed ${seed}`, async () => {
