@@ -7,7 +7,7 @@
  * directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,12 @@ const MARKER_PATH = '/bench-caught-up';
 function memberNodeFlags(): string[] {
   return (process.env.ENSEMBLE_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
 }
+
+/**
+ * Where each member's output also goes, as <id>-<pid>.log (useful with, e.g.,
+ * ENSEMBLE_BENCH_NODE_FLAGS=--trace-gc-nvp): ENSEMBLE_BENCH_MEMBER_LOGS=DIR.
+ */
+const MEMBER_LOGS = process.env.ENSEMBLE_BENCH_MEMBER_LOGS;
 
 /** What both systems get: the same ticks and limits, fsync on (forceSync's default). */
 export interface EnsembleTiming {
@@ -63,6 +69,7 @@ class MemberProcess {
     const child = spawn(exe, args, { cwd: this.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     this.output = '';
     const collect = (d: Buffer): void => {
+      if (MEMBER_LOGS !== undefined) appendFileSync(join(MEMBER_LOGS, `${this.id}-${child.pid}.log`), d);
       this.output = (this.output + d.toString('utf8')).slice(-OUTPUT_LIMIT);
     };
     child.stdout?.on('data', collect);
