@@ -33,6 +33,7 @@ interface ServerFlags {
   jaas?: string;
   logLevel?: string;
   logFormat?: string;
+  newEnsemble?: boolean;
 }
 
 function logOptions(): Option[] {
@@ -73,7 +74,8 @@ async function runServer(flags: ServerFlags): Promise<void> {
   if (loopbackByDefault) partial.clientPortAddress = LOOPBACK;
   const exposure = exposureWarning(partial);
   if (exposure !== undefined) log.warn(exposure);
-  const { host, port, close, server } = partial.ensemble ? await startMember(partial, { log }) : await startServer(partial, { log });
+  if (flags.newEnsemble && !partial.ensemble) log.warn('--new-ensemble is for a member of an ensemble (server.N lines in the zoo.cfg): ignored');
+  const { host, port, close, server } = partial.ensemble ? await startMember(partial, { log, newEnsemble: flags.newEnsemble }) : await startServer(partial, { log });
   const listening = `ensemble listening on ${host.includes(':') ? `[${host}]` : host}:${port}`;
   // With only a secure client port (secureClientPort and no clientPort), the next line says where.
   if (partial.clientPortEnabled !== false) log.info(loopbackByDefault ? `${listening} (loopback only, as there is no zoo.cfg: --bind or clientPortAddress to serve other hosts)` : listening);
@@ -128,6 +130,9 @@ function buildProgram(argv: string[]): Command {
     .option('--data-dir <dir>', `where snapshots and the log are kept (dataDir; default: ${DEFAULTS.dataDir})`)
     .option('--tick-time <ms>', `the basic time unit: sessions time out within 2 to 20 ticks (tickTime; default: ${DEFAULTS.tickTimeMs})`)
     .option('-D, --property <key=value>', 'a zoo.cfg line (repeatable)', (v: string, all: string[] | undefined) => [...(all ?? []), v])
+    .option('--new-ensemble', 'a member of a new ensemble: with no data, it begins with a majority of members that have none ' +
+      'either, after waiting initLimit ticks for the rest (without it, a new ensemble waits for every member). ' +
+      'For the first start only: members whose data was wiped look new too')
     .option('--jaas <file>', 'SASL DIGEST-MD5: the JAAS file whose Server section lists the users ' +
       '(default: -Djava.security.auth.login.config=FILE in SERVER_JVMFLAGS or JVMFLAGS)');
   for (const o of logOptions()) server.addOption(o);

@@ -1,6 +1,7 @@
 /**
  * Members that lost their data, each a real member (files in a data dir, TCP between members) in
- * this process: a new ensemble elects only once every member has been found empty; a wiped member
+ * this process: a new ensemble elects only once every member has been found empty (with
+ * --new-ensemble, a majority after initLimit ticks, unless a member holds data); a wiped member
  * and one whose log or snapshot is damaged rejoin recovering (no vote, no campaign) and are brought
  * up to date by the leader; damaged files are set aside, never deleted, and never spread.
  */
@@ -45,9 +46,9 @@ class FileEnsemble {
     return join(this.dataDir(id), 'member');
   }
 
-  async start(id: number): Promise<Started> {
+  async start(id: number, newEnsemble = false): Promise<Started> {
     const { config } = parseZooCfg(`${this.cfg}\ndataDir=${this.dataDir(id)}\n`);
-    const m = await startMember(config, { log: pino({ level: process.env.LOST_LOG ?? 'silent', base: { id } }) });
+    const m = await startMember(config, { log: pino({ level: process.env.LOST_LOG ?? 'silent', base: { id } }), newEnsemble });
     this.running.set(id, m);
     return m;
   }
@@ -188,5 +189,60 @@ describe('members that lost their data', () => {
     await until('it is brought up to date', () => !m.member.raft.recovering);
     await write(10);
     await sameEverywhere();
+  });
+});
+
+describe('a new ensemble started with --new-ensemble', () => {
+  const e = new FileEnsemble();
+
+  before(async () => {
+    await e.prepare();
+  });
+  after(async () => {
+    await e.close();
+  });
+
+  it('begins with a majority once initLimit ticks have passed, and the last member joins it when it starts', async () => {
+    await e.start(1, true);
+    await e.start(2, true);
+    // initLimit=10 ticks of 200 ms: no leader before 2 s of ticks (a slow machine only slows the ticks).
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(e.leader(), undefined, 'no leader while the others may still answer');
+    await until('a leader is elected without member 3', () => e.leader() !== undefined);
+    const client = await connect(e.connectString([1, 2]), { sessionTimeoutMs: 4000 });
+    try {
+      await client.create('/w', null);
+      for (let i = 0; i < 20; i++) await client.create('/w/n-', Buffer.alloc(10, i), { mode: 'persistent_sequential' });
+      const written = (await client.getChildren('/w')).sort();
+      const late = await e.start(3, true);
+      // It finds members with data: it recovers from them, as any member with no data does.
+      assert.equal(late.member.raft.recovering, true);
+      await until('member 3 is brought up to date', () => !late.member.raft.recovering);
+      const c3 = await connect(e.connectString([3]), { sessionTimeoutMs: 4000 });
+      try {
+        await c3.sync('/w');
+        assert.deepEqual((await c3.getChildren('/w')).sort(), written);
+      } finally {
+        await c3.close();
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('does not begin without a member that answers it holds data', async () => {
+    // Members 1 and 2 lose their data while 3 keeps it: with the flag still given, they must not
+    // begin anew. Member 3's answer says it holds data, and gives its term, which they take: they
+    // are not new, and wait for a leader to bring them up to date (two of three wiped at once).
+    for (const id of [1, 2]) {
+      await e.stop(id);
+      rmSync(e.memberDir(id), { recursive: true, force: true });
+    }
+    await e.start(1, true);
+    await e.start(2, true);
+    // Past initLimit (2 s of ticks) with room to spare.
+    await new Promise((r) => setTimeout(r, 4000));
+    assert.equal(e.leader(), undefined, 'no leader: two members without data cannot vouch for what member 3 holds');
+    for (const id of [1, 2]) assert.equal(e.running.get(id)!.member.raft.recovering, true, `member ${id} is still recovering`);
   });
 });

@@ -54,6 +54,11 @@ export interface EnsembleSimOptions {
   wipe?: boolean;
   /** A session's lost write must take effect before the answer to its next write, or never (FIFO client order; default). */
   fifo?: boolean;
+  /**
+   * Every member runs with newEnsemble (`--new-ensemble`), left on for every restart, and one of
+   * them starts only after the others have begun the ensemble without it.
+   */
+  newEnsemble?: boolean;
 }
 
 export interface EnsembleSimResult {
@@ -128,11 +133,24 @@ export async function simulateEnsemble(options: EnsembleSimOptions): Promise<Ens
     envs.set(id, env);
     const t = peerNet.join(id);
     const transport: PeerTransport = { ...t, onMessage: (handler) => t.onMessage((from, m) => env.run(() => handler(from, m))) };
-    const m = new Member({ id, voters: ids, config, transport, storage: disks.get(id)!, snapshots: snapshotDirs.get(id)!, data: dataDirs.get(id)!, snapshotEvery, snapshotChunkBytes: SNAPSHOT_CHUNK_BYTES, env, log: silentServerLog });
+    const m = new Member({ id, voters: ids, config, transport, storage: disks.get(id)!, snapshots: snapshotDirs.get(id)!, data: dataDirs.get(id)!, snapshotEvery, snapshotChunkBytes: SNAPSHOT_CHUNK_BYTES, env, log: silentServerLog, newEnsemble: options.newEnsemble });
     m.server.start();
     members.set(id, m);
   };
-  for (const id of ids) start(id);
+  // With newEnsemble, one member starts 3 to 8 s in: after the others waited initLimit ticks (2 s) and began.
+  const late = options.newEnsemble === true ? random.pick(ids) : null;
+  for (const id of ids) {
+    if (id !== late) start(id);
+  }
+  if (late !== null) {
+    // It has no data: until a leader has brought it up to date, no other member is wiped.
+    lostData.add(late);
+    world.scheduler.after(3_000 + random.float() * 5_000, () => {
+      if (members.has(late)) return; // the quiet phase started it
+      note(`member ${late} starts, late`);
+      start(late);
+    });
+  }
   const isolated = new Set<number>();
   /** Links cut, as `from>to`. */
   const cutLinks = new Set<string>();

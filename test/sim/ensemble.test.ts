@@ -1,7 +1,8 @@
 /**
  * The seeded simulation of a replicated ensemble (test/sim/ensemble-simulation.ts): fixed seeds for
- * 3 and 5 members plus fresh ones (printed, to replay with `npm run sim:ensemble -- --seed N`), and
- * one seed replayed for determinism.
+ * 3 and 5 members plus fresh ones (printed, to replay with `npm run sim:ensemble -- --seed N`), the
+ * same with --new-ensemble (a majority begins, one member starts late, the flag left on across
+ * restarts and wipes), and one seed replayed for determinism.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -10,8 +11,8 @@ import { simulateEnsemble, type EnsembleSimResult } from './ensemble-simulation.
 const DURATION_MS = 20_000;
 const fresh = (): number => Math.floor(Math.random() * 0x7fffffff);
 
-function report(r: EnsembleSimResult, members: number): string {
-  return [`seed ${r.seed} (replay: npm run sim:ensemble -- --seed ${r.seed} --duration ${DURATION_MS} --members ${members})`, ...r.violations, 'what happened, last:', ...r.trace.slice(-10)].join('\n');
+function report(r: EnsembleSimResult, members: number, newEnsemble = false): string {
+  return [`seed ${r.seed} (replay: npm run sim:ensemble -- --seed ${r.seed} --duration ${DURATION_MS} --members ${members}${newEnsemble ? ' --new-ensemble' : ''})`, ...r.violations, 'what happened, last:', ...r.trace.slice(-10)].join('\n');
 }
 
 describe('simulation: a replicated ensemble under faults', () => {
@@ -33,6 +34,17 @@ describe('simulation: a replicated ensemble under faults', () => {
       it(`${members} members, seed ${seed}`, async () => {
         const r = await simulateEnsemble({ seed, durationMs: DURATION_MS, clients: 3, members });
         assert.deepEqual(r.violations, [], report(r, members));
+        assert.ok(r.ops.ok > 200, `seed ${seed}: only ${r.ops.ok} operations succeeded`);
+      });
+    }
+  }
+
+  // A flagged member that began at once, without a majority or the wait, was caught at seed 418.
+  for (const [members, seeds] of [[3, [1, 2, 418, fresh()]], [5, [1, fresh()]]] as const) {
+    for (const seed of seeds) {
+      it(`${members} members with --new-ensemble, one of them late, seed ${seed}`, async () => {
+        const r = await simulateEnsemble({ seed, durationMs: DURATION_MS, clients: 3, members, newEnsemble: true });
+        assert.deepEqual(r.violations, [], report(r, members, true));
         assert.ok(r.ops.ok > 200, `seed ${seed}: only ${r.ops.ok} operations succeeded`);
       });
     }

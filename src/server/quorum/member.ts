@@ -64,6 +64,12 @@ export interface MemberOptions {
   onSnapshot?: (ms: number) => void;
   /** Consensus ticks per tickTime (default 20): heartbeats every tick, elections after 10 to 20 ticks (half a tickTime to one). */
   ticksPerTickTime?: number;
+  /**
+   * The operator says this ensemble is new (`ensemble server --new-ensemble`): with no data, this
+   * member may elect a first leader with a majority of members that have none either, once it has
+   * waited initLimit ticks for the others to answer, instead of waiting for every member.
+   */
+  newEnsemble?: boolean;
 }
 
 /** The first byte of an entry's payload: a Txn, or the ensemble's session secret. */
@@ -129,8 +135,10 @@ export class Member implements CommitStage {
   private readonly data: MemberData;
   /** The recovering mark is on disk. */
   private marked = false;
-  /** Recovering with no data: the members found to have none either. */
+  /** Recovering with no data: the members found (by their latest answer) to have none either. */
   private readonly emptyPeers = new Set<NodeId>();
+  /** With newEnsemble: consensus ticks to wait for every member's answer before a majority may begin without the rest. */
+  private readonly bootstrapAfterTicks: number | null;
   /** While recovering: the term each other member said it had (see recover()). */
   private readonly peerTerms = new Map<NodeId, number>();
   /** While recovering: the newest term of enough other members is known; until then no consensus message is taken. */
@@ -219,7 +227,9 @@ export class Member implements CommitStage {
       this.raft.leaderLost();
       this.scheduleReady();
     });
-    const tickMs = options.config.tickTimeMs / (options.ticksPerTickTime ?? 20);
+    const ticksPerTickTime = options.ticksPerTickTime ?? 20;
+    this.bootstrapAfterTicks = options.newEnsemble === true ? (options.config.ensemble?.initLimit ?? 10) * ticksPerTickTime : null;
+    const tickMs = options.config.tickTimeMs / ticksPerTickTime;
     this.timers.push(this.env.scheduler.every(tickMs, () => this.tick()));
   }
 
@@ -366,6 +376,7 @@ export class Member implements CommitStage {
         return;
       case 'empty':
         if (m.empty) this.emptyPeers.add(from);
+        else this.emptyPeers.delete(from);
         this.peerTerms.set(from, Math.max(this.peerTerms.get(from) ?? 0, m.term));
         return;
     }
@@ -384,6 +395,10 @@ export class Member implements CommitStage {
       if (maybeNew && others.every((id) => this.emptyPeers.has(id))) {
         this.log.info('every member has no data: a new ensemble');
         this.raft.endRecovery();
+      } else if (maybeNew && this.newWithoutTheRest(others)) {
+        const absent = others.filter((id) => !this.emptyPeers.has(id));
+        this.log.warn({ members: [this.id, ...this.emptyPeers], absent }, 'a majority of members has no data and this is a new ensemble (--new-ensemble): it begins without the others, which join when they start');
+        this.raft.endRecovery();
       } else if ((maybeNew || !this.termLearned) && this.ticks % 2 === 1) {
         for (const id of others) if (!this.emptyPeers.has(id)) this.transport.send(id, { kind: 'askEmpty' });
       }
@@ -396,6 +411,19 @@ export class Member implements CommitStage {
       this.data.markRecovering(false);
       this.log.info({ term, leader: this.raft.lead }, 'recovered: this member takes part in elections again');
     });
+  }
+
+  /**
+   * With newEnsemble, a member with no data begins the ensemble with a majority of members that
+   * have none either, once it has asked for initLimit ticks and no member has answered that it holds
+   * data. Only the operator can know the ensemble is new: the same answers come from members whose
+   * data was wiped while the members that held it are down.
+   */
+  private newWithoutTheRest(others: readonly NodeId[]): boolean {
+    if (this.bootstrapAfterTicks === null || this.ticks < this.bootstrapAfterTicks) return false;
+    const majority = Math.floor(this.voters.length / 2) + 1;
+    const withData = others.some((id) => this.peerTerms.has(id) && !this.emptyPeers.has(id));
+    return !withData && 1 + this.emptyPeers.size >= majority;
   }
 
   /**

@@ -21,7 +21,13 @@ import { TcpTransport } from './tcp-transport.ts';
 import { QuorumTls } from '../net/tls-quorum.ts';
 import { checkSecureClientPort } from '../net/tls-listener.ts';
 
-export async function startMember(config: Partial<ServerConfig>, deps: { log?: Logger } = {}): Promise<StartedServer & { member: Member }> {
+export interface MemberStartOptions {
+  log?: Logger;
+  /** The operator says the ensemble is new: see MemberOptions.newEnsemble. */
+  newEnsemble?: boolean;
+}
+
+export async function startMember(config: Partial<ServerConfig>, deps: MemberStartOptions = {}): Promise<StartedServer & { member: Member }> {
   const resolved = resolveConfig(config);
   const ensemble = resolved.ensemble;
   if (ensemble === undefined) throw new Error('not an ensemble: the configuration has no server lines');
@@ -59,7 +65,7 @@ export async function startMember(config: Partial<ServerConfig>, deps: { log?: L
   });
   await transport.listen();
   const snapshots = new FileMemberSnapshots(dir, log);
-  member = new Member({ id: ensemble.myid, voters: ensemble.members.map((m) => m.id), config: resolved, transport, storage, snapshots, data: new FileMemberData(dir), env, log, onSnapshot: (ms) => metrics?.snapshotTime.observe(ms), serverLines: ensemble.members.map(formatServerLine) });
+  member = new Member({ id: ensemble.myid, voters: ensemble.members.map((m) => m.id), config: resolved, transport, storage, snapshots, data: new FileMemberData(dir), env, log, onSnapshot: (ms) => metrics?.snapshotTime.observe(ms), serverLines: ensemble.members.map(formatServerLine), newEnsemble: deps.newEnsemble });
   try {
     const { host, port } = await member.listen();
     await metrics?.start(member.server, log);
