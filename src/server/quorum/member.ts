@@ -413,6 +413,11 @@ export class Member implements CommitStage {
     });
   }
 
+  /** Voters that make a quorum. */
+  private get majority(): number {
+    return Math.floor(this.voters.length / 2) + 1;
+  }
+
   /**
    * With newEnsemble, a member with no data begins the ensemble with a majority of members that
    * have none either, once it has asked for initLimit ticks and no member has answered that it holds
@@ -421,9 +426,8 @@ export class Member implements CommitStage {
    */
   private newWithoutTheRest(others: readonly NodeId[]): boolean {
     if (this.bootstrapAfterTicks === null || this.ticks < this.bootstrapAfterTicks) return false;
-    const majority = Math.floor(this.voters.length / 2) + 1;
     const withData = others.some((id) => this.peerTerms.has(id) && !this.emptyPeers.has(id));
-    return !withData && 1 + this.emptyPeers.size >= majority;
+    return !withData && 1 + this.emptyPeers.size >= this.majority;
   }
 
   /**
@@ -437,8 +441,7 @@ export class Member implements CommitStage {
    */
   private learnTerm(others: readonly NodeId[]): void {
     if (this.termLearned) return;
-    const majority = Math.floor(this.voters.length / 2) + 1;
-    if (this.peerTerms.size < Math.min(others.length, this.voters.length - majority + 1)) return;
+    if (this.peerTerms.size < Math.min(others.length, this.voters.length - this.majority + 1)) return;
     const term = Math.max(0, ...this.peerTerms.values());
     this.termLearned = true;
     this.raft.learnTerm(term);
